@@ -1,0 +1,340 @@
+//! [`Pipe`]: a handle to one pipe, with blocking, non-blocking and timed
+//! reads, peeks and writes.
+
+use std::time::{Duration, Instant};
+
+use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
+
+use crate::kernel::{HostKernel, HostThread, current};
+use crate::sync::Lock;
+use crate::{Error, Ipc, OnFull};
+
+/// How long an operation may wait.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Not at all: `Full` / `Empty` instead.
+    Never,
+    /// Until the deadline (`None`: for ever).
+    Until(Option<Instant>),
+}
+
+fn after(timeout: Duration) -> Wait {
+    // A timeout too large for an `Instant` is as good as for ever.
+    Wait::Until(Instant::now().checked_add(timeout))
+}
+
+/// What a successful write did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The pipe was full and discards: its oldest message was dropped.
+    pub dropped_oldest: bool,
+    /// The message went straight into a waiting reader's buffer.
+    pub handed_off: bool,
+}
+
+impl From<ipcm::Written> for Written {
+    fn from(written: ipcm::Written) -> Self {
+        Written {
+            dropped_oldest: written.dropped_oldest,
+            handed_off: written.handed_off,
+        }
+    }
+}
+
+/// A handle to a pipe: a FIFO of at most `depth` messages of at most
+/// `msg_size` bytes each, message boundaries kept.
+///
+/// Cheap to clone; clones and handles from [`Ipc::open`] name the same pipe
+/// and may be used from any thread. Dropping a handle never affects the
+/// pipe (destroy it with [`destroy`](Pipe::destroy)). Operations that need
+/// not wait take the pipe's lock once, make no system call and do not
+/// allocate; a waiting thread spins briefly, then parks until its operation
+/// has been completed for it.
+///
+/// ```
+/// # use ipcm_host::{Error, Ipc};
+/// let ipc = Ipc::new();
+/// let pipe = ipc.pipe(16, 2).create()?;
+/// pipe.write(b"one")?;
+/// pipe.write(b"")?; // zero-length messages are messages too
+/// assert_eq!(pipe.try_write(b"three"), Err(Error::Full));
+///
+/// let mut buf = [0; 16];
+/// let len = pipe.peek(&mut buf)?; // leaves the message queued
+/// assert_eq!(&buf[..len], b"one");
+/// assert_eq!(pipe.read(&mut buf)?, 3);
+/// assert_eq!(pipe.read(&mut buf)?, 0);
+/// assert_eq!(pipe.try_read(&mut buf), Err(Error::Empty));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pipe {
+    ipc: Ipc,
+    pipe: PipeRef<Lock, HostKernel>,
+}
+
+impl std::fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipe")
+            .field("id", &self.pipe.id())
+            .field("name", &self.pipe.name())
+            .field("msg_size", &self.pipe.msg_size())
+            .field("depth", &self.pipe.max_msgs())
+            .field("process", &self.ipc.process)
+            .finish()
+    }
+}
+
+impl Pipe {
+    pub(crate) fn new(ipc: Ipc, pipe: PipeRef<Lock, HostKernel>) -> Pipe {
+        Pipe { ipc, pipe }
+    }
+
+    /// The pipe's id; [`Ipc::open_id`] finds it with this until it is
+    /// destroyed, and never again after.
+    #[must_use]
+    pub fn id(&self) -> PipeId {
+        self.pipe.id()
+    }
+
+    /// The pipe's name, if it has one.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.pipe.name()
+    }
+
+    /// The largest message, in bytes; read buffers must be at least this
+    /// long.
+    #[must_use]
+    pub fn msg_size(&self) -> usize {
+        self.pipe.msg_size()
+    }
+
+    /// How many messages the pipe holds when full.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.pipe.max_msgs()
+    }
+
+    /// What a write to the full pipe does.
+    #[must_use]
+    pub fn on_full(&self) -> OnFull {
+        if self.pipe.flags().contains(PipeFlags::DISCARD_OLDEST) {
+            OnFull::DiscardOldest
+        } else {
+            OnFull::Block
+        }
+    }
+
+    /// The [`Ipc`] (manager and process) this handle acts through.
+    #[must_use]
+    pub fn ipc(&self) -> &Ipc {
+        &self.ipc
+    }
+
+    /// Write `msg` as one message, waiting while the pipe is full (unless
+    /// it discards the oldest).
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`], [`Error::Denied`], [`Error::Destroyed`],
+    /// [`Error::NoMemory`]; nothing was written then.
+    pub fn write(&self, msg: &[u8]) -> Result<Written, Error> {
+        self.write_with(msg, Wait::Until(None))
+    }
+
+    /// [`write`](Pipe::write), but [`Error::Full`] instead of waiting.
+    ///
+    /// # Errors
+    /// As `write`, plus [`Error::Full`].
+    pub fn try_write(&self, msg: &[u8]) -> Result<Written, Error> {
+        self.write_with(msg, Wait::Never)
+    }
+
+    /// [`write`](Pipe::write), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As `write`, plus [`Error::TimedOut`]: the message was not written.
+    pub fn write_timeout(&self, msg: &[u8], timeout: Duration) -> Result<Written, Error> {
+        self.write_with(msg, after(timeout))
+    }
+
+    /// [`write`](Pipe::write), waiting until `deadline` at the latest. A
+    /// write that can happen at once happens even if the deadline passed.
+    ///
+    /// # Errors
+    /// As `write`, plus [`Error::TimedOut`]: the message was not written.
+    pub fn write_deadline(&self, msg: &[u8], deadline: Instant) -> Result<Written, Error> {
+        self.write_with(msg, Wait::Until(Some(deadline)))
+    }
+
+    /// Take the oldest message into `buf` (at least [`msg_size`] bytes),
+    /// waiting while the pipe is empty; returns the message's length.
+    ///
+    /// [`msg_size`]: Pipe::msg_size
+    ///
+    /// # Errors
+    /// [`Error::BadParam`] when `buf` is shorter than `msg_size`,
+    /// [`Error::Denied`], [`Error::Destroyed`], [`Error::NoMemory`];
+    /// nothing was taken then.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.read_with(buf, true, Wait::Until(None))
+    }
+
+    /// [`read`](Pipe::read), but [`Error::Empty`] instead of waiting.
+    ///
+    /// # Errors
+    /// As `read`, plus [`Error::Empty`].
+    pub fn try_read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.read_with(buf, true, Wait::Never)
+    }
+
+    /// [`read`](Pipe::read), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As `read`, plus [`Error::TimedOut`]: no message was taken.
+    pub fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<usize, Error> {
+        self.read_with(buf, true, after(timeout))
+    }
+
+    /// [`read`](Pipe::read), waiting until `deadline` at the latest. A read
+    /// that can happen at once happens even if the deadline passed.
+    ///
+    /// # Errors
+    /// As `read`, plus [`Error::TimedOut`]: no message was taken.
+    pub fn read_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<usize, Error> {
+        self.read_with(buf, true, Wait::Until(Some(deadline)))
+    }
+
+    /// Copy the oldest message into `buf` without taking it, waiting while
+    /// the pipe is empty (the next write gives every waiting peeker a copy).
+    ///
+    /// # Errors
+    /// As [`read`](Pipe::read).
+    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.read_with(buf, false, Wait::Until(None))
+    }
+
+    /// [`peek`](Pipe::peek), but [`Error::Empty`] instead of waiting.
+    ///
+    /// # Errors
+    /// As `peek`, plus [`Error::Empty`].
+    pub fn try_peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.read_with(buf, false, Wait::Never)
+    }
+
+    /// [`peek`](Pipe::peek), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As `peek`, plus [`Error::TimedOut`].
+    pub fn peek_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<usize, Error> {
+        self.read_with(buf, false, after(timeout))
+    }
+
+    /// [`peek`](Pipe::peek), waiting until `deadline` at the latest.
+    ///
+    /// # Errors
+    /// As `peek`, plus [`Error::TimedOut`].
+    pub fn peek_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<usize, Error> {
+        self.read_with(buf, false, Wait::Until(Some(deadline)))
+    }
+
+    /// Destroy the pipe: every thread waiting on it returns
+    /// [`Error::Destroyed`], queued messages are dropped, its name is free
+    /// again and its id is never valid again. Only the owner process may
+    /// destroy.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it was already destroyed, [`Error::Denied`]
+    /// when this handle's process is not the owner.
+    pub fn destroy(&self) -> Result<(), Error> {
+        self.ipc.destroy(self.id())
+    }
+
+    /// A snapshot of the pipe: sizes, flags, owner, messages queued,
+    /// waiting threads and counters.
+    ///
+    /// # Errors
+    /// [`Error::Destroyed`].
+    pub fn info(&self) -> Result<PipeInfo, Error> {
+        self.ipc
+            .shared
+            .ipcm
+            .info(&self.pipe)
+            .map_err(Error::from_status)
+    }
+
+    fn write_with(&self, msg: &[u8], wait: Wait) -> Result<Written, Error> {
+        let ipcm = &self.ipc.shared.ipcm;
+        let result = current(|me| {
+            me.act_for(self.ipc.process);
+            let (lease, src) = me.waiter().lease.lend_source(msg);
+            let result = match wait {
+                Wait::Never => ipcm
+                    .try_write(me, &self.pipe, src, msg.len())
+                    .map(Written::from),
+                Wait::Until(deadline) => match ipcm.write(me, &self.pipe, src, msg.len()) {
+                    Ok(Progress::Done(written)) => Ok(written.into()),
+                    // A waiting writer is admitted into a freed slot: it
+                    // neither drops nor hands off.
+                    Ok(Progress::Blocked) => {
+                        wait_for_wake(me, &self.ipc, deadline).map(|()| Written::default())
+                    }
+                    Err(status) => Err(status),
+                },
+            };
+            drop(lease);
+            result
+        });
+        result.map_err(|status| match status {
+            Status::TooLarge => Error::TooLarge {
+                len: msg.len(),
+                msg_size: self.msg_size(),
+            },
+            other => Error::from_status(other),
+        })
+    }
+
+    fn read_with(&self, buf: &mut [u8], consume: bool, wait: Wait) -> Result<usize, Error> {
+        if buf.len() < self.msg_size() {
+            return Err(Error::BadParam {
+                reason: "the receive buffer is shorter than the pipe's msg_size",
+            });
+        }
+        let ipcm = &self.ipc.shared.ipcm;
+        current(|me| {
+            me.act_for(self.ipc.process);
+            let mut len = 0;
+            let (lease, dst, len_out) = me.waiter().lease.lend_sink(buf, &mut len);
+            let result = match (wait, consume) {
+                (Wait::Never, true) => ipcm.try_read(me, &self.pipe, dst, len_out).map(Some),
+                (Wait::Never, false) => ipcm.try_peek(me, &self.pipe, dst, len_out).map(Some),
+                (Wait::Until(deadline), consume) => {
+                    let progress = if consume {
+                        ipcm.read(me, &self.pipe, dst, len_out)
+                    } else {
+                        ipcm.peek(me, &self.pipe, dst, len_out)
+                    };
+                    match progress {
+                        Ok(Progress::Done(len)) => Ok(Some(len)),
+                        // The completer stored the length in `len`.
+                        Ok(Progress::Blocked) => {
+                            wait_for_wake(me, &self.ipc, deadline).map(|()| None)
+                        }
+                        Err(status) => Err(status),
+                    }
+                }
+            };
+            drop(lease);
+            result.map(|done| done.unwrap_or(len))
+        })
+        .map_err(Error::from_status)
+    }
+}
+
+/// Wait for the wake of `me`'s pending operation; `Ok` if it completed.
+fn wait_for_wake(me: &HostThread, ipc: &Ipc, deadline: Option<Instant>) -> Result<(), Status> {
+    match me.wait(&ipc.shared.ipcm, deadline) {
+        Status::Ok => Ok(()),
+        status => Err(status),
+    }
+}

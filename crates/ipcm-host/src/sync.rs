@@ -1,0 +1,112 @@
+//! The few concurrency primitives the host kernel uses, swapped for loom's
+//! model-checked ones under `--cfg loom`.
+//!
+//! Under loom, time does not exist: a timed park is a yield followed by "the
+//! deadline passed", so the model explores every interleaving of a timeout
+//! with the completion it races against.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::thread::{Thread, current as current_thread};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::thread::{Thread, current as current_thread};
+
+use std::time::Instant;
+
+/// The lock of every IPC manager table and pipe: parking_lot's (spins
+/// briefly, then parks), or a loom-visible spinlock under loom.
+#[cfg(not(loom))]
+pub(crate) type Lock = parking_lot::RawMutex;
+#[cfg(loom)]
+pub(crate) type Lock = loom_lock::SpinLock;
+
+/// Park the current thread until it is unparked, or (when `deadline` is
+/// set) until the deadline. Returns whether the deadline has passed. May
+/// return early (spurious wake-ups): callers re-check their condition.
+#[cfg(not(loom))]
+pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
+    match deadline {
+        None => {
+            std::thread::park();
+            false
+        }
+        Some(deadline) => {
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            std::thread::park_timeout(deadline - now);
+            Instant::now() >= deadline
+        }
+    }
+}
+
+#[cfg(loom)]
+pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
+    match deadline {
+        None => {
+            loom::thread::park();
+            false
+        }
+        Some(_) => {
+            loom::thread::yield_now();
+            true
+        }
+    }
+}
+
+/// How many rounds of [`crossbeam_utils::Backoff`] a blocked thread spins
+/// before parking. Under loom, none: spinning only multiplies the states.
+#[cfg(not(loom))]
+pub(crate) const SPIN: bool = true;
+#[cfg(loom)]
+pub(crate) const SPIN: bool = false;
+
+#[cfg(loom)]
+mod loom_lock {
+    use std::sync::OnceLock;
+
+    use loom::sync::atomic::{AtomicBool, Ordering};
+
+    /// A test-and-set lock loom can see; yields while contended. loom's
+    /// atomics cannot be built in a `const`, so the flag is made on first
+    /// use (loom runs a model on one OS thread, so the `OnceLock` is not part
+    /// of what it checks).
+    pub(crate) struct SpinLock(OnceLock<AtomicBool>);
+
+    impl SpinLock {
+        fn flag(&self) -> &AtomicBool {
+            self.0.get_or_init(|| AtomicBool::new(false))
+        }
+    }
+
+    // SAFETY: the lock is held from a successful compare_exchange false ->
+    // true until the store of false in unlock, so at most one holder.
+    #[allow(unsafe_code)]
+    unsafe impl lock_api::RawMutex for SpinLock {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: Self = SpinLock(OnceLock::new());
+        type GuardMarker = lock_api::GuardSend;
+
+        fn lock(&self) {
+            while !self.try_lock() {
+                loom::thread::yield_now();
+            }
+        }
+
+        fn try_lock(&self) -> bool {
+            self.flag()
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        }
+
+        #[allow(unsafe_code)]
+        unsafe fn unlock(&self) {
+            self.flag().store(false, Ordering::Release);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The one module with unsafe code: the IPC manager's copies to and from the
+//! buffers a thread lent for the duration of one IPC call.
+//!
+//! A thread that enters a call lends its buffer(s) through a [`Lease`]: the
+//! addresses and lengths are recorded in the thread's waiter record, and the
+//! [`LeaseGuard`] that holds the borrow clears the record when dropped.
+//! [`UserAddr`]s are allegations: a copy hook dereferences an address only
+//! if the whole range lies inside what the thread lent for the current call,
+//! so even a core bug could not make these copies touch other memory.
+//!
+//! Why the lent memory is alive when the IPC manager copies: the manager
+//! copies for a thread only during that thread's own call (fast path) or
+//! while the thread's operation is pending; a thread with a pending
+//! operation waits for its wake before it returns (and drops the guard),
+//! and the manager performs no copy for an operation after waking it.
+
+use std::marker::PhantomData;
+use std::mem::size_of;
+
+use ipcm::{Fault, UserAddr};
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// What a thread lent for its current call. `len_out == 0` means a source
+/// (a message to write, readable); otherwise a sink (a receive buffer and a
+/// `usize` for the length, writable). `buf == 0` means nothing is lent.
+pub(crate) struct Lease {
+    buf: AtomicUsize,
+    buf_len: AtomicUsize,
+    len_out: AtomicUsize,
+}
+
+/// Keeps a lent buffer borrowed; clears the lease when dropped.
+pub(crate) struct LeaseGuard<'a> {
+    lease: &'a Lease,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        self.lease.buf.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Lease {
+    pub(crate) fn new() -> Lease {
+        Lease {
+            buf: AtomicUsize::new(0),
+            buf_len: AtomicUsize::new(0),
+            len_out: AtomicUsize::new(0),
+        }
+    }
+
+    /// Lend `msg` to be read by the IPC manager; returns its address.
+    ///
+    /// The stores are relaxed: another thread reads them only after taking
+    /// the pipe lock that this thread's call takes after lending.
+    pub(crate) fn lend_source<'a>(&'a self, msg: &'a [u8]) -> (LeaseGuard<'a>, UserAddr) {
+        let addr = msg.as_ptr() as usize;
+        self.buf_len.store(msg.len(), Ordering::Relaxed);
+        self.len_out.store(0, Ordering::Relaxed);
+        self.buf.store(addr, Ordering::Relaxed);
+        (self.guard(), UserAddr(addr))
+    }
+
+    /// Lend `buf` and `len_out` to be written by the IPC manager; returns
+    /// their addresses.
+    pub(crate) fn lend_sink<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+        len_out: &'a mut usize,
+    ) -> (LeaseGuard<'a>, UserAddr, UserAddr) {
+        let addr = buf.as_mut_ptr() as usize;
+        let len_addr = std::ptr::from_mut(len_out) as usize;
+        self.buf_len.store(buf.len(), Ordering::Relaxed);
+        self.len_out.store(len_addr, Ordering::Relaxed);
+        self.buf.store(addr, Ordering::Relaxed);
+        (self.guard(), UserAddr(addr), UserAddr(len_addr))
+    }
+
+    fn guard(&self) -> LeaseGuard<'_> {
+        LeaseGuard {
+            lease: self,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Whether `[addr, addr + len)` lies inside the lent buffer.
+    fn covers(&self, addr: usize, len: usize) -> bool {
+        let buf = self.buf.load(Ordering::Relaxed);
+        let buf_len = self.buf_len.load(Ordering::Relaxed);
+        buf != 0
+            && addr >= buf
+            && addr
+                .checked_add(len)
+                .is_some_and(|end| end <= buf + buf_len)
+    }
+
+    /// Copy from the lent source at `src` into `dst`.
+    pub(crate) fn copy_from(&self, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
+        if self.len_out.load(Ordering::Relaxed) != 0 || !self.covers(src.0, dst.len()) {
+            return Err(Fault);
+        }
+        // SAFETY: `covers` checked that the range lies inside a slice lent
+        // by `lend_source`, whose guard keeps it borrowed (shared, so
+        // nobody writes it) until the lending thread's call returns, which
+        // is after every copy the IPC manager makes for that call (module
+        // docs). `dst` is the manager's own memory, so they do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.0 as *const u8, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    /// Copy `src` into the lent sink at `dst` (the buffer or the length).
+    pub(crate) fn copy_to(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
+        let len_out = self.len_out.load(Ordering::Relaxed);
+        let is_len = len_out != 0 && dst.0 == len_out && src.len() == size_of::<usize>();
+        if len_out == 0 || !(is_len || self.covers(dst.0, src.len())) {
+            return Err(Fault);
+        }
+        // SAFETY: the range is the lent `usize` or lies inside the lent
+        // buffer; both come from `&mut` borrows held by the guard until the
+        // lending thread's call returns, after every copy for that call
+        // (module docs), and that thread does not touch them meanwhile. At
+        // most one copy runs at a time: copies for a call happen under the
+        // lock of the one pipe it waits on. `src` is the manager's memory.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
+        Ok(())
+    }
+}
