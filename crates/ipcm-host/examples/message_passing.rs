@@ -85,6 +85,9 @@ fn main() -> Result<(), Error> {
         a: 0,
         b: 0,
     })?;
-    println!("server answered {} requests", server.join().expect("server thread")?);
+    println!(
+        "server answered {} requests",
+        server.join().expect("server thread")?
+    );
     Ok(())
 }

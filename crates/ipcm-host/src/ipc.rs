@@ -127,14 +127,21 @@ impl Ipc {
     /// A new IPC manager with no pipes, seen from its first process.
     #[must_use]
     pub fn new() -> Ipc {
-        Ipc {
+        let ipc = Ipc {
             shared: Arc::new(Shared {
                 ipcm: Manager::new(HostKernel),
                 next_process: AtomicU64::new(2),
                 watches: parking_lot::Mutex::new(HashMap::new()),
             }),
             process: ProcessId(1),
+        };
+        #[cfg(loom)]
+        {
+            // Make the manager's loom locks in this thread (see sync.rs).
+            let _ = ipc.shared.ipcm.pipe_count();
+            let _ = current(|me| ipc.shared.ipcm.is_pending(me));
         }
+        ipc
     }
 
     /// The same manager seen from a new process: pipes it creates are
@@ -291,6 +298,12 @@ impl<'a> PipeBuilder<'a> {
             },
             other => name_error(self.name.unwrap_or_default())(other),
         })?;
-        ipc.open_id(id)
+        let pipe = ipc.open_id(id)?;
+        #[cfg(loom)]
+        {
+            // Make the pipe's loom lock in this thread (see sync.rs).
+            let _ = pipe.info();
+        }
+        Ok(pipe)
     }
 }

@@ -74,8 +74,9 @@ mod loom_lock {
 
     /// A test-and-set lock loom can see; yields while contended. loom's
     /// atomics cannot be built in a `const`, so the flag is made on first
-    /// use (loom runs a model on one OS thread, so the `OnceLock` is not part
-    /// of what it checks).
+    /// use. loom does not see the `OnceLock` as synchronization, so every
+    /// lock must be used once by the thread that made it, before it is
+    /// shared: `Ipc::new` and `PipeBuilder::create` do that under loom.
     pub(crate) struct SpinLock(OnceLock<AtomicBool>);
 
     impl SpinLock {

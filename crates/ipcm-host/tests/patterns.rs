@@ -113,8 +113,14 @@ fn semaphore_destroyed_while_waiting_and_bad_open() {
     semaphore.pipe().destroy().unwrap();
     assert_eq!(waiter.join().unwrap(), Err(Error::Destroyed));
     ipc.pipe(4, 1).name("wide").create().unwrap();
-    assert!(matches!(TokenSemaphore::open(&ipc, "wide"), Err(Error::BadParam { .. })));
-    assert!(matches!(TokenSemaphore::create(&ipc, None, 0), Err(Error::BadParam { .. })));
+    assert!(matches!(
+        TokenSemaphore::open(&ipc, "wide"),
+        Err(Error::BadParam { .. })
+    ));
+    assert!(matches!(
+        TokenSemaphore::create(&ipc, None, 0),
+        Err(Error::BadParam { .. })
+    ));
 }
 
 #[test]
@@ -146,7 +152,11 @@ fn blackboard_returns_the_freshest_value_written_before_the_read_started() {
                         assert_eq!(floor, 0);
                         continue;
                     };
-                    assert!(snapshot.value >= floor, "{} older than {floor}", snapshot.value);
+                    assert!(
+                        snapshot.value >= floor,
+                        "{} older than {floor}",
+                        snapshot.value
+                    );
                     assert!(snapshot.value >= last_seen, "went back in time");
                     assert_eq!(snapshot.version, snapshot.value);
                     last_seen = snapshot.value;
@@ -159,7 +169,10 @@ fn blackboard_returns_the_freshest_value_written_before_the_read_started() {
         reader.join().unwrap();
     }
     let info = board.pipe().info().unwrap();
-    assert_eq!((info.queued, info.written, info.dropped), (1, LAST, LAST - 1));
+    assert_eq!(
+        (info.queued, info.written, info.dropped),
+        (1, LAST, LAST - 1)
+    );
 }
 
 #[test]
@@ -266,13 +279,21 @@ fn message_pipe_moves_whole_values_in_order() {
         if seq % 2 == 0 {
             pipe.send(&reading).unwrap();
         } else {
-            pipe.send_timeout(&reading, Duration::from_secs(60)).unwrap();
+            pipe.send_timeout(&reading, Duration::from_secs(60))
+                .unwrap();
         }
     }
     let got = consumer.join().unwrap();
-    assert!(got.iter().enumerate().all(|(i, r)| r.seq == i as u32 && r.sensor == 3));
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, r)| r.seq == i as u32 && r.sensor == 3)
+    );
     assert_eq!(pipe.try_recv(), Err(Error::Empty));
-    assert_eq!(pipe.recv_timeout(Duration::from_millis(1)), Err(Error::TimedOut));
+    assert_eq!(
+        pipe.recv_timeout(Duration::from_millis(1)),
+        Err(Error::TimedOut)
+    );
 }
 
 #[test]

@@ -66,7 +66,10 @@ fn short_receive_buffer_is_bad_param_and_consumes_nothing() {
     pipe.write(b"ab").unwrap();
     let mut short = [0; 3];
     assert!(matches!(pipe.read(&mut short), Err(Error::BadParam { .. })));
-    assert!(matches!(pipe.try_peek(&mut short), Err(Error::BadParam { .. })));
+    assert!(matches!(
+        pipe.try_peek(&mut short),
+        Err(Error::BadParam { .. })
+    ));
     assert_eq!(pipe.info().unwrap().queued, 1);
     // A longer buffer than msg_size is fine.
     assert_eq!(pipe.read(&mut [0; 100]), Ok(2));
@@ -146,7 +149,11 @@ fn a_waiting_writer_is_admitted_when_a_slot_frees() {
 #[test]
 fn discard_oldest_never_waits_and_reports_the_drop() {
     let ipc = Ipc::new();
-    let pipe = ipc.pipe(1, 2).on_full(OnFull::DiscardOldest).create().unwrap();
+    let pipe = ipc
+        .pipe(1, 2)
+        .on_full(OnFull::DiscardOldest)
+        .create()
+        .unwrap();
     assert!(!pipe.write(b"a").unwrap().dropped_oldest);
     assert!(!pipe.write(b"b").unwrap().dropped_oldest);
     assert!(pipe.write(b"c").unwrap().dropped_oldest);
@@ -176,10 +183,19 @@ fn an_operation_that_would_wait_past_its_deadline_times_out_and_leaves_nothing_b
     let pipe = ipc.pipe(4, 1).create().unwrap();
     let past = Instant::now() - Duration::from_millis(1);
     assert_eq!(pipe.read_deadline(&mut [0; 4], past), Err(Error::TimedOut));
-    assert_eq!(pipe.peek_timeout(&mut [0; 4], Duration::ZERO), Err(Error::TimedOut));
-    assert_eq!(pipe.read_timeout(&mut [0; 4], Duration::from_millis(5)), Err(Error::TimedOut));
+    assert_eq!(
+        pipe.peek_timeout(&mut [0; 4], Duration::ZERO),
+        Err(Error::TimedOut)
+    );
+    assert_eq!(
+        pipe.read_timeout(&mut [0; 4], Duration::from_millis(5)),
+        Err(Error::TimedOut)
+    );
     pipe.write(b"x").unwrap();
-    assert_eq!(pipe.write_timeout(b"y", Duration::from_millis(5)), Err(Error::TimedOut));
+    assert_eq!(
+        pipe.write_timeout(b"y", Duration::from_millis(5)),
+        Err(Error::TimedOut)
+    );
     assert_eq!(pipe.write_deadline(b"y", past), Err(Error::TimedOut));
     let info = pipe.info().unwrap();
     assert_eq!(info.pending_readers + info.pending_writers, 0);
@@ -243,9 +259,24 @@ fn owner_only_access_denies_other_processes_and_changes_nothing() {
     let owner = Ipc::new();
     let other = owner.new_process();
     assert_ne!(owner.process(), other.process());
-    let reads = owner.pipe(4, 2).name("r").access(Access::OwnerReads).create().unwrap();
-    let writes = owner.pipe(4, 2).name("w").access(Access::OwnerWrites).create().unwrap();
-    let only = owner.pipe(4, 2).name("o").access(Access::OwnerOnly).create().unwrap();
+    let reads = owner
+        .pipe(4, 2)
+        .name("r")
+        .access(Access::OwnerReads)
+        .create()
+        .unwrap();
+    let writes = owner
+        .pipe(4, 2)
+        .name("w")
+        .access(Access::OwnerWrites)
+        .create()
+        .unwrap();
+    let only = owner
+        .pipe(4, 2)
+        .name("o")
+        .access(Access::OwnerOnly)
+        .create()
+        .unwrap();
     let (r, w, o) = (
         other.open("r").unwrap(),
         other.open("w").unwrap(),
@@ -289,7 +320,13 @@ fn info_reports_settings_and_counters() {
     pipe.read(&mut [0; 16]).unwrap();
     let info = pipe.info().unwrap();
     assert_eq!((info.msg_size, info.max_msgs), (16, 3));
-    assert_eq!((info.queued, info.written, info.read, info.dropped), (1, 2, 1, 0));
+    assert_eq!(
+        (info.queued, info.written, info.read, info.dropped),
+        (1, 2, 1, 0)
+    );
     assert_eq!(info.owner, ipc.process());
-    assert_eq!((pipe.msg_size(), pipe.depth(), pipe.on_full()), (16, 3, OnFull::Block));
+    assert_eq!(
+        (pipe.msg_size(), pipe.depth(), pipe.on_full()),
+        (16, 3, OnFull::Block)
+    );
 }

@@ -1,8 +1,8 @@
 //! Races between threads, pinned down: every operation has exactly one
 //! outcome, timeouts lose nothing, destroy wakes everybody.
 
-use std::sync::{Arc, Barrier};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,10 @@ fn a_read_that_times_out_never_consumed_a_message() {
     let info = pipe.info().unwrap();
     assert_eq!((info.written, info.read), (ROUNDS as u64, ROUNDS as u64));
     // Both outcomes should occur; report rather than assert (timing).
-    eprintln!("read races: {} completed, {timed_out} timed out", ROUNDS - timed_out);
+    eprintln!(
+        "read races: {} completed, {timed_out} timed out",
+        ROUNDS - timed_out
+    );
 }
 
 #[test]
@@ -119,14 +122,21 @@ fn a_write_that_times_out_never_wrote() {
             Ok(()) => assert_eq!(left, Ok(round.to_ne_bytes()), "round {round}: write lost"),
             Err(Error::TimedOut) => {
                 timed_out += 1;
-                assert_eq!(left, Err(Error::Empty), "round {round}: a timed-out write wrote");
+                assert_eq!(
+                    left,
+                    Err(Error::Empty),
+                    "round {round}: a timed-out write wrote"
+                );
             }
             Err(other) => panic!("unexpected {other}"),
         }
     }
     let info = pipe.info().unwrap();
     assert_eq!(info.written, (2 * ROUNDS - timed_out) as u64);
-    eprintln!("write races: {} completed, {timed_out} timed out", ROUNDS - timed_out);
+    eprintln!(
+        "write races: {} completed, {timed_out} timed out",
+        ROUNDS - timed_out
+    );
 }
 
 #[test]
@@ -153,7 +163,8 @@ fn destroy_wakes_every_blocked_thread_with_destroyed() {
     // Timed waiters too: destroy wins over their (long) timeouts.
     let pipe = empty.clone();
     waiting.push(thread::spawn(move || {
-        pipe.read_timeout(&mut [0; 4], Duration::from_secs(600)).map(|_| ())
+        pipe.read_timeout(&mut [0; 4], Duration::from_secs(600))
+            .map(|_| ())
     }));
     wait_until("everyone waits", || {
         let (e, f) = (empty.info().unwrap(), full.info().unwrap());
@@ -251,6 +262,9 @@ fn destroy_racing_blocked_and_timed_operations_gives_each_one_outcome() {
         let sent: u64 = writer.join().unwrap();
         let got: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
         // Destroy releases at most one queued message.
-        assert!(got == sent || got + 1 == sent, "sent {sent}, received {got}");
+        assert!(
+            got == sent || got + 1 == sent,
+            "sent {sent}, received {got}"
+        );
     }
 }

@@ -157,7 +157,11 @@ fn discard_oldest_keeps_exactly_the_newest_messages() {
 #[test]
 fn discard_oldest_with_concurrent_readers_accounts_for_every_message() {
     let ipc = Ipc::new();
-    let pipe = ipc.pipe(8, 3).on_full(OnFull::DiscardOldest).create().unwrap();
+    let pipe = ipc
+        .pipe(8, 3)
+        .on_full(OnFull::DiscardOldest)
+        .create()
+        .unwrap();
     let writer = {
         let pipe = pipe.clone();
         thread::spawn(move || {
