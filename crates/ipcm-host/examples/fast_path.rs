@@ -4,9 +4,9 @@
 //! - uncontended: one thread writes then reads a 64-byte message, again and
 //!   again (no waiting ever), ns per write+read pair;
 //! - ping-pong: two threads pass a 64-byte message back and forth through
-//!   two depth-1 pipes (every receive waits), ns per round trip.
+//!   two depth-1 pipes (every receive waits), the median round trip in ns.
 //!
-//! Each figure is the median of several runs. Run with
+//! Each figure is the median over several runs. Run with
 //! `cargo run --release -p ipcm-host --example fast_path`.
 
 use std::hint::black_box;
@@ -67,14 +67,15 @@ fn ipcm_ping_pong() -> Result<f64, Error> {
     };
     let msg = [7_u8; 64];
     let mut buf = [0_u8; 64];
-    let start = Instant::now();
+    let mut trips = Vec::with_capacity(ROUND_TRIPS as usize);
     for _ in 0..ROUND_TRIPS {
+        let start = Instant::now();
         ping.write(&msg)?;
         pong.read(&mut buf)?;
+        trips.push(start.elapsed().as_nanos() as f64);
     }
-    let elapsed = start.elapsed();
     echo.join().expect("echo thread")?;
-    Ok(elapsed.as_nanos() as f64 / f64::from(ROUND_TRIPS))
+    Ok(median(trips))
 }
 
 fn crossbeam_ping_pong() -> f64 {
@@ -86,14 +87,15 @@ fn crossbeam_ping_pong() -> f64 {
             pong_tx.send(msg).expect("pong");
         }
     });
-    let start = Instant::now();
+    let mut trips = Vec::with_capacity(ROUND_TRIPS as usize);
     for _ in 0..ROUND_TRIPS {
+        let start = Instant::now();
         ping_tx.send([7; 64]).expect("ping");
         black_box(pong_rx.recv().expect("pong"));
+        trips.push(start.elapsed().as_nanos() as f64);
     }
-    let elapsed = start.elapsed();
     echo.join().expect("echo thread");
-    elapsed.as_nanos() as f64 / f64::from(ROUND_TRIPS)
+    median(trips)
 }
 
 fn main() -> Result<(), Error> {
@@ -109,7 +111,7 @@ fn main() -> Result<(), Error> {
     }
     let (ours, theirs) = (median(ours), median(theirs));
     println!(
-        "uncontended 64 B write+read: ipcm-host {ours:.1} ns, crossbeam-channel {theirs:.1} ns \
+        "uncontended 64 B write+read:   ipcm-host {ours:.1} ns, crossbeam-channel {theirs:.1} ns \
          (ratio {:.2})",
         ours / theirs
     );
@@ -120,7 +122,7 @@ fn main() -> Result<(), Error> {
     }
     let (ours, theirs) = (median(ours), median(theirs));
     println!(
-        "ping-pong 64 B round trip:   ipcm-host {ours:.0} ns, crossbeam-channel {theirs:.0} ns \
+        "ping-pong 64 B round trip p50: ipcm-host {ours:.0} ns, crossbeam-channel {theirs:.0} ns \
          (ratio {:.2})",
         ours / theirs
     );
