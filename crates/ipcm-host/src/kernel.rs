@@ -132,6 +132,7 @@ loom::thread_local! {
 /// Run `f` with the calling OS thread's record (made on its first call; no
 /// allocation afterwards). While the thread is being torn down its
 /// thread-local is gone; a fresh record serves that call.
+#[inline]
 pub(crate) fn current<R>(f: impl FnOnce(&HostThread) -> R) -> R {
     let mut f = Some(f);
     match CURRENT.try_with(|me| (f.take().expect("called once"))(me)) {
