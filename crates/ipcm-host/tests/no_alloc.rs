@@ -38,7 +38,11 @@ static GLOBAL: Counting = Counting;
 fn operations_that_need_no_waiting_do_not_allocate() {
     let ipc = Ipc::new();
     let pipe = ipc.pipe(64, 4).create().unwrap();
-    let discard = ipc.pipe(64, 1).on_full(OnFull::DiscardOldest).create().unwrap();
+    let discard = ipc
+        .pipe(64, 1)
+        .on_full(OnFull::DiscardOldest)
+        .create()
+        .unwrap();
     let board: Blackboard<[u64; 4]> = Blackboard::create(&ipc, None).unwrap();
     let semaphore = TokenSemaphore::create(&ipc, None, 2).unwrap();
     let typed: MessagePipe<[u32; 8]> = MessagePipe::create(&ipc, None, 2).unwrap();

@@ -330,3 +330,66 @@ fn info_reports_settings_and_counters() {
         (16, 3, OnFull::Block)
     );
 }
+
+#[test]
+fn deadline_variants_of_every_helper_wait_and_time_out() {
+    let ipc = Ipc::new();
+    let soon = || Instant::now() + Duration::from_millis(2);
+    let pipe = ipc.pipe(4, 1).create().unwrap();
+    assert_eq!(
+        pipe.peek_deadline(&mut [0; 4], soon()),
+        Err(Error::TimedOut)
+    );
+    pipe.write(b"ab").unwrap();
+    assert_eq!(pipe.peek_deadline(&mut [0; 4], soon()), Ok(2));
+
+    let semaphore = ipcm_host::TokenSemaphore::create(&ipc, None, 1).unwrap();
+    let permit = semaphore.acquire_deadline(soon()).unwrap();
+    assert_eq!(
+        semaphore.acquire_deadline(soon()).err(),
+        Some(Error::TimedOut)
+    );
+    drop(permit);
+
+    let typed: ipcm_host::MessagePipe<u16> = ipcm_host::MessagePipe::create(&ipc, None, 1).unwrap();
+    typed.send_deadline(&1, soon()).unwrap();
+    assert_eq!(typed.send_deadline(&2, soon()), Err(Error::TimedOut));
+    assert_eq!(typed.recv(), Ok(1));
+}
+
+#[test]
+fn a_thread_can_use_pipes_while_its_thread_locals_are_torn_down() {
+    use std::cell::RefCell;
+
+    struct WriteOnDrop(Option<Pipe>);
+    impl Drop for WriteOnDrop {
+        fn drop(&mut self) {
+            if let Some(pipe) = self.0.take() {
+                pipe.write(b"bye").unwrap();
+                let mut buf = [0; 4];
+                assert_eq!(pipe.try_read(&mut buf), Ok(2)); // "hi"
+                pipe.write(b"bye!").unwrap();
+            }
+        }
+    }
+    thread_local! {
+        static LAST_WORDS: RefCell<WriteOnDrop> = const { RefCell::new(WriteOnDrop(None)) };
+    }
+
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 2).create().unwrap();
+    let thread = {
+        let pipe = pipe.clone();
+        thread::spawn(move || {
+            // Registered before the crate's own thread-local, so (torn down
+            // in reverse order) it runs after that one is gone.
+            LAST_WORDS.with(|last| last.borrow_mut().0 = Some(pipe.clone()));
+            pipe.write(b"hi").unwrap();
+        })
+    };
+    thread.join().unwrap();
+    let mut buf = [0; 4];
+    assert_eq!(pipe.read(&mut buf), Ok(3));
+    assert_eq!(pipe.read(&mut buf), Ok(4));
+    assert_eq!(&buf, b"bye!");
+}
