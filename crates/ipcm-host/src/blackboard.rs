@@ -175,6 +175,12 @@ impl<T: Pod> Blackboard<T> {
     /// The freshest value once its version is newer than `seen`, waiting
     /// for a publication if needed. `wait_newer(0)` waits for the first.
     ///
+    /// Waiting readers are woken by [`publish`](Blackboard::publish) through
+    /// any blackboard handle of this manager (the core's peek only waits on
+    /// an empty pipe, so the wake-up is kept here, beside the pipe), and by
+    /// destroying the pipe. A raw [`Pipe::write`] to the pipe is seen by
+    /// [`latest`](Blackboard::latest) but wakes nobody.
+    ///
     /// # Errors
     /// As [`latest`](Blackboard::latest).
     pub fn wait_newer(&self, seen: u64) -> Result<Snapshot<T>, Error> {
