@@ -92,7 +92,7 @@ impl HostThread {
     pub(crate) fn wait(&self, ipcm: &Manager, deadline: Option<Instant>) -> Status {
         if sync::SPIN {
             let backoff = Backoff::new();
-            while !backoff.is_completed() {
+            while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
                 if let Some(status) = self.take_result() {
                     return status;
                 }

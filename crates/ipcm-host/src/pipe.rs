@@ -3,10 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::Backoff;
 use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
 
 use crate::kernel::{HostKernel, HostThread, current};
-use crate::sync::Lock;
+use crate::sync::{self, Lock};
 use crate::{Error, Ipc, OnFull};
 
 /// How long an operation may wait.
@@ -272,7 +273,12 @@ impl Pipe {
                 Wait::Never => ipcm
                     .try_write(me, &self.pipe, src, msg.len())
                     .map(Written::from),
-                Wait::Until(deadline) => match ipcm.write(me, &self.pipe, src, msg.len()) {
+                Wait::Until(deadline) => match spin_try(deadline, Status::Full, || {
+                    ipcm.try_write(me, &self.pipe, src, msg.len())
+                        .map(Progress::Done)
+                })
+                .unwrap_or_else(|| ipcm.write(me, &self.pipe, src, msg.len()))
+                {
                     Ok(Progress::Done(written)) => Ok(written.into()),
                     // A waiting writer is admitted into a freed slot: it
                     // neither drops nor hands off.
@@ -309,11 +315,21 @@ impl Pipe {
                 (Wait::Never, true) => ipcm.try_read(me, &self.pipe, dst, len_out).map(Some),
                 (Wait::Never, false) => ipcm.try_peek(me, &self.pipe, dst, len_out).map(Some),
                 (Wait::Until(deadline), consume) => {
-                    let progress = if consume {
-                        ipcm.read(me, &self.pipe, dst, len_out)
-                    } else {
-                        ipcm.peek(me, &self.pipe, dst, len_out)
-                    };
+                    let progress = spin_try(deadline, Status::Empty, || {
+                        if consume {
+                            ipcm.try_read(me, &self.pipe, dst, len_out)
+                        } else {
+                            ipcm.try_peek(me, &self.pipe, dst, len_out)
+                        }
+                        .map(Progress::Done)
+                    })
+                    .unwrap_or_else(|| {
+                        if consume {
+                            ipcm.read(me, &self.pipe, dst, len_out)
+                        } else {
+                            ipcm.peek(me, &self.pipe, dst, len_out)
+                        }
+                    });
                     match progress {
                         Ok(Progress::Done(len)) => Ok(Some(len)),
                         // The completer stored the length in `len`.
@@ -328,6 +344,31 @@ impl Pipe {
             result.map(|done| done.unwrap_or(len))
         })
         .map_err(Error::from_status)
+    }
+}
+
+/// Retry the non-blocking form of an operation that would block
+/// (`would_block`) a bounded number of times, backing off, before the caller
+/// records it as pending: a hand-off through park/unpark costs microseconds
+/// on a VM, while the other side is often about to make room. FIFO order
+/// among recorded waiters is unaffected: a write hands its message to a
+/// recorded reader before a spinner can see it, and a read admits recorded
+/// writers before a spinner can take the slot. `None`: go and wait.
+fn spin_try<T>(
+    deadline: Option<Instant>,
+    would_block: Status,
+    mut attempt: impl FnMut() -> Result<T, Status>,
+) -> Option<Result<T, Status>> {
+    let backoff = Backoff::new();
+    loop {
+        match attempt() {
+            Err(status) if status == would_block => {}
+            done => return Some(done),
+        }
+        if !sync::SPIN || backoff.is_completed() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        backoff.snooze();
     }
 }
 
