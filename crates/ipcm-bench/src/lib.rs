@@ -22,3 +22,4 @@
 pub mod measure;
 pub mod noop;
 pub mod peers;
+pub mod report;

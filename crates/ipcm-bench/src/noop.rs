@@ -83,8 +83,11 @@ fn nanos(elapsed: Duration) -> f64 {
     elapsed.as_secs_f64() * 1e9
 }
 
-/// Cost of a by-id write + read of 64 B while `pipes` pipes exist.
-pub fn cost_with_pipes(pipes: usize, iterations: u64) -> f64 {
+/// Cost of a by-id write + read of 64 B while `pipes` pipes exist:
+/// `(one hot pipe, calls spread over all pipes)`. The first shows the
+/// algorithm (O(1) lookup); the second adds the cache misses of touching
+/// a different pipe's memory each call.
+pub fn cost_with_pipes(pipes: usize, iterations: u64) -> (f64, f64) {
     let ipcm = CoreIpcm::new(NoopKernel);
     let ids: Vec<PipeId> = (0..pipes)
         .map(|_| {
@@ -92,12 +95,14 @@ pub fn cost_with_pipes(pipes: usize, iterations: u64) -> f64 {
                 .expect("create")
         })
         .collect();
-    // Spread the calls over the pipes, so lookups touch the whole table.
+    let hot = ids[ids.len() / 2];
+    let hot_cost = ns_per_op(iterations, || write_read_by_id(&ipcm, hot, 64));
     let mut next = 0;
-    ns_per_op(iterations, || {
+    let spread_cost = ns_per_op(iterations, || {
         write_read_by_id(&ipcm, ids[next], 64);
         next = (next + 7919) % ids.len();
-    })
+    });
+    (hot_cost, spread_cost)
 }
 
 /// Cost of a write + read of 64 B while `waiters` threads are blocked
@@ -128,7 +133,7 @@ mod tests {
         write_read(&ipcm, &pipe, 64);
         write_read_by_id(&ipcm, id, 64);
         assert_eq!(ipcm.info(id).unwrap().read, 2);
-        assert!(cost_with_pipes(10, 10) > 0.0);
+        assert!(cost_with_pipes(10, 10).0 > 0.0);
         assert!(cost_with_waiters(150, 10) > 0.0);
     }
 }

@@ -156,7 +156,21 @@ mod os {
                 )
             };
             if fd == -1 {
-                return Err(io::Error::last_os_error());
+                let err = io::Error::last_os_error();
+                let limit =
+                    std::fs::read_to_string("/proc/sys/fs/mqueue/msg_max").unwrap_or_default();
+                return Err(match limit.trim().parse::<usize>() {
+                    Ok(max) if depth > max && err.raw_os_error() == Some(libc::EINVAL) => {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!(
+                                "POSIX mq depth {depth} exceeds /proc/sys/fs/mqueue/msg_max ({max}); \
+                             as root: echo {depth} > /proc/sys/fs/mqueue/msg_max"
+                            ),
+                        )
+                    }
+                    _ => err,
+                });
             }
             // SAFETY: `name` is a valid C string; the open descriptor keeps
             // the queue alive after the unlink.
