@@ -374,13 +374,16 @@ impl<T: Clone + PartialEq> PipeState<T> {
         if consume {
             self.ring.pop_front();
             self.counters.read += 1;
-            self.admit_writers(kernel);
+            if self.waiters.len() > 0 {
+                self.admit_writers(kernel);
+            }
         }
         Ok(Attempt::Done(len))
     }
 
     /// Fill free slots from pending writers, oldest first; a writer whose
     /// buffer faults is woken with `BadAddress` and the next one is tried.
+    #[cold]
     fn admit_writers<K: Kernel<Thread = T>>(&mut self, kernel: &K) {
         while !self.ring.is_full() {
             let Some(writer) = self.waiters.pop_front() else {
