@@ -1,0 +1,35 @@
+//! How a pipe behaves when full, who may use it, and how its waiters queue.
+
+bitflags::bitflags! {
+    /// Configuration of a pipe, fixed at creation. The bit values are the C
+    /// ABI's `IPCM_FLAG_*` macros.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct PipeFlags: u32 {
+        /// A write to a full pipe drops the oldest queued message (counted in
+        /// `dropped`) instead of blocking. At any depth; depth 1 makes a
+        /// blackboard.
+        const DISCARD_OLDEST = 1 << 0;
+        /// Only threads of the owner process (and the kernel) may read or
+        /// peek.
+        const OWNER_READ = 1 << 1;
+        /// Only threads of the owner process (and the kernel) may write.
+        const OWNER_WRITE = 1 << 2;
+        /// Pending operations are served by thread priority (FIFO within a
+        /// priority) instead of plain FIFO.
+        const PRIORITY_WAITERS = 1 << 3;
+    }
+}
+
+impl PipeFlags {
+    /// Flags from a raw value as a caller passed it.
+    ///
+    /// # Errors
+    /// [`Status::BadParam`](crate::Status::BadParam) when an unknown bit is
+    /// set.
+    pub fn from_raw(raw: usize) -> Result<PipeFlags, crate::Status> {
+        u32::try_from(raw)
+            .ok()
+            .and_then(PipeFlags::from_bits)
+            .ok_or(crate::Status::BadParam)
+    }
+}

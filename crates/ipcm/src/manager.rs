@@ -1,0 +1,572 @@
+//! The IPC manager: the registry of pipes, who is waiting where, and the
+//! locking around each pipe's state machine.
+//!
+//! Locks: the registry lock, one lock per pipe, and the lock of the
+//! pending-thread table. The only nesting is pipe → pending (when a thread
+//! blocks); kernel hooks other than the bounded copies run with no lock held.
+
+use alloc::sync::Arc;
+
+use hashbrown::HashMap;
+use lock_api::{Mutex, MutexGuard, RawMutex};
+
+use crate::kernel::{Caller, Kernel, UserAddr};
+use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
+use crate::registry::{Registry, validate_name};
+use crate::ring::Ring;
+use crate::wait::PendingOp;
+use crate::{PipeFlags, PipeId, Status};
+
+/// A shared handle to a pipe; see [`Ipcm::open`].
+pub type PipeRef<R, K> = Arc<Pipe<R, <K as Kernel>::Thread>>;
+
+/// The outcome of a call that may block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a Blocked thread must be parked until the kernel's wake hook is called for it"]
+pub enum Progress<T> {
+    /// The operation completed now.
+    Done(T),
+    /// The operation is pending: park the thread; the IPC manager calls
+    /// [`Kernel::wake`] for it exactly once with the final status (for a
+    /// read, the message and its length are in the thread's buffers by
+    /// then).
+    Blocked,
+}
+
+/// Why a pending operation is being cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// Its deadline passed: woken with [`Status::TimedOut`].
+    TimedOut,
+    /// The thread is being killed or interrupted: woken with
+    /// [`Status::Cancelled`].
+    Cancelled,
+}
+
+impl CancelReason {
+    fn status(self) -> Status {
+        match self {
+            CancelReason::TimedOut => Status::TimedOut,
+            CancelReason::Cancelled => Status::Cancelled,
+        }
+    }
+}
+
+/// Which pipe an operation is for: an id (looked up in the registry) or a
+/// handle already held (no registry lock taken).
+pub enum Target<'a, R: RawMutex, T> {
+    /// Look the pipe up by id; a stale or unknown id is `NotFound`.
+    Id(PipeId),
+    /// A pipe already opened; a destroyed one is `Destroyed`.
+    Pipe(&'a Pipe<R, T>),
+}
+
+impl<R: RawMutex, T> From<PipeId> for Target<'_, R, T> {
+    fn from(id: PipeId) -> Self {
+        Target::Id(id)
+    }
+}
+
+impl<'a, R: RawMutex, T> From<&'a Pipe<R, T>> for Target<'a, R, T> {
+    fn from(pipe: &'a Pipe<R, T>) -> Self {
+        Target::Pipe(pipe)
+    }
+}
+
+impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
+    fn from(pipe: &'a Arc<Pipe<R, T>>) -> Self {
+        Target::Pipe(pipe)
+    }
+}
+
+/// Whether a call may wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Record a pending operation and return `Blocked`.
+    Block,
+    /// Return `Full`/`Empty` instead.
+    Never,
+}
+
+/// The IPC manager of one kernel.
+///
+/// `R` is the kernel's lock (a spinlock in a kernel, a parking lock in a
+/// hosted runtime); `K` is the kernel's hooks. There is no global state: a
+/// kernel creates one manager (the C ABI keeps one in a static).
+pub struct Ipcm<R: RawMutex, K: Kernel> {
+    kernel: K,
+    registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
+    /// Which pipe each thread with a pending operation waits on. An entry
+    /// leaves just before its thread is woken.
+    pending: Mutex<R, HashMap<K::Thread, PipeId>>,
+}
+
+impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
+    /// A manager with no pipes, using `kernel`'s hooks.
+    pub fn new(kernel: K) -> Self {
+        Ipcm {
+            kernel,
+            registry: Mutex::new(Registry::new()),
+            pending: Mutex::new(HashMap::default()),
+        }
+    }
+
+    /// The kernel hooks this manager uses.
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+
+    /// Create a pipe of `max_msgs` messages of at most `msg_size` bytes,
+    /// owned by `caller`'s process. Its whole store is allocated now.
+    ///
+    /// # Errors
+    /// `BadParam` (zero sizes, `msg_size * max_msgs` overflow, bad name),
+    /// `NameTaken`, `NoMemory`. Nothing is created then.
+    pub fn create(
+        &self,
+        caller: Caller<'_, K::Thread>,
+        name: Option<&str>,
+        msg_size: usize,
+        max_msgs: usize,
+        flags: PipeFlags,
+    ) -> Result<PipeId, Status> {
+        if let Some(name) = name {
+            validate_name(name)?;
+        }
+        let owner = match caller {
+            Caller::Kernel => crate::ProcessId::KERNEL,
+            Caller::Thread(thread) => self.kernel.process_of(thread),
+        };
+        // Allocate the store before taking the registry lock.
+        let ring = Ring::new(msg_size, max_msgs)?;
+        self.registry
+            .lock()
+            .insert(name, |id, name| Pipe::new(id, name, owner, flags, ring))
+    }
+
+    /// The id of the live pipe called `name`.
+    ///
+    /// # Errors
+    /// `NotFound`; `BadParam` for a name no pipe could have.
+    pub fn lookup_by_name(&self, name: &str) -> Result<PipeId, Status> {
+        validate_name(name)?;
+        self.registry
+            .lock()
+            .id_by_name(name)
+            .ok_or(Status::NotFound)
+    }
+
+    /// A handle to the live pipe `id`, to pass as a [`Target`] or to query.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown or stale id.
+    pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
+        self.registry
+            .lock()
+            .get(id)
+            .cloned()
+            .ok_or(Status::NotFound)
+    }
+
+    /// How many pipes exist.
+    pub fn pipe_count(&self) -> usize {
+        self.registry.lock().len()
+    }
+
+    /// Whether `thread` has a pending operation (one that has not yet been
+    /// handed to [`Kernel::wake`]).
+    pub fn is_pending(&self, thread: &K::Thread) -> bool {
+        self.pending.lock().contains_key(thread)
+    }
+
+    /// Write `len` bytes at `src` in `thread`'s address space as one message.
+    /// Blocks (returns [`Progress::Blocked`]) while the pipe is full, unless
+    /// it discards the oldest message.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `TooLarge`, `Denied`, `BadAddress` (nothing
+    /// written), `AlreadyPending`, `NoMemory` (could not record the wait).
+    pub fn write<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        src: UserAddr,
+        len: usize,
+    ) -> Result<Progress<Written>, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.user_write(thread, pipe.into(), src, len, Wait::Block)
+    }
+
+    /// [`write`](Self::write) that never blocks: `Full` instead.
+    ///
+    /// # Errors
+    /// As `write`, plus `Full`.
+    pub fn try_write<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        src: UserAddr,
+        len: usize,
+    ) -> Result<Written, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        done(self.user_write(thread, pipe.into(), src, len, Wait::Never))
+    }
+
+    /// Take the oldest message into `dst` (which must hold `msg_size`
+    /// bytes) in `thread`'s address space and store its length as a native
+    /// `usize` at `len_out`. Blocks while the pipe is empty.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `Denied`, `BadAddress` (nothing consumed),
+    /// `AlreadyPending`, `NoMemory`.
+    pub fn read<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+    ) -> Result<Progress<usize>, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.user_read(thread, pipe.into(), dst, len_out, true, Wait::Block)
+    }
+
+    /// [`read`](Self::read) that never blocks: `Empty` instead.
+    ///
+    /// # Errors
+    /// As `read`, plus `Empty`.
+    pub fn try_read<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        done(self.user_read(thread, pipe.into(), dst, len_out, true, Wait::Never))
+    }
+
+    /// Copy the oldest message without taking it, like [`read`](Self::read).
+    /// Blocks while the pipe is empty; the next write gives every pending
+    /// peeker a copy.
+    ///
+    /// # Errors
+    /// As `read`.
+    pub fn peek<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+    ) -> Result<Progress<usize>, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.user_read(thread, pipe.into(), dst, len_out, false, Wait::Block)
+    }
+
+    /// [`peek`](Self::peek) that never blocks: `Empty` instead.
+    ///
+    /// # Errors
+    /// As `peek`, plus `Empty`.
+    pub fn try_peek<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        done(self.user_read(thread, pipe.into(), dst, len_out, false, Wait::Never))
+    }
+
+    /// Write `msg` from a kernel buffer. The kernel never blocks.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `TooLarge`, `Full`.
+    pub fn kernel_write<'a>(
+        &self,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        msg: &[u8],
+    ) -> Result<Written, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.with_pipe(pipe.into(), |pipe| {
+            let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+            self.locked(pipe, |state| {
+                match state.write(&self.kernel, Source::Kernel(msg), discard)? {
+                    Attempt::Done(written) => Ok(written),
+                    Attempt::WouldBlock => Err(Status::Full),
+                }
+            })
+        })
+    }
+
+    /// Take the oldest message into a kernel buffer of at least `msg_size`
+    /// bytes; returns its length. The kernel never blocks.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `BadParam` (buffer too short), `Empty`.
+    pub fn kernel_read<'a>(
+        &self,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        buf: &mut [u8],
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.kernel_receive(pipe.into(), buf, true)
+    }
+
+    /// Copy the oldest message into a kernel buffer without taking it.
+    ///
+    /// # Errors
+    /// As [`kernel_read`](Self::kernel_read).
+    pub fn kernel_peek<'a>(
+        &self,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        buf: &mut [u8],
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.kernel_receive(pipe.into(), buf, false)
+    }
+
+    /// End `thread`'s pending operation without doing it: the thread is
+    /// woken with `TimedOut` or `Cancelled`. If the operation completed
+    /// first (or there was none), this returns `NotFound` and changes
+    /// nothing: each pending operation has exactly one outcome.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub fn cancel(&self, thread: &K::Thread, reason: CancelReason) -> Result<(), Status> {
+        let id = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
+        let pipe = self.open(id)?;
+        self.locked(&pipe, |state| {
+            if state.cancel(thread, reason.status()) {
+                Ok(())
+            } else {
+                Err(Status::NotFound)
+            }
+        })
+    }
+
+    /// Destroy pipe `id`: every pending operation is woken with
+    /// `Destroyed`, queued messages are released, the name is free again and
+    /// the id is never valid again. Only the owner process (or the kernel)
+    /// may destroy.
+    ///
+    /// # Errors
+    /// `NotFound`, `Denied` (nothing changed).
+    pub fn destroy(&self, caller: Caller<'_, K::Thread>, id: PipeId) -> Result<(), Status> {
+        let pipe = {
+            let mut registry = self.registry.lock();
+            let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
+            pipe.check_access(&self.kernel, caller, PipeFlags::empty())?;
+            registry.remove(id, pipe.name());
+            pipe
+        };
+        self.locked(&pipe, |state| {
+            state.destroy();
+            Ok(())
+        })
+    }
+
+    /// A snapshot of the pipe's sizes, flags, contents, waiters and counters.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`.
+    pub fn info<'a>(&self, pipe: impl Into<Target<'a, R, K::Thread>>) -> Result<PipeInfo, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.with_pipe(pipe.into(), |pipe| {
+            let state = pipe.state.lock();
+            if state.is_destroyed() {
+                return Err(Status::Destroyed);
+            }
+            Ok(state.info(pipe.id(), pipe.flags(), pipe.owner()))
+        })
+    }
+
+    fn with_pipe<T>(
+        &self,
+        target: Target<'_, R, K::Thread>,
+        f: impl FnOnce(&Pipe<R, K::Thread>) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        match target {
+            Target::Pipe(pipe) => f(pipe),
+            Target::Id(id) => f(&*self.open(id)?),
+        }
+    }
+
+    /// Run `f` on the pipe's state under its lock, then wake every thread
+    /// whose operation `f` finished, with the lock released.
+    fn locked<T>(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        f: impl FnOnce(&mut PipeState<K::Thread>) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        let mut state = pipe.state.lock();
+        let before = state.outbox_len();
+        let result = f(&mut state);
+        let finished = state.outbox_len() - before;
+        self.wake_finished(pipe, state, finished);
+        result
+    }
+
+    /// Wake `count` threads from the pipe's outbox, oldest first, taking the
+    /// lock again for each after the first. Another call may have queued
+    /// entries ahead of ours; it wakes as many as it queued, so every entry
+    /// is woken exactly once and nobody waits on anybody else's wakes.
+    fn wake_finished(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        state: MutexGuard<'_, R, PipeState<K::Thread>>,
+        count: usize,
+    ) {
+        let mut held = Some(state);
+        for _ in 0..count {
+            let mut state = held.take().unwrap_or_else(|| pipe.state.lock());
+            let entry = state.pop_outbox();
+            drop(state);
+            // Each caller pops only as many as it pushed, so ours are there.
+            let Some((thread, status)) = entry else {
+                debug_assert!(false, "outbox shorter than the wakes owed");
+                return;
+            };
+            self.pending.lock().remove(&thread);
+            self.kernel.wake(thread, status);
+        }
+    }
+
+    fn user_write(
+        &self,
+        thread: &K::Thread,
+        target: Target<'_, R, K::Thread>,
+        src: UserAddr,
+        len: usize,
+        wait: Wait,
+    ) -> Result<Progress<Written>, Status> {
+        self.with_pipe(target, |pipe| {
+            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
+            let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+            self.locked(pipe, |state| {
+                let source = Source::User {
+                    thread,
+                    buf: src,
+                    len,
+                };
+                match state.write(&self.kernel, source, discard)? {
+                    Attempt::Done(written) => Ok(Progress::Done(written)),
+                    Attempt::WouldBlock if wait == Wait::Never => Err(Status::Full),
+                    Attempt::WouldBlock => {
+                        self.block(pipe, state, thread, PendingOp::Write { buf: src, len })
+                    }
+                }
+            })
+        })
+    }
+
+    fn user_read(
+        &self,
+        thread: &K::Thread,
+        target: Target<'_, R, K::Thread>,
+        dst: UserAddr,
+        len_out: UserAddr,
+        consume: bool,
+        wait: Wait,
+    ) -> Result<Progress<usize>, Status> {
+        self.with_pipe(target, |pipe| {
+            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
+            self.locked(pipe, |state| {
+                let sink = Sink::User {
+                    thread,
+                    buf: dst,
+                    len_out,
+                };
+                match state.read(&self.kernel, sink, consume)? {
+                    Attempt::Done(len) => Ok(Progress::Done(len)),
+                    Attempt::WouldBlock if wait == Wait::Never => Err(Status::Empty),
+                    Attempt::WouldBlock => {
+                        let op = if consume {
+                            PendingOp::Read { buf: dst, len_out }
+                        } else {
+                            PendingOp::Peek { buf: dst, len_out }
+                        };
+                        self.block(pipe, state, thread, op)
+                    }
+                }
+            })
+        })
+    }
+
+    fn kernel_receive(
+        &self,
+        target: Target<'_, R, K::Thread>,
+        buf: &mut [u8],
+        consume: bool,
+    ) -> Result<usize, Status> {
+        self.with_pipe(target, |pipe| {
+            self.locked(pipe, |state| {
+                match state.read(&self.kernel, Sink::Kernel(buf), consume)? {
+                    Attempt::Done(len) => Ok(len),
+                    Attempt::WouldBlock => Err(Status::Empty),
+                }
+            })
+        })
+    }
+
+    /// Record `thread`'s pending `op` on `pipe` (whose lock is held).
+    fn block<T>(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        state: &mut PipeState<K::Thread>,
+        thread: &K::Thread,
+        op: PendingOp,
+    ) -> Result<Progress<T>, Status> {
+        let mut pending = self.pending.lock();
+        if pending.contains_key(thread) {
+            return Err(Status::AlreadyPending);
+        }
+        pending.try_reserve(1).map_err(|_| Status::NoMemory)?;
+        let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
+        let priority = if by_priority {
+            self.kernel.priority_of(thread)
+        } else {
+            crate::Priority::default()
+        };
+        state.enqueue(thread.clone(), priority, op, by_priority)?;
+        pending.insert(thread.clone(), pipe.id());
+        Ok(Progress::Blocked)
+    }
+}
+
+/// The result of a call made with [`Wait::Never`], which cannot block.
+fn done<T>(result: Result<Progress<T>, Status>) -> Result<T, Status> {
+    match result? {
+        Progress::Done(value) => Ok(value),
+        Progress::Blocked => Err(Status::Blocked),
+    }
+}

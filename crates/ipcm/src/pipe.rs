@@ -1,0 +1,455 @@
+//! One pipe: its fixed configuration and the state machine of the blocking
+//! protocol (DESIGN §3), with no locking.
+//!
+//! Every operation here runs with the pipe's lock held (the manager takes
+//! it). Data moves through the kernel's copy hooks; threads whose pending
+//! operation completes are not woken here but appended to the pipe's
+//! *outbox*, which the manager drains after releasing the lock. So the only
+//! hooks called under the lock are the bounded copies.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+use lock_api::{Mutex, RawMutex};
+
+use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
+use crate::ring::Ring;
+use crate::wait::{Pending, PendingOp, WaitQueue};
+use crate::{PipeFlags, PipeId, Status};
+
+/// A pipe, shared between the registry and any handles to it.
+///
+/// Obtain one with [`Ipcm::open`](crate::Ipcm::open); pass it to the
+/// manager's operations instead of an id to skip the registry lookup.
+pub struct Pipe<R: RawMutex, T> {
+    id: PipeId,
+    name: Option<Box<str>>,
+    owner: ProcessId,
+    flags: PipeFlags,
+    msg_size: usize,
+    max_msgs: usize,
+    pub(crate) state: Mutex<R, PipeState<T>>,
+}
+
+impl<R: RawMutex, T> Pipe<R, T> {
+    pub(crate) fn new(
+        id: PipeId,
+        name: Option<Box<str>>,
+        owner: ProcessId,
+        flags: PipeFlags,
+        ring: Ring,
+    ) -> Self {
+        Pipe {
+            id,
+            name,
+            owner,
+            flags,
+            msg_size: ring.msg_size(),
+            max_msgs: ring.capacity(),
+            state: Mutex::new(PipeState::new(ring)),
+        }
+    }
+
+    /// The pipe's id (stays the same for its whole life, never reused).
+    #[must_use]
+    pub fn id(&self) -> PipeId {
+        self.id
+    }
+
+    /// The pipe's name, if it was created with one.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The process that created the pipe.
+    #[must_use]
+    pub fn owner(&self) -> ProcessId {
+        self.owner
+    }
+
+    /// The flags the pipe was created with.
+    #[must_use]
+    pub fn flags(&self) -> PipeFlags {
+        self.flags
+    }
+
+    /// The largest message, in bytes.
+    #[must_use]
+    pub fn msg_size(&self) -> usize {
+        self.msg_size
+    }
+
+    /// How many messages the pipe holds when full.
+    #[must_use]
+    pub fn max_msgs(&self) -> usize {
+        self.max_msgs
+    }
+
+    /// Whether `caller` passes the owner-only check `restriction`
+    /// (`OWNER_READ` or `OWNER_WRITE`; the empty set checks ownership, as
+    /// destroy needs).
+    pub(crate) fn check_access<K: Kernel<Thread = T>>(
+        &self,
+        kernel: &K,
+        caller: Caller<'_, T>,
+        restriction: PipeFlags,
+    ) -> Result<(), Status> {
+        let restricted = restriction.is_empty() || self.flags.intersects(restriction);
+        match caller {
+            Caller::Kernel => Ok(()),
+            Caller::Thread(_) if !restricted => Ok(()),
+            Caller::Thread(thread) if kernel.process_of(thread) == self.owner => Ok(()),
+            Caller::Thread(_) => Err(Status::Denied),
+        }
+    }
+}
+
+/// A snapshot of a pipe's configuration, contents and counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipeInfo {
+    /// The pipe's id.
+    pub id: PipeId,
+    /// The largest message, in bytes.
+    pub msg_size: usize,
+    /// Capacity in messages.
+    pub max_msgs: usize,
+    /// Flags given at creation.
+    pub flags: PipeFlags,
+    /// The creating process.
+    pub owner: ProcessId,
+    /// Messages queued now.
+    pub queued: usize,
+    /// Threads waiting to read.
+    pub pending_readers: usize,
+    /// Threads waiting to peek.
+    pub pending_peekers: usize,
+    /// Threads waiting to write.
+    pub pending_writers: usize,
+    /// Messages accepted (queued or handed straight to a reader).
+    pub written: u64,
+    /// Messages taken by readers (peeks not counted).
+    pub read: u64,
+    /// Messages dropped by discard-oldest writes.
+    pub dropped: u64,
+}
+
+/// What a successful write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Written {
+    /// The write dropped the oldest queued message (discard-oldest pipe that
+    /// was full).
+    pub dropped_oldest: bool,
+    /// The message went straight into a pending reader's buffer.
+    pub handed_off: bool,
+}
+
+/// Where a message comes from.
+pub(crate) enum Source<'a, T> {
+    /// `len` bytes at `buf` in `thread`'s address space.
+    User {
+        thread: &'a T,
+        buf: UserAddr,
+        len: usize,
+    },
+    /// A kernel buffer.
+    Kernel(&'a [u8]),
+}
+
+impl<T> Source<'_, T> {
+    fn len(&self) -> usize {
+        match self {
+            Source::User { len, .. } => *len,
+            Source::Kernel(msg) => msg.len(),
+        }
+    }
+
+    fn fetch<K: Kernel<Thread = T>>(&self, kernel: &K, dst: &mut [u8]) -> Result<(), Fault> {
+        match self {
+            Source::User { thread, buf, .. } => kernel.copy_from_user(thread, *buf, dst),
+            Source::Kernel(msg) => {
+                dst.copy_from_slice(msg);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a message goes.
+pub(crate) enum Sink<'a, T> {
+    /// The message to `buf`, its length (a native `usize`) to `len_out`, in
+    /// `thread`'s address space.
+    User {
+        thread: &'a T,
+        buf: UserAddr,
+        len_out: UserAddr,
+    },
+    /// A kernel buffer of at least `msg_size` bytes.
+    Kernel(&'a mut [u8]),
+}
+
+/// Copy `msg` and its length into `thread`'s address space.
+fn deliver<K: Kernel>(
+    kernel: &K,
+    thread: &K::Thread,
+    buf: UserAddr,
+    len_out: UserAddr,
+    msg: &[u8],
+) -> Result<(), Fault> {
+    kernel.copy_to_user(thread, buf, msg)?;
+    kernel.copy_to_user(thread, len_out, &msg.len().to_ne_bytes())
+}
+
+/// An attempt that either finished or needs the caller to wait.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Attempt<T> {
+    Done(T),
+    WouldBlock,
+}
+
+#[derive(Default)]
+struct Counters {
+    written: u64,
+    read: u64,
+    dropped: u64,
+}
+
+/// The mutable part of a pipe, guarded by its lock.
+pub(crate) struct PipeState<T> {
+    ring: Ring,
+    waiters: WaitQueue<T>,
+    /// Threads whose pending operation finished, with their status, in the
+    /// order they finished. Its capacity always covers every waiter, so
+    /// moving a waiter here never allocates.
+    outbox: VecDeque<(T, Status)>,
+    counters: Counters,
+    destroyed: bool,
+}
+
+impl<T> PipeState<T> {
+    fn new(ring: Ring) -> Self {
+        PipeState {
+            ring,
+            waiters: WaitQueue::new(),
+            outbox: VecDeque::new(),
+            counters: Counters::default(),
+            destroyed: false,
+        }
+    }
+}
+
+impl<T: Clone + PartialEq> PipeState<T> {
+    pub(crate) fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub(crate) fn pop_outbox(&mut self) -> Option<(T, Status)> {
+        self.outbox.pop_front()
+    }
+
+    pub(crate) fn is_destroyed(&self) -> bool {
+        self.destroyed
+    }
+
+    pub(crate) fn info(&self, pipe_id: PipeId, flags: PipeFlags, owner: ProcessId) -> PipeInfo {
+        let waiting = self.waiters.counts();
+        PipeInfo {
+            id: pipe_id,
+            msg_size: self.ring.msg_size(),
+            max_msgs: self.ring.capacity(),
+            flags,
+            owner,
+            queued: self.ring.len(),
+            pending_readers: waiting.readers,
+            pending_peekers: waiting.peekers,
+            pending_writers: waiting.writers,
+            written: self.counters.written,
+            read: self.counters.read,
+            dropped: self.counters.dropped,
+        }
+    }
+
+    /// Write a message: to every pending peeker, then to the oldest pending
+    /// reader, else into the queue (dropping the oldest when `discard` and
+    /// full). `WouldBlock` when full and not `discard`; nothing changed then.
+    pub(crate) fn write<K: Kernel<Thread = T>>(
+        &mut self,
+        kernel: &K,
+        src: Source<'_, T>,
+        discard: bool,
+    ) -> Result<Attempt<Written>, Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        let len = src.len();
+        if len > self.ring.msg_size() {
+            return Err(Status::TooLarge);
+        }
+        if self.ring.is_full() && !discard {
+            return Ok(Attempt::WouldBlock);
+        }
+        src.fetch(kernel, &mut self.ring.staging_mut()[..len])
+            .map_err(|Fault| Status::BadAddress)?;
+        self.counters.written += 1;
+
+        let Self {
+            ring,
+            waiters,
+            outbox,
+            counters,
+            ..
+        } = self;
+        let msg = ring.staged(len);
+        waiters.drain_peekers(|peeker| {
+            let PendingOp::Peek { buf, len_out } = peeker.op else {
+                unreachable!("drain_peekers yields peekers only")
+            };
+            let status = deliver_status(deliver(kernel, &peeker.thread, buf, len_out, msg));
+            outbox.push_back((peeker.thread, status));
+        });
+        // Readers wait only on an empty pipe, so what is left is readers.
+        while let Some(reader) = waiters.pop_front() {
+            let PendingOp::Read { buf, len_out } = reader.op else {
+                debug_assert!(false, "a writer waits on a pipe that is not full");
+                continue;
+            };
+            match deliver(kernel, &reader.thread, buf, len_out, msg) {
+                Ok(()) => {
+                    counters.read += 1;
+                    outbox.push_back((reader.thread, Status::Ok));
+                    return Ok(Attempt::Done(Written {
+                        dropped_oldest: false,
+                        handed_off: true,
+                    }));
+                }
+                // The reader's buffer is bad: it alone fails; the message
+                // goes on to the next reader or the queue.
+                Err(Fault) => outbox.push_back((reader.thread, Status::BadAddress)),
+            }
+        }
+        let dropped_oldest = ring.commit_staged(len);
+        if dropped_oldest {
+            counters.dropped += 1;
+        }
+        Ok(Attempt::Done(Written {
+            dropped_oldest,
+            handed_off: false,
+        }))
+    }
+
+    /// Copy the oldest message to `sink`, and when `consume`, remove it and
+    /// admit the oldest pending writer into the freed slot. `WouldBlock`
+    /// when empty; nothing changed then.
+    pub(crate) fn read<K: Kernel<Thread = T>>(
+        &mut self,
+        kernel: &K,
+        sink: Sink<'_, T>,
+        consume: bool,
+    ) -> Result<Attempt<usize>, Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        if let Sink::Kernel(buf) = &sink
+            && buf.len() < self.ring.msg_size()
+        {
+            return Err(Status::BadParam);
+        }
+        let Some(msg) = self.ring.front() else {
+            return Ok(Attempt::WouldBlock);
+        };
+        let len = msg.len();
+        match sink {
+            Sink::User {
+                thread,
+                buf,
+                len_out,
+            } => deliver(kernel, thread, buf, len_out, msg).map_err(|Fault| Status::BadAddress)?,
+            Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
+        }
+        if consume {
+            self.ring.pop_front();
+            self.counters.read += 1;
+            self.admit_writers(kernel);
+        }
+        Ok(Attempt::Done(len))
+    }
+
+    /// Fill free slots from pending writers, oldest first; a writer whose
+    /// buffer faults is woken with `BadAddress` and the next one is tried.
+    fn admit_writers<K: Kernel<Thread = T>>(&mut self, kernel: &K) {
+        while !self.ring.is_full() {
+            let Some(writer) = self.waiters.pop_front() else {
+                return;
+            };
+            let PendingOp::Write { buf, len } = writer.op else {
+                debug_assert!(false, "a reader waits on a pipe that is not empty");
+                continue;
+            };
+            let copied =
+                kernel.copy_from_user(&writer.thread, buf, &mut self.ring.staging_mut()[..len]);
+            let status = deliver_status(copied);
+            if status == Status::Ok {
+                self.ring.commit_staged(len);
+                self.counters.written += 1;
+            }
+            self.outbox.push_back((writer.thread, status));
+        }
+    }
+
+    /// Record `thread` as waiting to do `op`. Reserves everything first, so
+    /// on error nothing changed.
+    pub(crate) fn enqueue(
+        &mut self,
+        thread: T,
+        priority: Priority,
+        op: PendingOp,
+        by_priority: bool,
+    ) -> Result<(), Status> {
+        self.waiters
+            .try_reserve_one()
+            .map_err(|_| Status::NoMemory)?;
+        // Every waiter may end up in the outbox at once (destroy).
+        self.outbox
+            .try_reserve(self.waiters.len() + 1)
+            .map_err(|_| Status::NoMemory)?;
+        self.waiters.push(
+            Pending {
+                thread,
+                priority,
+                op,
+            },
+            by_priority,
+        );
+        Ok(())
+    }
+
+    /// End `thread`'s pending operation with `status` (it did not happen).
+    /// Returns whether it had one here.
+    pub(crate) fn cancel(&mut self, thread: &T, status: Status) -> bool {
+        match self.waiters.remove_thread(thread) {
+            Some(pending) => {
+                self.outbox.push_back((pending.thread, status));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Mark destroyed, release the queued messages and end every pending
+    /// operation with `Destroyed`. Returns how many messages were released.
+    pub(crate) fn destroy(&mut self) -> usize {
+        self.destroyed = true;
+        while let Some(pending) = self.waiters.pop_front() {
+            self.outbox.push_back((pending.thread, Status::Destroyed));
+        }
+        self.ring.clear()
+    }
+}
+
+fn deliver_status(copied: Result<(), Fault>) -> Status {
+    match copied {
+        Ok(()) => Status::Ok,
+        Err(Fault) => Status::BadAddress,
+    }
+}

@@ -1,0 +1,200 @@
+//! The message store of one pipe: a ring of fixed-size slots, no locking.
+//!
+//! The ring has `capacity + 1` slots so that one slot is always free: a new
+//! message is copied into that *staging* slot first and only becomes part of
+//! the queue when the copy succeeded. A faulting copy therefore never damages
+//! a queued message, even when a discard-oldest write meets a full pipe.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::Status;
+
+/// A FIFO of at most `capacity` messages of at most `msg_size` bytes each.
+pub(crate) struct Ring {
+    /// `(capacity + 1) * msg_size` bytes, slot `i` at `i * msg_size`.
+    store: Box<[u8]>,
+    /// Length of the message in each slot.
+    lens: Box<[usize]>,
+    msg_size: usize,
+    capacity: usize,
+    /// Index of the oldest message.
+    head: usize,
+    /// Number of queued messages, `<= capacity`.
+    queued: usize,
+}
+
+impl Ring {
+    /// Allocate the whole store up front.
+    ///
+    /// # Errors
+    /// [`Status::BadParam`] for zero sizes or a size that overflows,
+    /// [`Status::NoMemory`] when the allocator refuses.
+    pub(crate) fn new(msg_size: usize, capacity: usize) -> Result<Ring, Status> {
+        if msg_size == 0 || capacity == 0 {
+            return Err(Status::BadParam);
+        }
+        let slots = capacity.checked_add(1).ok_or(Status::BadParam)?;
+        let bytes = slots.checked_mul(msg_size).ok_or(Status::BadParam)?;
+        if bytes > isize::MAX as usize {
+            return Err(Status::BadParam);
+        }
+        let store = zeroed_box(bytes)?;
+        let lens = zeroed_box(slots)?;
+        Ok(Ring {
+            store,
+            lens,
+            msg_size,
+            capacity,
+            head: 0,
+            queued: 0,
+        })
+    }
+
+    pub(crate) fn msg_size(&self) -> usize {
+        self.msg_size
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued == 0
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.queued == self.capacity
+    }
+
+    fn slot_range(&self, slot: usize) -> core::ops::Range<usize> {
+        let start = slot * self.msg_size;
+        start..start + self.msg_size
+    }
+
+    fn staging_index(&self) -> usize {
+        (self.head + self.queued) % (self.capacity + 1)
+    }
+
+    /// The free slot a new message is copied into before it is committed.
+    pub(crate) fn staging_mut(&mut self) -> &mut [u8] {
+        let range = self.slot_range(self.staging_index());
+        &mut self.store[range]
+    }
+
+    /// The first `len` bytes of the staging slot.
+    pub(crate) fn staged(&self, len: usize) -> &[u8] {
+        let range = self.slot_range(self.staging_index());
+        &self.store[range][..len]
+    }
+
+    /// Append the staged message of `len` bytes. When the ring is full the
+    /// oldest message is dropped to make room; returns whether one was.
+    pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
+        debug_assert!(len <= self.msg_size);
+        let slot = self.staging_index();
+        self.lens[slot] = len;
+        if self.is_full() {
+            self.head = (self.head + 1) % (self.capacity + 1);
+            true
+        } else {
+            self.queued += 1;
+            false
+        }
+    }
+
+    /// The oldest message, if any.
+    pub(crate) fn front(&self) -> Option<&[u8]> {
+        if self.is_empty() {
+            return None;
+        }
+        let range = self.slot_range(self.head);
+        Some(&self.store[range][..self.lens[self.head]])
+    }
+
+    /// Remove the oldest message.
+    pub(crate) fn pop_front(&mut self) {
+        debug_assert!(!self.is_empty());
+        if !self.is_empty() {
+            self.head = (self.head + 1) % (self.capacity + 1);
+            self.queued -= 1;
+        }
+    }
+
+    /// Drop every queued message (on destroy); returns how many there were.
+    pub(crate) fn clear(&mut self) -> usize {
+        let released = self.queued;
+        self.queued = 0;
+        released
+    }
+}
+
+fn zeroed_box<T: Clone + Default>(len: usize) -> Result<Box<[T]>, Status> {
+    let mut items = Vec::new();
+    items.try_reserve_exact(len).map_err(|_| Status::NoMemory)?;
+    items.resize(len, T::default());
+    Ok(items.into_boxed_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(ring: &mut Ring, msg: &[u8]) -> bool {
+        ring.staging_mut()[..msg.len()].copy_from_slice(msg);
+        ring.commit_staged(msg.len())
+    }
+
+    #[test]
+    fn holds_exactly_capacity_messages_with_their_lengths() {
+        let mut ring = Ring::new(4, 3).unwrap();
+        assert!(!push(&mut ring, b"a"));
+        assert!(!push(&mut ring, b""));
+        assert!(!push(&mut ring, b"cccc"));
+        assert!(ring.is_full());
+        assert_eq!(ring.len(), 3);
+        assert_eq!(ring.front(), Some(&b"a"[..]));
+        ring.pop_front();
+        assert_eq!(ring.front(), Some(&b""[..]));
+        ring.pop_front();
+        assert_eq!(ring.front(), Some(&b"cccc"[..]));
+        ring.pop_front();
+        assert!(ring.is_empty());
+        assert_eq!(ring.front(), None);
+    }
+
+    #[test]
+    fn commit_on_full_drops_exactly_the_oldest() {
+        let mut ring = Ring::new(1, 2).unwrap();
+        assert!(!push(&mut ring, b"1"));
+        assert!(!push(&mut ring, b"2"));
+        assert!(push(&mut ring, b"3"));
+        assert_eq!(ring.len(), 2);
+        assert_eq!(ring.front(), Some(&b"2"[..]));
+        ring.pop_front();
+        assert_eq!(ring.front(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn staging_never_aliases_a_queued_message() {
+        let mut ring = Ring::new(2, 2).unwrap();
+        push(&mut ring, b"aa");
+        push(&mut ring, b"bb");
+        ring.staging_mut().fill(b'x');
+        assert_eq!(ring.front(), Some(&b"aa"[..]));
+        ring.pop_front();
+        assert_eq!(ring.front(), Some(&b"bb"[..]));
+    }
+
+    #[test]
+    fn rejects_zero_and_overflowing_sizes() {
+        assert_eq!(Ring::new(0, 1).err(), Some(Status::BadParam));
+        assert_eq!(Ring::new(1, 0).err(), Some(Status::BadParam));
+        assert_eq!(Ring::new(2, usize::MAX).err(), Some(Status::BadParam));
+        assert_eq!(Ring::new(usize::MAX / 2, 3).err(), Some(Status::BadParam));
+    }
+}
