@@ -42,5 +42,8 @@ fn main() {
 
 /// The user programs `src/programs.rs` embeds; keep the two lists in step.
 fn lukos_programs() -> &'static [&'static str] {
-    &[]
+    &[
+        "hello", "spinner", "producer", "consumer", "sensor", "display", "sem-init", "sem-worker", "rpc-server",
+        "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts",
+    ]
 }

@@ -168,6 +168,7 @@ trap_exit:
 
     .section .bss
     .balign 16
+    .globl trap_fx_scratch
 trap_fx_scratch:
     .skip 512
     .balign 8

@@ -14,12 +14,20 @@ extern crate alloc;
 
 mod boot;
 mod entry;
+mod frames;
 mod gdt;
 mod heap;
+mod ipc;
+mod loader;
+mod paging;
+mod programs;
 mod qemu;
 mod rt;
+mod scenarios;
 mod sched;
 mod serial;
+mod sync;
+mod syscall;
 mod timer;
 mod trap;
 
@@ -36,14 +44,41 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
     let selectors = gdt::init(entry::trap_stack_top_addr(), entry::double_fault_stack_top_addr());
     entry::init(&selectors);
+    let (image_start, image_end) = boot::kernel_image();
+    frames::init(&boot.ram, image_start, image_end);
+    kprintln!("kernel image 0x{:x}..0x{:x}; {} free frames", image_start, image_end, frames::free_count());
+    sched::init();
+    ipc::init();
     timer::init();
     kprintln!("boot ok");
-    if boot.cmdline.contains("scenario=kernel-fault") {
-        // SAFETY: deliberately executes an invalid opcode to show that a
-        // kernel exception is reported and fails the run.
-        unsafe { core::arch::asm!("ud2") };
+
+    let scenario = boot
+        .cmdline
+        .split_whitespace()
+        .find_map(|arg| arg.strip_prefix("scenario="))
+        .unwrap_or("boot");
+    match scenario {
+        "kernel-fault" => {
+            // SAFETY: deliberately executes an invalid opcode to show that
+            // a kernel exception is reported and fails the run.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        "panic" => panic!("deliberate kernel panic (scenario=panic)"),
+        _ => {}
     }
-    qemu::exit(ExitCode::Success)
+    let Some(launches) = scenarios::processes(scenario) else {
+        kprintln!("unknown scenario {scenario:?}");
+        qemu::exit(ExitCode::Failure);
+    };
+    kprintln!("scenario {scenario}: starting {} processes", launches.len());
+    for launch in launches {
+        let image = programs::image(launch.program).expect("scenario names an embedded program");
+        match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
+            Ok(pid) => kprintln!("kernel: started {}#{} (priority {}, arg {})", launch.program, pid.0, launch.priority, launch.arg),
+            Err(e) => panic!("cannot start {}: {e}", launch.program),
+        }
+    }
+    sched::start()
 }
 
 #[panic_handler]
