@@ -44,6 +44,6 @@ fn main() {
 fn lukos_programs() -> &'static [&'static str] {
     &[
         "hello", "spinner", "producer", "consumer", "sensor", "display", "sem-init", "sem-worker", "rpc-server",
-        "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts",
+        "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts", "bench", "bench-echo",
     ]
 }

@@ -14,7 +14,7 @@ macro_rules! programs {
 // Keep in step with `lukos_programs()` in build.rs.
 programs!(
     "hello", "spinner", "producer", "consumer", "sensor", "display", "sem-init", "sem-worker", "rpc-server",
-    "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts",
+    "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts", "bench", "bench-echo",
 );
 
 /// The ELF image of a program.

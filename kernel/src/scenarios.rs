@@ -36,6 +36,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     ("badaddr", &[launch("badaddr", 2, 0)]),
     ("fault", &[launch("victim", 2, 0), launch("gpfault", 2, 0), launch("observer", 1, 0)]),
     ("timeout", &[launch("timeouts", 2, 0)]),
+    ("bench", &[launch("bench", 2, 0), launch("bench-echo", 2, 0)]),
 ];
 
 /// The processes of `scenario`, or `None` for an unknown name.

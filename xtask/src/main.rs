@@ -172,11 +172,13 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
         if run.status != Some(expected) {
             problems.push(format!("QEMU exit status {:?}, expected {expected}", run.status));
         }
-        problems.extend((scenario.check)(&run.log));
+        let log = checks::Log::new(run.log);
+        problems.extend((scenario.check)(&log));
+        let run_log = log.lines;
         let secs = run.elapsed.as_secs_f64();
         if problems.is_empty() {
             passed += 1;
-            println!("test qemu::{} ... ok ({secs:.2} s, {} log lines)", scenario.name, run.log.len());
+            println!("test qemu::{} ... ok ({secs:.2} s, {} log lines)", scenario.name, run_log.len());
         } else {
             failed += 1;
             println!("test qemu::{} ... FAILED ({secs:.2} s)", scenario.name);
@@ -184,7 +186,7 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
                 println!("    {problem}");
             }
             println!("    --- serial log ---");
-            for line in &run.log {
+            for line in &run_log {
                 println!("    | {line}");
             }
         }
