@@ -181,7 +181,10 @@ pub struct BootInfo {
 /// Physical address range occupied by the kernel image (text, data, bss,
 /// boot page tables and stacks).
 pub fn kernel_image() -> (u64, u64) {
-    (&raw const __kernel_start as u64, &raw const __kernel_end as u64)
+    (
+        &raw const __kernel_start as u64,
+        &raw const __kernel_end as u64,
+    )
 }
 
 /// Physical address of the boot PML4, whose entry 0 maps the kernel region.
@@ -197,7 +200,10 @@ pub fn read_boot_info() -> BootInfo {
     // SAFETY: `boot_start_info` was written once by `pvh_start` before any
     // Rust code ran and is never written again.
     let info_addr = unsafe { core::ptr::read_volatile(&raw const boot_start_info) };
-    let mut boot = BootInfo { cmdline: String::new(), ram: Vec::new() };
+    let mut boot = BootInfo {
+        cmdline: String::new(),
+        ram: Vec::new(),
+    };
     if info_addr == 0 {
         return boot;
     }
@@ -227,7 +233,10 @@ pub fn read_boot_info() -> BootInfo {
             // SAFETY: `memmap_entries` entries follow `memmap_paddr`, identity-mapped.
             let entry = unsafe { &*(entry_addr as *const HvmMemmapEntry) };
             if entry.kind == MEMMAP_RAM {
-                boot.ram.push(RamRegion { start: entry.addr, end: entry.addr.saturating_add(entry.size) });
+                boot.ram.push(RamRegion {
+                    start: entry.addr,
+                    end: entry.addr.saturating_add(entry.size),
+                });
             }
         }
     }

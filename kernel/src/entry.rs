@@ -55,7 +55,7 @@ pub struct TrapFrame {
 
 impl TrapFrame {
     /// Whether the trap came from ring 3.
-    pub fn from_user(&self) -> bool {
+    pub fn is_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }
@@ -247,11 +247,11 @@ pub fn set_exit_via_sysret(sysret: bool) {
 pub fn init(selectors: &Selectors) {
     let mut idt = InterruptDescriptorTable::new();
     // SAFETY: reading an immutable asm-defined table of stub addresses.
-    let stubs = unsafe { &*(&raw const trap_stub_table) };
+    let stubs: &[u64; 48] = unsafe { &trap_stub_table };
     let addr = |v: usize| VirtAddr::new(stubs[v]);
-    // SAFETY (for every `set_handler_addr` below): each address is an entry
-    // stub from the table above; the stubs save the full state, call the
-    // dispatcher and return with iretq/sysretq, as a handler must.
+    // SAFETY: each address is an entry stub from the table above; the
+    // stubs save the full state, call the dispatcher and return with
+    // iretq/sysretq, as a handler must.
     unsafe {
         idt.divide_error.set_handler_addr(addr(0));
         idt.debug.set_handler_addr(addr(1));
@@ -261,7 +261,9 @@ pub fn init(selectors: &Selectors) {
         idt.bound_range_exceeded.set_handler_addr(addr(5));
         idt.invalid_opcode.set_handler_addr(addr(6));
         idt.device_not_available.set_handler_addr(addr(7));
-        idt.double_fault.set_handler_addr(addr(8)).set_stack_index(DOUBLE_FAULT_IST);
+        idt.double_fault
+            .set_handler_addr(addr(8))
+            .set_stack_index(DOUBLE_FAULT_IST);
         idt.invalid_tss.set_handler_addr(addr(10));
         idt.segment_not_present.set_handler_addr(addr(11));
         idt.stack_segment_fault.set_handler_addr(addr(12));
@@ -283,11 +285,19 @@ pub fn init(selectors: &Selectors) {
     let idt: &'static InterruptDescriptorTable = Box::leak(Box::new(idt));
     idt.load();
 
-    Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
-        .expect("GDT order fits syscall/sysret");
+    Star::write(
+        selectors.user_code,
+        selectors.user_data,
+        selectors.kernel_code,
+        selectors.kernel_data,
+    )
+    .expect("GDT order fits syscall/sysret");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
     SFMask::write(
-        RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK,
+        RFlags::INTERRUPT_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::ALIGNMENT_CHECK,
     );
 }
 

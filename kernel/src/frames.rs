@@ -29,7 +29,11 @@ static FRAMES: Global<FrameAllocator> = Global::new();
 /// (firmware, boot data) and `[reserved_start, reserved_end)` (the image).
 pub fn init(ram: &[RamRegion], reserved_start: u64, reserved_end: u64) {
     let frames = (MAPPED_LIMIT / FRAME_SIZE) as usize;
-    let mut allocator = FrameAllocator { free: vec![0; frames / 64], hint: 0, free_count: 0 };
+    let mut allocator = FrameAllocator {
+        free: vec![0; frames / 64],
+        hint: 0,
+        free_count: 0,
+    };
     for region in ram {
         let start = region.start.max(1 << 20).div_ceil(FRAME_SIZE);
         let end = region.end.min(MAPPED_LIMIT) / FRAME_SIZE;
@@ -71,7 +75,11 @@ pub fn free(frame: Frame) {
     let mut allocator = FRAMES.lock();
     let index = (frame.0 / FRAME_SIZE) as usize;
     let mask = 1u64 << (index % 64);
-    assert!(allocator.free[index / 64] & mask == 0, "frame 0x{:x} freed twice", frame.0);
+    assert!(
+        allocator.free[index / 64] & mask == 0,
+        "frame 0x{:x} freed twice",
+        frame.0
+    );
     allocator.free[index / 64] |= mask;
     allocator.free_count += 1;
 }

@@ -55,5 +55,10 @@ pub fn init(trap_stack_top: u64, double_fault_stack_top: u64) -> Selectors {
         SS::set_reg(kernel_data);
         load_tss(tss_selector);
     }
-    Selectors { kernel_code, kernel_data, user_data, user_code }
+    Selectors {
+        kernel_code,
+        kernel_data,
+        user_data,
+        user_code,
+    }
 }

@@ -23,5 +23,9 @@ static ALLOCATOR: LockedHeap = LockedHeap::empty();
 pub fn init() {
     // SAFETY: called once at boot before any allocation; the area is static,
     // unused by anything else, and large enough for HEAP_SIZE bytes.
-    unsafe { ALLOCATOR.lock().init(HEAP_AREA.0.get().cast::<u8>(), HEAP_SIZE) };
+    unsafe {
+        ALLOCATOR
+            .lock()
+            .init(HEAP_AREA.0.get().cast::<u8>(), HEAP_SIZE)
+    };
 }

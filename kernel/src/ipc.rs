@@ -15,12 +15,16 @@ impl Kernel for Hooks {
     /// Walks the thread's page tables and checks P and U on every page of
     /// the range before copying; a thread that is gone faults.
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
-        sched::with_space(*thread, |space| space.copy_in(src.0 as u64, dst)).ok_or(Fault)?.map_err(|_| Fault)
+        sched::with_space(*thread, |space| space.copy_in(src.0 as u64, dst))
+            .ok_or(Fault)?
+            .map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
-        sched::with_space(*thread, |space| space.copy_out(dst.0 as u64, src)).ok_or(Fault)?.map_err(|_| Fault)
+        sched::with_space(*thread, |space| space.copy_out(dst.0 as u64, src))
+            .ok_or(Fault)?
+            .map_err(|_| Fault)
     }
 
     fn wake(&self, thread: Tid, status: Status) {

@@ -42,11 +42,19 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("LuKOS booting; command line: {:?}", boot.cmdline);
     let ram: u64 = boot.ram.iter().map(|r| r.end - r.start).sum();
     kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
-    let selectors = gdt::init(entry::trap_stack_top_addr(), entry::double_fault_stack_top_addr());
+    let selectors = gdt::init(
+        entry::trap_stack_top_addr(),
+        entry::double_fault_stack_top_addr(),
+    );
     entry::init(&selectors);
     let (image_start, image_end) = boot::kernel_image();
     frames::init(&boot.ram, image_start, image_end);
-    kprintln!("kernel image 0x{:x}..0x{:x}; {} free frames", image_start, image_end, frames::free_count());
+    kprintln!(
+        "kernel image 0x{:x}..0x{:x}; {} free frames",
+        image_start,
+        image_end,
+        frames::free_count()
+    );
     sched::init();
     ipc::init();
     timer::init();
@@ -74,7 +82,13 @@ extern "C" fn kernel_entry() -> ! {
     for launch in launches {
         let image = programs::image(launch.program).expect("scenario names an embedded program");
         match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
-            Ok(pid) => kprintln!("kernel: started {}#{} (priority {}, arg {})", launch.program, pid.0, launch.priority, launch.arg),
+            Ok(pid) => kprintln!(
+                "kernel: started {}#{} (priority {}, arg {})",
+                launch.program,
+                pid.0,
+                launch.priority,
+                launch.arg
+            ),
             Err(e) => panic!("cannot start {}: {e}", launch.program),
         }
     }

@@ -79,8 +79,16 @@ impl AddressSpace {
     /// Maps the user page at `va` to `frame` (or widens the rights of an
     /// existing mapping, when two segments share a page: the frame passed in
     /// is then returned to the allocator). Returns the frame mapped.
-    pub fn map_user(&mut self, va: u64, frame: Frame, rights: PageRights) -> Result<Frame, OutOfMemory> {
-        assert!((USER_START..USER_END).contains(&va) && va % FRAME_SIZE == 0, "bad user page 0x{va:x}");
+    pub fn map_user(
+        &mut self,
+        va: u64,
+        frame: Frame,
+        rights: PageRights,
+    ) -> Result<Frame, OutOfMemory> {
+        assert!(
+            (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
+            "bad user page 0x{va:x}"
+        );
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -134,7 +142,13 @@ impl AddressSpace {
 
     /// Checks a whole user range and calls `each(phys, offset, len)` for
     /// its pieces (one per page), only once every page passed.
-    fn walk_range(&self, va: u64, len: usize, write: bool, mut each: impl FnMut(u64, usize, usize)) -> Result<(), BadAddress> {
+    fn walk_range(
+        &self,
+        va: u64,
+        len: usize,
+        write: bool,
+        mut each: impl FnMut(u64, usize, usize),
+    ) -> Result<(), BadAddress> {
         if len == 0 {
             return Ok(());
         }
@@ -186,7 +200,13 @@ impl AddressSpace {
         assert!(offset + bytes.len() <= FRAME_SIZE as usize);
         // SAFETY: the frame belongs to an address space being built; the
         // range stays inside it (checked above); identity-mapped.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), (frame.0 as *mut u8).add(offset), bytes.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (frame.0 as *mut u8).add(offset),
+                bytes.len(),
+            )
+        };
     }
 
     /// Makes this address space the current one.
@@ -194,7 +214,9 @@ impl AddressSpace {
         // SAFETY: the PML4 maps the kernel region exactly as every other
         // address space does, so the running kernel code, stacks and data
         // stay mapped across the switch.
-        unsafe { core::arch::asm!("mov cr3, {}", in(reg) self.pml4.0, options(nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mov cr3, {}", in(reg) self.pml4.0, options(nostack, preserves_flags))
+        };
     }
 }
 
@@ -214,8 +236,7 @@ impl Drop for AddressSpace {
             }
         }
         let pml4 = table(self.pml4.0);
-        for slot in 1..512 {
-            let entry = pml4[slot];
+        for &entry in &pml4[1..] {
             if entry & PRESENT != 0 {
                 free_level(entry & ADDR_MASK, 2);
                 frames::free(Frame(entry & ADDR_MASK));
@@ -237,6 +258,8 @@ pub fn activate_kernel_only() {
 pub fn active_root() -> u64 {
     let root: u64;
     // SAFETY: reading CR3 has no side effect.
-    unsafe { core::arch::asm!("mov {}, cr3", out(reg) root, options(nostack, preserves_flags, nomem)) };
+    unsafe {
+        core::arch::asm!("mov {}, cr3", out(reg) root, options(nostack, preserves_flags, nomem))
+    };
     root & ADDR_MASK
 }

@@ -13,11 +13,29 @@ macro_rules! programs {
 
 // Keep in step with `lukos_programs()` in build.rs.
 programs!(
-    "hello", "spinner", "producer", "consumer", "sensor", "display", "sem-init", "sem-worker", "rpc-server",
-    "rpc-client", "badaddr", "victim", "gpfault", "observer", "timeouts", "bench", "bench-echo",
+    "hello",
+    "spinner",
+    "producer",
+    "consumer",
+    "sensor",
+    "display",
+    "sem-init",
+    "sem-worker",
+    "rpc-server",
+    "rpc-client",
+    "badaddr",
+    "victim",
+    "gpfault",
+    "observer",
+    "timeouts",
+    "bench",
+    "bench-echo",
 );
 
 /// The ELF image of a program.
 pub fn image(name: &str) -> Option<&'static [u8]> {
-    PROGRAMS.iter().find(|(n, _)| *n == name).map(|(_, image)| *image)
+    PROGRAMS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, image)| *image)
 }

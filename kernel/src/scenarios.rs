@@ -12,34 +12,71 @@ pub struct Launch {
 }
 
 const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
-    Launch { program, priority, arg }
+    Launch {
+        program,
+        priority,
+        arg,
+    }
 }
 
 /// Every scenario and the processes it starts.
 const SCENARIOS: &[(&str, &[Launch])] = &[
     ("boot", &[launch("hello", 2, 0)]),
-    ("sched", &[launch("spinner", 1, 0), launch("spinner", 1, 1), launch("hello", 3, 0)]),
+    (
+        "sched",
+        &[
+            launch("spinner", 1, 0),
+            launch("spinner", 1, 1),
+            launch("hello", 3, 0),
+        ],
+    ),
     ("ipc", &[launch("producer", 2, 0), launch("consumer", 2, 0)]),
-    ("blackboard", &[
+    (
+        "blackboard",
+        &[
             launch("sensor", 3, 0),
             launch("display", 2, 0),
             launch("display", 2, 1),
             launch("display", 2, 2),
-        ]),
-    ("semaphore", &[
+        ],
+    ),
+    (
+        "semaphore",
+        &[
             launch("sem-init", 4, 0),
             launch("sem-worker", 2, 0),
             launch("sem-worker", 2, 1),
             launch("sem-worker", 2, 2),
-        ]),
-    ("rpc", &[launch("rpc-server", 3, 0), launch("rpc-client", 2, 1), launch("rpc-client", 2, 2)]),
+        ],
+    ),
+    (
+        "rpc",
+        &[
+            launch("rpc-server", 3, 0),
+            launch("rpc-client", 2, 1),
+            launch("rpc-client", 2, 2),
+        ],
+    ),
     ("badaddr", &[launch("badaddr", 2, 0)]),
-    ("fault", &[launch("victim", 2, 0), launch("gpfault", 2, 0), launch("observer", 1, 0)]),
+    (
+        "fault",
+        &[
+            launch("victim", 2, 0),
+            launch("gpfault", 2, 0),
+            launch("observer", 1, 0),
+        ],
+    ),
     ("timeout", &[launch("timeouts", 2, 0)]),
-    ("bench", &[launch("bench", 2, 0), launch("bench-echo", 2, 0)]),
+    (
+        "bench",
+        &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
+    ),
 ];
 
 /// The processes of `scenario`, or `None` for an unknown name.
 pub fn processes(scenario: &str) -> Option<&'static [Launch]> {
-    SCENARIOS.iter().find(|(name, _)| *name == scenario).map(|(_, launches)| *launches)
+    SCENARIOS
+        .iter()
+        .find(|(name, _)| *name == scenario)
+        .map(|(_, launches)| *launches)
 }

@@ -172,7 +172,13 @@ impl Scheduler {
     }
 
     /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack.
-    fn spawn_thread(&mut self, pid: Pid, entry: u64, args: (u64, u64), priority: u8) -> Result<Tid, &'static str> {
+    fn spawn_thread(
+        &mut self,
+        pid: Pid,
+        entry: u64,
+        args: (u64, u64),
+        priority: u8,
+    ) -> Result<Tid, &'static str> {
         if usize::from(priority) >= PRIORITIES {
             return Err("bad priority");
         }
@@ -191,7 +197,14 @@ impl Scheduler {
             let frame = frames::alloc_zeroed().ok_or("out of memory")?;
             process
                 .space
-                .map_user(page, frame, PageRights { write: true, execute: false })
+                .map_user(
+                    page,
+                    frame,
+                    PageRights {
+                        write: true,
+                        execute: false,
+                    },
+                )
                 .map_err(|_| "out of memory")?;
             page += FRAME_SIZE;
         }
@@ -238,13 +251,26 @@ pub fn init() {
 
 /// Loads `image` into a new process whose first thread runs `_start(arg)`
 /// at `priority`.
-pub fn spawn_process(name: &'static str, image: &[u8], priority: u8, arg: u64) -> Result<Pid, String> {
+pub fn spawn_process(
+    name: &'static str,
+    image: &[u8],
+    priority: u8,
+    arg: u64,
+) -> Result<Pid, String> {
     let mut space = AddressSpace::new().map_err(|_| String::from("out of memory"))?;
     let entry = loader::load(image, &mut space).map_err(|e| alloc::format!("{e:?}"))?;
     let mut sched = SCHED.lock();
     let pid = Pid(sched.next_id);
     sched.next_id += 1;
-    sched.processes.insert(pid, Process { name, space, threads: Vec::new(), next_stack_slot: 0 });
+    sched.processes.insert(
+        pid,
+        Process {
+            name,
+            space,
+            threads: Vec::new(),
+            next_stack_slot: 0,
+        },
+    );
     if let Err(e) = sched.spawn_thread(pid, entry, (arg, 0), priority) {
         drop(sched.remove_process(pid));
         return Err(e.into());
@@ -253,7 +279,12 @@ pub fn spawn_process(name: &'static str, image: &[u8], priority: u8, arg: u64) -
 }
 
 /// A new thread in the process of `caller` (the `thread_spawn` syscall).
-pub fn spawn_thread_for(caller: Tid, entry: u64, args: (u64, u64), priority: u64) -> Result<Tid, &'static str> {
+pub fn spawn_thread_for(
+    caller: Tid,
+    entry: u64,
+    args: (u64, u64),
+    priority: u64,
+) -> Result<Tid, &'static str> {
     let mut sched = SCHED.lock();
     let pid = sched.threads.get(&caller).ok_or("no such thread")?.process;
     let priority = u8::try_from(priority).map_err(|_| "bad priority")?;
@@ -280,7 +311,11 @@ pub fn priority_of(tid: Tid) -> u8 {
 /// Who is calling, for log lines: "name#pid.tid".
 pub fn describe(tid: Tid) -> String {
     let sched = SCHED.lock();
-    match sched.threads.get(&tid).and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p))) {
+    match sched
+        .threads
+        .get(&tid)
+        .and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p)))
+    {
         Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.0),
         None => alloc::format!("thread {}", tid.0),
     }
@@ -295,7 +330,11 @@ pub fn wake(tid: Tid, status: u64) {
         return;
     };
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
-        kprintln!("kernel: wake for thread {} that is not blocked ({:?})", tid.0, thread.state);
+        kprintln!(
+            "kernel: wake for thread {} that is not blocked ({:?})",
+            tid.0,
+            thread.state
+        );
         return;
     }
     thread.regs.rax = status;
@@ -306,7 +345,9 @@ pub fn wake(tid: Tid, status: u64) {
 pub fn user_trap(frame: &mut TrapFrame) {
     let tid = {
         let mut sched = SCHED.lock();
-        let tid = sched.current.expect("a trap from ring 3 has a current thread");
+        let tid = sched
+            .current
+            .expect("a trap from ring 3 has a current thread");
         let thread = sched.threads.get_mut(&tid).expect("current thread exists");
         thread.regs = *frame;
         *thread.fx = entry::saved_fx_state();
@@ -331,7 +372,9 @@ pub fn user_trap(frame: &mut TrapFrame) {
 
 fn apply(tid: Tid, action: Action) {
     let mut sched = SCHED.lock();
-    let Some(thread) = sched.threads.get_mut(&tid) else { return };
+    let Some(thread) = sched.threads.get_mut(&tid) else {
+        return;
+    };
     match action {
         Action::Return { status, value } => {
             thread.regs.rax = status;
@@ -363,7 +406,10 @@ fn apply(tid: Tid, action: Action) {
         Action::ExitThread => {
             let pid = thread.process;
             sched.remove_thread(tid);
-            let empty = sched.processes.get(&pid).is_some_and(|p| p.threads.is_empty());
+            let empty = sched
+                .processes
+                .get(&pid)
+                .is_some_and(|p| p.threads.is_empty());
             if empty && let Some(process) = sched.remove_process(pid) {
                 kprintln!("kernel: process {}#{} finished", process.name, pid.0);
             }
@@ -386,7 +432,9 @@ fn apply(tid: Tid, action: Action) {
 pub fn end_process(pid: Pid, why: &str) {
     let blocked: Vec<Tid> = {
         let sched = SCHED.lock();
-        let Some(process) = sched.processes.get(&pid) else { return };
+        let Some(process) = sched.processes.get(&pid) else {
+            return;
+        };
         process
             .threads
             .iter()
@@ -394,7 +442,10 @@ pub fn end_process(pid: Pid, why: &str) {
             .filter(|tid| matches!(sched.threads[tid].state, ThreadState::Blocked { .. }))
             .collect()
     };
-    let cancelled = blocked.iter().filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled)).count();
+    let cancelled = blocked
+        .iter()
+        .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
+        .count();
     let process = SCHED.lock().remove_process(pid);
     if let Some(process) = process {
         kprintln!(
@@ -419,7 +470,9 @@ fn expire_timers() {
         for (&tid, thread) in sched.threads.iter_mut() {
             match thread.state {
                 ThreadState::Sleeping { until } if until <= now => due_sleepers.push(tid),
-                ThreadState::Blocked { deadline: Some(deadline) } if deadline <= now => {
+                ThreadState::Blocked {
+                    deadline: Some(deadline),
+                } if deadline <= now => {
                     // Cancel once: if the operation completed first, the
                     // cancel finds nothing and the wake already happened.
                     thread.state = ThreadState::Blocked { deadline: None };
@@ -452,7 +505,9 @@ fn schedule(frame: &mut TrapFrame) {
             }
         }
         if sched.current.is_none() {
-            sched.current = sched.highest_ready().and_then(|p| sched.ready[p].pop_front());
+            sched.current = sched
+                .highest_ready()
+                .and_then(|p| sched.ready[p].pop_front());
         }
         if let Some(tid) = sched.current {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
@@ -474,17 +529,29 @@ fn schedule(frame: &mut TrapFrame) {
             return;
         }
         if sched.threads.is_empty() {
-            kprintln!("kernel: all processes finished; {} free frames", frames::free_count());
+            kprintln!(
+                "kernel: all processes finished; {} free frames",
+                frames::free_count()
+            );
             qemu::exit(ExitCode::Success);
         }
         let can_wake = sched.threads.values().any(|t| {
-            matches!(t.state, ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) })
+            matches!(
+                t.state,
+                ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
+            )
         });
         if !can_wake {
             kprintln!("kernel: DEADLOCK: every thread is blocked with no timeout:");
             for (tid, thread) in &sched.threads {
                 let name = sched.processes.get(&thread.process).map_or("?", |p| p.name);
-                kprintln!("kernel:   {}#{}.{} {:?}", name, thread.process.0, tid.0, thread.state);
+                kprintln!(
+                    "kernel:   {}#{}.{} {:?}",
+                    name,
+                    thread.process.0,
+                    tid.0,
+                    thread.state
+                );
             }
             qemu::exit(ExitCode::Failure);
         }

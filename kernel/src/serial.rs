@@ -7,7 +7,15 @@ const COM1: u16 = 0x3F8;
 
 /// Programs COM1 for 115200 8N1 with FIFOs on.
 pub fn init() {
-    for (offset, value) in [(1, 0x00), (3, 0x80), (0, 0x01), (1, 0x00), (3, 0x03), (2, 0xC7), (4, 0x0B)] {
+    for (offset, value) in [
+        (1, 0x00),
+        (3, 0x80),
+        (0, 0x01),
+        (1, 0x00),
+        (3, 0x03),
+        (2, 0xC7),
+        (4, 0x0B),
+    ] {
         // SAFETY: COM1's registers are owned by this module; writing them
         // only configures the UART.
         unsafe { Port::<u8>::new(COM1 + offset).write(value) };

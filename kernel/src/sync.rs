@@ -22,7 +22,10 @@ unsafe impl<T: Send> Sync for Global<T> {}
 impl<T> Global<T> {
     /// An uninitialised global; [`Global::init`] must run before `lock`.
     pub const fn new() -> Self {
-        Global { locked: AtomicBool::new(false), value: UnsafeCell::new(None) }
+        Global {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(None),
+        }
     }
 
     /// Sets the value (at boot).
@@ -106,7 +109,10 @@ unsafe impl<T: Send + Sync> Sync for Once<T> {}
 impl<T> Once<T> {
     /// Empty.
     pub const fn new() -> Self {
-        Once { set: AtomicBool::new(false), value: UnsafeCell::new(None) }
+        Once {
+            set: AtomicBool::new(false),
+            value: UnsafeCell::new(None),
+        }
     }
 
     /// Sets the value; panics if set twice.
@@ -132,7 +138,10 @@ pub struct KernelRawLock(AtomicBool);
 // SAFETY: a real mutual-exclusion lock: `lock` succeeds only when the flag
 // was clear, `unlock` clears it; acquire/release order the protected data.
 unsafe impl lock_api::RawMutex for KernelRawLock {
-    #[allow(clippy::declare_interior_mutable_const, reason = "lock_api's required initializer")]
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "lock_api's required initializer"
+    )]
     const INIT: Self = KernelRawLock(AtomicBool::new(false));
     type GuardMarker = lock_api::GuardSend;
 

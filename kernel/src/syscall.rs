@@ -11,11 +11,17 @@ use ipcm::{Caller, Kernel, PipeFlags, PipeId, Progress, Status, UserAddr};
 use lukos_abi::{MAX_PRINT, PipeInfo, nr, status, timeout};
 
 fn done(status: u64) -> Action {
-    Action::Return { status, value: None }
+    Action::Return {
+        status,
+        value: None,
+    }
 }
 
 fn value(value: u64) -> Action {
-    Action::Return { status: status::OK, value: Some(value) }
+    Action::Return {
+        status: status::OK,
+        value: Some(value),
+    }
 }
 
 fn failed(error: Status) -> Action {
@@ -31,18 +37,30 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
         nr::THREAD_EXIT => Action::ExitThread,
         nr::YIELD => Action::Yield,
         nr::SLEEP if args[0] == 0 => Action::Yield,
-        nr::SLEEP => Action::Sleep { until: timer::now().saturating_add(args[0]) },
-        nr::THREAD_SPAWN => match sched::spawn_thread_for(tid, args[0], (args[1], args[2]), args[3]) {
-            Ok(new) => value(new.0),
-            Err(why) => {
-                kprintln!("kernel: {}: thread_spawn refused: {}", sched::describe(tid), why);
-                failed(Status::BadParam)
-            }
+        nr::SLEEP => Action::Sleep {
+            until: timer::now().saturating_add(args[0]),
         },
+        nr::THREAD_SPAWN => {
+            match sched::spawn_thread_for(tid, args[0], (args[1], args[2]), args[3]) {
+                Ok(new) => value(new.0),
+                Err(why) => {
+                    kprintln!(
+                        "kernel: {}: thread_spawn refused: {}",
+                        sched::describe(tid),
+                        why
+                    );
+                    failed(Status::BadParam)
+                }
+            }
+        }
         nr::TICKS => value(timer::now()),
         nr::PIPE_CREATE => pipe_create(tid, args),
         nr::PIPE_ID_GET => match read_name(tid, args[0], args[1]) {
-            Ok(Some(name)) => result_value(ipc::ipcm().lookup_by_name(&name).map(|id| id.to_raw() as u64)),
+            Ok(Some(name)) => result_value(
+                ipc::ipcm()
+                    .lookup_by_name(&name)
+                    .map(|id| id.to_raw() as u64),
+            ),
             Ok(None) => failed(Status::BadParam),
             Err(e) => failed(e),
         },
@@ -50,9 +68,9 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
         nr::PIPE_WRITE => pipe_write(tid, args),
         nr::PIPE_READ => pipe_read(tid, args, true),
         nr::PIPE_PEEK => pipe_read(tid, args, false),
-        nr::PIPE_DESTROY => {
-            result_unit(ipc::ipcm().destroy(Caller::Thread(&tid), PipeId::from_raw(args[0] as usize)))
-        }
+        nr::PIPE_DESTROY => result_unit(
+            ipc::ipcm().destroy(Caller::Thread(&tid), PipeId::from_raw(args[0] as usize)),
+        ),
         _ => done(status::NO_SYSCALL),
     }
 }
@@ -75,7 +93,10 @@ fn result_unit(result: Result<(), Status>) -> Action {
 fn debug_print(tid: Tid, ptr: u64, len: u64) -> Action {
     let len = (len as usize).min(MAX_PRINT);
     let mut buf = [0u8; MAX_PRINT];
-    if Hooks.copy_from_user(&tid, UserAddr(ptr as usize), &mut buf[..len]).is_err() {
+    if Hooks
+        .copy_from_user(&tid, UserAddr(ptr as usize), &mut buf[..len])
+        .is_err()
+    {
         return failed(Status::BadAddress);
     }
     let text = &buf[..len];
@@ -91,9 +112,14 @@ fn read_name(tid: Tid, ptr: u64, len: u64) -> Result<Option<String>, Status> {
     if len == 0 {
         return Ok(None);
     }
-    let len = usize::try_from(len).ok().filter(|&l| l <= ipcm::MAX_NAME_LEN).ok_or(Status::BadParam)?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| l <= ipcm::MAX_NAME_LEN)
+        .ok_or(Status::BadParam)?;
     let mut buf = [0u8; ipcm::MAX_NAME_LEN];
-    Hooks.copy_from_user(&tid, UserAddr(ptr as usize), &mut buf[..len]).map_err(|_| Status::BadAddress)?;
+    Hooks
+        .copy_from_user(&tid, UserAddr(ptr as usize), &mut buf[..len])
+        .map_err(|_| Status::BadAddress)?;
     let name = core::str::from_utf8(&buf[..len]).map_err(|_| Status::BadParam)?;
     Ok(Some(String::from(name)))
 }
@@ -107,7 +133,13 @@ fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
         Ok(flags) => flags,
         Err(e) => return failed(e),
     };
-    let created = ipc::ipcm().create(Caller::Thread(&tid), name.as_deref(), args[2] as usize, args[3] as usize, flags);
+    let created = ipc::ipcm().create(
+        Caller::Thread(&tid),
+        name.as_deref(),
+        args[2] as usize,
+        args[3] as usize,
+        flags,
+    );
     result_value(created.map(|id| id.to_raw() as u64))
 }
 
@@ -144,13 +176,20 @@ fn deadline(ticks: u64) -> Option<u64> {
 fn blocked_or_done<T>(progress: Result<Progress<T>, Status>, timeout_ticks: u64) -> Action {
     match progress {
         Ok(Progress::Done(_)) => done(status::OK),
-        Ok(Progress::Blocked) => Action::Block { deadline: deadline(timeout_ticks) },
+        Ok(Progress::Blocked) => Action::Block {
+            deadline: deadline(timeout_ticks),
+        },
         Err(e) => failed(e),
     }
 }
 
 fn pipe_write(tid: Tid, args: [u64; 5]) -> Action {
-    let (id, buf, len, ticks) = (PipeId::from_raw(args[0] as usize), UserAddr(args[1] as usize), args[2] as usize, args[3]);
+    let (id, buf, len, ticks) = (
+        PipeId::from_raw(args[0] as usize),
+        UserAddr(args[1] as usize),
+        args[2] as usize,
+        args[3],
+    );
     let ipcm = ipc::ipcm();
     if ticks == timeout::TRY {
         return result_unit(ipcm.try_write(&tid, id, buf, len).map(|_| ()));
@@ -159,8 +198,12 @@ fn pipe_write(tid: Tid, args: [u64; 5]) -> Action {
 }
 
 fn pipe_read(tid: Tid, args: [u64; 5], consume: bool) -> Action {
-    let (id, buf, len_out, ticks) =
-        (PipeId::from_raw(args[0] as usize), UserAddr(args[1] as usize), UserAddr(args[2] as usize), args[3]);
+    let (id, buf, len_out, ticks) = (
+        PipeId::from_raw(args[0] as usize),
+        UserAddr(args[1] as usize),
+        UserAddr(args[2] as usize),
+        args[3],
+    );
     let ipcm = ipc::ipcm();
     match (ticks == timeout::TRY, consume) {
         (true, true) => result_unit(ipcm.try_read(&tid, id, buf, len_out).map(|_| ())),

@@ -33,10 +33,20 @@ fn exception_name(vector: u64) -> &'static str {
 pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
     use core::fmt::Write as _;
     let mut text = alloc::string::String::new();
-    let _ = write!(text, "{} (vector {}, error 0x{:x}) at rip 0x{:x}", exception_name(frame.vector), frame.vector,
-        frame.error_code, frame.rip);
+    let _ = write!(
+        text,
+        "{} (vector {}, error 0x{:x}) at rip 0x{:x}",
+        exception_name(frame.vector),
+        frame.vector,
+        frame.error_code,
+        frame.rip
+    );
     if frame.vector == 14 {
-        let _ = write!(text, ", address 0x{:x}", x86_64::registers::control::Cr2::read_raw());
+        let _ = write!(
+            text,
+            ", address 0x{:x}",
+            x86_64::registers::control::Cr2::read_raw()
+        );
     }
     text
 }
@@ -44,7 +54,7 @@ pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
 /// The Rust side of every kernel entry.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if !frame.from_user() {
+    if !frame.is_from_user() {
         kernel_trap(frame);
         return;
     }

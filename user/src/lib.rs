@@ -49,7 +49,11 @@ impl fmt::Display for Status {
 pub type Result<T> = core::result::Result<T, Status>;
 
 fn check(code: u64) -> Result<()> {
-    if code == status::OK { Ok(()) } else { Err(Status(code)) }
+    if code == status::OK {
+        Ok(())
+    } else {
+        Err(Status(code))
+    }
 }
 
 /// Defines the program's entry point: `_start(arg)` calls `main(arg)` and
@@ -57,6 +61,7 @@ fn check(code: u64) -> Result<()> {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        /// The program's entry point (the kernel passes `arg` in rdi).
         #[unsafe(no_mangle)]
         #[unsafe(link_section = ".text._start")]
         pub extern "C" fn _start(arg: u64) -> ! {
@@ -75,7 +80,10 @@ pub struct LineBuf {
 impl LineBuf {
     /// Empty.
     pub const fn new() -> Self {
-        LineBuf { buf: [0; lukos_abi::MAX_PRINT], len: 0 }
+        LineBuf {
+            buf: [0; lukos_abi::MAX_PRINT],
+            len: 0,
+        }
     }
 
     /// The text so far.
@@ -172,8 +180,14 @@ pub struct Pipe {
 impl Pipe {
     /// Creates a pipe (`pipe_create`).
     pub fn create(name: &str, msg_size: usize, max_msgs: usize, flags: u64) -> Result<Pipe> {
-        sys::pipe_create(name.as_ptr() as u64, name.len() as u64, msg_size as u64, max_msgs as u64, flags)
-            .map(|id| Pipe { id })
+        sys::pipe_create(
+            name.as_ptr() as u64,
+            name.len() as u64,
+            msg_size as u64,
+            max_msgs as u64,
+            flags,
+        )
+        .map(|id| Pipe { id })
     }
 
     /// Looks a pipe up by name (`pipe_id_get`).
@@ -210,13 +224,25 @@ impl Pipe {
     /// Reads one message into `buf` (at least `msg_size` bytes); returns its length.
     pub fn read(self, buf: &mut [u8], timeout: u64) -> Result<usize> {
         let mut len = 0usize;
-        sys::pipe_read(self.id, buf.as_mut_ptr() as u64, &raw mut len as u64, timeout).map(|()| len)
+        sys::pipe_read(
+            self.id,
+            buf.as_mut_ptr() as u64,
+            &raw mut len as u64,
+            timeout,
+        )
+        .map(|()| len)
     }
 
     /// Copies the oldest message without taking it; returns its length.
     pub fn peek(self, buf: &mut [u8], timeout: u64) -> Result<usize> {
         let mut len = 0usize;
-        sys::pipe_peek(self.id, buf.as_mut_ptr() as u64, &raw mut len as u64, timeout).map(|()| len)
+        sys::pipe_peek(
+            self.id,
+            buf.as_mut_ptr() as u64,
+            &raw mut len as u64,
+            timeout,
+        )
+        .map(|()| len)
     }
 
     /// Sizes, contents, waiters and counters.

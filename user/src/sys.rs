@@ -63,7 +63,13 @@ pub fn thread_exit() -> ! {
 }
 
 /// `pipe_create`.
-pub fn pipe_create(name: u64, name_len: u64, msg_size: u64, max_msgs: u64, flags: u64) -> Result<u64> {
+pub fn pipe_create(
+    name: u64,
+    name_len: u64,
+    msg_size: u64,
+    max_msgs: u64,
+    flags: u64,
+) -> Result<u64> {
     let (code, id) = syscall5(nr::PIPE_CREATE, name, name_len, msg_size, max_msgs, flags);
     check(code).map(|()| id)
 }

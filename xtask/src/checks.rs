@@ -20,18 +20,66 @@ pub const DEFAULT_SCENARIO: &str = "ipc";
 
 /// Every scenario, in the order `qemu-test` runs them.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "boot", expect_failure_exit: false, check: check_boot },
-    Scenario { name: "sched", expect_failure_exit: false, check: check_sched },
-    Scenario { name: "ipc", expect_failure_exit: false, check: check_ipc },
-    Scenario { name: "blackboard", expect_failure_exit: false, check: check_blackboard },
-    Scenario { name: "semaphore", expect_failure_exit: false, check: check_semaphore },
-    Scenario { name: "rpc", expect_failure_exit: false, check: check_rpc },
-    Scenario { name: "badaddr", expect_failure_exit: false, check: check_badaddr },
-    Scenario { name: "fault", expect_failure_exit: false, check: check_fault },
-    Scenario { name: "timeout", expect_failure_exit: false, check: check_timeout },
-    Scenario { name: "bench", expect_failure_exit: false, check: check_bench },
-    Scenario { name: "kernel-fault", expect_failure_exit: true, check: check_kernel_fault },
-    Scenario { name: "panic", expect_failure_exit: true, check: check_panic },
+    Scenario {
+        name: "boot",
+        expect_failure_exit: false,
+        check: check_boot,
+    },
+    Scenario {
+        name: "sched",
+        expect_failure_exit: false,
+        check: check_sched,
+    },
+    Scenario {
+        name: "ipc",
+        expect_failure_exit: false,
+        check: check_ipc,
+    },
+    Scenario {
+        name: "blackboard",
+        expect_failure_exit: false,
+        check: check_blackboard,
+    },
+    Scenario {
+        name: "semaphore",
+        expect_failure_exit: false,
+        check: check_semaphore,
+    },
+    Scenario {
+        name: "rpc",
+        expect_failure_exit: false,
+        check: check_rpc,
+    },
+    Scenario {
+        name: "badaddr",
+        expect_failure_exit: false,
+        check: check_badaddr,
+    },
+    Scenario {
+        name: "fault",
+        expect_failure_exit: false,
+        check: check_fault,
+    },
+    Scenario {
+        name: "timeout",
+        expect_failure_exit: false,
+        check: check_timeout,
+    },
+    Scenario {
+        name: "bench",
+        expect_failure_exit: false,
+        check: check_bench,
+    },
+    Scenario {
+        name: "kernel-fault",
+        expect_failure_exit: true,
+        check: check_kernel_fault,
+    },
+    Scenario {
+        name: "panic",
+        expect_failure_exit: true,
+        check: check_panic,
+    },
 ];
 
 /// A serial log, with the user lines split out.
@@ -65,14 +113,18 @@ impl Log {
     /// User lines whose text starts with `tag ` (e.g. "RECV").
     fn tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.user.iter().filter_map(move |(_, text)| {
-            text.strip_prefix(tag).filter(|rest| rest.starts_with(' ')).map(str::trim)
+            text.strip_prefix(tag)
+                .filter(|rest| rest.starts_with(' '))
+                .map(str::trim)
         })
     }
 }
 
 /// `key=value` fields of a line.
 fn fields(text: &str) -> BTreeMap<&str, &str> {
-    text.split_whitespace().filter_map(|word| word.split_once('=')).collect()
+    text.split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .collect()
 }
 
 fn number(fields: &BTreeMap<&str, &str>, key: &str) -> Option<u64> {
@@ -88,7 +140,13 @@ fn require(log: &Log, needle: &str, problems: &mut Vec<String>) {
 /// What every scenario that should end normally must show.
 fn clean_finish(log: &Log, problems: &mut Vec<String>) {
     require(log, "kernel: all processes finished", problems);
-    for bad in ["KERNEL PANIC", "DEADLOCK", "PANIC:", "must not happen", "failed:"] {
+    for bad in [
+        "KERNEL PANIC",
+        "DEADLOCK",
+        "PANIC:",
+        "must not happen",
+        "failed:",
+    ] {
         if log.contains(bad) {
             problems.push(format!("log contains {bad:?}"));
         }
@@ -125,14 +183,27 @@ fn check_sched(log: &Log) -> Vec<String> {
         .collect();
     let switches = rounds.windows(2).filter(|w| w[0] != w[1]).count();
     if rounds.len() != 12 || switches < 3 {
-        problems.push(format!("spinner rounds {rounds:?}: expected 12 rounds interleaved (>= 3 switches)"));
+        problems.push(format!(
+            "spinner rounds {rounds:?}: expected 12 rounds interleaved (>= 3 switches)"
+        ));
     }
-    let sse_ok = log.tagged("SPIN").filter(|text| text.contains("done") && text.ends_with("sse=ok")).count();
+    let sse_ok = log
+        .tagged("SPIN")
+        .filter(|text| text.contains("done") && text.ends_with("sse=ok"))
+        .count();
     if sse_ok != 2 {
-        problems.push(format!("{sse_ok} spinners report intact SSE state, expected 2"));
+        problems.push(format!(
+            "{sse_ok} spinners report intact SSE state, expected 2"
+        ));
     }
-    let first_done = log.user.iter().position(|(_, t)| t.starts_with("SPIN") && t.contains("done"));
-    let hello_done = log.user.iter().position(|(_, t)| t.starts_with("HELLO done"));
+    let first_done = log
+        .user
+        .iter()
+        .position(|(_, t)| t.starts_with("SPIN") && t.contains("done"));
+    let hello_done = log
+        .user
+        .iter()
+        .position(|(_, t)| t.starts_with("HELLO done"));
     match (hello_done, first_done) {
         (Some(h), Some(s)) if h < s => {}
         _ => problems.push("the priority-3 sleeper did not finish while the spinners ran".into()),
@@ -161,7 +232,11 @@ fn check_ipc(log: &Log) -> Vec<String> {
         ));
     }
     require(log, "PRODUCER sent=120", &mut problems);
-    require(log, "CONSUMER done received=120 queued=0 written=120 read=120", &mut problems);
+    require(
+        log,
+        "CONSUMER done received=120 queued=0 written=120 read=120",
+        &mut problems,
+    );
     problems
 }
 
@@ -185,16 +260,23 @@ fn check_blackboard(log: &Log) -> Vec<String> {
             }
             latest = v;
         } else if text.starts_with("SEE") {
-            let (Some(d), Some(v)) = (number(&f, "d"), number(&f, "v")) else { continue };
+            let (Some(d), Some(v)) = (number(&f, "d"), number(&f, "v")) else {
+                continue;
+            };
             if v > latest {
                 problems.push(format!("display {d} saw {v} before it was published"));
             }
             if v + STALE < latest {
-                problems.push(format!("display {d} saw stale {v} when {latest} was on the board"));
+                problems.push(format!(
+                    "display {d} saw stale {v} when {latest} was on the board"
+                ));
             }
             let values = seen.entry(d).or_default();
             if values.last().is_some_and(|&last| v < last) {
-                problems.push(format!("display {d} went back from {:?} to {v}", values.last()));
+                problems.push(format!(
+                    "display {d} went back from {:?} to {v}",
+                    values.last()
+                ));
             }
             values.push(v);
         }
@@ -205,10 +287,16 @@ fn check_blackboard(log: &Log) -> Vec<String> {
     for d in 0..3 {
         match seen.get(&d) {
             Some(values) if values.last() == Some(&20) && values.len() >= 3 => {}
-            other => problems.push(format!("display {d} saw {other:?}; expected several values ending at 20")),
+            other => problems.push(format!(
+                "display {d} saw {other:?}; expected several values ending at 20"
+            )),
         }
     }
-    require(log, "SENSOR done queued=1 written=20 read=0 dropped=19", &mut problems);
+    require(
+        log,
+        "SENSOR done queued=1 written=20 read=0 dropped=19",
+        &mut problems,
+    );
     problems
 }
 
@@ -241,16 +329,25 @@ fn check_semaphore(log: &Log) -> Vec<String> {
         }
     }
     if max > TOKENS {
-        problems.push(format!("{max} concurrent holders, more than the {TOKENS} tokens"));
+        problems.push(format!(
+            "{max} concurrent holders, more than the {TOKENS} tokens"
+        ));
     }
     if max < TOKENS {
-        problems.push(format!("at most {max} concurrent holders: the limit of {TOKENS} was never reached"));
+        problems.push(format!(
+            "at most {max} concurrent holders: the limit of {TOKENS} was never reached"
+        ));
     }
     if acquires != 18 || releases != 18 {
-        problems.push(format!("{acquires} acquires / {releases} releases, expected 18 each (6 workers x 3)"));
+        problems.push(format!(
+            "{acquires} acquires / {releases} releases, expected 18 each (6 workers x 3)"
+        ));
     }
     if holding.len() != 6 {
-        problems.push(format!("{} workers seen, expected 6 in 3 processes", holding.len()));
+        problems.push(format!(
+            "{} workers seen, expected 6 in 3 processes",
+            holding.len()
+        ));
     }
     problems
 }
@@ -265,22 +362,32 @@ fn check_rpc(log: &Log) -> Vec<String> {
     for (_, text) in &log.user {
         let f = fields(text);
         if text.starts_with("REQ") {
-            let (Some(c), Some(seq), Some(a), Some(b)) = (number(&f, "c"), number(&f, "seq"), number(&f, "a"), number(&f, "b"))
-            else {
+            let (Some(c), Some(seq), Some(a), Some(b)) = (
+                number(&f, "c"),
+                number(&f, "seq"),
+                number(&f, "a"),
+                number(&f, "b"),
+            ) else {
                 continue;
             };
             if let Some(previous) = outstanding.insert(c, (seq, a + b)) {
-                problems.push(format!("client {c} sent seq {seq} while {previous:?} was unanswered"));
+                problems.push(format!(
+                    "client {c} sent seq {seq} while {previous:?} was unanswered"
+                ));
             }
         } else if text.starts_with("REPLY") {
-            let (Some(c), Some(seq), Some(sum)) = (number(&f, "c"), number(&f, "seq"), number(&f, "sum")) else {
+            let (Some(c), Some(seq), Some(sum)) =
+                (number(&f, "c"), number(&f, "seq"), number(&f, "sum"))
+            else {
                 continue;
             };
             match outstanding.remove(&c) {
                 Some((want_seq, want_sum)) if want_seq == seq && want_sum == sum => {
                     *answered.entry(c).or_default() += 1;
                 }
-                other => problems.push(format!("client {c} got reply seq={seq} sum={sum}, expected {other:?}")),
+                other => problems.push(format!(
+                    "client {c} got reply seq={seq} sum={sum}, expected {other:?}"
+                )),
             }
         }
     }
@@ -289,7 +396,10 @@ fn check_rpc(log: &Log) -> Vec<String> {
     }
     for c in [1, 2] {
         if answered.get(&c) != Some(&10) {
-            problems.push(format!("client {c} got {:?} matched replies, expected 10", answered.get(&c)));
+            problems.push(format!(
+                "client {c} got {:?} matched replies, expected 10",
+                answered.get(&c)
+            ));
         }
     }
     require(log, "SERVER done served=20", &mut problems);
@@ -301,20 +411,40 @@ fn check_badaddr(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
     clean_finish(log, &mut problems);
     no_kills(log, &mut problems);
-    let checks: Vec<&str> = log.tagged("CHECK").filter(|t| t.contains("expected=")).collect();
-    let bad_address = checks.iter().filter(|t| t.contains("status=BAD_ADDRESS expected=BAD_ADDRESS ok")).count();
+    let checks: Vec<&str> = log
+        .tagged("CHECK")
+        .filter(|t| t.contains("expected="))
+        .collect();
+    let bad_address = checks
+        .iter()
+        .filter(|t| t.contains("status=BAD_ADDRESS expected=BAD_ADDRESS ok"))
+        .count();
     if bad_address < 17 {
-        problems.push(format!("{bad_address} calls got BAD_ADDRESS as expected, want 17"));
+        problems.push(format!(
+            "{bad_address} calls got BAD_ADDRESS as expected, want 17"
+        ));
     }
     for check in checks.iter().filter(|t| !t.ends_with(" ok")) {
         problems.push(format!("wrong status: {check}"));
     }
-    for kind in ["kernel-addr", "unmapped", "read-only", "crossing-into-unmapped"] {
-        if !checks.iter().any(|t| t.contains(kind) && t.contains("status=BAD_ADDRESS")) {
+    for kind in [
+        "kernel-addr",
+        "unmapped",
+        "read-only",
+        "crossing-into-unmapped",
+    ] {
+        if !checks
+            .iter()
+            .any(|t| t.contains(kind) && t.contains("status=BAD_ADDRESS"))
+        {
             problems.push(format!("no BAD_ADDRESS check for a {kind} buffer"));
         }
     }
-    require(log, "CHECK nothing-written queued=0 written=0", &mut problems);
+    require(
+        log,
+        "CHECK nothing-written queued=0 written=0",
+        &mut problems,
+    );
     require(log, "CHECK nothing-consumed queued=1 read=0", &mut problems);
     require(log, "CHECK survived read=Ok(16) intact=true", &mut problems);
     require(log, "BADADDR done", &mut problems);
@@ -332,19 +462,31 @@ fn check_fault(log: &Log) -> Vec<String> {
         }
     }
     let killed = |who: &str, what: &str| {
-        log.lines.iter().find(|l| l.contains(&format!("process {who}#")) && l.contains(&format!("KILLED: {what}")))
+        log.lines.iter().find(|l| {
+            l.contains(&format!("process {who}#")) && l.contains(&format!("KILLED: {what}"))
+        })
     };
     match killed("victim", "page fault") {
         Some(line) if line.contains("1 pending operation(s) cancelled") => {}
-        Some(line) => problems.push(format!("victim killed without cancelling its pending read: {line}")),
+        Some(line) => problems.push(format!(
+            "victim killed without cancelling its pending read: {line}"
+        )),
         None => problems.push("victim was not killed by its page fault".into()),
     }
     if killed("gpfault", "general protection fault").is_none() {
         problems.push("gpfault was not killed by its #GP".into());
     }
     require(log, "VICTIM reader blocking on victim-pipe", &mut problems);
-    require(log, "OBSERVE pending_readers=0 pending_peekers=0 pending_writers=0 queued=0", &mut problems);
-    require(log, "OBSERVE after-write queued=1 read-back=Ok(7)", &mut problems);
+    require(
+        log,
+        "OBSERVE pending_readers=0 pending_peekers=0 pending_writers=0 queued=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "OBSERVE after-write queued=1 read-back=Ok(7)",
+        &mut problems,
+    );
     require(log, "OBSERVER done", &mut problems);
     if log.lines.iter().filter(|l| l.contains("KILLED")).count() != 2 {
         problems.push("expected exactly two processes killed".into());
@@ -359,12 +501,24 @@ fn check_timeout(log: &Log) -> Vec<String> {
     no_kills(log, &mut problems);
     for (tag, min_wait) in [("read-timeout", 5), ("write-timeout", 3)] {
         match log.tagged("CHECK").find(|t| t.starts_with(tag)) {
-            Some(t) if t.contains("result=Err(TIMED_OUT)") && number(&fields(t), "waited").is_some_and(|w| w >= min_wait) => {}
-            other => problems.push(format!("{tag}: {other:?}, expected TIMED_OUT after >= {min_wait} ticks")),
+            Some(t)
+                if t.contains("result=Err(TIMED_OUT)")
+                    && number(&fields(t), "waited").is_some_and(|w| w >= min_wait) => {}
+            other => problems.push(format!(
+                "{tag}: {other:?}, expected TIMED_OUT after >= {min_wait} ticks"
+            )),
         }
     }
-    require(log, "CHECK after-read-timeout pending_readers=0 queued=0 read=0", &mut problems);
-    require(log, "CHECK after-write-timeout pending_writers=0 queued=1 written=1", &mut problems);
+    require(
+        log,
+        "CHECK after-read-timeout pending_readers=0 queued=0 read=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "CHECK after-write-timeout pending_writers=0 queued=1 written=1",
+        &mut problems,
+    );
     require(log, "CHECK read-after-timeouts value=Ok(11)", &mut problems);
     require(log, "CHECK try-read-empty result=Err(EMPTY)", &mut problems);
     require(log, "CHECK try-write-full result=Err(FULL)", &mut problems);

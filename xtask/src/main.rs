@@ -27,12 +27,20 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("build") => build().map(|_| ExitCode::SUCCESS),
-        Some("qemu") => qemu(args.get(1).map(String::as_str).unwrap_or(checks::DEFAULT_SCENARIO)),
+        Some("qemu") => qemu(
+            args.get(1)
+                .map(String::as_str)
+                .unwrap_or(checks::DEFAULT_SCENARIO),
+        ),
         Some("qemu-test") => qemu_test(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask build | qemu [SCENARIO] | qemu-test [SCENARIO...]\nscenarios: {}",
-                checks::SCENARIOS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                checks::SCENARIOS
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             Ok(ExitCode::from(2))
         }
@@ -47,7 +55,10 @@ fn main() -> ExitCode {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo root")
+        .to_path_buf()
 }
 
 /// Runs `cargo build --release` in `dir`, so that its `.cargo/config.toml`
@@ -55,14 +66,25 @@ fn repo_root() -> PathBuf {
 fn cargo_build(dir: &Path, envs: &[(&str, &Path)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(dir).args(["build", "--release", "--quiet"]);
+    command
+        .current_dir(dir)
+        .args(["build", "--release", "--quiet"]);
     // Flags meant for the host build of xtask must not leak into bare metal.
-    command.env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS").env_remove("CARGO_BUILD_TARGET");
+    command
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
     for (key, value) in envs {
         command.env(key, value);
     }
-    let status = command.status().map_err(|e| format!("cannot run cargo in {}: {e}", dir.display()))?;
-    if status.success() { Ok(()) } else { Err(format!("cargo build failed in {}", dir.display())) }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo in {}: {e}", dir.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo build failed in {}", dir.display()))
+    }
 }
 
 /// Builds the user programs, then the kernel that embeds them. Returns the
@@ -80,7 +102,9 @@ fn find_qemu() -> Result<PathBuf, String> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("qemu-system-x86_64"))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| format!("qemu-system-x86_64 not found in PATH; install it with:\n    {INSTALL_HINT}"))
+        .ok_or_else(|| {
+            format!("qemu-system-x86_64 not found in PATH; install it with:\n    {INSTALL_HINT}")
+        })
 }
 
 /// One finished boot.
@@ -102,7 +126,13 @@ fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, S
         .arg(kernel)
         .args(["-append", &format!("scenario={scenario}")])
         .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot", "-m", "128M"])
+        .args([
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-no-reboot",
+            "-m",
+            "128M",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -134,7 +164,11 @@ fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, S
     };
     let elapsed = start.elapsed();
     let _ = reader.join();
-    Ok(Run { status, log: lines_rx.try_iter().collect(), elapsed })
+    Ok(Run {
+        status,
+        log: lines_rx.try_iter().collect(),
+        elapsed,
+    })
 }
 
 fn qemu(scenario: &str) -> Result<ExitCode, String> {
@@ -151,7 +185,9 @@ fn qemu(scenario: &str) -> Result<ExitCode, String> {
             println!("xtask: QEMU exited with failure (35) after {secs:.2} s");
             Ok(ExitCode::FAILURE)
         }
-        Some(code) => Err(format!("QEMU exited with unexpected status {code} after {secs:.2} s")),
+        Some(code) => Err(format!(
+            "QEMU exited with unexpected status {code} after {secs:.2} s"
+        )),
         None => Err(format!("QEMU killed after {} s", BOOT_TIMEOUT.as_secs())),
     }
 }
@@ -165,12 +201,22 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
     }
     let kernel = build()?;
     let (mut passed, mut failed) = (0, 0);
-    for scenario in checks::SCENARIOS.iter().filter(|s| selected.is_empty() || selected.iter().any(|n| n == s.name)) {
+    for scenario in checks::SCENARIOS
+        .iter()
+        .filter(|s| selected.is_empty() || selected.iter().any(|n| n == s.name))
+    {
         let run = boot(&qemu, &kernel, scenario.name, false)?;
         let mut problems = Vec::new();
-        let expected = if scenario.expect_failure_exit { QEMU_FAILURE } else { QEMU_SUCCESS };
+        let expected = if scenario.expect_failure_exit {
+            QEMU_FAILURE
+        } else {
+            QEMU_SUCCESS
+        };
         if run.status != Some(expected) {
-            problems.push(format!("QEMU exit status {:?}, expected {expected}", run.status));
+            problems.push(format!(
+                "QEMU exit status {:?}, expected {expected}",
+                run.status
+            ));
         }
         let log = checks::Log::new(run.log);
         problems.extend((scenario.check)(&log));
@@ -178,7 +224,11 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
         let secs = run.elapsed.as_secs_f64();
         if problems.is_empty() {
             passed += 1;
-            println!("test qemu::{} ... ok ({secs:.2} s, {} log lines)", scenario.name, run_log.len());
+            println!(
+                "test qemu::{} ... ok ({secs:.2} s, {} log lines)",
+                scenario.name,
+                run_log.len()
+            );
         } else {
             failed += 1;
             println!("test qemu::{} ... FAILED ({secs:.2} s)", scenario.name);
@@ -192,5 +242,9 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

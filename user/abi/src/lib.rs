@@ -160,8 +160,18 @@ impl PipeInfo {
     /// The native-endian bytes the kernel copies out.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let fields = [
-            self.id, self.msg_size, self.max_msgs, self.flags, self.owner, self.queued, self.pending_readers,
-            self.pending_peekers, self.pending_writers, self.written, self.read, self.dropped,
+            self.id,
+            self.msg_size,
+            self.max_msgs,
+            self.flags,
+            self.owner,
+            self.queued,
+            self.pending_readers,
+            self.pending_peekers,
+            self.pending_writers,
+            self.written,
+            self.read,
+            self.dropped,
         ];
         let mut bytes = [0u8; Self::SIZE];
         for (chunk, field) in bytes.chunks_exact_mut(8).zip(fields) {

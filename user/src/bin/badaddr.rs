@@ -28,7 +28,11 @@ fn report(name: &str, result: Result<()>, expected: u64) {
         Err(Status(code)) => code,
     };
     let verdict = if got == expected { "ok" } else { "WRONG" };
-    println!("CHECK {name} status={} expected={} {verdict}", status::name(got), status::name(expected));
+    println!(
+        "CHECK {name} status={} expected={} {verdict}",
+        status::name(got),
+        status::name(expected)
+    );
 }
 
 fn main(_arg: u64) {
@@ -41,32 +45,106 @@ fn main(_arg: u64) {
     let read_only = READ_ONLY.as_ptr() as u64;
     let bad = status::BAD_ADDRESS;
 
-    report("write-from-kernel-addr", sys::pipe_write(id, KERNEL_ADDR, 16, timeout::TRY), bad);
-    report("write-from-unmapped", sys::pipe_write(id, UNMAPPED, 16, timeout::TRY), bad);
-    report("write-crossing-into-unmapped", sys::pipe_write(id, crossing, 16, timeout::TRY), bad);
+    report(
+        "write-from-kernel-addr",
+        sys::pipe_write(id, KERNEL_ADDR, 16, timeout::TRY),
+        bad,
+    );
+    report(
+        "write-from-unmapped",
+        sys::pipe_write(id, UNMAPPED, 16, timeout::TRY),
+        bad,
+    );
+    report(
+        "write-crossing-into-unmapped",
+        sys::pipe_write(id, crossing, 16, timeout::TRY),
+        bad,
+    );
     report("write-null", sys::pipe_write(id, 0, 16, timeout::TRY), bad);
     let info = pipe.info().expect("info");
-    println!("CHECK nothing-written queued={} written={}", info.queued, info.written);
+    println!(
+        "CHECK nothing-written queued={} written={}",
+        info.queued, info.written
+    );
 
-    report("write-valid", pipe.write(b"0123456789abcdef", timeout::TRY), status::OK);
+    report(
+        "write-valid",
+        pipe.write(b"0123456789abcdef", timeout::TRY),
+        status::OK,
+    );
     let mut buf = [0u8; 16];
     let buf_ptr = buf.as_mut_ptr() as u64;
-    report("read-into-kernel-addr", sys::pipe_read(id, KERNEL_ADDR, len_ptr, timeout::TRY), bad);
-    report("read-into-unmapped", sys::pipe_read(id, UNMAPPED, len_ptr, timeout::TRY), bad);
-    report("read-into-read-only", sys::pipe_read(id, read_only, len_ptr, timeout::TRY), bad);
-    report("read-crossing-into-unmapped", sys::pipe_read(id, crossing, len_ptr, timeout::TRY), bad);
-    report("read-len-into-read-only", sys::pipe_read(id, buf_ptr, read_only, timeout::TRY), bad);
-    report("read-len-into-kernel-addr", sys::pipe_read(id, buf_ptr, KERNEL_ADDR, timeout::TRY), bad);
-    report("peek-into-read-only", sys::pipe_peek(id, read_only, len_ptr, timeout::TRY), bad);
-    report("blocking-read-into-kernel-addr", sys::pipe_read(id, KERNEL_ADDR, len_ptr, timeout::FOREVER), bad);
+    report(
+        "read-into-kernel-addr",
+        sys::pipe_read(id, KERNEL_ADDR, len_ptr, timeout::TRY),
+        bad,
+    );
+    report(
+        "read-into-unmapped",
+        sys::pipe_read(id, UNMAPPED, len_ptr, timeout::TRY),
+        bad,
+    );
+    report(
+        "read-into-read-only",
+        sys::pipe_read(id, read_only, len_ptr, timeout::TRY),
+        bad,
+    );
+    report(
+        "read-crossing-into-unmapped",
+        sys::pipe_read(id, crossing, len_ptr, timeout::TRY),
+        bad,
+    );
+    report(
+        "read-len-into-read-only",
+        sys::pipe_read(id, buf_ptr, read_only, timeout::TRY),
+        bad,
+    );
+    report(
+        "read-len-into-kernel-addr",
+        sys::pipe_read(id, buf_ptr, KERNEL_ADDR, timeout::TRY),
+        bad,
+    );
+    report(
+        "peek-into-read-only",
+        sys::pipe_peek(id, read_only, len_ptr, timeout::TRY),
+        bad,
+    );
+    report(
+        "blocking-read-into-kernel-addr",
+        sys::pipe_read(id, KERNEL_ADDR, len_ptr, timeout::FOREVER),
+        bad,
+    );
     let info = pipe.info().expect("info");
-    println!("CHECK nothing-consumed queued={} read={}", info.queued, info.read);
+    println!(
+        "CHECK nothing-consumed queued={} read={}",
+        info.queued, info.read
+    );
 
-    report("info-into-read-only", sys::pipe_info_get(id, read_only), bad);
-    report("info-into-kernel-addr", sys::pipe_info_get(id, KERNEL_ADDR), bad);
-    report("print-from-kernel-addr", sys::debug_print(KERNEL_ADDR, 16), bad);
-    report("create-name-unmapped", sys::pipe_create(UNMAPPED, 4, 16, 2, 0).map(|_| ()), bad);
-    report("lookup-name-kernel-addr", sys::pipe_id_get(KERNEL_ADDR, 4).map(|_| ()), bad);
+    report(
+        "info-into-read-only",
+        sys::pipe_info_get(id, read_only),
+        bad,
+    );
+    report(
+        "info-into-kernel-addr",
+        sys::pipe_info_get(id, KERNEL_ADDR),
+        bad,
+    );
+    report(
+        "print-from-kernel-addr",
+        sys::debug_print(KERNEL_ADDR, 16),
+        bad,
+    );
+    report(
+        "create-name-unmapped",
+        sys::pipe_create(UNMAPPED, 4, 16, 2, 0).map(|_| ()),
+        bad,
+    );
+    report(
+        "lookup-name-kernel-addr",
+        sys::pipe_id_get(KERNEL_ADDR, 4).map(|_| ()),
+        bad,
+    );
 
     // The kernel survived: the message is still there, intact.
     let got = pipe.read(&mut buf, timeout::TRY);

@@ -37,7 +37,8 @@ fn main(_arg: u64) {
     let mut buf = [0u8; 8];
     let (t0, c0) = (ticks(), rdtsc());
     for i in 0..ROUND_TRIPS {
-        ping.write(&i.to_ne_bytes(), timeout::FOREVER).expect("ping");
+        ping.write(&i.to_ne_bytes(), timeout::FOREVER)
+            .expect("ping");
         pong.read(&mut buf, timeout::FOREVER).expect("pong");
         if u64::from_ne_bytes(buf) != i {
             println!("BENCH echo mismatch at {i} failed: order");
@@ -45,7 +46,8 @@ fn main(_arg: u64) {
         }
     }
     let (t1, c1) = (ticks(), rdtsc());
-    ping.write(&u64::MAX.to_ne_bytes(), timeout::FOREVER).expect("stop");
+    ping.write(&u64::MAX.to_ne_bytes(), timeout::FOREVER)
+        .expect("stop");
     println!(
         "BENCH pipe-ping-pong round-trip cycles={} ({ROUND_TRIPS} round trips between two processes in {} ticks; TCG-emulated rdtsc)",
         (c1 - c0) / ROUND_TRIPS,

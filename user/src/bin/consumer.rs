@@ -24,5 +24,8 @@ fn main(_arg: u64) {
         }
     }
     let info = pipe.info().expect("info");
-    println!("CONSUMER done received={COUNT} queued={} written={} read={}", info.queued, info.written, info.read);
+    println!(
+        "CONSUMER done received={COUNT} queued={} written={} read={}",
+        info.queued, info.written, info.read
+    );
 }

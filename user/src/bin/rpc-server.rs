@@ -27,7 +27,9 @@ fn main(_arg: u64) {
         let (client, seq, a, b) = (word(&buf, 0), word(&buf, 1), word(&buf, 2), word(&buf, 3));
         let mut name = LineBuf::new();
         let _ = core::fmt::Write::write_fmt(&mut name, format_args!("rpc-reply-{client}"));
-        let Ok(name) = core::str::from_utf8(name.as_bytes()) else { return };
+        let Ok(name) = core::str::from_utf8(name.as_bytes()) else {
+            return;
+        };
         let reply = Pipe::wait_for(name);
         println!("SERVE c={client} seq={seq}");
         let status = reply.write(&lukos_user::pair_to_bytes(seq, a + b), timeout::FOREVER);

@@ -11,7 +11,8 @@ lukos_user::entry!(main);
 const LAST: u64 = 20;
 
 fn main(_arg: u64) {
-    let board = Pipe::create("blackboard", 16, 1, flags::DISCARD_OLDEST).expect("create blackboard");
+    let board =
+        Pipe::create("blackboard", 16, 1, flags::DISCARD_OLDEST).expect("create blackboard");
     for value in 1..=LAST {
         let last = u64::from(value == LAST);
         if let Err(status) = board.write(&pair_to_bytes(value, last), timeout::FOREVER) {

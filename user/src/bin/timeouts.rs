@@ -19,11 +19,18 @@ fn main(_arg: u64) {
     let start = ticks();
     let read = pipe.read(&mut buf, 5);
     let waited = ticks() - start;
-    println!("CHECK read-timeout result={:?} waited={waited}", read.map(|_| ()));
+    println!(
+        "CHECK read-timeout result={:?} waited={waited}",
+        read.map(|_| ())
+    );
     let info = pipe.info().expect("info");
-    println!("CHECK after-read-timeout pending_readers={} queued={} read={}", info.pending_readers, info.queued, info.read);
+    println!(
+        "CHECK after-read-timeout pending_readers={} queued={} read={}",
+        info.pending_readers, info.queued, info.read
+    );
 
-    pipe.write(&11u64.to_ne_bytes(), timeout::FOREVER).expect("first write");
+    pipe.write(&11u64.to_ne_bytes(), timeout::FOREVER)
+        .expect("first write");
     let start = ticks();
     let write = pipe.write(&22u64.to_ne_bytes(), 3);
     let waited = ticks() - start;
@@ -33,12 +40,20 @@ fn main(_arg: u64) {
         "CHECK after-write-timeout pending_writers={} queued={} written={}",
         info.pending_writers, info.queued, info.written
     );
-    let got = pipe.read(&mut buf, timeout::TRY).map(|_| u64::from_ne_bytes(buf));
+    let got = pipe
+        .read(&mut buf, timeout::TRY)
+        .map(|_| u64::from_ne_bytes(buf));
     println!("CHECK read-after-timeouts value={:?}", got);
 
-    println!("CHECK try-read-empty result={:?}", pipe.read(&mut buf, timeout::TRY).map(|_| ()));
+    println!(
+        "CHECK try-read-empty result={:?}",
+        pipe.read(&mut buf, timeout::TRY).map(|_| ())
+    );
     pipe.write(&1u64.to_ne_bytes(), timeout::TRY).expect("fill");
-    println!("CHECK try-write-full result={:?}", pipe.write(&2u64.to_ne_bytes(), timeout::TRY));
+    println!(
+        "CHECK try-write-full result={:?}",
+        pipe.write(&2u64.to_ne_bytes(), timeout::TRY)
+    );
     pipe.read(&mut buf, timeout::TRY).expect("drain");
 
     // A timeout that does not expire: the write arrives first.
