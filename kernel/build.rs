@@ -23,12 +23,26 @@ fn main() {
 
     // The user programs are separate binaries; xtask builds them first and
     // tells us where they are. Default: the user workspace's release output.
+    // Every `user/src/bin/*.rs` is embedded, so the list has one source.
     println!("cargo:rerun-if-env-changed=LUKOS_USER_BIN_DIR");
     let user_dir = std::env::var("LUKOS_USER_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| dir.join("../user/target/x86_64-unknown-linux-gnu/release"));
     let user_dir = user_dir.canonicalize().unwrap_or(user_dir);
-    for program in lukos_programs() {
+    let sources = dir.join("../user/src/bin");
+    println!("cargo:rerun-if-changed={}", sources.display());
+    let mut programs: Vec<String> = std::fs::read_dir(&sources)
+        .expect("user/src/bin exists")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    programs.sort();
+    let mut table = String::from(
+        "/// Every embedded program: (name, ELF image).\npub const PROGRAMS: &[(&str, &[u8])] = &[\n",
+    );
+    for program in &programs {
         let path = user_dir.join(program);
         if !path.exists() {
             panic!(
@@ -37,29 +51,13 @@ fn main() {
             );
         }
         println!("cargo:rerun-if-changed={}", path.display());
+        table.push_str(&format!(
+            "    ({program:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
     }
-    println!("cargo:rustc-env=LUKOS_USER_BIN_DIR={}", user_dir.display());
-}
-
-/// The user programs `src/programs.rs` embeds; keep the two lists in step.
-fn lukos_programs() -> &'static [&'static str] {
-    &[
-        "hello",
-        "spinner",
-        "producer",
-        "consumer",
-        "sensor",
-        "display",
-        "sem-init",
-        "sem-worker",
-        "rpc-server",
-        "rpc-client",
-        "badaddr",
-        "victim",
-        "gpfault",
-        "observer",
-        "timeouts",
-        "bench",
-        "bench-echo",
-    ]
+    table.push_str("];\n");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("programs.rs");
+    std::fs::write(out, table).expect("write programs.rs");
 }

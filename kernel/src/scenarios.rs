@@ -68,6 +68,10 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     ),
     ("timeout", &[launch("timeouts", 2, 0)]),
     (
+        "destroy",
+        &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
+    ),
+    (
         "bench",
         &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
     ),

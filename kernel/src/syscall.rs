@@ -10,6 +10,9 @@ use alloc::string::String;
 use ipcm::{Caller, Kernel, PipeFlags, PipeId, Progress, Status, UserAddr};
 use lukos_abi::{MAX_PRINT, PipeInfo, nr, status, timeout};
 
+/// Largest message store (`msg_size * max_msgs`) a user process may create.
+const MAX_USER_PIPE_BYTES: u64 = 256 * 1024;
+
 fn done(status: u64) -> Action {
     Action::Return {
         status,
@@ -133,6 +136,13 @@ fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
         Ok(flags) => flags,
         Err(e) => return failed(e),
     };
+    // Kernel policy: a process cannot take the kernel heap with one pipe.
+    if args[2]
+        .checked_mul(args[3])
+        .is_some_and(|bytes| bytes > MAX_USER_PIPE_BYTES)
+    {
+        return failed(Status::NoMemory);
+    }
     let created = ipc::ipcm().create(
         Caller::Thread(&tid),
         name.as_deref(),

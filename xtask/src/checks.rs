@@ -66,6 +66,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_timeout,
     },
     Scenario {
+        name: "destroy",
+        expect_failure_exit: false,
+        check: check_destroy,
+    },
+    Scenario {
         name: "bench",
         expect_failure_exit: false,
         check: check_bench,
@@ -140,6 +145,7 @@ fn require(log: &Log, needle: &str, problems: &mut Vec<String>) {
 /// What every scenario that should end normally must show.
 fn clean_finish(log: &Log, problems: &mut Vec<String>) {
     require(log, "kernel: all processes finished", problems);
+    no_frame_leak(log, problems);
     for bad in [
         "KERNEL PANIC",
         "DEADLOCK",
@@ -150,6 +156,26 @@ fn clean_finish(log: &Log, problems: &mut Vec<String>) {
         if log.contains(bad) {
             problems.push(format!("log contains {bad:?}"));
         }
+    }
+}
+
+/// The free-frame count at the end equals the one at boot: every page
+/// table and user page of every ended process was returned.
+fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
+    let count = |prefix: &str| {
+        log.lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit("; ").next())
+            .and_then(|tail| tail.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    let at_boot = count("kernel image");
+    let at_end = count("kernel: all processes finished");
+    if at_boot.is_none() || at_boot != at_end {
+        problems.push(format!(
+            "free frames at boot {at_boot:?}, at the end {at_end:?}: frames leaked"
+        ));
     }
 }
 
@@ -456,6 +482,7 @@ fn check_badaddr(log: &Log) -> Vec<String> {
 fn check_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
     require(log, "kernel: all processes finished", &mut problems);
+    no_frame_leak(log, &mut problems);
     for bad in ["KERNEL PANIC", "DEADLOCK", "must not happen"] {
         if log.contains(bad) {
             problems.push(format!("log contains {bad:?}"));
@@ -524,6 +551,31 @@ fn check_timeout(log: &Log) -> Vec<String> {
     require(log, "CHECK try-write-full result=Err(FULL)", &mut problems);
     require(log, "CHECK read-within-timeout value=Ok(33)", &mut problems);
     require(log, "TIMEOUTS done", &mut problems);
+    problems
+}
+
+/// Destroy wakes every pending operation with DESTROYED; stale ids are
+/// NOT_FOUND; names are reusable; only the owner destroys or writes.
+fn check_destroy(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for line in [
+        "CHECK before-destroy pending_readers=1 pending_peekers=1",
+        "CHECK destroy result=Ok(())",
+        "CHECK reader-woken result=Err(DESTROYED)",
+        "CHECK peeker-woken result=Err(DESTROYED)",
+        "CHECK stale-id-read result=Err(NOT_FOUND)",
+        "CHECK stale-id-info result=Err(NOT_FOUND)",
+        "CHECK name-reused new-id-differs=true",
+        "CHECK intruder-write result=Err(DENIED)",
+        "CHECK intruder-destroy result=Err(DENIED)",
+        "CHECK intruder-peek value=Ok(5)",
+        "CHECK guarded-after-intruder queued=1 written=1",
+        "DESTROYER done",
+    ] {
+        require(log, line, &mut problems);
+    }
     problems
 }
 

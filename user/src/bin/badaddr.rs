@@ -22,6 +22,14 @@ unsafe extern "C" {
     static __user_end: u8;
 }
 
+fn check_raw(code: u64) -> Result<()> {
+    if code == status::OK {
+        Ok(())
+    } else {
+        Err(Status(code))
+    }
+}
+
 fn report(name: &str, result: Result<()>, expected: u64) {
     let got = match result {
         Ok(()) => status::OK,
@@ -144,6 +152,49 @@ fn main(_arg: u64) {
         "lookup-name-kernel-addr",
         sys::pipe_id_get(KERNEL_ADDR, 4).map(|_| ()),
         bad,
+    );
+
+    // Bad parameters (not addresses): clear statuses, nothing created.
+    let huge = sys::pipe_create(b"huge".as_ptr() as u64, 4, 1 << 20, 1 << 20, 0).map(|_| ());
+    report("create-huge-store", huge, status::NO_MEMORY);
+    let zero = sys::pipe_create(b"zero".as_ptr() as u64, 4, 0, 4, 0).map(|_| ());
+    report("create-zero-size", zero, status::BAD_PARAM);
+    let overflow = sys::pipe_create(b"ovf".as_ptr() as u64, 3, u64::MAX, 2, 0).map(|_| ());
+    report("create-size-overflow", overflow, status::BAD_PARAM);
+    report(
+        "create-bad-flags",
+        sys::pipe_create(b"f".as_ptr() as u64, 1, 8, 1, 1 << 9).map(|_| ()),
+        status::BAD_PARAM,
+    );
+    report(
+        "create-name-too-long",
+        sys::pipe_create(b"x".as_ptr() as u64, 65, 8, 1, 0).map(|_| ()),
+        status::BAD_PARAM,
+    );
+    report(
+        "create-name-not-utf8",
+        sys::pipe_create(b"\xff".as_ptr() as u64, 1, 8, 1, 0).map(|_| ()),
+        status::BAD_PARAM,
+    );
+    report(
+        "create-name-taken",
+        sys::pipe_create(b"bad".as_ptr() as u64, 3, 8, 1, 0).map(|_| ()),
+        status::NAME_TAKEN,
+    );
+    report(
+        "write-too-large",
+        pipe.write(&[0u8; 17], timeout::TRY),
+        status::TOO_LARGE,
+    );
+    report(
+        "read-unknown-id",
+        sys::pipe_read(12345, buf_ptr, len_ptr, timeout::TRY),
+        status::NOT_FOUND,
+    );
+    report(
+        "unknown-syscall",
+        check_raw(sys::syscall0(999).0),
+        status::NO_SYSCALL,
     );
 
     // The kernel survived: the message is still there, intact.
