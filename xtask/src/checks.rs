@@ -602,3 +602,158 @@ fn check_panic(log: &Log) -> Vec<String> {
     require(log, "deliberate kernel panic", &mut problems);
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    //! The checks must reject logs that show the failures they look for.
+    use super::*;
+
+    fn log(lines: &[&str]) -> Log {
+        Log::new(lines.iter().map(|l| l.to_string()).collect())
+    }
+
+    fn user(program: &str, text: &str) -> String {
+        format!("[    1] {program}#1.2: {text}")
+    }
+
+    fn finished() -> Vec<String> {
+        vec![
+            "kernel image 0x100000..0x200000; 100 free frames".into(),
+            "kernel: all processes finished; 100 free frames".into(),
+        ]
+    }
+
+    #[test]
+    fn user_lines_are_split_from_kernel_lines() {
+        let log = log(&["boot ok", "[   12] consumer#3.4: RECV x=1 y=1"]);
+        assert_eq!(
+            log.user,
+            vec![("consumer".to_string(), "RECV x=1 y=1".to_string())]
+        );
+    }
+
+    #[test]
+    fn semaphore_with_three_holders_fails() {
+        let mut lines = finished();
+        lines.push(user("sem-init", "TOKENS n=2 extra_release=FULL"));
+        for w in 0..3 {
+            lines.push(user("sem-worker", &format!("ACQUIRE w={w} round=0")));
+        }
+        let problems = check_semaphore(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("3 concurrent holders")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn ipc_with_a_lost_message_fails() {
+        let mut lines = finished();
+        lines.extend(
+            (0..120)
+                .filter(|&x| x != 7)
+                .map(|x| user("consumer", &format!("RECV x={x} y={}", x * x))),
+        );
+        let problems = check_ipc(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("received 119 messages")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn ipc_with_reordered_messages_fails() {
+        let mut lines = finished();
+        let mut xs: Vec<u64> = (0..120).collect();
+        xs.swap(3, 4);
+        lines.extend(
+            xs.iter()
+                .map(|x| user("consumer", &format!("RECV x={x} y={}", x * x))),
+        );
+        let problems = check_ipc(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("index Some(3)")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn blackboard_display_going_back_fails() {
+        let mut lines = finished();
+        lines.push(user("sensor", "PUBLISH v=1"));
+        lines.push(user("sensor", "PUBLISH v=2"));
+        lines.push(user("display", "SEE d=0 v=2"));
+        lines.push(user("display", "SEE d=0 v=1"));
+        let problems = check_blackboard(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("went back")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn blackboard_value_seen_before_published_fails() {
+        let mut lines = finished();
+        lines.push(user("display", "SEE d=1 v=1"));
+        let problems = check_blackboard(&Log::new(lines));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("before it was published")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn rpc_reply_to_the_wrong_request_fails() {
+        let mut lines = finished();
+        lines.push(user("rpc-client", "REQ c=1 seq=0 a=1 b=100"));
+        lines.push(user("rpc-client", "REPLY c=1 seq=0 sum=102"));
+        let problems = check_rpc(&Log::new(lines));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("got reply seq=0 sum=102")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn fault_without_cancelling_the_pending_read_fails() {
+        let mut lines = finished();
+        lines.push("kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
+        let problems = check_fault(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("without cancelling")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn leaked_frames_fail() {
+        let lines = vec![
+            "kernel image 0x100000..0x200000; 100 free frames".to_string(),
+            "kernel: all processes finished; 98 free frames".to_string(),
+        ];
+        let mut problems = Vec::new();
+        clean_finish(&Log::new(lines), &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("frames leaked")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn timeout_that_returned_early_fails() {
+        let mut lines = finished();
+        lines.push(user(
+            "timeouts",
+            "CHECK read-timeout result=Err(TIMED_OUT) waited=2",
+        ));
+        let problems = check_timeout(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.starts_with("read-timeout")),
+            "{problems:?}"
+        );
+    }
+}
