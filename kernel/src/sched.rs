@@ -93,6 +93,14 @@ pub struct Scheduler {
     ready: [VecDeque<Tid>; PRIORITIES],
     current: Option<Tid>,
     next_id: u64,
+    /// The thread whose live SSE state is in the entry stubs' scratch area
+    /// (newer than its `fx`). Saved lazily: only when another thread is
+    /// loaded or the CPU idles, so a syscall that returns to its caller
+    /// costs no 512-byte copies.
+    fx_owner: Option<Tid>,
+    /// The tick at which timers were last expired: nothing can fall due
+    /// again within the same tick (deadlines are at least one tick ahead).
+    timers_checked_at: Option<u64>,
 }
 
 static SCHED: Global<Scheduler> = Global::new();
@@ -136,6 +144,16 @@ impl Scheduler {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
         self.ready[usize::from(thread.priority)].push_back(tid);
+    }
+
+    /// Moves the live SSE state from the scratch area into its thread (if
+    /// that thread still exists) and forgets the owner.
+    fn save_fx_of_owner(&mut self) {
+        if let Some(owner) = self.fx_owner.take()
+            && let Some(thread) = self.threads.get_mut(&owner)
+        {
+            *thread.fx = entry::saved_fx_state();
+        }
     }
 
     fn highest_ready(&self) -> Option<usize> {
@@ -246,6 +264,8 @@ pub fn init() {
         ready: Default::default(),
         current: None,
         next_id: 1,
+        fx_owner: None,
+        timers_checked_at: None,
     });
 }
 
@@ -350,8 +370,9 @@ pub fn user_trap(frame: &mut TrapFrame) {
             .expect("a trap from ring 3 has a current thread");
         let thread = sched.threads.get_mut(&tid).expect("current thread exists");
         thread.regs = *frame;
-        *thread.fx = entry::saved_fx_state();
         thread.via_syscall = frame.vector == SYSCALL_VECTOR;
+        // The stub's fxsave left this thread's SSE state in the scratch area.
+        sched.fx_owner = Some(tid);
         tid
     };
     let action = match frame.vector {
@@ -465,6 +486,10 @@ fn expire_timers() {
     let now = timer::now();
     let timed_out: Vec<Tid> = {
         let mut sched = SCHED.lock();
+        if sched.timers_checked_at == Some(now) {
+            return;
+        }
+        sched.timers_checked_at = Some(now);
         let mut due_sleepers = Vec::new();
         let mut timed_out = Vec::new();
         for (&tid, thread) in sched.threads.iter_mut() {
@@ -518,7 +543,12 @@ fn schedule(frame: &mut TrapFrame) {
             thread.regs.cs = 0x23;
             thread.regs.ss = 0x1b;
             *frame = thread.regs;
-            entry::set_fx_state(&thread.fx);
+            if sched.fx_owner != Some(tid) {
+                sched.save_fx_of_owner();
+                entry::set_fx_state(&sched.threads[&tid].fx);
+                sched.fx_owner = Some(tid);
+            }
+            let thread = &sched.threads[&tid];
             let canonical = thread.regs.rip < paging::USER_END;
             entry::set_exit_via_sysret(thread.via_syscall && canonical);
             let pid = thread.process;
@@ -555,6 +585,9 @@ fn schedule(frame: &mut TrapFrame) {
             }
             qemu::exit(ExitCode::Failure);
         }
+        // The idle loop's own interrupts go through the stubs and reuse
+        // the SSE scratch area: save its owner's state first.
+        sched.save_fx_of_owner();
         drop(sched);
         idle_until_tick();
     }

@@ -122,7 +122,18 @@ struct Run {
 fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, String> {
     let start = Instant::now();
     let mut child = Command::new(qemu)
-        .args(["-accel", "tcg", "-kernel"])
+        // -icount shift=0: the virtual clock (timer ticks, rdtsc) advances
+        // one nanosecond per guest instruction, so runs are deterministic
+        // whatever the host's load and rdtsc counts guest instructions.
+        // LUKOS_QEMU_REALTIME=1 runs on the host clock instead, to shake
+        // out timing-dependent behaviour.
+        .args(["-accel", "tcg"])
+        .args(if std::env::var_os("LUKOS_QEMU_REALTIME").is_some() {
+            &[][..]
+        } else {
+            &["-icount", "shift=0"][..]
+        })
+        .arg("-kernel")
         .arg(kernel)
         .args(["-append", &format!("scenario={scenario}")])
         .args(["-serial", "stdio", "-display", "none", "-monitor", "none"])

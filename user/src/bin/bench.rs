@@ -1,8 +1,10 @@
 //! Measurements: the cost of an empty system call (round trip through the
 //! `syscall` entry and `sysretq`) and of a pipe ping-pong between two
 //! processes (write + blocking read on each side, two context switches and
-//! two address-space switches per round trip). Cycles are `rdtsc`, which
-//! QEMU's TCG emulates: they are QEMU's numbers, not a CPU's.
+//! two address-space switches per round trip), in `rdtsc` ticks. QEMU's TCG
+//! emulates rdtsc; xtask runs QEMU with `-icount shift=0`, under which
+//! rdtsc advances by one per guest instruction: the numbers are
+//! instruction counts (repeatable), not a real CPU's cycles.
 #![no_std]
 #![no_main]
 
@@ -27,7 +29,7 @@ fn main(_arg: u64) {
     }
     let (t1, c1) = (ticks(), rdtsc());
     println!(
-        "BENCH syscall round-trip cycles={} ({SYSCALLS} calls in {} ticks of 10 ms; TCG-emulated rdtsc)",
+        "BENCH syscall round-trip rdtsc={} ({SYSCALLS} calls in {} ticks of 10 ms; under xtask's QEMU -icount shift=0 rdtsc counts guest instructions)",
         (c1 - c0) / SYSCALLS,
         t1 - t0
     );
@@ -49,7 +51,7 @@ fn main(_arg: u64) {
     ping.write(&u64::MAX.to_ne_bytes(), timeout::FOREVER)
         .expect("stop");
     println!(
-        "BENCH pipe-ping-pong round-trip cycles={} ({ROUND_TRIPS} round trips between two processes in {} ticks; TCG-emulated rdtsc)",
+        "BENCH pipe-ping-pong round-trip rdtsc={} ({ROUND_TRIPS} round trips between two processes in {} ticks; under xtask's QEMU -icount shift=0 rdtsc counts guest instructions)",
         (c1 - c0) / ROUND_TRIPS,
         t1 - t0
     );
