@@ -13,6 +13,7 @@
 extern crate alloc;
 
 mod boot;
+mod cpu;
 mod entry;
 mod frames;
 mod gdt;
@@ -58,6 +59,12 @@ extern "C" fn kernel_entry() -> ! {
     sched::init();
     ipc::init();
     timer::init();
+    let hardening = cpu::harden();
+    kprintln!(
+        "SMEP {}, SMAP {}",
+        on_off(hardening.smep),
+        on_off(hardening.smap)
+    );
     kprintln!("boot ok");
 
     let scenario = boot
@@ -93,6 +100,10 @@ extern "C" fn kernel_entry() -> ! {
         }
     }
     sched::start()
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off (CPU lacks it)" }
 }
 
 #[panic_handler]

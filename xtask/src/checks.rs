@@ -189,6 +189,9 @@ fn check_boot(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
     clean_finish(log, &mut problems);
     no_kills(log, &mut problems);
+    // The kernel runs with SMEP/SMAP: touching user memory other than
+    // through the checked page-table walk would fault.
+    require(log, "SMEP on, SMAP on", &mut problems);
     require(log, "HELLO from user space", &mut problems);
     require(log, "HELLO from thread arg=42", &mut problems);
     require(log, "HELLO done x=12", &mut problems);

@@ -127,7 +127,8 @@ fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, S
         // whatever the host's load and rdtsc counts guest instructions.
         // LUKOS_QEMU_REALTIME=1 runs on the host clock instead, to shake
         // out timing-dependent behaviour.
-        .args(["-accel", "tcg"])
+        // -cpu max: TCG's full feature set, including SMEP/SMAP.
+        .args(["-accel", "tcg", "-cpu", "max"])
         .args(if std::env::var_os("LUKOS_QEMU_REALTIME").is_some() {
             &[][..]
         } else {
