@@ -28,6 +28,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
             launch("spinner", 1, 0),
             launch("spinner", 1, 1),
             launch("hello", 3, 0),
+            launch("prio-waiters", 4, 0),
         ],
     ),
     ("ipc", &[launch("producer", 2, 0), launch("consumer", 2, 0)]),

@@ -225,6 +225,21 @@ fn check_sched(log: &Log) -> Vec<String> {
             "{sse_ok} spinners report intact SSE state, expected 2"
         ));
     }
+    require(log, "PRIO pending_readers=3", &mut problems);
+    let served: Vec<(u64, u64)> = log
+        .tagged("PRIO")
+        .filter_map(|text| {
+            let f = fields(text);
+            Some((number(&f, "priority")?, number(&f, "got")?))
+        })
+        .collect();
+    let mut by_priority = served.clone();
+    by_priority.sort();
+    if by_priority != [(1, 3), (2, 2), (3, 1)] {
+        problems.push(format!(
+            "priority waiters served {served:?}; expected message 1 to priority 3, 2 to 2, 3 to 1"
+        ));
+    }
     let first_done = log
         .user
         .iter()
