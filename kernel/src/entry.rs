@@ -11,7 +11,7 @@
 //! never blocks and never switches stacks, and it always runs with
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
-use crate::gdt::{DOUBLE_FAULT_IST, Selectors};
+use crate::gdt::{DOUBLE_FAULT_IST, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use alloc::boxed::Box;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
@@ -108,13 +108,13 @@ trap_stub_\num:
 syscall_entry:
     mov [rip + syscall_user_rsp], rsp
     lea rsp, [rip + trap_stack_top]
-    push 0x1b                               /* user data | 3 */
+    push {user_ss}
     push qword ptr [rip + syscall_user_rsp]
     push r11
-    push 0x23                               /* user code | 3 */
+    push {user_cs}
     push rcx
     push 0
-    push 0x100
+    push {syscall_vector}
 trap_common:
     push rax
     push rbx
@@ -197,7 +197,10 @@ trap_stub_table:
     .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
     .quad trap_stub_\num
     .endr
-    "#
+    "#,
+    user_ss = const USER_DATA_SELECTOR,
+    user_cs = const USER_CODE_SELECTOR,
+    syscall_vector = const SYSCALL_VECTOR,
 );
 
 unsafe extern "C" {

@@ -12,6 +12,11 @@ use x86_64::instructions::tables::load_tss;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
 
+/// User code selector (GDT index 4, RPL 3); the entry stubs hard-code it.
+pub const USER_CODE_SELECTOR: u16 = 0x23;
+/// User data/stack selector (GDT index 3, RPL 3); the entry stubs hard-code it.
+pub const USER_DATA_SELECTOR: u16 = 0x1b;
+
 /// IST slot (0-based, as the `x86_64` crate counts) of the double-fault stack.
 pub const DOUBLE_FAULT_IST: u16 = 0;
 
@@ -55,6 +60,8 @@ pub fn init(trap_stack_top: u64, double_fault_stack_top: u64) -> Selectors {
         SS::set_reg(kernel_data);
         load_tss(tss_selector);
     }
+    assert_eq!(user_code.0, USER_CODE_SELECTOR);
+    assert_eq!(user_data.0, USER_DATA_SELECTOR);
     Selectors {
         kernel_code,
         kernel_data,

@@ -21,6 +21,7 @@ mod heap;
 mod ipc;
 mod loader;
 mod paging;
+mod process;
 mod programs;
 mod qemu;
 mod rt;

@@ -1,4 +1,4 @@
-//! Processes, threads and the scheduler.
+//! The scheduler, and what happens on every trap from ring 3.
 //!
 //! Threads have a priority (larger = more urgent); the scheduler runs the
 //! highest-priority ready thread, round-robin within a priority, and the
@@ -7,84 +7,21 @@
 //! (which returns an [`Action`] rather than switching itself), apply it,
 //! then pick who runs next — possibly after idling until a tick.
 
-use crate::entry::{self, FxState, SYSCALL_VECTOR, TrapFrame};
-use crate::frames::{self, FRAME_SIZE};
+use crate::entry::{self, SYSCALL_VECTOR, TrapFrame};
+use crate::frames;
+use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::ipc;
-use crate::paging::{self, AddressSpace, PageRights};
+use crate::paging::{self, AddressSpace};
+pub use crate::process::{Pid, Process, Thread, ThreadState, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
 use crate::{kprintln, loader, timer, trap};
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
-
-/// A thread's identity; the IPCM's `Kernel::Thread`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Tid(pub u64);
-
-/// A process's identity (0 is the kernel's, never a process's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pid(pub u64);
-
-/// User stacks: thread slot `k` of a process gets the top [`STACK_SIZE`]
-/// bytes of `[STACK_AREA + k MiB, STACK_AREA + (k+1) MiB)`; the rest of each
-/// MiB stays unmapped as a guard.
-const STACK_AREA: u64 = 2 << 39;
-const STACK_STRIDE: u64 = 1 << 20;
-const STACK_SIZE: u64 = 64 * 1024;
-/// Most threads a process may have had over its life.
-const MAX_THREAD_SLOTS: u64 = 64;
-
-/// What a thread is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThreadState {
-    /// In a ready queue.
-    Ready,
-    /// On the CPU (the scheduler's `current`).
-    Running,
-    /// Parked on an IPCM operation until the IPCM's wake hook runs; the
-    /// operation is cancelled (TIMED_OUT) at `deadline` if given.
-    Blocked {
-        /// Tick at which the operation times out.
-        deadline: Option<u64>,
-    },
-    /// Sleeping until a tick.
-    Sleeping {
-        /// Tick to wake at.
-        until: u64,
-    },
-}
-
-/// A thread: its saved user context and scheduling state.
-pub struct Thread {
-    /// Its process.
-    pub process: Pid,
-    /// Scheduling priority.
-    pub priority: u8,
-    /// What it is doing.
-    pub state: ThreadState,
-    /// General registers and the return frame, as saved on its last entry.
-    pub regs: TrapFrame,
-    /// SSE state.
-    pub fx: Box<FxState>,
-    /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
-    pub via_syscall: bool,
-}
-
-/// A process: an address space and its threads.
-pub struct Process {
-    /// Program name, for the log.
-    pub name: &'static str,
-    /// Its page tables and user memory.
-    pub space: AddressSpace,
-    /// Its live threads.
-    pub threads: Vec<Tid>,
-    next_stack_slot: u64,
-}
 
 /// All processes and threads, the ready queues, and who runs.
 pub struct Scheduler {
@@ -204,53 +141,12 @@ impl Scheduler {
             return Err("entry outside user space");
         }
         let process = self.processes.get_mut(&pid).ok_or("no such process")?;
-        if process.next_stack_slot >= MAX_THREAD_SLOTS {
-            return Err("too many threads");
-        }
-        let slot = process.next_stack_slot;
-        process.next_stack_slot += 1;
-        let top = STACK_AREA + (slot + 1) * STACK_STRIDE;
-        let mut page = top - STACK_SIZE;
-        while page < top {
-            let frame = frames::alloc_zeroed().ok_or("out of memory")?;
-            process
-                .space
-                .map_user(
-                    page,
-                    frame,
-                    PageRights {
-                        write: true,
-                        execute: false,
-                    },
-                )
-                .map_err(|_| "out of memory")?;
-            page += FRAME_SIZE;
-        }
+        let stack_top = process.map_new_stack()?;
         let tid = Tid(self.next_id);
         self.next_id += 1;
-        let regs = TrapFrame {
-            rip: entry,
-            cs: 0x23,
-            rflags: 0x202,
-            // As if `call` had pushed a return address: rsp % 16 == 8 at entry.
-            rsp: top - 8,
-            ss: 0x1b,
-            rdi: args.0,
-            rsi: args.1,
-            ..TrapFrame::default()
-        };
         process.threads.push(tid);
-        self.threads.insert(
-            tid,
-            Thread {
-                process: pid,
-                priority,
-                state: ThreadState::Ready,
-                regs,
-                fx: Box::new(FxState::initial()),
-                via_syscall: false,
-            },
-        );
+        self.threads
+            .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
         self.ready[usize::from(priority)].push_back(tid);
         Ok(tid)
     }
@@ -282,15 +178,7 @@ pub fn spawn_process(
     let mut sched = SCHED.lock();
     let pid = Pid(sched.next_id);
     sched.next_id += 1;
-    sched.processes.insert(
-        pid,
-        Process {
-            name,
-            space,
-            threads: Vec::new(),
-            next_stack_slot: 0,
-        },
-    );
+    sched.processes.insert(pid, Process::new(name, space));
     if let Err(e) = sched.spawn_thread(pid, entry, (arg, 0), priority) {
         drop(sched.remove_process(pid));
         return Err(e.into());
@@ -540,8 +428,8 @@ fn schedule(frame: &mut TrapFrame) {
             // Only the arithmetic/direction flags are the thread's; IF on,
             // IOPL 0, no trap/nested-task flags.
             thread.regs.rflags = (thread.regs.rflags & 0x0CD5) | 0x202;
-            thread.regs.cs = 0x23;
-            thread.regs.ss = 0x1b;
+            thread.regs.cs = u64::from(USER_CODE_SELECTOR);
+            thread.regs.ss = u64::from(USER_DATA_SELECTOR);
             *frame = thread.regs;
             if sched.fx_owner != Some(tid) {
                 sched.save_fx_of_owner();
