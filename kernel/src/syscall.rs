@@ -7,11 +7,19 @@ use crate::ipc::{self, Hooks};
 use crate::sched::{self, Action, Tid};
 use crate::{kprintln, serial, timer};
 use alloc::string::String;
+use core::sync::atomic::{AtomicU64, Ordering};
 use ipcm::{Caller, Kernel, PipeFlags, PipeId, Progress, Status, UserAddr};
 use lukos_abi::{MAX_PRINT, PipeInfo, nr, status, timeout};
 
 /// Largest message store (`msg_size * max_msgs`) a user process may create.
 const MAX_USER_PIPE_BYTES: u64 = 256 * 1024;
+/// Largest total message store of all live pipes user processes created
+/// (the kernel heap is 8 MiB; this leaves the kernel its own share).
+const MAX_USER_PIPE_BYTES_TOTAL: u64 = 4 * 1024 * 1024;
+
+/// Message-store bytes of the live pipes user processes created. Kept by
+/// create/destroy (pipes outlive their creator, so this is global).
+static USER_PIPE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 fn done(status: u64) -> Action {
     Action::Return {
@@ -71,9 +79,7 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
         nr::PIPE_WRITE => pipe_write(tid, args),
         nr::PIPE_READ => pipe_read(tid, args, true),
         nr::PIPE_PEEK => pipe_read(tid, args, false),
-        nr::PIPE_DESTROY => result_unit(
-            ipc::ipcm().destroy(Caller::Thread(&tid), PipeId::from_raw(args[0] as usize)),
-        ),
+        nr::PIPE_DESTROY => pipe_destroy(tid, args[0]),
         _ => done(status::NO_SYSCALL),
     }
 }
@@ -136,12 +142,15 @@ fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
         Ok(flags) => flags,
         Err(e) => return failed(e),
     };
-    // Kernel policy: a process cannot take the kernel heap with one pipe.
-    if args[2]
-        .checked_mul(args[3])
-        .is_some_and(|bytes| bytes > MAX_USER_PIPE_BYTES)
-    {
-        return failed(Status::NoMemory);
+    // Kernel policy: user processes cannot take the kernel heap with their
+    // pipes, neither with one nor with many (zero sizes and overflow are
+    // left to the IPCM, which reports them as BAD_PARAM).
+    let bytes = args[2].checked_mul(args[3]);
+    if let Some(bytes) = bytes {
+        let used = USER_PIPE_BYTES.load(Ordering::Relaxed);
+        if bytes > MAX_USER_PIPE_BYTES || used + bytes > MAX_USER_PIPE_BYTES_TOTAL {
+            return failed(Status::NoMemory);
+        }
     }
     let created = ipc::ipcm().create(
         Caller::Thread(&tid),
@@ -150,7 +159,25 @@ fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
         args[3] as usize,
         flags,
     );
+    if created.is_ok() {
+        USER_PIPE_BYTES.fetch_add(bytes.unwrap_or(0), Ordering::Relaxed);
+    }
     result_value(created.map(|id| id.to_raw() as u64))
+}
+
+fn pipe_destroy(tid: Tid, id: u64) -> Action {
+    let id = PipeId::from_raw(id as usize);
+    let ipcm = ipc::ipcm();
+    let owner = ipcm
+        .info(id)
+        .map(|info| (info.owner, (info.msg_size * info.max_msgs) as u64));
+    let destroyed = ipcm.destroy(Caller::Thread(&tid), id);
+    if let (Ok(()), Ok((owner, bytes))) = (destroyed, owner)
+        && owner != ipcm::ProcessId::KERNEL
+    {
+        USER_PIPE_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+    }
+    result_unit(destroyed)
 }
 
 fn pipe_info(tid: Tid, id: u64, out: u64) -> Action {

@@ -157,6 +157,24 @@ fn main(_arg: u64) {
     // Bad parameters (not addresses): clear statuses, nothing created.
     let huge = sys::pipe_create(b"huge".as_ptr() as u64, 4, 1 << 20, 1 << 20, 0).map(|_| ());
     report("create-huge-store", huge, status::NO_MEMORY);
+    // Many pipes, each allowed, cannot exhaust the kernel heap together.
+    let mut created = 0;
+    let mut last = Ok(());
+    for i in 0..64u8 {
+        let name = [b'm', b'a', b'n', b'y', b'0' + i / 10, b'0' + i % 10];
+        last = sys::pipe_create(name.as_ptr() as u64, 6, 64 * 1024, 4, 0).map(|_| ());
+        if last.is_err() {
+            break;
+        }
+        created += 1;
+    }
+    report("create-many-until-quota", last, status::NO_MEMORY);
+    println!("CHECK quota created={created}");
+    // Destroying one gives its share back.
+    let first = Pipe::lookup("many00").expect("many00 exists");
+    report("destroy-one", first.destroy(), status::OK);
+    let again = sys::pipe_create(b"again".as_ptr() as u64, 5, 64 * 1024, 4, 0).map(|_| ());
+    report("create-after-destroy", again, status::OK);
     let zero = sys::pipe_create(b"zero".as_ptr() as u64, 4, 0, 4, 0).map(|_| ());
     report("create-zero-size", zero, status::BAD_PARAM);
     let overflow = sys::pipe_create(b"ovf".as_ptr() as u64, 3, u64::MAX, 2, 0).map(|_| ());
