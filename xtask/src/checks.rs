@@ -484,14 +484,16 @@ fn check_badaddr(log: &Log) -> Vec<String> {
             problems.push(format!("no BAD_ADDRESS check for a {kind} buffer"));
         }
     }
-    require(
-        log,
+    for line in [
         "CHECK nothing-written queued=0 written=0",
-        &mut problems,
-    );
-    require(log, "CHECK nothing-consumed queued=1 read=0", &mut problems);
-    require(log, "CHECK survived read=Ok(16) intact=true", &mut problems);
-    require(log, "BADADDR done", &mut problems);
+        "CHECK nothing-consumed queued=1 read=0",
+        "CHECK create-many-until-quota status=NO_MEMORY",
+        "CHECK create-after-destroy status=OK",
+        "CHECK survived read=Ok(16) intact=true",
+        "BADADDR done",
+    ] {
+        require(log, line, &mut problems);
+    }
     problems
 }
 
