@@ -12,6 +12,13 @@ const COUNT: u64 = 120;
 fn main(_arg: u64) {
     let pipe = Pipe::wait_for("dummy-pipe");
     println!("CONSUMER found dummy-pipe id={}", pipe.id());
+    // Evidence of the blocking protocol: the producer (which ran first)
+    // filled the pipe and is parked as a pending writer.
+    let info = pipe.info().expect("info");
+    println!(
+        "CONSUMER first look queued={} pending_writers={}",
+        info.queued, info.pending_writers
+    );
     let mut buf = [0u8; 16];
     for _ in 0..COUNT {
         match pipe.read(&mut buf, timeout::FOREVER) {
