@@ -1,16 +1,38 @@
 //! Boot: the PVH entry QEMU jumps to, the switch from 32-bit protected mode
-//! to long mode, and the hand-off to [`crate::kernel_entry`].
+//! to long mode, the jump to the higher half, and the hand-off to
+//! [`crate::kernel_entry`].
 //!
 //! QEMU's multiboot loader refuses ELF64 images, but it boots an ELF64 that
-//! carries a Xen PVH note (`XEN_ELFNOTE_PHYS32_ENTRY`): it enters `pvh_start`
-//! in 32-bit protected mode, paging off, with `ebx` pointing at an
-//! `hvm_start_info` block. We identity-map the first GiB with 2 MiB pages
-//! (supervisor only: this is the kernel region every address space shares),
-//! enable PAE, long mode, `syscall`, NX, write protection and SSE, and jump to
-//! 64-bit code.
+//! carries a Xen PVH note (`XEN_ELFNOTE_PHYS32_ENTRY`): it loads the
+//! segments at their physical addresses and enters `pvh_start` in 32-bit
+//! protected mode, paging off, with `ebx` pointing at an `hvm_start_info`
+//! block. The kernel is linked at [`KERNEL_BASE`] + physical address (the
+//! top 2 GiB, PML4 entry 511); only this file's `.boot.*` sections live at
+//! their physical addresses. The stub maps the first GiB of RAM twice with
+//! 2 MiB pages — identity (to survive enabling paging) and at `KERNEL_BASE`
+//! (the kernel half, supervisor-only, that every address space shares) —
+//! enables PAE, long mode, `syscall`, NX, write protection and SSE, and
+//! jumps to the higher half. [`drop_identity_map`] removes the identity map
+//! once the kernel runs up there, so the whole lower half is user space.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+/// Where physical address 0 appears in the kernel half. Also in linker.ld.
+pub const KERNEL_BASE: u64 = 0xFFFF_FFFF_8000_0000;
+
+/// The kernel-half address of a physical address below 1 GiB.
+pub const fn phys_to_virt(phys: u64) -> u64 {
+    phys + KERNEL_BASE
+}
+
+/// The boot page tables map this much RAM in the kernel half.
+pub const MAPPED_RAM: u64 = 1 << 30;
+
+/// Whether `[addr, addr + len)` lies in the RAM the kernel half maps.
+fn mapped(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= MAPPED_RAM)
+}
 
 core::arch::global_asm!(
     r#"
@@ -24,7 +46,7 @@ core::arch::global_asm!(
     .quad pvh_start
     .balign 4
 
-    .section .text.boot, "ax", @progbits
+    .section .boot.text, "ax", @progbits
     .code32
     .globl pvh_start
 pvh_start:
@@ -35,13 +57,19 @@ pvh_start:
     movl %ebx, boot_start_info
     movl $boot_stack_top, %esp
 
-    /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (present, writable, huge). */
-    movl $boot_pdpt, %eax
+    /* PML4[0] -> PDPT_lo[0] -> PD and PML4[511] -> PDPT_hi[510] -> PD:
+       the same 1 GiB (PD[i] = i * 2 MiB, present | writable | huge) at 0
+       and at KERNEL_BASE. */
+    movl $boot_pdpt_lo, %eax
     orl $3, %eax
     movl %eax, boot_pml4
+    movl $boot_pdpt_hi, %eax
+    orl $3, %eax
+    movl %eax, boot_pml4 + 511 * 8
     movl $boot_pd, %eax
     orl $3, %eax
-    movl %eax, boot_pdpt
+    movl %eax, boot_pdpt_lo
+    movl %eax, boot_pdpt_hi + 510 * 8
     xorl %ecx, %ecx
 1:
     movl %ecx, %eax
@@ -81,14 +109,17 @@ boot_long_mode:
     xorw %ax, %ax
     movw %ax, %fs
     movw %ax, %gs
-    movq $boot_stack_top, %rsp
+    /* Continue in the higher half: stack and code through KERNEL_BASE. */
+    movabsq ${kernel_base}, %rax
+    movabsq $boot_stack_top, %rsp
+    addq %rax, %rsp
     xorl %ebp, %ebp
-    call kernel_entry
+    movabsq $kernel_entry, %rax
+    call *%rax
 2:
     hlt
     jmp 2b
 
-    .section .rodata.boot, "a", @progbits
     .balign 8
 boot_gdt:
     .quad 0
@@ -100,12 +131,14 @@ boot_gdt_ptr:
     .long boot_gdt
     .long 0
 
-    .section .bss.boot, "aw", @nobits
+    .section .boot.bss, "aw", @nobits
     .balign 4096
     .globl boot_pml4
 boot_pml4:
     .skip 4096
-boot_pdpt:
+boot_pdpt_lo:
+    .skip 4096
+boot_pdpt_hi:
     .skip 4096
 boot_pd:
     .skip 4096
@@ -114,18 +147,24 @@ boot_stack:
     .skip 65536
 boot_stack_top:
     .balign 8
+    .globl boot_start_info
 boot_start_info:
     .skip 8
     "#,
+    kernel_base = const KERNEL_BASE,
     options(att_syntax)
 );
 
 unsafe extern "C" {
-    /// Physical address of the `hvm_start_info` block, stored by `pvh_start`.
+    /// Physical address of the `hvm_start_info` block, stored by `pvh_start`
+    /// (this symbol is a physical address: `.boot.bss` is not in the
+    /// higher half).
     static boot_start_info: u64;
-    /// The boot PML4: its entry 0 is the kernel region shared by all address spaces.
+    /// The boot PML4 (a physical address, like `boot_start_info`).
     static boot_pml4: u8;
+    /// Start of the image (physical: the first section is `.note.pvh`).
     static __kernel_start: u8;
+    /// End of the image (a kernel-half address).
     static __kernel_end: u8;
 }
 
@@ -178,18 +217,32 @@ pub struct BootInfo {
     pub ram: Vec<RamRegion>,
 }
 
-/// Physical address range occupied by the kernel image (text, data, bss,
-/// boot page tables and stacks).
+/// Physical address range occupied by the kernel image (boot stub and
+/// tables, text, data, bss, stacks, heap).
 pub fn kernel_image() -> (u64, u64) {
     (
         &raw const __kernel_start as u64,
-        &raw const __kernel_end as u64,
+        &raw const __kernel_end as u64 - KERNEL_BASE,
     )
 }
 
-/// Physical address of the boot PML4, whose entry 0 maps the kernel region.
+/// Physical address of the boot PML4, whose entry 511 maps the kernel half.
 pub fn boot_pml4_addr() -> u64 {
     &raw const boot_pml4 as u64
+}
+
+/// Removes the boot identity map of the first GiB (PML4 entry 0): once the
+/// kernel runs in the higher half nothing uses it, and without it a stray
+/// use of a physical address as a pointer faults instead of working by luck.
+pub fn drop_identity_map() {
+    let pml4 = phys_to_virt(boot_pml4_addr()) as *mut u64;
+    // SAFETY: the boot PML4 is ours (in `.boot.bss`) and reachable through
+    // the kernel half; entry 0 is the identity map, used only before the
+    // jump to the higher half. Reloading CR3 flushes its TLB entries.
+    unsafe {
+        pml4.write_volatile(0);
+        core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags));
+    }
 }
 
 /// Reads the PVH start-info block.
@@ -199,27 +252,29 @@ pub fn boot_pml4_addr() -> u64 {
 pub fn read_boot_info() -> BootInfo {
     // SAFETY: `boot_start_info` was written once by `pvh_start` before any
     // Rust code ran and is never written again.
-    let info_addr = unsafe { core::ptr::read_volatile(&raw const boot_start_info) };
+    let info_addr = unsafe {
+        core::ptr::read_volatile(phys_to_virt(&raw const boot_start_info as u64) as *const u64)
+    };
     let mut boot = BootInfo {
         cmdline: String::new(),
         ram: Vec::new(),
     };
-    if info_addr == 0 {
+    if info_addr == 0 || !mapped(info_addr, core::mem::size_of::<HvmStartInfo>() as u64) {
         return boot;
     }
     // SAFETY: the loader put a valid `hvm_start_info` at this physical
-    // address; the first GiB is identity-mapped, and the block is not
+    // address (checked below 1 GiB, so mapped in the kernel half), and the block is not
     // reused before we are done (the frame allocator does not exist yet).
-    let info = unsafe { &*(info_addr as *const HvmStartInfo) };
+    let info = unsafe { &*(phys_to_virt(info_addr) as *const HvmStartInfo) };
     if info.magic != XEN_HVM_START_MAGIC {
         return boot;
     }
     if info.cmdline_paddr != 0 {
         let mut addr = info.cmdline_paddr;
         // Bounded: a command line longer than 4 KiB is cut.
-        while boot.cmdline.len() < 4096 {
-            // SAFETY: the loader's NUL-terminated command line, identity-mapped.
-            let byte = unsafe { *(addr as *const u8) };
+        while boot.cmdline.len() < 4096 && mapped(addr, 1) {
+            // SAFETY: the loader's NUL-terminated command line, mapped in the kernel half (checked below 1 GiB).
+            let byte = unsafe { *(phys_to_virt(addr) as *const u8) };
             if byte == 0 {
                 break;
             }
@@ -229,9 +284,13 @@ pub fn read_boot_info() -> BootInfo {
     }
     if info.version >= 1 && info.memmap_paddr != 0 {
         for i in 0..info.memmap_entries as u64 {
-            let entry_addr = info.memmap_paddr + i * core::mem::size_of::<HvmMemmapEntry>() as u64;
-            // SAFETY: `memmap_entries` entries follow `memmap_paddr`, identity-mapped.
-            let entry = unsafe { &*(entry_addr as *const HvmMemmapEntry) };
+            let size = core::mem::size_of::<HvmMemmapEntry>() as u64;
+            let entry_addr = info.memmap_paddr.saturating_add(i.saturating_mul(size));
+            if !mapped(entry_addr, size) {
+                break;
+            }
+            // SAFETY: `memmap_entries` entries follow `memmap_paddr`, mapped in the kernel half (checked below 1 GiB).
+            let entry = unsafe { &*(phys_to_virt(entry_addr) as *const HvmMemmapEntry) };
             if entry.kind == MEMMAP_RAM {
                 boot.ram.push(RamRegion {
                     start: entry.addr,

@@ -33,7 +33,7 @@ pub fn harden() -> Hardening {
     }
     // SAFETY: SMEP/SMAP only restrict ring-0 access to user pages, which
     // the kernel never executes or touches through user addresses (user
-    // copies go through `paging`, reading frames via the kernel region).
+    // copies go through `paging`, reading frames via the kernel half).
     unsafe { Cr4::write(flags) };
     hardening
 }

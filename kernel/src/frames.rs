@@ -1,5 +1,5 @@
 //! The physical frame allocator: a bitmap of the 4 KiB frames of usable
-//! RAM from the boot memory map, below the 1 GiB the kernel region maps.
+//! RAM from the boot memory map, below the 1 GiB the kernel half maps.
 
 use crate::boot::RamRegion;
 use crate::sync::Global;
@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 
 /// Size of a frame / page.
 pub const FRAME_SIZE: u64 = 4096;
-/// Frames above this are not identity-mapped, so not handed out.
-const MAPPED_LIMIT: u64 = 1 << 30;
+/// Frames above this are not mapped in the kernel half, so not handed out.
+const MAPPED_LIMIT: u64 = crate::boot::MAPPED_RAM;
 
 /// A physical frame (its address, 4 KiB aligned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +90,8 @@ pub fn free_count() -> usize {
 }
 
 fn zero(frame: Frame) {
+    let virt = crate::boot::phys_to_virt(frame.0) as *mut u8;
     // SAFETY: the frame was just taken from the free set, so nothing else
-    // refers to it, and it lies in the identity-mapped kernel region.
-    unsafe { core::ptr::write_bytes(frame.0 as *mut u8, 0, FRAME_SIZE as usize) };
+    // refers to it, and it lies in the RAM the kernel half maps.
+    unsafe { core::ptr::write_bytes(virt, 0, FRAME_SIZE as usize) };
 }

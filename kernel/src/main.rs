@@ -49,6 +49,8 @@ extern "C" fn kernel_entry() -> ! {
         entry::double_fault_stack_top_addr(),
     );
     entry::init(&selectors);
+    // The GDT, IDT, stacks and everything else now live in the kernel half.
+    boot::drop_identity_map();
     let (image_start, image_end) = boot::kernel_image();
     frames::init(&boot.ram, image_start, image_end);
     kprintln!(

@@ -1,10 +1,11 @@
 //! Address spaces: one 4-level page table per process.
 //!
-//! PML4 entry 0 (the first 512 GiB) is the kernel region: the boot page
-//! tables' identity map of the first GiB with 2 MiB pages, supervisor-only,
-//! shared by every address space (the same PDPT). User mappings live in PML4
-//! entries 1..256 ([`USER_START`]..[`USER_END`]), 4 KiB pages, with the U bit
-//! at every level and W / NX as each ELF segment asks.
+//! The upper half (PML4 entries 256..512) is the kernel half: entry 511 maps
+//! the first GiB of RAM at [`KERNEL_BASE`](crate::boot::KERNEL_BASE) with 2 MiB pages, supervisor-only,
+//! and every address space shares it (the same PDPT). The lower half is user
+//! space ([`USER_START`]..[`USER_END`]): 4 KiB pages with the U bit at every
+//! level and W / NX as each ELF segment asks. Page tables and user frames are
+//! reached by the kernel through the kernel half ([`phys_to_virt`]).
 //!
 //! This module is also the only place that turns user addresses into
 //! memory: [`AddressSpace::copy_in`] / [`AddressSpace::copy_out`] walk the
@@ -12,6 +13,7 @@
 //! *before* touching any byte, so a bad user pointer is an error value,
 //! never a kernel page fault.
 
+use crate::boot::phys_to_virt;
 use crate::frames::{self, FRAME_SIZE, Frame};
 
 const PRESENT: u64 = 1 << 0;
@@ -21,8 +23,9 @@ const HUGE: u64 = 1 << 7;
 const NO_EXECUTE: u64 = 1 << 63;
 const ADDR_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 
-/// Lowest user address (PML4 entry 1).
-pub const USER_START: u64 = 1 << 39;
+/// Lowest user address: the first 64 KiB stay unmapped, so small
+/// addresses (NULL plus an offset) always fault.
+pub const USER_START: u64 = 0x1_0000;
 /// One past the highest user address (end of the lower canonical half).
 pub const USER_END: u64 = 1 << 47;
 
@@ -49,13 +52,16 @@ pub struct AddressSpace {
     pml4: Frame,
 }
 
+/// First PML4 entry of the kernel half.
+const KERNEL_HALF: usize = 256;
+
 /// The 512 entries of the table in `frame`.
 fn table(frame: u64) -> &'static mut [u64; 512] {
     // SAFETY: `frame` is a page-table frame owned by an address space (or
-    // the boot PML4); all frames are identity-mapped in the kernel region.
-    // The kernel is single-threaded with interrupts off, and callers never
-    // hold two references to the same table at once.
-    unsafe { &mut *(frame as *mut [u64; 512]) }
+    // the boot PML4), below 1 GiB, so mapped in the kernel half. The kernel
+    // is single-threaded with interrupts off, and callers never hold two
+    // references to the same table at once.
+    unsafe { &mut *(phys_to_virt(frame) as *mut [u64; 512]) }
 }
 
 fn index(va: u64, level: u32) -> usize {
@@ -63,11 +69,11 @@ fn index(va: u64, level: u32) -> usize {
 }
 
 impl AddressSpace {
-    /// A fresh address space holding only the shared kernel region.
+    /// A fresh address space holding only the shared kernel half.
     pub fn new() -> Result<AddressSpace, OutOfMemory> {
         let pml4 = frames::alloc_zeroed().ok_or(OutOfMemory)?;
         let kernel = table(crate::boot::boot_pml4_addr());
-        table(pml4.0)[0] = kernel[0];
+        table(pml4.0)[KERNEL_HALF..].copy_from_slice(&kernel[KERNEL_HALF..]);
         Ok(AddressSpace { pml4 })
     }
 
@@ -177,8 +183,8 @@ impl AddressSpace {
         self.walk_range(src, len, false, |phys, offset, n| {
             // SAFETY: `phys..phys+n` lies in one user frame of this address
             // space that `walk_range` checked present and user-readable; the
-            // frame is identity-mapped and not part of any Rust object.
-            let bytes = unsafe { core::slice::from_raw_parts(phys as *const u8, n) };
+            // frame is mapped in the kernel half and not part of any Rust object.
+            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
             dst[offset..offset + n].copy_from_slice(bytes);
         })
     }
@@ -188,8 +194,9 @@ impl AddressSpace {
         self.walk_range(dst, src.len(), true, |phys, offset, n| {
             // SAFETY: `phys..phys+n` lies in one user frame of this address
             // space that `walk_range` checked present, user and writable;
-            // identity-mapped and not part of any Rust object.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(phys as *mut u8, n) };
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
             bytes.copy_from_slice(&src[offset..offset + n]);
         })
     }
@@ -199,11 +206,11 @@ impl AddressSpace {
     pub fn fill_frame(frame: Frame, offset: usize, bytes: &[u8]) {
         assert!(offset + bytes.len() <= FRAME_SIZE as usize);
         // SAFETY: the frame belongs to an address space being built; the
-        // range stays inside it (checked above); identity-mapped.
+        // range stays inside it (checked above); mapped in the kernel half.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
-                (frame.0 as *mut u8).add(offset),
+                (phys_to_virt(frame.0) as *mut u8).add(offset),
                 bytes.len(),
             )
         };
@@ -211,7 +218,7 @@ impl AddressSpace {
 
     /// Makes this address space the current one.
     pub fn activate(&self) {
-        // SAFETY: the PML4 maps the kernel region exactly as every other
+        // SAFETY: the PML4 maps the kernel half exactly as every other
         // address space does, so the running kernel code, stacks and data
         // stay mapped across the switch.
         unsafe {
@@ -221,7 +228,7 @@ impl AddressSpace {
 }
 
 impl Drop for AddressSpace {
-    /// Frees every user frame and page table (never the shared kernel region).
+    /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
@@ -236,7 +243,7 @@ impl Drop for AddressSpace {
             }
         }
         let pml4 = table(self.pml4.0);
-        for &entry in &pml4[1..] {
+        for &entry in &pml4[..KERNEL_HALF] {
             if entry & PRESENT != 0 {
                 free_level(entry & ADDR_MASK, 2);
                 frames::free(Frame(entry & ADDR_MASK));
@@ -246,11 +253,11 @@ impl Drop for AddressSpace {
     }
 }
 
-/// Switches to the boot page tables (kernel region only), e.g. before the
+/// Switches to the boot page tables (kernel half only), e.g. before the
 /// current process's address space is freed.
 pub fn activate_kernel_only() {
     let root = crate::boot::boot_pml4_addr();
-    // SAFETY: the boot PML4 maps the kernel region that all code runs in.
+    // SAFETY: the boot PML4 maps the kernel half that all code runs in.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
 }
 

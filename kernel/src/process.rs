@@ -23,7 +23,7 @@ pub struct Pid(pub u64);
 /// User stacks: thread slot `k` of a process gets the top [`STACK_SIZE`]
 /// bytes of `[STACK_AREA + k MiB, STACK_AREA + (k+1) MiB)`; the rest of each
 /// MiB stays unmapped as a guard.
-const STACK_AREA: u64 = 2 << 39;
+const STACK_AREA: u64 = 0x7F00_0000_0000;
 const STACK_STRIDE: u64 = 1 << 20;
 const STACK_SIZE: u64 = 64 * 1024;
 /// Most threads a process may have had over its life.

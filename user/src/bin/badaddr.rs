@@ -9,8 +9,8 @@ use lukos_user::{Pipe, Result, Status, println, status, sys, timeout};
 
 lukos_user::entry!(main);
 
-/// In the kernel's identity-mapped image: present, but supervisor-only.
-const KERNEL_ADDR: u64 = 0x0010_0000;
+/// In the kernel half (the kernel's image): present, but supervisor-only.
+const KERNEL_ADDR: u64 = 0xFFFF_FFFF_8010_0000;
 /// User space, never mapped.
 const UNMAPPED: u64 = 0x0000_6000_0000_0000;
 

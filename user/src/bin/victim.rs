@@ -22,7 +22,7 @@ fn main(_arg: u64) {
     sleep(3);
     println!("VICTIM writing to a kernel address");
     // SAFETY: none: this is the fault under test. The address is in the
-    // supervisor-only kernel region, so the write faults in ring 3.
-    unsafe { core::ptr::write_volatile(0x20_0000 as *mut u64, 0xdead) };
+    // supervisor-only kernel half, so the write faults in ring 3.
+    unsafe { core::ptr::write_volatile(0xFFFF_FFFF_8020_0000 as *mut u64, 0xdead) };
     println!("VICTIM survived the write (must not happen)");
 }
