@@ -1,6 +1,8 @@
 //! The IPCM hosted in this kernel: the `Kernel` hooks (user copies through
 //! the page tables, wake into the saved registers) and the one manager.
 
+#![forbid(unsafe_code)]
+
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, UserAddr};

@@ -3,6 +3,8 @@
 //! flags ask for (always U; W if `PF_W`; NX unless `PF_X`); the file bytes
 //! are copied and the rest (`.bss`) stays zero.
 
+#![forbid(unsafe_code)]
+
 use crate::frames::{self, FRAME_SIZE};
 use crate::paging::{AddressSpace, PageRights, USER_END, USER_START};
 use elf::ElfBytes;

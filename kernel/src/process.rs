@@ -5,6 +5,8 @@
 //! scheduling state. Each thread runs on its own user stack in the
 //! process's stack area.
 
+#![forbid(unsafe_code)]
+
 use crate::entry::{FxState, TrapFrame};
 use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};

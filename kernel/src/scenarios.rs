@@ -1,6 +1,8 @@
 //! What each boot scenario starts. The kernel command line picks one
 //! (`scenario=NAME`); `cargo xtask qemu-test` boots each and checks its log.
 
+#![forbid(unsafe_code)]
+
 /// One process to start: program, priority of its first thread, argument.
 pub struct Launch {
     /// Embedded program name.

@@ -7,6 +7,8 @@
 //! (which returns an [`Action`] rather than switching itself), apply it,
 //! then pick who runs next — possibly after idling until a tick.
 
+#![forbid(unsafe_code)]
+
 use crate::entry::{self, SYSCALL_VECTOR, TrapFrame};
 use crate::frames;
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};

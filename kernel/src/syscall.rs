@@ -2,6 +2,8 @@
 //! switches threads itself. User pointers are passed to the IPCM or to the
 //! copy hooks as allegations ([`UserAddr`]); nothing here dereferences them.
 
+#![forbid(unsafe_code)]
+
 use crate::entry::TrapFrame;
 use crate::ipc::{self, Hooks};
 use crate::sched::{self, Action, Tid};
