@@ -296,6 +296,10 @@ fn apply(tid: Tid, action: Action) {
         Action::Block { deadline } => {
             thread.state = ThreadState::Blocked { deadline };
             sched.current = None;
+            if deadline.is_some_and(|d| d <= timer::now()) {
+                // Already due (a zero timeout): expire it before anyone runs.
+                sched.timers_checked_at = None;
+            }
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;

@@ -78,9 +78,12 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
             Err(e) => failed(e),
         },
         nr::PIPE_INFO_GET => pipe_info(tid, args[0], args[1]),
-        nr::PIPE_WRITE => pipe_write(tid, args),
-        nr::PIPE_READ => pipe_read(tid, args, true),
-        nr::PIPE_PEEK => pipe_read(tid, args, false),
+        nr::PIPE_WRITE => pipe_write(tid, args, Wait::Up(args[3])),
+        nr::PIPE_READ => pipe_read(tid, args, Take::Consume, Wait::Up(args[3])),
+        nr::PIPE_PEEK => pipe_read(tid, args, Take::Copy, Wait::Up(args[3])),
+        nr::PIPE_TRY_WRITE => pipe_write(tid, args, Wait::Never),
+        nr::PIPE_TRY_READ => pipe_read(tid, args, Take::Consume, Wait::Never),
+        nr::PIPE_TRY_PEEK => pipe_read(tid, args, Take::Copy, Wait::Never),
         nr::PIPE_DESTROY => pipe_destroy(tid, args[0]),
         _ => done(status::NO_SYSCALL),
     }
@@ -207,7 +210,8 @@ fn pipe_info(tid: Tid, id: u64, out: u64) -> Action {
     }
 }
 
-/// The deadline of a blocking call with this timeout argument.
+/// The deadline of a blocking call with this timeout argument (0: now, so
+/// an operation that would block times out at once).
 fn deadline(ticks: u64) -> Option<u64> {
     (ticks != timeout::FOREVER).then(|| timer::now().saturating_add(ticks))
 }
@@ -222,32 +226,52 @@ fn blocked_or_done<T>(progress: Result<Progress<T>, Status>, timeout_ticks: u64)
     }
 }
 
-fn pipe_write(tid: Tid, args: [u64; 5]) -> Action {
-    let (id, buf, len, ticks) = (
+/// Whether a pipe call may wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Block, at most `ticks` ticks ([`timeout::FOREVER`]: no limit).
+    Up(u64),
+    /// The try variants: FULL / EMPTY instead of blocking.
+    Never,
+}
+
+/// What a read-like call does with the oldest message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// Read: remove it.
+    Consume,
+    /// Peek: leave it.
+    Copy,
+}
+
+fn pipe_write(tid: Tid, args: [u64; 5], wait: Wait) -> Action {
+    let (id, buf, len) = (
         PipeId::from_raw(args[0] as usize),
         UserAddr(args[1] as usize),
         args[2] as usize,
-        args[3],
     );
     let ipcm = ipc::ipcm();
-    if ticks == timeout::TRY {
-        return result_unit(ipcm.try_write(&tid, id, buf, len).map(|_| ()));
+    match wait {
+        Wait::Never => result_unit(ipcm.try_write(&tid, id, buf, len).map(|_| ())),
+        Wait::Up(ticks) => blocked_or_done(ipcm.write(&tid, id, buf, len), ticks),
     }
-    blocked_or_done(ipcm.write(&tid, id, buf, len), ticks)
 }
 
-fn pipe_read(tid: Tid, args: [u64; 5], consume: bool) -> Action {
-    let (id, buf, len_out, ticks) = (
+fn pipe_read(tid: Tid, args: [u64; 5], take: Take, wait: Wait) -> Action {
+    let (id, buf, len_out) = (
         PipeId::from_raw(args[0] as usize),
         UserAddr(args[1] as usize),
         UserAddr(args[2] as usize),
-        args[3],
     );
     let ipcm = ipc::ipcm();
-    match (ticks == timeout::TRY, consume) {
-        (true, true) => result_unit(ipcm.try_read(&tid, id, buf, len_out).map(|_| ())),
-        (true, false) => result_unit(ipcm.try_peek(&tid, id, buf, len_out).map(|_| ())),
-        (false, true) => blocked_or_done(ipcm.read(&tid, id, buf, len_out), ticks),
-        (false, false) => blocked_or_done(ipcm.peek(&tid, id, buf, len_out), ticks),
+    match (wait, take) {
+        (Wait::Never, Take::Consume) => {
+            result_unit(ipcm.try_read(&tid, id, buf, len_out).map(|_| ()))
+        }
+        (Wait::Never, Take::Copy) => result_unit(ipcm.try_peek(&tid, id, buf, len_out).map(|_| ())),
+        (Wait::Up(ticks), Take::Consume) => {
+            blocked_or_done(ipcm.read(&tid, id, buf, len_out), ticks)
+        }
+        (Wait::Up(ticks), Take::Copy) => blocked_or_done(ipcm.peek(&tid, id, buf, len_out), ticks),
     }
 }

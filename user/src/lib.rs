@@ -215,13 +215,19 @@ impl Pipe {
         self.id
     }
 
-    /// Writes one message; `timeout` in ticks ([`timeout::FOREVER`],
-    /// [`timeout::TRY`]).
+    /// Writes one message, waiting while the pipe is full for at most
+    /// `timeout` ticks ([`timeout::FOREVER`]: no limit; TIMED_OUT after it).
     pub fn write(self, msg: &[u8], timeout: u64) -> Result<()> {
         sys::pipe_write(self.id, msg.as_ptr() as u64, msg.len() as u64, timeout)
     }
 
-    /// Reads one message into `buf` (at least `msg_size` bytes); returns its length.
+    /// Writes one message if there is room now (FULL otherwise).
+    pub fn try_write(self, msg: &[u8]) -> Result<()> {
+        sys::pipe_try_write(self.id, msg.as_ptr() as u64, msg.len() as u64)
+    }
+
+    /// Reads one message into `buf` (at least `msg_size` bytes), waiting at
+    /// most `timeout` ticks while the pipe is empty; returns its length.
     pub fn read(self, buf: &mut [u8], timeout: u64) -> Result<usize> {
         let mut len = 0usize;
         sys::pipe_read(
@@ -233,7 +239,13 @@ impl Pipe {
         .map(|()| len)
     }
 
-    /// Copies the oldest message without taking it; returns its length.
+    /// Reads one message if there is one now (EMPTY otherwise).
+    pub fn try_read(self, buf: &mut [u8]) -> Result<usize> {
+        let mut len = 0usize;
+        sys::pipe_try_read(self.id, buf.as_mut_ptr() as u64, &raw mut len as u64).map(|()| len)
+    }
+
+    /// Copies the oldest message without taking it, waiting like `read`.
     pub fn peek(self, buf: &mut [u8], timeout: u64) -> Result<usize> {
         let mut len = 0usize;
         sys::pipe_peek(
@@ -243,6 +255,12 @@ impl Pipe {
             timeout,
         )
         .map(|()| len)
+    }
+
+    /// Copies the oldest message if there is one now (EMPTY otherwise).
+    pub fn try_peek(self, buf: &mut [u8]) -> Result<usize> {
+        let mut len = 0usize;
+        sys::pipe_try_peek(self.id, buf.as_mut_ptr() as u64, &raw mut len as u64).map(|()| len)
     }
 
     /// Sizes, contents, waiters and counters.

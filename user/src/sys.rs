@@ -100,6 +100,21 @@ pub fn pipe_peek(id: u64, buf: u64, len_out: u64, timeout: u64) -> Result<()> {
     check(syscall4(nr::PIPE_PEEK, id, buf, len_out, timeout).0)
 }
 
+/// `pipe_try_write`.
+pub fn pipe_try_write(id: u64, buf: u64, len: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_TRY_WRITE, id, buf, len, 0).0)
+}
+
+/// `pipe_try_read`.
+pub fn pipe_try_read(id: u64, buf: u64, len_out: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_TRY_READ, id, buf, len_out, 0).0)
+}
+
+/// `pipe_try_peek`.
+pub fn pipe_try_peek(id: u64, buf: u64, len_out: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_TRY_PEEK, id, buf, len_out, 0).0)
+}
+
 /// `pipe_destroy`.
 pub fn pipe_destroy(id: u64) -> Result<()> {
     check(syscall1(nr::PIPE_DESTROY, id).0)

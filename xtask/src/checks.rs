@@ -570,6 +570,16 @@ fn check_timeout(log: &Log) -> Vec<String> {
     require(log, "CHECK try-read-empty result=Err(EMPTY)", &mut problems);
     require(log, "CHECK try-write-full result=Err(FULL)", &mut problems);
     require(log, "CHECK read-within-timeout value=Ok(33)", &mut problems);
+    require(
+        log,
+        "CHECK zero-timeout result=Err(TIMED_OUT) waited=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "CHECK zero-timeout-completes value=Ok(44)",
+        &mut problems,
+    );
     require(log, "TIMEOUTS done", &mut problems);
     problems
 }

@@ -32,7 +32,8 @@ pub mod nr {
     pub const PIPE_ID_GET: u64 = 11;
     /// `pipe_info_get(id, info_ptr)`: fills a [`PipeInfo`](super::PipeInfo).
     pub const PIPE_INFO_GET: u64 = 12;
-    /// `pipe_write(id, buf, len, timeout)`.
+    /// `pipe_write(id, buf, len, timeout)`: blocks while the pipe is full,
+    /// at most `timeout` ticks ([`FOREVER`](super::timeout::FOREVER): no limit).
     pub const PIPE_WRITE: u64 = 13;
     /// `pipe_read(id, buf, len_ptr, timeout)`: `buf` holds `msg_size` bytes;
     /// the message length is stored as a `usize` at `len_ptr`.
@@ -41,14 +42,21 @@ pub mod nr {
     pub const PIPE_PEEK: u64 = 15;
     /// `pipe_destroy(id)`.
     pub const PIPE_DESTROY: u64 = 16;
+    /// `pipe_try_write(id, buf, len)`: FULL instead of blocking.
+    pub const PIPE_TRY_WRITE: u64 = 17;
+    /// `pipe_try_read(id, buf, len_ptr)`: EMPTY instead of blocking.
+    pub const PIPE_TRY_READ: u64 = 18;
+    /// `pipe_try_peek(id, buf, len_ptr)`: EMPTY instead of blocking.
+    pub const PIPE_TRY_PEEK: u64 = 19;
 }
 
-/// Timeout arguments of read/write/peek, in timer ticks.
+/// Timeout arguments of the blocking read/write/peek, in timer ticks: an
+/// operation that could not happen within them returns TIMED_OUT and did
+/// not happen. 0 means "now or never": TIMED_OUT at once if it would block
+/// (the `pipe_try_*` calls answer EMPTY / FULL instead).
 pub mod timeout {
     /// Block until the operation can happen.
     pub const FOREVER: u64 = u64::MAX;
-    /// Never block: the try variants (EMPTY / FULL instead).
-    pub const TRY: u64 = 0;
 }
 
 /// Status codes (the IPCM's stable `IPCM_STATUS_*` integers; the kernel

@@ -55,20 +55,20 @@ fn main(_arg: u64) {
 
     report(
         "write-from-kernel-addr",
-        sys::pipe_write(id, KERNEL_ADDR, 16, timeout::TRY),
+        sys::pipe_try_write(id, KERNEL_ADDR, 16),
         bad,
     );
     report(
         "write-from-unmapped",
-        sys::pipe_write(id, UNMAPPED, 16, timeout::TRY),
+        sys::pipe_try_write(id, UNMAPPED, 16),
         bad,
     );
     report(
         "write-crossing-into-unmapped",
-        sys::pipe_write(id, crossing, 16, timeout::TRY),
+        sys::pipe_try_write(id, crossing, 16),
         bad,
     );
-    report("write-null", sys::pipe_write(id, 0, 16, timeout::TRY), bad);
+    report("write-null", sys::pipe_try_write(id, 0, 16), bad);
     let info = pipe.info().expect("info");
     println!(
         "CHECK nothing-written queued={} written={}",
@@ -77,44 +77,44 @@ fn main(_arg: u64) {
 
     report(
         "write-valid",
-        pipe.write(b"0123456789abcdef", timeout::TRY),
+        pipe.try_write(b"0123456789abcdef"),
         status::OK,
     );
     let mut buf = [0u8; 16];
     let buf_ptr = buf.as_mut_ptr() as u64;
     report(
         "read-into-kernel-addr",
-        sys::pipe_read(id, KERNEL_ADDR, len_ptr, timeout::TRY),
+        sys::pipe_try_read(id, KERNEL_ADDR, len_ptr),
         bad,
     );
     report(
         "read-into-unmapped",
-        sys::pipe_read(id, UNMAPPED, len_ptr, timeout::TRY),
+        sys::pipe_try_read(id, UNMAPPED, len_ptr),
         bad,
     );
     report(
         "read-into-read-only",
-        sys::pipe_read(id, read_only, len_ptr, timeout::TRY),
+        sys::pipe_try_read(id, read_only, len_ptr),
         bad,
     );
     report(
         "read-crossing-into-unmapped",
-        sys::pipe_read(id, crossing, len_ptr, timeout::TRY),
+        sys::pipe_try_read(id, crossing, len_ptr),
         bad,
     );
     report(
         "read-len-into-read-only",
-        sys::pipe_read(id, buf_ptr, read_only, timeout::TRY),
+        sys::pipe_try_read(id, buf_ptr, read_only),
         bad,
     );
     report(
         "read-len-into-kernel-addr",
-        sys::pipe_read(id, buf_ptr, KERNEL_ADDR, timeout::TRY),
+        sys::pipe_try_read(id, buf_ptr, KERNEL_ADDR),
         bad,
     );
     report(
         "peek-into-read-only",
-        sys::pipe_peek(id, read_only, len_ptr, timeout::TRY),
+        sys::pipe_try_peek(id, read_only, len_ptr),
         bad,
     );
     report(
@@ -201,12 +201,12 @@ fn main(_arg: u64) {
     );
     report(
         "write-too-large",
-        pipe.write(&[0u8; 17], timeout::TRY),
+        pipe.try_write(&[0u8; 17]),
         status::TOO_LARGE,
     );
     report(
         "read-unknown-id",
-        sys::pipe_read(12345, buf_ptr, len_ptr, timeout::TRY),
+        sys::pipe_try_read(12345, buf_ptr, len_ptr),
         status::NOT_FOUND,
     );
     report(
@@ -216,7 +216,7 @@ fn main(_arg: u64) {
     );
 
     // The kernel survived: the message is still there, intact.
-    let got = pipe.read(&mut buf, timeout::TRY);
+    let got = pipe.try_read(&mut buf);
     let intact = got == Ok(16) && &buf == b"0123456789abcdef";
     println!("CHECK survived read={:?} intact={intact}", got);
     println!("BADADDR done");

@@ -23,7 +23,7 @@ fn blocked_peeker(id: u64) {
 fn main(_arg: u64) {
     let guarded = Pipe::create("guarded", 8, 2, flags::OWNER_WRITE).expect("create guarded");
     guarded
-        .write(&5u64.to_ne_bytes(), timeout::TRY)
+        .try_write(&5u64.to_ne_bytes())
         .expect("owner writes");
 
     let doomed = Pipe::create("doomed", 8, 1, 0).expect("create doomed");
@@ -40,7 +40,7 @@ fn main(_arg: u64) {
     let mut buf = [0u8; 8];
     println!(
         "CHECK stale-id-read result={:?}",
-        doomed.read(&mut buf, timeout::TRY).map(|_| ())
+        doomed.try_read(&mut buf).map(|_| ())
     );
     println!("CHECK stale-id-info result={:?}", doomed.info().map(|_| ()));
     let again = Pipe::create("doomed", 8, 1, 0).expect("name is free again");

@@ -10,12 +10,10 @@ fn main(_arg: u64) {
     let guarded = Pipe::wait_for("guarded");
     println!(
         "CHECK intruder-write result={:?}",
-        guarded.write(&6u64.to_ne_bytes(), timeout::TRY)
+        guarded.try_write(&6u64.to_ne_bytes())
     );
     println!("CHECK intruder-destroy result={:?}", guarded.destroy());
     let mut buf = [0u8; 8];
-    let peek = guarded
-        .peek(&mut buf, timeout::TRY)
-        .map(|_| u64::from_ne_bytes(buf));
+    let peek = guarded.try_peek(&mut buf).map(|_| u64::from_ne_bytes(buf));
     println!("CHECK intruder-peek value={:?}", peek);
 }

@@ -15,13 +15,10 @@ fn main(_arg: u64) {
         "OBSERVE pending_readers={} pending_peekers={} pending_writers={} queued={}",
         info.pending_readers, info.pending_peekers, info.pending_writers, info.queued
     );
-    pipe.write(&7u64.to_ne_bytes(), timeout::TRY)
-        .expect("write");
+    pipe.try_write(&7u64.to_ne_bytes()).expect("write");
     let info = pipe.info().expect("info");
     let mut buf = [0u8; 8];
-    let got = pipe
-        .read(&mut buf, timeout::TRY)
-        .map(|_| u64::from_ne_bytes(buf));
+    let got = pipe.try_read(&mut buf).map(|_| u64::from_ne_bytes(buf));
     println!(
         "OBSERVE after-write queued={} read-back={:?}",
         info.queued, got

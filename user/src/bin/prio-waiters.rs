@@ -36,8 +36,7 @@ fn main(_arg: u64) {
     }
     println!("PRIO pending_readers={pending}");
     for message in 1..=3u64 {
-        pipe.write(&message.to_ne_bytes(), timeout::TRY)
-            .expect("write");
+        pipe.try_write(&message.to_ne_bytes()).expect("write");
     }
     thread_exit()
 }

@@ -13,11 +13,10 @@ const TOKENS: u64 = 2;
 fn main(_arg: u64) {
     let pipe = Pipe::create("tokens", 8, TOKENS as usize, 0).expect("create tokens");
     for token in 0..TOKENS {
-        pipe.write(&token.to_ne_bytes(), timeout::TRY)
-            .expect("prefill");
+        pipe.try_write(&token.to_ne_bytes()).expect("prefill");
     }
     // One more is a release without an acquire: refused, never blocks.
-    let extra = pipe.write(&99u64.to_ne_bytes(), timeout::TRY);
+    let extra = pipe.try_write(&99u64.to_ne_bytes());
     println!(
         "TOKENS n={TOKENS} extra_release={}",
         extra.err().map_or("OK", |s| s.name())

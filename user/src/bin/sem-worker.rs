@@ -27,7 +27,7 @@ fn worker(id: u64) {
         core::hint::black_box(acc);
         sleep(1);
         println!("RELEASE w={id} round={round}");
-        if let Err(status) = tokens.write(&token, timeout::TRY) {
+        if let Err(status) = tokens.try_write(&token) {
             println!("RELEASE w={id} failed: {status}");
         }
     }

@@ -40,21 +40,31 @@ fn main(_arg: u64) {
         "CHECK after-write-timeout pending_writers={} queued={} written={}",
         info.pending_writers, info.queued, info.written
     );
-    let got = pipe
-        .read(&mut buf, timeout::TRY)
-        .map(|_| u64::from_ne_bytes(buf));
+    let got = pipe.try_read(&mut buf).map(|_| u64::from_ne_bytes(buf));
     println!("CHECK read-after-timeouts value={:?}", got);
+
+    // A zero timeout: "now or never", TIMED_OUT at once, nothing consumed.
+    let start = ticks();
+    let read = pipe.read(&mut buf, 0);
+    let waited = ticks() - start;
+    println!(
+        "CHECK zero-timeout result={:?} waited={waited}",
+        read.map(|_| ())
+    );
+    pipe.try_write(&44u64.to_ne_bytes()).expect("write");
+    let got = pipe.read(&mut buf, 0).map(|_| u64::from_ne_bytes(buf));
+    println!("CHECK zero-timeout-completes value={:?}", got);
 
     println!(
         "CHECK try-read-empty result={:?}",
-        pipe.read(&mut buf, timeout::TRY).map(|_| ())
+        pipe.try_read(&mut buf).map(|_| ())
     );
-    pipe.write(&1u64.to_ne_bytes(), timeout::TRY).expect("fill");
+    pipe.try_write(&1u64.to_ne_bytes()).expect("fill");
     println!(
         "CHECK try-write-full result={:?}",
-        pipe.write(&2u64.to_ne_bytes(), timeout::TRY)
+        pipe.try_write(&2u64.to_ne_bytes())
     );
-    pipe.read(&mut buf, timeout::TRY).expect("drain");
+    pipe.try_read(&mut buf).expect("drain");
 
     // A timeout that does not expire: the write arrives first.
     spawn(late_writer, pipe.id(), 2).expect("spawn");
