@@ -2,7 +2,7 @@
 #![no_std]
 #![no_main]
 
-use lukos_user::{Pipe, println, timeout};
+use lukos_user::{Pipe, println};
 
 lukos_user::entry!(main);
 

@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use lukos_user::{Pipe, println, sleep, timeout};
+use lukos_user::{Pipe, println, sleep};
 
 lukos_user::entry!(main);
 
