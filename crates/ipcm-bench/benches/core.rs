@@ -8,7 +8,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ipcm_bench::measure::spsc_throughput;
 use ipcm_bench::noop::{core_fixture, write_read, write_read_by_id};
-use ipcm_bench::peers::{Channel, Crossbeam, Flume, PacketPipe, PosixMq, StdSync};
+use ipcm_bench::peers::{Channel, Crossbeam, Flume, IpcmHost, PacketPipe, PosixMq, StdSync};
 
 fn core(c: &mut Criterion) {
     let mut group = c.benchmark_group("core write+read");
@@ -40,6 +40,7 @@ fn peers(c: &mut Criterion) {
             b.iter(|| spsc_throughput::<C, 64>(64, MESSAGES).expect("open"));
         });
     }
+    bench::<IpcmHost>(&mut group);
     bench::<Crossbeam>(&mut group);
     bench::<Flume>(&mut group);
     bench::<StdSync>(&mut group);

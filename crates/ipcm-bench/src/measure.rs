@@ -127,7 +127,7 @@ pub fn median(values: &mut [f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peers::{Crossbeam, PacketPipe, PosixMq, StdSync};
+    use crate::peers::{Crossbeam, IpcmHost, PacketPipe, PosixMq, StdSync};
 
     #[test]
     fn every_peer_moves_messages_in_every_measurement() {
@@ -143,6 +143,7 @@ mod tests {
                 assert!(rate > 0.0);
             }
         }
+        check::<IpcmHost>();
         check::<Crossbeam>();
         check::<StdSync>();
         check::<PacketPipe>();

@@ -28,6 +28,36 @@ pub trait Channel<const N: usize> {
     fn recv(rx: &mut Self::Rx, buf: &mut [u8; N]);
 }
 
+/// The subject: an IPCM pipe between std threads (`ipcm-host`).
+pub struct IpcmHost;
+
+impl<const N: usize> Channel<N> for IpcmHost {
+    type Tx = ipcm_host::Pipe;
+    type Rx = ipcm_host::Pipe;
+    const NAME: &'static str = "ipcm-host";
+
+    fn open(depth: usize) -> io::Result<(Self::Tx, Self::Rx)> {
+        let pipe = ipcm_host::Ipc::new()
+            .pipe(N, depth)
+            .create()
+            .map_err(io::Error::other)?;
+        Ok((pipe.clone(), pipe))
+    }
+    fn clone_tx(tx: &Self::Tx) -> Option<Self::Tx> {
+        Some(tx.clone())
+    }
+    fn clone_rx(rx: &Self::Rx) -> Option<Self::Rx> {
+        Some(rx.clone())
+    }
+    fn send(tx: &mut Self::Tx, msg: &[u8; N]) {
+        let _ = tx.write(msg).expect("pipe alive");
+    }
+    fn recv(rx: &mut Self::Rx, buf: &mut [u8; N]) {
+        let len = rx.read(buf).expect("pipe alive");
+        debug_assert_eq!(len, N);
+    }
+}
+
 /// `crossbeam_channel::bounded`.
 pub struct Crossbeam;
 

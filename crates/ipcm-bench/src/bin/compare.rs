@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use ipcm_bench::noop::{core_fixture, cost_with_pipes, cost_with_waiters, ns_per_op, write_read};
-use ipcm_bench::peers::{Crossbeam, Flume, PacketPipe, PosixMq, StdSync};
+use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost, PacketPipe, PosixMq, StdSync};
 use ipcm_bench::report::{CoreFigures, Effort, markdown, run_all, runner, svg};
 
 #[derive(Parser)]
@@ -41,7 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             repeats: args.repeats as usize,
         }
     };
+    // The first runner is the subject every ratio is taken against.
     let runners = [
+        runner::<IpcmHost>(),
         runner::<Crossbeam>(),
         runner::<Flume>(),
         runner::<StdSync>(),
