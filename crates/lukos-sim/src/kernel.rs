@@ -18,7 +18,10 @@ use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use ipcm::{CancelReason, Caller, Ipcm, MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, Priority, ProcessId, Progress, Status, UserAddr, Written};
+use ipcm::{
+    Caller, CancelReason, Ipcm, MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, Priority, ProcessId,
+    Progress, Status, UserAddr, Written,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -258,7 +261,13 @@ pub trait Observer {
     fn before(&mut self, call: &IpcCall<'_>, machine: &Machine);
     /// Called just after, with what it returned and the wakes it caused, in
     /// order, before they are applied.
-    fn after(&mut self, call: &IpcCall<'_>, outcome: &IpcOutcome, wakes: &[(Tid, Status)], machine: &Machine);
+    fn after(
+        &mut self,
+        call: &IpcCall<'_>,
+        outcome: &IpcOutcome,
+        wakes: &[(Tid, Status)],
+        machine: &Machine,
+    );
 }
 
 /// What one scheduling step did.
@@ -373,7 +382,13 @@ impl Sim {
         let now = self.machine.now();
         let mut trace = self.trace.take()?;
         for (index, thread) in self.threads.iter().enumerate() {
-            trace.state(thread.process, Tid(index as u32), &state_name(&thread.state, &self.pipes), thread.since, now);
+            trace.state(
+                thread.process,
+                Tid(index as u32),
+                &state_name(&thread.state, &self.pipes),
+                thread.since,
+                now,
+            );
         }
         Some(trace)
     }
@@ -439,12 +454,14 @@ impl Sim {
 
     /// Map pages in `process` (the loader's job).
     pub fn map(&mut self, process: ProcessId, va: usize, len: usize, perm: Perm) {
-        self.machine.with_space(process, |space| space.map(va, len, perm));
+        self.machine
+            .with_space(process, |space| space.map(va, len, perm));
     }
 
     /// Unmap pages in `process`; returns how many were mapped.
     pub fn unmap(&mut self, process: ProcessId, va: usize, len: usize) -> usize {
-        self.machine.with_space(process, |space| space.unmap(va, len))
+        self.machine
+            .with_space(process, |space| space.unmap(va, len))
     }
 
     /// Start a thread in `process` running `program`.
@@ -506,7 +523,9 @@ impl Sim {
     /// Whether any thread is still alive.
     #[must_use]
     pub fn alive(&self) -> bool {
-        self.threads.iter().any(|t| !matches!(t.state, ThreadState::Exited(_)))
+        self.threads
+            .iter()
+            .any(|t| !matches!(t.state, ThreadState::Exited(_)))
     }
 
     /// Run until every thread exits, or until nothing can happen any more,
@@ -518,7 +537,11 @@ impl Sim {
                 end => return end,
             }
         }
-        if self.alive() { Step::Stuck } else { Step::Finished }
+        if self.alive() {
+            Step::Stuck
+        } else {
+            Step::Finished
+        }
     }
 
     /// One scheduling decision: fire due timers, then run one thread for up
@@ -534,7 +557,11 @@ impl Sim {
             self.fire_timers();
             return Step::Idle;
         }
-        if self.alive() { Step::Stuck } else { Step::Finished }
+        if self.alive() {
+            Step::Stuck
+        } else {
+            Step::Finished
+        }
     }
 
     fn pick(&mut self) -> Option<Tid> {
@@ -585,7 +612,9 @@ impl Sim {
             self.stats.switches += 1;
             self.last = Some(tid);
         }
-        let slice = self.rng.random_range(self.config.slice_min..=self.config.slice_max.max(self.config.slice_min));
+        let slice = self
+            .rng
+            .random_range(self.config.slice_min..=self.config.slice_max.max(self.config.slice_min));
         self.machine.reset_charged();
         self.set_state(tid, ThreadState::Running);
         let priority = self.threads[tid.0 as usize].priority;
@@ -687,7 +716,10 @@ impl Sim {
                         "{tid} ({}) awaited something that is not a system call; stopped",
                         self.threads[index].name
                     ));
-                    self.exit(tid, ExitReason::Failed(UserError::Check("awaited a foreign future".into())));
+                    self.exit(
+                        tid,
+                        ExitReason::Failed(UserError::Check("awaited a foreign future".into())),
+                    );
                     None
                 }
             },
@@ -718,7 +750,9 @@ impl Sim {
                     reason: CancelReason::Cancelled,
                 });
                 if outcome.is_err() {
-                    self.anomalies.push(format!("cancelling blocked {tid} found no pending operation: {outcome:?}"));
+                    self.anomalies.push(format!(
+                        "cancelling blocked {tid} found no pending operation: {outcome:?}"
+                    ));
                 }
             }
             _ => {}
@@ -757,9 +791,9 @@ impl Sim {
                     });
                     match outcome {
                         Ok(_) => self.stats.timeouts += 1,
-                        Err(status) => self
-                            .anomalies
-                            .push(format!("timeout of {tid} found no pending operation ({status:?})")),
+                        Err(status) => self.anomalies.push(format!(
+                            "timeout of {tid} found no pending operation ({status:?})"
+                        )),
                     }
                 }
             }
@@ -772,7 +806,9 @@ impl Sim {
         let thread = &mut self.threads[tid.0 as usize];
         if !matches!(thread.state, ThreadState::Blocked(BlockedOn::Pipe { .. })) {
             let state = thread.state.clone();
-            self.anomalies.push(format!("wake({tid}, {status:?}) for a thread that is {state:?}"));
+            self.anomalies.push(format!(
+                "wake({tid}, {status:?}) for a thread that is {state:?}"
+            ));
             return;
         }
         if let Some(key) = thread.timer.take() {
@@ -802,7 +838,14 @@ impl Sim {
             (IpcCall::Create { name, .. }, Ok(IpcValue::Id(id))) => {
                 let name = name.map_or_else(|| format!("anon-{}", id.to_raw()), str::to_owned);
                 if let Ok(info) = self.ipcm.info(*id) {
-                    self.pipes.insert(*id, PipeRecord { name, info, destroyed: false });
+                    self.pipes.insert(
+                        *id,
+                        PipeRecord {
+                            name,
+                            info,
+                            destroyed: false,
+                        },
+                    );
                 }
                 self.refresh_pipe(*id);
             }
@@ -823,7 +866,14 @@ impl Sim {
                 | IpcCall::KernelRead { id, .. },
                 _,
             ) => self.refresh_pipe(*id),
-            (IpcCall::Cancel { .. }, _) | (IpcCall::Lookup { .. } | IpcCall::Info { .. } | IpcCall::Create { .. } | IpcCall::Destroy { .. }, _) => {}
+            (IpcCall::Cancel { .. }, _)
+            | (
+                IpcCall::Lookup { .. }
+                | IpcCall::Info { .. }
+                | IpcCall::Create { .. }
+                | IpcCall::Destroy { .. },
+                _,
+            ) => {}
         }
         outcome
     }
@@ -835,23 +885,53 @@ impl Sim {
             Progress::Blocked => IpcValue::Blocked,
         };
         match *call {
-            IpcCall::Create { caller, name, msg_size, max_msgs, flags } => {
+            IpcCall::Create {
+                caller,
+                name,
+                msg_size,
+                max_msgs,
+                flags,
+            } => {
                 let caller = caller.as_ref().map_or(Caller::Kernel, Caller::Thread);
-                ipcm.create(caller, name, msg_size, max_msgs, flags).map(IpcValue::Id)
+                ipcm.create(caller, name, msg_size, max_msgs, flags)
+                    .map(IpcValue::Id)
             }
             IpcCall::Lookup { name } => ipcm.lookup_by_name(name).map(IpcValue::Id),
             IpcCall::Info { id } => ipcm.info(id).map(IpcValue::Info),
-            IpcCall::Write { thread, id, src, len, wait: true } => ipcm
+            IpcCall::Write {
+                thread,
+                id,
+                src,
+                len,
+                wait: true,
+            } => ipcm
                 .write(&thread, id, UserAddr(src), len)
                 .map(|p| blocked(map_progress(p, IpcValue::Written))),
-            IpcCall::Write { thread, id, src, len, wait: false } => {
-                ipcm.try_write(&thread, id, UserAddr(src), len).map(IpcValue::Written)
-            }
-            IpcCall::Read { thread, id, dst, len_out, consume, wait } => {
+            IpcCall::Write {
+                thread,
+                id,
+                src,
+                len,
+                wait: false,
+            } => ipcm
+                .try_write(&thread, id, UserAddr(src), len)
+                .map(IpcValue::Written),
+            IpcCall::Read {
+                thread,
+                id,
+                dst,
+                len_out,
+                consume,
+                wait,
+            } => {
                 let (dst, len_out) = (UserAddr(dst), UserAddr(len_out));
                 match (consume, wait) {
-                    (true, true) => ipcm.read(&thread, id, dst, len_out).map(|p| blocked(map_progress(p, IpcValue::Len))),
-                    (false, true) => ipcm.peek(&thread, id, dst, len_out).map(|p| blocked(map_progress(p, IpcValue::Len))),
+                    (true, true) => ipcm
+                        .read(&thread, id, dst, len_out)
+                        .map(|p| blocked(map_progress(p, IpcValue::Len))),
+                    (false, true) => ipcm
+                        .peek(&thread, id, dst, len_out)
+                        .map(|p| blocked(map_progress(p, IpcValue::Len))),
                     (true, false) => ipcm.try_read(&thread, id, dst, len_out).map(IpcValue::Len),
                     (false, false) => ipcm.try_peek(&thread, id, dst, len_out).map(IpcValue::Len),
                 }
@@ -860,11 +940,17 @@ impl Sim {
             IpcCall::KernelRead { id, consume } => {
                 let size = ipcm.info(id)?.msg_size;
                 let mut buf = vec![0; size];
-                let len = if consume { ipcm.kernel_read(id, &mut buf)? } else { ipcm.kernel_peek(id, &mut buf)? };
+                let len = if consume {
+                    ipcm.kernel_read(id, &mut buf)?
+                } else {
+                    ipcm.kernel_peek(id, &mut buf)?
+                };
                 buf.truncate(len);
                 Ok(IpcValue::Message(buf))
             }
-            IpcCall::Cancel { thread, reason } => ipcm.cancel(&thread, reason).map(|()| IpcValue::Done),
+            IpcCall::Cancel { thread, reason } => {
+                ipcm.cancel(&thread, reason).map(|()| IpcValue::Done)
+            }
             IpcCall::Destroy { caller, id } => {
                 let caller = caller.as_ref().map_or(Caller::Kernel, Caller::Thread);
                 ipcm.destroy(caller, id).map(|()| IpcValue::Done)
@@ -908,7 +994,10 @@ impl Sim {
                 // The wake made the thread ready with TimedOut; it goes on
                 // running now (it never left the CPU).
                 self.set_state(tid, ThreadState::Running);
-                return self.machine.take_reply(tid).or(Some(Reply::status(Status::TimedOut)));
+                return self
+                    .machine
+                    .take_reply(tid)
+                    .or(Some(Reply::status(Status::TimedOut)));
             }
             let deadline = self.machine.now() + ticks;
             self.arm_timer(tid, deadline, TimerKind::Timeout);
@@ -935,9 +1024,15 @@ impl Sim {
 
     /// Handle one system call; `None` when the thread blocked.
     fn syscall(&mut self, tid: Tid, syscall: Syscall) -> Option<Reply> {
-        let status_of = |result: Result<(), Status>| Reply::status(result.err().unwrap_or(Status::Ok));
+        let status_of =
+            |result: Result<(), Status>| Reply::status(result.err().unwrap_or(Status::Ok));
         match syscall {
-            Syscall::PipeCreate { name, msg_size, max_msgs, flags } => {
+            Syscall::PipeCreate {
+                name,
+                msg_size,
+                max_msgs,
+                flags,
+            } => {
                 let name = if name == 0 {
                     None
                 } else {
@@ -949,7 +1044,13 @@ impl Sim {
                 let Ok(flags) = PipeFlags::from_raw(flags) else {
                     return Some(Reply::status(Status::BadParam));
                 };
-                let call = IpcCall::Create { caller: Some(tid), name: name.as_deref(), msg_size, max_msgs, flags };
+                let call = IpcCall::Create {
+                    caller: Some(tid),
+                    name: name.as_deref(),
+                    msg_size,
+                    max_msgs,
+                    flags,
+                };
                 Some(match self.ipc(call) {
                     Ok(IpcValue::Id(id)) => Reply::value(id.to_raw()),
                     Ok(other) => unreachable!("create returned {other:?}"),
@@ -957,18 +1058,35 @@ impl Sim {
                 })
             }
             Syscall::PipeIdGet { name, id_out } => {
-                let result = self.user_name(tid, name).and_then(|name| match self.ipc(IpcCall::Lookup { name: &name })? {
-                    IpcValue::Id(id) => self.copy_out(tid, id_out, &id.to_raw().to_ne_bytes()),
-                    other => unreachable!("lookup returned {other:?}"),
+                let result = self.user_name(tid, name).and_then(|name| {
+                    match self.ipc(IpcCall::Lookup { name: &name })? {
+                        IpcValue::Id(id) => self.copy_out(tid, id_out, &id.to_raw().to_ne_bytes()),
+                        other => unreachable!("lookup returned {other:?}"),
+                    }
                 });
                 Some(status_of(result))
             }
-            Syscall::PipeInfoGet { id, msg_size_out, max_msgs_out, flags_out } => {
-                let result = match self.ipc(IpcCall::Info { id: PipeId::from_raw(id) }) {
+            Syscall::PipeInfoGet {
+                id,
+                msg_size_out,
+                max_msgs_out,
+                flags_out,
+            } => {
+                let result = match self.ipc(IpcCall::Info {
+                    id: PipeId::from_raw(id),
+                }) {
                     Ok(IpcValue::Info(info)) => self
                         .copy_out(tid, msg_size_out, &info.msg_size.to_ne_bytes())
-                        .and_then(|()| self.copy_out(tid, max_msgs_out, &info.max_msgs.to_ne_bytes()))
-                        .and_then(|()| self.copy_out(tid, flags_out, &(info.flags.bits() as usize).to_ne_bytes())),
+                        .and_then(|()| {
+                            self.copy_out(tid, max_msgs_out, &info.max_msgs.to_ne_bytes())
+                        })
+                        .and_then(|()| {
+                            self.copy_out(
+                                tid,
+                                flags_out,
+                                &(info.flags.bits() as usize).to_ne_bytes(),
+                            )
+                        }),
                     Ok(other) => unreachable!("info returned {other:?}"),
                     Err(status) => Err(status),
                 };
@@ -976,16 +1094,42 @@ impl Sim {
             }
             Syscall::PipeWrite { id, src, len, wait } => {
                 let id = PipeId::from_raw(id);
-                let call = IpcCall::Write { thread: tid, id, src, len, wait: wait != Wait::Never };
+                let call = IpcCall::Write {
+                    thread: tid,
+                    id,
+                    src,
+                    len,
+                    wait: wait != Wait::Never,
+                };
                 match self.ipc(call) {
-                    Ok(IpcValue::Blocked) => self.block(tid, BlockedOn::Pipe { id, op: PipeOp::Write }, wait),
+                    Ok(IpcValue::Blocked) => self.block(
+                        tid,
+                        BlockedOn::Pipe {
+                            id,
+                            op: PipeOp::Write,
+                        },
+                        wait,
+                    ),
                     Ok(_) => Some(Reply::status(Status::Ok)),
                     Err(status) => Some(Reply::status(status)),
                 }
             }
-            Syscall::PipeRead { id, dst, len_out, consume, wait } => {
+            Syscall::PipeRead {
+                id,
+                dst,
+                len_out,
+                consume,
+                wait,
+            } => {
                 let id = PipeId::from_raw(id);
-                let call = IpcCall::Read { thread: tid, id, dst, len_out, consume, wait: wait != Wait::Never };
+                let call = IpcCall::Read {
+                    thread: tid,
+                    id,
+                    dst,
+                    len_out,
+                    consume,
+                    wait: wait != Wait::Never,
+                };
                 let op = if consume { PipeOp::Read } else { PipeOp::Peek };
                 match self.ipc(call) {
                     Ok(IpcValue::Blocked) => self.block(tid, BlockedOn::Pipe { id, op }, wait),
@@ -994,7 +1138,10 @@ impl Sim {
                 }
             }
             Syscall::PipeDestroy { id } => {
-                let call = IpcCall::Destroy { caller: Some(tid), id: PipeId::from_raw(id) };
+                let call = IpcCall::Destroy {
+                    caller: Some(tid),
+                    id: PipeId::from_raw(id),
+                };
                 Some(status_of(self.ipc(call).map(drop)))
             }
             Syscall::Sleep { ticks } => {
@@ -1011,9 +1158,14 @@ impl Sim {
                 if va.checked_add(len).is_none() {
                     return Some(Reply::status(Status::BadParam));
                 }
-                let perm = if writable { Perm::ReadWrite } else { Perm::ReadOnly };
+                let perm = if writable {
+                    Perm::ReadWrite
+                } else {
+                    Perm::ReadOnly
+                };
                 let process = self.threads[tid.0 as usize].process;
-                self.machine.with_space(process, |space| space.map(va, len, perm));
+                self.machine
+                    .with_space(process, |space| space.map(va, len, perm));
                 Some(Reply::status(Status::Ok))
             }
             Syscall::VmUnmap { va, len } => {
@@ -1021,14 +1173,18 @@ impl Sim {
                     return Some(Reply::status(Status::BadParam));
                 }
                 let process = self.threads[tid.0 as usize].process;
-                let pages = self.machine.with_space(process, |space| space.unmap(va, len));
+                let pages = self
+                    .machine
+                    .with_space(process, |space| space.unmap(va, len));
                 Some(Reply::value(pages))
             }
         }
     }
 
     fn copy_out(&self, tid: Tid, va: usize, bytes: &[u8]) -> Result<(), Status> {
-        self.machine.write_user(tid, va, bytes).map_err(|_| Status::BadAddress)
+        self.machine
+            .write_user(tid, va, bytes)
+            .map_err(|_| Status::BadAddress)
     }
 
     /// The pages of `[va, va + len)`, as a length that covers them (for
@@ -1049,14 +1205,27 @@ fn map_progress<T>(progress: Progress<T>, f: impl FnOnce(T) -> IpcValue) -> Prog
 }
 
 fn state_name(state: &ThreadState, pipes: &BTreeMap<PipeId, PipeRecord>) -> String {
-    let pipe = |id: &PipeId| pipes.get(id).map_or_else(|| id.to_string(), |r| r.name.clone());
+    let pipe = |id: &PipeId| {
+        pipes
+            .get(id)
+            .map_or_else(|| id.to_string(), |r| r.name.clone())
+    };
     match state {
         ThreadState::Running => "running".into(),
         ThreadState::Ready => "ready".into(),
         ThreadState::Blocked(BlockedOn::Sleep) => "sleeping".into(),
-        ThreadState::Blocked(BlockedOn::Pipe { id, op: PipeOp::Read }) => format!("blocked: read {}", pipe(id)),
-        ThreadState::Blocked(BlockedOn::Pipe { id, op: PipeOp::Peek }) => format!("blocked: peek {}", pipe(id)),
-        ThreadState::Blocked(BlockedOn::Pipe { id, op: PipeOp::Write }) => format!("blocked: write {}", pipe(id)),
+        ThreadState::Blocked(BlockedOn::Pipe {
+            id,
+            op: PipeOp::Read,
+        }) => format!("blocked: read {}", pipe(id)),
+        ThreadState::Blocked(BlockedOn::Pipe {
+            id,
+            op: PipeOp::Peek,
+        }) => format!("blocked: peek {}", pipe(id)),
+        ThreadState::Blocked(BlockedOn::Pipe {
+            id,
+            op: PipeOp::Write,
+        }) => format!("blocked: write {}", pipe(id)),
         ThreadState::Exited(_) => "exited".into(),
     }
 }

@@ -52,7 +52,10 @@ pub mod syscall;
 pub mod trace;
 pub mod user;
 
-pub use kernel::{BlockedOn, ExitReason, IpcCall, IpcOutcome, IpcValue, Observer, PipeOp, SchedConfig, Sim, SimStats, Step, ThreadState, ThreadStats};
+pub use kernel::{
+    BlockedOn, ExitReason, IpcCall, IpcOutcome, IpcValue, Observer, PipeOp, SchedConfig, Sim,
+    SimStats, Step, ThreadState, ThreadStats,
+};
 pub use machine::{Machine, Ticks, Tid};
 pub use mem::{Access, AddressSpace, PAGE_SIZE, PageFault, Perm};
 pub use syscall::{Reply, Request, Syscall, Wait};

@@ -107,6 +107,12 @@ impl Machine {
         self.identities.borrow()[thread.0 as usize].process
     }
 
+    /// The scheduling priority of `thread`.
+    #[must_use]
+    pub fn priority_of(&self, thread: Tid) -> Priority {
+        self.identities.borrow()[thread.0 as usize].priority
+    }
+
     /// Run `f` on `process`'s address space.
     pub fn with_space<T>(&self, process: ProcessId, f: impl FnOnce(&mut AddressSpace) -> T) -> T {
         f(&mut self.spaces.borrow_mut()[process.0 as usize])
@@ -142,7 +148,9 @@ impl Machine {
     }
 
     pub(crate) fn take_request(&self, thread: Tid) -> Option<Request> {
-        self.mailboxes.borrow_mut()[thread.0 as usize].request.take()
+        self.mailboxes.borrow_mut()[thread.0 as usize]
+            .request
+            .take()
     }
 
     pub(crate) fn post_reply(&self, thread: Tid, reply: Reply) {

@@ -13,7 +13,9 @@ use std::rc::Rc;
 
 use ipcm::{PipeFlags, PipeId, ProcessId, Status};
 
-use crate::kernel::{ExitReason, PipeRecord, SchedConfig, Sim, SimStats, Step, ThreadState, ThreadStats};
+use crate::kernel::{
+    ExitReason, PipeRecord, SchedConfig, Sim, SimStats, Step, ThreadState, ThreadStats,
+};
 use crate::machine::Ticks;
 use crate::mem::{PAGE_SIZE, Perm};
 use crate::trace::Trace;
@@ -145,7 +147,12 @@ impl Outcome {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "== {} (seed {}) — {verdict} ==", self.scenario.name(), self.seed);
+        let _ = writeln!(
+            out,
+            "== {} (seed {}) — {verdict} ==",
+            self.scenario.name(),
+            self.seed
+        );
         for line in &self.findings {
             let _ = writeln!(out, "  {line}");
         }
@@ -161,7 +168,11 @@ impl Outcome {
             self.stats.switches,
             self.elapsed,
         );
-        let _ = writeln!(out, "  {:<34} {:>8} {:>8} {:>7} {:>8}", "pipe", "written", "read", "dropped", "queued");
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>8} {:>8} {:>7} {:>8}",
+            "pipe", "written", "read", "dropped", "queued"
+        );
         for pipe in &self.pipes {
             let _ = writeln!(
                 out,
@@ -174,7 +185,11 @@ impl Outcome {
                 if pipe.destroyed { " (destroyed)" } else { "" }
             );
         }
-        let _ = writeln!(out, "  {:<34} {:>8} {:>8} {:>7} {:>8}", "thread", "run", "blocked", "blocks", "syscalls");
+        let _ = writeln!(
+            out,
+            "  {:<34} {:>8} {:>8} {:>7} {:>8}",
+            "thread", "run", "blocked", "blocks", "syscalls"
+        );
         for thread in &self.threads {
             let end = match &thread.state {
                 ThreadState::Exited(ExitReason::Returned) => String::new(),
@@ -183,7 +198,11 @@ impl Outcome {
             let _ = writeln!(
                 out,
                 "  {:<34} {:>8} {:>8} {:>7} {:>8}{end}",
-                thread.name, thread.stats.run_ticks, thread.stats.blocked_ticks, thread.stats.blocks, thread.stats.syscalls
+                thread.name,
+                thread.stats.run_ticks,
+                thread.stats.blocked_ticks,
+                thread.stats.blocks,
+                thread.stats.syscalls
             );
         }
         for failure in &self.failures {
@@ -218,7 +237,11 @@ fn run_scenario(
     if let (Some(target), Some(recorded)) = (trace, sim.take_trace()) {
         target.append(recorded);
     }
-    let mut failures: Vec<String> = sim.anomalies().iter().map(|a| format!("kernel anomaly: {a}")).collect();
+    let mut failures: Vec<String> = sim
+        .anomalies()
+        .iter()
+        .map(|a| format!("kernel anomaly: {a}"))
+        .collect();
     if end != Step::Finished {
         failures.push(format!("run did not finish: {end:?}"));
     }
@@ -230,7 +253,11 @@ fn run_scenario(
                 failures.push(format!("{} failed: {error}", sim.thread_name(tid)));
             }
             ThreadSummary {
-                name: format!("{}/{}", sim.process_name(sim.thread_process(tid)), sim.thread_name(tid)),
+                name: format!(
+                    "{}/{}",
+                    sim.process_name(sim.thread_process(tid)),
+                    sim.thread_name(tid)
+                ),
                 state,
                 stats: sim.thread_stats(tid).clone(),
             }
@@ -343,10 +370,22 @@ pub fn blackboard(seed: u64, trace: Option<&mut Trace>) -> Blackboard {
     let published = published.borrow().clone();
     let seen: Vec<Vec<u64>> = seen.iter().map(|s| s.borrow().clone()).collect();
     let board = pipe_info(&outcome, "sensor/temperature");
-    check(&mut outcome, published.len() as u64 == READINGS, "the sensor published every reading");
+    check(
+        &mut outcome,
+        published.len() as u64 == READINGS,
+        "the sensor published every reading",
+    );
     for (k, values) in seen.iter().enumerate() {
-        check(&mut outcome, values.windows(2).all(|w| w[0] < w[1]), format!("display-{k} saw readings out of order"));
-        check(&mut outcome, values.last() == Some(&(READINGS - 1)), format!("display-{k} did not end on the freshest reading"));
+        check(
+            &mut outcome,
+            values.windows(2).all(|w| w[0] < w[1]),
+            format!("display-{k} saw readings out of order"),
+        );
+        check(
+            &mut outcome,
+            values.last() == Some(&(READINGS - 1)),
+            format!("display-{k} did not end on the freshest reading"),
+        );
         outcome.findings.push(format!(
             "display-{k} saw {} of {} readings, last {:?}",
             values.len(),
@@ -356,8 +395,20 @@ pub fn blackboard(seed: u64, trace: Option<&mut Trace>) -> Blackboard {
     }
     match board {
         Some(board) => {
-            check(&mut outcome, board.info.dropped == READINGS - 1, format!("expected {} drops, got {}", READINGS - 1, board.info.dropped));
-            check(&mut outcome, board.info.queued == 1, "the board keeps the freshest reading");
+            check(
+                &mut outcome,
+                board.info.dropped == READINGS - 1,
+                format!(
+                    "expected {} drops, got {}",
+                    READINGS - 1,
+                    board.info.dropped
+                ),
+            );
+            check(
+                &mut outcome,
+                board.info.queued == 1,
+                "the board keeps the freshest reading",
+            );
             outcome.findings.push(format!(
                 "sensor published {} readings; {} were overwritten (dropped), the board holds the last",
                 published.len(),
@@ -366,7 +417,11 @@ pub fn blackboard(seed: u64, trace: Option<&mut Trace>) -> Blackboard {
         }
         None => outcome.failures.push("no sensor/temperature pipe".into()),
     }
-    Blackboard { outcome, published, seen }
+    Blackboard {
+        outcome,
+        published,
+        seen,
+    }
 }
 
 // ----------------------------------------------------------- token semaphore
@@ -437,22 +492,41 @@ pub fn token_semaphore(seed: u64, trace: Option<&mut Trace>) -> TokenSemaphore {
     let workers = workers_pid.expect("set up");
     let read = |va: usize| {
         let mut bytes = [0u8; 8];
-        sim.machine().with_space(workers, |space| space.read(va, &mut bytes)).expect("mapped");
+        sim.machine()
+            .with_space(workers, |space| space.read(va, &mut bytes))
+            .expect("mapped");
         usize::from_ne_bytes(bytes)
     };
     let (max_holders, acquisitions, holders_left) = (read(MAX), read(COUNT), read(HOLDERS));
-    check(&mut outcome, max_holders <= TOKENS, format!("{max_holders} holders at once, only {TOKENS} tokens"));
-    check(&mut outcome, acquisitions == WORKERS * ROUNDS, format!("{acquisitions} acquisitions, expected {}", WORKERS * ROUNDS));
+    check(
+        &mut outcome,
+        max_holders <= TOKENS,
+        format!("{max_holders} holders at once, only {TOKENS} tokens"),
+    );
+    check(
+        &mut outcome,
+        acquisitions == WORKERS * ROUNDS,
+        format!("{acquisitions} acquisitions, expected {}", WORKERS * ROUNDS),
+    );
     check(&mut outcome, holders_left == 0, "every token was released");
     match pipe_info(&outcome, "tokens") {
-        Some(pool) => check(&mut outcome, pool.info.queued == TOKENS, "the pool holds every token at the end"),
+        Some(pool) => check(
+            &mut outcome,
+            pool.info.queued == TOKENS,
+            "the pool holds every token at the end",
+        ),
         None => outcome.failures.push("no tokens pipe".into()),
     }
     let waits = outcome.stats.wakes_with(Status::Ok);
     outcome.findings.push(format!(
         "{WORKERS} workers, {TOKENS} tokens: {acquisitions} acquisitions, at most {max_holders} holders at once (limit {TOKENS}), {waits} waits for a token"
     ));
-    TokenSemaphore { outcome, tokens: TOKENS, max_holders, acquisitions }
+    TokenSemaphore {
+        outcome,
+        tokens: TOKENS,
+        max_holders,
+        acquisitions,
+    }
 }
 
 // ----------------------------------------------------------- message passing
@@ -470,7 +544,10 @@ pub struct MessagePassing {
 /// The clients and the lines each sends.
 pub const CLIENTS: [(&str, &[&str]); 2] = [
     ("shell", &["ls", "cat motd", "echo hi", "uptime", "whoami"]),
-    ("editor", &["open notes", "insert line", "save", "quit editor"]),
+    (
+        "editor",
+        &["open notes", "insert line", "save", "quit editor"],
+    ),
 ];
 
 fn text(bytes: &[u8]) -> String {
@@ -495,7 +572,9 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
             let requests = sys.pipe_create(name, 64, 8, 0).await?;
             let name = sys.cstr(base, "terminal-server/slots")?;
             let private = PipeFlags::OWNER_READ | PipeFlags::OWNER_WRITE;
-            let slots = sys.pipe_create(name, 16, CLIENTS.len(), raw_flags(private)).await?;
+            let slots = sys
+                .pipe_create(name, 16, CLIENTS.len(), raw_flags(private))
+                .await?;
             for _ in 0..CLIENTS.len() {
                 sys.pipe_read(requests, base + BUF, base + LEN).await?;
                 let client = text(&sys.load(base + BUF, sys.load_usize(base + LEN)?)?);
@@ -504,7 +583,9 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
                     let name = sys.cstr(base, &format!("terminal-server/{client}/{stream}"))?;
                     pair.push(sys.pipe_create(name, 64, 4, 0).await?.to_raw());
                 }
-                let reply = sys.lookup(&format!("terminal-server/{client}/reply"), base).await?;
+                let reply = sys
+                    .lookup(&format!("terminal-server/{client}/reply"), base)
+                    .await?;
                 let bytes: Vec<u8> = pair.iter().flat_map(|id| id.to_ne_bytes()).collect();
                 sys.store(base + BUF, &bytes)?;
                 sys.pipe_write(reply, base + BUF, 16).await?;
@@ -539,14 +620,22 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
             sim.spawn(pid, "main", 1, move |sys| async move {
                 let base = region(0);
                 let name = sys.cstr(base, &format!("terminal-server/{client}/reply"))?;
-                let reply = sys.pipe_create(name, 16, 1, raw_flags(PipeFlags::OWNER_READ)).await?;
+                let reply = sys
+                    .pipe_create(name, 16, 1, raw_flags(PipeFlags::OWNER_READ))
+                    .await?;
                 if k == 1 {
                     // Try to read the other client's replies: access control says no.
-                    let other = sys.wait_for_pipe(&format!("terminal-server/{}/reply", CLIENTS[0].0), base, 5).await?;
-                    let attempt = sys.pipe_read_with(other, base + BUF, base + LEN, true, Wait::Never).await;
+                    let other = sys
+                        .wait_for_pipe(&format!("terminal-server/{}/reply", CLIENTS[0].0), base, 5)
+                        .await?;
+                    let attempt = sys
+                        .pipe_read_with(other, base + BUF, base + LEN, true, Wait::Never)
+                        .await;
                     snoop.borrow_mut().push(attempt.err().unwrap_or(Status::Ok));
                 }
-                let requests = sys.wait_for_pipe("terminal-server/request", base, 5).await?;
+                let requests = sys
+                    .wait_for_pipe("terminal-server/request", base, 5)
+                    .await?;
                 sys.store(base + BUF, client.as_bytes())?;
                 sys.pipe_write(requests, base + BUF, client.len()).await?;
                 sys.pipe_read(reply, base + BUF, base + LEN).await?;
@@ -567,16 +656,39 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
             });
         }
     });
-    let exchanges: Vec<Vec<(String, String)>> = exchanges.iter().map(|e| e.borrow().clone()).collect();
+    let exchanges: Vec<Vec<(String, String)>> =
+        exchanges.iter().map(|e| e.borrow().clone()).collect();
     let snoop = snoop.borrow().first().copied();
     for ((client, lines), got) in CLIENTS.iter().zip(&exchanges) {
-        let expected: Vec<(String, String)> = lines.iter().map(|l| ((*l).to_owned(), l.to_uppercase())).collect();
-        check(&mut outcome, *got == expected, format!("{client} got {got:?}"));
-        outcome.findings.push(format!("{client}: {} lines sent, {} correct replies in order", lines.len(), got.iter().filter(|(l, r)| l.to_uppercase() == *r).count()));
+        let expected: Vec<(String, String)> = lines
+            .iter()
+            .map(|l| ((*l).to_owned(), l.to_uppercase()))
+            .collect();
+        check(
+            &mut outcome,
+            *got == expected,
+            format!("{client} got {got:?}"),
+        );
+        outcome.findings.push(format!(
+            "{client}: {} lines sent, {} correct replies in order",
+            lines.len(),
+            got.iter().filter(|(l, r)| l.to_uppercase() == *r).count()
+        ));
     }
-    check(&mut outcome, snoop == Some(Status::Denied), format!("snooping another client's reply pipe gave {snoop:?}"));
-    outcome.findings.push(format!("editor reading shell's reply pipe: {}", snoop.map_or("not tried", |s| s.c_name())));
-    MessagePassing { outcome, exchanges, snoop }
+    check(
+        &mut outcome,
+        snoop == Some(Status::Denied),
+        format!("snooping another client's reply pipe gave {snoop:?}"),
+    );
+    outcome.findings.push(format!(
+        "editor reading shell's reply pipe: {}",
+        snoop.map_or("not tried", |s| s.c_name())
+    ));
+    MessagePassing {
+        outcome,
+        exchanges,
+        snoop,
+    }
 }
 
 // ------------------------------------------------------------------ pipeline
@@ -661,12 +773,27 @@ pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
     });
     let received = received.borrow().clone();
     let expected: Vec<u64> = (1..=ITEMS).map(pipeline_result).collect();
-    check(&mut outcome, received == expected, format!("consumer got {} items, not 3x+1 for 1..={ITEMS} in order", received.len()));
+    check(
+        &mut outcome,
+        received == expected,
+        format!(
+            "consumer got {} items, not 3x+1 for 1..={ITEMS} in order",
+            received.len()
+        ),
+    );
     let producer_blocks = sim.thread_stats(producer_tid.expect("spawned")).blocks;
-    check(&mut outcome, producer_blocks > 0, "the producer never felt back-pressure");
+    check(
+        &mut outcome,
+        producer_blocks > 0,
+        "the producer never felt back-pressure",
+    );
     outcome.findings.push(format!(
         "{} of {ITEMS} items arrived transformed and in order; the producer blocked {producer_blocks} times on a full pipe",
         received.len()
     ));
-    Pipeline { outcome, received, producer_blocks }
+    Pipeline {
+        outcome,
+        received,
+        producer_blocks,
+    }
 }

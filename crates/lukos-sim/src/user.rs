@@ -34,7 +34,9 @@ pub enum UserError {
 impl fmt::Display for UserError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UserError::Syscall(status) => write!(f, "system call failed: {} ({status})", status.c_name()),
+            UserError::Syscall(status) => {
+                write!(f, "system call failed: {} ({status})", status.c_name())
+            }
             UserError::Fault(fault) => fault.fmt(f),
             UserError::Check(what) => write!(f, "check failed: {what}"),
         }
@@ -123,7 +125,8 @@ impl Sys {
     /// A [`PageFault`] when the range is not mapped writable.
     pub fn store(&self, va: usize, bytes: &[u8]) -> Result<(), PageFault> {
         self.machine.charge(access_cost(bytes.len()));
-        self.machine.with_space(self.pid, |space| space.write(va, bytes))
+        self.machine
+            .with_space(self.pid, |space| space.write(va, bytes))
     }
 
     /// Load `len` bytes from `va`.
@@ -372,7 +375,12 @@ impl Sys {
     ///
     /// # Errors
     /// Any status but `NotFound`.
-    pub async fn wait_for_pipe(&self, name: &str, scratch: usize, every: Ticks) -> Result<PipeId, Status> {
+    pub async fn wait_for_pipe(
+        &self,
+        name: &str,
+        scratch: usize,
+        every: Ticks,
+    ) -> Result<PipeId, Status> {
         loop {
             match self.lookup(name, scratch).await {
                 Err(Status::NotFound) => self.sleep(every).await,
