@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ipcm::Status;
 use lukos_sim::Trace;
 use lukos_sim::check::{check_seeds, replay_command};
 use lukos_sim::scenarios::Scenario;
@@ -194,6 +195,18 @@ fn check(args: &CheckArgs) -> ExitCode {
         summary.injected,
         summary.stuck,
     );
+    let wakes: Vec<String> = Status::ALL
+        .iter()
+        .zip(summary.wakes)
+        .filter(|(_, count)| *count > 0)
+        .map(|(status, count)| {
+            format!(
+                "{count} {}",
+                status.c_name().trim_start_matches("IPCM_STATUS_")
+            )
+        })
+        .collect();
+    println!("pending operations woken: {}", wakes.join(", "));
     if summary.failures.is_empty() {
         println!("every invariant held");
         ExitCode::SUCCESS

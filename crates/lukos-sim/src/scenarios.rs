@@ -712,6 +712,15 @@ pub const fn pipeline_result(x: u64) -> u64 {
     x * 3 + 1
 }
 
+/// A pipeline stage: name, input pipe, output pipe, work per item, transform.
+type Stage = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Ticks,
+    fn(u64) -> u64,
+);
+
 /// producer → `pipeline/raw` → scale (×3) → `pipeline/scaled` → offset (+1)
 /// → `pipeline/out` → consumer, each stage its own process and each pipe
 /// two deep. The producer is faster than the stages, so it blocks
@@ -733,7 +742,7 @@ pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
             }
             Ok(())
         }));
-        let stages: [(&str, &str, &str, Ticks, fn(u64) -> u64); 2] = [
+        let stages: [Stage; 2] = [
             ("scale", "pipeline/raw", "pipeline/scaled", 20, |x| x * 3),
             ("offset", "pipeline/scaled", "pipeline/out", 15, |x| x + 1),
         ];

@@ -76,6 +76,8 @@ pub struct SeedReport {
     pub injected: u64,
     /// Times every thread was blocked and the kernel had to act.
     pub stuck: u64,
+    /// Wakes of pending operations, indexed by status code.
+    pub wakes: [u64; Status::ALL.len()],
     /// Invariant violations; empty when the seed passed.
     pub violations: Vec<String>,
 }
@@ -619,6 +621,7 @@ impl Run {
         report.violations.extend(model.violations.iter().cloned());
         report.calls = model.calls;
         report.ops = ops - self.budget.left.get();
+        report.wakes = self.sim.stats().wakes;
         report
     }
 }
@@ -642,6 +645,8 @@ pub struct Summary {
     pub injected: u64,
     /// Times the kernel had to unblock an all-blocked system.
     pub stuck: u64,
+    /// Wakes of pending operations, indexed by status code.
+    pub wakes: [u64; Status::ALL.len()],
     /// The seeds that failed, with their reports.
     pub failures: Vec<SeedReport>,
 }
@@ -675,6 +680,9 @@ pub fn check_seeds(
                     summary.calls += report.calls;
                     summary.injected += report.injected;
                     summary.stuck += report.stuck;
+                    for (total, count) in summary.wakes.iter_mut().zip(report.wakes) {
+                        *total += count;
+                    }
                     if !report.passed() {
                         summary.failures.push(report);
                     }
