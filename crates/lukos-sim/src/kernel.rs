@@ -295,6 +295,8 @@ pub struct SimStats {
     pub wakes: [u64; Status::ALL.len()],
     /// Timeouts that fired and cancelled an operation.
     pub timeouts: u64,
+    /// Messages copied to user threads by peeks (not counted as read).
+    pub peeked: u64,
 }
 
 impl SimStats {
@@ -404,7 +406,10 @@ impl Sim {
         &self.machine
     }
 
-    /// The IPC manager.
+    /// The IPC manager, for queries (`info`, `is_pending`, ...). A call that
+    /// can wake a thread must go through [`ipc`](Self::ipc), which applies
+    /// the wakes; a wake caused directly here is applied at the next
+    /// [`ipc`](Self::ipc) call.
     #[must_use]
     pub fn ipcm(&self) -> &SimIpcm {
         &self.ipcm
@@ -811,6 +816,13 @@ impl Sim {
             ));
             return;
         }
+        if let ThreadState::Blocked(BlockedOn::Pipe {
+            op: PipeOp::Peek, ..
+        }) = thread.state
+            && status == Status::Ok
+        {
+            self.stats.peeked += 1;
+        }
         if let Some(key) = thread.timer.take() {
             self.timers.remove(&key);
         }
@@ -1133,7 +1145,10 @@ impl Sim {
                 let op = if consume { PipeOp::Read } else { PipeOp::Peek };
                 match self.ipc(call) {
                     Ok(IpcValue::Blocked) => self.block(tid, BlockedOn::Pipe { id, op }, wait),
-                    Ok(_) => Some(Reply::status(Status::Ok)),
+                    Ok(_) => {
+                        self.stats.peeked += u64::from(!consume);
+                        Some(Reply::status(Status::Ok))
+                    }
                     Err(status) => Some(Reply::status(status)),
                 }
             }

@@ -2,7 +2,7 @@
 //! test the IPC manager by deterministic simulation (`lukos-sim check`).
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -124,12 +124,31 @@ fn run(args: RunArgs) -> ExitCode {
         scenarios.len(),
         args.seed
     );
-    let mut failed = 0;
+    let mut outcomes = Vec::new();
     for scenario in scenarios {
         let outcome = scenario.run(args.seed, trace.as_mut());
         println!("{}", outcome.render());
-        failed += usize::from(!outcome.passed());
+        outcomes.push(outcome);
     }
+    println!(
+        "{:<16} {:>6} {:>6} {:>7} {:>8} {:>14} {:>6} {:>8}",
+        "scenario", "result", "read", "peeked", "dropped", "blocked ticks", "wakes", "ticks"
+    );
+    for outcome in &outcomes {
+        println!(
+            "{:<16} {:>6} {:>6} {:>7} {:>8} {:>14} {:>6} {:>8}",
+            outcome.scenario.name(),
+            if outcome.passed() { "PASS" } else { "FAIL" },
+            outcome.messages_moved(),
+            outcome.stats.peeked,
+            outcome.drops(),
+            outcome.blocked_ticks(),
+            outcome.stats.total_wakes(),
+            outcome.elapsed
+        );
+    }
+    println!();
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
     if let (Some((path, file)), Some(trace)) = (trace_file, trace) {
         if let Err(error) = trace.write_json(BufWriter::new(file)) {
             eprintln!("error: writing the trace to {}: {error}", path.display());
@@ -175,19 +194,30 @@ fn check(args: &CheckArgs) -> ExitCode {
     });
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    for failure in &summary.failures {
-        println!("seed {} FAILED:", failure.seed);
+    // Write errors (a closed pipe, e.g. `| head`) end the output, not the process.
+    let mut out = std::io::stdout().lock();
+    const SHOWN_FAILURES: usize = 20;
+    for failure in summary.failures.iter().take(SHOWN_FAILURES) {
+        let _ = writeln!(out, "seed {} FAILED:", failure.seed);
         let shown = if args.verbose {
             failure.violations.len()
         } else {
             1
         };
         for violation in failure.violations.iter().take(shown) {
-            println!("  {violation}");
+            let _ = writeln!(out, "  {violation}");
         }
-        println!("  replay: {}", replay_command(failure.seed, ops));
+        let _ = writeln!(out, "  replay: {}", replay_command(failure.seed, ops));
     }
-    println!(
+    if summary.failures.len() > SHOWN_FAILURES {
+        let _ = writeln!(
+            out,
+            "... and {} more failing seeds",
+            summary.failures.len() - SHOWN_FAILURES
+        );
+    }
+    let _ = writeln!(
+        out,
         "checked {} seeds x {ops} ops in {:.1} s: {} IPC calls checked against the model, {} faults injected, {} all-blocked states resolved",
         summary.seeds,
         elapsed.as_secs_f64(),
@@ -206,12 +236,12 @@ fn check(args: &CheckArgs) -> ExitCode {
             )
         })
         .collect();
-    println!("pending operations woken: {}", wakes.join(", "));
+    let _ = writeln!(out, "pending operations woken: {}", wakes.join(", "));
     if summary.failures.is_empty() {
-        println!("every invariant held");
+        let _ = writeln!(out, "every invariant held");
         ExitCode::SUCCESS
     } else {
-        println!("{} seed(s) FAILED", summary.failures.len());
+        let _ = writeln!(out, "{} seed(s) FAILED", summary.failures.len());
         ExitCode::FAILURE
     }
 }

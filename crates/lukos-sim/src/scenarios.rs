@@ -158,9 +158,11 @@ impl Outcome {
         }
         let _ = writeln!(
             out,
-            "  moved {} messages, dropped {}, {} wakes ({} ok, {} timed out), {} syscalls, {} context switches, {} ticks",
+            "  moved {} messages (+{} peeked), dropped {}, {} ticks blocked on pipes, {} wakes ({} ok, {} timed out), {} syscalls, {} context switches, {} ticks",
             self.messages_moved(),
+            self.stats.peeked,
             self.drops(),
+            self.blocked_ticks(),
             self.stats.total_wakes(),
             self.stats.wakes_with(Status::Ok),
             self.stats.wakes_with(Status::TimedOut),
@@ -387,10 +389,12 @@ pub fn blackboard(seed: u64, trace: Option<&mut Trace>) -> Blackboard {
             format!("display-{k} did not end on the freshest reading"),
         );
         outcome.findings.push(format!(
-            "display-{k} saw {} of {} readings, last {:?}",
+            "display-{k} saw {} of {} readings (in order), the last one it saw: {}",
             values.len(),
             published.len(),
-            values.last()
+            values
+                .last()
+                .map_or_else(|| "none".to_owned(), u64::to_string)
         ));
     }
     match board {
