@@ -282,6 +282,9 @@ pub enum Step {
     Stuck,
     /// Every thread has exited.
     Finished,
+    /// [`Sim::run`] only: its step budget ran out with threads still
+    /// running (a livelock, or a budget too small).
+    OutOfSteps,
 }
 
 /// Totals over a run.
@@ -543,7 +546,7 @@ impl Sim {
             }
         }
         if self.alive() {
-            Step::Stuck
+            Step::OutOfSteps
         } else {
             Step::Finished
         }

@@ -38,6 +38,26 @@
 //! assert!(sim.anomalies().is_empty());
 //! ```
 //!
+//! # Why `async` programs
+//!
+//! A program must read as sequential code, yet only one may run at a time
+//! and the order must follow the seed. Each program is a future polled by
+//! the scheduler on one OS thread: a system call posts a request in the
+//! thread's mailbox and returns `Pending`, which hands the CPU back to the
+//! kernel; the kernel answers (or parks the thread until the IPC manager's
+//! wake hook answers) and polls it again later. No OS threads, no baton
+//! passing (a park/unpark hand-off costs 3–50 µs on these VMs), no
+//! `unsafe`; a seed's run is exactly repeatable, and `check` runs about a
+//! million checked IPC calls a second.
+//!
+//! # Layout
+//! - [`mem`]: paged address spaces; faults are values.
+//! - [`machine`]: what programs, the kernel and the IPC manager's hooks
+//!   share; [`machine::Hooks`] implements `ipcm::Kernel`.
+//! - [`kernel`]: processes, threads, the scheduler, timers, system calls.
+//! - [`user`]: the program side ([`Sys`]).
+//! - [`scenarios`], [`check`], [`trace`]: what the binary runs and writes.
+//!
 //! The binary `lukos-sim` runs the scenarios ([`scenarios`]) and the
 //! deterministic simulation tests ([`check`]).
 

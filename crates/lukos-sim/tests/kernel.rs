@@ -373,3 +373,16 @@ fn time_slices_interleave_long_computations() {
     assert_ne!(order, "bbbaaa");
     assert!(sim.stats().switches > 6);
 }
+
+#[test]
+fn a_run_that_never_ends_is_reported_as_out_of_steps() {
+    let mut sim = Sim::new(10, SchedConfig::default());
+    let pid = process(&mut sim, "p");
+    sim.spawn(pid, "spinner", 1, |sys| async move {
+        loop {
+            sys.yield_now().await;
+        }
+    });
+    assert_eq!(sim.run(500), Step::OutOfSteps);
+    assert_eq!(sim.step(), Step::Ran(lukos_sim::Tid(0)));
+}

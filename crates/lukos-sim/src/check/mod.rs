@@ -565,7 +565,7 @@ impl Run {
                     self.check_waits();
                     self.unstick();
                 }
-                Step::Finished => break,
+                Step::Finished | Step::OutOfSteps => break,
             }
             self.check_waits();
             if self.report.violations.len() + self.model.borrow().violations.len() > 0 {
