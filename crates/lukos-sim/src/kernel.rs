@@ -862,7 +862,7 @@ impl Sim {
                         },
                     );
                 }
-                self.refresh_pipe(*id);
+                self.trace_depth(*id, 0);
             }
             (IpcCall::Destroy { id, .. }, Ok(_)) => {
                 if let Some(record) = self.pipes.get_mut(id) {
@@ -979,7 +979,7 @@ impl Sim {
             if let Some(record) = self.pipes.get_mut(&id) {
                 let changed = record.info.queued != queued;
                 record.info = info;
-                if changed || self.trace.is_some() {
+                if changed {
                     self.trace_depth(id, queued);
                 }
             }
