@@ -545,6 +545,10 @@ pub struct MessagePassing {
     pub snoop: Option<Status>,
 }
 
+/// How long the terminal server waits for a request before it checks
+/// whether it is done.
+pub const SERVER_IDLE: Ticks = 150;
+
 /// The clients and the lines each sends.
 pub const CLIENTS: [(&str, &[&str]); 2] = [
     ("shell", &["ls", "cat motd", "echo hi", "uptime", "whoami"]),
@@ -579,8 +583,25 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
             let slots = sys
                 .pipe_create(name, 16, CLIENTS.len(), raw_flags(private))
                 .await?;
-            for _ in 0..CLIENTS.len() {
-                sys.pipe_read(requests, base + BUF, base + LEN).await?;
+            let mut served = 0;
+            loop {
+                // Wait for a request, but not forever: once every client is
+                // served, an idle spell ends the server.
+                match sys
+                    .pipe_read_with(
+                        requests,
+                        base + BUF,
+                        base + LEN,
+                        true,
+                        Wait::Ticks(SERVER_IDLE),
+                    )
+                    .await
+                {
+                    Ok(()) => served += 1,
+                    Err(Status::TimedOut) if served == CLIENTS.len() => break,
+                    Err(Status::TimedOut) => continue,
+                    Err(status) => return Err(status.into()),
+                }
                 let client = text(&sys.load(base + BUF, sys.load_usize(base + LEN)?)?);
                 let mut pair = Vec::new();
                 for stream in ["stdin", "stdout"] {
@@ -595,6 +616,7 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
                 sys.pipe_write(reply, base + BUF, 16).await?;
                 sys.pipe_write(slots, base + BUF, 16).await?;
             }
+            sys.pipe_destroy(requests).await?;
             Ok(())
         });
         for k in 0..CLIENTS.len() {
@@ -656,6 +678,7 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
                     log.borrow_mut().push((line.to_owned(), answer));
                     sys.sleep(15).await;
                 }
+                sys.pipe_destroy(reply).await?;
                 Ok(())
             });
         }
@@ -679,6 +702,28 @@ pub fn message_passing(seed: u64, trace: Option<&mut Trace>) -> MessagePassing {
             got.iter().filter(|(l, r)| l.to_uppercase() == *r).count()
         ));
     }
+    let destroyed: Vec<String> = outcome
+        .pipes
+        .iter()
+        .filter(|p| p.destroyed)
+        .map(|p| p.name.clone())
+        .collect();
+    check(
+        &mut outcome,
+        destroyed.len() == 1 + CLIENTS.len(),
+        format!(
+            "the request pipe and every reply pipe are destroyed at the end, not {destroyed:?}"
+        ),
+    );
+    let idle = outcome.stats.timeouts;
+    check(
+        &mut outcome,
+        idle >= 1,
+        "the server ends on an idle timeout",
+    );
+    outcome.findings.push(format!(
+        "the server idled out ({idle} request wait(s) timed out) and destroyed its request pipe; each client destroyed its reply pipe"
+    ));
     check(
         &mut outcome,
         snoop == Some(Status::Denied),
@@ -705,7 +750,12 @@ pub struct Pipeline {
     pub received: Vec<u64>,
     /// Times the producer blocked on a full pipe (back-pressure).
     pub producer_blocks: u64,
+    /// Times the consumer's read timed out waiting for the pipeline.
+    pub stalls: u64,
 }
+
+/// How long the consumer waits for an item before counting a stall.
+pub const CONSUMER_PATIENCE: Ticks = 30;
 
 /// Items the producer sends.
 pub const ITEMS: u64 = 60;
@@ -732,6 +782,7 @@ type Stage = (
 /// order; the producer blocked.
 pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
     let received: Probe<u64> = probe();
+    let stall_count = Rc::new(std::cell::Cell::new(0u64));
     let mut producer_tid: Option<Tid> = None;
     let (mut outcome, sim) = run_scenario(Scenario::Pipeline, seed, trace, |sim| {
         let producer = process(sim, "producer");
@@ -772,11 +823,28 @@ pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
         }
         let consumer = process(sim, "consumer");
         let log = received.clone();
+        let stalls = stall_count.clone();
         sim.spawn(consumer, "main", 1, move |sys| async move {
             let base = region(0);
             let out = sys.wait_for_pipe("pipeline/out", base, 5).await?;
             loop {
-                sys.pipe_read(out, base + BUF, base + LEN).await?;
+                // A read that times out is a stall: count it and wait again.
+                match sys
+                    .pipe_read_with(
+                        out,
+                        base + BUF,
+                        base + LEN,
+                        true,
+                        Wait::Ticks(CONSUMER_PATIENCE),
+                    )
+                    .await
+                {
+                    Err(Status::TimedOut) => {
+                        stalls.set(stalls.get() + 1);
+                        continue;
+                    }
+                    other => other?,
+                }
                 match load_u64(&sys, base + BUF)? {
                     0 => return Ok(()),
                     y => log.borrow_mut().push(y),
@@ -800,13 +868,21 @@ pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
         producer_blocks > 0,
         "the producer never felt back-pressure",
     );
+    let stalls = stall_count.get();
+    let timeouts = outcome.stats.timeouts;
+    check(
+        &mut outcome,
+        timeouts == stalls,
+        format!("{timeouts} timeouts but {stalls} stalls"),
+    );
     outcome.findings.push(format!(
-        "{} of {ITEMS} items arrived transformed and in order; the producer blocked {producer_blocks} times on a full pipe",
+        "{} of {ITEMS} items arrived transformed and in order; the producer blocked {producer_blocks} times on a full pipe; the consumer's read timed out {stalls} times",
         received.len()
     ));
     Pipeline {
         outcome,
         received,
         producer_blocks,
+        stalls,
     }
 }

@@ -86,6 +86,25 @@ fn message_passing_clients_get_their_own_replies_in_order_and_cannot_snoop() {
             assert_eq!(*got, expected, "seed {seed}");
         }
         assert_eq!(run.snoop, Some(Status::Denied));
+        // The server stops after an idle timeout; everyone destroys what it owns.
+        assert!(run.outcome.stats.timeouts >= 1);
+        let mut destroyed: Vec<&str> = run
+            .outcome
+            .pipes
+            .iter()
+            .filter(|p| p.destroyed)
+            .map(|p| p.name.as_str())
+            .collect();
+        destroyed.sort_unstable();
+        assert_eq!(
+            destroyed,
+            [
+                "terminal-server/editor/reply",
+                "terminal-server/request",
+                "terminal-server/shell/reply",
+            ],
+            "seed {seed}"
+        );
         let stdin = run
             .outcome
             .pipes
@@ -114,6 +133,8 @@ fn pipeline_moves_every_item_through_every_stage_in_order_with_back_pressure() {
             (1..=ITEMS).map(pipeline_result).collect::<Vec<_>>()
         );
         assert!(run.producer_blocks > 0);
+        // The consumer's timed-out reads are exactly the kernel's timeouts.
+        assert_eq!(run.stalls, run.outcome.stats.timeouts);
         for pipe in &run.outcome.pipes {
             assert_eq!(
                 (pipe.info.written, pipe.info.read, pipe.info.queued),
