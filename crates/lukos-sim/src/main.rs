@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipcm::Status;
 use lukos_sim::Trace;
-use lukos_sim::check::{check_seeds, replay_command};
+use lukos_sim::check::{check_seed_traced, check_seeds, replay_command};
 use lukos_sim::scenarios::Scenario;
 
 /// A simulated LuKOS microkernel hosting the IPC manager: processes with
@@ -87,6 +87,10 @@ struct CheckArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// With `--seeds 1`: write the seed's timeline as a Chrome trace-event
+    /// file (open it in the Perfetto UI).
+    #[arg(long, value_name = "FILE.json")]
+    trace: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -169,7 +173,53 @@ fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// `check --seeds 1 --trace FILE`: one seed, with its timeline.
+fn check_traced(args: &CheckArgs, path: &PathBuf) -> ExitCode {
+    let ops = usize::try_from(args.ops).expect("bounded by the parser");
+    if args.seeds != 1 {
+        eprintln!("error: --trace records one seed: use it with --seeds 1");
+        return ExitCode::from(2);
+    }
+    let file = match File::create(path) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!(
+                "error: cannot write the trace to {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut trace = Trace::new();
+    let report = check_seed_traced(args.first_seed, ops, &mut trace);
+    if let Err(error) = trace.write_json(BufWriter::new(file)) {
+        eprintln!("error: writing the trace to {}: {error}", path.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "seed {}: {} IPC calls checked, {} steps; trace: {} events in {}",
+        report.seed,
+        report.calls,
+        report.steps,
+        trace.len(),
+        path.display()
+    );
+    for violation in &report.violations {
+        println!("  {violation}");
+    }
+    if report.passed() {
+        println!("every invariant held");
+        ExitCode::SUCCESS
+    } else {
+        println!("seed {} FAILED", report.seed);
+        ExitCode::FAILURE
+    }
+}
+
 fn check(args: &CheckArgs) -> ExitCode {
+    if let Some(path) = &args.trace {
+        return check_traced(args, path);
+    }
     let ops = usize::try_from(args.ops).expect("bounded by the parser");
     let jobs = usize::try_from(args.jobs).expect("bounded by the parser");
     let bar = if args.quiet || args.seeds < 20 {
@@ -208,6 +258,12 @@ fn check(args: &CheckArgs) -> ExitCode {
             let _ = writeln!(out, "  {violation}");
         }
         let _ = writeln!(out, "  replay: {}", replay_command(failure.seed, ops));
+    }
+    if !summary.failures.is_empty() {
+        let _ = writeln!(
+            out,
+            "(add --trace FILE.json to a replay to see its timeline in the Perfetto UI)"
+        );
     }
     if summary.failures.len() > SHOWN_FAILURES {
         let _ = writeln!(

@@ -75,6 +75,38 @@ fn check_runs_seeds_and_reports_every_invariant_held() {
 }
 
 #[test]
+fn check_traces_one_seed() {
+    let path = std::env::temp_dir().join(format!("lukos-sim-check-{}.json", std::process::id()));
+    let output = lukos_sim(&[
+        "check",
+        "--first-seed",
+        "7",
+        "--seeds",
+        "1",
+        "--ops",
+        "200",
+        "--trace",
+        path.to_str().expect("utf-8"),
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("seed 7:") && stdout.contains("every invariant held"),
+        "{stdout}"
+    );
+    let trace: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("written")).expect("JSON");
+    let events = trace["traceEvents"].as_array().expect("events");
+    assert!(events.iter().any(|e| {
+        e["ph"] == "M"
+            && e["args"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("check seed 7"))
+    }));
+    std::fs::remove_file(&path).expect("cleanup");
+}
+
+#[test]
 fn bad_arguments_get_clear_errors_and_exit_code_2() {
     for (args, expected) in [
         (&["check", "--seeds", "0"][..], "--seeds"),
@@ -86,6 +118,10 @@ fn bad_arguments_get_clear_errors_and_exit_code_2() {
             "cannot write the trace",
         ),
         (&["check", "--scenario", "pipeline"][..], "--scenario"),
+        (
+            &["check", "--seeds", "3", "--trace", "t.json"][..],
+            "use it with --seeds 1",
+        ),
     ] {
         let output = lukos_sim(args);
         let stderr = text(&output.stderr);

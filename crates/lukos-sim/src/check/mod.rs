@@ -39,6 +39,7 @@ use crate::kernel::{
 use crate::machine::{Machine, Tid};
 use crate::mem::{PAGE_SIZE, Perm};
 use crate::syscall::Wait;
+use crate::trace::Trace;
 use crate::user::{Sys, UserResult, raw_flags};
 
 /// Names workers and the kernel create and look up pipes by.
@@ -302,7 +303,7 @@ struct Run {
 }
 
 impl Run {
-    fn new(seed: u64, ops: usize) -> Run {
+    fn new(seed: u64, ops: usize, trace: Option<Trace>) -> Run {
         let mut setup = ChaCha8Rng::seed_from_u64(seed);
         let slice_min = setup.random_range(1..10);
         let config = SchedConfig {
@@ -311,6 +312,9 @@ impl Run {
             switch_at_syscall: [0.0, 0.1, 0.5][setup.random_range(0..3)],
         };
         let mut sim = Sim::new(seed, config);
+        if let Some(trace) = trace {
+            sim.enable_trace(trace);
+        }
         let model = Rc::new(RefCell::new(Model::new()));
         sim.set_observer(Box::new(SharedModel(model.clone())));
         let mut run = Run {
@@ -547,7 +551,7 @@ impl Run {
         }
     }
 
-    fn run(mut self, ops: usize) -> SeedReport {
+    fn run(&mut self, ops: usize) -> SeedReport {
         let step_limit = 200 * ops as u64 + 10_000;
         let chaos = 0.02 + f64::from(self.sim.rng().random_range(0..6u32)) * 0.01;
         loop {
@@ -584,7 +588,7 @@ impl Run {
     /// All threads are gone: nothing may be pending, every pipe's counters
     /// must match the model, and draining every pipe must give exactly the
     /// model's messages.
-    fn finish(mut self, ops: usize) -> SeedReport {
+    fn finish(&mut self, ops: usize) -> SeedReport {
         for tid in self.sim.tids() {
             if self.sim.ipcm().is_pending(&tid) {
                 self.violation(format!("{tid} still has a pending operation at the end"));
@@ -629,7 +633,22 @@ impl Run {
 /// Check one seed with a budget of `ops` operations.
 #[must_use]
 pub fn check_seed(seed: u64, ops: usize) -> SeedReport {
-    Run::new(seed, ops).run(ops)
+    Run::new(seed, ops, None).run(ops)
+}
+
+/// [`check_seed`], recording the run's timeline (threads, pipe depths) into
+/// `trace`: the way to look at a failing seed.
+pub fn check_seed_traced(seed: u64, ops: usize, trace: &mut Trace) -> SeedReport {
+    let mut run = Run::new(
+        seed,
+        ops,
+        Some(trace.sub_run(&format!("check seed {seed}"))),
+    );
+    let report = run.run(ops);
+    if let Some(recorded) = run.sim.take_trace() {
+        trace.append(recorded);
+    }
+    report
 }
 
 /// Totals over many seeds.
