@@ -201,3 +201,18 @@ fn the_trace_has_thread_states_and_pipe_depths() {
         .collect();
     assert_eq!(processes.len(), 4);
 }
+
+#[test]
+fn every_scenario_passes_on_many_seeds() {
+    for seed in 100..140 {
+        for scenario in Scenario::ALL {
+            let outcome = scenario.run(seed, None);
+            assert!(
+                outcome.passed(),
+                "{} seed {seed}: {:?}",
+                scenario.name(),
+                outcome.failures
+            );
+        }
+    }
+}
