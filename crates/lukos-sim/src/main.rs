@@ -274,9 +274,10 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
     let _ = writeln!(
         out,
-        "checked {} seeds x {ops} ops in {:.1} s: {} IPC calls checked against the model, {} faults injected, {} all-blocked states resolved",
+        "checked {} seeds x {ops} ops in {:.1} s ({} ops done): {} IPC calls checked against the model, {} faults injected, {} all-blocked states resolved",
         summary.seeds,
         elapsed.as_secs_f64(),
+        summary.ops,
         summary.calls,
         summary.injected,
         summary.stuck,

@@ -16,6 +16,7 @@ fn every_invariant_holds_on_a_range_of_seeds() {
         .collect();
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(summary.seeds, 40);
+    assert_eq!(summary.ops, 40 * 400, "every seed ran its whole budget");
     assert!(
         summary.calls > 40 * 100,
         "too few IPC calls checked: {}",

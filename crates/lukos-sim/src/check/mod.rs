@@ -368,6 +368,20 @@ impl Run {
         self.slots[k] = Some(tid);
     }
 
+    /// Kill `tid`; a new worker takes its slot (and its share of the
+    /// budget), so kills do not end the workload early.
+    fn kill_and_replace(&mut self, tid: Tid) {
+        self.sim.kill(tid);
+        let k = self
+            .slots
+            .iter()
+            .position(|s| *s == Some(tid))
+            .expect("workers have slots");
+        let pid = self.sim.thread_process(tid);
+        let priority = self.sim.rng().random_range(0..3);
+        self.spawn_worker(k, pid, priority);
+    }
+
     fn violation(&mut self, what: String) {
         if self.report.violations.len() < 50 {
             self.report.violations.push(what);
@@ -426,17 +440,8 @@ impl Run {
                     .filter(|t| !matches!(self.sim.state(*t), ThreadState::Exited(_)))
                     .collect();
                 if let Some(&tid) = live.choose(self.sim.rng()) {
-                    self.sim.kill(tid);
+                    self.kill_and_replace(tid);
                     self.report.injected += 1;
-                    // A replacement in the same slot keeps the system busy.
-                    let k = self
-                        .slots
-                        .iter()
-                        .position(|s| *s == Some(tid))
-                        .expect("slot");
-                    let pid = self.sim.thread_process(tid);
-                    let priority = self.sim.rng().random_range(0..3);
-                    self.spawn_worker(k, pid, priority);
                 }
             }
             35..45 => {
@@ -486,9 +491,7 @@ impl Run {
         };
         let action = self.sim.rng().random_range(0..10);
         match (op, action) {
-            (_, 0) => {
-                self.sim.kill(tid);
-            }
+            (_, 0) => self.kill_and_replace(tid),
             (_, 1) => {
                 let _ = self.sim.ipc(IpcCall::Destroy { caller: None, id });
             }
@@ -592,6 +595,14 @@ impl Run {
         for tid in self.sim.tids() {
             if self.sim.ipcm().is_pending(&tid) {
                 self.violation(format!("{tid} still has a pending operation at the end"));
+            }
+            // Workers handle every status; one that gave up means the
+            // kernel answered something no status explains.
+            if let ThreadState::Exited(crate::kernel::ExitReason::Failed(error)) =
+                self.sim.state(tid)
+            {
+                let error = error.clone();
+                self.violation(format!("{tid} failed: {error}"));
             }
         }
         let live = self.model.borrow().live_pipes();
