@@ -274,12 +274,16 @@ fn check(args: &CheckArgs) -> ExitCode {
     }
     let _ = writeln!(
         out,
-        "checked {} seeds x {ops} ops in {:.1} s ({} ops done): {} IPC calls checked against the model, {} faults injected, {} all-blocked states resolved",
+        "checked {} seeds x {ops} ops in {:.1} s ({} ops done): {} IPC calls checked against the model",
         summary.seeds,
         elapsed.as_secs_f64(),
         summary.ops,
         summary.calls,
-        summary.injected,
+    );
+    let [unmapped, killed, destroyed] = summary.injected;
+    let _ = writeln!(
+        out,
+        "faults injected: {unmapped} pages unmapped under blocked threads, {killed} threads killed, {destroyed} pipes destroyed; {} all-blocked states resolved",
         summary.stuck,
     );
     let wakes: Vec<String> = Status::ALL

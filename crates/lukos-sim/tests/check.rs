@@ -40,7 +40,12 @@ fn the_workload_wakes_pending_operations_with_every_kind_of_outcome() {
             "no wake with {status:?}"
         );
     }
-    assert!(summary.injected > 0);
+    let [unmapped, killed, destroyed] = summary.injected;
+    assert!(
+        unmapped > 0 && killed > 0 && destroyed > 0,
+        "{:?}",
+        summary.injected
+    );
     assert!(summary.stuck > 0, "the all-blocked path was never taken");
 }
 

@@ -73,8 +73,9 @@ pub struct SeedReport {
     pub calls: u64,
     /// Scheduling steps.
     pub steps: u64,
-    /// Faults injected: kills, destroys, unmaps under blocked threads.
-    pub injected: u64,
+    /// Faults injected: `[pages unmapped under a blocked thread, threads
+    /// killed, pipes destroyed by the kernel]`.
+    pub injected: [u64; 3],
     /// Times every thread was blocked and the kernel had to act.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.
@@ -428,7 +429,7 @@ impl Run {
                     };
                     let pid = self.sim.thread_process(tid);
                     self.sim.unmap(pid, slot(k) + page * PAGE_SIZE, PAGE_SIZE);
-                    self.report.injected += 1;
+                    self.report.injected[0] += 1;
                 }
             }
             20..35 => {
@@ -441,13 +442,13 @@ impl Run {
                     .collect();
                 if let Some(&tid) = live.choose(self.sim.rng()) {
                     self.kill_and_replace(tid);
-                    self.report.injected += 1;
+                    self.report.injected[1] += 1;
                 }
             }
             35..45 => {
                 if let Some(id) = self.random_live_pipe() {
                     let _ = self.sim.ipc(IpcCall::Destroy { caller: None, id });
-                    self.report.injected += 1;
+                    self.report.injected[2] += 1;
                 }
             }
             45..60 => {
@@ -671,8 +672,9 @@ pub struct Summary {
     pub ops: u64,
     /// IPC manager calls checked against the model.
     pub calls: u64,
-    /// Faults injected.
-    pub injected: u64,
+    /// Faults injected: `[pages unmapped under a blocked thread, threads
+    /// killed, pipes destroyed by the kernel]`.
+    pub injected: [u64; 3],
     /// Times the kernel had to unblock an all-blocked system.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.
@@ -708,7 +710,9 @@ pub fn check_seeds(
                     summary.seeds += 1;
                     summary.ops += report.ops as u64;
                     summary.calls += report.calls;
-                    summary.injected += report.injected;
+                    for (total, count) in summary.injected.iter_mut().zip(report.injected) {
+                        *total += count;
+                    }
                     summary.stuck += report.stuck;
                     for (total, count) in summary.wakes.iter_mut().zip(report.wakes) {
                         *total += count;
