@@ -47,8 +47,8 @@
 //! kernel; the kernel answers (or parks the thread until the IPC manager's
 //! wake hook answers) and polls it again later. No OS threads, no baton
 //! passing (a park/unpark hand-off costs 3–50 µs on these VMs), no
-//! `unsafe`; a seed's run is exactly repeatable, and `check` runs about a
-//! million checked IPC calls a second.
+//! `unsafe`; a seed's run is exactly repeatable, and `check` runs well over a
+//! million model-checked IPC calls a second.
 //!
 //! # Layout
 //! - [`mem`]: paged address spaces; faults are values.
