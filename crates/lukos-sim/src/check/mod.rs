@@ -583,6 +583,8 @@ impl Run {
                     .violations
                     .extend(self.model.borrow().violations.iter().cloned());
                 report.calls = self.model.borrow().calls;
+                report.ops = ops - self.budget.left.get();
+                report.wakes = self.sim.stats().wakes;
                 return report;
             }
         }
