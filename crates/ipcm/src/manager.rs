@@ -6,6 +6,10 @@
 //! blocks); kernel hooks other than the bounded copies run with no lock held.
 
 use alloc::sync::Arc;
+#[cfg(not(loom))]
+use core::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering};
 
 use hashbrown::HashMap;
 use lock_api::{Mutex, MutexGuard, RawMutex};
@@ -99,6 +103,11 @@ pub struct Ipcm<R: RawMutex, K: Kernel> {
     /// Which pipe each thread with a pending operation waits on. An entry
     /// leaves just before its thread is woken.
     pending: Mutex<R, HashMap<K::Thread, PipeId>>,
+    /// Entries in `pending`, readable without its lock: while it is 0 (no
+    /// thread waits anywhere) a call skips the `AlreadyPending` look-up.
+    /// A thread always sees its own registration, which is what that check
+    /// needs.
+    pending_count: AtomicUsize,
 }
 
 impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
@@ -108,6 +117,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             kernel,
             registry: Mutex::new(Registry::new()),
             pending: Mutex::new(HashMap::default()),
+            pending_count: AtomicUsize::new(0),
         }
     }
 
@@ -471,7 +481,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 debug_assert!(false, "outbox shorter than the wakes owed");
                 return;
             };
-            self.pending.lock().remove(&thread);
+            {
+                let mut pending = self.pending.lock();
+                pending.remove(&thread);
+                self.pending_count.store(pending.len(), Ordering::Relaxed);
+            }
             self.kernel.wake(thread, status);
         }
     }
@@ -485,6 +499,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         len: usize,
         wait: Wait,
     ) -> Result<Progress<Written>, Status> {
+        self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
@@ -515,6 +530,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         consume: bool,
         wait: Wait,
     ) -> Result<Progress<usize>, Status> {
+        self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
             self.locked(pipe, |state| {
@@ -555,6 +571,19 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         })
     }
 
+    /// `AlreadyPending` if `thread` waits for another operation: a thread
+    /// waits for one thing at a time, and a call from a waiting thread
+    /// changes nothing.
+    #[inline]
+    fn check_not_pending(&self, thread: &K::Thread) -> Result<(), Status> {
+        if self.pending_count.load(Ordering::Relaxed) != 0
+            && self.pending.lock().contains_key(thread)
+        {
+            return Err(Status::AlreadyPending);
+        }
+        Ok(())
+    }
+
     /// Record `thread`'s pending `op` on `pipe` (whose lock is held).
     fn block<T>(
         &self,
@@ -576,6 +605,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         };
         state.enqueue(thread.clone(), priority, op, by_priority)?;
         pending.insert(thread.clone(), pipe.id());
+        self.pending_count.store(pending.len(), Ordering::Relaxed);
         Ok(Progress::Blocked)
     }
 }

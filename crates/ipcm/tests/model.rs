@@ -322,10 +322,18 @@ impl Harness {
                 bad,
                 nonblocking,
             } => {
-                if self.model.pending_thread(thread).is_some() {
-                    return Ok(());
-                }
                 let msg = self.message(pipe, len_seed);
+                if self.model.pending_thread(thread).is_some() {
+                    // Its source buffer is pending: leave it alone.
+                    let got = ipcm.try_write(
+                        &self.actors[thread].tid,
+                        self.id(pipe, stale),
+                        UserAddr(SRC),
+                        msg.len(),
+                    );
+                    prop_assert_eq!(got.map(|_| ()), Err(Status::AlreadyPending), "{:?}", op);
+                    return self.check_pipes();
+                }
                 let actor = self.actors[thread];
                 self.fx.kernel().poke(actor.pid, SRC, &msg);
                 let id = self.id(pipe, stale);
@@ -358,10 +366,17 @@ impl Harness {
                 nonblocking,
                 peek,
             } => {
-                if self.model.pending_thread(thread).is_some() {
-                    return Ok(());
-                }
                 let actor = self.actors[thread];
+                if self.model.pending_thread(thread).is_some() {
+                    let got = ipcm.read(
+                        &actor.tid,
+                        self.id(pipe, stale),
+                        UserAddr(DST),
+                        UserAddr(LEN),
+                    );
+                    prop_assert_eq!(got, Err(Status::AlreadyPending), "{:?}", op);
+                    return self.check_pipes();
+                }
                 self.fx.clear_received(actor);
                 let id = self.id(pipe, stale);
                 let dst = if bad { BAD } else { UserAddr(DST) };

@@ -381,10 +381,29 @@ fn a_thread_with_a_pending_operation_cannot_wait_for_a_second_one() {
     assert_eq!(fx.read(actor, first), Err(Status::AlreadyPending));
     assert_eq!(fx.info(second).pending_readers, 0);
     assert_eq!(fx.info(first).pending_readers, 1);
+    // Even calls that could complete at once are refused and change nothing.
+    fx.ipcm.kernel_write(second, b"queued").unwrap();
+    let before = fx.info(second);
+    for result in [
+        fx.ipcm
+            .try_read(&actor.tid, second, UserAddr(DST), UserAddr(LEN)),
+        fx.ipcm
+            .try_peek(&actor.tid, second, UserAddr(DST), UserAddr(LEN)),
+    ] {
+        assert_eq!(result, Err(Status::AlreadyPending));
+    }
+    let third = fx.pipe(8, 1, PipeFlags::empty());
+    assert_eq!(
+        fx.ipcm.try_write(&actor.tid, third, UserAddr(SRC), 1),
+        Err(Status::AlreadyPending)
+    );
+    assert_eq!(fx.info(second), before);
+    assert_eq!(fx.info(third).queued, 0);
     fx.ipcm.kernel_write(first, b"x").unwrap();
     assert_eq!(fx.wakes(), [(actor.tid, Status::Ok)]);
-    // Once woken it may wait again.
-    blocked(fx.read(actor, second));
+    // Once woken it may call and wait again.
+    assert_eq!(done(fx.read(actor, second)), 6);
+    blocked(fx.read(actor, third));
 }
 
 /// The wake hook runs with no IPC manager lock held, so a kernel may call
