@@ -157,9 +157,21 @@ fn c_header_constants_equal_the_core_at_compile_time() {
     let file = dir.join("constants.c");
     std::fs::write(&file, source).expect("write constants.c");
     for lang in ["c", "c++"] {
-        let std = if lang == "c" { "-std=c11" } else { "-std=c++17" };
+        let std = if lang == "c" {
+            "-std=c11"
+        } else {
+            "-std=c++17"
+        };
         let output = Command::new(compiler())
-            .args(["-fsyntax-only", "-Wall", "-Wextra", "-Werror", std, "-x", lang])
+            .args([
+                "-fsyntax-only",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                std,
+                "-x",
+                lang,
+            ])
             .arg("-I")
             .arg(crate_dir().join("include"))
             .arg(&file)

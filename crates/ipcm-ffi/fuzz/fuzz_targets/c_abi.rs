@@ -80,7 +80,9 @@ unsafe extern "C" fn copy_from_user(
     len: usize,
 ) -> c_int {
     let i = thread_index(t);
-    let Some(range) = range(va, len) else { return 1 };
+    let Some(range) = range(va, len) else {
+        return 1;
+    };
     SIMS.with_borrow(|sims| {
         // SAFETY: the IPC manager passes a buffer of `len` bytes.
         let dst = unsafe { std::slice::from_raw_parts_mut(dst.cast::<u8>(), len) };
@@ -97,7 +99,9 @@ unsafe extern "C" fn copy_to_user(
     len: usize,
 ) -> c_int {
     let i = thread_index(t);
-    let Some(range) = range(va, len) else { return 1 };
+    let Some(range) = range(va, len) else {
+        return 1;
+    };
     SIMS.with_borrow_mut(|sims| {
         if len > 0 && range.start < sims[i].readonly {
             return 1;
@@ -174,16 +178,57 @@ enum Name {
 #[derive(Arbitrary, Debug)]
 enum Op {
     Init,
-    Create { owner: Who, name: Name, msg_size: Len, max_msgs: Len, flags: u8, null_out: bool },
-    Write { who: Who, id: Id, va: Va, len: Len, try_only: bool },
-    Read { who: Who, id: Id, va: Va, len_va: Va, peek: bool, try_only: bool },
-    Cancel { thread: u8, reason: i8 },
-    Destroy { who: Who, id: Id },
-    Info { id: Id, null: bool },
-    Name { id: Id, buf_len: u8, null_buf: bool },
-    LookupName { name: Name },
-    LookupId { id: Id },
-    Poke { thread: u8, offset: u16, bytes: Vec<u8> },
+    Create {
+        owner: Who,
+        name: Name,
+        msg_size: Len,
+        max_msgs: Len,
+        flags: u8,
+        null_out: bool,
+    },
+    Write {
+        who: Who,
+        id: Id,
+        va: Va,
+        len: Len,
+        try_only: bool,
+    },
+    Read {
+        who: Who,
+        id: Id,
+        va: Va,
+        len_va: Va,
+        peek: bool,
+        try_only: bool,
+    },
+    Cancel {
+        thread: u8,
+        reason: i8,
+    },
+    Destroy {
+        who: Who,
+        id: Id,
+    },
+    Info {
+        id: Id,
+        null: bool,
+    },
+    Name {
+        id: Id,
+        buf_len: u8,
+        null_buf: bool,
+    },
+    LookupName {
+        name: Name,
+    },
+    LookupId {
+        id: Id,
+    },
+    Poke {
+        thread: u8,
+        offset: u16,
+        bytes: Vec<u8>,
+    },
 }
 
 struct Run {
@@ -238,7 +283,8 @@ fn name(name: &Name) -> Option<Vec<u8>> {
 }
 
 fn name_ptr(name: &Option<Vec<u8>>) -> *mut c_char {
-    name.as_ref().map_or(ptr::null_mut(), |n| n.as_ptr().cast_mut().cast())
+    name.as_ref()
+        .map_or(ptr::null_mut(), |n| n.as_ptr().cast_mut().cast())
 }
 
 fn check_status(status: c_int) {
@@ -255,7 +301,11 @@ fn info(id: usize) -> Option<ipcm_pipe_info_t> {
     check_status(status);
     (status == IPCM_STATUS_OK).then(|| {
         assert!(info.queued <= info.max_msgs, "{info:?}");
-        assert_eq!(info.written, info.read + info.dropped + info.queued as u64, "{info:?}");
+        assert_eq!(
+            info.written,
+            info.read + info.dropped + info.queued as u64,
+            "{info:?}"
+        );
         info
     })
 }
@@ -264,7 +314,9 @@ fn info(id: usize) -> Option<ipcm_pipe_info_t> {
 fn after_call(who: Who, status: c_int) {
     check_status(status);
     if status == IPCM_STATUS_BLOCKED {
-        let Who::Thread(i) = who else { panic!("the kernel was told BLOCKED") };
+        let Who::Thread(i) = who else {
+            panic!("the kernel was told BLOCKED")
+        };
         SIMS.with_borrow_mut(|sims| {
             let sim = &mut sims[i as usize % THREADS];
             assert!(!sim.blocked, "BLOCKED twice without ALREADY_PENDING");
@@ -283,11 +335,20 @@ fn check_pending() {
 fn step(run: &mut Run, op: &Op) {
     match op {
         Op::Init => ipcm_init(),
-        Op::Create { owner, name: n, msg_size, max_msgs, flags, null_out } => {
+        Op::Create {
+            owner,
+            name: n,
+            msg_size,
+            max_msgs,
+            flags,
+            null_out,
+        } => {
             let (msg_size, max_msgs) = (len(msg_size), len(max_msgs));
             // Keep real allocations small (the fuzzer's memory limit);
             // sizes that cannot be allocated at all are fine.
-            let bytes = max_msgs.checked_add(1).and_then(|slots| slots.checked_mul(msg_size));
+            let bytes = max_msgs
+                .checked_add(1)
+                .and_then(|slots| slots.checked_mul(msg_size));
             if bytes.is_some_and(|b| b > 1 << 20 && b <= isize::MAX as usize) {
                 return;
             }
@@ -299,7 +360,14 @@ fn step(run: &mut Run, op: &Op) {
             let out_ptr = if null_out { ptr::null_mut() } else { &mut out };
             // SAFETY: a NUL-terminated name or NULL; a valid out-pointer or NULL.
             let status = unsafe {
-                ipcm_pipe_create_as(thread_of(*owner), name_ptr(&n), msg_size, max_msgs, *flags as usize, out_ptr)
+                ipcm_pipe_create_as(
+                    thread_of(*owner),
+                    name_ptr(&n),
+                    msg_size,
+                    max_msgs,
+                    *flags as usize,
+                    out_ptr,
+                )
             };
             check_status(status);
             if status == IPCM_STATUS_OK && null_out {
@@ -311,7 +379,13 @@ fn step(run: &mut Run, op: &Op) {
                 run.ids.push(ipcm_pipe_id(out));
             }
         }
-        Op::Write { who, id, va: v, len: l, try_only } => {
+        Op::Write {
+            who,
+            id,
+            va: v,
+            len: l,
+            try_only,
+        } => {
             let id = run.id(id);
             let len = len(l);
             let thread = thread_of(*who);
@@ -337,7 +411,14 @@ fn step(run: &mut Run, op: &Op) {
             };
             after_call(*who, status);
         }
-        Op::Read { who, id, va: v, len_va, peek, try_only } => {
+        Op::Read {
+            who,
+            id,
+            va: v,
+            len_va,
+            peek,
+            try_only,
+        } => {
             let id = run.id(id);
             let thread = thread_of(*who);
             let mut kernel_len = usize::MAX;
@@ -347,8 +428,16 @@ fn step(run: &mut Run, op: &Op) {
                     if info(id).is_some_and(|i| i.msg_size > KERNEL_BUF) {
                         return;
                     }
-                    let buf = if matches!(v, Va::Null) { ptr::null_mut() } else { run.kernel_buf.as_mut_ptr().cast() };
-                    let len_out = if matches!(len_va, Va::Null) { ptr::null_mut() } else { &mut kernel_len };
+                    let buf = if matches!(v, Va::Null) {
+                        ptr::null_mut()
+                    } else {
+                        run.kernel_buf.as_mut_ptr().cast()
+                    };
+                    let len_out = if matches!(len_va, Va::Null) {
+                        ptr::null_mut()
+                    } else {
+                        &mut kernel_len
+                    };
                     (buf, len_out)
                 }
                 Who::Thread(_) => (va(v), va(len_va).cast()),
@@ -374,9 +463,16 @@ fn step(run: &mut Run, op: &Op) {
             let was_blocked = SIMS.with_borrow(|sims| sims[i].blocked);
             let status = ipcm_thread_cancel(thread_ptr(i), c_int::from(*reason));
             check_status(status);
-            if matches!(c_int::from(*reason), IPCM_STATUS_TIMED_OUT | IPCM_STATUS_CANCELLED) {
+            if matches!(
+                c_int::from(*reason),
+                IPCM_STATUS_TIMED_OUT | IPCM_STATUS_CANCELLED
+            ) {
                 // One outcome: cancelled (and woken) iff it was pending.
-                let expected = if was_blocked { IPCM_STATUS_OK } else { IPCM_STATUS_NOT_FOUND };
+                let expected = if was_blocked {
+                    IPCM_STATUS_OK
+                } else {
+                    IPCM_STATUS_NOT_FOUND
+                };
                 assert_eq!(status, expected);
             } else {
                 assert_eq!(status, IPCM_STATUS_BAD_PARAM);
@@ -394,10 +490,18 @@ fn step(run: &mut Run, op: &Op) {
                 info(run.id(id));
             }
         }
-        Op::Name { id, buf_len, null_buf } => {
+        Op::Name {
+            id,
+            buf_len,
+            null_buf,
+        } => {
             let mut buf = vec![0u8; *buf_len as usize];
             let mut name_len = usize::MAX;
-            let buf_ptr = if *null_buf { ptr::null_mut() } else { buf.as_mut_ptr().cast() };
+            let buf_ptr = if *null_buf {
+                ptr::null_mut()
+            } else {
+                buf.as_mut_ptr().cast()
+            };
             let handle = ptr::without_provenance::<ipc_pipe_t>(run.id(id));
             // SAFETY: `buf` holds buf_len bytes (or is NULL).
             let status = unsafe { ipcm_pipe_name(handle, buf_ptr, buf.len(), &mut name_len) };
@@ -420,7 +524,11 @@ fn step(run: &mut Run, op: &Op) {
             assert!(pipe.is_null() || ipcm_pipe_id(pipe) == id);
             assert_eq!(pipe.is_null(), info(id).is_none());
         }
-        Op::Poke { thread, offset, bytes } => {
+        Op::Poke {
+            thread,
+            offset,
+            bytes,
+        } => {
             // A thread filling its own memory (a message to send).
             SIMS.with_borrow_mut(|sims| {
                 let memory = &mut sims[*thread as usize % THREADS].memory;
@@ -446,7 +554,10 @@ fuzz_target!(|ops: Vec<Op>| {
         // SAFETY: valid hooks.
         assert_eq!(unsafe { ipcm_install_hooks(&hooks) }, IPCM_STATUS_OK);
     });
-    let mut run = Run { ids: Vec::new(), kernel_buf: vec![0x5a; KERNEL_BUF] };
+    let mut run = Run {
+        ids: Vec::new(),
+        kernel_buf: vec![0x5a; KERNEL_BUF],
+    };
     for op in ops.iter().take(64) {
         step(&mut run, op);
         check_pending();
@@ -458,6 +569,9 @@ fuzz_target!(|ops: Vec<Op>| {
     }
     check_pending();
     for i in 0..THREADS {
-        assert!(!SIMS.with_borrow(|sims| sims[i].blocked), "thread {i} never woken");
+        assert!(
+            !SIMS.with_borrow(|sims| sims[i].blocked),
+            "thread {i} never woken"
+        );
     }
 });
