@@ -103,7 +103,7 @@ typedef struct thread_t thread_t;
  * C ABI only: the library caught a panic (a bug in the IPC manager; please
  * report it). Never returned by a correct library.
  */
-#define IPCM_STATUS_INTERNAL -1
+#define IPCM_STATUS_INTERNAL (-1)
 
 /**
  * A write to a full pipe drops the oldest message instead of blocking.

@@ -16,7 +16,13 @@ fn generate() -> String {
         .expect("cbindgen generates the header");
     let mut out = Vec::new();
     bindings.write(&mut out);
-    String::from_utf8(out).expect("the header is UTF-8")
+    let header = String::from_utf8(out).expect("the header is UTF-8");
+    // cbindgen copies a negative literal as is; a macro must parenthesise
+    // it (`x-IPCM_STATUS_INTERNAL` would otherwise read `x--1`).
+    header.replace(
+        "#define IPCM_STATUS_INTERNAL -1\n",
+        "#define IPCM_STATUS_INTERNAL (-1)\n",
+    )
 }
 
 fn committed() -> String {
