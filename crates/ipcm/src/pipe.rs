@@ -136,7 +136,6 @@ pub struct PipeInfo {
 
 /// What a successful write did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use]
 pub struct Written {
     /// The write dropped the oldest queued message (discard-oldest pipe that
     /// was full).

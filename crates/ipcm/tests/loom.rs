@@ -1,0 +1,296 @@
+//! Loom models of the synchronisation core: concurrent write, read, cancel
+//! and destroy on one pipe from three threads. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p ipcm --release --test loom`.
+//!
+//! Every interleaving of the manager's lock operations is explored. In each,
+//! every operation that returned `Blocked` is woken exactly once, a thread
+//! has exactly one outcome, and no message is lost or duplicated.
+
+#![cfg(loom)]
+
+use std::sync::Mutex as StdMutex;
+use std::sync::OnceLock;
+
+use ipcm::{
+    Caller, CancelReason, Fault, Ipcm, Kernel, PipeFlags, ProcessId, Progress, Status, UserAddr,
+};
+use loom::sync::Arc;
+
+/// A blocking lock on loom's mutex and condition variable, so loom sees
+/// every acquire, release and wait (a spinlock would make loom explore
+/// unbounded spinning). Loom primitives cannot be built in a `const`, which
+/// `RawMutex::INIT` needs, hence the lazy cell; `touch` builds it on the
+/// model's main thread, before other threads can race to.
+struct LoomRawMutex(OnceLock<(loom::sync::Mutex<bool>, loom::sync::Condvar)>);
+
+impl LoomRawMutex {
+    fn parts(&self) -> &(loom::sync::Mutex<bool>, loom::sync::Condvar) {
+        self.0
+            .get_or_init(|| (loom::sync::Mutex::new(false), loom::sync::Condvar::new()))
+    }
+}
+
+// SAFETY: the `bool` under loom's mutex says whether the lock is held; it is
+// set only by a caller that saw it false, cleared only by the holder, and
+// loom's mutex orders every access.
+unsafe impl lock_api::RawMutex for LoomRawMutex {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: Self = LoomRawMutex(OnceLock::new());
+    type GuardMarker = lock_api::GuardNoSend;
+
+    fn lock(&self) {
+        let (mutex, released) = self.parts();
+        let mut held = mutex.lock().unwrap();
+        while *held {
+            held = released.wait(held).unwrap();
+        }
+        *held = true;
+    }
+
+    fn try_lock(&self) -> bool {
+        let mut held = self.parts().0.lock().unwrap();
+        !std::mem::replace(&mut *held, true)
+    }
+
+    unsafe fn unlock(&self) {
+        let (mutex, released) = self.parts();
+        *mutex.lock().unwrap() = false;
+        released.notify_one();
+    }
+}
+
+/// Threads 0..3, each with 16 bytes of memory; wakes recorded in order.
+/// Its locks are never contended under loom (no loom operation inside), so
+/// std's mutex is fine here.
+#[derive(Default)]
+struct LoomKernel {
+    memory: [StdMutex<[u8; 16]>; 3],
+    wakes: StdMutex<Vec<(usize, Status)>>,
+}
+
+impl Kernel for LoomKernel {
+    type Thread = usize;
+
+    fn copy_from_user(&self, t: &usize, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
+        let memory = self.memory[*t].lock().unwrap();
+        dst.copy_from_slice(memory.get(src.0..src.0 + dst.len()).ok_or(Fault)?);
+        Ok(())
+    }
+
+    fn copy_to_user(&self, t: &usize, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
+        let mut memory = self.memory[*t].lock().unwrap();
+        memory
+            .get_mut(dst.0..dst.0 + src.len())
+            .ok_or(Fault)?
+            .copy_from_slice(src);
+        Ok(())
+    }
+
+    fn wake(&self, t: usize, status: Status) {
+        self.wakes.lock().unwrap().push((t, status));
+    }
+
+    fn process_of(&self, _: &usize) -> ProcessId {
+        ProcessId(1)
+    }
+}
+
+type LoomIpcm = Ipcm<LoomRawMutex, LoomKernel>;
+
+/// Explore every interleaving with up to `LOOM_MAX_PREEMPTIONS` (default 3)
+/// preemptions per execution; bounding preemptions keeps the search finite
+/// while still covering the races that need few context switches, which is
+/// where concurrency bugs live in practice.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = executions.clone();
+    builder.check(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    println!(
+        "loom explored {} executions",
+        executions.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
+
+const WRITER: usize = 0;
+const READER: usize = 1;
+const MSG: UserAddr = UserAddr(0);
+const LEN: UserAddr = UserAddr(8);
+
+fn setup(depth: usize) -> (Arc<LoomIpcm>, ipcm::PipeId) {
+    let ipcm = Arc::new(LoomIpcm::new(LoomKernel::default()));
+    ipcm.kernel().memory[WRITER].lock().unwrap()[..4].copy_from_slice(b"ping");
+    let pipe = ipcm
+        .create(Caller::Kernel, None, 4, depth, PipeFlags::empty())
+        .unwrap();
+    (ipcm, pipe)
+}
+
+fn wakes_of(ipcm: &LoomIpcm, thread: usize) -> Vec<Status> {
+    let wakes = ipcm.kernel().wakes.lock().unwrap();
+    wakes
+        .iter()
+        .filter(|(t, _)| *t == thread)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+/// The one outcome of an operation: its immediate result, or its wake.
+fn outcome<T>(ipcm: &LoomIpcm, thread: usize, result: Result<Progress<T>, Status>) -> Status {
+    let wakes = wakes_of(ipcm, thread);
+    match result {
+        Ok(Progress::Done(_)) => {
+            assert!(wakes.is_empty(), "a completed call was also woken");
+            Status::Ok
+        }
+        Ok(Progress::Blocked) => {
+            assert_eq!(
+                wakes.len(),
+                1,
+                "a pending operation must be woken exactly once"
+            );
+            wakes[0]
+        }
+        Err(status) => {
+            assert!(wakes.is_empty(), "a failed call was also woken");
+            status
+        }
+    }
+}
+
+/// Cancel whatever is still pending, so every Blocked call gets its wake.
+fn settle(ipcm: &LoomIpcm) {
+    for thread in [WRITER, READER] {
+        let _ = ipcm.cancel(&thread, CancelReason::Cancelled);
+    }
+}
+
+#[test]
+fn write_read_and_cancel_race_to_one_outcome() {
+    model(|| {
+        let (ipcm, pipe) = setup(1);
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.write(&WRITER, pipe, MSG, 4))
+        };
+        let reader = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.read(&READER, pipe, MSG, LEN))
+        };
+        let cancelled = ipcm.cancel(&READER, CancelReason::TimedOut);
+        let written = writer.join().unwrap();
+        let read = reader.join().unwrap();
+        settle(&ipcm);
+
+        assert_eq!(
+            outcome(&ipcm, WRITER, written),
+            Status::Ok,
+            "depth 1, empty: the write fits"
+        );
+        let read = outcome(&ipcm, READER, read);
+        let queued = ipcm.info(pipe).unwrap().queued;
+        match read {
+            Status::Ok => {
+                assert_eq!(&ipcm.kernel().memory[READER].lock().unwrap()[..4], b"ping");
+                assert_eq!(queued, 0, "read once, so not also queued");
+            }
+            Status::TimedOut => {
+                assert_eq!(cancelled, Ok(()));
+                assert_eq!(queued, 1, "a timed-out read consumed nothing");
+            }
+            Status::Cancelled => assert_eq!(queued, 1),
+            other => panic!("read ended with {other:?}"),
+        }
+        if cancelled == Ok(()) {
+            assert_eq!(
+                read,
+                Status::TimedOut,
+                "cancel succeeded, so that was the outcome"
+            );
+        }
+    });
+}
+
+#[test]
+fn destroy_racing_a_hand_off_wakes_everyone_once() {
+    model(|| {
+        let (ipcm, pipe) = setup(1);
+        let reader = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.read(&READER, pipe, MSG, LEN))
+        };
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.write(&WRITER, pipe, MSG, 4))
+        };
+        let destroyed = ipcm.destroy(Caller::Kernel, pipe);
+        let read = reader.join().unwrap();
+        let written = writer.join().unwrap();
+        settle(&ipcm);
+
+        assert_eq!(destroyed, Ok(()));
+        let read = outcome(&ipcm, READER, read);
+        let written = outcome(&ipcm, WRITER, written);
+        assert!(
+            matches!(read, Status::Ok | Status::Destroyed | Status::NotFound),
+            "{read:?}"
+        );
+        assert!(
+            matches!(written, Status::Ok | Status::Destroyed | Status::NotFound),
+            "{written:?}"
+        );
+        if read == Status::Ok {
+            assert_eq!(written, Status::Ok, "a message was read, so it was written");
+            assert_eq!(&ipcm.kernel().memory[READER].lock().unwrap()[..4], b"ping");
+        }
+        assert!(!ipcm.is_pending(&READER) && !ipcm.is_pending(&WRITER));
+    });
+}
+
+#[test]
+fn blocked_writers_are_admitted_in_order_by_concurrent_reads() {
+    model(|| {
+        // Depth 1, already full: both writes block until the reader makes room.
+        let (ipcm, pipe) = setup(1);
+        ipcm.kernel_write(pipe, b"0").unwrap();
+        ipcm.kernel().memory[READER].lock().unwrap()[..1].copy_from_slice(b"1");
+        let first = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.write(&READER, pipe, MSG, 1))
+        };
+        let reader = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0; 4];
+                for _ in 0..2 {
+                    if let Ok(len) = ipcm.kernel_read(pipe, &mut buf) {
+                        got.push(buf[..len].to_vec());
+                    }
+                }
+                got
+            })
+        };
+        let written = first.join().unwrap();
+        let mut got = reader.join().unwrap();
+        settle(&ipcm);
+        let written = outcome(&ipcm, READER, written);
+
+        let mut buf = [0; 4];
+        while let Ok(len) = ipcm.kernel_read(pipe, &mut buf) {
+            got.push(buf[..len].to_vec());
+        }
+        let expected: Vec<Vec<u8>> = match written {
+            Status::Ok => vec![b"0".to_vec(), b"1".to_vec()],
+            Status::Cancelled => vec![b"0".to_vec()],
+            other => panic!("write ended with {other:?}"),
+        };
+        assert_eq!(got, expected, "nothing lost, duplicated or reordered");
+    });
+}

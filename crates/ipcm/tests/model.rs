@@ -1,0 +1,558 @@
+//! Property test: random operation sequences over several pipes and threads
+//! against a plain reference model (`VecDeque` queues + FIFO wait lists).
+//!
+//! After every operation the manager's result, the exact sequence of wakes,
+//! every delivered message and every pipe's `info` must equal the model's.
+//! That pins down: no message lost, duplicated or reordered; every pending
+//! operation woken exactly once; capacity never exceeded.
+
+mod common;
+use std::collections::VecDeque;
+
+use common::*;
+use proptest::prelude::*;
+
+const THREADS: usize = 4;
+const PIPES: usize = 3;
+const BAD: UserAddr = UserAddr(0xdead_0000);
+
+#[derive(Clone, Debug)]
+enum Op {
+    Write {
+        thread: usize,
+        pipe: usize,
+        len_seed: usize,
+        bad: bool,
+        nonblocking: bool,
+    },
+    Read {
+        thread: usize,
+        pipe: usize,
+        bad: bool,
+        nonblocking: bool,
+        peek: bool,
+    },
+    KernelWrite {
+        pipe: usize,
+        len_seed: usize,
+    },
+    KernelRead {
+        pipe: usize,
+        peek: bool,
+    },
+    Cancel {
+        thread: usize,
+        timed_out: bool,
+    },
+    Destroy {
+        pipe: usize,
+    },
+    Recreate {
+        pipe: usize,
+        msg_size: usize,
+        max_msgs: usize,
+        discard: bool,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let thread = 0..THREADS;
+    let pipe = 0..PIPES;
+    prop_oneof![
+        6 => (thread.clone(), pipe.clone(), any::<usize>(), prop::bool::weighted(0.1), any::<bool>())
+            .prop_map(|(thread, pipe, len_seed, bad, nonblocking)| Op::Write { thread, pipe, len_seed, bad, nonblocking }),
+        6 => (thread.clone(), pipe.clone(), prop::bool::weighted(0.1), any::<bool>(), prop::bool::weighted(0.25))
+            .prop_map(|(thread, pipe, bad, nonblocking, peek)| Op::Read { thread, pipe, bad, nonblocking, peek }),
+        2 => (pipe.clone(), any::<usize>()).prop_map(|(pipe, len_seed)| Op::KernelWrite { pipe, len_seed }),
+        2 => (pipe.clone(), any::<bool>()).prop_map(|(pipe, peek)| Op::KernelRead { pipe, peek }),
+        2 => (thread, any::<bool>()).prop_map(|(thread, timed_out)| Op::Cancel { thread, timed_out }),
+        1 => pipe.clone().prop_map(|pipe| Op::Destroy { pipe }),
+        1 => (pipe, 1..6usize, 1..4usize, any::<bool>())
+            .prop_map(|(pipe, msg_size, max_msgs, discard)| Op::Recreate { pipe, msg_size, max_msgs, discard }),
+    ]
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Waiter {
+    Read {
+        thread: usize,
+        bad: bool,
+    },
+    Peek {
+        thread: usize,
+        bad: bool,
+    },
+    Write {
+        thread: usize,
+        bad: bool,
+        msg: Vec<u8>,
+    },
+}
+
+impl Waiter {
+    fn thread(&self) -> usize {
+        match self {
+            Waiter::Read { thread, .. }
+            | Waiter::Peek { thread, .. }
+            | Waiter::Write { thread, .. } => *thread,
+        }
+    }
+}
+
+struct ModelPipe {
+    id: PipeId,
+    msg_size: usize,
+    max_msgs: usize,
+    discard: bool,
+    queue: VecDeque<Vec<u8>>,
+    waiters: VecDeque<Waiter>,
+    written: u64,
+    read: u64,
+    dropped: u64,
+}
+
+/// What the model predicts one operation does.
+#[derive(Debug, Default)]
+struct Expect {
+    /// (thread, status, message delivered to a woken reader/peeker)
+    wakes: Vec<(usize, Status, Option<Vec<u8>>)>,
+}
+
+/// Whether copying `msg` through a bad buffer faults: a zero-length copy
+/// touches no memory, so it cannot.
+fn faults(bad: bool, msg: &[u8]) -> bool {
+    bad && !msg.is_empty()
+}
+
+struct Model {
+    pipes: Vec<Option<ModelPipe>>,
+}
+
+impl Model {
+    fn pending_thread(&self, thread: usize) -> Option<usize> {
+        self.pipes.iter().position(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.waiters.iter().any(|w| w.thread() == thread))
+        })
+    }
+
+    /// Write `msg`; `None` thread is the kernel.
+    fn write(
+        &mut self,
+        pipe: usize,
+        thread: Option<usize>,
+        msg: Vec<u8>,
+        bad: bool,
+        nonblocking: bool,
+        e: &mut Expect,
+    ) -> Result<Option<Vec<u8>>, Status> {
+        let Some(p) = self.pipes[pipe].as_mut() else {
+            return Err(Status::NotFound);
+        };
+        if msg.len() > p.msg_size {
+            return Err(Status::TooLarge);
+        }
+        if p.queue.len() == p.max_msgs && !p.discard {
+            if nonblocking {
+                return Err(Status::Full);
+            }
+            p.waiters.push_back(Waiter::Write {
+                thread: thread.unwrap(),
+                bad,
+                msg,
+            });
+            return Ok(None);
+        }
+        if faults(bad, &msg) {
+            return Err(Status::BadAddress);
+        }
+        p.written += 1;
+        let mut kept = VecDeque::new();
+        for w in p.waiters.drain(..) {
+            match w {
+                Waiter::Peek { thread, bad } if faults(bad, &msg) => {
+                    e.wakes.push((thread, Status::BadAddress, None))
+                }
+                Waiter::Peek { thread, .. } => {
+                    e.wakes.push((thread, Status::Ok, Some(msg.clone())))
+                }
+                other => kept.push_back(other),
+            }
+        }
+        p.waiters = kept;
+        while let Some(w) = p.waiters.pop_front() {
+            match w {
+                Waiter::Read { thread, bad } if faults(bad, &msg) => {
+                    e.wakes.push((thread, Status::BadAddress, None))
+                }
+                Waiter::Read { thread, .. } => {
+                    p.read += 1;
+                    e.wakes.push((thread, Status::Ok, Some(msg)));
+                    return Ok(None);
+                }
+                other => panic!("model: {other:?} waits on a pipe that is not full"),
+            }
+        }
+        p.queue.push_back(msg);
+        if p.queue.len() > p.max_msgs {
+            p.queue.pop_front();
+            p.dropped += 1;
+        }
+        Ok(None)
+    }
+
+    fn read(
+        &mut self,
+        pipe: usize,
+        thread: Option<usize>,
+        bad: bool,
+        nonblocking: bool,
+        peek: bool,
+        e: &mut Expect,
+    ) -> Result<Option<Vec<u8>>, Status> {
+        let Some(p) = self.pipes[pipe].as_mut() else {
+            return Err(Status::NotFound);
+        };
+        let Some(front) = p.queue.front().cloned() else {
+            if nonblocking {
+                return Err(Status::Empty);
+            }
+            let thread = thread.unwrap();
+            p.waiters.push_back(if peek {
+                Waiter::Peek { thread, bad }
+            } else {
+                Waiter::Read { thread, bad }
+            });
+            return Ok(None);
+        };
+        if faults(bad, &front) {
+            return Err(Status::BadAddress);
+        }
+        if !peek {
+            p.queue.pop_front();
+            p.read += 1;
+            while p.queue.len() < p.max_msgs {
+                match p.waiters.pop_front() {
+                    None => break,
+                    Some(Waiter::Write { thread, bad, msg }) if faults(bad, &msg) => {
+                        e.wakes.push((thread, Status::BadAddress, None))
+                    }
+                    Some(Waiter::Write { thread, msg, .. }) => {
+                        p.queue.push_back(msg);
+                        p.written += 1;
+                        e.wakes.push((thread, Status::Ok, None));
+                    }
+                    Some(other) => panic!("model: {other:?} waits on a pipe that is not empty"),
+                }
+            }
+        }
+        Ok(Some(front))
+    }
+}
+
+struct Harness {
+    fx: Fixture,
+    actors: Vec<Actor>,
+    model: Model,
+    seq: std::cell::Cell<u8>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let fx = Fixture::new();
+        let actors = (0..THREADS).map(|_| fx.actor()).collect();
+        let mut h = Harness {
+            fx,
+            actors,
+            model: Model { pipes: Vec::new() },
+            seq: std::cell::Cell::new(0),
+        };
+        for (msg_size, max_msgs, discard) in [(4, 2, false), (3, 1, true), (5, 3, false)] {
+            let pipe = h.create(msg_size, max_msgs, discard);
+            h.model.pipes.push(Some(pipe));
+        }
+        h
+    }
+
+    fn create(&self, msg_size: usize, max_msgs: usize, discard: bool) -> ModelPipe {
+        let flags = if discard {
+            PipeFlags::DISCARD_OLDEST
+        } else {
+            PipeFlags::empty()
+        };
+        ModelPipe {
+            id: self.fx.pipe(msg_size, max_msgs, flags),
+            msg_size,
+            max_msgs,
+            discard,
+            queue: VecDeque::new(),
+            waiters: VecDeque::new(),
+            written: 0,
+            read: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The id the manager knows a model slot by (stale after destroy).
+    fn id(&self, pipe: usize, stale: &[PipeId]) -> PipeId {
+        self.model.pipes[pipe]
+            .as_ref()
+            .map_or(stale[pipe], |p| p.id)
+    }
+
+    fn message(&self, pipe: usize, len_seed: usize) -> Vec<u8> {
+        let msg_size = self.model.pipes[pipe].as_ref().map_or(4, |p| p.msg_size);
+        let len = len_seed % (msg_size + 2);
+        (0..len)
+            .map(|_| {
+                self.seq.set(self.seq.get().wrapping_add(1));
+                self.seq.get()
+            })
+            .collect()
+    }
+
+    fn step(&mut self, op: &Op, stale: &mut [PipeId]) -> Result<(), TestCaseError> {
+        let mut e = Expect::default();
+        let ipcm = &self.fx.ipcm;
+        match *op {
+            Op::Write {
+                thread,
+                pipe,
+                len_seed,
+                bad,
+                nonblocking,
+            } => {
+                if self.model.pending_thread(thread).is_some() {
+                    return Ok(());
+                }
+                let msg = self.message(pipe, len_seed);
+                let actor = self.actors[thread];
+                self.fx.kernel().poke(actor.pid, SRC, &msg);
+                let id = self.id(pipe, stale);
+                let src = if bad { BAD } else { UserAddr(SRC) };
+                let got = if nonblocking {
+                    ipcm.try_write(&actor.tid, id, src, msg.len())
+                        .map(|_| Progress::Done(()))
+                } else {
+                    ipcm.write(&actor.tid, id, src, msg.len()).map(|p| match p {
+                        Progress::Done(_) => Progress::Done(()),
+                        Progress::Blocked => Progress::Blocked,
+                    })
+                };
+                let want = self
+                    .model
+                    .write(pipe, Some(thread), msg, bad, nonblocking, &mut e);
+                let want_progress = want.map(|_| {
+                    if self.model.pending_thread(thread).is_some() {
+                        Progress::Blocked
+                    } else {
+                        Progress::Done(())
+                    }
+                });
+                prop_assert_eq!(got, want_progress, "{:?}", op);
+            }
+            Op::Read {
+                thread,
+                pipe,
+                bad,
+                nonblocking,
+                peek,
+            } => {
+                if self.model.pending_thread(thread).is_some() {
+                    return Ok(());
+                }
+                let actor = self.actors[thread];
+                self.fx.clear_received(actor);
+                let id = self.id(pipe, stale);
+                let dst = if bad { BAD } else { UserAddr(DST) };
+                let got = match (nonblocking, peek) {
+                    (true, false) => ipcm
+                        .try_read(&actor.tid, id, dst, UserAddr(LEN))
+                        .map(Progress::Done),
+                    (true, true) => ipcm
+                        .try_peek(&actor.tid, id, dst, UserAddr(LEN))
+                        .map(Progress::Done),
+                    (false, false) => ipcm.read(&actor.tid, id, dst, UserAddr(LEN)),
+                    (false, true) => ipcm.peek(&actor.tid, id, dst, UserAddr(LEN)),
+                };
+                let want = self
+                    .model
+                    .read(pipe, Some(thread), bad, nonblocking, peek, &mut e);
+                match (&got, &want) {
+                    (Ok(Progress::Done(len)), Ok(Some(msg))) => {
+                        prop_assert_eq!(*len, msg.len());
+                        prop_assert_eq!(&self.fx.received(actor), msg, "{:?}", op);
+                    }
+                    (Ok(Progress::Blocked), Ok(None)) => {}
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b, "{:?}", op),
+                    _ => prop_assert!(false, "{:?}: got {:?}, model {:?}", op, got, want),
+                }
+            }
+            Op::KernelWrite { pipe, len_seed } => {
+                let msg = self.message(pipe, len_seed);
+                let got = ipcm.kernel_write(self.id(pipe, stale), &msg).map(|_| ());
+                let want = self
+                    .model
+                    .write(pipe, None, msg, false, true, &mut e)
+                    .map(|_| ());
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::KernelRead { pipe, peek } => {
+                let mut buf = [0u8; 8];
+                let id = self.id(pipe, stale);
+                let got = if peek {
+                    ipcm.kernel_peek(id, &mut buf)
+                } else {
+                    ipcm.kernel_read(id, &mut buf)
+                };
+                let got = got.map(|len| Some(buf[..len].to_vec()));
+                let want = self.model.read(pipe, None, false, true, peek, &mut e);
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::Cancel { thread, timed_out } => {
+                let reason = if timed_out {
+                    CancelReason::TimedOut
+                } else {
+                    CancelReason::Cancelled
+                };
+                let status = if timed_out {
+                    Status::TimedOut
+                } else {
+                    Status::Cancelled
+                };
+                let want = match self.model.pending_thread(thread) {
+                    Some(pipe) => {
+                        let p = self.model.pipes[pipe].as_mut().unwrap();
+                        p.waiters.retain(|w| w.thread() != thread);
+                        e.wakes.push((thread, status, None));
+                        Ok(())
+                    }
+                    None => Err(Status::NotFound),
+                };
+                prop_assert_eq!(
+                    ipcm.cancel(&self.actors[thread].tid, reason),
+                    want,
+                    "{:?}",
+                    op
+                );
+            }
+            Op::Destroy { pipe } => {
+                let id = self.id(pipe, stale);
+                let want = match self.model.pipes[pipe].take() {
+                    Some(p) => {
+                        stale[pipe] = p.id;
+                        e.wakes.extend(
+                            p.waiters
+                                .iter()
+                                .map(|w| (w.thread(), Status::Destroyed, None)),
+                        );
+                        Ok(())
+                    }
+                    None => Err(Status::NotFound),
+                };
+                prop_assert_eq!(ipcm.destroy(Caller::Kernel, id), want, "{:?}", op);
+            }
+            Op::Recreate {
+                pipe,
+                msg_size,
+                max_msgs,
+                discard,
+            } => {
+                if self.model.pipes[pipe].is_none() {
+                    let created = self.create(msg_size, max_msgs, discard);
+                    prop_assert!(
+                        !stale.contains(&created.id),
+                        "a destroyed id was handed out again"
+                    );
+                    self.model.pipes[pipe] = Some(created);
+                }
+            }
+        }
+        self.check_wakes(&e, op)?;
+        self.check_pipes()
+    }
+
+    fn check_wakes(&self, e: &Expect, op: &Op) -> Result<(), TestCaseError> {
+        let got = self.fx.wakes();
+        let want: Vec<(ThreadId, Status)> = e
+            .wakes
+            .iter()
+            .map(|(t, s, _)| (self.actors[*t].tid, *s))
+            .collect();
+        prop_assert_eq!(&got, &want, "wakes after {:?}", op);
+        for (thread, _, msg) in &e.wakes {
+            if let Some(msg) = msg {
+                prop_assert_eq!(
+                    &self.fx.received(self.actors[*thread]),
+                    msg,
+                    "delivered by {:?}",
+                    op
+                );
+            }
+        }
+        for (t, actor) in self.actors.iter().enumerate() {
+            prop_assert_eq!(
+                self.fx.ipcm.is_pending(&actor.tid),
+                self.model.pending_thread(t).is_some()
+            );
+        }
+        Ok(())
+    }
+
+    fn check_pipes(&self) -> Result<(), TestCaseError> {
+        for p in self.model.pipes.iter().flatten() {
+            let info = self.fx.info(p.id);
+            prop_assert!(info.queued <= info.max_msgs, "capacity exceeded");
+            let count = |f: fn(&Waiter) -> bool| p.waiters.iter().filter(|w| f(w)).count();
+            prop_assert_eq!(
+                (info.queued, info.written, info.read, info.dropped),
+                (p.queue.len(), p.written, p.read, p.dropped)
+            );
+            prop_assert_eq!(
+                (
+                    info.pending_readers,
+                    info.pending_peekers,
+                    info.pending_writers
+                ),
+                (
+                    count(|w| matches!(w, Waiter::Read { .. })),
+                    count(|w| matches!(w, Waiter::Peek { .. })),
+                    count(|w| matches!(w, Waiter::Write { .. }))
+                )
+            );
+        }
+        Ok(())
+    }
+
+    /// Cancel every pending operation and drain every pipe: each pending
+    /// thread is woken exactly once and every queued message comes out in
+    /// order.
+    fn finish(mut self) -> Result<(), TestCaseError> {
+        for thread in 0..THREADS {
+            let op = Op::Cancel {
+                thread,
+                timed_out: true,
+            };
+            let mut stale = [PipeId::from_raw(0); PIPES];
+            self.step(&op, &mut stale)?;
+        }
+        for p in self.model.pipes.iter().flatten() {
+            prop_assert_eq!(self.fx.drain(p.id), Vec::from(p.queue.clone()));
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_operations_match_the_reference_model(ops in prop::collection::vec(op(), 1..200)) {
+        let mut h = Harness::new();
+        let mut stale = [PipeId::from_raw(0); PIPES];
+        for op in &ops {
+            h.step(op, &mut stale)?;
+        }
+        h.finish()?;
+    }
+}
