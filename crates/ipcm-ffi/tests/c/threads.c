@@ -77,9 +77,79 @@ static void *reader(void *arg) {
     return NULL;
 }
 
+/* ---- a cancel racing a completion: exactly one outcome ----------------- */
+
+enum { RACES = 2000 };
+static sim_thread_t victim;
+static size_t race_pipe;
+static atomic_int race_go;
+static uint32_t race_round;
+static int cancel_status;
+
+static void *race_write(void *arg) {
+    (void)arg;
+    while (!atomic_load(&race_go)) {
+    }
+    uint32_t round = race_round;
+    CHECK_STATUS(ipcm_pipe_write(NULL, race_pipe, &round, sizeof round), IPCM_STATUS_OK);
+    return NULL;
+}
+
+static void *race_cancel(void *arg) {
+    (void)arg;
+    while (!atomic_load(&race_go)) {
+    }
+    cancel_status = ipcm_thread_cancel(&victim, IPCM_STATUS_TIMED_OUT);
+    return NULL;
+}
+
+/* A reader is pending; one pthread writes while another cancels it. Either
+ * the read completed (the cancel says NOT_FOUND) or it was cancelled (the
+ * message stays queued): never both, never neither, one wake. */
+static void cancel_races_completion(void) {
+    sim_thread_init(&victim, "victim", 50, sim_space_new(0));
+    ipc_pipe_t *pipe = ipcm_pipe_create("race", sizeof(uint32_t), 1, 0);
+    CHECK(pipe != NULL);
+    race_pipe = ipcm_pipe_id(pipe);
+    unsigned completed = 0, cancelled = 0;
+    for (uint32_t round = 0; round < RACES; round++) {
+        race_round = round;
+        atomic_store(&race_go, 0);
+        CHECK_STATUS(ipcm_pipe_read(&victim, race_pipe, sim_va(0), sim_va(64)), IPCM_STATUS_BLOCKED);
+        pthread_t writer_thread, canceller_thread;
+        CHECK(pthread_create(&writer_thread, NULL, race_write, NULL) == 0);
+        CHECK(pthread_create(&canceller_thread, NULL, race_cancel, NULL) == 0);
+        atomic_store(&race_go, 1);
+        CHECK(pthread_join(writer_thread, NULL) == 0);
+        CHECK(pthread_join(canceller_thread, NULL) == 0);
+
+        int outcome = sim_wait(&victim);
+        CHECK(victim.wakes == victim.consumed); /* exactly one wake */
+        CHECK(!ipcm_thread_is_pending(&victim));
+        uint32_t got;
+        if (outcome == IPCM_STATUS_OK) {
+            CHECK_STATUS(cancel_status, IPCM_STATUS_NOT_FOUND);
+            memcpy(&got, sim_mem(&victim, 0), sizeof got);
+            CHECK(sim_info(race_pipe).queued == 0);
+            completed++;
+        } else {
+            CHECK_STATUS(outcome, IPCM_STATUS_TIMED_OUT);
+            CHECK_STATUS(cancel_status, IPCM_STATUS_OK);
+            size_t len;
+            CHECK_STATUS(ipcm_pipe_read(NULL, race_pipe, &got, &len), IPCM_STATUS_OK);
+            cancelled++;
+        }
+        CHECK(got == round);
+    }
+    CHECK_STATUS(ipcm_pipe_destroy(NULL, race_pipe), IPCM_STATUS_OK);
+    printf("cancel vs completion: %u completed, %u cancelled, one outcome each\n", completed,
+           cancelled);
+}
+
 int main(void) {
     ipcm_init();
     sim_install();
+    cancel_races_completion();
     ipc_pipe_t *pipe = ipcm_pipe_create("threads", sizeof(message_t), 8, 0);
     CHECK(pipe != NULL);
     pipe_id = ipcm_pipe_id(pipe);
