@@ -14,14 +14,19 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The staticlib cargo built alongside this test (target/<profile>/).
-fn staticlib() -> PathBuf {
+/// Where cargo put the libraries it built alongside this test
+/// (target/<profile>/).
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let lib = profile_dir.join("libipcm_ffi.a");
+        .expect("target/<profile>/deps/<test>")
+        .to_owned()
+}
+
+/// The staticlib cargo built alongside this test.
+fn staticlib() -> PathBuf {
+    let lib = profile_dir().join("libipcm_ffi.a");
     assert!(
         lib.exists(),
         "{} not found: cargo builds it with the tests",
@@ -38,11 +43,23 @@ fn sanitize() -> bool {
     std::env::var_os("IPCM_C_NO_SANITIZE").is_none()
 }
 
+/// How a C program links the library.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// `libipcm_ffi.a`, with sanitizers (unless disabled).
+    Static,
+    /// `libipcm_ffi.so`, found through the executable's rpath.
+    Dynamic,
+}
+
 /// Compile `tests/c/<name>.c` into an executable; its path.
-fn build(name: &str) -> PathBuf {
+fn build(name: &str, link: Link) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ipcm-ffi-c");
     std::fs::create_dir_all(&out_dir).expect("create the output folder");
-    let exe = out_dir.join(name);
+    let exe = out_dir.join(match link {
+        Link::Static => name.to_owned(),
+        Link::Dynamic => format!("{name}-dynamic"),
+    });
     let mut cc = Command::new(compiler());
     cc.args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-g", "-O1"])
         .args(["-Wall", "-Wextra", "-Werror", "-pedantic"])
@@ -50,14 +67,28 @@ fn build(name: &str) -> PathBuf {
         .arg(crate_dir().join("include"))
         .arg("-I")
         .arg(crate_dir().join("tests/c"));
-    if sanitize() {
+    if sanitize() && link == Link::Static {
         cc.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
     }
-    cc.arg(crate_dir().join("tests/c").join(format!("{name}.c")))
-        .arg(staticlib())
-        .args(["-lpthread", "-ldl", "-lm"])
-        .arg("-o")
-        .arg(&exe);
+    cc.arg(crate_dir().join("tests/c").join(format!("{name}.c")));
+    match link {
+        Link::Static => {
+            cc.arg(staticlib());
+        }
+        Link::Dynamic => {
+            let dir = profile_dir();
+            assert!(
+                dir.join("libipcm_ffi.so").exists(),
+                "no cdylib in {}",
+                dir.display()
+            );
+            cc.arg("-L")
+                .arg(&dir)
+                .arg("-lipcm_ffi")
+                .arg(format!("-Wl,-rpath,{}", dir.display()));
+        }
+    }
+    cc.args(["-lpthread", "-ldl", "-lm"]).arg("-o").arg(&exe);
     let output = cc.output().expect("run the C compiler");
     assert!(
         output.status.success(),
@@ -67,9 +98,14 @@ fn build(name: &str) -> PathBuf {
     exe
 }
 
-/// Build and run `tests/c/<name>.c`; its standard output.
+/// Build and run `tests/c/<name>.c` linked with the staticlib; its
+/// standard output.
 fn run(name: &str) -> String {
-    let exe = build(name);
+    run_linked(name, Link::Static)
+}
+
+fn run_linked(name: &str, link: Link) -> String {
+    let exe = build(name, link);
     let output = Command::new(&exe)
         // The bad-input test asks for absurd pipe sizes: the allocator must
         // say no (NO_MEMORY), not abort the process.
@@ -100,6 +136,11 @@ fn c_three_patterns_blackboard_token_semaphore_message_passing() {
     for pattern in ["blackboard", "token semaphore", "message passing"] {
         assert!(out.contains(&format!("{pattern}: ok")), "{out}");
     }
+}
+
+#[test]
+fn c_program_runs_against_the_cdylib_too() {
+    run_linked("patterns", Link::Dynamic);
 }
 
 #[test]
