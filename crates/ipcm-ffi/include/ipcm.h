@@ -445,6 +445,10 @@ int ipcm_pipe_try_peek(thread_t *to, size_t id, void *vamsg, size_t *valen);
  * operation completed first or there is none, returns `NOT_FOUND` and
  * changes nothing, so a thread never gets two outcomes.
  *
+ * Threads are known by address: cancel a thread's pending operation
+ * before its `thread_t` is freed or reused (a killed thread), or the new
+ * thread at that address would inherit it.
+ *
  * Returns `OK`, `NOT_FOUND`, or `BAD_PARAM` (other `reason`, NULL thread).
  */
 int ipcm_thread_cancel(thread_t *thread, int reason);

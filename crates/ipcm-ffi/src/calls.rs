@@ -352,6 +352,10 @@ pub unsafe extern "C" fn ipcm_pipe_try_peek(
 /// operation completed first or there is none, returns `NOT_FOUND` and
 /// changes nothing, so a thread never gets two outcomes.
 ///
+/// Threads are known by address: cancel a thread's pending operation
+/// before its `thread_t` is freed or reused (a killed thread), or the new
+/// thread at that address would inherit it.
+///
 /// Returns `OK`, `NOT_FOUND`, or `BAD_PARAM` (other `reason`, NULL thread).
 #[unsafe(no_mangle)]
 pub extern "C" fn ipcm_thread_cancel(thread: *mut thread_t, reason: c_int) -> c_int {

@@ -92,7 +92,9 @@
 //!   buffer is `BAD_PARAM`. Any other `thread_t *` is a thread, compared by
 //!   address and never dereferenced; its buffers are virtual addresses
 //!   that only the kernel's copy hooks interpret (VA 0 included). Calls for a
-//!   thread before hooks are installed return `BAD_PARAM`.
+//!   thread before hooks are installed return `BAD_PARAM`. A thread with a
+//!   pending operation must be cancelled ([`ipcm_thread_cancel`]) before its
+//!   `thread_t` is freed or reused.
 //! - **Owners.** `ipcm_pipe_create` has no caller thread: its pipes belong to
 //!   the kernel (process 0). [`ipcm_pipe_create_as`] creates a pipe owned by a
 //!   thread's process and returns a status instead of just NULL.
