@@ -4,8 +4,9 @@
 //!
 //! The compiler is `$CC` or `cc`; the programs are built with
 //! `-Wall -Wextra -Werror -pedantic` and AddressSanitizer + UBSan (set
-//! `IPCM_C_NO_SANITIZE=1` to build without), so an out-of-bounds read of a
-//! C buffer by the library (e.g. of a name) fails the test.
+//! `IPCM_C_NO_SANITIZE=1` to build without). ASan checks the C code and the
+//! library's `memcpy` calls (the Rust code itself is not instrumented), so
+//! the bad-input program also puts buffers before guard pages.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,25 +15,64 @@ fn crate_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where cargo put the libraries it built alongside this test
-/// (target/<profile>/).
-fn profile_dir() -> PathBuf {
+/// Where cargo put the libraries it built for this test run:
+/// target/<profile>/deps, beside the test executable. (`cargo test` does not
+/// copy them up to target/<profile>/; only `cargo build` does, so the copies
+/// there can be stale.)
+fn deps_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent()
-        .and_then(Path::parent)
         .expect("target/<profile>/deps/<test>")
         .to_owned()
 }
 
+/// The newest modification time of the Rust sources under `dir`.
+fn newest_source(dir: &Path) -> std::time::SystemTime {
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir)
+        .expect("read a source folder")
+        .flatten()
+    {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest_source(&path)
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            entry.metadata().and_then(|m| m.modified()).expect("mtime")
+        } else {
+            continue;
+        };
+        newest = newest.max(time);
+    }
+    newest
+}
+
+/// The library `file` cargo built for this run, checked to be newer than
+/// the sources of this crate and the core, so a C test can never run
+/// against a stale build.
+fn library(file: &str) -> PathBuf {
+    let lib = deps_dir().join(file);
+    let built = std::fs::metadata(&lib)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} not found: cargo builds it with the tests",
+                lib.display()
+            )
+        });
+    for sources in [crate_dir().join("src"), crate_dir().join("../ipcm/src")] {
+        assert!(
+            newest_source(&sources) <= built,
+            "{} is older than {}: stale build",
+            lib.display(),
+            sources.display()
+        );
+    }
+    lib
+}
+
 /// The staticlib cargo built alongside this test.
 fn staticlib() -> PathBuf {
-    let lib = profile_dir().join("libipcm_ffi.a");
-    assert!(
-        lib.exists(),
-        "{} not found: cargo builds it with the tests",
-        lib.display()
-    );
-    lib
+    library("libipcm_ffi.a")
 }
 
 fn compiler() -> String {
@@ -76,12 +116,8 @@ fn build(name: &str, link: Link) -> PathBuf {
             cc.arg(staticlib());
         }
         Link::Dynamic => {
-            let dir = profile_dir();
-            assert!(
-                dir.join("libipcm_ffi.so").exists(),
-                "no cdylib in {}",
-                dir.display()
-            );
+            let dir = deps_dir();
+            library("libipcm_ffi.so");
             cc.arg("-L")
                 .arg(&dir)
                 .arg("-lipcm_ffi")

@@ -1,11 +1,25 @@
 /*
  * Every bad input is answered with a status or NULL, changes nothing, and
- * crashes nothing (this program runs under AddressSanitizer + UBSan, so a
- * stray read of a C buffer by the library fails it too).
+ * crashes nothing. Buffers that the library must not overrun end at a
+ * PROT_NONE guard page, so one byte too many is a segfault (AddressSanitizer
+ * only sees the library's memcpy calls, not its own loads).
  */
+#define _DEFAULT_SOURCE
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "sim.h"
+
+/* `len` bytes that end exactly where an inaccessible page begins. */
+static void *before_guard_page(size_t len) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    CHECK(len <= page);
+    unsigned char *area = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(area != MAP_FAILED);
+    CHECK(mprotect(area + page, page, PROT_NONE) == 0);
+    return area + page - len;
+}
 
 static sim_space_t *space, *readonly_space;
 static sim_thread_t thread, other, readonly_thread;
@@ -82,14 +96,20 @@ static void bad_names(void) {
     CHECK_STATUS(ipcm_pipe_name(longest, NULL, 65, &len), IPCM_STATUS_BAD_PARAM);
     CHECK_STATUS(ipcm_pipe_destroy(NULL, ipcm_pipe_id(longest)), IPCM_STATUS_OK);
 
-    /* An unterminated name in a heap block of exactly 65 bytes: the library
-     * reads at most 65 bytes (ASan would catch a 66th) and says BAD_PARAM. */
-    char *unterminated = malloc(65);
-    CHECK(unterminated != NULL);
+    /* An unterminated name of 65 bytes before a guard page: the library
+     * reads at most 65 bytes (a 66th would fault) and says BAD_PARAM. */
+    char *unterminated = before_guard_page(65);
     memset(unterminated, 'u', 65);
     CHECK(ipcm_pipe_create(unterminated, 8, 1, 0) == NULL);
     CHECK(ipcm_pipe_lookup_by_name(unterminated) == NULL);
-    free(unterminated);
+    CHECK_STATUS(ipcm_pipe_create_as(NULL, unterminated, 8, 1, 0, &out), IPCM_STATUS_BAD_PARAM);
+    /* A 64-byte name whose NUL is the last byte before the guard page. */
+    char *at_edge = before_guard_page(65);
+    memset(at_edge, 'e', 64);
+    at_edge[64] = '\0';
+    ipc_pipe_t *edge = ipcm_pipe_create(at_edge, 8, 1, 0);
+    CHECK(edge != NULL && ipcm_pipe_lookup_by_name(at_edge) == edge);
+    CHECK_STATUS(ipcm_pipe_destroy(NULL, ipcm_pipe_id(edge)), IPCM_STATUS_OK);
 
     char not_utf8[] = {(char)0xff, (char)0xfe, 'x', '\0'};
     CHECK(ipcm_pipe_create(not_utf8, 8, 1, 0) == NULL);
@@ -163,11 +183,13 @@ static void bad_buffers_and_lengths(void) {
     size_t len = 12345;
 
     /* Lengths up to SIZE_MAX: TOO_LARGE before any buffer is touched (the
-     * kernel buffer here is 16 bytes; ASan would see an over-read). */
+     * kernel buffer here is 16 bytes before a guard page). */
+    unsigned char *guarded = before_guard_page(16);
+    memcpy(guarded, kbuf, 16);
     size_t lens[] = {17, 4096, SIZE_MAX / 2, SIZE_MAX - 1, SIZE_MAX};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        CHECK_STATUS(ipcm_pipe_write(NULL, id, kbuf, lens[i]), IPCM_STATUS_TOO_LARGE);
-        CHECK_STATUS(ipcm_pipe_try_write(NULL, id, kbuf, lens[i]), IPCM_STATUS_TOO_LARGE);
+        CHECK_STATUS(ipcm_pipe_write(NULL, id, guarded, lens[i]), IPCM_STATUS_TOO_LARGE);
+        CHECK_STATUS(ipcm_pipe_try_write(NULL, id, guarded, lens[i]), IPCM_STATUS_TOO_LARGE);
         CHECK_STATUS(ipcm_pipe_write(&thread, id, sim_va(0), lens[i]), IPCM_STATUS_TOO_LARGE);
         CHECK_STATUS(ipcm_pipe_try_write(&thread, id, sim_va(0), lens[i]), IPCM_STATUS_TOO_LARGE);
     }
@@ -175,7 +197,7 @@ static void bad_buffers_and_lengths(void) {
     /* Kernel NULL buffers: BAD_PARAM. */
     CHECK_STATUS(ipcm_pipe_write(NULL, id, NULL, 1), IPCM_STATUS_BAD_PARAM);
     CHECK_STATUS(ipcm_pipe_write(NULL, id, NULL, 0), IPCM_STATUS_BAD_PARAM);
-    CHECK_STATUS(ipcm_pipe_write(NULL, id, kbuf, 15), IPCM_STATUS_OK);
+    CHECK_STATUS(ipcm_pipe_write(NULL, id, guarded, 15), IPCM_STATUS_OK);
     CHECK_STATUS(ipcm_pipe_read(NULL, id, NULL, &len), IPCM_STATUS_BAD_PARAM);
     CHECK_STATUS(ipcm_pipe_read(NULL, id, kbuf, NULL), IPCM_STATUS_BAD_PARAM);
     CHECK_STATUS(ipcm_pipe_peek(NULL, id, NULL, NULL), IPCM_STATUS_BAD_PARAM);
@@ -204,7 +226,9 @@ static void bad_buffers_and_lengths(void) {
     CHECK(info.queued == 2 && info.read == 0 && info.written == 2);
     CHECK_STATUS(ipcm_pipe_read(&thread, id, sim_va(0), sim_va(64)), IPCM_STATUS_OK);
     CHECK(memcmp(sim_mem(&thread, 0), "kernel message", 15) == 0 && sim_read_size(&thread, 64) == 15);
-    unsigned char out[16];
+    /* The kernel's read buffer holds exactly msg_size bytes, up to a guard
+     * page: the library writes no further. */
+    unsigned char *out = before_guard_page(16);
     CHECK_STATUS(ipcm_pipe_read(NULL, id, out, &len), IPCM_STATUS_OK);
     CHECK(len == 14 && memcmp(out, "from readonly", 14) == 0);
     CHECK_STATUS(ipcm_pipe_try_read(NULL, id, out, &len), IPCM_STATUS_EMPTY);
