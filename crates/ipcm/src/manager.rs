@@ -410,6 +410,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         })
     }
 
+    #[inline]
     fn with_pipe<T>(
         &self,
         target: Target<'_, R, K::Thread>,
@@ -423,6 +424,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
 
     /// Run `f` on the pipe's state under its lock, then wake every thread
     /// whose operation `f` finished, with the lock released.
+    #[inline]
     fn locked<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
@@ -440,7 +442,20 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// lock again for each after the first. Another call may have queued
     /// entries ahead of ours; it wakes as many as it queued, so every entry
     /// is woken exactly once and nobody waits on anybody else's wakes.
+    #[inline]
     fn wake_finished(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        state: MutexGuard<'_, R, PipeState<K::Thread>>,
+        count: usize,
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.wake_finished_slow(pipe, state, count);
+    }
+
+    fn wake_finished_slow(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: MutexGuard<'_, R, PipeState<K::Thread>>,
@@ -461,6 +476,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
     }
 
+    #[inline]
     fn user_write(
         &self,
         thread: &K::Thread,
@@ -489,6 +505,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         })
     }
 
+    #[inline]
     fn user_read(
         &self,
         thread: &K::Thread,

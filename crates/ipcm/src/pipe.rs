@@ -157,6 +157,7 @@ pub(crate) enum Source<'a, T> {
 }
 
 impl<T> Source<'_, T> {
+    #[inline]
     fn len(&self) -> usize {
         match self {
             Source::User { len, .. } => *len,
@@ -164,6 +165,7 @@ impl<T> Source<'_, T> {
         }
     }
 
+    #[inline]
     fn fetch<K: Kernel<Thread = T>>(&self, kernel: &K, dst: &mut [u8]) -> Result<(), Fault> {
         match self {
             Source::User { thread, buf, .. } => kernel.copy_from_user(thread, *buf, dst),
@@ -189,6 +191,7 @@ pub(crate) enum Sink<'a, T> {
 }
 
 /// Copy `msg` and its length into `thread`'s address space.
+#[inline]
 fn deliver<K: Kernel>(
     kernel: &K,
     thread: &K::Thread,
@@ -272,6 +275,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// Write a message: to every pending peeker, then to the oldest pending
     /// reader, else into the queue (dropping the oldest when `discard` and
     /// full). `WouldBlock` when full and not `discard`; nothing changed then.
+    #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
         kernel: &K,
@@ -288,7 +292,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
         if self.ring.is_full() && !discard {
             return Ok(Attempt::WouldBlock);
         }
-        src.fetch(kernel, &mut self.ring.staging_mut()[..len])
+        src.fetch(kernel, self.ring.staging_mut(len))
             .map_err(|Fault| Status::BadAddress)?;
         self.counters.written += 1;
 
@@ -340,6 +344,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// Copy the oldest message to `sink`, and when `consume`, remove it and
     /// admit the oldest pending writer into the freed slot. `WouldBlock`
     /// when empty; nothing changed then.
+    #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
         kernel: &K,
@@ -369,13 +374,16 @@ impl<T: Clone + PartialEq> PipeState<T> {
         if consume {
             self.ring.pop_front();
             self.counters.read += 1;
-            self.admit_writers(kernel);
+            if self.waiters.len() > 0 {
+                self.admit_writers(kernel);
+            }
         }
         Ok(Attempt::Done(len))
     }
 
     /// Fill free slots from pending writers, oldest first; a writer whose
     /// buffer faults is woken with `BadAddress` and the next one is tried.
+    #[cold]
     fn admit_writers<K: Kernel<Thread = T>>(&mut self, kernel: &K) {
         while !self.ring.is_full() {
             let Some(writer) = self.waiters.pop_front() else {
@@ -385,8 +393,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 debug_assert!(false, "a reader waits on a pipe that is not empty");
                 continue;
             };
-            let copied =
-                kernel.copy_from_user(&writer.thread, buf, &mut self.ring.staging_mut()[..len]);
+            let copied = kernel.copy_from_user(&writer.thread, buf, self.ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
                 self.ring.commit_staged(len);

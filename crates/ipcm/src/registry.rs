@@ -36,6 +36,8 @@ pub(crate) struct Registry<P> {
     free: Vec<usize>,
     /// Sorted by name.
     names: Vec<(Box<str>, PipeId)>,
+    /// Number of live pipes.
+    live: usize,
 }
 
 impl<P> Registry<P> {
@@ -44,6 +46,7 @@ impl<P> Registry<P> {
             slots: Vec::new(),
             free: Vec::new(),
             names: Vec::new(),
+            live: 0,
         }
     }
 
@@ -113,6 +116,7 @@ impl<P> Registry<P> {
             self.names.insert(at, (name.clone(), id));
         }
         self.slots[index].pipe = Some(Arc::new(make(id, owned_name)));
+        self.live += 1;
         Ok(id)
     }
 
@@ -121,6 +125,7 @@ impl<P> Registry<P> {
         self.get(id)?;
         let slot = &mut self.slots[id.index()];
         let pipe = slot.pipe.take();
+        self.live -= 1;
         if let Some(name) = name
             && let Ok(at) = self.names.binary_search_by(|(n, _)| (**n).cmp(name))
         {
@@ -136,7 +141,7 @@ impl<P> Registry<P> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.iter().filter(|slot| slot.pipe.is_some()).count()
+        self.live
     }
 }
 

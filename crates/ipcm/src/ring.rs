@@ -18,8 +18,10 @@ pub(crate) struct Ring {
     lens: Box<[usize]>,
     msg_size: usize,
     capacity: usize,
-    /// Index of the oldest message.
+    /// Slot of the oldest message.
     head: usize,
+    /// The staging slot: where the next message goes, always free.
+    tail: usize,
     /// Number of queued messages, `<= capacity`.
     queued: usize,
 }
@@ -47,6 +49,7 @@ impl Ring {
             msg_size,
             capacity,
             head: 0,
+            tail: 0,
             queued: 0,
         })
     }
@@ -71,35 +74,41 @@ impl Ring {
         self.queued == self.capacity
     }
 
-    fn slot_range(&self, slot: usize) -> core::ops::Range<usize> {
-        let start = slot * self.msg_size;
-        start..start + self.msg_size
+    /// The slot after `slot`, wrapping (a compare, not a division: this is
+    /// on every read and write).
+    #[inline]
+    fn next(&self, slot: usize) -> usize {
+        if slot == self.capacity { 0 } else { slot + 1 }
     }
 
-    fn staging_index(&self) -> usize {
-        (self.head + self.queued) % (self.capacity + 1)
+    #[inline]
+    fn slot(&self, slot: usize, len: usize) -> &[u8] {
+        let start = slot * self.msg_size;
+        &self.store[start..start + len]
     }
 
     /// The free slot a new message is copied into before it is committed.
-    pub(crate) fn staging_mut(&mut self) -> &mut [u8] {
-        let range = self.slot_range(self.staging_index());
-        &mut self.store[range]
+    #[inline]
+    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
+        let start = self.tail * self.msg_size;
+        &mut self.store[start..start + len]
     }
 
     /// The first `len` bytes of the staging slot.
+    #[inline]
     pub(crate) fn staged(&self, len: usize) -> &[u8] {
-        let range = self.slot_range(self.staging_index());
-        &self.store[range][..len]
+        self.slot(self.tail, len)
     }
 
     /// Append the staged message of `len` bytes. When the ring is full the
     /// oldest message is dropped to make room; returns whether one was.
+    #[inline]
     pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
         debug_assert!(len <= self.msg_size);
-        let slot = self.staging_index();
-        self.lens[slot] = len;
+        self.lens[self.tail] = len;
+        self.tail = self.next(self.tail);
         if self.is_full() {
-            self.head = (self.head + 1) % (self.capacity + 1);
+            self.head = self.next(self.head);
             true
         } else {
             self.queued += 1;
@@ -108,19 +117,20 @@ impl Ring {
     }
 
     /// The oldest message, if any.
+    #[inline]
     pub(crate) fn front(&self) -> Option<&[u8]> {
         if self.is_empty() {
             return None;
         }
-        let range = self.slot_range(self.head);
-        Some(&self.store[range][..self.lens[self.head]])
+        Some(self.slot(self.head, self.lens[self.head]))
     }
 
     /// Remove the oldest message.
+    #[inline]
     pub(crate) fn pop_front(&mut self) {
         debug_assert!(!self.is_empty());
         if !self.is_empty() {
-            self.head = (self.head + 1) % (self.capacity + 1);
+            self.head = self.next(self.head);
             self.queued -= 1;
         }
     }
@@ -129,6 +139,7 @@ impl Ring {
     pub(crate) fn clear(&mut self) -> usize {
         let released = self.queued;
         self.queued = 0;
+        self.head = self.tail;
         released
     }
 }
@@ -145,7 +156,7 @@ mod tests {
     use super::*;
 
     fn push(ring: &mut Ring, msg: &[u8]) -> bool {
-        ring.staging_mut()[..msg.len()].copy_from_slice(msg);
+        ring.staging_mut(msg.len()).copy_from_slice(msg);
         ring.commit_staged(msg.len())
     }
 
@@ -184,7 +195,7 @@ mod tests {
         let mut ring = Ring::new(2, 2).unwrap();
         push(&mut ring, b"aa");
         push(&mut ring, b"bb");
-        ring.staging_mut().fill(b'x');
+        ring.staging_mut(2).fill(b'x');
         assert_eq!(ring.front(), Some(&b"aa"[..]));
         ring.pop_front();
         assert_eq!(ring.front(), Some(&b"bb"[..]));

@@ -98,10 +98,15 @@ impl<T: PartialEq> WaitQueue<T> {
     }
 
     /// Remove every peeker, oldest first, handing each to `serve`.
-    pub(crate) fn drain_peekers(&mut self, mut serve: impl FnMut(Pending<T>)) {
-        if self.peekers == 0 {
-            return;
+    #[inline]
+    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(Pending<T>)) {
+        if self.peekers > 0 {
+            self.drain_peekers_slow(serve);
         }
+    }
+
+    #[cold]
+    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(Pending<T>)) {
         let mut kept = 0;
         let total = self.queue.len();
         // Rotate through the queue once, keeping non-peekers in order.

@@ -1,0 +1,154 @@
+//! The measurements, generic over any [`Channel`].
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::peers::Channel;
+
+/// Messages per second from one producer thread to one consumer thread.
+///
+/// # Errors
+/// When the channel cannot be opened.
+pub fn spsc_throughput<C: Channel<N>, const N: usize>(
+    depth: usize,
+    messages: u64,
+) -> std::io::Result<f64> {
+    let (mut tx, mut rx) = C::open(depth)?;
+    let producer = thread::spawn(move || {
+        let mut msg = [0u8; N];
+        for i in 0..messages {
+            msg[..8].copy_from_slice(&i.to_le_bytes());
+            C::send(&mut tx, &msg);
+        }
+    });
+    let start = Instant::now();
+    let mut buf = [0u8; N];
+    for i in 0..messages {
+        C::recv(&mut rx, &mut buf);
+        debug_assert_eq!(buf[..8], i.to_le_bytes());
+    }
+    let elapsed = start.elapsed();
+    producer.join().expect("producer");
+    Ok(messages as f64 / elapsed.as_secs_f64())
+}
+
+/// Round-trip latency percentiles between two threads.
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    /// Median round trip.
+    pub p50: Duration,
+    /// 99th percentile round trip.
+    pub p99: Duration,
+}
+
+/// Ping-pong: one thread sends, the other echoes on a second channel;
+/// each of `rounds` round trips is timed.
+///
+/// # Errors
+/// When a channel cannot be opened.
+pub fn ping_pong<C: Channel<N>, const N: usize>(rounds: usize) -> std::io::Result<Latency> {
+    let (mut ping_tx, mut ping_rx) = C::open(1)?;
+    let (mut pong_tx, mut pong_rx) = C::open(1)?;
+    let echo = thread::spawn(move || {
+        let mut buf = [0u8; N];
+        for _ in 0..rounds {
+            C::recv(&mut ping_rx, &mut buf);
+            C::send(&mut pong_tx, &buf);
+        }
+    });
+    let msg = [7u8; N];
+    let mut buf = [0u8; N];
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        C::send(&mut ping_tx, &msg);
+        C::recv(&mut pong_rx, &mut buf);
+        samples.push(start.elapsed());
+    }
+    echo.join().expect("echo");
+    samples.sort_unstable();
+    Ok(Latency {
+        p50: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+    })
+}
+
+/// Messages per second with two producers and two consumers on one
+/// channel; `None` for channels with a single receiver.
+///
+/// # Errors
+/// When the channel cannot be opened.
+pub fn mpmc_throughput<C: Channel<N>, const N: usize>(
+    depth: usize,
+    messages: u64,
+) -> std::io::Result<Option<f64>> {
+    let (tx, rx) = C::open(depth)?;
+    let (Some(tx2), Some(rx2)) = (C::clone_tx(&tx), C::clone_rx(&rx)) else {
+        return Ok(None);
+    };
+    let per_producer = messages / 2;
+    let start = Instant::now();
+    let producers: Vec<_> = [tx, tx2]
+        .into_iter()
+        .map(|mut tx| {
+            thread::spawn(move || {
+                let msg = [1u8; N];
+                for _ in 0..per_producer {
+                    C::send(&mut tx, &msg);
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = [rx, rx2]
+        .into_iter()
+        .map(|mut rx| {
+            thread::spawn(move || {
+                let mut buf = [0u8; N];
+                for _ in 0..per_producer {
+                    C::recv(&mut rx, &mut buf);
+                }
+            })
+        })
+        .collect();
+    for handle in producers.into_iter().chain(consumers) {
+        handle.join().expect("worker");
+    }
+    Ok(Some(
+        (2 * per_producer) as f64 / start.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The median of `values` (which must not be empty).
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peers::{Crossbeam, PacketPipe, PosixMq, StdSync};
+
+    #[test]
+    fn every_peer_moves_messages_in_every_measurement() {
+        fn check<C: Channel<64>>() {
+            assert!(
+                spsc_throughput::<C, 64>(8, 200).unwrap() > 0.0,
+                "{}",
+                C::NAME
+            );
+            let latency = ping_pong::<C, 64>(50).unwrap();
+            assert!(latency.p50 <= latency.p99);
+            if let Some(rate) = mpmc_throughput::<C, 64>(8, 200).unwrap() {
+                assert!(rate > 0.0);
+            }
+        }
+        check::<Crossbeam>();
+        check::<StdSync>();
+        check::<PacketPipe>();
+        match <PosixMq as Channel<64>>::open(8) {
+            Ok(_) => check::<PosixMq>(),
+            Err(err) => eprintln!("POSIX mq unavailable here: {err}"),
+        }
+    }
+}

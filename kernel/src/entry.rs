@@ -1,0 +1,319 @@
+//! Every way into and out of the kernel: interrupt/exception stubs, the
+//! `syscall` entry, and the two exit paths (`iretq`, `sysretq`).
+//!
+//! The kernel has one trap stack and no per-thread kernel stacks (seL4 /
+//! Hubris style): an entry pushes the full user register state as a
+//! [`TrapFrame`] at the top of that stack and saves the SSE state with
+//! `fxsave` *before any Rust code runs* (the precompiled `core` uses SSE).
+//! Rust then copies the state into the current thread, handles the event,
+//! picks the next thread and writes *its* state into the same frame and SSE
+//! area; the stub restores from them and returns to ring 3. The kernel thus
+//! never blocks and never switches stacks, and it always runs with
+//! interrupts off; interrupts arrive from ring 3 or from the idle loop.
+
+use crate::gdt::{DOUBLE_FAULT_IST, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use alloc::boxed::Box;
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::structures::idt::InterruptDescriptorTable;
+
+/// The `vector` value of a frame built by the `syscall` entry.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// The register state of a thread as the entry stubs push it (lowest
+/// address first). Also the layout a thread's saved context is kept in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs, reason = "register names")]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// Interrupt vector, or [`SYSCALL_VECTOR`].
+    pub vector: u64,
+    /// CPU error code (0 where the CPU pushes none).
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+impl TrapFrame {
+    /// Whether the trap came from ring 3.
+    pub fn is_from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// The 512-byte `fxsave` image (x87/MMX/SSE state).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FxState(pub [u8; 512]);
+
+impl FxState {
+    /// The state a fresh thread starts with: default FPU control word
+    /// (0x037F) and MXCSR (0x1F80, all exceptions masked).
+    pub fn initial() -> Self {
+        let mut area = [0u8; 512];
+        area[0..2].copy_from_slice(&0x037Fu16.to_le_bytes());
+        area[24..28].copy_from_slice(&0x1F80u32.to_le_bytes());
+        FxState(area)
+    }
+}
+
+core::arch::global_asm!(
+    r#"
+    .macro TRAP_NOERR num
+trap_stub_\num:
+    push 0
+    push \num
+    jmp trap_common
+    .endm
+
+    .macro TRAP_ERR num
+trap_stub_\num:
+    push \num
+    jmp trap_common
+    .endm
+
+    .section .text
+    .irp num, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+    TRAP_NOERR \num
+    .endr
+    .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    TRAP_NOERR \num
+    .endr
+    .irp num, 8,10,11,12,13,14,17,21,29,30
+    TRAP_ERR \num
+    .endr
+
+    /* syscall: rcx = user rip, r11 = user rflags, IF/DF/TF cleared by SFMASK.
+       Build the same frame an interrupt from ring 3 would. */
+    .globl syscall_entry
+syscall_entry:
+    mov [rip + syscall_user_rsp], rsp
+    lea rsp, [rip + trap_stack_top]
+    push {user_ss}
+    push qword ptr [rip + syscall_user_rsp]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+trap_common:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    fxsave [rip + trap_fx_scratch]
+    mov rdi, rsp
+    cld
+    call trap_dispatch
+    .globl trap_exit
+trap_exit:
+    fxrstor [rip + trap_fx_scratch]
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    /* The dispatcher said whether sysretq may be used. */
+    cmp qword ptr [rip + trap_exit_via_sysret], 0
+    jne 3f
+    iretq
+3:
+    /* Thread entered through syscall: rcx and r11 are dead in its ABI.
+       Stack: rip, cs, rflags, rsp, ss. */
+    mov rcx, [rsp]
+    mov r11, [rsp + 16]
+    mov rsp, [rsp + 24]
+    sysretq
+
+    .section .bss
+    .balign 16
+    .globl trap_fx_scratch
+trap_fx_scratch:
+    .skip 512
+    .balign 8
+syscall_user_rsp:
+    .skip 8
+    .globl trap_exit_via_sysret
+trap_exit_via_sysret:
+    .skip 8
+    .balign 16
+trap_stack:
+    .skip 65536
+    .globl trap_stack_top
+trap_stack_top:
+    .balign 16
+double_fault_stack:
+    .skip 16384
+    .globl double_fault_stack_top
+double_fault_stack_top:
+
+    .section .rodata
+    .balign 8
+trap_stub_table:
+    .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad trap_stub_\num
+    .endr
+    .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .quad trap_stub_\num
+    .endr
+    "#,
+    user_ss = const USER_DATA_SELECTOR,
+    user_cs = const USER_CODE_SELECTOR,
+    syscall_vector = const SYSCALL_VECTOR,
+);
+
+unsafe extern "C" {
+    static trap_stub_table: [u64; 48];
+    static mut trap_fx_scratch: FxState;
+    static mut trap_exit_via_sysret: u64;
+    static trap_stack_top: u8;
+    static double_fault_stack_top: u8;
+    fn syscall_entry();
+    fn trap_exit() -> !;
+}
+
+/// Top of the trap stack (TSS RSP0, and the `syscall` entry's stack).
+pub fn trap_stack_top_addr() -> u64 {
+    &raw const trap_stack_top as u64
+}
+
+/// Top of the double-fault IST stack.
+pub fn double_fault_stack_top_addr() -> u64 {
+    &raw const double_fault_stack_top as u64
+}
+
+/// The SSE state the entry stub saved for the thread that trapped.
+pub fn saved_fx_state() -> FxState {
+    // SAFETY: the scratch area is written only by the entry stub (before
+    // Rust runs) and by `set_fx_state`; the kernel is single-CPU with
+    // interrupts off, and a nested idle-loop interrupt restores it before
+    // returning.
+    unsafe { core::ptr::read(&raw const trap_fx_scratch) }
+}
+
+/// The SSE state the exit stub will restore.
+pub fn set_fx_state(state: &FxState) {
+    // SAFETY: as for `saved_fx_state`.
+    unsafe { core::ptr::write(&raw mut trap_fx_scratch, *state) };
+}
+
+/// Chooses the exit instruction for the frame being returned to: `sysretq`
+/// is only used for a thread whose last entry was `syscall` (its rcx/r11 are
+/// dead) and whose rip is canonical user space.
+pub fn set_exit_via_sysret(sysret: bool) {
+    // SAFETY: read only by the exit stub; single CPU, interrupts off.
+    unsafe { core::ptr::write_volatile(&raw mut trap_exit_via_sysret, u64::from(sysret)) };
+}
+
+/// Installs the IDT and programs the `syscall` MSRs.
+pub fn init(selectors: &Selectors) {
+    let mut idt = InterruptDescriptorTable::new();
+    // SAFETY: reading an immutable asm-defined table of stub addresses.
+    let stubs: &[u64; 48] = unsafe { &trap_stub_table };
+    let addr = |v: usize| VirtAddr::new(stubs[v]);
+    // SAFETY: each address is an entry stub from the table above; the
+    // stubs save the full state, call the dispatcher and return with
+    // iretq/sysretq, as a handler must.
+    unsafe {
+        idt.divide_error.set_handler_addr(addr(0));
+        idt.debug.set_handler_addr(addr(1));
+        idt.non_maskable_interrupt.set_handler_addr(addr(2));
+        idt.breakpoint.set_handler_addr(addr(3));
+        idt.overflow.set_handler_addr(addr(4));
+        idt.bound_range_exceeded.set_handler_addr(addr(5));
+        idt.invalid_opcode.set_handler_addr(addr(6));
+        idt.device_not_available.set_handler_addr(addr(7));
+        idt.double_fault
+            .set_handler_addr(addr(8))
+            .set_stack_index(DOUBLE_FAULT_IST);
+        idt.invalid_tss.set_handler_addr(addr(10));
+        idt.segment_not_present.set_handler_addr(addr(11));
+        idt.stack_segment_fault.set_handler_addr(addr(12));
+        idt.general_protection_fault.set_handler_addr(addr(13));
+        idt.page_fault.set_handler_addr(addr(14));
+        idt.x87_floating_point.set_handler_addr(addr(16));
+        idt.alignment_check.set_handler_addr(addr(17));
+        idt.machine_check.set_handler_addr(addr(18));
+        idt.simd_floating_point.set_handler_addr(addr(19));
+        idt.virtualization.set_handler_addr(addr(20));
+        idt.cp_protection_exception.set_handler_addr(addr(21));
+        idt.hv_injection_exception.set_handler_addr(addr(28));
+        idt.vmm_communication_exception.set_handler_addr(addr(29));
+        idt.security_exception.set_handler_addr(addr(30));
+        for vector in 32..48u8 {
+            idt[vector].set_handler_addr(addr(usize::from(vector)));
+        }
+    }
+    let idt: &'static InterruptDescriptorTable = Box::leak(Box::new(idt));
+    idt.load();
+
+    Star::write(
+        selectors.user_code,
+        selectors.user_data,
+        selectors.kernel_code,
+        selectors.kernel_data,
+    )
+    .expect("GDT order fits syscall/sysret");
+    LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::ALIGNMENT_CHECK,
+    );
+}
+
+/// Leaves the kernel for the first time: `frame` (which must be the frame
+/// slot at the top of the trap stack) and the SSE scratch area hold the
+/// state of the first thread to run.
+pub fn enter_first(frame: &TrapFrame) -> ! {
+    let slot = (trap_stack_top_addr() - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
+    // SAFETY: the slot is the top of the trap stack, which nothing else
+    // uses yet (we run on the boot stack); after the write we switch to it
+    // and take the common exit path, exactly as a trap would return.
+    unsafe {
+        slot.write(*frame);
+        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) slot, sym trap_exit, options(noreturn));
+    }
+}

@@ -1,0 +1,71 @@
+//! The GDT and the TSS.
+//!
+//! The order of the descriptors is what `syscall`/`sysretq` need: null,
+//! kernel code, kernel data, user data, user code, then the TSS (user data
+//! sits directly before user code because `sysretq` loads SS = STAR+8 and
+//! CS = STAR+16).
+
+use alloc::boxed::Box;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// User code selector (GDT index 4, RPL 3); the entry stubs hard-code it.
+pub const USER_CODE_SELECTOR: u16 = 0x23;
+/// User data/stack selector (GDT index 3, RPL 3); the entry stubs hard-code it.
+pub const USER_DATA_SELECTOR: u16 = 0x1b;
+
+/// IST slot (0-based, as the `x86_64` crate counts) of the double-fault stack.
+pub const DOUBLE_FAULT_IST: u16 = 0;
+
+/// The selectors the rest of the kernel needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    /// Ring 0 code.
+    pub kernel_code: SegmentSelector,
+    /// Ring 0 data/stack.
+    pub kernel_data: SegmentSelector,
+    /// Ring 3 data/stack (RPL 3).
+    pub user_data: SegmentSelector,
+    /// Ring 3 code (RPL 3).
+    pub user_code: SegmentSelector,
+}
+
+/// Loads the GDT and TSS. `trap_stack_top` becomes RSP0 (the stack every
+/// interrupt from ring 3 lands on), `double_fault_stack_top` the IST stack
+/// of the double-fault handler.
+pub fn init(trap_stack_top: u64, double_fault_stack_top: u64) -> Selectors {
+    let mut tss = TaskStateSegment::new();
+    tss.privilege_stack_table[0] = VirtAddr::new(trap_stack_top);
+    tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(double_fault_stack_top);
+    // Both tables live for the rest of the run: leak them.
+    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
+
+    let mut gdt = GlobalDescriptorTable::new();
+    let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+    let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
+    let tss_selector = gdt.append(Descriptor::tss_segment(tss));
+    let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
+    gdt.load();
+    // SAFETY: the selectors index descriptors of the GDT just loaded, with
+    // the kernel code/data layout the running code already uses.
+    unsafe {
+        CS::set_reg(kernel_code);
+        DS::set_reg(kernel_data);
+        ES::set_reg(kernel_data);
+        SS::set_reg(kernel_data);
+        load_tss(tss_selector);
+    }
+    assert_eq!(user_code.0, USER_CODE_SELECTOR);
+    assert_eq!(user_data.0, USER_DATA_SELECTOR);
+    Selectors {
+        kernel_code,
+        kernel_data,
+        user_data,
+        user_code,
+    }
+}

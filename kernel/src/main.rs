@@ -1,0 +1,117 @@
+//! LuKOS: a small bare-metal x86_64 kernel whose processes talk through the
+//! IPC Manager (IPCM).
+//!
+//! Booted by QEMU through a PVH ELF note (see [`boot`]); logs to COM1; runs
+//! user programs — separate `no_std` Rust binaries embedded in this image —
+//! in ring 3, each process in its own address space, threads scheduled by
+//! priority with timer preemption. The kernel itself runs with interrupts
+//! off on a single trap stack (see [`entry`]).
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod boot;
+mod cpu;
+mod entry;
+mod frames;
+mod gdt;
+mod heap;
+mod ipc;
+mod loader;
+mod paging;
+mod process;
+mod programs;
+mod qemu;
+mod rt;
+mod scenarios;
+mod sched;
+mod serial;
+mod sync;
+mod syscall;
+mod timer;
+mod trap;
+
+use qemu::ExitCode;
+
+/// The Rust entry point, called by `pvh_start` in long mode on the boot stack.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_entry() -> ! {
+    serial::init();
+    heap::init();
+    let boot = boot::read_boot_info();
+    kprintln!("LuKOS booting; command line: {:?}", boot.cmdline);
+    let ram: u64 = boot.ram.iter().map(|r| r.end - r.start).sum();
+    kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
+    let selectors = gdt::init(
+        entry::trap_stack_top_addr(),
+        entry::double_fault_stack_top_addr(),
+    );
+    entry::init(&selectors);
+    // The GDT, IDT, stacks and everything else now live in the kernel half.
+    boot::drop_identity_map();
+    let (image_start, image_end) = boot::kernel_image();
+    frames::init(&boot.ram, image_start, image_end);
+    kprintln!(
+        "kernel image 0x{:x}..0x{:x}; {} free frames",
+        image_start,
+        image_end,
+        frames::free_count()
+    );
+    sched::init();
+    ipc::init();
+    timer::init();
+    let hardening = cpu::harden();
+    kprintln!(
+        "SMEP {}, SMAP {}",
+        on_off(hardening.smep),
+        on_off(hardening.smap)
+    );
+    kprintln!("boot ok");
+
+    let scenario = boot
+        .cmdline
+        .split_whitespace()
+        .find_map(|arg| arg.strip_prefix("scenario="))
+        .unwrap_or("boot");
+    match scenario {
+        "kernel-fault" => {
+            // SAFETY: deliberately executes an invalid opcode to show that
+            // a kernel exception is reported and fails the run.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        "panic" => panic!("deliberate kernel panic (scenario=panic)"),
+        _ => {}
+    }
+    let Some(launches) = scenarios::processes(scenario) else {
+        kprintln!("unknown scenario {scenario:?}");
+        qemu::exit(ExitCode::Failure);
+    };
+    kprintln!("scenario {scenario}: starting {} processes", launches.len());
+    for launch in launches {
+        let image = programs::image(launch.program).expect("scenario names an embedded program");
+        match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
+            Ok(pid) => kprintln!(
+                "kernel: started {}#{} (priority {}, arg {})",
+                launch.program,
+                pid.0,
+                launch.priority,
+                launch.arg
+            ),
+            Err(e) => panic!("cannot start {}: {e}", launch.program),
+        }
+    }
+    sched::start()
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off (CPU lacks it)" }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    x86_64::instructions::interrupts::disable();
+    kprintln!("KERNEL PANIC: {}", info);
+    qemu::exit(ExitCode::Failure)
+}

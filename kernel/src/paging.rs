@@ -1,0 +1,272 @@
+//! Address spaces: one 4-level page table per process.
+//!
+//! The upper half (PML4 entries 256..512) is the kernel half: entry 511 maps
+//! the first GiB of RAM at [`KERNEL_BASE`](crate::boot::KERNEL_BASE) with 2 MiB pages, supervisor-only,
+//! and every address space shares it (the same PDPT). The lower half is user
+//! space ([`USER_START`]..[`USER_END`]): 4 KiB pages with the U bit at every
+//! level and W / NX as each ELF segment asks. Page tables and user frames are
+//! reached by the kernel through the kernel half ([`phys_to_virt`]).
+//!
+//! This module is also the only place that turns user addresses into
+//! memory: [`AddressSpace::copy_in`] / [`AddressSpace::copy_out`] walk the
+//! tables and check P and U (and W for writes) on every page a buffer spans
+//! *before* touching any byte, so a bad user pointer is an error value,
+//! never a kernel page fault.
+
+use crate::boot::phys_to_virt;
+use crate::frames::{self, FRAME_SIZE, Frame};
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const HUGE: u64 = 1 << 7;
+const NO_EXECUTE: u64 = 1 << 63;
+const ADDR_MASK: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// Lowest user address: the first 64 KiB stay unmapped, so small
+/// addresses (NULL plus an offset) always fault.
+pub const USER_START: u64 = 0x1_0000;
+/// One past the highest user address (end of the lower canonical half).
+pub const USER_END: u64 = 1 << 47;
+
+/// Rights of a user page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRights {
+    /// Writable from ring 3.
+    pub write: bool,
+    /// Executable.
+    pub execute: bool,
+}
+
+/// A user range could not be accessed as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadAddress;
+
+/// Out of frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+/// One process's page tables.
+#[derive(Debug)]
+pub struct AddressSpace {
+    pml4: Frame,
+}
+
+/// First PML4 entry of the kernel half.
+const KERNEL_HALF: usize = 256;
+
+/// The 512 entries of the table in `frame`.
+fn table(frame: u64) -> &'static mut [u64; 512] {
+    // SAFETY: `frame` is a page-table frame owned by an address space (or
+    // the boot PML4), below 1 GiB, so mapped in the kernel half. The kernel
+    // is single-threaded with interrupts off, and callers never hold two
+    // references to the same table at once.
+    unsafe { &mut *(phys_to_virt(frame) as *mut [u64; 512]) }
+}
+
+fn index(va: u64, level: u32) -> usize {
+    ((va >> (12 + 9 * level)) & 0x1FF) as usize
+}
+
+impl AddressSpace {
+    /// A fresh address space holding only the shared kernel half.
+    pub fn new() -> Result<AddressSpace, OutOfMemory> {
+        let pml4 = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+        let kernel = table(crate::boot::boot_pml4_addr());
+        table(pml4.0)[KERNEL_HALF..].copy_from_slice(&kernel[KERNEL_HALF..]);
+        Ok(AddressSpace { pml4 })
+    }
+
+    /// Physical address of the PML4, for CR3.
+    pub fn root(&self) -> u64 {
+        self.pml4.0
+    }
+
+    /// Maps the user page at `va` to `frame` (or widens the rights of an
+    /// existing mapping, when two segments share a page: the frame passed in
+    /// is then returned to the allocator). Returns the frame mapped.
+    pub fn map_user(
+        &mut self,
+        va: u64,
+        frame: Frame,
+        rights: PageRights,
+    ) -> Result<Frame, OutOfMemory> {
+        assert!(
+            (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
+            "bad user page 0x{va:x}"
+        );
+        let mut current = self.pml4.0;
+        for level in (1..=3).rev() {
+            let entry = &mut table(current)[index(va, level)];
+            if *entry & PRESENT == 0 {
+                let next = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+                // Intermediate levels are permissive; the leaf decides.
+                *entry = next.0 | PRESENT | WRITABLE | USER;
+            }
+            current = *entry & ADDR_MASK;
+        }
+        let leaf = &mut table(current)[index(va, 0)];
+        let mut flags = PRESENT | USER;
+        if rights.write {
+            flags |= WRITABLE;
+        }
+        if !rights.execute {
+            flags |= NO_EXECUTE;
+        }
+        if *leaf & PRESENT != 0 {
+            let existing = *leaf;
+            let merged_nx = existing & flags & NO_EXECUTE;
+            *leaf = (existing & !NO_EXECUTE) | (flags & WRITABLE) | merged_nx;
+            frames::free(frame);
+            return Ok(Frame(existing & ADDR_MASK));
+        }
+        *leaf = frame.0 | flags;
+        Ok(frame)
+    }
+
+    /// The physical address behind user address `va` if it is mapped
+    /// present and user-accessible at every level (and writable at every
+    /// level when `write` is asked).
+    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
+        if !(USER_START..USER_END).contains(&va) {
+            return None;
+        }
+        let mut current = self.pml4.0;
+        for level in (0..=3).rev() {
+            let entry = table(current)[index(va, level)];
+            if entry & PRESENT == 0 || entry & USER == 0 || (write && entry & WRITABLE == 0) {
+                return None;
+            }
+            if level > 0 && entry & HUGE != 0 {
+                // User mappings are never huge; refuse rather than guess.
+                return None;
+            }
+            current = entry & ADDR_MASK;
+        }
+        Some(current + (va & (FRAME_SIZE - 1)))
+    }
+
+    /// Checks a whole user range and calls `each(phys, offset, len)` for
+    /// its pieces (one per page), only once every page passed.
+    fn walk_range(
+        &self,
+        va: u64,
+        len: usize,
+        write: bool,
+        mut each: impl FnMut(u64, usize, usize),
+    ) -> Result<(), BadAddress> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = va.checked_add(len as u64).ok_or(BadAddress)?;
+        if va < USER_START || end > USER_END {
+            return Err(BadAddress);
+        }
+        let mut page = va & !(FRAME_SIZE - 1);
+        while page < end {
+            self.translate(page, write).ok_or(BadAddress)?;
+            page += FRAME_SIZE;
+        }
+        let mut cursor = va;
+        while cursor < end {
+            let in_page = (FRAME_SIZE - (cursor & (FRAME_SIZE - 1))).min(end - cursor) as usize;
+            let phys = self.translate(cursor, write).ok_or(BadAddress)?;
+            each(phys, (cursor - va) as usize, in_page);
+            cursor += in_page as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies `dst.len()` bytes from user address `src`.
+    pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
+        let len = dst.len();
+        self.walk_range(src, len, false, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present and user-readable; the
+            // frame is mapped in the kernel half and not part of any Rust object.
+            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
+            dst[offset..offset + n].copy_from_slice(bytes);
+        })
+    }
+
+    /// Copies `src` to user address `dst`.
+    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+        self.walk_range(dst, src.len(), true, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present, user and writable;
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
+            bytes.copy_from_slice(&src[offset..offset + n]);
+        })
+    }
+
+    /// Writes into a user page through its frame, ignoring its rights (for
+    /// the ELF loader filling a read-only segment).
+    pub fn fill_frame(frame: Frame, offset: usize, bytes: &[u8]) {
+        assert!(offset + bytes.len() <= FRAME_SIZE as usize);
+        // SAFETY: the frame belongs to an address space being built; the
+        // range stays inside it (checked above); mapped in the kernel half.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (phys_to_virt(frame.0) as *mut u8).add(offset),
+                bytes.len(),
+            )
+        };
+    }
+
+    /// Makes this address space the current one.
+    pub fn activate(&self) {
+        // SAFETY: the PML4 maps the kernel half exactly as every other
+        // address space does, so the running kernel code, stacks and data
+        // stay mapped across the switch.
+        unsafe {
+            core::arch::asm!("mov cr3, {}", in(reg) self.pml4.0, options(nostack, preserves_flags))
+        };
+    }
+}
+
+impl Drop for AddressSpace {
+    /// Frees every user frame and page table (never the shared kernel half).
+    fn drop(&mut self) {
+        fn free_level(table_frame: u64, level: u32) {
+            for &entry in table(table_frame).iter() {
+                if entry & PRESENT == 0 {
+                    continue;
+                }
+                let next = entry & ADDR_MASK;
+                if level > 0 {
+                    free_level(next, level - 1);
+                }
+                frames::free(Frame(next));
+            }
+        }
+        let pml4 = table(self.pml4.0);
+        for &entry in &pml4[..KERNEL_HALF] {
+            if entry & PRESENT != 0 {
+                free_level(entry & ADDR_MASK, 2);
+                frames::free(Frame(entry & ADDR_MASK));
+            }
+        }
+        frames::free(self.pml4);
+    }
+}
+
+/// Switches to the boot page tables (kernel half only), e.g. before the
+/// current process's address space is freed.
+pub fn activate_kernel_only() {
+    let root = crate::boot::boot_pml4_addr();
+    // SAFETY: the boot PML4 maps the kernel half that all code runs in.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
+}
+
+/// The current CR3 root.
+pub fn active_root() -> u64 {
+    let root: u64;
+    // SAFETY: reading CR3 has no side effect.
+    unsafe {
+        core::arch::asm!("mov {}, cr3", out(reg) root, options(nostack, preserves_flags, nomem))
+    };
+    root & ADDR_MASK
+}

@@ -1,0 +1,141 @@
+//! Processes and threads: what the scheduler schedules.
+//!
+//! A process is an address space plus its threads; a thread is a saved
+//! user context (general registers, return frame, SSE state) and its
+//! scheduling state. Each thread runs on its own user stack in the
+//! process's stack area.
+
+#![forbid(unsafe_code)]
+
+use crate::entry::{FxState, TrapFrame};
+use crate::frames::{self, FRAME_SIZE};
+use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::paging::{AddressSpace, PageRights};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+/// A thread's identity; the IPCM's `Kernel::Thread`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tid(pub u64);
+
+/// A process's identity (0 is the kernel's, never a process's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid(pub u64);
+
+/// User stacks: thread slot `k` of a process gets the top [`STACK_SIZE`]
+/// bytes of `[STACK_AREA + k MiB, STACK_AREA + (k+1) MiB)`; the rest of each
+/// MiB stays unmapped as a guard.
+const STACK_AREA: u64 = 0x7F00_0000_0000;
+const STACK_STRIDE: u64 = 1 << 20;
+const STACK_SIZE: u64 = 64 * 1024;
+/// Most threads a process may have had over its life.
+const MAX_THREAD_SLOTS: u64 = 64;
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// In a ready queue.
+    Ready,
+    /// On the CPU (the scheduler's `current`).
+    Running,
+    /// Parked on an IPCM operation until the IPCM's wake hook runs; the
+    /// operation is cancelled (TIMED_OUT) at `deadline` if given.
+    Blocked {
+        /// Tick at which the operation times out.
+        deadline: Option<u64>,
+    },
+    /// Sleeping until a tick.
+    Sleeping {
+        /// Tick to wake at.
+        until: u64,
+    },
+}
+
+/// A thread: its saved user context and scheduling state.
+pub struct Thread {
+    /// Its process.
+    pub process: Pid,
+    /// Scheduling priority.
+    pub priority: u8,
+    /// What it is doing.
+    pub state: ThreadState,
+    /// General registers and the return frame, as saved on its last entry.
+    pub regs: TrapFrame,
+    /// SSE state.
+    pub fx: Box<FxState>,
+    /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
+    pub via_syscall: bool,
+}
+
+/// A process: an address space and its threads.
+pub struct Process {
+    /// Program name, for the log.
+    pub name: &'static str,
+    /// Its page tables and user memory.
+    pub space: AddressSpace,
+    /// Its live threads.
+    pub threads: Vec<Tid>,
+    next_stack_slot: u64,
+}
+
+impl Process {
+    /// A process with no threads yet.
+    pub fn new(name: &'static str, space: AddressSpace) -> Process {
+        Process {
+            name,
+            space,
+            threads: Vec::new(),
+            next_stack_slot: 0,
+        }
+    }
+
+    /// Maps a fresh stack for a new thread; returns its top. Slots are not
+    /// reused (a finished thread's stack stays until the process ends).
+    pub fn map_new_stack(&mut self) -> Result<u64, &'static str> {
+        if self.next_stack_slot >= MAX_THREAD_SLOTS {
+            return Err("too many threads");
+        }
+        let slot = self.next_stack_slot;
+        self.next_stack_slot += 1;
+        let top = STACK_AREA + (slot + 1) * STACK_STRIDE;
+        let mut page = top - STACK_SIZE;
+        while page < top {
+            let frame = frames::alloc_zeroed().ok_or("out of memory")?;
+            let rights = PageRights {
+                write: true,
+                execute: false,
+            };
+            self.space
+                .map_user(page, frame, rights)
+                .map_err(|_| "out of memory")?;
+            page += FRAME_SIZE;
+        }
+        Ok(top)
+    }
+}
+
+impl Thread {
+    /// A ready thread of `process` that will enter `entry(arg0, arg1)` in
+    /// ring 3 with its stack at `stack_top`.
+    pub fn new(process: Pid, priority: u8, entry: u64, args: (u64, u64), stack_top: u64) -> Thread {
+        let regs = TrapFrame {
+            rip: entry,
+            cs: u64::from(USER_CODE_SELECTOR),
+            rflags: 0x202,
+            // As if `call` had pushed a return address: rsp % 16 == 8 at entry.
+            rsp: stack_top - 8,
+            ss: u64::from(USER_DATA_SELECTOR),
+            rdi: args.0,
+            rsi: args.1,
+            ..TrapFrame::default()
+        };
+        Thread {
+            process,
+            priority,
+            state: ThreadState::Ready,
+            regs,
+            fx: Box::new(FxState::initial()),
+            via_syscall: false,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! What each boot scenario starts. The kernel command line picks one
+//! (`scenario=NAME`); `cargo xtask qemu-test` boots each and checks its log.
+
+#![forbid(unsafe_code)]
+
+/// One process to start: program, priority of its first thread, argument.
+pub struct Launch {
+    /// Embedded program name.
+    pub program: &'static str,
+    /// Priority of the first thread.
+    pub priority: u8,
+    /// Passed to `_start` (e.g. a worker index).
+    pub arg: u64,
+}
+
+const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
+    Launch {
+        program,
+        priority,
+        arg,
+    }
+}
+
+/// Every scenario and the processes it starts.
+const SCENARIOS: &[(&str, &[Launch])] = &[
+    ("boot", &[launch("hello", 2, 0)]),
+    (
+        "sched",
+        &[
+            launch("spinner", 1, 0),
+            launch("spinner", 1, 1),
+            launch("hello", 3, 0),
+            launch("prio-waiters", 4, 0),
+        ],
+    ),
+    ("ipc", &[launch("producer", 2, 0), launch("consumer", 2, 0)]),
+    (
+        "blackboard",
+        &[
+            launch("sensor", 3, 0),
+            launch("display", 2, 0),
+            launch("display", 2, 1),
+            launch("display", 2, 2),
+        ],
+    ),
+    (
+        "semaphore",
+        &[
+            launch("sem-init", 4, 0),
+            launch("sem-worker", 2, 0),
+            launch("sem-worker", 2, 1),
+            launch("sem-worker", 2, 2),
+        ],
+    ),
+    (
+        "rpc",
+        &[
+            launch("rpc-server", 3, 0),
+            launch("rpc-client", 2, 1),
+            launch("rpc-client", 2, 2),
+        ],
+    ),
+    ("badaddr", &[launch("badaddr", 2, 0)]),
+    (
+        "fault",
+        &[
+            launch("victim", 2, 0),
+            launch("gpfault", 2, 0),
+            launch("observer", 1, 0),
+        ],
+    ),
+    ("timeout", &[launch("timeouts", 2, 0)]),
+    (
+        "destroy",
+        &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
+    ),
+    (
+        "bench",
+        &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
+    ),
+];
+
+/// The processes of `scenario`, or `None` for an unknown name.
+pub fn processes(scenario: &str) -> Option<&'static [Launch]> {
+    SCENARIOS
+        .iter()
+        .find(|(name, _)| *name == scenario)
+        .map(|(_, launches)| *launches)
+}

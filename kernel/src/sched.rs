@@ -1,0 +1,502 @@
+//! The scheduler, and what happens on every trap from ring 3.
+//!
+//! Threads have a priority (larger = more urgent); the scheduler runs the
+//! highest-priority ready thread, round-robin within a priority, and the
+//! timer preempts the running thread every tick. A trap from ring 3 goes
+//! through [`user_trap`]: save the thread's registers, handle the event
+//! (which returns an [`Action`] rather than switching itself), apply it,
+//! then pick who runs next — possibly after idling until a tick.
+
+#![forbid(unsafe_code)]
+
+use crate::entry::{self, SYSCALL_VECTOR, TrapFrame};
+use crate::frames;
+use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::ipc;
+use crate::paging::{self, AddressSpace};
+pub use crate::process::{Pid, Process, Thread, ThreadState, Tid};
+use crate::qemu::{self, ExitCode};
+use crate::sync::Global;
+use crate::{kprintln, loader, timer, trap};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Number of priority levels (0 = lowest).
+pub const PRIORITIES: usize = 8;
+
+/// All processes and threads, the ready queues, and who runs.
+pub struct Scheduler {
+    processes: BTreeMap<Pid, Process>,
+    threads: BTreeMap<Tid, Thread>,
+    ready: [VecDeque<Tid>; PRIORITIES],
+    current: Option<Tid>,
+    next_id: u64,
+    /// The thread whose live SSE state is in the entry stubs' scratch area
+    /// (newer than its `fx`). Saved lazily: only when another thread is
+    /// loaded or the CPU idles, so a syscall that returns to its caller
+    /// costs no 512-byte copies.
+    fx_owner: Option<Tid>,
+    /// The tick at which timers were last expired: nothing can fall due
+    /// again within the same tick (deadlines are at least one tick ahead).
+    timers_checked_at: Option<u64>,
+}
+
+static SCHED: Global<Scheduler> = Global::new();
+
+/// What the kernel must do with the thread that trapped, decided by the
+/// handler and applied by the scheduler.
+#[must_use]
+#[derive(Debug)]
+pub enum Action {
+    /// Return to the thread with `status` in rax (and `value` in rdx).
+    Return {
+        /// The status code.
+        status: u64,
+        /// A second result, if the call has one.
+        value: Option<u64>,
+    },
+    /// Park it until the IPCM wakes it (or the deadline cancels the operation).
+    Block {
+        /// Tick at which the operation times out.
+        deadline: Option<u64>,
+    },
+    /// Sleep until the tick.
+    Sleep {
+        /// Wake-up tick.
+        until: u64,
+    },
+    /// Go to the back of its ready queue (returns OK).
+    Yield,
+    /// Timer tick: round-robin among equal priorities.
+    Preempt,
+    /// The thread ends.
+    ExitThread,
+    /// Its process ends (exit code).
+    ExitProcess(u64),
+    /// Its process is killed (fault description).
+    Kill(String),
+}
+
+impl Scheduler {
+    fn make_ready(&mut self, tid: Tid) {
+        let thread = self.threads.get_mut(&tid).expect("known thread");
+        thread.state = ThreadState::Ready;
+        self.ready[usize::from(thread.priority)].push_back(tid);
+    }
+
+    /// Moves the live SSE state from the scratch area into its thread (if
+    /// that thread still exists) and forgets the owner.
+    fn save_fx_of_owner(&mut self) {
+        if let Some(owner) = self.fx_owner.take()
+            && let Some(thread) = self.threads.get_mut(&owner)
+        {
+            *thread.fx = entry::saved_fx_state();
+        }
+    }
+
+    fn highest_ready(&self) -> Option<usize> {
+        (0..PRIORITIES).rev().find(|&p| !self.ready[p].is_empty())
+    }
+
+    fn remove_thread(&mut self, tid: Tid) {
+        if let Some(thread) = self.threads.remove(&tid) {
+            self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+            if let Some(process) = self.processes.get_mut(&thread.process) {
+                process.threads.retain(|&t| t != tid);
+            }
+        }
+        if self.current == Some(tid) {
+            self.current = None;
+        }
+    }
+
+    fn remove_process(&mut self, pid: Pid) -> Option<Process> {
+        let process = self.processes.remove(&pid)?;
+        for &tid in &process.threads {
+            if let Some(thread) = self.threads.remove(&tid) {
+                self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+            }
+            if self.current == Some(tid) {
+                self.current = None;
+            }
+        }
+        if process.space.root() == paging::active_root() {
+            // Never free the page tables the CPU is using.
+            paging::activate_kernel_only();
+        }
+        Some(process)
+    }
+
+    /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack.
+    fn spawn_thread(
+        &mut self,
+        pid: Pid,
+        entry: u64,
+        args: (u64, u64),
+        priority: u8,
+    ) -> Result<Tid, &'static str> {
+        if usize::from(priority) >= PRIORITIES {
+            return Err("bad priority");
+        }
+        if !(paging::USER_START..paging::USER_END).contains(&entry) {
+            return Err("entry outside user space");
+        }
+        let process = self.processes.get_mut(&pid).ok_or("no such process")?;
+        let stack_top = process.map_new_stack()?;
+        let tid = Tid(self.next_id);
+        self.next_id += 1;
+        process.threads.push(tid);
+        self.threads
+            .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
+        self.ready[usize::from(priority)].push_back(tid);
+        Ok(tid)
+    }
+}
+
+/// Sets up the (empty) scheduler.
+pub fn init() {
+    SCHED.init(Scheduler {
+        processes: BTreeMap::new(),
+        threads: BTreeMap::new(),
+        ready: Default::default(),
+        current: None,
+        next_id: 1,
+        fx_owner: None,
+        timers_checked_at: None,
+    });
+}
+
+/// Loads `image` into a new process whose first thread runs `_start(arg)`
+/// at `priority`.
+pub fn spawn_process(
+    name: &'static str,
+    image: &[u8],
+    priority: u8,
+    arg: u64,
+) -> Result<Pid, String> {
+    let mut space = AddressSpace::new().map_err(|_| String::from("out of memory"))?;
+    let entry = loader::load(image, &mut space).map_err(|e| alloc::format!("{e:?}"))?;
+    let mut sched = SCHED.lock();
+    let pid = Pid(sched.next_id);
+    sched.next_id += 1;
+    sched.processes.insert(pid, Process::new(name, space));
+    if let Err(e) = sched.spawn_thread(pid, entry, (arg, 0), priority) {
+        drop(sched.remove_process(pid));
+        return Err(e.into());
+    }
+    Ok(pid)
+}
+
+/// A new thread in the process of `caller` (the `thread_spawn` syscall).
+pub fn spawn_thread_for(
+    caller: Tid,
+    entry: u64,
+    args: (u64, u64),
+    priority: u64,
+) -> Result<Tid, &'static str> {
+    let mut sched = SCHED.lock();
+    let pid = sched.threads.get(&caller).ok_or("no such thread")?.process;
+    let priority = u8::try_from(priority).map_err(|_| "bad priority")?;
+    sched.spawn_thread(pid, entry, args, priority)
+}
+
+/// Runs `f` on the address space of `tid`'s process (`None`: thread gone).
+pub fn with_space<T>(tid: Tid, f: impl FnOnce(&AddressSpace) -> T) -> Option<T> {
+    let sched = SCHED.lock();
+    let pid = sched.threads.get(&tid)?.process;
+    Some(f(&sched.processes.get(&pid)?.space))
+}
+
+/// The process of `tid`, if it still exists.
+pub fn process_of(tid: Tid) -> Option<Pid> {
+    SCHED.lock().threads.get(&tid).map(|t| t.process)
+}
+
+/// The priority of `tid` (0 if gone).
+pub fn priority_of(tid: Tid) -> u8 {
+    SCHED.lock().threads.get(&tid).map_or(0, |t| t.priority)
+}
+
+/// Who is calling, for log lines: "name#pid.tid".
+pub fn describe(tid: Tid) -> String {
+    let sched = SCHED.lock();
+    match sched
+        .threads
+        .get(&tid)
+        .and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p)))
+    {
+        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.0),
+        None => alloc::format!("thread {}", tid.0),
+    }
+}
+
+/// The IPCM's wake hook: the thread's pending operation ended with
+/// `status`; store it as the syscall's result and make the thread ready.
+pub fn wake(tid: Tid, status: u64) {
+    let mut sched = SCHED.lock();
+    let Some(thread) = sched.threads.get_mut(&tid) else {
+        kprintln!("kernel: wake for vanished thread {}", tid.0);
+        return;
+    };
+    if !matches!(thread.state, ThreadState::Blocked { .. }) {
+        kprintln!(
+            "kernel: wake for thread {} that is not blocked ({:?})",
+            tid.0,
+            thread.state
+        );
+        return;
+    }
+    thread.regs.rax = status;
+    sched.make_ready(tid);
+}
+
+/// The entry point for every trap from ring 3.
+pub fn user_trap(frame: &mut TrapFrame) {
+    let tid = {
+        let mut sched = SCHED.lock();
+        let tid = sched
+            .current
+            .expect("a trap from ring 3 has a current thread");
+        let thread = sched.threads.get_mut(&tid).expect("current thread exists");
+        thread.regs = *frame;
+        thread.via_syscall = frame.vector == SYSCALL_VECTOR;
+        // The stub's fxsave left this thread's SSE state in the scratch area.
+        sched.fx_owner = Some(tid);
+        tid
+    };
+    let action = match frame.vector {
+        SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
+        timer::TIMER_VECTOR => {
+            timer::on_tick();
+            Action::Preempt
+        }
+        33..48 => {
+            timer::acknowledge(frame.vector);
+            Action::Preempt
+        }
+        _ => Action::Kill(trap::describe_fault(frame)),
+    };
+    apply(tid, action);
+    schedule(frame);
+}
+
+fn apply(tid: Tid, action: Action) {
+    let mut sched = SCHED.lock();
+    let Some(thread) = sched.threads.get_mut(&tid) else {
+        return;
+    };
+    match action {
+        Action::Return { status, value } => {
+            thread.regs.rax = status;
+            if let Some(value) = value {
+                thread.regs.rdx = value;
+            }
+        }
+        Action::Block { deadline } => {
+            thread.state = ThreadState::Blocked { deadline };
+            sched.current = None;
+            if deadline.is_some_and(|d| d <= timer::now()) {
+                // Already due (a zero timeout): expire it before anyone runs.
+                sched.timers_checked_at = None;
+            }
+        }
+        Action::Sleep { until } => {
+            thread.regs.rax = 0;
+            thread.state = ThreadState::Sleeping { until };
+            sched.current = None;
+        }
+        Action::Yield => {
+            thread.regs.rax = 0;
+            sched.make_ready(tid);
+            sched.current = None;
+        }
+        Action::Preempt => {
+            let priority = usize::from(thread.priority);
+            if sched.highest_ready().is_some_and(|p| p >= priority) {
+                sched.make_ready(tid);
+                sched.current = None;
+            }
+        }
+        Action::ExitThread => {
+            let pid = thread.process;
+            sched.remove_thread(tid);
+            let empty = sched
+                .processes
+                .get(&pid)
+                .is_some_and(|p| p.threads.is_empty());
+            if empty && let Some(process) = sched.remove_process(pid) {
+                kprintln!("kernel: process {}#{} finished", process.name, pid.0);
+            }
+        }
+        Action::ExitProcess(code) => {
+            let pid = thread.process;
+            drop(sched);
+            end_process(pid, &alloc::format!("exited with code {code}"));
+        }
+        Action::Kill(reason) => {
+            let pid = thread.process;
+            drop(sched);
+            end_process(pid, &alloc::format!("KILLED: {reason}"));
+        }
+    }
+}
+
+/// Ends a process: cancels its threads' pending IPCM operations (through
+/// the IPCM, so no pending operation is left behind), then frees it.
+pub fn end_process(pid: Pid, why: &str) {
+    let blocked: Vec<Tid> = {
+        let sched = SCHED.lock();
+        let Some(process) = sched.processes.get(&pid) else {
+            return;
+        };
+        process
+            .threads
+            .iter()
+            .copied()
+            .filter(|tid| matches!(sched.threads[tid].state, ThreadState::Blocked { .. }))
+            .collect()
+    };
+    let cancelled = blocked
+        .iter()
+        .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
+        .count();
+    let process = SCHED.lock().remove_process(pid);
+    if let Some(process) = process {
+        kprintln!(
+            "kernel: process {}#{} {}; {} pending operation(s) cancelled",
+            process.name,
+            pid.0,
+            why,
+            cancelled
+        );
+        drop(process);
+    }
+}
+
+/// Wakes sleepers whose time came and cancels IPCM operations whose
+/// deadline passed (the IPCM wakes those threads with TIMED_OUT).
+fn expire_timers() {
+    let now = timer::now();
+    let timed_out: Vec<Tid> = {
+        let mut sched = SCHED.lock();
+        if sched.timers_checked_at == Some(now) {
+            return;
+        }
+        sched.timers_checked_at = Some(now);
+        let mut due_sleepers = Vec::new();
+        let mut timed_out = Vec::new();
+        for (&tid, thread) in sched.threads.iter_mut() {
+            match thread.state {
+                ThreadState::Sleeping { until } if until <= now => due_sleepers.push(tid),
+                ThreadState::Blocked {
+                    deadline: Some(deadline),
+                } if deadline <= now => {
+                    // Cancel once: if the operation completed first, the
+                    // cancel finds nothing and the wake already happened.
+                    thread.state = ThreadState::Blocked { deadline: None };
+                    timed_out.push(tid);
+                }
+                _ => {}
+            }
+        }
+        for tid in due_sleepers {
+            sched.make_ready(tid);
+        }
+        timed_out
+    };
+    for tid in timed_out {
+        ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+    }
+}
+
+/// Picks the thread to run and loads its state into `frame` (and the SSE
+/// scratch area and CR3), idling with interrupts on while nobody is ready.
+fn schedule(frame: &mut TrapFrame) {
+    loop {
+        expire_timers();
+        let mut sched = SCHED.lock();
+        if let Some(current) = sched.current {
+            let priority = usize::from(sched.threads[&current].priority);
+            if sched.highest_ready().is_some_and(|p| p > priority) {
+                sched.make_ready(current);
+                sched.current = None;
+            }
+        }
+        if sched.current.is_none() {
+            sched.current = sched
+                .highest_ready()
+                .and_then(|p| sched.ready[p].pop_front());
+        }
+        if let Some(tid) = sched.current {
+            let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
+            thread.state = ThreadState::Running;
+            // Only the arithmetic/direction flags are the thread's; IF on,
+            // IOPL 0, no trap/nested-task flags.
+            thread.regs.rflags = (thread.regs.rflags & 0x0CD5) | 0x202;
+            thread.regs.cs = u64::from(USER_CODE_SELECTOR);
+            thread.regs.ss = u64::from(USER_DATA_SELECTOR);
+            *frame = thread.regs;
+            if sched.fx_owner != Some(tid) {
+                sched.save_fx_of_owner();
+                entry::set_fx_state(&sched.threads[&tid].fx);
+                sched.fx_owner = Some(tid);
+            }
+            let thread = &sched.threads[&tid];
+            let canonical = thread.regs.rip < paging::USER_END;
+            entry::set_exit_via_sysret(thread.via_syscall && canonical);
+            let pid = thread.process;
+            let space = &sched.processes[&pid].space;
+            if space.root() != paging::active_root() {
+                space.activate();
+            }
+            return;
+        }
+        if sched.threads.is_empty() {
+            kprintln!(
+                "kernel: all processes finished; {} free frames",
+                frames::free_count()
+            );
+            qemu::exit(ExitCode::Success);
+        }
+        let can_wake = sched.threads.values().any(|t| {
+            matches!(
+                t.state,
+                ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
+            )
+        });
+        if !can_wake {
+            kprintln!("kernel: DEADLOCK: every thread is blocked with no timeout:");
+            for (tid, thread) in &sched.threads {
+                let name = sched.processes.get(&thread.process).map_or("?", |p| p.name);
+                kprintln!(
+                    "kernel:   {}#{}.{} {:?}",
+                    name,
+                    thread.process.0,
+                    tid.0,
+                    thread.state
+                );
+            }
+            qemu::exit(ExitCode::Failure);
+        }
+        // The idle loop's own interrupts go through the stubs and reuse
+        // the SSE scratch area: save its owner's state first.
+        sched.save_fx_of_owner();
+        drop(sched);
+        idle_until_tick();
+    }
+}
+
+/// Waits with interrupts on for the next interrupt (a timer tick). The
+/// ring-0 timer path only counts the tick; this loop does the rest.
+fn idle_until_tick() {
+    x86_64::instructions::interrupts::enable_and_hlt();
+    x86_64::instructions::interrupts::disable();
+}
+
+/// Starts the first thread; never returns.
+pub fn start() -> ! {
+    let mut frame = TrapFrame::default();
+    schedule(&mut frame);
+    entry::enter_first(&frame)
+}

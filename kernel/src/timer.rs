@@ -1,0 +1,70 @@
+//! The preemption timer: the legacy PIT on IRQ 0 through the 8259 PIC,
+//! remapped to vectors 32..48. One tick is [`TICK_MS`] milliseconds.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+/// Vector of IRQ 0 after remapping.
+pub const TIMER_VECTOR: u64 = 32;
+/// First vector of the master PIC after remapping.
+const PIC1_OFFSET: u8 = 32;
+/// First vector of the slave PIC after remapping.
+const PIC2_OFFSET: u8 = 40;
+/// Tick length in milliseconds (100 Hz).
+pub const TICK_MS: u64 = 10;
+const PIT_HZ: u64 = 1_193_182;
+
+/// Ticks since boot. Written by the timer interrupt, which may also arrive
+/// while the idle loop waits (hence an atomic rather than scheduler state).
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+fn outb(port: u16, value: u8) {
+    // SAFETY: the PIC (0x20/0x21/0xA0/0xA1) and PIT (0x40/0x43) ports are
+    // owned by this module; writes only program those devices.
+    unsafe { Port::<u8>::new(port).write(value) };
+}
+
+/// Remaps the PICs, masks every IRQ but the timer, and starts the PIT.
+pub fn init() {
+    // ICW1: init + ICW4 needed; ICW2: offsets; ICW3: cascade; ICW4: 8086 mode.
+    outb(0x20, 0x11);
+    outb(0xA0, 0x11);
+    outb(0x21, PIC1_OFFSET);
+    outb(0xA1, PIC2_OFFSET);
+    outb(0x21, 4);
+    outb(0xA1, 2);
+    outb(0x21, 0x01);
+    outb(0xA1, 0x01);
+    // Mask everything except IRQ 0.
+    outb(0x21, 0xFE);
+    outb(0xA1, 0xFF);
+    // PIT channel 0, lobyte/hibyte, mode 2 (rate generator).
+    let divisor = (PIT_HZ * TICK_MS / 1000) as u16;
+    outb(0x43, 0x34);
+    outb(0x40, (divisor & 0xFF) as u8);
+    outb(0x40, (divisor >> 8) as u8);
+}
+
+/// Acknowledges the timer interrupt and counts the tick.
+pub fn on_tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    outb(0x20, 0x20);
+}
+
+/// Acknowledges a (spurious or unexpected) IRQ on the given vector.
+pub fn acknowledge(vector: u64) {
+    // IRQ 7 / 15 may be spurious: those must not get an EOI for the master
+    // (7) — being masked, any other IRQ is unexpected; EOI it to be safe.
+    if vector == 39 {
+        return;
+    }
+    if vector >= u64::from(PIC2_OFFSET) {
+        outb(0xA0, 0x20);
+    }
+    outb(0x20, 0x20);
+}
+
+/// Ticks since boot.
+pub fn now() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}

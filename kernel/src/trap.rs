@@ -1,0 +1,75 @@
+//! What the kernel does with each trap. Called by the entry stubs with the
+//! frame they pushed; see [`crate::entry`] for the stack discipline.
+
+use crate::entry::{SYSCALL_VECTOR, TrapFrame};
+use crate::timer;
+
+/// Names of the CPU exceptions, for the log.
+fn exception_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug",
+        2 => "NMI",
+        3 => "breakpoint",
+        4 => "overflow",
+        5 => "bound range exceeded",
+        6 => "invalid opcode",
+        7 => "device not available",
+        8 => "double fault",
+        10 => "invalid TSS",
+        11 => "segment not present",
+        12 => "stack-segment fault",
+        13 => "general protection fault",
+        14 => "page fault",
+        16 => "x87 floating point",
+        17 => "alignment check",
+        18 => "machine check",
+        19 => "SIMD floating point",
+        _ => "exception",
+    }
+}
+
+/// Describes a fault for the log ("page fault at 0x.. (error 0x..)").
+pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
+    use core::fmt::Write as _;
+    let mut text = alloc::string::String::new();
+    let _ = write!(
+        text,
+        "{} (vector {}, error 0x{:x}) at rip 0x{:x}",
+        exception_name(frame.vector),
+        frame.vector,
+        frame.error_code,
+        frame.rip
+    );
+    if frame.vector == 14 {
+        let _ = write!(
+            text,
+            ", address 0x{:x}",
+            x86_64::registers::control::Cr2::read_raw()
+        );
+    }
+    text
+}
+
+/// The Rust side of every kernel entry.
+#[unsafe(no_mangle)]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if !frame.is_from_user() {
+        kernel_trap(frame);
+        return;
+    }
+    crate::sched::user_trap(frame);
+}
+
+/// A trap taken in ring 0. The only legitimate one is the timer firing
+/// while the idle loop waits with interrupts on; anything else is a kernel
+/// bug and ends the run.
+fn kernel_trap(frame: &mut TrapFrame) {
+    crate::entry::set_exit_via_sysret(false);
+    match frame.vector {
+        timer::TIMER_VECTOR => timer::on_tick(),
+        33..48 => timer::acknowledge(frame.vector),
+        SYSCALL_VECTOR => panic!("syscall from ring 0"),
+        _ => panic!("kernel {}; rsp 0x{:x}", describe_fault(frame), frame.rsp),
+    }
+}

@@ -1,0 +1,193 @@
+//! The LuKOS system-call ABI, shared by the kernel and the user programs.
+//!
+//! `syscall` with the number in `rax` and arguments in `rdi`, `rsi`, `rdx`,
+//! `r10`, `r8` (Linux order; `rcx`/`r11` are clobbered by the instruction).
+//! The kernel returns a status in `rax` ([`status`], 0 = OK; the IPCM's
+//! stable codes) and a value in `rdx` where a call has one. Every other
+//! register, and the SSE state, is preserved.
+
+#![no_std]
+
+/// System-call numbers.
+pub mod nr {
+    /// `debug_print(ptr, len)`: write a line to the kernel log.
+    pub const DEBUG_PRINT: u64 = 0;
+    /// `exit(code)`: end the whole process.
+    pub const EXIT: u64 = 1;
+    /// `thread_exit()`: end the calling thread.
+    pub const THREAD_EXIT: u64 = 2;
+    /// `yield()`: let the other ready threads of the same priority run.
+    pub const YIELD: u64 = 3;
+    /// `sleep(ticks)`.
+    pub const SLEEP: u64 = 4;
+    /// `thread_spawn(entry, arg0, arg1, priority) -> tid`: a new thread in
+    /// the caller's process, on a fresh stack, entering `entry(arg0, arg1)`.
+    pub const THREAD_SPAWN: u64 = 5;
+    /// `ticks() -> ticks since boot`.
+    pub const TICKS: u64 = 6;
+    /// `pipe_create(name_ptr, name_len, msg_size, max_msgs, flags) -> id`;
+    /// `name_len` 0 = anonymous.
+    pub const PIPE_CREATE: u64 = 10;
+    /// `pipe_id_get(name_ptr, name_len) -> id`.
+    pub const PIPE_ID_GET: u64 = 11;
+    /// `pipe_info_get(id, info_ptr)`: fills a [`PipeInfo`](super::PipeInfo).
+    pub const PIPE_INFO_GET: u64 = 12;
+    /// `pipe_write(id, buf, len, timeout)`: blocks while the pipe is full,
+    /// at most `timeout` ticks ([`FOREVER`](super::timeout::FOREVER): no limit).
+    pub const PIPE_WRITE: u64 = 13;
+    /// `pipe_read(id, buf, len_ptr, timeout)`: `buf` holds `msg_size` bytes;
+    /// the message length is stored as a `usize` at `len_ptr`.
+    pub const PIPE_READ: u64 = 14;
+    /// `pipe_peek(id, buf, len_ptr, timeout)`: like read, nothing consumed.
+    pub const PIPE_PEEK: u64 = 15;
+    /// `pipe_destroy(id)`.
+    pub const PIPE_DESTROY: u64 = 16;
+    /// `pipe_try_write(id, buf, len)`: FULL instead of blocking.
+    pub const PIPE_TRY_WRITE: u64 = 17;
+    /// `pipe_try_read(id, buf, len_ptr)`: EMPTY instead of blocking.
+    pub const PIPE_TRY_READ: u64 = 18;
+    /// `pipe_try_peek(id, buf, len_ptr)`: EMPTY instead of blocking.
+    pub const PIPE_TRY_PEEK: u64 = 19;
+}
+
+/// Timeout arguments of the blocking read/write/peek, in timer ticks: an
+/// operation that could not happen within them returns TIMED_OUT and did
+/// not happen. 0 means "now or never": TIMED_OUT at once if it would block
+/// (the `pipe_try_*` calls answer EMPTY / FULL instead).
+pub mod timeout {
+    /// Block until the operation can happen.
+    pub const FOREVER: u64 = u64::MAX;
+}
+
+/// Status codes (the IPCM's stable `IPCM_STATUS_*` integers; the kernel
+/// checks at compile time that they agree with `ipcm::Status`).
+pub mod status {
+    /// Completed.
+    pub const OK: u64 = 0;
+    /// Never returned to user space (the thread is parked instead).
+    pub const BLOCKED: u64 = 1;
+    /// No such pipe / name.
+    pub const NOT_FOUND: u64 = 2;
+    /// Message longer than the pipe's message size.
+    pub const TOO_LARGE: u64 = 3;
+    /// A buffer is not mapped with the needed rights.
+    pub const BAD_ADDRESS: u64 = 4;
+    /// Try-read of an empty pipe.
+    pub const EMPTY: u64 = 5;
+    /// Try-write to a full pipe.
+    pub const FULL: u64 = 6;
+    /// The timeout passed; nothing happened.
+    pub const TIMED_OUT: u64 = 7;
+    /// The operation was cancelled; nothing happened.
+    pub const CANCELLED: u64 = 8;
+    /// The pipe was destroyed.
+    pub const DESTROYED: u64 = 9;
+    /// Not allowed for the caller's process.
+    pub const DENIED: u64 = 10;
+    /// Name in use.
+    pub const NAME_TAKEN: u64 = 11;
+    /// Invalid parameter.
+    pub const BAD_PARAM: u64 = 12;
+    /// The thread already waits for something.
+    pub const ALREADY_PENDING: u64 = 13;
+    /// Out of memory.
+    pub const NO_MEMORY: u64 = 14;
+    /// Unknown system-call number (kernel-only code, beyond the IPCM's).
+    pub const NO_SYSCALL: u64 = 100;
+
+    /// The `IPCM_STATUS_*`-style name of a code, for logs.
+    pub fn name(code: u64) -> &'static str {
+        match code {
+            OK => "OK",
+            BLOCKED => "BLOCKED",
+            NOT_FOUND => "NOT_FOUND",
+            TOO_LARGE => "TOO_LARGE",
+            BAD_ADDRESS => "BAD_ADDRESS",
+            EMPTY => "EMPTY",
+            FULL => "FULL",
+            TIMED_OUT => "TIMED_OUT",
+            CANCELLED => "CANCELLED",
+            DESTROYED => "DESTROYED",
+            DENIED => "DENIED",
+            NAME_TAKEN => "NAME_TAKEN",
+            BAD_PARAM => "BAD_PARAM",
+            ALREADY_PENDING => "ALREADY_PENDING",
+            NO_MEMORY => "NO_MEMORY",
+            NO_SYSCALL => "NO_SYSCALL",
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// Pipe flags (the IPCM's `IPCM_FLAG_*` bits).
+pub mod flags {
+    /// A write to a full pipe drops the oldest message instead of blocking.
+    pub const DISCARD_OLDEST: u64 = 1 << 0;
+    /// Only the owner process may read or peek.
+    pub const OWNER_READ: u64 = 1 << 1;
+    /// Only the owner process may write.
+    pub const OWNER_WRITE: u64 = 1 << 2;
+    /// Waiters served by thread priority.
+    pub const PRIORITY_WAITERS: u64 = 1 << 3;
+}
+
+/// What `pipe_info_get` fills in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PipeInfo {
+    /// The pipe id.
+    pub id: u64,
+    /// Largest message in bytes.
+    pub msg_size: u64,
+    /// Capacity in messages.
+    pub max_msgs: u64,
+    /// Creation flags.
+    pub flags: u64,
+    /// Owner process id (0 = kernel).
+    pub owner: u64,
+    /// Messages queued now.
+    pub queued: u64,
+    /// Threads waiting to read.
+    pub pending_readers: u64,
+    /// Threads waiting to peek.
+    pub pending_peekers: u64,
+    /// Threads waiting to write.
+    pub pending_writers: u64,
+    /// Messages accepted so far.
+    pub written: u64,
+    /// Messages taken by readers so far.
+    pub read: u64,
+    /// Messages dropped by discard-oldest writes so far.
+    pub dropped: u64,
+}
+
+impl PipeInfo {
+    /// Its size in bytes, as copied to user space.
+    pub const SIZE: usize = core::mem::size_of::<PipeInfo>();
+
+    /// The native-endian bytes the kernel copies out.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let fields = [
+            self.id,
+            self.msg_size,
+            self.max_msgs,
+            self.flags,
+            self.owner,
+            self.queued,
+            self.pending_readers,
+            self.pending_peekers,
+            self.pending_writers,
+            self.written,
+            self.read,
+            self.dropped,
+        ];
+        let mut bytes = [0u8; Self::SIZE];
+        for (chunk, field) in bytes.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_ne_bytes());
+        }
+        bytes
+    }
+}
+
+/// Longest `debug_print` line in bytes (longer lines are cut).
+pub const MAX_PRINT: usize = 256;

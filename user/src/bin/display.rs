@@ -1,0 +1,30 @@
+//! Blackboard reader: peeks the freshest value (never consuming it) at
+//! its own pace until it sees the last one.
+#![no_std]
+#![no_main]
+
+use lukos_user::{Pipe, pair_from_bytes, println, sleep, timeout};
+
+lukos_user::entry!(main);
+
+fn main(display: u64) {
+    let board = Pipe::wait_for("blackboard");
+    let mut buf = [0u8; 16];
+    loop {
+        match board.peek(&mut buf, timeout::FOREVER) {
+            Ok(_) => {
+                let (value, last) = pair_from_bytes(&buf);
+                println!("SEE d={display} v={value}");
+                if last == 1 {
+                    break;
+                }
+            }
+            Err(status) => {
+                println!("SEE d={display} failed: {status}");
+                break;
+            }
+        }
+        sleep(1 + display);
+    }
+    println!("DISPLAY d={display} done");
+}

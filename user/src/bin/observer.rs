@@ -1,0 +1,27 @@
+//! Runs after the faulting processes died: the victim's pending read must
+//! be gone, and a message written now must stay for the next reader.
+#![no_std]
+#![no_main]
+
+use lukos_user::{Pipe, println, sleep};
+
+lukos_user::entry!(main);
+
+fn main(_arg: u64) {
+    sleep(15);
+    let pipe = Pipe::lookup("victim-pipe").expect("victim-pipe outlives its owner");
+    let info = pipe.info().expect("info");
+    println!(
+        "OBSERVE pending_readers={} pending_peekers={} pending_writers={} queued={}",
+        info.pending_readers, info.pending_peekers, info.pending_writers, info.queued
+    );
+    pipe.try_write(&7u64.to_ne_bytes()).expect("write");
+    let info = pipe.info().expect("info");
+    let mut buf = [0u8; 8];
+    let got = pipe.try_read(&mut buf).map(|_| u64::from_ne_bytes(buf));
+    println!(
+        "OBSERVE after-write queued={} read-back={:?}",
+        info.queued, got
+    );
+    println!("OBSERVER done");
+}

@@ -1,0 +1,24 @@
+//! Token semaphore setup: "tokens" is a pipe of depth N pre-filled with N
+//! tokens. Read = acquire (blocks when none is left), write = release.
+#![no_std]
+#![no_main]
+
+use lukos_user::{Pipe, println};
+
+lukos_user::entry!(main);
+
+/// Tokens (the most holders at once).
+const TOKENS: u64 = 2;
+
+fn main(_arg: u64) {
+    let pipe = Pipe::create("tokens", 8, TOKENS as usize, 0).expect("create tokens");
+    for token in 0..TOKENS {
+        pipe.try_write(&token.to_ne_bytes()).expect("prefill");
+    }
+    // One more is a release without an acquire: refused, never blocks.
+    let extra = pipe.try_write(&99u64.to_ne_bytes());
+    println!(
+        "TOKENS n={TOKENS} extra_release={}",
+        extra.err().map_or("OK", |s| s.name())
+    );
+}

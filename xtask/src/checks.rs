@@ -1,0 +1,789 @@
+//! The scenarios `cargo xtask qemu-test` boots, and what each serial log
+//! must show. The user programs print evidence lines (`RECV x=.. y=..`,
+//! `ACQUIRE w=..`, ...); the checks here re-derive each property from that
+//! evidence rather than trusting a program's own verdict.
+
+use std::collections::BTreeMap;
+
+/// A scenario: the kernel command line names it (`scenario=NAME`).
+pub struct Scenario {
+    /// Name passed to the kernel.
+    pub name: &'static str,
+    /// Whether QEMU must exit with the failure status (kernel panic tests).
+    pub expect_failure_exit: bool,
+    /// Returns the problems found in the log (empty: pass).
+    pub check: fn(&Log) -> Vec<String>,
+}
+
+/// The scenario `cargo xtask qemu` boots without an argument.
+pub const DEFAULT_SCENARIO: &str = "ipc";
+
+/// Every scenario, in the order `qemu-test` runs them.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "boot",
+        expect_failure_exit: false,
+        check: check_boot,
+    },
+    Scenario {
+        name: "sched",
+        expect_failure_exit: false,
+        check: check_sched,
+    },
+    Scenario {
+        name: "ipc",
+        expect_failure_exit: false,
+        check: check_ipc,
+    },
+    Scenario {
+        name: "blackboard",
+        expect_failure_exit: false,
+        check: check_blackboard,
+    },
+    Scenario {
+        name: "semaphore",
+        expect_failure_exit: false,
+        check: check_semaphore,
+    },
+    Scenario {
+        name: "rpc",
+        expect_failure_exit: false,
+        check: check_rpc,
+    },
+    Scenario {
+        name: "badaddr",
+        expect_failure_exit: false,
+        check: check_badaddr,
+    },
+    Scenario {
+        name: "fault",
+        expect_failure_exit: false,
+        check: check_fault,
+    },
+    Scenario {
+        name: "timeout",
+        expect_failure_exit: false,
+        check: check_timeout,
+    },
+    Scenario {
+        name: "destroy",
+        expect_failure_exit: false,
+        check: check_destroy,
+    },
+    Scenario {
+        name: "bench",
+        expect_failure_exit: false,
+        check: check_bench,
+    },
+    Scenario {
+        name: "kernel-fault",
+        expect_failure_exit: true,
+        check: check_kernel_fault,
+    },
+    Scenario {
+        name: "panic",
+        expect_failure_exit: true,
+        check: check_panic,
+    },
+];
+
+/// A serial log, with the user lines split out.
+pub struct Log {
+    /// Every line.
+    pub lines: Vec<String>,
+    /// Lines printed by user programs: (program name, text).
+    pub user: Vec<(String, String)>,
+}
+
+impl Log {
+    /// Splits `[tick] program#pid.tid: text` lines out of the raw log.
+    pub fn new(lines: Vec<String>) -> Log {
+        let user = lines
+            .iter()
+            .filter_map(|line| {
+                let rest = line.strip_prefix('[')?;
+                let (_, rest) = rest.split_once("] ")?;
+                let (who, text) = rest.split_once(": ")?;
+                let program = who.split('#').next()?;
+                Some((program.to_string(), text.to_string()))
+            })
+            .collect();
+        Log { lines, user }
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|line| line.contains(needle))
+    }
+
+    /// User lines whose text starts with `tag ` (e.g. "RECV").
+    fn tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.user.iter().filter_map(move |(_, text)| {
+            text.strip_prefix(tag)
+                .filter(|rest| rest.starts_with(' '))
+                .map(str::trim)
+        })
+    }
+}
+
+/// `key=value` fields of a line.
+fn fields(text: &str) -> BTreeMap<&str, &str> {
+    text.split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .collect()
+}
+
+fn number(fields: &BTreeMap<&str, &str>, key: &str) -> Option<u64> {
+    fields.get(key)?.parse().ok()
+}
+
+fn require(log: &Log, needle: &str, problems: &mut Vec<String>) {
+    if !log.contains(needle) {
+        problems.push(format!("log lacks {needle:?}"));
+    }
+}
+
+/// What every scenario that should end normally must show.
+fn clean_finish(log: &Log, problems: &mut Vec<String>) {
+    require(log, "kernel: all processes finished", problems);
+    no_frame_leak(log, problems);
+    for bad in [
+        "KERNEL PANIC",
+        "DEADLOCK",
+        "PANIC:",
+        "must not happen",
+        "failed:",
+    ] {
+        if log.contains(bad) {
+            problems.push(format!("log contains {bad:?}"));
+        }
+    }
+}
+
+/// The free-frame count at the end equals the one at boot: every page
+/// table and user page of every ended process was returned.
+fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
+    let count = |prefix: &str| {
+        log.lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit("; ").next())
+            .and_then(|tail| tail.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    let at_boot = count("kernel image");
+    let at_end = count("kernel: all processes finished");
+    if at_boot.is_none() || at_boot != at_end {
+        problems.push(format!(
+            "free frames at boot {at_boot:?}, at the end {at_end:?}: frames leaked"
+        ));
+    }
+}
+
+fn no_kills(log: &Log, problems: &mut Vec<String>) {
+    if log.contains("KILLED") {
+        problems.push("a process was killed".into());
+    }
+}
+
+fn check_boot(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    // The kernel runs with SMEP/SMAP: touching user memory other than
+    // through the checked page-table walk would fault.
+    require(log, "SMEP on, SMAP on", &mut problems);
+    require(log, "HELLO from user space", &mut problems);
+    require(log, "HELLO from thread arg=42", &mut problems);
+    require(log, "HELLO done x=12", &mut problems);
+    problems
+}
+
+/// Two CPU-bound spinners at one priority must take turns (timer
+/// preemption, round-robin), keep their SSE results, and a higher-priority
+/// sleeper must get the CPU back while they spin.
+fn check_sched(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let rounds: Vec<u64> = log
+        .tagged("SPIN")
+        .filter(|text| !text.contains("done"))
+        .filter_map(|text| number(&fields(text), "id"))
+        .collect();
+    let switches = rounds.windows(2).filter(|w| w[0] != w[1]).count();
+    if rounds.len() != 12 || switches < 3 {
+        problems.push(format!(
+            "spinner rounds {rounds:?}: expected 12 rounds interleaved (>= 3 switches)"
+        ));
+    }
+    let sse_ok = log
+        .tagged("SPIN")
+        .filter(|text| text.contains("done") && text.ends_with("sse=ok"))
+        .count();
+    if sse_ok != 2 {
+        problems.push(format!(
+            "{sse_ok} spinners report intact SSE state, expected 2"
+        ));
+    }
+    require(log, "PRIO pending_readers=3", &mut problems);
+    let served: Vec<(u64, u64)> = log
+        .tagged("PRIO")
+        .filter_map(|text| {
+            let f = fields(text);
+            Some((number(&f, "priority")?, number(&f, "got")?))
+        })
+        .collect();
+    let mut by_priority = served.clone();
+    by_priority.sort();
+    if by_priority != [(1, 3), (2, 2), (3, 1)] {
+        problems.push(format!(
+            "priority waiters served {served:?}; expected message 1 to priority 3, 2 to 2, 3 to 1"
+        ));
+    }
+    let first_done = log
+        .user
+        .iter()
+        .position(|(_, t)| t.starts_with("SPIN") && t.contains("done"));
+    let hello_done = log
+        .user
+        .iter()
+        .position(|(_, t)| t.starts_with("HELLO done"));
+    match (hello_done, first_done) {
+        (Some(h), Some(s)) if h < s => {}
+        _ => problems.push("the priority-3 sleeper did not finish while the spinners ran".into()),
+    }
+    problems
+}
+
+/// Upstream LuKOS's IPC app: every message received once and in order.
+fn check_ipc(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let received: Vec<(u64, u64)> = log
+        .tagged("RECV")
+        .filter_map(|text| {
+            let f = fields(text);
+            Some((number(&f, "x")?, number(&f, "y")?))
+        })
+        .collect();
+    let expected: Vec<(u64, u64)> = (0..120).map(|x| (x, x * x)).collect();
+    if received != expected {
+        let first_bad = received.iter().zip(&expected).position(|(a, b)| a != b);
+        problems.push(format!(
+            "received {} messages, expected 120 in order (first difference at index {first_bad:?})",
+            received.len()
+        ));
+    }
+    require(log, "PRODUCER sent=120", &mut problems);
+    require(
+        log,
+        "CONSUMER done received=120 queued=0 written=120 read=120",
+        &mut problems,
+    );
+    problems
+}
+
+/// Blackboard: each display's values never go back, every value seen had
+/// been published, it was fresh (at most `STALE` publishes behind when
+/// printed: a peek and its print can be split by a tick), and every display
+/// saw the final value; peeking consumed nothing.
+fn check_blackboard(log: &Log) -> Vec<String> {
+    const STALE: u64 = 1;
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let mut latest = 0;
+    let mut seen: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (_, text) in &log.user {
+        let f = fields(text);
+        if text.starts_with("PUBLISH") {
+            let v = number(&f, "v").unwrap_or(0);
+            if v != latest + 1 {
+                problems.push(format!("published {v} after {latest}"));
+            }
+            latest = v;
+        } else if text.starts_with("SEE") {
+            let (Some(d), Some(v)) = (number(&f, "d"), number(&f, "v")) else {
+                continue;
+            };
+            if v > latest {
+                problems.push(format!("display {d} saw {v} before it was published"));
+            }
+            if v + STALE < latest {
+                problems.push(format!(
+                    "display {d} saw stale {v} when {latest} was on the board"
+                ));
+            }
+            let values = seen.entry(d).or_default();
+            if values.last().is_some_and(|&last| v < last) {
+                problems.push(format!(
+                    "display {d} went back from {:?} to {v}",
+                    values.last()
+                ));
+            }
+            values.push(v);
+        }
+    }
+    if latest != 20 {
+        problems.push(format!("sensor published up to {latest}, expected 20"));
+    }
+    for d in 0..3 {
+        match seen.get(&d) {
+            Some(values) if values.last() == Some(&20) && values.len() >= 3 => {}
+            other => problems.push(format!(
+                "display {d} saw {other:?}; expected several values ending at 20"
+            )),
+        }
+    }
+    require(
+        log,
+        "SENSOR done queued=1 written=20 read=0 dropped=19",
+        &mut problems,
+    );
+    problems
+}
+
+/// Token semaphore: replaying ACQUIRE/RELEASE in log order, never more
+/// than N holders (and N reached, so the limit was exercised).
+fn check_semaphore(log: &Log) -> Vec<String> {
+    const TOKENS: i64 = 2;
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    require(log, "TOKENS n=2 extra_release=FULL", &mut problems);
+    let (mut holders, mut max, mut acquires, mut releases) = (0i64, 0i64, 0, 0);
+    let mut holding: BTreeMap<u64, bool> = BTreeMap::new();
+    for (_, text) in &log.user {
+        let f = fields(text);
+        let Some(w) = number(&f, "w") else { continue };
+        if text.starts_with("ACQUIRE") {
+            if holding.insert(w, true) == Some(true) {
+                problems.push(format!("worker {w} acquired twice"));
+            }
+            holders += 1;
+            acquires += 1;
+            max = max.max(holders);
+        } else if text.starts_with("RELEASE") {
+            if holding.insert(w, false) != Some(true) {
+                problems.push(format!("worker {w} released without holding"));
+            }
+            holders -= 1;
+            releases += 1;
+        }
+    }
+    if max > TOKENS {
+        problems.push(format!(
+            "{max} concurrent holders, more than the {TOKENS} tokens"
+        ));
+    }
+    if max < TOKENS {
+        problems.push(format!(
+            "at most {max} concurrent holders: the limit of {TOKENS} was never reached"
+        ));
+    }
+    if acquires != 18 || releases != 18 {
+        problems.push(format!(
+            "{acquires} acquires / {releases} releases, expected 18 each (6 workers x 3)"
+        ));
+    }
+    if holding.len() != 6 {
+        problems.push(format!(
+            "{} workers seen, expected 6 in 3 processes",
+            holding.len()
+        ));
+    }
+    problems
+}
+
+/// Client/server: every request answered once, by the reply to it, in order.
+fn check_rpc(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let mut outstanding: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut answered: BTreeMap<u64, u64> = BTreeMap::new();
+    for (_, text) in &log.user {
+        let f = fields(text);
+        if text.starts_with("REQ") {
+            let (Some(c), Some(seq), Some(a), Some(b)) = (
+                number(&f, "c"),
+                number(&f, "seq"),
+                number(&f, "a"),
+                number(&f, "b"),
+            ) else {
+                continue;
+            };
+            if let Some(previous) = outstanding.insert(c, (seq, a + b)) {
+                problems.push(format!(
+                    "client {c} sent seq {seq} while {previous:?} was unanswered"
+                ));
+            }
+        } else if text.starts_with("REPLY") {
+            let (Some(c), Some(seq), Some(sum)) =
+                (number(&f, "c"), number(&f, "seq"), number(&f, "sum"))
+            else {
+                continue;
+            };
+            match outstanding.remove(&c) {
+                Some((want_seq, want_sum)) if want_seq == seq && want_sum == sum => {
+                    *answered.entry(c).or_default() += 1;
+                }
+                other => problems.push(format!(
+                    "client {c} got reply seq={seq} sum={sum}, expected {other:?}"
+                )),
+            }
+        }
+    }
+    if !outstanding.is_empty() {
+        problems.push(format!("unanswered requests: {outstanding:?}"));
+    }
+    for c in [1, 2] {
+        if answered.get(&c) != Some(&10) {
+            problems.push(format!(
+                "client {c} got {:?} matched replies, expected 10",
+                answered.get(&c)
+            ));
+        }
+    }
+    require(log, "SERVER done served=20", &mut problems);
+    problems
+}
+
+/// Bad pointers: every one BAD_ADDRESS, nothing changed, kernel alive.
+fn check_badaddr(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let checks: Vec<&str> = log
+        .tagged("CHECK")
+        .filter(|t| t.contains("expected="))
+        .collect();
+    let bad_address = checks
+        .iter()
+        .filter(|t| t.contains("status=BAD_ADDRESS expected=BAD_ADDRESS ok"))
+        .count();
+    if bad_address < 17 {
+        problems.push(format!(
+            "{bad_address} calls got BAD_ADDRESS as expected, want 17"
+        ));
+    }
+    for check in checks.iter().filter(|t| !t.ends_with(" ok")) {
+        problems.push(format!("wrong status: {check}"));
+    }
+    for kind in [
+        "kernel-addr",
+        "unmapped",
+        "read-only",
+        "crossing-into-unmapped",
+    ] {
+        if !checks
+            .iter()
+            .any(|t| t.contains(kind) && t.contains("status=BAD_ADDRESS"))
+        {
+            problems.push(format!("no BAD_ADDRESS check for a {kind} buffer"));
+        }
+    }
+    for line in [
+        "CHECK nothing-written queued=0 written=0",
+        "CHECK nothing-consumed queued=1 read=0",
+        "CHECK create-many-until-quota status=NO_MEMORY",
+        "CHECK create-after-destroy status=OK",
+        "CHECK survived read=Ok(16) intact=true",
+        "BADADDR done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    problems
+}
+
+/// Faults kill only the faulting process; a process killed while blocked
+/// leaves no pending operation behind.
+fn check_fault(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require(log, "kernel: all processes finished", &mut problems);
+    no_frame_leak(log, &mut problems);
+    for bad in ["KERNEL PANIC", "DEADLOCK", "must not happen"] {
+        if log.contains(bad) {
+            problems.push(format!("log contains {bad:?}"));
+        }
+    }
+    let killed = |who: &str, what: &str| {
+        log.lines.iter().find(|l| {
+            l.contains(&format!("process {who}#")) && l.contains(&format!("KILLED: {what}"))
+        })
+    };
+    match killed("victim", "page fault") {
+        Some(line) if line.contains("1 pending operation(s) cancelled") => {}
+        Some(line) => problems.push(format!(
+            "victim killed without cancelling its pending read: {line}"
+        )),
+        None => problems.push("victim was not killed by its page fault".into()),
+    }
+    if killed("gpfault", "general protection fault").is_none() {
+        problems.push("gpfault was not killed by its #GP".into());
+    }
+    require(log, "VICTIM reader blocking on victim-pipe", &mut problems);
+    require(
+        log,
+        "OBSERVE pending_readers=0 pending_peekers=0 pending_writers=0 queued=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "OBSERVE after-write queued=1 read-back=Ok(7)",
+        &mut problems,
+    );
+    require(log, "OBSERVER done", &mut problems);
+    if log.lines.iter().filter(|l| l.contains("KILLED")).count() != 2 {
+        problems.push("expected exactly two processes killed".into());
+    }
+    problems
+}
+
+/// Timeouts: TIMED_OUT after the timeout, and the operation did not happen.
+fn check_timeout(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for (tag, min_wait) in [("read-timeout", 5), ("write-timeout", 3)] {
+        match log.tagged("CHECK").find(|t| t.starts_with(tag)) {
+            Some(t)
+                if t.contains("result=Err(TIMED_OUT)")
+                    && number(&fields(t), "waited").is_some_and(|w| w >= min_wait) => {}
+            other => problems.push(format!(
+                "{tag}: {other:?}, expected TIMED_OUT after >= {min_wait} ticks"
+            )),
+        }
+    }
+    require(
+        log,
+        "CHECK after-read-timeout pending_readers=0 queued=0 read=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "CHECK after-write-timeout pending_writers=0 queued=1 written=1",
+        &mut problems,
+    );
+    require(log, "CHECK read-after-timeouts value=Ok(11)", &mut problems);
+    require(log, "CHECK try-read-empty result=Err(EMPTY)", &mut problems);
+    require(log, "CHECK try-write-full result=Err(FULL)", &mut problems);
+    require(log, "CHECK read-within-timeout value=Ok(33)", &mut problems);
+    require(
+        log,
+        "CHECK zero-timeout result=Err(TIMED_OUT) waited=0",
+        &mut problems,
+    );
+    require(
+        log,
+        "CHECK zero-timeout-completes value=Ok(44)",
+        &mut problems,
+    );
+    require(log, "TIMEOUTS done", &mut problems);
+    problems
+}
+
+/// Destroy wakes every pending operation with DESTROYED; stale ids are
+/// NOT_FOUND; names are reusable; only the owner destroys or writes.
+fn check_destroy(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for line in [
+        "CHECK before-destroy pending_readers=1 pending_peekers=1",
+        "CHECK destroy result=Ok(())",
+        "CHECK reader-woken result=Err(DESTROYED)",
+        "CHECK peeker-woken result=Err(DESTROYED)",
+        "CHECK stale-id-read result=Err(NOT_FOUND)",
+        "CHECK stale-id-info result=Err(NOT_FOUND)",
+        "CHECK name-reused new-id-differs=true",
+        "CHECK intruder-write result=Err(DENIED)",
+        "CHECK intruder-destroy result=Err(DENIED)",
+        "CHECK intruder-peek value=Ok(5)",
+        "CHECK guarded-after-intruder queued=1 written=1",
+        "DESTROYER done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    problems
+}
+
+/// Measurements (rdtsc under TCG is emulated: the numbers are QEMU's).
+fn check_bench(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    require(log, "BENCH syscall", &mut problems);
+    require(log, "BENCH pipe-ping-pong", &mut problems);
+    problems
+}
+
+fn check_kernel_fault(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require(log, "KERNEL PANIC", &mut problems);
+    require(log, "invalid opcode", &mut problems);
+    problems
+}
+
+fn check_panic(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require(log, "KERNEL PANIC", &mut problems);
+    require(log, "deliberate kernel panic", &mut problems);
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checks must reject logs that show the failures they look for.
+    use super::*;
+
+    fn log(lines: &[&str]) -> Log {
+        Log::new(lines.iter().map(|l| l.to_string()).collect())
+    }
+
+    fn user(program: &str, text: &str) -> String {
+        format!("[    1] {program}#1.2: {text}")
+    }
+
+    fn finished() -> Vec<String> {
+        vec![
+            "kernel image 0x100000..0x200000; 100 free frames".into(),
+            "kernel: all processes finished; 100 free frames".into(),
+        ]
+    }
+
+    #[test]
+    fn user_lines_are_split_from_kernel_lines() {
+        let log = log(&["boot ok", "[   12] consumer#3.4: RECV x=1 y=1"]);
+        assert_eq!(
+            log.user,
+            vec![("consumer".to_string(), "RECV x=1 y=1".to_string())]
+        );
+    }
+
+    #[test]
+    fn semaphore_with_three_holders_fails() {
+        let mut lines = finished();
+        lines.push(user("sem-init", "TOKENS n=2 extra_release=FULL"));
+        for w in 0..3 {
+            lines.push(user("sem-worker", &format!("ACQUIRE w={w} round=0")));
+        }
+        let problems = check_semaphore(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("3 concurrent holders")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn ipc_with_a_lost_message_fails() {
+        let mut lines = finished();
+        lines.extend(
+            (0..120)
+                .filter(|&x| x != 7)
+                .map(|x| user("consumer", &format!("RECV x={x} y={}", x * x))),
+        );
+        let problems = check_ipc(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("received 119 messages")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn ipc_with_reordered_messages_fails() {
+        let mut lines = finished();
+        let mut xs: Vec<u64> = (0..120).collect();
+        xs.swap(3, 4);
+        lines.extend(
+            xs.iter()
+                .map(|x| user("consumer", &format!("RECV x={x} y={}", x * x))),
+        );
+        let problems = check_ipc(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("index Some(3)")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn blackboard_display_going_back_fails() {
+        let mut lines = finished();
+        lines.push(user("sensor", "PUBLISH v=1"));
+        lines.push(user("sensor", "PUBLISH v=2"));
+        lines.push(user("display", "SEE d=0 v=2"));
+        lines.push(user("display", "SEE d=0 v=1"));
+        let problems = check_blackboard(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("went back")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn blackboard_value_seen_before_published_fails() {
+        let mut lines = finished();
+        lines.push(user("display", "SEE d=1 v=1"));
+        let problems = check_blackboard(&Log::new(lines));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("before it was published")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn rpc_reply_to_the_wrong_request_fails() {
+        let mut lines = finished();
+        lines.push(user("rpc-client", "REQ c=1 seq=0 a=1 b=100"));
+        lines.push(user("rpc-client", "REPLY c=1 seq=0 sum=102"));
+        let problems = check_rpc(&Log::new(lines));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("got reply seq=0 sum=102")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn fault_without_cancelling_the_pending_read_fails() {
+        let mut lines = finished();
+        lines.push("kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
+        let problems = check_fault(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("without cancelling")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn leaked_frames_fail() {
+        let lines = vec![
+            "kernel image 0x100000..0x200000; 100 free frames".to_string(),
+            "kernel: all processes finished; 98 free frames".to_string(),
+        ];
+        let mut problems = Vec::new();
+        clean_finish(&Log::new(lines), &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("frames leaked")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn timeout_that_returned_early_fails() {
+        let mut lines = finished();
+        lines.push(user(
+            "timeouts",
+            "CHECK read-timeout result=Err(TIMED_OUT) waited=2",
+        ));
+        let problems = check_timeout(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.starts_with("read-timeout")),
+            "{problems:?}"
+        );
+    }
+}
