@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Instructions per uncontended core write + read (64 B by default), counted by
+# Instructions per uncontended write + read (64 B by default), counted by
 # callgrind: exact and repeatable on a noisy machine. Two runs differ only in
 # the iteration count, so set-up cost cancels out.
-#   usage: crates/ipcm-bench/scripts/callgrind.sh [SIZE]
+#   usage: crates/ipcm-bench/scripts/callgrind.sh [SIZE] [core|host]
+#   core (default): the core with a no-op kernel (callgrind_core);
+#   host: an ipcm-host pipe's try_write + try_read (callgrind_host).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 size="${1:-64}"
+what="${2:-core}"
+case "$what" in
+    core|host) ;;
+    *) echo "usage: $0 [SIZE] [core|host]" >&2; exit 2 ;;
+esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
-cargo build --release -q -p ipcm-bench --bin callgrind_core
-bin=target/release/callgrind_core
+cargo build --release -q -p ipcm-bench --bin "callgrind_$what"
+bin="target/release/callgrind_$what"
 count() {
     local out; out=$(mktemp)
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$size" >/dev/null 2>&1
@@ -18,4 +25,4 @@ count() {
 }
 low=$(count 10000)
 high=$(count 110000)
-echo "core write+read of ${size} B: $(( (high - low) / 100000 )) instructions per pair (callgrind, ${low} vs ${high} total)"
+echo "$what write+read of ${size} B: $(( (high - low) / 100000 )) instructions per pair (callgrind, ${low} vs ${high} total)"
