@@ -196,6 +196,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound`/`Destroyed`, `TooLarge`, `Denied`, `BadAddress` (nothing
     /// written), `AlreadyPending`, `NoMemory` (could not record the wait).
+    #[inline]
     pub fn write<'a>(
         &self,
         thread: &K::Thread,
@@ -214,6 +215,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// As `write`, plus `Full`.
+    #[inline]
     pub fn try_write<'a>(
         &self,
         thread: &K::Thread,
@@ -235,6 +237,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound`/`Destroyed`, `Denied`, `BadAddress` (nothing consumed),
     /// `AlreadyPending`, `NoMemory`.
+    #[inline]
     pub fn read<'a>(
         &self,
         thread: &K::Thread,
@@ -253,6 +256,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// As `read`, plus `Empty`.
+    #[inline]
     pub fn try_read<'a>(
         &self,
         thread: &K::Thread,
@@ -273,6 +277,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// As `read`.
+    #[inline]
     pub fn peek<'a>(
         &self,
         thread: &K::Thread,
@@ -291,6 +296,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// As `peek`, plus `Empty`.
+    #[inline]
     pub fn try_peek<'a>(
         &self,
         thread: &K::Thread,
@@ -309,6 +315,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// `NotFound`/`Destroyed`, `TooLarge`, `Full`.
+    #[inline]
     pub fn kernel_write<'a>(
         &self,
         pipe: impl Into<Target<'a, R, K::Thread>>,
@@ -334,6 +341,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// `NotFound`/`Destroyed`, `BadParam` (buffer too short), `Empty`.
+    #[inline]
     pub fn kernel_read<'a>(
         &self,
         pipe: impl Into<Target<'a, R, K::Thread>>,
@@ -350,6 +358,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ///
     /// # Errors
     /// As [`kernel_read`](Self::kernel_read).
+    #[inline]
     pub fn kernel_peek<'a>(
         &self,
         pipe: impl Into<Target<'a, R, K::Thread>>,
@@ -426,10 +435,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         target: Target<'_, R, K::Thread>,
         f: impl FnOnce(&Pipe<R, K::Thread>) -> Result<T, Status>,
     ) -> Result<T, Status> {
-        match target {
-            Target::Pipe(pipe) => f(pipe),
-            Target::Id(id) => f(&*self.open(id)?),
-        }
+        // One call of `f`, so that it is inlined here.
+        let opened;
+        let pipe = match target {
+            Target::Pipe(pipe) => pipe,
+            Target::Id(id) => {
+                opened = self.open(id)?;
+                &*opened
+            }
+        };
+        f(pipe)
     }
 
     /// Run `f` on the pipe's state under its lock, then wake every thread
@@ -611,6 +626,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
 }
 
 /// The result of a call made with [`Wait::Never`], which cannot block.
+#[inline]
 fn done<T>(result: Result<Progress<T>, Status>) -> Result<T, Status> {
     match result? {
         Progress::Done(value) => Ok(value),
