@@ -264,42 +264,71 @@ impl Pipe {
             .map_err(Error::from_status)
     }
 
+    /// The fast path: one non-blocking attempt; only when it would block
+    /// and the caller may wait does [`write_wait`](Pipe::write_wait) spin
+    /// and block (kept out of line so the fast path stays small).
+    #[inline]
     fn write_with(&self, msg: &[u8], wait: Wait) -> Result<Written, Error> {
         let ipcm = &self.ipc.shared.ipcm;
         let result = current(|me| {
             me.act_for(self.ipc.process);
             let (lease, src) = me.waiter().lease.lend_source(msg);
-            let result = match wait {
-                Wait::Never => ipcm
-                    .try_write(me, &self.pipe, src, msg.len())
-                    .map(Written::from),
-                Wait::Until(deadline) => match spin_try(deadline, Status::Full, || {
-                    ipcm.try_write(me, &self.pipe, src, msg.len())
-                        .map(Progress::Done)
-                })
-                .unwrap_or_else(|| ipcm.write(me, &self.pipe, src, msg.len()))
-                {
-                    Ok(Progress::Done(written)) => Ok(written.into()),
-                    // A waiting writer is admitted into a freed slot: it
-                    // neither drops nor hands off.
-                    Ok(Progress::Blocked) => {
-                        wait_for_wake(me, &self.ipc, deadline).map(|()| Written::default())
-                    }
-                    Err(status) => Err(status),
+            let result = match ipcm.try_write(me, &self.pipe, src, msg.len()) {
+                Ok(written) => Ok(written.into()),
+                Err(Status::Full) => match wait {
+                    Wait::Never => Err(Status::Full),
+                    Wait::Until(deadline) => self.write_wait(me, src, msg.len(), deadline),
                 },
+                Err(status) => Err(status),
             };
             drop(lease);
             result
         });
-        result.map_err(|status| match status {
+        result.map_err(|status| self.write_error(status, msg.len()))
+    }
+
+    /// Spin, then block, for a write that found the pipe full.
+    #[cold]
+    #[inline(never)]
+    fn write_wait(
+        &self,
+        me: &HostThread,
+        src: ipcm::UserAddr,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Written, Status> {
+        let ipcm = &self.ipc.shared.ipcm;
+        match spin_try(deadline, Status::Full, || {
+            ipcm.try_write(me, &self.pipe, src, len).map(Progress::Done)
+        })
+        .unwrap_or_else(|| ipcm.write(me, &self.pipe, src, len))
+        {
+            Ok(Progress::Done(written)) => Ok(written.into()),
+            // A waiting writer is admitted into a freed slot: it neither
+            // drops nor hands off.
+            Ok(Progress::Blocked) => {
+                wait_for_wake(me, &self.ipc, deadline).map(|()| Written::default())
+            }
+            Err(status) => Err(status),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_error(&self, status: Status, len: usize) -> Error {
+        match status {
             Status::TooLarge => Error::TooLarge {
-                len: msg.len(),
+                len,
                 msg_size: self.msg_size(),
             },
             other => Error::from_status(other),
-        })
+        }
     }
 
+    /// The fast path, as for writes: one non-blocking attempt, then
+    /// [`read_wait`](Pipe::read_wait) if the pipe is empty and the caller
+    /// may wait.
+    #[inline]
     fn read_with(&self, buf: &mut [u8], consume: bool, wait: Wait) -> Result<usize, Error> {
         if buf.len() < self.msg_size() {
             return Err(Error::BadParam {
@@ -311,65 +340,88 @@ impl Pipe {
             me.act_for(self.ipc.process);
             let mut len = 0;
             let (lease, dst, len_out) = me.waiter().lease.lend_sink(buf, &mut len);
-            let result = match (wait, consume) {
-                (Wait::Never, true) => ipcm.try_read(me, &self.pipe, dst, len_out).map(Some),
-                (Wait::Never, false) => ipcm.try_peek(me, &self.pipe, dst, len_out).map(Some),
-                (Wait::Until(deadline), consume) => {
-                    let progress = spin_try(deadline, Status::Empty, || {
-                        if consume {
-                            ipcm.try_read(me, &self.pipe, dst, len_out)
-                        } else {
-                            ipcm.try_peek(me, &self.pipe, dst, len_out)
-                        }
-                        .map(Progress::Done)
-                    })
-                    .unwrap_or_else(|| {
-                        if consume {
-                            ipcm.read(me, &self.pipe, dst, len_out)
-                        } else {
-                            ipcm.peek(me, &self.pipe, dst, len_out)
-                        }
-                    });
-                    match progress {
-                        Ok(Progress::Done(len)) => Ok(Some(len)),
-                        // The completer stored the length in `len`.
-                        Ok(Progress::Blocked) => {
-                            wait_for_wake(me, &self.ipc, deadline).map(|()| None)
-                        }
-                        Err(status) => Err(status),
-                    }
-                }
+            let attempt = if consume {
+                ipcm.try_read(me, &self.pipe, dst, len_out)
+            } else {
+                ipcm.try_peek(me, &self.pipe, dst, len_out)
+            };
+            let result = match attempt {
+                Ok(len) => Ok(Some(len)),
+                Err(Status::Empty) => match wait {
+                    Wait::Never => Err(Status::Empty),
+                    Wait::Until(deadline) => self.read_wait(me, dst, len_out, consume, deadline),
+                },
+                Err(status) => Err(status),
             };
             drop(lease);
+            // `None`: the completer stored the length in `len`.
             result.map(|done| done.unwrap_or(len))
         })
         .map_err(Error::from_status)
     }
+
+    /// Spin, then block, for a read or peek that found the pipe empty.
+    /// `Some(len)` when it completed here, `None` when a completer did it
+    /// (and stored the length through `len_out`).
+    #[cold]
+    #[inline(never)]
+    fn read_wait(
+        &self,
+        me: &HostThread,
+        dst: ipcm::UserAddr,
+        len_out: ipcm::UserAddr,
+        consume: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Option<usize>, Status> {
+        let ipcm = &self.ipc.shared.ipcm;
+        let progress = spin_try(deadline, Status::Empty, || {
+            if consume {
+                ipcm.try_read(me, &self.pipe, dst, len_out)
+            } else {
+                ipcm.try_peek(me, &self.pipe, dst, len_out)
+            }
+            .map(Progress::Done)
+        })
+        .unwrap_or_else(|| {
+            if consume {
+                ipcm.read(me, &self.pipe, dst, len_out)
+            } else {
+                ipcm.peek(me, &self.pipe, dst, len_out)
+            }
+        });
+        match progress {
+            Ok(Progress::Done(len)) => Ok(Some(len)),
+            Ok(Progress::Blocked) => wait_for_wake(me, &self.ipc, deadline).map(|()| None),
+            Err(status) => Err(status),
+        }
+    }
 }
 
 /// Retry the non-blocking form of an operation that would block
-/// (`would_block`) a bounded number of times, backing off, before the caller
-/// records it as pending: a hand-off through park/unpark costs microseconds
-/// on a VM, while the other side is often about to make room. FIFO order
-/// among recorded waiters is unaffected: a write hands its message to a
-/// recorded reader before a spinner can see it, and a read admits recorded
-/// writers before a spinner can take the slot. `None`: go and wait.
+/// (`would_block`; the caller's first attempt just did) a bounded number of
+/// times, backing off before each, before the caller records it as
+/// pending: a hand-off through park/unpark costs microseconds on a VM,
+/// while the other side is often about to make room. FIFO order among
+/// recorded waiters is unaffected: a write hands its message to a recorded
+/// reader before a spinner can see it, and a read admits recorded writers
+/// before a spinner can take the slot. `None`: go and wait.
 fn spin_try<T>(
     deadline: Option<Instant>,
     would_block: Status,
     mut attempt: impl FnMut() -> Result<T, Status>,
 ) -> Option<Result<T, Status>> {
+    if !sync::SPIN {
+        return None;
+    }
     let backoff = Backoff::new();
-    loop {
+    while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
+        backoff.snooze();
         match attempt() {
             Err(status) if status == would_block => {}
             done => return Some(done),
         }
-        if !sync::SPIN || backoff.is_completed() || deadline.is_some_and(|d| Instant::now() >= d) {
-            return None;
-        }
-        backoff.snooze();
     }
+    None
 }
 
 /// Wait for the wake of `me`'s pending operation; `Ok` if it completed.
