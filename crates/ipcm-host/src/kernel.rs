@@ -137,8 +137,16 @@ pub(crate) fn current<R>(f: impl FnOnce(&HostThread) -> R) -> R {
     let mut f = Some(f);
     match CURRENT.try_with(|me| (f.take().expect("called once"))(me)) {
         Ok(result) => result,
-        Err(_) => (f.take().expect("not called yet"))(&HostThread::for_current_thread()),
+        Err(_) => with_fresh_record(f.take().expect("not called yet")),
     }
+}
+
+/// [`current`] while the thread-local is gone: rare, so out of line (the
+/// fast path then inlines `f` once).
+#[cold]
+#[inline(never)]
+fn with_fresh_record<R>(f: impl FnOnce(&HostThread) -> R) -> R {
+    f(&HostThread::for_current_thread())
 }
 
 /// The kernel hooks: copies through leases, wake by unparking, the process

@@ -117,13 +117,23 @@ impl Lease {
         if len_out == 0 || !(is_len || self.covers(dst.0, src.len())) {
             return Err(Fault);
         }
-        // SAFETY: the range is the lent `usize` or lies inside the lent
-        // buffer; both come from `&mut` borrows held by the guard until the
-        // lending thread's call returns, after every copy for that call
-        // (module docs), and that thread does not touch them meanwhile. At
-        // most one copy runs at a time: copies for a call happen under the
-        // lock of the one pipe it waits on. `src` is the manager's memory.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
+        // Why the copies below are sound: the range is the lent `usize` or
+        // lies inside the lent buffer; both come from `&mut` borrows held by
+        // the guard until the lending thread's call returns, after every
+        // copy for that call (module docs), and that thread does not touch
+        // them meanwhile. At most one copy runs at a time: copies for a call
+        // happen under the lock of the one pipe it waits on. `src` is the
+        // manager's memory.
+        if is_len {
+            // SAFETY: see above; `is_len` checked that `src` is exactly one
+            // `usize` long. A constant length makes this a move, not a call.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, size_of::<usize>());
+            };
+        } else {
+            // SAFETY: see above.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
+        }
         Ok(())
     }
 }
