@@ -376,3 +376,40 @@ fn message_passing_between_address_spaces() {
         fx.kernel().peek_memory(server.pid, DST, 4)
     );
 }
+
+#[test]
+fn queued_hint_follows_every_change_of_the_queue() {
+    let fx = Fixture::new();
+    let (writer, reader) = (fx.actor(), fx.actor());
+    let id = fx.pipe(4, 2, PipeFlags::DISCARD_OLDEST);
+    let pipe = fx.ipcm.open(id).unwrap();
+    assert_eq!(pipe.queued_hint(), 0);
+    fx.try_write(writer, id, b"a").unwrap();
+    assert_eq!(pipe.queued_hint(), 1);
+    fx.ipcm.kernel_write(id, b"b").unwrap();
+    assert_eq!(pipe.queued_hint(), 2);
+    // A discarding write keeps the queue full.
+    fx.try_write(writer, id, b"c").unwrap();
+    assert_eq!(pipe.queued_hint(), 2);
+    // A peek leaves the message; a read takes it.
+    assert_eq!(fx.ipcm.kernel_peek(id, &mut [0; 4]), Ok(1));
+    assert_eq!(pipe.queued_hint(), 2);
+    assert_eq!(fx.try_read(reader, id).unwrap(), b"b");
+    assert_eq!(pipe.queued_hint(), 1);
+    fx.ipcm.destroy(Caller::Kernel, id).unwrap();
+    assert_eq!(pipe.queued_hint(), 0);
+}
+
+#[test]
+fn queued_hint_counts_a_pending_writer_admitted_by_a_read() {
+    let fx = Fixture::new();
+    let (writer, reader) = (fx.actor(), fx.actor());
+    let id = fx.pipe(4, 1, PipeFlags::empty());
+    let pipe = fx.ipcm.open(id).unwrap();
+    fx.try_write(writer, id, b"a").unwrap();
+    blocked(fx.write(fx.actor(), id, b"b"));
+    assert_eq!(fx.try_read(reader, id).unwrap(), b"a");
+    // The pending write filled the freed slot within the same call.
+    assert_eq!(pipe.queued_hint(), 1);
+    assert_eq!(fx.info(id).queued, 1);
+}
