@@ -331,6 +331,29 @@ impl<T: Clone + PartialEq> PipeState<T> {
             .map_err(|Fault| Status::BadAddress)?;
         self.counters.written += 1;
 
+        // Waiters on a pipe being written to are peekers and readers (a
+        // writer waits only on a full pipe, and this write found room or
+        // discards): serve them out of line.
+        if self.waiters.len() > 0
+            && let Some(written) = self.serve_waiters(kernel, len)
+        {
+            return Ok(Attempt::Done(written));
+        }
+        let dropped_oldest = self.ring.commit_staged(len);
+        if dropped_oldest {
+            self.counters.dropped += 1;
+        }
+        Ok(Attempt::Done(Written {
+            dropped_oldest,
+            handed_off: false,
+        }))
+    }
+
+    /// Give the staged message of `len` bytes to every pending peeker,
+    /// then to the oldest pending reader whose buffer takes it. `Some`
+    /// when a reader took it (nothing queued); `None`: queue it.
+    #[cold]
+    fn serve_waiters<K: Kernel<Thread = T>>(&mut self, kernel: &K, len: usize) -> Option<Written> {
         let Self {
             ring,
             waiters,
@@ -356,24 +379,17 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 Ok(()) => {
                     counters.read += 1;
                     outbox.push_back((reader.thread, Status::Ok));
-                    return Ok(Attempt::Done(Written {
+                    return Some(Written {
                         dropped_oldest: false,
                         handed_off: true,
-                    }));
+                    });
                 }
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
                 Err(Fault) => outbox.push_back((reader.thread, Status::BadAddress)),
             }
         }
-        let dropped_oldest = ring.commit_staged(len);
-        if dropped_oldest {
-            counters.dropped += 1;
-        }
-        Ok(Attempt::Done(Written {
-            dropped_oldest,
-            handed_off: false,
-        }))
+        None
     }
 
     /// Copy the oldest message to `sink`, and when `consume`, remove it and
