@@ -61,6 +61,18 @@ pub fn write_read(ipcm: &CoreIpcm, pipe: &PipeRef<spin::Mutex<()>, NoopKernel>, 
     let _ = black_box((written, read));
 }
 
+/// The kernel hook calls of one write + read of `slot.len()` bytes, and
+/// nothing else: the message copied in from the writer, then out to the
+/// reader with its length. What the core costs is a write + read minus
+/// this.
+#[inline]
+pub fn copies_of_write_read(kernel: &NoopKernel, slot: &mut [u8]) {
+    let copied_in = kernel.copy_from_user(&1, UserAddr(0), black_box(&mut *slot));
+    let copied_out = kernel.copy_to_user(&2, UserAddr(0), black_box(&*slot));
+    let len_out = kernel.copy_to_user(&2, UserAddr(0), &slot.len().to_ne_bytes());
+    let _ = black_box((copied_in, copied_out, len_out));
+}
+
 /// One uncontended write + read of `len` bytes by id (registry lookup).
 #[inline]
 pub fn write_read_by_id(ipcm: &CoreIpcm, id: PipeId, len: usize) {
@@ -135,5 +147,8 @@ mod tests {
         assert_eq!(ipcm.info(id).unwrap().read, 2);
         assert!(cost_with_pipes(10, 10).0 > 0.0);
         assert!(cost_with_waiters(150, 10) > 0.0);
+        let mut slot = [0u8; 64];
+        copies_of_write_read(ipcm.kernel(), &mut slot);
+        assert_eq!(slot, [0xA5; 64], "the message was copied in");
     }
 }
