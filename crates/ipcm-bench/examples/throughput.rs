@@ -1,0 +1,37 @@
+//! One channel's 64 B throughput (depth 64), for profiling with `perf` and
+//! for A/B runs of two builds alternated by a script (the `compare` binary
+//! runs every peer and measurement, which is too much for either).
+//!
+//! `throughput ipcm|crossbeam spsc|2x2 [REPEATS]` prints the median and
+//! every repeat in M msg/s.
+
+use ipcm_bench::measure::{mpmc_throughput, spsc_throughput};
+use ipcm_bench::peers::{Crossbeam, IpcmHost};
+
+const MESSAGES: u64 = 200_000;
+const DEPTH: usize = 64;
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let channel = args.next().unwrap_or_else(|| "ipcm".into());
+    let shape = args.next().unwrap_or_else(|| "spsc".into());
+    let repeats: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
+    let mut rates = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let per_second = match (channel.as_str(), shape.as_str()) {
+            ("ipcm", "2x2") => mpmc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?,
+            ("crossbeam", "2x2") => mpmc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?,
+            ("ipcm", "spsc") => Some(spsc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?),
+            ("crossbeam", "spsc") => Some(spsc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?),
+            _ => {
+                eprintln!("usage: throughput ipcm|crossbeam spsc|2x2 [REPEATS]");
+                std::process::exit(2);
+            }
+        };
+        rates.push(per_second.expect("both channels have two receivers") / 1e6);
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    println!("{channel} {shape}: median {median:.2} M msg/s {rates:.2?}");
+    Ok(())
+}
