@@ -2,14 +2,16 @@
 //! for A/B runs of two builds alternated by a script (the `compare` binary
 //! runs every peer and measurement, which is too much for either).
 //!
-//! `throughput ipcm|crossbeam spsc|2x2 [REPEATS]` prints the median and
-//! every repeat in M msg/s.
+//! `throughput ipcm|crossbeam spsc|2x2|pingpong [REPEATS]` prints the
+//! median and every repeat in M msg/s (for `pingpong`: the p50 round trip
+//! of 20,000 in µs, lower is better).
 
-use ipcm_bench::measure::{mpmc_throughput, spsc_throughput};
+use ipcm_bench::measure::{mpmc_throughput, ping_pong, spsc_throughput};
 use ipcm_bench::peers::{Crossbeam, IpcmHost};
 
 const MESSAGES: u64 = 200_000;
 const DEPTH: usize = 64;
+const ROUNDS: usize = 20_000;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -23,8 +25,15 @@ fn main() -> std::io::Result<()> {
             ("crossbeam", "2x2") => mpmc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?,
             ("ipcm", "spsc") => Some(spsc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?),
             ("crossbeam", "spsc") => Some(spsc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?),
+            // Reported in µs, scaled so that the division below undoes it.
+            ("ipcm", "pingpong") => {
+                Some(ping_pong::<IpcmHost, 64>(ROUNDS)?.p50.as_secs_f64() * 1e12)
+            }
+            ("crossbeam", "pingpong") => {
+                Some(ping_pong::<Crossbeam, 64>(ROUNDS)?.p50.as_secs_f64() * 1e12)
+            }
             _ => {
-                eprintln!("usage: throughput ipcm|crossbeam spsc|2x2 [REPEATS]");
+                eprintln!("usage: throughput ipcm|crossbeam spsc|2x2|pingpong [REPEATS]");
                 std::process::exit(2);
             }
         };
@@ -32,6 +41,11 @@ fn main() -> std::io::Result<()> {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
-    println!("{channel} {shape}: median {median:.2} M msg/s {rates:.2?}");
+    let unit = if shape == "pingpong" {
+        "µs"
+    } else {
+        "M msg/s"
+    };
+    println!("{channel} {shape}: median {median:.2} {unit} {rates:.2?}");
     Ok(())
 }

@@ -2,7 +2,8 @@
 # Same-run A/B of ipcm-host builds: alternate one repeat of each given
 # `throughput` example binary (build one per commit and copy it away), plus
 # crossbeam-channel from the first, ROUNDS times, and print the medians.
-#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2 ROUNDS BIN_A [BIN_B ...]
+#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2|pingpong ROUNDS BIN_A [BIN_B ...]
+# (pingpong: p50 round trip in µs, lower is better)
 set -euo pipefail
 shape="$1"; rounds="$2"; shift 2
 rate() { "$@" 1 | sed 's/.*median \([0-9.]*\).*/\1/'; }
@@ -15,6 +16,6 @@ done | sort -s -k1,1 -k2,2g | awk '
         for (k in v) {
             m = split(substr(v[k], 2), xs, " ")
             med = (m % 2) ? xs[(m + 1) / 2] : (xs[m / 2] + xs[m / 2 + 1]) / 2
-            printf "%s: median %.2f M msg/s of %d\n", k, med, m
+            printf "%s: median %.2f of %d\n", k, med, m
         }
     }'
