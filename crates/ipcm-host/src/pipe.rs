@@ -139,6 +139,7 @@ impl Pipe {
     /// # Errors
     /// [`Error::TooLarge`], [`Error::Denied`], [`Error::Destroyed`],
     /// [`Error::NoMemory`]; nothing was written then.
+    #[inline]
     pub fn write(&self, msg: &[u8]) -> Result<Written, Error> {
         self.write_with(msg, Wait::Until(None))
     }
@@ -147,6 +148,7 @@ impl Pipe {
     ///
     /// # Errors
     /// As `write`, plus [`Error::Full`].
+    #[inline]
     pub fn try_write(&self, msg: &[u8]) -> Result<Written, Error> {
         self.write_with(msg, Wait::Never)
     }
@@ -177,6 +179,7 @@ impl Pipe {
     /// [`Error::BadParam`] when `buf` is shorter than `msg_size`,
     /// [`Error::Denied`], [`Error::Destroyed`], [`Error::NoMemory`];
     /// nothing was taken then.
+    #[inline]
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.read_with(buf, true, Wait::Until(None))
     }
@@ -185,6 +188,7 @@ impl Pipe {
     ///
     /// # Errors
     /// As `read`, plus [`Error::Empty`].
+    #[inline]
     pub fn try_read(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.read_with(buf, true, Wait::Never)
     }
@@ -211,6 +215,7 @@ impl Pipe {
     ///
     /// # Errors
     /// As [`read`](Pipe::read).
+    #[inline]
     pub fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.read_with(buf, false, Wait::Until(None))
     }
@@ -219,6 +224,7 @@ impl Pipe {
     ///
     /// # Errors
     /// As `peek`, plus [`Error::Empty`].
+    #[inline]
     pub fn try_peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.read_with(buf, false, Wait::Never)
     }
