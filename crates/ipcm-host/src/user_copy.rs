@@ -113,8 +113,11 @@ impl Lease {
     /// Copy `src` into the lent sink at `dst` (the buffer or the length).
     pub(crate) fn copy_to(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let len_out = self.len_out.load(Ordering::Relaxed);
-        let is_len = len_out != 0 && dst.0 == len_out && src.len() == size_of::<usize>();
-        if len_out == 0 || !(is_len || self.covers(dst.0, src.len())) {
+        if len_out == 0 {
+            return Err(Fault);
+        }
+        let is_len = dst.0 == len_out && src.len() == size_of::<usize>();
+        if !is_len && !self.covers(dst.0, src.len()) {
             return Err(Fault);
         }
         // Why the copies below are sound: the range is the lent `usize` or
