@@ -97,14 +97,14 @@ impl Kernel for LoomKernel {
 
 type LoomIpcm = Ipcm<LoomRawMutex, LoomKernel>;
 
-/// Explore every interleaving with up to `LOOM_MAX_PREEMPTIONS` (default 3)
+/// Explore every interleaving with up to `LOOM_MAX_PREEMPTIONS` (default 5)
 /// preemptions per execution; bounding preemptions keeps the search finite
 /// while still covering the races that need few context switches, which is
 /// where concurrency bugs live in practice.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
+        builder.preemption_bound = Some(5);
     }
     let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = executions.clone();
