@@ -14,7 +14,11 @@
 //!
 //! The `compare` binary runs every measurement, interleaving the peers and
 //! repeating, and writes `docs/bench/results.md` and SVG plots;
-//! `scripts/callgrind.sh` counts the core's instructions per write + read.
+//! `scripts/callgrind.sh [SIZE] [core|host]` counts instructions per
+//! uncontended write + read (the core with a no-op kernel, split into the
+//! kernel's copies and the core's own cost; or an `ipcm-host` pipe);
+//! `scripts/ab.sh` alternates builds of the `throughput` example for a
+//! same-run A/B of a change.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
