@@ -304,9 +304,7 @@ impl Pipe {
         deadline: Option<Instant>,
     ) -> Result<Written, Status> {
         let ipcm = &self.ipc.shared.ipcm;
-        let depth = self.pipe.max_msgs();
-        let room = || self.pipe.queued_hint() < depth;
-        match spin_try(deadline, Status::Full, room, || {
+        match spin_try(deadline, Status::Full, || {
             ipcm.try_write(me, &self.pipe, src, len).map(Progress::Done)
         })
         .unwrap_or_else(|| ipcm.write(me, &self.pipe, src, len))
@@ -382,8 +380,7 @@ impl Pipe {
         deadline: Option<Instant>,
     ) -> Result<Option<usize>, Status> {
         let ipcm = &self.ipc.shared.ipcm;
-        let message = || self.pipe.queued_hint() > 0;
-        let progress = spin_try(deadline, Status::Empty, message, || {
+        let progress = spin_try(deadline, Status::Empty, || {
             if consume {
                 ipcm.try_read(me, &self.pipe, dst, len_out)
             } else {
@@ -413,15 +410,10 @@ impl Pipe {
 /// while the other side is often about to make room. FIFO order among
 /// recorded waiters is unaffected: a write hands its message to a recorded
 /// reader before a spinner can see it, and a read admits recorded writers
-/// before a spinner can take the slot. Between attempts the spinner only
-/// reads the pipe's lock-free queue length (`ready`: room for a writer, a
-/// message for a reader) and attempts when it says the attempt may
-/// succeed, so it does not take the lock the other side needs to make
-/// progress. `None`: go and wait.
+/// before a spinner can take the slot. `None`: go and wait.
 fn spin_try<T>(
     deadline: Option<Instant>,
     would_block: Status,
-    ready: impl Fn() -> bool,
     mut attempt: impl FnMut() -> Result<T, Status>,
 ) -> Option<Result<T, Status>> {
     if !sync::SPIN {
@@ -430,9 +422,6 @@ fn spin_try<T>(
     let backoff = Backoff::new();
     while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
         backoff.snooze();
-        if !ready() {
-            continue;
-        }
         match attempt() {
             Err(status) if status == would_block => {}
             done => return Some(done),

@@ -458,7 +458,6 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let mut state = pipe.state.lock();
         let before = state.outbox_len();
         let result = f(&mut state);
-        pipe.set_queued_hint(state.queued());
         let finished = state.outbox_len() - before;
         self.wake_finished(pipe, state, finished);
         result

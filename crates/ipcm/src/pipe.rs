@@ -9,7 +9,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use lock_api::{Mutex, RawMutex};
 
@@ -22,21 +21,14 @@ use crate::{PipeFlags, PipeId, Status};
 ///
 /// Obtain one with [`Ipcm::open`](crate::Ipcm::open); pass it to the
 /// manager's operations instead of an id to skip the registry lookup.
-#[repr(C)] // `queued_hint` first: it shares the lock's cache line, which
-// every operation writes anyway.
 pub struct Pipe<R: RawMutex, T> {
-    /// Messages queued when the lock was last released (see
-    /// [`queued_hint`](Pipe::queued_hint)). A plain `core` atomic even under
-    /// loom: nothing's correctness depends on it, and the models need not
-    /// explore it.
-    queued_hint: AtomicUsize,
-    pub(crate) state: Mutex<R, PipeState<T>>,
     id: PipeId,
     name: Option<Box<str>>,
     owner: ProcessId,
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
+    pub(crate) state: Mutex<R, PipeState<T>>,
 }
 
 impl<R: RawMutex, T> Pipe<R, T> {
@@ -47,16 +39,14 @@ impl<R: RawMutex, T> Pipe<R, T> {
         flags: PipeFlags,
         ring: Ring,
     ) -> Self {
-        let (msg_size, max_msgs) = (ring.msg_size(), ring.capacity());
         Pipe {
-            queued_hint: AtomicUsize::new(0),
-            state: Mutex::new(PipeState::new(ring)),
             id,
             name,
             owner,
             flags,
-            msg_size,
-            max_msgs,
+            msg_size: ring.msg_size(),
+            max_msgs: ring.capacity(),
+            state: Mutex::new(PipeState::new(ring)),
         }
     }
 
@@ -94,25 +84,6 @@ impl<R: RawMutex, T> Pipe<R, T> {
     #[must_use]
     pub fn max_msgs(&self) -> usize {
         self.max_msgs
-    }
-
-    /// How many messages were queued when the pipe's lock was last
-    /// released, read without taking the lock. It may be stale by the time
-    /// the caller looks at it: use it only to decide whether an attempt is
-    /// worth making (a spinning writer waits for it to drop below
-    /// [`max_msgs`](Pipe::max_msgs), a spinning reader for it to rise above
-    /// zero, without taking the lock the other side needs), never for
-    /// correctness.
-    #[must_use]
-    #[inline]
-    pub fn queued_hint(&self) -> usize {
-        self.queued_hint.load(Ordering::Relaxed)
-    }
-
-    /// Publish the queue length (with the lock held, before releasing it).
-    #[inline]
-    pub(crate) fn set_queued_hint(&self, queued: usize) {
-        self.queued_hint.store(queued, Ordering::Relaxed);
     }
 
     /// Whether `caller` passes the owner-only check `restriction`
@@ -271,12 +242,6 @@ impl<T> PipeState<T> {
 }
 
 impl<T: Clone + PartialEq> PipeState<T> {
-    /// Messages queued now.
-    #[inline]
-    pub(crate) fn queued(&self) -> usize {
-        self.ring.len()
-    }
-
     pub(crate) fn outbox_len(&self) -> usize {
         self.outbox.len()
     }
