@@ -83,15 +83,6 @@ impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
     }
 }
 
-/// Whether a call may wait.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    /// Record a pending operation and return `Blocked`.
-    Block,
-    /// Return `Full`/`Empty` instead.
-    Never,
-}
-
 /// The IPC manager of one kernel.
 ///
 /// `R` is the kernel's lock (a spinlock in a kernel, a parking lock in a
@@ -208,7 +199,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.user_write(thread, pipe.into(), src, len, Wait::Block)
+        self.user_write(
+            thread,
+            pipe.into(),
+            src,
+            len,
+            Progress::Done,
+            |pipe, state| self.block(pipe, state, thread, PendingOp::Write { buf: src, len }),
+        )
     }
 
     /// [`write`](Self::write) that never blocks: `Full` instead.
@@ -227,7 +225,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        done(self.user_write(thread, pipe.into(), src, len, Wait::Never))
+        self.user_write(
+            thread,
+            pipe.into(),
+            src,
+            len,
+            |written| written,
+            |_, _| Err(Status::Full),
+        )
     }
 
     /// Take the oldest message into `dst` (which must hold `msg_size`
@@ -249,7 +254,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.user_read(thread, pipe.into(), dst, len_out, true, Wait::Block)
+        let op = PendingOp::Read { buf: dst, len_out };
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            true,
+            Progress::Done,
+            |pipe, state| self.block(pipe, state, thread, op),
+        )
     }
 
     /// [`read`](Self::read) that never blocks: `Empty` instead.
@@ -268,7 +282,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        done(self.user_read(thread, pipe.into(), dst, len_out, true, Wait::Never))
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            true,
+            |len| len,
+            |_, _| Err(Status::Empty),
+        )
     }
 
     /// Copy the oldest message without taking it, like [`read`](Self::read).
@@ -289,7 +311,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.user_read(thread, pipe.into(), dst, len_out, false, Wait::Block)
+        let op = PendingOp::Peek { buf: dst, len_out };
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            false,
+            Progress::Done,
+            |pipe, state| self.block(pipe, state, thread, op),
+        )
     }
 
     /// [`peek`](Self::peek) that never blocks: `Empty` instead.
@@ -308,7 +339,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        done(self.user_read(thread, pipe.into(), dst, len_out, false, Wait::Never))
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            false,
+            |len| len,
+            |_, _| Err(Status::Empty),
+        )
     }
 
     /// Write `msg` from a kernel buffer. The kernel never blocks.
@@ -505,15 +544,20 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
     }
 
+    /// A user write: `done` wraps what a completed write did; when the pipe
+    /// is full (and does not discard), `would_block` decides (record a
+    /// pending operation, or fail with `Full`). Both are the caller's
+    /// closures, so each public form compiles to its own straight path.
     #[inline]
-    fn user_write(
+    fn user_write<P>(
         &self,
         thread: &K::Thread,
         target: Target<'_, R, K::Thread>,
         src: UserAddr,
         len: usize,
-        wait: Wait,
-    ) -> Result<Progress<Written>, Status> {
+        done: impl FnOnce(Written) -> P,
+        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+    ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
@@ -525,26 +569,27 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     len,
                 };
                 match state.write(&self.kernel, source, discard)? {
-                    Attempt::Done(written) => Ok(Progress::Done(written)),
-                    Attempt::WouldBlock if wait == Wait::Never => Err(Status::Full),
-                    Attempt::WouldBlock => {
-                        self.block(pipe, state, thread, PendingOp::Write { buf: src, len })
-                    }
+                    Attempt::Done(written) => Ok(done(written)),
+                    Attempt::WouldBlock => would_block(pipe, state),
                 }
             })
         })
     }
 
+    /// A user read (`consume`) or peek, like [`user_write`](Self::user_write):
+    /// `done` wraps the length, `would_block` decides on an empty pipe.
     #[inline]
-    fn user_read(
+    #[allow(clippy::too_many_arguments)] // two of them are the caller's closures
+    fn user_read<P>(
         &self,
         thread: &K::Thread,
         target: Target<'_, R, K::Thread>,
         dst: UserAddr,
         len_out: UserAddr,
         consume: bool,
-        wait: Wait,
-    ) -> Result<Progress<usize>, Status> {
+        done: impl FnOnce(usize) -> P,
+        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+    ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
@@ -555,16 +600,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     len_out,
                 };
                 match state.read(&self.kernel, sink, consume)? {
-                    Attempt::Done(len) => Ok(Progress::Done(len)),
-                    Attempt::WouldBlock if wait == Wait::Never => Err(Status::Empty),
-                    Attempt::WouldBlock => {
-                        let op = if consume {
-                            PendingOp::Read { buf: dst, len_out }
-                        } else {
-                            PendingOp::Peek { buf: dst, len_out }
-                        };
-                        self.block(pipe, state, thread, op)
-                    }
+                    Attempt::Done(len) => Ok(done(len)),
+                    Attempt::WouldBlock => would_block(pipe, state),
                 }
             })
         })
@@ -622,14 +659,5 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         pending.insert(thread.clone(), pipe.id());
         self.pending_count.store(pending.len(), Ordering::Relaxed);
         Ok(Progress::Blocked)
-    }
-}
-
-/// The result of a call made with [`Wait::Never`], which cannot block.
-#[inline]
-fn done<T>(result: Result<Progress<T>, Status>) -> Result<T, Status> {
-    match result? {
-        Progress::Done(value) => Ok(value),
-        Progress::Blocked => Err(Status::Blocked),
     }
 }
