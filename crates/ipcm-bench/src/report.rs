@@ -66,6 +66,8 @@ pub struct Figures {
     pub mpmc: Option<f64>,
     /// Why some figure is missing, if one is.
     pub note: Option<String>,
+    /// Every sample, in repeat order: SPSC 64 B, SPSC 4 KiB, p50, p99, 2×2.
+    pub samples: [Vec<f64>; 5],
 }
 
 /// Run every measurement `effort.repeats` times, each repeat going through
@@ -102,8 +104,8 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
         .iter()
         .zip(samples)
         .zip(notes)
-        .map(|((r, mut s), note)| {
-            let mut med = |slot: usize| (!s[slot].is_empty()).then(|| median(&mut s[slot]));
+        .map(|((r, s), note)| {
+            let med = |slot: usize| (!s[slot].is_empty()).then(|| median(&mut s[slot].clone()));
             Figures {
                 name: r.name,
                 spsc_small: med(0),
@@ -112,6 +114,7 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
                 p99: med(3),
                 mpmc: med(4),
                 note,
+                samples: s,
             }
         })
         .collect()
@@ -142,8 +145,8 @@ pub fn markdown(figures: &[Figures], core: &CoreFigures, effort: Effort) -> Stri
     let _ = writeln!(
         out,
         "# {} vs peers\n\nMedians of {} interleaved repeats in one process run; {} messages per \
-         throughput run, {} round trips per latency run. Ratios are {} ÷ peer for throughput \
-         (> 1 is better for {0}) and peer ÷ {0} for latency (> 1 is better for {0}).\n",
+         throughput run, {} round trips per latency run. Ratios are the median of the per-repeat ratios {} ÷ peer \
+         for throughput (> 1 is better for {0}) and peer ÷ {0} for latency (> 1 is better for {0}).\n",
         subject.name, effort.repeats, effort.messages, effort.rounds, subject.name
     );
     let _ = writeln!(
@@ -156,14 +159,14 @@ pub fn markdown(figures: &[Figures], core: &CoreFigures, effort: Effort) -> Stri
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.name,
             rate(f.spsc_small),
-            ratio(subject.spsc_small, f.spsc_small),
+            ratio(&subject.samples[0], &f.samples[0]),
             rate(f.spsc_large),
-            ratio(subject.spsc_large, f.spsc_large),
+            ratio(&subject.samples[1], &f.samples[1]),
             time(f.p50),
-            ratio(f.p50, subject.p50),
+            ratio(&f.samples[2], &subject.samples[2]),
             time(f.p99),
             rate(f.mpmc),
-            ratio(subject.mpmc, f.mpmc),
+            ratio(&subject.samples[4], &f.samples[4]),
         );
     }
     for f in figures.iter().filter(|f| f.note.is_some()) {
@@ -208,11 +211,20 @@ fn time(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |ns| format!("{:.2} µs", ns / 1e3))
 }
 
-fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> String {
-    match (numerator, denominator) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-        _ => "n/a".into(),
+/// The median of the per-repeat ratios `numerator[i] / denominator[i]`:
+/// both were measured in the same repeat, so drift of the machine between
+/// repeats cancels out.
+fn ratio(numerator: &[f64], denominator: &[f64]) -> String {
+    let mut ratios: Vec<f64> = numerator
+        .iter()
+        .zip(denominator)
+        .filter(|(_, d)| **d > 0.0)
+        .map(|(n, d)| n / d)
+        .collect();
+    if ratios.is_empty() || numerator.len() != denominator.len() {
+        return "n/a".into();
     }
+    format!("{:.2}×", median(&mut ratios))
 }
 
 /// Draw SPSC 64 B throughput and ping-pong p50 per channel as bar charts.
