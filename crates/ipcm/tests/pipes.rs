@@ -376,3 +376,84 @@ fn message_passing_between_address_spaces() {
         fx.kernel().peek_memory(server.pid, DST, 4)
     );
 }
+
+/// DESIGN §5: a copy done under a pipe's lock is bounded by `msg_size` (the
+/// length word aside), whatever lengths callers allege.
+#[test]
+fn copies_under_the_lock_are_bounded_by_msg_size() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ipcm::testing::SpinLock;
+    use ipcm::{Fault, Ipcm, Kernel};
+
+    struct Recording {
+        inner: TestKernel,
+        longest: AtomicUsize,
+    }
+    impl Kernel for Recording {
+        type Thread = ThreadId;
+        fn copy_from_user(&self, t: &ThreadId, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
+            self.longest.fetch_max(dst.len(), Ordering::Relaxed);
+            self.inner.copy_from_user(t, src, dst)
+        }
+        fn copy_to_user(&self, t: &ThreadId, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
+            self.longest.fetch_max(src.len(), Ordering::Relaxed);
+            self.inner.copy_to_user(t, dst, src)
+        }
+        fn wake(&self, t: ThreadId, status: Status) {
+            self.inner.wake(t, status);
+        }
+        fn process_of(&self, t: &ThreadId) -> ProcessId {
+            self.inner.process_of(t)
+        }
+    }
+
+    const MSG_SIZE: usize = 24;
+    let ipcm = Ipcm::<SpinLock, _>::new(Recording {
+        inner: TestKernel::new(),
+        longest: AtomicUsize::new(0),
+    });
+    let kernel = &ipcm.kernel().inner;
+    let actors: Vec<ThreadId> = (1..=4)
+        .map(|pid| {
+            let tid = kernel.spawn(ProcessId(pid), Priority::default());
+            for base in [SRC, DST, LEN] {
+                kernel.map(ProcessId(pid), base, SPAN, Perm::ReadWrite);
+            }
+            tid
+        })
+        .collect();
+    let pipe = ipcm
+        .create(Caller::Kernel, None, MSG_SIZE, 2, PipeFlags::empty())
+        .unwrap();
+    let (src, dst, len) = (UserAddr(SRC), UserAddr(DST), UserAddr(LEN));
+    // Oversized allegations are refused before any copy.
+    for alleged in [MSG_SIZE + 1, SPAN, usize::MAX] {
+        assert_eq!(
+            ipcm.try_write(&actors[0], pipe, src, alleged),
+            Err(Status::TooLarge)
+        );
+    }
+    // Every path that copies: queue, peek, read, hand-off to readers and
+    // peekers, admission of pending writers.
+    assert!(matches!(
+        ipcm.peek(&actors[1], pipe, dst, len),
+        Ok(Progress::Blocked)
+    ));
+    assert!(matches!(
+        ipcm.read(&actors[2], pipe, dst, len),
+        Ok(Progress::Blocked)
+    ));
+    let _ = ipcm.try_write(&actors[0], pipe, src, MSG_SIZE).unwrap();
+    for _ in 0..3 {
+        let _ = ipcm.write(&actors[0], pipe, src, MSG_SIZE).unwrap();
+    }
+    assert!(matches!(
+        ipcm.write(&actors[3], pipe, src, MSG_SIZE),
+        Ok(Progress::Blocked)
+    ));
+    assert_eq!(ipcm.try_peek(&actors[1], pipe, dst, len), Ok(MSG_SIZE));
+    assert_eq!(ipcm.try_read(&actors[1], pipe, dst, len), Ok(MSG_SIZE));
+    let longest = ipcm.kernel().longest.load(Ordering::Relaxed);
+    assert_eq!(longest, MSG_SIZE.max(size_of::<usize>()));
+}
