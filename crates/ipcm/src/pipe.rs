@@ -327,12 +327,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
             ..
         } = self;
         let msg = ring.staged(len);
-        waiters.drain_peekers(|peeker| {
-            let PendingOp::Peek { buf, len_out } = peeker.op else {
-                unreachable!("drain_peekers yields peekers only")
-            };
-            let status = deliver_status(deliver(kernel, &peeker.thread, buf, len_out, msg));
-            outbox.push_back((peeker.thread, status));
+        waiters.drain_peekers(|peeker, buf, len_out| {
+            let status = deliver_status(deliver(kernel, &peeker, buf, len_out, msg));
+            outbox.push_back((peeker, status));
         });
         // Readers wait only on an empty pipe, so what is left is readers.
         while let Some(reader) = waiters.pop_front() {

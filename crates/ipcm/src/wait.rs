@@ -97,16 +97,17 @@ impl<T: PartialEq> WaitQueue<T> {
         Some(pending)
     }
 
-    /// Remove every peeker, oldest first, handing each to `serve`.
+    /// Remove every peeker, oldest first, handing each to `serve` with the
+    /// buffer and length word it waits to fill.
     #[inline]
-    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(Pending<T>)) {
+    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(T, UserAddr, UserAddr)) {
         if self.peekers > 0 {
             self.drain_peekers_slow(serve);
         }
     }
 
     #[cold]
-    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(Pending<T>)) {
+    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(T, UserAddr, UserAddr)) {
         let mut kept = 0;
         let total = self.queue.len();
         // Rotate through the queue once, keeping non-peekers in order.
@@ -114,9 +115,9 @@ impl<T: PartialEq> WaitQueue<T> {
             let Some(pending) = self.queue.pop_front() else {
                 break;
             };
-            if matches!(pending.op, PendingOp::Peek { .. }) {
+            if let PendingOp::Peek { buf, len_out } = pending.op {
                 self.peekers -= 1;
-                serve(pending);
+                serve(pending.thread, buf, len_out);
             } else {
                 self.queue.push_back(pending);
                 kept += 1;
@@ -198,7 +199,7 @@ mod tests {
         queue.push(pending(3, 0, READ), false);
         queue.push(pending(4, 0, PEEK), false);
         let mut served = alloc::vec::Vec::new();
-        queue.drain_peekers(|p| served.push(p.thread));
+        queue.drain_peekers(|thread, _, _| served.push(thread));
         assert_eq!(served, [2, 4]);
         assert_eq!(queue.counts().peekers, 0);
         assert_eq!(queue.counts().readers, 2);
