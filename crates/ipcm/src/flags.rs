@@ -3,7 +3,7 @@
 bitflags::bitflags! {
     /// Configuration of a pipe, fixed at creation. The bit values are the C
     /// ABI's `IPCM_FLAG_*` macros.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct PipeFlags: u32 {
         /// A write to a full pipe drops the oldest queued message (counted in
         /// `dropped`) instead of blocking. At any depth; depth 1 makes a
@@ -31,5 +31,40 @@ impl PipeFlags {
             .ok()
             .and_then(PipeFlags::from_bits)
             .ok_or(crate::Status::BadParam)
+    }
+}
+
+/// The set flags' names joined by ` | ` (`DISCARD_OLDEST | OWNER_READ`,
+/// the `bitflags` text format, with any unknown bits as hex), or `(none)`.
+impl core::fmt::Display for PipeFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.is_empty() {
+            f.write_str("(none)")
+        } else {
+            bitflags::parser::to_writer(self, f)
+        }
+    }
+}
+
+/// The same text as `Display`.
+impl core::fmt::Debug for PipeFlags {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+
+    use super::PipeFlags;
+
+    #[test]
+    fn debug_shows_what_display_shows() {
+        let flags = PipeFlags::DISCARD_OLDEST | PipeFlags::OWNER_READ;
+        assert_eq!(format!("{flags}"), "DISCARD_OLDEST | OWNER_READ");
+        assert_eq!(format!("{flags:?}"), "DISCARD_OLDEST | OWNER_READ");
+        assert_eq!(format!("{:?}", PipeFlags::empty()), "(none)");
+        assert_eq!(format!("{}", PipeFlags::from_bits_retain(1 << 9)), "0x200");
     }
 }

@@ -9,7 +9,7 @@ use core::fmt;
 /// generation (never 0, so no valid id is 0). Destroying a pipe bumps its
 /// slot's generation; a slot whose generation would wrap is retired, so a
 /// stale id can only ever be [`Status::NotFound`](crate::Status::NotFound).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PipeId(usize);
 
 const INDEX_BITS: u32 = usize::BITS / 2;
@@ -56,6 +56,15 @@ impl fmt::Display for PipeId {
     }
 }
 
+/// The same text as `Display` (`pipe 5.1`: slot 5, generation 1), so a
+/// `{:?}` of a struct holding an id reads like the logs and error messages
+/// instead of showing the packed integer.
+impl fmt::Debug for PipeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +79,14 @@ mod tests {
         let last = PipeId::new(INDEX_MASK, MAX_GENERATION);
         assert_eq!(last.index(), INDEX_MASK);
         assert_eq!(last.generation(), MAX_GENERATION);
+    }
+
+    #[test]
+    fn debug_shows_what_display_shows() {
+        use alloc::format;
+        let id = PipeId::new(5, 1);
+        assert_eq!(format!("{id}"), "pipe 5.1");
+        assert_eq!(format!("{id:?}"), "pipe 5.1");
+        assert_eq!(format!("{:?}", Some(id)), "Some(pipe 5.1)");
     }
 }
