@@ -119,9 +119,16 @@ impl<T: Pod> Blackboard<T> {
             || pipe.on_full() != OnFull::DiscardOldest
             || pipe.msg_size() != size_of::<T>() + STAMP
         {
-            return Err(Error::BadParam {
-                reason: "not a blackboard of this type (depth 1, discard oldest, size of T)",
-            });
+            return Err(Error::bad_param(format!(
+                "{} is not a blackboard of {}: it has depth {}, {:?}, msg_size {} bytes; \
+                 a blackboard has depth 1, OnFull::DiscardOldest, msg_size {} bytes",
+                pipe.describe(),
+                std::any::type_name::<T>(),
+                pipe.depth(),
+                pipe.on_full(),
+                pipe.msg_size(),
+                size_of::<T>() + STAMP,
+            )));
         }
         let watch = pipe.ipc().shared.watch(pipe.id());
         Ok(Blackboard {
@@ -248,9 +255,13 @@ fn with_buffer<T: Pod, R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
 
 fn decode<T: Pod>(msg: &[u8]) -> Result<Snapshot<T>, Error> {
     if msg.len() != size_of::<T>() + STAMP {
-        return Err(Error::BadParam {
-            reason: "the blackboard holds a message of the wrong size",
-        });
+        return Err(Error::bad_param(format!(
+            "the blackboard holds a message of {} bytes, not the {} bytes of a {} and its version \
+             (written through the raw pipe?)",
+            msg.len(),
+            size_of::<T>() + STAMP,
+            std::any::type_name::<T>(),
+        )));
     }
     let (value, stamp) = msg.split_at(size_of::<T>());
     let mut version = [0; STAMP];

@@ -13,7 +13,12 @@ use ipcm::Status;
 pub enum Error {
     /// No live pipe has this name or id: it was never created, or it was
     /// destroyed (ids are never reused).
-    NotFound,
+    NotFound {
+        /// The name asked for, when the pipe was looked up by name.
+        name: Option<String>,
+        /// The id asked for, when the pipe was looked up by id.
+        id: Option<ipcm::PipeId>,
+    },
     /// The message is longer than the pipe's message size.
     TooLarge {
         /// Length of the message given.
@@ -39,10 +44,11 @@ pub enum Error {
         /// The name asked for.
         name: String,
     },
-    /// A parameter is invalid; `reason` says which and why.
+    /// A parameter is invalid; `reason` says which and why, with the
+    /// sizes and names involved.
     BadParam {
         /// What was wrong.
-        reason: &'static str,
+        reason: String,
     },
     /// The allocator could not provide memory for the pipe or for a wait
     /// queue entry.
@@ -56,7 +62,7 @@ impl Error {
     /// The IPC manager status this error stands for.
     pub fn status(&self) -> Status {
         match self {
-            Error::NotFound => Status::NotFound,
+            Error::NotFound { .. } => Status::NotFound,
             Error::TooLarge { .. } => Status::TooLarge,
             Error::Empty => Status::Empty,
             Error::Full => Status::Full,
@@ -74,7 +80,10 @@ impl Error {
     /// (message length, name).
     pub(crate) fn from_status(status: Status) -> Error {
         match status {
-            Status::NotFound => Error::NotFound,
+            Status::NotFound => Error::NotFound {
+                name: None,
+                id: None,
+            },
             Status::TooLarge => Error::TooLarge {
                 len: 0,
                 msg_size: 0,
@@ -87,11 +96,32 @@ impl Error {
             Status::NameTaken => Error::NameTaken {
                 name: String::new(),
             },
-            Status::BadParam => Error::BadParam {
-                reason: "rejected by the IPC manager",
-            },
+            Status::BadParam => Error::bad_param("rejected by the IPC manager"),
             Status::NoMemory => Error::NoMemory,
             other => Error::Internal(other),
+        }
+    }
+
+    /// [`Error::BadParam`] with this reason.
+    pub(crate) fn bad_param(reason: impl Into<String>) -> Error {
+        Error::BadParam {
+            reason: reason.into(),
+        }
+    }
+
+    /// [`Error::NotFound`] for the pipe named `name`.
+    pub(crate) fn no_pipe_named(name: &str) -> Error {
+        Error::NotFound {
+            name: Some(name.to_owned()),
+            id: None,
+        }
+    }
+
+    /// [`Error::NotFound`] for the pipe with id `id`.
+    pub(crate) fn no_pipe_with_id(id: ipcm::PipeId) -> Error {
+        Error::NotFound {
+            name: None,
+            id: Some(id),
         }
     }
 }
@@ -99,10 +129,17 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotFound => f.write_str(
-                "no such pipe: it was never created or has been destroyed; \
-                 check the name or id, or create the pipe first",
-            ),
+            Error::NotFound { name, id } => {
+                match (name, id) {
+                    (Some(name), _) => write!(f, "no pipe is named {name:?}")?,
+                    (None, Some(id)) => write!(f, "{id} does not exist")?,
+                    (None, None) => f.write_str("no such pipe")?,
+                }
+                f.write_str(
+                    ": it was never created or has been destroyed; \
+                     check the name or id, or create the pipe first",
+                )
+            }
             Error::TooLarge { len, msg_size } => write!(
                 f,
                 "message of {len} bytes is longer than the pipe's message size of \

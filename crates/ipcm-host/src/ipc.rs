@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use ipcm::{Caller, PipeFlags, PipeId, ProcessId, Status};
 
 use crate::blackboard::Watch;
+use crate::handles::Handles;
 use crate::kernel::{HostKernel, Manager, current};
 use crate::{Error, Pipe};
 
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     next_process: AtomicU64,
     /// Blackboards' change notifications, by pipe.
     watches: parking_lot::Mutex<HashMap<PipeId, Weak<Watch>>>,
+    /// Live [`Pipe`] handles by pipe; the last one frees its pipe.
+    pub(crate) handles: Handles,
 }
 
 impl Shared {
@@ -132,6 +135,7 @@ impl Ipc {
                 ipcm: Manager::new(HostKernel),
                 next_process: AtomicU64::new(2),
                 watches: parking_lot::Mutex::new(HashMap::new()),
+                handles: Handles::default(),
             }),
             process: ProcessId(1),
         };
@@ -140,6 +144,7 @@ impl Ipc {
             // Make the manager's loom locks in this thread (see sync.rs).
             let _ = ipc.shared.ipcm.pipe_count();
             let _ = current(|me| ipc.shared.ipcm.is_pending(me));
+            ipc.shared.handles.touch();
         }
         ipc
     }
@@ -180,12 +185,13 @@ impl Ipc {
     /// [`Error::NotFound`]; [`Error::BadParam`] for a name no pipe can
     /// have (empty, over [`ipcm::MAX_NAME_LEN`] bytes, or with a NUL).
     pub fn open(&self, name: &str) -> Result<Pipe, Error> {
-        let id = self
+        let ipcm = &self.shared.ipcm;
+        let pipe = self
             .shared
-            .ipcm
-            .lookup_by_name(name)
+            .handles
+            .open(|| ipcm.open(ipcm.lookup_by_name(name)?))
             .map_err(name_error(name))?;
-        self.open_id(id)
+        Ok(Pipe::new(self.clone(), pipe))
     }
 
     /// A handle to the live pipe with this id.
@@ -193,7 +199,15 @@ impl Ipc {
     /// # Errors
     /// [`Error::NotFound`] for an unknown id or one of a destroyed pipe.
     pub fn open_id(&self, id: PipeId) -> Result<Pipe, Error> {
-        let pipe = self.shared.ipcm.open(id).map_err(Error::from_status)?;
+        let ipcm = &self.shared.ipcm;
+        let pipe = self
+            .shared
+            .handles
+            .open(|| ipcm.open(id))
+            .map_err(|status| match status {
+                Status::NotFound => Error::no_pipe_with_id(id),
+                other => Error::from_status(other),
+            })?;
         Ok(Pipe::new(self.clone(), pipe))
     }
 
@@ -213,7 +227,10 @@ impl Ipc {
             me.act_for(self.process);
             self.shared.ipcm.destroy(Caller::Thread(me), id)
         })
-        .map_err(Error::from_status)?;
+        .map_err(|status| match status {
+            Status::NotFound => Error::no_pipe_with_id(id),
+            other => Error::from_status(other),
+        })?;
         self.shared.pipe_destroyed(id);
         Ok(())
     }
@@ -221,12 +238,20 @@ impl Ipc {
 
 fn name_error(name: &str) -> impl FnOnce(Status) -> Error + '_ {
     move |status| match status {
-        Status::BadParam => Error::BadParam {
-            reason: "a pipe name is 1 to 64 bytes with no NUL",
-        },
+        Status::BadParam => Error::bad_param(format!(
+            "the name {name:?} is {} bytes{}; a pipe name is 1 to {} bytes with no NUL",
+            name.len(),
+            if name.contains('\0') {
+                " with a NUL"
+            } else {
+                ""
+            },
+            ipcm::MAX_NAME_LEN,
+        )),
         Status::NameTaken => Error::NameTaken {
             name: name.to_owned(),
         },
+        Status::NotFound => Error::no_pipe_named(name),
         other => Error::from_status(other),
     }
 }
@@ -263,42 +288,54 @@ impl<'a> PipeBuilder<'a> {
     }
 
     /// Create the pipe, owned by the builder's process. Its whole message
-    /// store is allocated now.
+    /// store is allocated now. It lives until it is destroyed or its last
+    /// handle is dropped (see [`Pipe`]): keep the handle this returns.
     ///
     /// # Errors
     /// [`Error::BadParam`] (zero `msg_size` or `depth`, `msg_size * depth`
     /// overflowing, a bad name), [`Error::NameTaken`], [`Error::NoMemory`].
     pub fn create(self) -> Result<Pipe, Error> {
         if self.msg_size == 0 || self.depth == 0 {
-            return Err(Error::BadParam {
-                reason: "msg_size and depth must be at least 1",
-            });
+            return Err(Error::bad_param(format!(
+                "msg_size is {} and depth is {}: both must be at least 1",
+                self.msg_size, self.depth
+            )));
         }
         let mut flags = self.access.flags();
         if self.on_full == OnFull::DiscardOldest {
             flags |= PipeFlags::DISCARD_OLDEST;
         }
         let ipc = self.ipc;
-        let id = current(|me| {
-            me.act_for(ipc.process);
-            ipc.shared.ipcm.create(
-                Caller::Thread(me),
-                self.name,
-                self.msg_size,
-                self.depth,
-                flags,
-            )
-        })
-        .map_err(|status| match status {
-            Status::BadParam if self.name.is_some_and(|n| ipcm::validate_name(n).is_err()) => {
-                name_error("")(status)
-            }
-            Status::BadParam => Error::BadParam {
-                reason: "msg_size * depth is too large",
-            },
-            other => name_error(self.name.unwrap_or_default())(other),
-        })?;
-        let pipe = ipc.open_id(id)?;
+        let ipcm = &ipc.shared.ipcm;
+        // Created and counted under the handle lock: no open-and-drop by
+        // another thread can free the new pipe before its first handle.
+        let pipe = ipc
+            .shared
+            .handles
+            .open(|| {
+                let id = current(|me| {
+                    me.act_for(ipc.process);
+                    ipcm.create(
+                        Caller::Thread(me),
+                        self.name,
+                        self.msg_size,
+                        self.depth,
+                        flags,
+                    )
+                })?;
+                ipcm.open(id)
+            })
+            .map_err(|status| match (status, self.name) {
+                (Status::BadParam, Some(name)) if ipcm::validate_name(name).is_err() => {
+                    name_error(name)(status)
+                }
+                (Status::BadParam, _) => Error::bad_param(format!(
+                    "msg_size {} * depth {} is too large for one allocation",
+                    self.msg_size, self.depth
+                )),
+                (other, name) => name_error(name.unwrap_or_default())(other),
+            })?;
+        let pipe = Pipe::new(ipc.clone(), pipe);
         #[cfg(loom)]
         {
             // Make the pipe's loom lock in this thread (see sync.rs).

@@ -33,22 +33,61 @@
 //!   [`Ipc::pipe`] creates pipes, [`Ipc::open`] finds them by name.
 //! - [`Pipe`] reads, peeks and writes bytes: blocking, `try_`, `_timeout`
 //!   and `_deadline` variants. An operation that needs no waiting takes the
-//!   pipe's lock once: no system call, no allocation.
+//!   pipe's lock once: no system call, no allocation. [`Pipe::read_to_vec`]
+//!   appends a message to a `Vec`; [`Pipe::iter`] and [`Pipe::try_iter`]
+//!   iterate over received messages, waiting or not.
+//! - [`Sender`] and [`Receiver`] are a pipe's two ends as types
+//!   ([`Pipe::split`]); they have no disconnect yet (see [`Sender`]).
+//! - A pipe lives until it is destroyed or its last handle is dropped,
+//!   which frees its name (see [`Pipe`]).
 //! - The three usage patterns as types: [`Blackboard`] (the freshest value,
 //!   for any number of readers), [`TokenSemaphore`] (N permits, released
-//!   when a [`Permit`] drops) and [`MessagePipe`] (whole values of a type).
+//!   when a [`Permit`] or [`OwnedPermit`] drops) and [`MessagePipe`]
+//!   (whole values of a type).
 //! - Errors are an [`Error`] whose message says what to do.
 //!
 //! Timeouts never lose or duplicate anything: a read that times out took no
 //! message, a write that times out wrote none; if the operation completed
 //! while the timeout fired, the completion is what the caller sees.
+//!
+//! # Message types
+//!
+//! [`MessagePipe`] and [`Blackboard`] carry any [`bytemuck::Pod`] type.
+//! This crate re-exports [`bytemuck`] with its `derive` feature on, so a
+//! message type needs no dependency of its own: derive `Pod` and
+//! `Zeroable` on a `#[repr(C)]` struct with no padding, and point the
+//! derive at the re-export with `#[bytemuck(crate = "ipcm_host::bytemuck")]`
+//! (or depend on `bytemuck` with `features = ["derive"]` and drop that
+//! line).
+//!
+//! ```
+//! use ipcm_host::bytemuck::{Pod, Zeroable};
+//! use ipcm_host::{Error, Ipc, MessagePipe};
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+//! #[repr(C)]
+//! #[bytemuck(crate = "ipcm_host::bytemuck")]
+//! struct Reading {
+//!     sensor: u32,
+//!     millivolts: i32,
+//! }
+//!
+//! let ipc = Ipc::new();
+//! let readings: MessagePipe<Reading> = MessagePipe::create(&ipc, None, 8)?;
+//! readings.send(&Reading { sensor: 3, millivolts: -120 })?;
+//! assert_eq!(readings.recv()?, Reading { sensor: 3, millivolts: -120 });
+//! # Ok::<(), Error>(())
+//! ```
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod blackboard;
+mod ends;
 mod error;
+mod handles;
 mod ipc;
+mod iter;
 mod kernel;
 mod message;
 mod pipe;
@@ -58,9 +97,14 @@ mod sync;
 mod user_copy;
 
 pub use blackboard::{Blackboard, Snapshot};
+/// The `Pod` machinery message types need, with `derive` on (see
+/// [Message types](crate#message-types)).
+pub use bytemuck;
+pub use ends::{Receiver, Sender};
 pub use error::Error;
 pub use ipc::{Access, Ipc, OnFull, PipeBuilder};
 pub use ipcm::{MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, ProcessId, Status};
+pub use iter::{Iter, TryIter};
 pub use message::MessagePipe;
 pub use pipe::{Pipe, Written};
-pub use semaphore::{Permit, TokenSemaphore};
+pub use semaphore::{OwnedPermit, Permit, TokenSemaphore};

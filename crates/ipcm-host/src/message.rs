@@ -83,9 +83,13 @@ impl<T: Pod> MessagePipe<T> {
     /// [`Error::BadParam`] if its `msg_size` is not `size_of::<T>()`.
     pub fn from_pipe(pipe: Pipe) -> Result<Self, Error> {
         if pipe.msg_size() != size_of::<T>() {
-            return Err(Error::BadParam {
-                reason: "the pipe's msg_size is not the size of the message type",
-            });
+            return Err(Error::bad_param(format!(
+                "the msg_size of {} is {} bytes, not the {} bytes of {}",
+                pipe.describe(),
+                pipe.msg_size(),
+                size_of::<T>(),
+                std::any::type_name::<T>(),
+            )));
         }
         Ok(MessagePipe {
             pipe,
@@ -169,14 +173,25 @@ impl<T: Pod> MessagePipe<T> {
     }
 
     fn receive(&self, read: impl FnOnce(&mut [u8]) -> Result<usize, Error>) -> Result<T, Error> {
-        let mut value = T::zeroed();
-        let len = read(bytemuck::bytes_of_mut(&mut value))?;
-        if len == size_of::<T>() {
-            Ok(value)
-        } else {
-            Err(Error::BadParam {
-                reason: "received a message shorter than the message type",
-            })
-        }
+        receive_value(read)
+    }
+}
+
+/// One `T` read with `read` (a read or peek of a pipe whose `msg_size` is
+/// `size_of::<T>()`).
+pub(crate) fn receive_value<T: Pod>(
+    read: impl FnOnce(&mut [u8]) -> Result<usize, Error>,
+) -> Result<T, Error> {
+    let mut value = T::zeroed();
+    let len = read(bytemuck::bytes_of_mut(&mut value))?;
+    if len == size_of::<T>() {
+        Ok(value)
+    } else {
+        Err(Error::bad_param(format!(
+            "received a message of {len} bytes, shorter than the {} bytes of {} \
+             (written through the raw pipe?); it was consumed",
+            size_of::<T>(),
+            std::any::type_name::<T>(),
+        )))
     }
 }

@@ -4,11 +4,13 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
-use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
+use ipcm::{Caller, PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
 
 use crate::kernel::{HostKernel, HostThread, current};
 use crate::sync::{self, Lock};
 use crate::{Error, Ipc, OnFull};
+#[cfg(doc)]
+use crate::{Receiver, Sender};
 
 /// How long an operation may wait.
 #[derive(Clone, Copy)]
@@ -46,8 +48,17 @@ impl From<ipcm::Written> for Written {
 /// `msg_size` bytes each, message boundaries kept.
 ///
 /// Cheap to clone; clones and handles from [`Ipc::open`] name the same pipe
-/// and may be used from any thread. Dropping a handle never affects the
-/// pipe (destroy it with [`destroy`](Pipe::destroy)). Operations that need
+/// and may be used from any thread.
+///
+/// **Lifetime.** A pipe lives until it is [destroyed](Pipe::destroy) or
+/// until the last handle to it (counting every clone, [`Sender`],
+/// [`Receiver`] and pattern type, in every process of its [`Ipc`]) is
+/// dropped, whichever comes first. So a named pipe made and dropped in a
+/// loop frees its name each time; a pipe you want to keep findable by name
+/// needs a live handle somewhere. (The core's kernel API keeps destroy
+/// explicit; this rule is the hosted runtime's.)
+///
+/// Operations that need
 /// not wait take the pipe's lock once, make no system call and do not
 /// allocate; a waiting thread spins briefly, then parks until its operation
 /// has been completed for it.
@@ -68,10 +79,34 @@ impl From<ipcm::Written> for Written {
 /// assert_eq!(pipe.try_read(&mut buf), Err(Error::Empty));
 /// # Ok::<(), Error>(())
 /// ```
-#[derive(Clone)]
 pub struct Pipe {
     ipc: Ipc,
     pipe: PipeRef<Lock, HostKernel>,
+}
+
+impl Clone for Pipe {
+    fn clone(&self) -> Self {
+        self.ipc.shared.handles.add(self.pipe.id());
+        Pipe {
+            ipc: self.ipc.clone(),
+            pipe: self.pipe.clone(),
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let shared = &self.ipc.shared;
+        let id = self.pipe.id();
+        shared.handles.release(id, || {
+            // The last handle: free the pipe unless it was destroyed
+            // already (then this is NotFound, and nothing is left to do).
+            // No thread can be waiting on it: a waiter holds a handle.
+            if shared.ipcm.destroy(Caller::Kernel, id).is_ok() {
+                shared.pipe_destroyed(id);
+            }
+        });
+    }
 }
 
 impl std::fmt::Debug for Pipe {
@@ -87,6 +122,9 @@ impl std::fmt::Debug for Pipe {
 }
 
 impl Pipe {
+    /// A handle around `pipe`, which [`Handles::open`] has counted.
+    ///
+    /// [`Handles::open`]: crate::handles::Handles::open
     pub(crate) fn new(ipc: Ipc, pipe: PipeRef<Lock, HostKernel>) -> Pipe {
         Pipe { ipc, pipe }
     }
@@ -337,9 +375,7 @@ impl Pipe {
     #[inline]
     fn read_with(&self, buf: &mut [u8], consume: bool, wait: Wait) -> Result<usize, Error> {
         if buf.len() < self.msg_size() {
-            return Err(Error::BadParam {
-                reason: "the receive buffer is shorter than the pipe's msg_size",
-            });
+            return Err(self.short_buffer(buf.len()));
         }
         let ipcm = &self.ipc.shared.ipcm;
         current(|me| {
@@ -364,6 +400,25 @@ impl Pipe {
             result.map(|done| done.unwrap_or(len))
         })
         .map_err(Error::from_status)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn short_buffer(&self, len: usize) -> Error {
+        Error::bad_param(format!(
+            "the receive buffer is {len} bytes, shorter than the msg_size of {} bytes of {}; \
+             pass a buffer of at least msg_size bytes",
+            self.msg_size(),
+            self.describe(),
+        ))
+    }
+
+    /// `pipe 5.1 ("name")`, for messages.
+    pub(crate) fn describe(&self) -> String {
+        match self.name() {
+            Some(name) => format!("{} ({name:?})", self.id()),
+            None => self.id().to_string(),
+        }
     }
 
     /// Spin, then block, for a read or peek that found the pipe empty.

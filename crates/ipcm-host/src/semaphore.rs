@@ -35,11 +35,43 @@ pub struct TokenSemaphore {
 }
 
 /// A token held: dropping it (or [`release`](Permit::release)) writes the
-/// token back.
+/// token back. It borrows its semaphore; [`OwnedPermit`] does not.
 #[derive(Debug)]
 #[must_use = "the token is released as soon as the permit is dropped"]
 pub struct Permit<'a> {
     semaphore: &'a TokenSemaphore,
+    held: bool,
+}
+
+/// A token held, with a handle to its semaphore of its own (as tokio's
+/// `OwnedSemaphorePermit`): it can be moved into a spawned thread or
+/// stored anywhere. Dropping it (or [`release`](OwnedPermit::release))
+/// writes the token back.
+///
+/// ```
+/// use std::thread;
+/// use ipcm_host::{Error, Ipc, TokenSemaphore};
+///
+/// let ipc = Ipc::new();
+/// let workers = TokenSemaphore::create(&ipc, None, 2)?;
+/// let handles: Vec<_> = (0..4)
+///     .map(|job| {
+///         let permit = workers.acquire_owned()?; // waits while 2 run
+///         Ok(thread::spawn(move || {
+///             let _permit = permit; // released when the job ends
+///             job * 10
+///         }))
+///     })
+///     .collect::<Result<_, Error>>()?;
+/// let results: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+/// assert_eq!(results, [0, 10, 20, 30]);
+/// # while workers.available()? < 2 { thread::yield_now(); }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "the token is released as soon as the permit is dropped"]
+pub struct OwnedPermit {
+    semaphore: TokenSemaphore,
     held: bool,
 }
 
@@ -72,9 +104,14 @@ impl TokenSemaphore {
     pub fn open(ipc: &Ipc, name: &str) -> Result<Self, Error> {
         let pipe = ipc.open(name)?;
         if pipe.msg_size() != TOKEN.len() || pipe.on_full() != OnFull::Block {
-            return Err(Error::BadParam {
-                reason: "not a token semaphore (one-byte tokens, blocking when full)",
-            });
+            return Err(Error::bad_param(format!(
+                "{} is not a token semaphore: its msg_size is {} bytes and it is {:?}; \
+                 a token semaphore has {}-byte tokens and is OnFull::Block",
+                pipe.describe(),
+                pipe.msg_size(),
+                pipe.on_full(),
+                TOKEN.len(),
+            )));
         }
         Ok(TokenSemaphore { pipe })
     }
@@ -131,6 +168,32 @@ impl TokenSemaphore {
         self.take(|buf| self.pipe.read_deadline(buf, deadline))
     }
 
+    /// [`acquire`](TokenSemaphore::acquire), with a permit that holds a
+    /// handle of its own instead of borrowing `self`.
+    ///
+    /// # Errors
+    /// As `acquire`.
+    pub fn acquire_owned(&self) -> Result<OwnedPermit, Error> {
+        self.take_owned(|buf| self.pipe.read(buf))
+    }
+
+    /// [`try_acquire`](TokenSemaphore::try_acquire), with an owned permit.
+    ///
+    /// # Errors
+    /// As `try_acquire`.
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Error> {
+        self.take_owned(|buf| self.pipe.try_read(buf))
+    }
+
+    /// [`acquire_timeout`](TokenSemaphore::acquire_timeout), with an owned
+    /// permit.
+    ///
+    /// # Errors
+    /// As `acquire_timeout`.
+    pub fn acquire_owned_timeout(&self, timeout: Duration) -> Result<OwnedPermit, Error> {
+        self.take_owned(|buf| self.pipe.read_timeout(buf, timeout))
+    }
+
     fn take(
         &self,
         read: impl FnOnce(&mut [u8]) -> Result<usize, Error>,
@@ -139,6 +202,18 @@ impl TokenSemaphore {
         read(&mut token)?;
         Ok(Permit {
             semaphore: self,
+            held: true,
+        })
+    }
+
+    fn take_owned(
+        &self,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, Error>,
+    ) -> Result<OwnedPermit, Error> {
+        let mut token = [0; TOKEN.len()];
+        read(&mut token)?;
+        Ok(OwnedPermit {
+            semaphore: self.clone(),
             held: true,
         })
     }
@@ -167,6 +242,32 @@ impl Drop for Permit<'_> {
             // A destroyed semaphore has nothing to give back to; a full one
             // means tokens were forged through the raw pipe: dropping ours
             // restores the count.
+            let _ = self.semaphore.give_back();
+        }
+    }
+}
+
+impl OwnedPermit {
+    /// The semaphore this permit's token belongs to.
+    #[must_use]
+    pub fn semaphore(&self) -> &TokenSemaphore {
+        &self.semaphore
+    }
+
+    /// Write the token back now.
+    ///
+    /// # Errors
+    /// As [`Permit::release`]. The permit is gone either way.
+    pub fn release(mut self) -> Result<(), Error> {
+        self.held = false;
+        self.semaphore.give_back()
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        if self.held {
+            // As for `Permit`.
             let _ = self.semaphore.give_back();
         }
     }

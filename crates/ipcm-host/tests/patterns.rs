@@ -112,7 +112,7 @@ fn semaphore_destroyed_while_waiting_and_bad_open() {
     });
     semaphore.pipe().destroy().unwrap();
     assert_eq!(waiter.join().unwrap(), Err(Error::Destroyed));
-    ipc.pipe(4, 1).name("wide").create().unwrap();
+    let _kept = ipc.pipe(4, 1).name("wide").create().unwrap();
     assert!(matches!(
         TokenSemaphore::open(&ipc, "wide"),
         Err(Error::BadParam { .. })
@@ -247,7 +247,7 @@ fn blackboard_owner_writes_others_read_and_type_is_checked() {
         Blackboard::<u64>::open(&other, "pos"),
         Err(Error::BadParam { .. })
     ));
-    owner.pipe(12, 2).name("deep").create().unwrap();
+    let _kept = owner.pipe(12, 2).name("deep").create().unwrap();
     assert!(matches!(
         Blackboard::<u32>::open(&owner, "deep"),
         Err(Error::BadParam { .. })
@@ -299,7 +299,7 @@ fn message_pipe_moves_whole_values_in_order() {
 #[test]
 fn message_pipe_checks_sizes() {
     let ipc = Ipc::new();
-    ipc.pipe(3, 1).name("three").create().unwrap();
+    let _kept = ipc.pipe(3, 1).name("three").create().unwrap();
     assert!(matches!(
         MessagePipe::<u32>::open(&ipc, "three"),
         Err(Error::BadParam { .. })

@@ -213,7 +213,13 @@ fn open_by_name_or_id_reaches_the_same_pipe() {
     let by_id = ipc.open_id(pipe.id()).unwrap();
     by_name.write(b"1").unwrap();
     assert_eq!(by_id.read(&mut [0; 4]), Ok(1));
-    assert_eq!(ipc.open("nope").err(), Some(Error::NotFound));
+    assert_eq!(
+        ipc.open("nope").err(),
+        Some(Error::NotFound {
+            name: Some("nope".into()),
+            id: None
+        })
+    );
 }
 
 #[test]
@@ -222,13 +228,17 @@ fn destroy_frees_the_name_and_retires_the_id() {
     let pipe = ipc.pipe(4, 2).name("once").create().unwrap();
     let old_id = pipe.id();
     pipe.destroy().unwrap();
-    assert_eq!(pipe.destroy(), Err(Error::NotFound));
+    let gone = Error::NotFound {
+        name: None,
+        id: Some(old_id),
+    };
+    assert_eq!(pipe.destroy(), Err(gone.clone()));
     assert_eq!(pipe.write(b"x"), Err(Error::Destroyed));
     assert_eq!(pipe.info(), Err(Error::Destroyed));
-    assert_eq!(ipc.open("once").err(), Some(Error::NotFound));
+    assert!(matches!(ipc.open("once"), Err(Error::NotFound { .. })));
     let again = ipc.pipe(4, 2).name("once").create().unwrap();
     assert_ne!(again.id(), old_id);
-    assert_eq!(ipc.open_id(old_id).err(), Some(Error::NotFound));
+    assert_eq!(ipc.open_id(old_id).err(), Some(gone));
     assert_eq!(ipc.pipe_count(), 1);
 }
 
@@ -244,7 +254,7 @@ fn create_rejects_bad_settings_with_a_reason() {
         assert!(matches!(result, Err(Error::BadParam { .. })), "{name:?}");
         assert!(matches!(ipc.open(name), Err(Error::BadParam { .. })));
     }
-    ipc.pipe(1, 1).name("taken").create().unwrap();
+    let _taken = ipc.pipe(1, 1).name("taken").create().unwrap();
     assert_eq!(
         ipc.pipe(1, 1).name("taken").create().err(),
         Some(Error::NameTaken {

@@ -1,0 +1,283 @@
+//! [`Sender`] and [`Receiver`]: the two ends of a pipe as separate types,
+//! so a function that should only write cannot read, and the other way
+//! round.
+//!
+//! A [`Pipe`] handle can still do both; [`Pipe::split`],
+//! [`Pipe::sender`] and [`Pipe::receiver`] make ends from it. Ends are
+//! handles like any other: cheap to clone, usable from any thread, and they
+//! keep the pipe alive (see [`Pipe`] for when a pipe is freed).
+//!
+//! **No disconnect yet.** Dropping every `Sender` does not tell a
+//! `Receiver` anything: a blocked read keeps waiting (use a timed read, or
+//! destroy the pipe: waiting readers then fail with [`Error::Destroyed`]
+//! and [`Receiver::iter`] ends). Disconnect — a reader drains what is
+//! queued, then learns that the last sender is gone, as with
+//! crossbeam-channel — will be built on the core's *close* operation
+//! (DESIGN.md §9) once the core has it.
+
+use std::time::{Duration, Instant};
+
+use ipcm::{PipeId, PipeInfo};
+
+use crate::iter::{Iter, TryIter};
+use crate::{Error, OnFull, Pipe, Written};
+
+/// The writing end of a pipe: [`write`](Sender::write) and its `try_`,
+/// `_timeout` and `_deadline` forms, nothing that reads. Dropping every
+/// sender does not wake a waiting receiver yet (see below).
+///
+/// ```
+/// use std::thread;
+/// use ipcm_host::{Error, Ipc, Receiver, Sender};
+///
+/// fn produce(tx: Sender) -> Result<(), Error> {
+///     for word in ["alpha", "beta"] {
+///         tx.write(word.as_bytes())?;
+///     }
+///     Ok(())
+/// }
+/// fn first(rx: &Receiver) -> Result<Vec<u8>, Error> {
+///     let mut msg = Vec::new();
+///     rx.read_to_vec(&mut msg)?;
+///     Ok(msg)
+/// }
+///
+/// let ipc = Ipc::new();
+/// let (tx, rx) = ipc.pipe(16, 4).create()?.split();
+/// thread::spawn(move || produce(tx)).join().unwrap()?;
+/// assert_eq!(first(&rx)?, b"alpha");
+/// assert_eq!(rx.try_iter().collect::<Result<Vec<_>, _>>()?, [b"beta".to_vec()]);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// **No disconnect yet.** Dropping every `Sender` does not tell a
+/// [`Receiver`] anything: a blocked read keeps waiting (use a timed read,
+/// or destroy the pipe: waiting readers then fail with
+/// [`Error::Destroyed`] and [`Receiver::iter`] ends). Disconnect — a
+/// reader drains what is queued, then learns that the last sender is gone,
+/// as with crossbeam-channel — will be built on the core's *close*
+/// operation (DESIGN.md §9) once the core has it.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    pipe: Pipe,
+}
+
+/// The reading end of a pipe: reads, peeks, [`read_to_vec`] and the
+/// iterators, nothing that writes.
+///
+/// [`read_to_vec`]: Receiver::read_to_vec
+///
+/// ```compile_fail
+/// let (_tx, rx) = ipcm_host::Ipc::new().pipe(4, 1).create().unwrap().split();
+/// rx.write(b"x"); // error: a Receiver has no `write`
+/// ```
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    pipe: Pipe,
+}
+
+impl Pipe {
+    /// Split this handle into its two ends.
+    #[must_use]
+    pub fn split(self) -> (Sender, Receiver) {
+        (self.sender(), Receiver { pipe: self })
+    }
+
+    /// A writing end of the same pipe (this handle stays usable).
+    #[must_use]
+    pub fn sender(&self) -> Sender {
+        Sender { pipe: self.clone() }
+    }
+
+    /// A reading end of the same pipe (this handle stays usable).
+    #[must_use]
+    pub fn receiver(&self) -> Receiver {
+        Receiver { pipe: self.clone() }
+    }
+}
+
+/// What both ends can tell about their pipe.
+macro_rules! describe_pipe {
+    () => {
+        /// The pipe's id (see [`Pipe::id`]).
+        #[must_use]
+        pub fn id(&self) -> PipeId {
+            self.pipe.id()
+        }
+
+        /// The pipe's name, if it has one.
+        #[must_use]
+        pub fn name(&self) -> Option<&str> {
+            self.pipe.name()
+        }
+
+        /// The largest message, in bytes.
+        #[must_use]
+        pub fn msg_size(&self) -> usize {
+            self.pipe.msg_size()
+        }
+
+        /// How many messages the pipe holds when full.
+        #[must_use]
+        pub fn depth(&self) -> usize {
+            self.pipe.depth()
+        }
+
+        /// What a write to the full pipe does.
+        #[must_use]
+        pub fn on_full(&self) -> OnFull {
+            self.pipe.on_full()
+        }
+
+        /// A snapshot of the pipe (see [`Pipe::info`]).
+        ///
+        /// # Errors
+        /// [`Error::Destroyed`].
+        pub fn info(&self) -> Result<PipeInfo, Error> {
+            self.pipe.info()
+        }
+    };
+}
+
+impl Sender {
+    describe_pipe!();
+
+    /// See [`Pipe::write`].
+    ///
+    /// # Errors
+    /// As [`Pipe::write`].
+    #[inline]
+    pub fn write(&self, msg: &[u8]) -> Result<Written, Error> {
+        self.pipe.write(msg)
+    }
+
+    /// See [`Pipe::try_write`].
+    ///
+    /// # Errors
+    /// As [`Pipe::try_write`].
+    #[inline]
+    pub fn try_write(&self, msg: &[u8]) -> Result<Written, Error> {
+        self.pipe.try_write(msg)
+    }
+
+    /// See [`Pipe::write_timeout`].
+    ///
+    /// # Errors
+    /// As [`Pipe::write_timeout`].
+    pub fn write_timeout(&self, msg: &[u8], timeout: Duration) -> Result<Written, Error> {
+        self.pipe.write_timeout(msg, timeout)
+    }
+
+    /// See [`Pipe::write_deadline`].
+    ///
+    /// # Errors
+    /// As [`Pipe::write_deadline`].
+    pub fn write_deadline(&self, msg: &[u8], deadline: Instant) -> Result<Written, Error> {
+        self.pipe.write_deadline(msg, deadline)
+    }
+}
+
+impl Receiver {
+    describe_pipe!();
+
+    /// See [`Pipe::read`].
+    ///
+    /// # Errors
+    /// As [`Pipe::read`].
+    #[inline]
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.pipe.read(buf)
+    }
+
+    /// See [`Pipe::try_read`].
+    ///
+    /// # Errors
+    /// As [`Pipe::try_read`].
+    #[inline]
+    pub fn try_read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.pipe.try_read(buf)
+    }
+
+    /// See [`Pipe::read_timeout`].
+    ///
+    /// # Errors
+    /// As [`Pipe::read_timeout`].
+    pub fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<usize, Error> {
+        self.pipe.read_timeout(buf, timeout)
+    }
+
+    /// See [`Pipe::read_deadline`].
+    ///
+    /// # Errors
+    /// As [`Pipe::read_deadline`].
+    pub fn read_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<usize, Error> {
+        self.pipe.read_deadline(buf, deadline)
+    }
+
+    /// See [`Pipe::peek`].
+    ///
+    /// # Errors
+    /// As [`Pipe::peek`].
+    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.pipe.peek(buf)
+    }
+
+    /// See [`Pipe::try_peek`].
+    ///
+    /// # Errors
+    /// As [`Pipe::try_peek`].
+    pub fn try_peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.pipe.try_peek(buf)
+    }
+
+    /// See [`Pipe::peek_timeout`].
+    ///
+    /// # Errors
+    /// As [`Pipe::peek_timeout`].
+    pub fn peek_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<usize, Error> {
+        self.pipe.peek_timeout(buf, timeout)
+    }
+
+    /// See [`Pipe::peek_deadline`].
+    ///
+    /// # Errors
+    /// As [`Pipe::peek_deadline`].
+    pub fn peek_deadline(&self, buf: &mut [u8], deadline: Instant) -> Result<usize, Error> {
+        self.pipe.peek_deadline(buf, deadline)
+    }
+
+    /// See [`Pipe::read_to_vec`].
+    ///
+    /// # Errors
+    /// As [`Pipe::read_to_vec`].
+    pub fn read_to_vec(&self, buf: &mut Vec<u8>) -> Result<usize, Error> {
+        self.pipe.read_to_vec(buf)
+    }
+
+    /// See [`Pipe::try_read_to_vec`].
+    ///
+    /// # Errors
+    /// As [`Pipe::try_read_to_vec`].
+    pub fn try_read_to_vec(&self, buf: &mut Vec<u8>) -> Result<usize, Error> {
+        self.pipe.try_read_to_vec(buf)
+    }
+
+    /// See [`Pipe::iter`].
+    pub fn iter(&self) -> Iter<'_> {
+        self.pipe.iter()
+    }
+
+    /// See [`Pipe::try_iter`].
+    pub fn try_iter(&self) -> TryIter<'_> {
+        self.pipe.try_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Receiver {
+    type Item = Result<Vec<u8>, Error>;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
