@@ -31,6 +31,9 @@ use crate::syscall::{Reply, Request, Syscall, Wait};
 use crate::trace::Trace;
 use crate::user::{Program, Sys, UserError, UserResult};
 
+mod traced;
+use traced::{WaitBytes, state_args};
+
 /// The raw lock the simulated kernel gives the IPC manager.
 pub type Lock = spin::Mutex<()>;
 
@@ -346,6 +349,8 @@ pub struct Sim {
     anomalies: Vec<String>,
     observer: Option<Box<dyn Observer>>,
     trace: Option<Trace>,
+    /// For the trace: what each pending operation will have moved.
+    trace_waits: BTreeMap<Tid, WaitBytes>,
     pipes: BTreeMap<PipeId, PipeRecord>,
     last: Option<Tid>,
 }
@@ -372,6 +377,7 @@ impl Sim {
             anomalies: Vec::new(),
             observer: None,
             trace: None,
+            trace_waits: BTreeMap::new(),
             pipes: BTreeMap::new(),
             last: None,
         }
@@ -393,6 +399,7 @@ impl Sim {
                 &state_name(&thread.state, &self.pipes),
                 thread.since,
                 now,
+                state_args(thread, &self.pipes),
             );
         }
         Some(trace)
@@ -602,7 +609,8 @@ impl Sim {
         }
         if let Some(trace) = &mut self.trace {
             let name = state_name(&thread.state, &self.pipes);
-            trace.state(thread.process, tid, &name, thread.since, now);
+            let args = state_args(thread, &self.pipes);
+            trace.state(thread.process, tid, &name, thread.since, now, args);
         }
         thread.state = state;
         thread.since = now;
@@ -846,6 +854,7 @@ impl Sim {
         if let Some(observer) = &mut self.observer {
             observer.after(&call, &outcome, &wakes, &self.machine);
         }
+        self.trace_ipc(&call, &outcome, &wakes);
         for (tid, status) in wakes {
             self.apply_wake(tid, status);
         }

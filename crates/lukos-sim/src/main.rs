@@ -159,7 +159,8 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
         println!(
-            "trace: {} events written to {} (open it at ui.perfetto.dev)",
+            "trace: {} events written to {} (open it at ui.perfetto.dev; \
+             1 us on its timeline is 1 scheduler tick)",
             trace.len(),
             path.display()
         );
