@@ -118,3 +118,24 @@ fn destroy_racing_a_blocked_read_wakes_it_once() {
         );
     });
 }
+
+#[test]
+fn an_open_racing_the_last_drop_finds_a_live_pipe_or_none() {
+    model(|| {
+        let ipc = Ipc::new();
+        let pipe = ipc.pipe(1, 1).name("last").create().unwrap();
+        let opener = {
+            let ipc = ipc.clone();
+            thread::spawn(move || match ipc.open("last") {
+                // A handle from open is never one to a pipe being freed.
+                Ok(pipe) => pipe.try_write(&[1]).map(|_| ()),
+                Err(Error::NotFound { .. }) => Ok(()),
+                Err(other) => Err(other),
+            })
+        };
+        drop(pipe);
+        assert_eq!(opener.join().unwrap(), Ok(()));
+        // Whichever handle went last freed the pipe and its name.
+        assert_eq!(ipc.pipe_count(), 0);
+    });
+}
