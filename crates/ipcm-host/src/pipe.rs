@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
-use ipcm::{Caller, PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
+use ipcm::Caller;
+use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
 
 use crate::kernel::{HostKernel, HostThread, current};
 use crate::sync::{self, Lock};

@@ -293,6 +293,37 @@ fn dropping_the_handles_of_a_destroyed_pipe_frees_nothing_else() {
 }
 
 #[test]
+fn handles_cloned_and_dropped_across_threads_keep_the_pipe_until_the_last() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 64).name("shared").create().unwrap();
+    let workers: Vec<_> = (0..8_u8)
+        .map(|worker| {
+            let pipe = pipe.clone();
+            thread::spawn(move || {
+                for _ in 0..1000 {
+                    let (tx, rx) = pipe.clone().split();
+                    drop(rx);
+                    drop(tx.clone());
+                    drop(tx);
+                }
+                pipe.write(&[worker]).unwrap();
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert_eq!(
+        pipe.info().unwrap().queued,
+        8,
+        "the pipe outlived every clone"
+    );
+    drop(pipe);
+    assert_eq!(ipc.pipe_count(), 0);
+    assert!(matches!(ipc.open("shared"), Err(Error::NotFound { .. })));
+}
+
+#[test]
 fn an_open_racing_the_last_drop_gets_a_live_pipe_or_none() {
     let ipc = Ipc::new();
     let creator = {
