@@ -1,6 +1,7 @@
 //! [`Sender`] and [`Receiver`]: the two ends of a pipe as separate types,
 //! so a function that should only write cannot read, and the other way
-//! round.
+//! round; [`MessageSender`] and [`MessageReceiver`] are the same for a
+//! [`MessagePipe`] of values.
 //!
 //! A [`Pipe`] handle can still do both; [`Pipe::split`],
 //! [`Pipe::sender`] and [`Pipe::receiver`] make ends from it. Ends are
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 use ipcm::{PipeId, PipeInfo};
 
 use crate::iter::{Iter, TryIter};
-use crate::{Error, OnFull, Pipe, Written};
+use bytemuck::Pod;
+
+use crate::{Error, MessagePipe, OnFull, Pipe, Written};
 
 /// The writing end of a pipe: [`write`](Sender::write) and its `try_`,
 /// `_timeout` and `_deadline` forms, nothing that reads. Dropping every
@@ -278,6 +281,186 @@ impl<'a> IntoIterator for &'a Receiver {
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// The sending end of a [`MessagePipe`]: whole values of `T`, nothing
+/// that receives. Made by [`MessagePipe::split`] or
+/// [`MessagePipe::sender`]; no disconnect yet, as for [`Sender`].
+///
+/// ```
+/// use std::thread;
+/// use ipcm_host::{Error, Ipc, MessagePipe, MessageSender};
+///
+/// fn count_to(tx: MessageSender<u32>, n: u32) -> Result<(), Error> {
+///     (1..=n).try_for_each(|i| tx.send(&i))
+/// }
+///
+/// let ipc = Ipc::new();
+/// let (tx, rx) = MessagePipe::<u32>::create(&ipc, None, 2)?.split();
+/// let producer = thread::spawn(move || count_to(tx, 3));
+/// assert_eq!([rx.recv()?, rx.recv()?, rx.recv()?], [1, 2, 3]);
+/// producer.join().unwrap()?;
+/// # Ok::<(), Error>(())
+/// ```
+pub struct MessageSender<T> {
+    pipe: MessagePipe<T>,
+}
+
+/// The receiving end of a [`MessagePipe`]: whole values of `T`, and the
+/// iterators, nothing that sends.
+pub struct MessageReceiver<T> {
+    pipe: MessagePipe<T>,
+}
+
+impl<T> Clone for MessageSender<T> {
+    fn clone(&self) -> Self {
+        MessageSender {
+            pipe: self.pipe.clone(),
+        }
+    }
+}
+
+impl<T> Clone for MessageReceiver<T> {
+    fn clone(&self) -> Self {
+        MessageReceiver {
+            pipe: self.pipe.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for MessageSender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageSender")
+            .field("pipe", &self.pipe)
+            .finish()
+    }
+}
+
+impl<T> std::fmt::Debug for MessageReceiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageReceiver")
+            .field("pipe", &self.pipe)
+            .finish()
+    }
+}
+
+impl<T: Pod> MessagePipe<T> {
+    /// Split this handle into its two ends.
+    #[must_use]
+    pub fn split(self) -> (MessageSender<T>, MessageReceiver<T>) {
+        (self.sender(), MessageReceiver { pipe: self })
+    }
+
+    /// A sending end of the same pipe (this handle stays usable).
+    #[must_use]
+    pub fn sender(&self) -> MessageSender<T> {
+        MessageSender { pipe: self.clone() }
+    }
+
+    /// A receiving end of the same pipe (this handle stays usable).
+    #[must_use]
+    pub fn receiver(&self) -> MessageReceiver<T> {
+        MessageReceiver { pipe: self.clone() }
+    }
+}
+
+impl<T: Pod> MessageSender<T> {
+    /// The pipe's id.
+    #[must_use]
+    pub fn id(&self) -> PipeId {
+        self.pipe.pipe().id()
+    }
+
+    /// See [`MessagePipe::send`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::send`].
+    pub fn send(&self, value: &T) -> Result<(), Error> {
+        self.pipe.send(value)
+    }
+
+    /// See [`MessagePipe::try_send`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::try_send`].
+    pub fn try_send(&self, value: &T) -> Result<(), Error> {
+        self.pipe.try_send(value)
+    }
+
+    /// See [`MessagePipe::send_timeout`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::send_timeout`].
+    pub fn send_timeout(&self, value: &T, timeout: Duration) -> Result<(), Error> {
+        self.pipe.send_timeout(value, timeout)
+    }
+
+    /// See [`MessagePipe::send_deadline`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::send_deadline`].
+    pub fn send_deadline(&self, value: &T, deadline: Instant) -> Result<(), Error> {
+        self.pipe.send_deadline(value, deadline)
+    }
+}
+
+impl<T: Pod> MessageReceiver<T> {
+    /// The pipe's id.
+    #[must_use]
+    pub fn id(&self) -> PipeId {
+        self.pipe.pipe().id()
+    }
+
+    /// See [`MessagePipe::recv`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::recv`].
+    pub fn recv(&self) -> Result<T, Error> {
+        self.pipe.recv()
+    }
+
+    /// See [`MessagePipe::try_recv`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::try_recv`].
+    pub fn try_recv(&self) -> Result<T, Error> {
+        self.pipe.try_recv()
+    }
+
+    /// See [`MessagePipe::recv_timeout`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::recv_timeout`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.pipe.recv_timeout(timeout)
+    }
+
+    /// See [`MessagePipe::recv_deadline`].
+    ///
+    /// # Errors
+    /// As [`MessagePipe::recv_deadline`].
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, Error> {
+        self.pipe.recv_deadline(deadline)
+    }
+
+    /// See [`MessagePipe::iter`].
+    pub fn iter(&self) -> Iter<'_, T> {
+        self.pipe.iter()
+    }
+
+    /// See [`MessagePipe::try_iter`].
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        self.pipe.try_iter()
+    }
+}
+
+impl<'a, T: Pod> IntoIterator for &'a MessageReceiver<T> {
+    type Item = Result<T, Error>;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
         self.iter()
     }
 }

@@ -37,7 +37,8 @@
 //!   appends a message to a `Vec`; [`Pipe::iter`] and [`Pipe::try_iter`]
 //!   iterate over received messages, waiting or not.
 //! - [`Sender`] and [`Receiver`] are a pipe's two ends as types
-//!   ([`Pipe::split`]); they have no disconnect yet (see [`Sender`]).
+//!   ([`Pipe::split`]), [`MessageSender`] and [`MessageReceiver`] those of
+//!   a [`MessagePipe`]; they have no disconnect yet (see [`Sender`]).
 //! - A pipe lives until it is destroyed or its last handle is dropped,
 //!   which frees its name (see [`Pipe`]).
 //! - The three usage patterns as types: [`Blackboard`] (the freshest value,
@@ -100,7 +101,7 @@ pub use blackboard::{Blackboard, Snapshot};
 /// The `Pod` machinery message types need, with `derive` on (see
 /// [Message types](crate#message-types)).
 pub use bytemuck;
-pub use ends::{Receiver, Sender};
+pub use ends::{MessageReceiver, MessageSender, Receiver, Sender};
 pub use error::Error;
 pub use ipc::{Access, Ipc, OnFull, PipeBuilder};
 pub use ipcm::{MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, ProcessId, Status};

@@ -80,6 +80,41 @@ fn ends_made_from_a_handle_share_its_pipe_and_leave_it_usable() {
 }
 
 #[test]
+fn message_ends_carry_values_and_iterate() {
+    #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+    #[repr(C)]
+    #[bytemuck(crate = "ipcm_host::bytemuck")]
+    struct Job {
+        id: u32,
+        cost: u32,
+    }
+    let ipc = Ipc::new();
+    let (tx, rx) = MessagePipe::<Job>::create(&ipc, None, 2).unwrap().split();
+    assert_eq!(tx.id(), rx.id());
+    let producer = thread::spawn(move || {
+        for id in 0..100 {
+            tx.send(&Job { id, cost: id * 2 }).unwrap();
+        }
+    });
+    for id in 0..100 {
+        assert_eq!(rx.recv(), Ok(Job { id, cost: id * 2 }));
+    }
+    producer.join().unwrap();
+    assert_eq!(rx.try_recv(), Err(Error::Empty));
+    let again = rx.clone();
+    let tx = MessagePipe::<Job>::from_pipe(ipc.open_id(rx.id()).unwrap())
+        .unwrap()
+        .sender();
+    tx.try_send(&Job { id: 7, cost: 1 }).unwrap();
+    let drained: Vec<Job> = again.try_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(drained, [Job { id: 7, cost: 1 }]);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(1)),
+        Err(Error::TimedOut)
+    );
+}
+
+#[test]
 fn a_blocked_receiver_is_not_told_when_every_sender_is_dropped() {
     // Documented: there is no disconnect until the core has close. The
     // reader's timed wait runs out instead of ending early.
