@@ -44,7 +44,7 @@ use crate::machine::{Ticks, Tid};
 /// track.
 const IPCM_PID: u64 = 0;
 
-/// The kernel track's thread id within a run (thread ids are below it).
+/// The kernel track's thread number within a run (threads are below it).
 const KERNEL_TID: u64 = 999;
 
 /// Ticks of empty timeline between two runs.
@@ -164,7 +164,7 @@ impl Trace {
             "args": { "name": format!("{label}: ipcm pipes") }
         }));
         self.events.push(json!({
-            "ph": "M", "name": "thread_name", "pid": pid, "tid": self.offset + KERNEL_TID,
+            "ph": "M", "name": "thread_name", "pid": pid, "tid": self.kernel_tid(),
             "args": { "name": "kernel (timeouts, kills, kernel calls)" }
         }));
     }
@@ -173,14 +173,21 @@ impl Trace {
         self.offset + process.0
     }
 
+    /// Thread ids are `run offset * 1000 + thread`: never equal to a
+    /// process id (viewers take a thread whose id is a process's id for
+    /// that process's main thread).
     fn tid(&self, tid: Tid) -> u64 {
-        self.offset + u64::from(tid.0)
+        self.offset * 1000 + u64::from(tid.0)
+    }
+
+    fn kernel_tid(&self) -> u64 {
+        self.offset * 1000 + KERNEL_TID
     }
 
     fn track_ids(&self, track: Track) -> (u64, u64) {
         match track {
             Track::Thread(process, tid) => (self.pid(process), self.tid(tid)),
-            Track::Kernel => (self.offset + IPCM_PID, self.offset + KERNEL_TID),
+            Track::Kernel => (self.offset + IPCM_PID, self.kernel_tid()),
         }
     }
 

@@ -213,3 +213,14 @@ fn the_time_unit_is_stated_as_scheduler_ticks() {
         "{unit}"
     );
 }
+
+#[test]
+fn thread_ids_never_equal_process_ids() {
+    // A viewer takes a thread whose id is a process's id for that process's
+    // main thread, and would move its track there.
+    let document = document();
+    let events = events(&document);
+    let pids: BTreeSet<u64> = events.iter().filter_map(|e| e["pid"].as_u64()).collect();
+    let tids: BTreeSet<u64> = events.iter().filter_map(|e| e["tid"].as_u64()).collect();
+    assert!(pids.is_disjoint(&tids), "{:?}", pids.intersection(&tids));
+}
