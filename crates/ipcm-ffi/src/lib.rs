@@ -113,7 +113,11 @@ mod boundary;
 mod calls;
 mod global;
 mod hooks;
+#[cfg(feature = "hosted")]
+mod hosted;
 mod kptr;
 
 pub use abi::*;
 pub use calls::*;
+#[cfg(feature = "hosted")]
+pub use hosted::*;
