@@ -238,31 +238,31 @@ fn c_hosted_runtime_refuses_a_kernel_with_its_own_hooks() {
     run("hosted_conflict");
 }
 
-/// The README's example "from an ordinary C program" is
-/// `examples/hosted.c`, word for word, and it builds (with the sanitizers)
-/// and prints what the README says.
+/// The READMEs' example "from an ordinary C program" (the crate's and the
+/// repository's) is `examples/hosted.c`, word for word, and it builds (with
+/// the sanitizers) and prints what the README says.
 #[cfg(feature = "hosted")]
 #[test]
 fn c_readme_example_from_an_ordinary_c_program_runs() {
     let example = crate_dir().join("examples/hosted.c");
     let source = std::fs::read_to_string(&example).expect("read examples/hosted.c");
-    let readme = std::fs::read_to_string(crate_dir().join("README.md")).expect("read README.md");
-    let section = readme
-        .split("## From an ordinary C program")
-        .nth(1)
-        .expect("the README has the section");
-    let block = section
-        .split("```c\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("the section has a C block");
-    assert_eq!(block, source, "README.md and examples/hosted.c differ");
-    let out = run_exe(
-        "hosted-example",
-        &build_source(&example, "hosted-example", Link::Static),
-    );
+    for readme in ["README.md", "../../README.md"] {
+        let text = std::fs::read_to_string(crate_dir().join(readme)).expect("read the README");
+        let section = text
+            .split("## From an ordinary C program")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{readme} has the section"));
+        let block = section
+            .split("```c\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("{readme}'s section has a C block"));
+        assert_eq!(block, source, "{readme} and examples/hosted.c differ");
+    }
+    let exe = build_source(&example, "hosted-example", Link::Static);
     assert_eq!(
-        out, "hello 1\nhello 2\nhello 3\nIPCM_STATUS_TIMED_OUT\n",
+        run_exe("hosted-example", &exe),
+        "hello 1\nhello 2\nhello 3\nIPCM_STATUS_TIMED_OUT\n",
         "the example's output"
     );
 }
