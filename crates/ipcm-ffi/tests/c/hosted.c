@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,7 @@ typedef struct msg {
 } msg_t;
 
 static size_t stress_id;
+static atomic_int stress_destroyed;
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned seen[WRITERS][PER_WRITER];
 
@@ -250,7 +252,11 @@ static void *stress_reader(void *arg) {
         /* A finite timeout on half the reads exercises cancel racing hand-off. */
         int status = ipcm_host_read(stress_id, &m, sizeof m, &len, (n & 1) ? 1 * MS : IPCM_HOST_FOREVER);
         if (status == IPCM_STATUS_TIMED_OUT) continue;
-        if (status == IPCM_STATUS_DESTROYED) return NULL;
+        /* The end: destroyed while waiting, or gone by id (NOT_FOUND). */
+        if (status == IPCM_STATUS_DESTROYED || status == IPCM_STATUS_NOT_FOUND) {
+            CHECK(atomic_load(&stress_destroyed));
+            return NULL;
+        }
         CHECK_STATUS(status, IPCM_STATUS_OK);
         CHECK(len == sizeof m && m.writer < WRITERS && m.seq < PER_WRITER);
         CHECK(last[m.writer] == UINT32_MAX || m.seq > last[m.writer]);
@@ -271,6 +277,7 @@ static void threads_conserve_messages(void) {
     for (int w = 0; w < WRITERS; w++) CHECK(pthread_join(writers[w], NULL) == 0);
     /* Every message written; wait until the readers took them all. */
     while (info(stress_id).read != (uint64_t)WRITERS * PER_WRITER) sched_yield();
+    atomic_store(&stress_destroyed, 1);
     CHECK_STATUS(ipcm_pipe_destroy(NULL, stress_id), IPCM_STATUS_OK);
     for (int r = 0; r < READERS; r++) CHECK(pthread_join(readers[r], NULL) == 0);
     for (int w = 0; w < WRITERS; w++)
