@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the C libraries as they ship: target/dist/libipcm_ffi.{a,so}, with
-# no debug info. Extra arguments go to cargo (e.g. --features hosted).
+# Build the C libraries as they ship, with no debug info:
+# target/dist/libipcm_ffi.{a,so} (under $CARGO_TARGET_DIR if set). Extra
+# arguments go to cargo (e.g. --features hosted).
 #
 # The `dist` profile (workspace Cargo.toml) builds without debug info and
 # strips the cdylib. The staticlib also carries the standard library's
@@ -11,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 cargo build -p ipcm-ffi --profile dist "$@"
-lib=target/dist/libipcm_ffi.a
+dist=${CARGO_TARGET_DIR:-target}/dist
+lib=$dist/libipcm_ffi.a
 objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd "$lib" "$lib.tmp"
 mv "$lib.tmp" "$lib"
-ls -l "$lib" target/dist/libipcm_ffi.so
+ls -l "$lib" "$dist/libipcm_ffi.so"
