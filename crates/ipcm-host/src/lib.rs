@@ -64,3 +64,9 @@ pub use ipcm::{MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, ProcessId, Status};
 pub use message::MessagePipe;
 pub use pipe::{Pipe, Written};
 pub use semaphore::{Permit, TokenSemaphore};
+
+/// The README's example, compiled and run as a doctest so it cannot go
+/// stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
