@@ -509,9 +509,10 @@ const char *ipcm_status_name(int status);
  * The `ipcm_host_*` calls are in a library built with the `hosted`
  * feature (`cargo build -p ipcm-ffi --release --features hosted`).
  *
- * Every hosted thread belongs to process 1; pipes created with
- * `ipcm_pipe_create` belong to the kernel (process 0), so the owner flags
- * then keep hosted threads out.
+ * Every hosted thread belongs to process 1 and has priority 0 (so
+ * `IPCM_FLAG_PRIORITY_WAITERS` pipes serve it first come, first served);
+ * pipes created with `ipcm_pipe_create` belong to the kernel (process 0),
+ * so the owner flags then keep hosted threads out.
  *
  * Returns `IPCM_STATUS_OK` (also when called again), or
  * `IPCM_STATUS_BAD_PARAM` (nothing changed) when a kernel installed its
@@ -523,7 +524,8 @@ int ipcm_host_init(void);
 /**
  * The calling OS thread as the IPC manager's `thread_t *`, for the
  * `ipcm_pipe_*` calls (whose buffers are then ordinary pointers). Created
- * on first use; the same value for the thread's whole life; never NULL.
+ * on first use; the same value for the thread's whole life; NULL only
+ * while the thread's thread-local storage is being torn down at its exit.
  *
  * After `ipcm_host_init`, every non-NULL `thread_t *` given to the IPC
  * manager must come from here, each used only by its own thread, and a
@@ -533,8 +535,10 @@ int ipcm_host_init(void);
 thread_t *ipcm_host_thread(void);
 
 /**
- * Finish a call of the calling thread: `status` is what an `ipcm_pipe_*`
- * call for `ipcm_host_thread()` returned. Any status but
+ * Finish a call of the calling thread: `status` is what its last
+ * `ipcm_pipe_*` call for `ipcm_host_thread()` returned (a `BLOCKED` that
+ * is not the thread's own would wait for a wake that never comes, timeout
+ * or not). Any status but
  * `IPCM_STATUS_BLOCKED` is returned as it is; for `BLOCKED`, waits until
  * the operation completes and returns its final status (`OK`: the message
  * is written, or in the buffers). When `timeout_ns` nanoseconds have
