@@ -17,8 +17,16 @@
 /*
  * The kernel's thread type, opaque to the IPC manager: a thread_t * is only
  * compared by address and handed back to the hooks; NULL is "the kernel".
- * A kernel with its own thread_t defines IPCM_KERNEL_THREAD_T before
- * including this header.
+ * A kernel with its own thread type defines IPCM_KERNEL_THREAD_T and
+ * declares `typedef <its type> thread_t;` before including this header, e.g.
+ *
+ *     #define IPCM_KERNEL_THREAD_T
+ *     typedef struct my_thread thread_t;
+ *     #include "ipcm.h"
+ *
+ * (defining IPCM_KERNEL_THREAD_T without the typedef leaves thread_t
+ * undeclared). A hosted C program (feature `hosted`) defines neither and
+ * gets its threads' thread_t from ipcm_host_thread().
  */
 #ifndef IPCM_KERNEL_THREAD_T
 typedef struct thread_t thread_t;
@@ -126,6 +134,12 @@ typedef struct thread_t thread_t;
 #define IPCM_FLAG_PRIORITY_WAITERS 8
 
 /**
+ * A timeout that never expires: wait until the operation completes.
+ * (Every negative timeout means the same.)
+ */
+#define IPCM_HOST_FOREVER (-1)
+
+/**
  * A pipe handle, as the seed's calls return it. Opaque: its value is the
  * pipe's id (`ipcm_pipe_id`) and it is never
  * dereferenced, so a stale or made-up handle cannot crash the library.
@@ -173,7 +187,7 @@ typedef uint64_t (*ipcm_process_of_fn)(void *ctx, thread_t *thread);
 typedef uint8_t (*ipcm_priority_of_fn)(void *ctx, thread_t *thread);
 
 /**
- * The services the IPC manager needs from the kernel (DESIGN §4), given to
+ * The services the IPC manager needs from the kernel (docs/design.md §4), given to
  * `ipcm_install_hooks`. Every hook receives
  * `ctx` first. Hooks are called from whichever CPU/thread calls the IPC
  * manager, so they must be thread-safe.
@@ -277,8 +291,9 @@ void ipcm_init(void);
  * can use pipes; calls for a thread return `IPCM_STATUS_BAD_PARAM`.
  *
  * Returns `IPCM_STATUS_OK`, or `IPCM_STATUS_BAD_PARAM` (nothing installed)
- * when `hooks` or one of its required functions is NULL. The struct is
- * copied; it need not outlive the call.
+ * when `hooks` or one of its required functions is NULL, or the hosted
+ * runtime (`ipcm_host_init`) runs this manager. The struct is copied; it
+ * need not outlive the call.
  *
  * # Safety
  * `hooks`, if not NULL, points to a valid `ipcm_hooks_t` whose functions
@@ -486,6 +501,98 @@ int ipcm_pipe_info(size_t id, struct ipcm_pipe_info_t *info);
  * `"IPCM_STATUS_UNKNOWN"`. The string is static.
  */
 const char *ipcm_status_name(int status);
+
+/**
+ * Use the IPC manager from an ordinary C program: install the hosted
+ * runtime's hooks, after which any POSIX thread can call `ipcm_host_*` and,
+ * with `ipcm_host_thread()` as its `thread_t *`, the `ipcm_pipe_*` calls.
+ * The `ipcm_host_*` calls are in a library built with the `hosted`
+ * feature (`cargo build -p ipcm-ffi --release --features hosted`).
+ *
+ * Every hosted thread belongs to process 1 and has priority 0 (so
+ * `IPCM_FLAG_PRIORITY_WAITERS` pipes serve it first come, first served);
+ * pipes created with `ipcm_pipe_create` belong to the kernel (process 0),
+ * so the owner flags then keep hosted threads out.
+ *
+ * Returns `IPCM_STATUS_OK` (also when called again), or
+ * `IPCM_STATUS_BAD_PARAM` (nothing changed) when a kernel installed its
+ * own hooks with `ipcm_install_hooks`. Once it succeeded,
+ * `ipcm_install_hooks` returns `IPCM_STATUS_BAD_PARAM`.
+ */
+int ipcm_host_init(void);
+
+/**
+ * The calling OS thread as the IPC manager's `thread_t *`, for the
+ * `ipcm_pipe_*` calls (whose buffers are then ordinary pointers). Created
+ * on first use; the same value for the thread's whole life; NULL only
+ * while the thread's thread-local storage is being torn down at its exit.
+ *
+ * After `ipcm_host_init`, every non-NULL `thread_t *` given to the IPC
+ * manager must come from here, each used only by its own thread, and a
+ * call of that thread that returns `IPCM_STATUS_BLOCKED` must be passed to
+ * [`ipcm_host_finish`] before the thread's next call.
+ */
+thread_t *ipcm_host_thread(void);
+
+/**
+ * Finish a call of the calling thread: `status` is what its last
+ * `ipcm_pipe_*` call for `ipcm_host_thread()` returned (a `BLOCKED` that
+ * is not the thread's own would wait for a wake that never comes, timeout
+ * or not). Any status but
+ * `IPCM_STATUS_BLOCKED` is returned as it is; for `BLOCKED`, waits until
+ * the operation completes and returns its final status (`OK`: the message
+ * is written, or in the buffers). When `timeout_ns` nanoseconds have
+ * passed (0: at once; negative or `IPCM_HOST_FOREVER`: never), the
+ * operation is cancelled and `IPCM_STATUS_TIMED_OUT` returned: it did not
+ * happen. An operation that completes as the deadline passes gives its
+ * real outcome instead.
+ *
+ * ```c
+ * size_t len;
+ * int status = ipcm_host_finish(
+ *     ipcm_pipe_read(ipcm_host_thread(), id, buf, &len), IPCM_HOST_FOREVER);
+ * ```
+ */
+int ipcm_host_finish(int status, int64_t timeout_ns);
+
+/**
+ * Write `len` bytes at `msg` as one message into pipe `id`, waiting up to
+ * `timeout_ns` (as [`ipcm_host_finish`]) while the pipe is full.
+ *
+ * Returns `OK`, `TIMED_OUT` (not written), `NOT_FOUND`, `TOO_LARGE`,
+ * `DENIED`, `DESTROYED` (the pipe was destroyed while waiting),
+ * `NO_MEMORY`, or `BAD_PARAM`: `msg` NULL, or `ipcm_host_init` not called.
+ *
+ * # Safety
+ * `msg` is NULL or valid for reads of `len` bytes until the call returns.
+ */
+int ipcm_host_write(size_t id, const void *msg, size_t len, int64_t timeout_ns);
+
+/**
+ * Take the oldest message of pipe `id` into `buf` (`buf_len` bytes, at
+ * least the pipe's `msg_size`) and store its length at `len` (NULL:
+ * not stored), waiting up to `timeout_ns` (as [`ipcm_host_finish`]) while
+ * the pipe is empty.
+ *
+ * Returns `OK`, `TIMED_OUT` (nothing taken), `NOT_FOUND`, `DENIED`,
+ * `DESTROYED`, `NO_MEMORY`, or `BAD_PARAM`: `buf` NULL, `buf_len` shorter
+ * than `msg_size` (nothing taken), or `ipcm_host_init` not called.
+ *
+ * # Safety
+ * `buf` is NULL or valid for writes of `buf_len` bytes, and `len` NULL or
+ * valid for a write of a `size_t`, until the call returns.
+ */
+int ipcm_host_read(size_t id, void *buf, size_t buf_len, size_t *len, int64_t timeout_ns);
+
+/**
+ * [`ipcm_host_read`] that copies the oldest message without taking it
+ * (waiting while the pipe is empty; the next write gives every waiting
+ * peeker a copy).
+ *
+ * # Safety
+ * As [`ipcm_host_read`].
+ */
+int ipcm_host_peek(size_t id, void *buf, size_t buf_len, size_t *len, int64_t timeout_ns);
 
 #ifdef __cplusplus
 }  // extern "C"

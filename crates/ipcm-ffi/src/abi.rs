@@ -26,8 +26,8 @@ pub struct ipc_pipe_t {
 /// never dereferenced. NULL means "the kernel itself".
 ///
 /// The header declares `typedef struct thread_t thread_t;` unless the
-/// kernel defines `IPCM_KERNEL_THREAD_T` (having its own `thread_t`) before
-/// including it.
+/// including program defines `IPCM_KERNEL_THREAD_T`; then it must itself
+/// declare `typedef <its thread type> thread_t;` before including it.
 pub struct thread_t {
     _opaque: [u8; 0],
     _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
@@ -78,7 +78,7 @@ pub type ipcm_process_of_fn =
 pub type ipcm_priority_of_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, thread: *mut thread_t) -> u8>;
 
-/// The services the IPC manager needs from the kernel (DESIGN §4), given to
+/// The services the IPC manager needs from the kernel (docs/design.md §4), given to
 /// `ipcm_install_hooks`. Every hook receives
 /// `ctx` first. Hooks are called from whichever CPU/thread calls the IPC
 /// manager, so they must be thread-safe.

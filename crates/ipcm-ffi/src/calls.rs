@@ -64,8 +64,9 @@ pub extern "C" fn ipcm_init() {
 /// can use pipes; calls for a thread return `IPCM_STATUS_BAD_PARAM`.
 ///
 /// Returns `IPCM_STATUS_OK`, or `IPCM_STATUS_BAD_PARAM` (nothing installed)
-/// when `hooks` or one of its required functions is NULL. The struct is
-/// copied; it need not outlive the call.
+/// when `hooks` or one of its required functions is NULL, or the hosted
+/// runtime (`ipcm_host_init`) runs this manager. The struct is copied; it
+/// need not outlive the call.
 ///
 /// # Safety
 /// `hooks`, if not NULL, points to a valid `ipcm_hooks_t` whose functions

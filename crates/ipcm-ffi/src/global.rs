@@ -10,7 +10,7 @@ use ipcm::Ipcm;
 use crate::hooks::FfiKernel;
 
 /// The lock of the C ABI's manager: parking_lot's, which spins briefly
-/// before parking (DESIGN §5), safe for many OS threads.
+/// before parking (docs/design.md §7), safe for many OS threads.
 pub(crate) type Lock = parking_lot::RawMutex;
 
 /// The manager type behind the C ABI.

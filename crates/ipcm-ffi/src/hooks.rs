@@ -96,35 +96,77 @@ impl Hooks {
 /// thread that could block (hooks were there) is always woken through some
 /// hooks. Each call copies the hooks out of the lock first, so a hook may
 /// call [`FfiKernel::install`] without deadlocking.
+///
+/// The hosted runtime's hooks are sealed: once installed they are never
+/// replaced (their wake knows only the runtime's own threads), and they are
+/// only installed where no kernel installed hooks of its own.
 pub(crate) struct FfiKernel {
-    hooks: RwLock<Option<Hooks>>,
+    hooks: RwLock<Installed>,
+}
+
+/// The installed hooks, and whether they are the hosted runtime's.
+struct Installed {
+    hooks: Option<Hooks>,
+    sealed: bool,
 }
 
 impl FfiKernel {
     pub(crate) const fn new() -> Self {
         FfiKernel {
-            hooks: RwLock::new(None),
+            hooks: RwLock::new(Installed {
+                hooks: None,
+                sealed: false,
+            }),
         }
     }
 
-    /// Install (or replace) the hooks; `false` if a required one is NULL.
+    /// Install (or replace) the hooks; `false` if a required one is NULL or
+    /// the hosted runtime's hooks are installed.
     pub(crate) fn install(&self, hooks: &ipcm_hooks_t) -> bool {
+        let mut installed = self.hooks.write();
         match Hooks::from_c(hooks) {
-            Some(hooks) => {
-                *self.hooks.write() = Some(hooks);
+            Some(hooks) if !installed.sealed => {
+                installed.hooks = Some(hooks);
                 true
             }
-            None => false,
+            _ => false,
         }
+    }
+
+    /// Install the hosted runtime's hooks for good. `true` when they are
+    /// installed now or were already; `false` (nothing changed) when a
+    /// kernel's own hooks are installed, or a required hook is NULL.
+    #[cfg_attr(not(feature = "hosted"), allow(dead_code))]
+    pub(crate) fn install_sealed(&self, hooks: &ipcm_hooks_t) -> bool {
+        let mut installed = self.hooks.write();
+        if installed.sealed {
+            return true;
+        }
+        match Hooks::from_c(hooks) {
+            Some(hooks) if installed.hooks.is_none() => {
+                *installed = Installed {
+                    hooks: Some(hooks),
+                    sealed: true,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the hosted runtime's hooks are installed.
+    #[cfg_attr(not(feature = "hosted"), allow(dead_code))]
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.hooks.read().sealed
     }
 
     /// Whether threads can be served (hooks are installed).
     pub(crate) fn has_hooks(&self) -> bool {
-        self.hooks.read().is_some()
+        self.hooks.read().hooks.is_some()
     }
 
     fn hooks(&self) -> Option<Hooks> {
-        *self.hooks.read()
+        self.hooks.read().hooks
     }
 }
 

@@ -77,6 +77,14 @@
 //! assert_eq!(memory[16..24], 5usize.to_ne_bytes());
 //! ```
 //!
+//! # Without a kernel
+//! With the `hosted` feature, `ipcm_host_init` installs built-in hooks
+//! for an ordinary program on POSIX threads: each OS thread is its own
+//! `thread_t *` (`ipcm_host_thread`), buffers are plain pointers, and
+//! `ipcm_host_write`, `ipcm_host_read` and `ipcm_host_peek` (or
+//! `ipcm_host_finish` after a seed call that returned `BLOCKED`) park the
+//! thread until its operation completes or its timeout cancels it.
+//!
 //! # Behaviour the seed left open
 //! - **Initialisation.** There is one global manager, created on first use:
 //!   every call works before [`ipcm_init`], which only forces the creation.
@@ -113,7 +121,11 @@ mod boundary;
 mod calls;
 mod global;
 mod hooks;
+#[cfg(feature = "hosted")]
+mod hosted;
 mod kptr;
 
 pub use abi::*;
 pub use calls::*;
+#[cfg(feature = "hosted")]
+pub use hosted::*;

@@ -94,6 +94,15 @@ enum Link {
 
 /// Compile `tests/c/<name>.c` into an executable; its path.
 fn build(name: &str, link: Link) -> PathBuf {
+    build_source(
+        &crate_dir().join("tests/c").join(format!("{name}.c")),
+        name,
+        link,
+    )
+}
+
+/// Compile the C file `source` into the executable `name`; its path.
+fn build_source(source: &Path, name: &str, link: Link) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ipcm-ffi-c");
     std::fs::create_dir_all(&out_dir).expect("create the output folder");
     let exe = out_dir.join(match link {
@@ -110,7 +119,7 @@ fn build(name: &str, link: Link) -> PathBuf {
     if sanitize() && link == Link::Static {
         cc.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
     }
-    cc.arg(crate_dir().join("tests/c").join(format!("{name}.c")));
+    cc.arg(source);
     match link {
         Link::Static => {
             cc.arg(staticlib());
@@ -141,8 +150,17 @@ fn run(name: &str) -> String {
 }
 
 fn run_linked(name: &str, link: Link) -> String {
-    let exe = build(name, link);
-    let output = Command::new(&exe)
+    let stdout = run_exe(name, &build(name, link));
+    assert!(
+        stdout.lines().last() == Some(&format!("{name}: ok")),
+        "{name} did not finish:\n{stdout}"
+    );
+    stdout
+}
+
+/// Run a built C program, which must exit 0; its standard output.
+fn run_exe(name: &str, exe: &Path) -> String {
+    let output = Command::new(exe)
         // The bad-input test asks for absurd pipe sizes: the allocator must
         // say no (NO_MEMORY), not abort the process.
         .env(
@@ -158,10 +176,6 @@ fn run_linked(name: &str, link: Link) -> String {
         "{name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.lines().last() == Some(&format!("{name}: ok")),
-        "{name} did not finish:\n{stdout}"
     );
     stdout
 }
@@ -198,6 +212,59 @@ fn c_pthreads_conserve_messages_and_per_writer_order() {
 #[test]
 fn c_upstream_lukos_dummy_pipe_producer_consumer() {
     run("lukos_dummy_pipe");
+}
+
+/// The hosted C runtime: plain pthreads, no hooks written by the program.
+#[cfg(feature = "hosted")]
+#[test]
+fn c_hosted_runtime_blocks_times_out_and_conserves_messages() {
+    let out = run("hosted");
+    for section in [
+        "before init",
+        "init",
+        "bad input",
+        "timeouts",
+        "hand-off",
+        "thread exit",
+    ] {
+        assert!(out.contains(&format!("{section}: ")), "{out}");
+    }
+    assert!(out.contains("conserved"), "{out}");
+}
+
+#[cfg(feature = "hosted")]
+#[test]
+fn c_hosted_runtime_refuses_a_kernel_with_its_own_hooks() {
+    run("hosted_conflict");
+}
+
+/// The READMEs' example "from an ordinary C program" (the crate's and the
+/// repository's) is `examples/hosted.c`, word for word, and it builds (with
+/// the sanitizers) and prints what the README says.
+#[cfg(feature = "hosted")]
+#[test]
+fn c_readme_example_from_an_ordinary_c_program_runs() {
+    let example = crate_dir().join("examples/hosted.c");
+    let source = std::fs::read_to_string(&example).expect("read examples/hosted.c");
+    for readme in ["README.md", "../../README.md"] {
+        let text = std::fs::read_to_string(crate_dir().join(readme)).expect("read the README");
+        let section = text
+            .split("## From an ordinary C program")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{readme} has the section"));
+        let block = section
+            .split("```c\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("{readme}'s section has a C block"));
+        assert_eq!(block, source, "{readme} and examples/hosted.c differ");
+    }
+    let exe = build_source(&example, "hosted-example", Link::Static);
+    assert_eq!(
+        run_exe("hosted-example", &exe),
+        "hello 1\nhello 2\nhello 3\nIPCM_STATUS_TIMED_OUT\n",
+        "the example's output"
+    );
 }
 
 /// The header's constants, compiled by the C compiler against the core's

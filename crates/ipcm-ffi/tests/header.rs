@@ -19,10 +19,16 @@ fn generate() -> String {
     let header = String::from_utf8(out).expect("the header is UTF-8");
     // cbindgen copies a negative literal as is; a macro must parenthesise
     // it (`x-IPCM_STATUS_INTERNAL` would otherwise read `x--1`).
-    header.replace(
-        "#define IPCM_STATUS_INTERNAL -1\n",
-        "#define IPCM_STATUS_INTERNAL (-1)\n",
-    )
+    header
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some(("#define", rest)) => match rest.split_once(" -") {
+                Some((name, value)) => format!("#define {name} (-{value})\n"),
+                None => format!("{line}\n"),
+            },
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 fn committed() -> String {

@@ -109,3 +109,9 @@ pub use iter::{Iter, TryIter};
 pub use message::MessagePipe;
 pub use pipe::{Pipe, Written};
 pub use semaphore::{OwnedPermit, Permit, TokenSemaphore};
+
+/// The README's example, compiled and run as a doctest so it cannot go
+/// stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -60,8 +60,9 @@
 //! # Ok::<(), Status>(())
 //! ```
 //!
-//! The contract is DESIGN.md in the project's `shared/` folder; the C ABI of
-//! the seed (`ipcm_init`, `ipcm_pipe_create`, ...) is the `ipcm-ffi` crate.
+//! The contract the crate is built to is the [`design`] module (the file
+//! `docs/design.md` of the repository); the C ABI of the seed (`ipcm_init`,
+//! `ipcm_pipe_create`, ...) is the `ipcm-ffi` crate.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -81,6 +82,11 @@ mod wait;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+// The design document, packaged with the crate (`design.md` is a link to
+// the repository's `docs/design.md`; `cargo package` copies the file).
+#[doc = include_str!("../design.md")]
+pub mod design {}
 
 pub use flags::PipeFlags;
 pub use id::PipeId;

@@ -585,10 +585,10 @@ impl Model {
 
     fn keep_ledger(&mut self, p: &Prediction) {
         for (id, message) in &p.accepted {
-            if let Some(tag) = tag_of(message) {
-                if self.ledger.insert(tag, Fate::Queued).is_some() {
-                    self.violation(format!("message {tag:?} accepted into {id} twice"));
-                }
+            if let Some(tag) = tag_of(message)
+                && self.ledger.insert(tag, Fate::Queued).is_some()
+            {
+                self.violation(format!("message {tag:?} accepted into {id} twice"));
             }
         }
         for (id, message) in &p.consumed {
