@@ -46,6 +46,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod asynk;
 mod blackboard;
 mod error;
 mod ipc;
@@ -57,6 +58,7 @@ mod sync;
 #[allow(unsafe_code)]
 mod user_copy;
 
+pub use asynk::{PeekFuture, ReadFuture, WriteFuture};
 pub use blackboard::{Blackboard, Snapshot};
 pub use error::Error;
 pub use ipc::{Access, Ipc, OnFull, PipeBuilder};
