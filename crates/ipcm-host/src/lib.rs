@@ -58,7 +58,7 @@ mod sync;
 #[allow(unsafe_code)]
 mod user_copy;
 
-pub use asynk::{PeekFuture, ReadFuture, WriteFuture};
+pub use asynk::{NewerFuture, PeekFuture, ReadFuture, WriteFuture};
 pub use blackboard::{Blackboard, Snapshot};
 pub use error::Error;
 pub use ipc::{Access, Ipc, OnFull, PipeBuilder};

@@ -8,7 +8,10 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
-use futures::task::{LocalSpawnExt, noop_waker};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::task::{ArcWake, LocalSpawnExt, noop_waker};
 use ipcm_host::{Error, Ipc, Pipe};
 
 /// Messages per writer in the many-to-many runs.
@@ -458,5 +461,54 @@ fn write_async_of_a_message_too_large_fails_at_once() {
             len: 8,
             msg_size: 4
         })
+    ));
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Count(AtomicUsize);
+
+impl ArcWake for Count {
+    fn wake_by_ref(count: &Arc<Self>) {
+        count.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (std::task::Waker, Arc<Count>) {
+    let count = Arc::new(Count::default());
+    (futures::task::waker(Arc::clone(&count)), count)
+}
+
+#[test]
+fn the_completing_call_wakes_the_task_of_a_pending_future() {
+    let pipe = Ipc::new().pipe(8, 1).create().unwrap();
+    let (waker, wakes) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut buf = [0; 8];
+    let mut read = pipe.read_async(&mut buf);
+    assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    // The write completes the pending operation from another thread.
+    let writer = pipe.clone();
+    thread::spawn(move || writer.write(b"one").unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        std::pin::Pin::new(&mut read).poll(&mut cx),
+        Poll::Ready(Ok(3))
+    );
+    drop(read);
+
+    pipe.write(b"full").unwrap();
+    let mut write = pipe.write_async(b"two");
+    assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+    let reader = pipe.clone();
+    thread::spawn(move || reader.read(&mut [0; 8]).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    assert!(matches!(
+        std::pin::Pin::new(&mut write).poll(&mut cx),
+        Poll::Ready(Ok(_))
     ));
 }

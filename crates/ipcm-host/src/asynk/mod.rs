@@ -42,6 +42,10 @@
 
 mod op;
 mod pipe;
+mod typed;
+mod wakers;
 
 pub(crate) use op::Task;
 pub use pipe::{PeekFuture, ReadFuture, WriteFuture};
+pub use typed::NewerFuture;
+pub(crate) use wakers::WakerSet;
