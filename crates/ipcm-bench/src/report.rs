@@ -201,6 +201,45 @@ pub fn markdown(
             ratio(&subject.samples[5], &f.samples[5]),
         );
     }
+    out.push_str(&async_markdown(asynk));
+    for f in figures.iter().filter(|f| f.note.is_some()) {
+        let _ = writeln!(
+            out,
+            "\n{}: {}",
+            f.name,
+            f.note.as_deref().unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n## The core alone (no-op kernel, one thread)\n\n- uncontended 64 B write + read: {:.1} ns \
+         (crossbeam-channel `try_send` + `try_recv` of 64 B in the same run: {:.1} ns, ratio {:.2})\n\
+         - instruction counts: `crates/ipcm-bench/scripts/callgrind.sh`\n",
+        core.write_read_ns,
+        core.crossbeam_ns,
+        core.write_read_ns / core.crossbeam_ns
+    );
+    let _ = writeln!(
+        out,
+        "| pipes | ns per by-id write + read, one pipe | spread over all pipes (cache misses included) |\n|---:|---:|---:|"
+    );
+    for (pipes, (hot, spread)) in &core.by_pipes {
+        let _ = writeln!(out, "| {pipes} | {hot:.1} | {spread:.1} |");
+    }
+    let _ = writeln!(
+        out,
+        "\n| blocked waiters on other pipes | ns per write + read |\n|---:|---:|"
+    );
+    for (waiters, ns) in &core.by_waiters {
+        let _ = writeln!(out, "| {waiters} | {ns:.1} |");
+    }
+    out
+}
+
+/// The async comparison's section of the report.
+#[must_use]
+pub fn async_markdown(asynk: &[AsyncFigures]) -> String {
+    let mut out = String::new();
     if let Some(async_subject) = asynk.first() {
         let _ = writeln!(
             out,
@@ -232,37 +271,6 @@ pub fn markdown(
                 f.note.as_deref().unwrap_or_default()
             );
         }
-    }
-    for f in figures.iter().filter(|f| f.note.is_some()) {
-        let _ = writeln!(
-            out,
-            "\n{}: {}",
-            f.name,
-            f.note.as_deref().unwrap_or_default()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n## The core alone (no-op kernel, one thread)\n\n- uncontended 64 B write + read: {:.1} ns \
-         (crossbeam-channel `try_send` + `try_recv` of 64 B in the same run: {:.1} ns, ratio {:.2})\n\
-         - instruction counts: `crates/ipcm-bench/scripts/callgrind.sh`\n",
-        core.write_read_ns,
-        core.crossbeam_ns,
-        core.write_read_ns / core.crossbeam_ns
-    );
-    let _ = writeln!(
-        out,
-        "| pipes | ns per by-id write + read, one pipe | spread over all pipes (cache misses included) |\n|---:|---:|---:|"
-    );
-    for (pipes, (hot, spread)) in &core.by_pipes {
-        let _ = writeln!(out, "| {pipes} | {hot:.1} | {spread:.1} |");
-    }
-    let _ = writeln!(
-        out,
-        "\n| blocked waiters on other pipes | ns per write + read |\n|---:|---:|"
-    );
-    for (waiters, ns) in &core.by_waiters {
-        let _ = writeln!(out, "| {waiters} | {ns:.1} |");
     }
     out
 }

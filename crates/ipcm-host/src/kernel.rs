@@ -82,6 +82,11 @@ impl HostThread {
         }))
     }
 
+    /// The shared record, to count who holds it.
+    pub(crate) fn arc(&self) -> &Arc<Waiter> {
+        &self.0
+    }
+
     /// The future's part of a record made by
     /// [`for_task`](HostThread::for_task).
     pub(crate) fn task(&self) -> Option<&Task> {

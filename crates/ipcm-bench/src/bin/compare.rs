@@ -23,6 +23,9 @@ struct Args {
     /// Times each measurement is repeated, interleaved across channels.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeats: u32,
+    /// Only the async comparison, printed, nothing written (for A/B runs).
+    #[arg(long)]
+    async_only: bool,
     /// Where results.md and the PNG plots go.
     #[arg(long, default_value = "docs/bench")]
     out: PathBuf,
@@ -53,6 +56,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runner::<PacketPipe>(),
     ];
     let machine = Machine::here();
+    if args.async_only {
+        let asynk = ipcm_bench::asynk::run_all(
+            &ipcm_bench::asynk::runners(),
+            effort.messages,
+            effort.rounds,
+            effort.repeats,
+            |_| {},
+        );
+        println!("{}", ipcm_bench::report::async_markdown(&asynk));
+        return Ok(());
+    }
     let figures = run_all(&runners, effort, |step| eprintln!("{step}"));
     let asynk = ipcm_bench::asynk::run_all(
         &ipcm_bench::asynk::runners(),

@@ -15,7 +15,7 @@
 
 #![allow(unsafe_code)]
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::mem::size_of;
 use std::task::Waker;
 
@@ -92,10 +92,61 @@ impl std::fmt::Debug for Op {
     }
 }
 
+/// Idle records a thread keeps for its next futures: a record whose wake
+/// came and that the core no longer holds can serve another operation, so
+/// a task that waits again and again allocates once.
+const IDLE_RECORDS: usize = 4;
+
+std::thread_local! {
+    static IDLE: RefCell<Vec<HostThread>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        // Pooled only when nothing can reach it any more: no operation in
+        // flight or cancelled (`pending`), and the core's own clone, passed
+        // to the wake, is gone (`strong_count`).
+        if self.pending || std::sync::Arc::strong_count(self.record.arc()) != 1 {
+            return;
+        }
+        // Pairs with the release of the core's last clone.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        let task = self.task();
+        // Do not keep the last task alive through its waker.
+        drop(task.waker.lock().take());
+        let _ = IDLE.try_with(|idle| {
+            let mut idle = idle.borrow_mut();
+            if idle.len() < IDLE_RECORDS {
+                idle.push(self.record.clone());
+            }
+        });
+    }
+}
+
 impl Op {
     /// A record acting for `process`, with room for one message of
-    /// `msg_size` bytes.
+    /// `msg_size` bytes: an idle one of this thread if one fits, else a
+    /// new one.
     pub(crate) fn new(process: ProcessId, msg_size: usize) -> Op {
+        let reused = IDLE
+            .try_with(|idle| {
+                let mut idle = idle.borrow_mut();
+                let fits = idle.iter().rposition(|record| {
+                    record
+                        .task()
+                        .is_some_and(|task| task.msg_size() == msg_size)
+                })?;
+                Some(idle.swap_remove(fits))
+            })
+            .ok()
+            .flatten();
+        if let Some(record) = reused {
+            record.act_for(process);
+            return Op {
+                record,
+                pending: false,
+            };
+        }
         let storage = (0..msg_size + size_of::<usize>())
             .map(|_| UnsafeCell::new(0))
             .collect();
@@ -221,8 +272,9 @@ impl Op {
     /// With the core contract of DESIGN.md §8 (`Blocked(Ticket)` and
     /// `cancel_op`), this is where the ticket kept by `start_*` is passed.
     pub(crate) fn cancel(self, ipcm: &Manager) -> bool {
-        // Taking `self`: the record is never reused after a cancel, so a
-        // late wake of it cannot be mistaken for another operation's.
+        // Taking `self`, and leaving `pending` set so that `drop` does not
+        // pool it: the record is never reused after a cancel, so a late
+        // wake of it cannot be mistaken for another operation's.
         self.pending && ipcm.cancel(&self.record, CancelReason::Cancelled).is_ok()
     }
 }
