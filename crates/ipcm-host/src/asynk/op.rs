@@ -94,8 +94,13 @@ impl std::fmt::Debug for Op {
 
 /// Idle records a thread keeps for its next futures: a record whose wake
 /// came and that the core no longer holds can serve another operation, so
-/// a task that waits again and again allocates once.
+/// a task that waits again and again allocates once. None under loom: its
+/// threads share one OS thread, and its objects must not outlive a model
+/// run.
+#[cfg(not(loom))]
 const IDLE_RECORDS: usize = 4;
+#[cfg(loom)]
+const IDLE_RECORDS: usize = 0;
 
 std::thread_local! {
     static IDLE: RefCell<Vec<HostThread>> = const { RefCell::new(Vec::new()) };
