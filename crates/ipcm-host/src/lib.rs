@@ -37,6 +37,12 @@
 //! - The three usage patterns as types: [`Blackboard`] (the freshest value,
 //!   for any number of readers), [`TokenSemaphore`] (N permits, released
 //!   when a [`Permit`] drops) and [`MessagePipe`] (whole values of a type).
+//! - Async: [`Pipe::read_async`], [`Pipe::peek_async`],
+//!   [`Pipe::write_async`], [`MessagePipe::send_async`] /
+//!   [`MessagePipe::recv_async`] and [`Blackboard::wait_newer_async`] are
+//!   futures for any executor (no runtime of their own); a waiting future is
+//!   a pending operation of the core, woken by the call that completes it,
+//!   and dropping one is always safe (see [`ReadFuture`]).
 //! - Errors are an [`Error`] whose message says what to do.
 //!
 //! Timeouts never lose or duplicate anything: a read that times out took no

@@ -87,6 +87,23 @@ impl Pipe {
 }
 
 /// The future of [`Pipe::read_async`].
+///
+/// Dropping any future of this crate before it resolved is safe and quick:
+/// it cancels its pending operation (one pipe lock; it waits for nothing),
+/// and
+/// - a read or peek consumed nothing: a read waits as a pending *peek* and
+///   takes the message with a non-blocking read inside the poll that
+///   returns it, so no message is ever handed to a future nobody polls;
+/// - a write either did not happen or had completed, exactly once;
+/// - no copy can reach freed memory: what a pending operation lends (a copy
+///   of the message to write, the buffer a peek fills) is owned by the
+///   operation's own record, which the core holds until its wake, not by
+///   the future.
+///
+/// A future that need not wait completes in its first poll on the same
+/// fast path as the blocking calls, with no allocation; one that waits
+/// takes an idle record of its thread or allocates one. Each waiting future
+/// is its own core "thread", so a task may await several at once.
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct ReadFuture<'a> {
