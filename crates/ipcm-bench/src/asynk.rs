@@ -170,6 +170,35 @@ pub fn ping_pong<C: AsyncChannel>(rounds: usize) -> io::Result<Latency> {
     })
 }
 
+/// `rounds` untimed round trips between two tasks on a single-threaded
+/// tokio runtime: deterministic, for counting instructions
+/// (`callgrind_async`).
+///
+/// # Errors
+/// When a channel or the runtime cannot be made.
+pub fn ping_pong_one_thread<C: AsyncChannel>(rounds: u64) -> io::Result<()> {
+    let (mut ping_tx, mut ping_rx) = C::open(1)?;
+    let (mut pong_tx, mut pong_rx) = C::open(1)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(async move {
+        let echo = tokio::spawn(async move {
+            let mut buf = [0u8; SIZE];
+            for _ in 0..rounds {
+                C::recv(&mut ping_rx, &mut buf).await;
+                C::send(&mut pong_tx, &buf).await;
+            }
+        });
+        let msg = [7u8; SIZE];
+        let mut buf = [0u8; SIZE];
+        for _ in 0..rounds {
+            C::send(&mut ping_tx, &msg).await;
+            C::recv(&mut pong_rx, &mut buf).await;
+        }
+        echo.await.expect("echo");
+    });
+    Ok(())
+}
+
 /// The async measurements of one channel, as function pointers.
 pub struct AsyncRunner {
     /// Name in the report.
