@@ -121,7 +121,7 @@ pub fn png(
         if panel.log && top > 0.0 {
             // Decades around the figures, and room on the right for labels.
             let lo = 10_f64.powf(bottom.log10().floor());
-            let hi = 10_f64.powf((top.log10() + 1.6).ceil());
+            let hi = 10_f64.powf((top.log10() + 1.0).ceil());
             draw_panel(area, panel, (lo..hi).log_scale(), lo, |v| v * 1.12)?;
         } else {
             let hi = (top * 1.6).max(1e-9);
@@ -130,6 +130,13 @@ pub fn png(
     }
     root.present()?;
     Ok(())
+}
+
+/// An axis figure without trailing zeros: 0.1, 1, 2.5, 10, 1000.
+fn compact(value: f64) -> String {
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_owned()
 }
 
 fn draw_panel<X>(
@@ -157,6 +164,7 @@ where
         .configure_mesh()
         .disable_y_mesh()
         .x_max_light_lines(1)
+        .x_label_formatter(&|v| compact(*v))
         .x_desc(panel.unit.as_str())
         .y_labels(n)
         .y_label_formatter(&|y| match y {
@@ -229,6 +237,14 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    }
+
+    #[test]
+    fn axis_figures_lose_trailing_zeros() {
+        assert_eq!(compact(0.1), "0.1");
+        assert_eq!(compact(10.0), "10");
+        assert_eq!(compact(2.5), "2.5");
+        assert_eq!(compact(0.0), "0");
     }
 
     #[test]

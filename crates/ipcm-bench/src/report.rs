@@ -245,7 +245,8 @@ pub fn async_markdown(asynk: &[AsyncFigures]) -> String {
             out,
             "\n## Async: {} vs async channels\n\nEvery channel on the same tokio multi-thread runtime \
              (2 workers), a producer task and a consumer task, 64 B messages, depth {}; ping-pong between two \
-             tasks. Ratios as above, per repeat, same run.\n\n![async](async.png)\n\n\
+             tasks. Ratios as above, per repeat, same run. Exact instruction counts per async round trip: \
+             `crates/ipcm-bench/scripts/callgrind.sh 64 async`.\n\n![async](async.png)\n\n\
              | channel | SPSC 64 B msg/s | ratio | ping-pong p50 | ratio | p99 | ratio |\n|---|---:|---:|---:|---:|---:|---:|",
             async_subject.name,
             crate::asynk::DEPTH
