@@ -512,3 +512,39 @@ fn the_completing_call_wakes_the_task_of_a_pending_future() {
         Poll::Ready(Ok(_))
     ));
 }
+
+#[test]
+fn async_writers_to_async_readers_under_smol_lose_nothing_and_keep_order() {
+    let (writers, readers) = (3, 3);
+    let pipe = small_pipe();
+    let executor = smol::Executor::new();
+    // Two threads run the executor, so tasks migrate between them.
+    let (stop, stopped) = smol::channel::unbounded::<()>();
+    let received = thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| smol::block_on(executor.run(stopped.recv())));
+        }
+        let received = smol::block_on(async {
+            let reading: Vec<_> = (0..readers)
+                .map(|_| executor.spawn(async_reader(pipe.clone())))
+                .collect();
+            let writing: Vec<_> = (0..writers)
+                .map(|w| executor.spawn(async_writer(pipe.clone(), w)))
+                .collect();
+            for writer in writing {
+                writer.await;
+            }
+            for _ in 0..readers {
+                pipe.write_async(&message(STOP, 0)).await.unwrap();
+            }
+            let mut received = Vec::new();
+            for reader in reading {
+                received.push(reader.await);
+            }
+            received
+        });
+        drop(stop);
+        received
+    });
+    check_conservation_and_order(writers, received);
+}
