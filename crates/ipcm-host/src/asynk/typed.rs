@@ -105,18 +105,27 @@ impl<T: Pod> Future for NewerFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let newer = |this: &Self| match this.board.latest() {
+            Ok(Some(snapshot)) if snapshot.version > this.seen => Some(Ok(snapshot)),
+            Ok(_) => None,
+            Err(error) => Some(Err(error)),
+        };
+        // The fast path: a newer value is there already; no registration.
+        if this.key.is_none()
+            && let Some(result) = newer(this)
+        {
+            return Poll::Ready(result);
+        }
         let watch = &this.board.watch;
         {
             // Registered under the publication lock: a publication either
-            // finished before (and `latest` below sees its value) or wakes
+            // finished before (and the look below sees its value) or wakes
             // us after it wrote.
             let _published = watch.published.lock();
             watch.tasks.register(&mut this.key, cx.waker());
         }
-        let result = match this.board.latest() {
-            Ok(Some(snapshot)) if snapshot.version > this.seen => Ok(snapshot),
-            Ok(_) => return Poll::Pending,
-            Err(error) => Err(error),
+        let Some(result) = newer(this) else {
+            return Poll::Pending;
         };
         watch.tasks.remove(&mut this.key);
         Poll::Ready(result)
