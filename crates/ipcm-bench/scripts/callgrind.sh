@@ -4,25 +4,39 @@
 # the iteration count, so set-up cost cancels out.
 #   usage: crates/ipcm-bench/scripts/callgrind.sh [SIZE] [core|host]
 #   core (default): the core with a no-op kernel (callgrind_core);
-#   host: an ipcm-host pipe's try_write + try_read (callgrind_host).
+#   host: an ipcm-host pipe's try_write + try_read (callgrind_host);
+#   async: instructions per async ping-pong round trip on one thread, for
+#   ipcm-host's futures, tokio mpsc and flume (callgrind_async).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 size="${1:-64}"
 what="${2:-core}"
 case "$what" in
-    core|host) ;;
-    *) echo "usage: $0 [SIZE] [core|host]" >&2; exit 2 ;;
+    core|host|async) ;;
+    *) echo "usage: $0 [SIZE] [core|host|async]" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 cargo build --release -q -p ipcm-bench --bin "callgrind_$what"
 bin="target/release/callgrind_$what"
 count() {
     local out; out=$(mktemp)
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$size" ${2:-} >/dev/null 2>&1
+    if [ -n "${3:-}" ]; then
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$3" >/dev/null 2>&1
+    else
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$size" ${2:-} >/dev/null 2>&1
+    fi
     local total; total=$(grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}')
     rm -f "$out"
     echo "$total"
 }
+if [ "$what" = async ]; then
+    for channel in ipcm tokio flume; do
+        low=$(count 2000 "" "$channel")
+        high=$(count 12000 "" "$channel")
+        echo "async ping-pong round trip (64 B), $channel: $(( (high - low) / 10000 )) instructions"
+    done
+    exit 0
+fi
 low=$(count 10000)
 high=$(count 110000)
 echo "$what write+read of ${size} B: $(( (high - low) / 100000 )) instructions per pair (callgrind, ${low} vs ${high} total)"

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The `compare` binary runs every measurement, interleaving the peers and
-//! repeating, and writes `docs/bench/results.md` and SVG plots;
+//! repeating, then the async comparison ([`asynk`]), and writes
+//! `docs/bench/results.md` and PNG plots ([`plot`]);
 //! `scripts/callgrind.sh [SIZE] [core|host]` counts instructions per
 //! uncontended write + read (the core with a no-op kernel, split into the
 //! kernel's copies and the core's own cost; or an `ipcm-host` pipe);
@@ -23,7 +24,11 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod affinity;
+pub mod asynk;
+pub mod machine;
 pub mod measure;
 pub mod noop;
 pub mod peers;
+pub mod plot;
 pub mod report;

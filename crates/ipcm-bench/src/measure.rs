@@ -82,16 +82,41 @@ pub fn mpmc_throughput<C: Channel<N>, const N: usize>(
     depth: usize,
     messages: u64,
 ) -> std::io::Result<Option<f64>> {
+    mpmc_n_throughput::<C, N>(depth, messages, 2, None)
+}
+
+/// Messages per second with `pairs` producers and `pairs` consumers on one
+/// channel, every thread confined to the CPUs in `cpus` when given (so
+/// threads can be made to outnumber CPUs on any machine); `None` for
+/// channels with a single receiver.
+///
+/// # Errors
+/// When the channel cannot be opened.
+pub fn mpmc_n_throughput<C: Channel<N>, const N: usize>(
+    depth: usize,
+    messages: u64,
+    pairs: usize,
+    cpus: Option<&[usize]>,
+) -> std::io::Result<Option<f64>> {
     let (tx, rx) = C::open(depth)?;
-    let (Some(tx2), Some(rx2)) = (C::clone_tx(&tx), C::clone_rx(&rx)) else {
-        return Ok(None);
-    };
-    let per_producer = messages / 2;
+    let mut txs = vec![tx];
+    let mut rxs = vec![rx];
+    for _ in 1..pairs {
+        let (Some(tx), Some(rx)) = (C::clone_tx(&txs[0]), C::clone_rx(&rxs[0])) else {
+            return Ok(None);
+        };
+        txs.push(tx);
+        rxs.push(rx);
+    }
+    let per_producer = messages / pairs as u64;
+    let cpus: Option<Vec<usize>> = cpus.map(<[usize]>::to_vec);
     let start = Instant::now();
-    let producers: Vec<_> = [tx, tx2]
+    let producers: Vec<_> = txs
         .into_iter()
         .map(|mut tx| {
+            let cpus = cpus.clone();
             thread::spawn(move || {
+                crate::affinity::confine(cpus.as_deref());
                 let msg = [1u8; N];
                 for _ in 0..per_producer {
                     C::send(&mut tx, &msg);
@@ -99,10 +124,12 @@ pub fn mpmc_throughput<C: Channel<N>, const N: usize>(
             })
         })
         .collect();
-    let consumers: Vec<_> = [rx, rx2]
+    let consumers: Vec<_> = rxs
         .into_iter()
         .map(|mut rx| {
+            let cpus = cpus.clone();
             thread::spawn(move || {
+                crate::affinity::confine(cpus.as_deref());
                 let mut buf = [0u8; N];
                 for _ in 0..per_producer {
                     C::recv(&mut rx, &mut buf);
@@ -114,7 +141,7 @@ pub fn mpmc_throughput<C: Channel<N>, const N: usize>(
         handle.join().expect("worker");
     }
     Ok(Some(
-        (2 * per_producer) as f64 / start.elapsed().as_secs_f64(),
+        (pairs as u64 * per_producer) as f64 / start.elapsed().as_secs_f64(),
     ))
 }
 
@@ -140,6 +167,9 @@ mod tests {
             let latency = ping_pong::<C, 64>(50).unwrap();
             assert!(latency.p50 <= latency.p99);
             if let Some(rate) = mpmc_throughput::<C, 64>(8, 200).unwrap() {
+                assert!(rate > 0.0);
+            }
+            if let Some(rate) = mpmc_n_throughput::<C, 64>(8, 400, 4, Some(&[0, 1])).unwrap() {
                 assert!(rate > 0.0);
             }
         }

@@ -6,8 +6,11 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::measure::{median, mpmc_throughput, ping_pong, spsc_throughput};
+use crate::asynk::AsyncFigures;
+use crate::machine::Machine;
+use crate::measure::{median, mpmc_n_throughput, mpmc_throughput, ping_pong, spsc_throughput};
 use crate::peers::Channel;
+use crate::plot::{Bar, Panel};
 
 /// How much work each measurement does.
 #[derive(Clone, Copy, Debug)]
@@ -29,7 +32,12 @@ pub struct Runner {
     spsc_large: fn(u64) -> io::Result<f64>,
     latency: fn(usize) -> io::Result<crate::measure::Latency>,
     mpmc: fn(u64) -> io::Result<Option<f64>>,
+    mpmc4: fn(u64) -> io::Result<Option<f64>>,
 }
+
+/// The CPUs the 4×4 run is confined to: 8 threads on 2 CPUs, threads
+/// outnumbering CPUs on any machine.
+pub const OVERSUBSCRIBED_CPUS: [usize; 2] = [0, 1];
 
 /// Messages of 64 bytes.
 pub const SMALL: usize = 64;
@@ -46,6 +54,7 @@ pub fn runner<C: Channel<SMALL> + Channel<LARGE>>() -> Runner {
         spsc_large: |n| spsc_throughput::<C, LARGE>(DEPTH, n),
         latency: |n| ping_pong::<C, SMALL>(n),
         mpmc: |n| mpmc_throughput::<C, SMALL>(DEPTH, n),
+        mpmc4: |n| mpmc_n_throughput::<C, SMALL>(DEPTH, n, 4, Some(&OVERSUBSCRIBED_CPUS)),
     }
 }
 
@@ -64,16 +73,19 @@ pub struct Figures {
     pub p99: Option<f64>,
     /// 2×2 messages per second.
     pub mpmc: Option<f64>,
+    /// 4×4 messages per second, all 8 threads on 2 CPUs.
+    pub mpmc4: Option<f64>,
     /// Why some figure is missing, if one is.
     pub note: Option<String>,
-    /// Every sample, in repeat order: SPSC 64 B, SPSC 4 KiB, p50, p99, 2×2.
-    pub samples: [Vec<f64>; 5],
+    /// Every sample, in repeat order: SPSC 64 B, SPSC 4 KiB, p50, p99, 2×2,
+    /// 4×4.
+    pub samples: [Vec<f64>; 6],
 }
 
 /// Run every measurement `effort.repeats` times, each repeat going through
 /// all runners in turn, so drift in the machine hits all of them alike.
 pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str)) -> Vec<Figures> {
-    let mut samples: Vec<[Vec<f64>; 5]> = runners.iter().map(|_| Default::default()).collect();
+    let mut samples: Vec<[Vec<f64>; 6]> = runners.iter().map(|_| Default::default()).collect();
     let mut notes: Vec<Option<String>> = runners.iter().map(|_| None).collect();
     for repeat in 0..effort.repeats {
         for (i, r) in runners.iter().enumerate() {
@@ -98,6 +110,7 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
                 Err(err) => record(2, Err(err)),
             }
             record(4, (r.mpmc)(effort.messages));
+            record(5, (r.mpmc4)(effort.messages));
         }
     }
     runners
@@ -113,6 +126,7 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
                 p50: med(2),
                 p99: med(3),
                 mpmc: med(4),
+                mpmc4: med(5),
                 note,
                 samples: s,
             }
@@ -139,24 +153,39 @@ pub struct CoreFigures {
 
 /// Render the report: absolute figures and each peer's ratio to the first
 /// runner (the subject).
-pub fn markdown(figures: &[Figures], core: &CoreFigures, effort: Effort) -> String {
+pub fn markdown(
+    figures: &[Figures],
+    asynk: &[AsyncFigures],
+    core: &CoreFigures,
+    effort: Effort,
+    machine: &Machine,
+) -> String {
     let mut out = String::new();
     let subject = &figures[0];
     let _ = writeln!(
         out,
-        "# {} vs peers\n\nMedians of {} interleaved repeats in one process run; {} messages per \
+        "# {} vs peers\n\nMeasured on {}. Medians of {} interleaved repeats in one process run; {} messages per \
          throughput run, {} round trips per latency run. Ratios are the median of the per-repeat ratios {} ÷ peer \
-         for throughput (> 1 is better for {0}) and peer ÷ {0} for latency (> 1 is better for {0}).\n",
-        subject.name, effort.repeats, effort.messages, effort.rounds, subject.name
+         for throughput (> 1 is better for {0}) and peer ÷ {0} for latency (> 1 is better for {0}). \
+         The 4×4 run confines its 8 threads to CPUs {:?}, so threads outnumber CPUs.\n\n\
+         Runs are kept short and the machine is shared with other jobs: read the ratios (same repeat, \
+         same load), not the absolute figures.\n\n![channels](channels.png)\n",
+        subject.name,
+        machine.describe(),
+        effort.repeats,
+        effort.messages,
+        effort.rounds,
+        subject.name,
+        OVERSUBSCRIBED_CPUS
     );
     let _ = writeln!(
         out,
-        "| channel | SPSC 64 B msg/s | ratio | SPSC 4 KiB msg/s | ratio | ping-pong p50 | ratio | p99 | 2×2 64 B msg/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| channel | SPSC 64 B msg/s | ratio | SPSC 4 KiB msg/s | ratio | ping-pong p50 | ratio | p99 | ratio | 2×2 64 B msg/s | ratio | 4×4 on 2 CPUs msg/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for f in figures {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.name,
             rate(f.spsc_small),
             ratio(&subject.samples[0], &f.samples[0]),
@@ -165,10 +194,14 @@ pub fn markdown(figures: &[Figures], core: &CoreFigures, effort: Effort) -> Stri
             time(f.p50),
             ratio(&f.samples[2], &subject.samples[2]),
             time(f.p99),
+            ratio(&f.samples[3], &subject.samples[3]),
             rate(f.mpmc),
             ratio(&subject.samples[4], &f.samples[4]),
+            rate(f.mpmc4),
+            ratio(&subject.samples[5], &f.samples[5]),
         );
     }
+    out.push_str(&async_markdown(asynk));
     for f in figures.iter().filter(|f| f.note.is_some()) {
         let _ = writeln!(
             out,
@@ -203,6 +236,46 @@ pub fn markdown(figures: &[Figures], core: &CoreFigures, effort: Effort) -> Stri
     out
 }
 
+/// The async comparison's section of the report.
+#[must_use]
+pub fn async_markdown(asynk: &[AsyncFigures]) -> String {
+    let mut out = String::new();
+    if let Some(async_subject) = asynk.first() {
+        let _ = writeln!(
+            out,
+            "\n## Async: {} vs async channels\n\nEvery channel on the same tokio multi-thread runtime \
+             (2 workers), a producer task and a consumer task, 64 B messages, depth {}; ping-pong between two \
+             tasks. Ratios as above, per repeat, same run. Exact instruction counts per async round trip: \
+             `crates/ipcm-bench/scripts/callgrind.sh 64 async`.\n\n![async](async.png)\n\n\
+             | channel | SPSC 64 B msg/s | ratio | ping-pong p50 | ratio | p99 | ratio |\n|---|---:|---:|---:|---:|---:|---:|",
+            async_subject.name,
+            crate::asynk::DEPTH
+        );
+        for f in asynk {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                f.name,
+                rate(f.spsc),
+                ratio(&async_subject.samples[0], &f.samples[0]),
+                time(f.p50),
+                ratio(&f.samples[1], &async_subject.samples[1]),
+                time(f.p99),
+                ratio(&f.samples[2], &async_subject.samples[2]),
+            );
+        }
+        for f in asynk.iter().filter(|f| f.note.is_some()) {
+            let _ = writeln!(
+                out,
+                "\n{}: {}",
+                f.name,
+                f.note.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
 fn rate(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |v| format!("{:.2} M", v / 1e6))
 }
@@ -227,62 +300,150 @@ fn ratio(numerator: &[f64], denominator: &[f64]) -> String {
     format!("{:.2}×", median(&mut ratios))
 }
 
-/// Draw SPSC 64 B throughput and ping-pong p50 per channel as bar charts.
+/// One panel: `value` of each channel (skipping those without it), with
+/// its ratio to the subject (`higher_is_better`: subject ÷ peer, else
+/// peer ÷ subject, per repeat).
+fn panel(
+    title: &str,
+    unit: &str,
+    log: bool,
+    rows: &[(&'static str, Option<f64>, &[f64])],
+    higher_is_better: bool,
+    show: fn(f64) -> String,
+) -> Panel {
+    let subject = rows.first().map_or(&[][..], |r| r.2);
+    let bars = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (channel, value, samples))| {
+            let value = (*value)?;
+            let ratio = if higher_is_better {
+                ratio(subject, samples)
+            } else {
+                ratio(samples, subject)
+            };
+            let label = if i == 0 {
+                format!("{}  (subject)", show(value))
+            } else {
+                format!("{}   {ratio}", show(value))
+            };
+            Some(Bar {
+                channel,
+                value,
+                label,
+            })
+        })
+        .collect();
+    Panel {
+        title: title.to_owned(),
+        unit: unit.to_owned(),
+        log,
+        bars,
+    }
+}
+
+/// Draw the figures as `channels.png` (every channel, every measurement)
+/// and, when there are async figures, `async.png`, in `dir`.
 ///
 /// # Errors
-/// When the file cannot be written.
-pub fn svg(figures: &[Figures], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    use plotters::prelude::*;
-    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(450);
+/// No font, or a file cannot be written.
+pub fn plots(
+    figures: &[Figures],
+    asynk: &[AsyncFigures],
+    effort: Effort,
+    machine: &Machine,
+    dir: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let subject = figures.first().map_or("ipcm-host", |f| f.name);
+    let mps_of = |v: Option<f64>| v.map(|v| v / 1e6);
+    let us_of = |v: Option<f64>| v.map(|v| v / 1e3);
     type Pick = fn(&Figures) -> Option<f64>;
-    let charts: [(&str, &str, Pick); 2] = [
-        ("SPSC 64 B, depth 64", "million messages / s", |f| {
-            f.spsc_small.map(|v| v / 1e6)
-        }),
-        (
-            "ping-pong p50",
-            "µs per round trip (lower is better)",
-            |f| f.p50.map(|v| v / 1e3),
-        ),
+    let throughput: [(&str, Pick, usize); 4] = [
+        ("SPSC 64 B", |f| f.spsc_small, 0),
+        ("SPSC 4 KiB", |f| f.spsc_large, 1),
+        ("2×2 64 B", |f| f.mpmc, 4),
+        ("4×4 64 B, 8 threads on 2 CPUs", |f| f.mpmc4, 5),
     ];
-    for (area, (title, unit, value)) in [left, right].into_iter().zip(charts) {
-        let values: Vec<f64> = figures.iter().map(|f| value(f).unwrap_or(0.0)).collect();
-        let top = values.iter().copied().fold(0.0, f64::max) * 1.15 + 1e-9;
-        let mut chart = ChartBuilder::on(&area)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(90)
-            .y_label_area_size(50)
-            .build_cartesian_2d((0..figures.len()).into_segmented(), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc(unit)
-            .x_label_formatter(&|x| match x {
-                SegmentValue::CenterOf(i) => figures
-                    .get(*i)
-                    .map_or(String::new(), |f| f.name.to_string()),
-                _ => String::new(),
+    let faster = format!("million msg/s · ratio = {subject} ÷ peer, > 1: {subject} faster");
+    let quicker =
+        format!("µs per round trip (log) · ratio = peer ÷ {subject}, > 1: {subject} quicker");
+    let mut panels: Vec<Panel> = throughput
+        .iter()
+        .map(|(title, pick, slot)| {
+            let rows: Vec<_> = figures
+                .iter()
+                .map(|f| (f.name, mps_of(pick(f)), &f.samples[*slot][..]))
+                .collect();
+            panel(title, &faster, false, &rows, true, |v| {
+                format!("{v:.2} M/s")
             })
-            .x_label_style(
-                ("sans-serif", 11)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
-            .draw()?;
-        chart.draw_series(values.iter().enumerate().map(|(i, v)| {
-            let color = if i == 0 { RED.mix(0.8) } else { BLUE.mix(0.6) };
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), *v),
-                ],
-                color.filled(),
-            )
-        }))?;
+        })
+        .collect();
+    for (title, slot, pick) in [
+        ("ping-pong p50", 2, (|f: &Figures| f.p50) as Pick),
+        ("ping-pong p99", 3, |f: &Figures| f.p99),
+    ] {
+        let rows: Vec<_> = figures
+            .iter()
+            .map(|f| (f.name, us_of(pick(f)), &f.samples[slot][..]))
+            .collect();
+        panels.push(panel(title, &quicker, true, &rows, false, |v| {
+            if v >= 10.0 {
+                format!("{v:.0} µs")
+            } else {
+                format!("{v:.2} µs")
+            }
+        }));
     }
-    root.present()?;
+    let head = format!(
+        "{subject} vs peers · {} · medians of {} interleaved repeats · machine shared with other jobs",
+        machine.describe(),
+        effort.repeats
+    );
+    crate::plot::png(&dir.join("channels.png"), &head, &panels, 3)?;
+
+    if let Some(async_subject) = asynk.first() {
+        let name = async_subject.name;
+        let faster = format!("million msg/s · ratio = {name} ÷ peer, > 1: {name} faster");
+        let quicker = format!("µs per round trip (log) · ratio = peer ÷ {name}, > 1: quicker");
+        let rows = |pick: fn(&AsyncFigures) -> Option<f64>, slot: usize, scale: f64| {
+            asynk
+                .iter()
+                .map(|f| (f.name, pick(f).map(|v| v / scale), &f.samples[slot][..]))
+                .collect::<Vec<_>>()
+        };
+        let panels = [
+            panel(
+                "async SPSC 64 B",
+                &faster,
+                false,
+                &rows(|f| f.spsc, 0, 1e6),
+                true,
+                |v| format!("{v:.2} M/s"),
+            ),
+            panel(
+                "async ping-pong p50",
+                &quicker,
+                true,
+                &rows(|f| f.p50, 1, 1e3),
+                false,
+                |v| format!("{v:.2} µs"),
+            ),
+            panel(
+                "async ping-pong p99",
+                &quicker,
+                true,
+                &rows(|f| f.p99, 2, 1e3),
+                false,
+                |v| format!("{v:.2} µs"),
+            ),
+        ];
+        let head = format!(
+            "{name} vs async channels (tokio runtime, 2 workers) · {} · {} repeats · shared machine",
+            machine.describe(),
+            effort.repeats
+        );
+        crate::plot::png(&dir.join("async.png"), &head, &panels, 3)?;
+    }
     Ok(())
 }

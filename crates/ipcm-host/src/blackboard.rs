@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 
+use crate::asynk::WakerSet;
 use crate::{Error, Ipc, OnFull, Pipe};
 
 const STAMP: usize = size_of::<u64>();
@@ -18,9 +19,11 @@ const STAMP: usize = size_of::<u64>();
 #[derive(Default)]
 pub(crate) struct Watch {
     /// The stamp of the last value published (0: none yet).
-    published: parking_lot::Mutex<u64>,
+    pub(crate) published: parking_lot::Mutex<u64>,
     changed: parking_lot::Condvar,
     gone: AtomicBool,
+    /// Futures waiting for a publication ([`crate::asynk`]).
+    pub(crate) tasks: WakerSet,
 }
 
 impl Watch {
@@ -28,6 +31,7 @@ impl Watch {
         let _published = self.published.lock();
         self.gone.store(true, Ordering::Relaxed);
         self.changed.notify_all();
+        self.tasks.wake_all();
     }
 }
 
@@ -63,7 +67,7 @@ pub struct Snapshot<T> {
 /// ```
 pub struct Blackboard<T> {
     pipe: Pipe,
-    watch: Arc<Watch>,
+    pub(crate) watch: Arc<Watch>,
     _value: PhantomData<fn(T) -> T>,
 }
 
@@ -161,6 +165,7 @@ impl<T: Pod> Blackboard<T> {
         *published = version;
         drop(published);
         self.watch.changed.notify_all();
+        self.watch.tasks.wake_all();
         Ok(version)
     }
 

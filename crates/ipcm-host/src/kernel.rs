@@ -9,6 +9,7 @@ use std::time::Instant;
 use crossbeam_utils::Backoff;
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, UserAddr};
 
+use crate::asynk::Task;
 use crate::sync::{self, AtomicI32, AtomicU64, Ordering, Thread};
 use crate::user_copy::Lease;
 
@@ -18,10 +19,20 @@ pub(crate) type Manager = Ipcm<sync::Lock, HostKernel>;
 /// `Waiter::result` while no wake is outstanding.
 const NO_RESULT: i32 = -1;
 
-/// The record of one OS thread, made once per thread (see [`current`]).
+/// Who is told when a wake comes.
+enum Notify {
+    /// An OS thread, parked in [`HostThread::wait`]: unpark it.
+    Thread(Thread),
+    /// A future of [`crate::asynk`]: wake the waker of the task awaiting
+    /// it. The record also owns the memory the future lends.
+    Task(Task),
+}
+
+/// The record of one OS thread (made once per thread, see [`current`]) or
+/// of one pending future (made by [`HostThread::for_task`]).
 pub(crate) struct Waiter {
-    /// To unpark the thread.
-    thread: Thread,
+    /// How the wake reaches whoever waits.
+    notify: Notify,
     /// The process the thread acts for in its current call.
     process: AtomicU64,
     /// The status its pending operation ended with, or [`NO_RESULT`].
@@ -52,11 +63,37 @@ impl Hash for HostThread {
 impl HostThread {
     fn for_current_thread() -> HostThread {
         HostThread(Arc::new(Waiter {
-            thread: sync::current_thread(),
+            notify: Notify::Thread(sync::current_thread()),
             process: AtomicU64::new(0),
             result: AtomicI32::new(NO_RESULT),
             lease: Lease::new(),
         }))
+    }
+
+    /// A record of its own for one future (a task may hold several
+    /// pending futures, and each is one pending operation of the core),
+    /// acting for `process`.
+    pub(crate) fn for_task(process: ProcessId, task: Task) -> HostThread {
+        HostThread(Arc::new(Waiter {
+            notify: Notify::Task(task),
+            process: AtomicU64::new(process.0),
+            result: AtomicI32::new(NO_RESULT),
+            lease: Lease::new(),
+        }))
+    }
+
+    /// The shared record, to count who holds it.
+    pub(crate) fn arc(&self) -> &Arc<Waiter> {
+        &self.0
+    }
+
+    /// The future's part of a record made by
+    /// [`for_task`](HostThread::for_task).
+    pub(crate) fn task(&self) -> Option<&Task> {
+        match &self.0.notify {
+            Notify::Task(task) => Some(task),
+            Notify::Thread(_) => None,
+        }
     }
 
     /// The waiter record.
@@ -70,7 +107,7 @@ impl HostThread {
     }
 
     /// The wake's status, if the wake came; resets for the next operation.
-    fn take_result(&self) -> Option<Status> {
+    pub(crate) fn take_result(&self) -> Option<Status> {
         let code = self.0.result.load(Ordering::Acquire);
         if code == NO_RESULT {
             return None;
@@ -174,7 +211,10 @@ impl Kernel for HostKernel {
         // `thread` keeps the record alive even if the woken thread already
         // saw the status and moved on; a stray unpark only makes its next
         // park return early, and every park re-checks.
-        thread.0.thread.unpark();
+        match &thread.0.notify {
+            Notify::Thread(os_thread) => os_thread.unpark(),
+            Notify::Task(task) => task.wake(),
+        }
     }
 
     fn process_of(&self, thread: &HostThread) -> ProcessId {

@@ -45,6 +45,12 @@
 //!   for any number of readers), [`TokenSemaphore`] (N permits, released
 //!   when a [`Permit`] or [`OwnedPermit`] drops) and [`MessagePipe`]
 //!   (whole values of a type).
+//! - Async: [`Pipe::read_async`], [`Pipe::peek_async`],
+//!   [`Pipe::write_async`], [`MessagePipe::send_async`] /
+//!   [`MessagePipe::recv_async`] and [`Blackboard::wait_newer_async`] are
+//!   futures for any executor (no runtime of their own); a waiting future is
+//!   a pending operation of the core, woken by the call that completes it,
+//!   and dropping one is always safe (see [`ReadFuture`]).
 //! - Errors are an [`Error`] whose message says what to do.
 //!
 //! Timeouts never lose or duplicate anything: a read that times out took no
@@ -83,6 +89,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod asynk;
 mod blackboard;
 mod ends;
 mod error;
@@ -97,6 +104,7 @@ mod sync;
 #[allow(unsafe_code)]
 mod user_copy;
 
+pub use asynk::{NewerFuture, PeekFuture, ReadFuture, WriteFuture};
 pub use blackboard::{Blackboard, Snapshot};
 /// The `Pod` machinery message types need, with `derive` on (see
 /// [Message types](crate#message-types)).

@@ -130,6 +130,11 @@ impl Pipe {
         Pipe { ipc, pipe }
     }
 
+    /// The core's handle, for the futures of [`crate::asynk`].
+    pub(crate) fn core_pipe(&self) -> &PipeRef<Lock, HostKernel> {
+        &self.pipe
+    }
+
     /// The pipe's id; [`Ipc::open_id`] finds it with this until it is
     /// destroyed, and never again after.
     #[must_use]

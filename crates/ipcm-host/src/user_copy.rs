@@ -140,3 +140,32 @@ impl Lease {
         Ok(())
     }
 }
+
+/// Leases of memory no borrow guards: what a future of [`crate::asynk`]
+/// lends for an operation that stays pending across polls.
+impl Lease {
+    /// Lend `buf_len` bytes at `buf`: readable by the IPC manager when
+    /// `len_out` is `None` (a source), writable with a `usize` length at
+    /// `len_out` otherwise (a sink). Returns the buffer's (and the length's)
+    /// address.
+    ///
+    /// # Safety
+    /// The memory stays allocated and is neither read nor written by anyone
+    /// else from now until the IPC manager can no longer copy for the call:
+    /// the call returned without blocking, or its operation's wake came.
+    /// [`crate::asynk`]'s records own the memory they lend, so it lives as
+    /// long as the IPC manager can name the record.
+    pub(crate) unsafe fn lend_unguarded(
+        &self,
+        buf: *mut u8,
+        buf_len: usize,
+        len_out: Option<*mut u8>,
+    ) -> (UserAddr, UserAddr) {
+        let addr = buf as usize;
+        let len_addr = len_out.map_or(0, |p| p as usize);
+        self.buf_len.store(buf_len, Ordering::Relaxed);
+        self.len_out.store(len_addr, Ordering::Relaxed);
+        self.buf.store(addr, Ordering::Relaxed);
+        (UserAddr(addr), UserAddr(len_addr))
+    }
+}

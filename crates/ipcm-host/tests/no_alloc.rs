@@ -89,3 +89,41 @@ fn operations_that_need_no_waiting_do_not_allocate() {
     let allocated = allocations() - before;
     assert_eq!(allocated, 0, "the fast path allocated");
 }
+
+/// Poll `future` to completion on this thread; it must not wait.
+fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the future had to wait"),
+    }
+}
+
+#[test]
+fn futures_that_need_no_waiting_do_not_allocate() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(64, 4).create().unwrap();
+    let typed: MessagePipe<[u32; 8]> = MessagePipe::create(&ipc, None, 2).unwrap();
+    let board: Blackboard<[u64; 4]> = Blackboard::create(&ipc, None).unwrap();
+    let mut buf = [0; 64];
+    pipe.write(b"warm").unwrap();
+    pipe.read(&mut buf).unwrap();
+    board.publish(&[1; 4]).unwrap();
+
+    let before = allocations();
+    for round in 0..1000_u64 {
+        let msg = round.to_ne_bytes();
+        ready(pipe.write_async(&msg)).unwrap();
+        ready(pipe.peek_async(&mut buf)).unwrap();
+        ready(pipe.read_async(&mut buf)).unwrap();
+        ready(typed.send_async(&[7; 8])).unwrap();
+        assert_eq!(ready(typed.recv_async()), Ok([7; 8]));
+        ready(board.wait_newer_async(0)).unwrap();
+    }
+    assert_eq!(
+        allocations() - before,
+        0,
+        "a future that need not wait allocated"
+    );
+}

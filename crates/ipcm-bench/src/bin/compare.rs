@@ -1,6 +1,7 @@
 //! `compare`: every measurement of the IPC manager and its peers in one
-//! process run, interleaved and repeated; writes `docs/bench/results.md`
-//! and `docs/bench/channels.svg` and prints the table.
+//! process run, interleaved and repeated, then the async comparison;
+//! writes `docs/bench/results.md`, `docs/bench/channels.png` and
+//! `docs/bench/async.png` and prints the tables.
 //!
 //! `cargo run --release -p ipcm-bench --bin compare` (add `--quick` for a
 //! smoke run that only checks everything runs).
@@ -8,9 +9,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use ipcm_bench::machine::Machine;
 use ipcm_bench::noop::{core_fixture, cost_with_pipes, cost_with_waiters, ns_per_op, write_read};
 use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost, PacketPipe, PosixMq, StdSync};
-use ipcm_bench::report::{CoreFigures, Effort, markdown, run_all, runner, svg};
+use ipcm_bench::report::{CoreFigures, Effort, markdown, plots, run_all, runner};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the IPC manager against its peers in one run and report ratios")]
@@ -21,7 +23,10 @@ struct Args {
     /// Times each measurement is repeated, interleaved across channels.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     repeats: u32,
-    /// Where results.md and channels.svg go.
+    /// Only the async comparison, printed, nothing written (for A/B runs).
+    #[arg(long)]
+    async_only: bool,
+    /// Where results.md and the PNG plots go.
     #[arg(long, default_value = "docs/bench")]
     out: PathBuf,
 }
@@ -50,7 +55,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runner::<PosixMq>(),
         runner::<PacketPipe>(),
     ];
+    let machine = Machine::here();
+    if args.async_only {
+        let asynk = ipcm_bench::asynk::run_all(
+            &ipcm_bench::asynk::runners(),
+            effort.messages,
+            effort.rounds,
+            effort.repeats,
+            |_| {},
+        );
+        println!("{}", ipcm_bench::report::async_markdown(&asynk));
+        return Ok(());
+    }
     let figures = run_all(&runners, effort, |step| eprintln!("{step}"));
+    let asynk = ipcm_bench::asynk::run_all(
+        &ipcm_bench::asynk::runners(),
+        effort.messages,
+        effort.rounds,
+        effort.repeats,
+        |step| eprintln!("{step}"),
+    );
 
     eprintln!("core alone");
     let iterations = if args.quick { 10_000 } else { 2_000_000 };
@@ -78,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_vec(),
     };
 
-    let report = markdown(&figures, &core, effort);
+    let report = markdown(&figures, &asynk, &core, effort, &machine);
     println!("{report}");
     if args.quick {
         eprintln!("quick run: results not written");
@@ -86,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("results.md"), &report)?;
-    svg(&figures, &args.out.join("channels.svg"))?;
+    plots(&figures, &asynk, effort, &machine, &args.out)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }

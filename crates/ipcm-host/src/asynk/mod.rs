@@ -1,0 +1,51 @@
+//! Futures for every executor (tokio, smol, `futures::executor`, …): this
+//! crate runs no runtime, spawns no thread and needs no timer of its own.
+//!
+//! ```
+//! use ipcm_host::{Error, Ipc};
+//!
+//! let ipc = Ipc::new();
+//! let pipe = ipc.pipe(32, 1).create()?;
+//! futures::executor::block_on(async {
+//!     let mut buf = [0; 32];
+//!     let (read, written) = futures::join!(pipe.read_async(&mut buf), pipe.write_async(b"hi"));
+//!     assert_eq!(read?, 2);
+//!     written?;
+//!     Ok::<(), Error>(())
+//! })?;
+//! assert_eq!(pipe.info()?.queued, 0);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! A future that must wait is one pending operation of the core, with an
+//! identity of its own as a core "thread" (a task may await several
+//! futures at once): the call that completes it (the write bringing a
+//! message, the read making room) wakes the task's [`Waker`](std::task::Waker).
+//! A future that need not wait completes in its first poll through the
+//! same fast path as the blocking calls, with no allocation; one that
+//! waits allocates its record once.
+//!
+//! Dropping a future before it resolved is always safe and quick: it
+//! cancels its pending operation (one pipe lock, no waiting for anything),
+//! and
+//! - a read or peek consumed nothing: a read waits as a pending *peek* and
+//!   takes the message with a non-blocking read inside the poll that
+//!   returns it, so no message can be handed to a future nobody polls;
+//! - a write either did not happen or had completed, exactly once;
+//! - no copy can reach freed memory: what a pending operation lends is
+//!   owned by its record, which the core keeps alive until the wake.
+//!
+//! Deadlines: race the future against the executor's own timer
+//! (`tokio::time::timeout`, `tokio::select!`, `smol::Timer` with
+//! `futures::select!`); the losing future is dropped, which cancels it as
+//! above. Blocking and async calls mix freely on one pipe.
+
+mod op;
+mod pipe;
+mod typed;
+mod wakers;
+
+pub(crate) use op::Task;
+pub use pipe::{PeekFuture, ReadFuture, WriteFuture};
+pub use typed::NewerFuture;
+pub(crate) use wakers::WakerSet;

@@ -1,0 +1,279 @@
+//! The futures of [`Pipe`]: [`Pipe::read_async`], [`Pipe::peek_async`] and
+//! [`Pipe::write_async`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ipcm::{Progress, Status};
+
+use super::op::Op;
+use crate::{Error, Pipe, Written};
+
+impl Pipe {
+    /// [`read`](Pipe::read) as a future: the oldest message into `buf`
+    /// (at least [`msg_size`](Pipe::msg_size) bytes); resolves to its
+    /// length. Works under any executor.
+    ///
+    /// Cancel-safe: dropping it before it resolved took no message. While
+    /// the pipe is empty the future waits as a pending peek of the core,
+    /// which the next write completes (with a copy, consuming nothing) and
+    /// wakes it; the future then takes the message with a non-blocking
+    /// read, or waits again if another reader was first. So a message is
+    /// consumed only inside a poll that returns it.
+    ///
+    /// For a deadline, race it with the executor's timer (for example
+    /// `tokio::time::timeout`); the drop that ends the race is safe.
+    ///
+    /// # Errors
+    /// As [`read`](Pipe::read).
+    pub fn read_async<'a>(&'a self, buf: &'a mut [u8]) -> ReadFuture<'a> {
+        ReadFuture {
+            pipe: self,
+            buf,
+            op: None,
+            done: false,
+        }
+    }
+
+    /// [`peek`](Pipe::peek) as a future: a copy of the oldest message into
+    /// `buf`, waiting while the pipe is empty; resolves to its length.
+    /// Dropping it changes nothing in the pipe.
+    ///
+    /// # Errors
+    /// As [`peek`](Pipe::peek).
+    pub fn peek_async<'a>(&'a self, buf: &'a mut [u8]) -> PeekFuture<'a> {
+        PeekFuture {
+            pipe: self,
+            buf,
+            op: None,
+            done: false,
+        }
+    }
+
+    /// [`write`](Pipe::write) as a future: `msg` as one message, waiting
+    /// while the pipe is full.
+    ///
+    /// While it waits it is a pending write of the core, completed by the
+    /// read that makes room (which copies the message into the pipe and
+    /// wakes the future). Its message is copied into memory the pending
+    /// operation owns, so `msg` is not lent beyond a poll. Dropping it
+    /// cancels the write: either it had not happened (nothing written) or
+    /// it had completed first (written exactly once); never half.
+    ///
+    /// # Errors
+    /// As [`write`](Pipe::write).
+    pub fn write_async<'a>(&'a self, msg: &'a [u8]) -> WriteFuture<'a> {
+        WriteFuture {
+            pipe: self,
+            msg,
+            op: None,
+            done: false,
+        }
+    }
+
+    /// A record of its own for a future of this pipe.
+    fn new_op(&self) -> Op {
+        Op::new(self.ipc().process, self.msg_size())
+    }
+
+    /// Cancel a future's operation, if one is in flight (never blocks for
+    /// longer than the pipe's lock is held).
+    fn cancel(&self, op: Option<Op>) {
+        if let Some(op) = op {
+            let _ = op.cancel(&self.ipc().shared.ipcm);
+        }
+    }
+}
+
+/// The future of [`Pipe::read_async`].
+///
+/// Dropping any future of this crate before it resolved is safe and quick:
+/// it cancels its pending operation (one pipe lock; it waits for nothing),
+/// and
+/// - a read or peek consumed nothing: a read waits as a pending *peek* and
+///   takes the message with a non-blocking read inside the poll that
+///   returns it, so no message is ever handed to a future nobody polls;
+/// - a write either did not happen or had completed, exactly once;
+/// - no copy can reach freed memory: what a pending operation lends (a copy
+///   of the message to write, the buffer a peek fills) is owned by the
+///   operation's own record, which the core holds until its wake, not by
+///   the future.
+///
+/// A future that need not wait completes in its first poll on the same
+/// fast path as the blocking calls, with no allocation; one that waits
+/// takes an idle record of its thread or allocates one. Each waiting future
+/// is its own core "thread", so a task may await several at once.
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct ReadFuture<'a> {
+    pipe: &'a Pipe,
+    buf: &'a mut [u8],
+    op: Option<Op>,
+    done: bool,
+}
+
+impl Future for ReadFuture<'_> {
+    type Output = Result<usize, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "ReadFuture polled after it resolved");
+        let ready = |this: &mut Self, result| {
+            this.done = true;
+            Poll::Ready(result)
+        };
+        loop {
+            if let Some(op) = &mut this.op {
+                match op.poll_wake(cx.waker()) {
+                    None if op.is_pending() => return Poll::Pending,
+                    // A write came (or none was awaited): take the oldest.
+                    None | Some(Status::Ok) => {}
+                    Some(status) => return ready(this, Err(Error::from_status(status))),
+                }
+            }
+            match this.pipe.try_read(this.buf) {
+                Err(Error::Empty) => {}
+                result => return ready(this, result),
+            }
+            let pipe = this.pipe;
+            let op = this.op.get_or_insert_with(|| pipe.new_op());
+            let ipcm = &pipe.ipc().shared.ipcm;
+            match op.start_sink(cx.waker(), |me, dst, len_out| {
+                ipcm.peek(me, pipe.core_pipe(), dst, len_out)
+            }) {
+                Ok(Progress::Blocked) => return Poll::Pending,
+                // A message arrived in between: take it.
+                Ok(Progress::Done(_)) => {}
+                Err(status) => return ready(this, Err(Error::from_status(status))),
+            }
+        }
+    }
+}
+
+impl Drop for ReadFuture<'_> {
+    fn drop(&mut self) {
+        self.pipe.cancel(self.op.take());
+    }
+}
+
+/// The future of [`Pipe::peek_async`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct PeekFuture<'a> {
+    pipe: &'a Pipe,
+    buf: &'a mut [u8],
+    op: Option<Op>,
+    done: bool,
+}
+
+impl PeekFuture<'_> {
+    /// Hand over the copy the core left in the record.
+    fn copy_out(&mut self) -> Result<usize, Error> {
+        self.done = true;
+        let msg = self
+            .op
+            .as_ref()
+            .and_then(Op::received)
+            .expect("the peek is over");
+        self.buf[..msg.len()].copy_from_slice(msg);
+        Ok(msg.len())
+    }
+}
+
+impl Future for PeekFuture<'_> {
+    type Output = Result<usize, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "PeekFuture polled after it resolved");
+        if let Some(op) = &mut this.op {
+            return match op.poll_wake(cx.waker()) {
+                None => Poll::Pending,
+                Some(Status::Ok) => Poll::Ready(this.copy_out()),
+                Some(status) => {
+                    this.done = true;
+                    Poll::Ready(Err(Error::from_status(status)))
+                }
+            };
+        }
+        match this.pipe.try_peek(this.buf) {
+            Err(Error::Empty) => {}
+            result => {
+                this.done = true;
+                return Poll::Ready(result);
+            }
+        }
+        let pipe = this.pipe;
+        let op = this.op.insert(pipe.new_op());
+        let ipcm = &pipe.ipc().shared.ipcm;
+        match op.start_sink(cx.waker(), |me, dst, len_out| {
+            ipcm.peek(me, pipe.core_pipe(), dst, len_out)
+        }) {
+            Ok(Progress::Blocked) => Poll::Pending,
+            Ok(Progress::Done(_)) => Poll::Ready(this.copy_out()),
+            Err(status) => {
+                this.done = true;
+                Poll::Ready(Err(Error::from_status(status)))
+            }
+        }
+    }
+}
+
+impl Drop for PeekFuture<'_> {
+    fn drop(&mut self) {
+        self.pipe.cancel(self.op.take());
+    }
+}
+
+/// The future of [`Pipe::write_async`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct WriteFuture<'a> {
+    pipe: &'a Pipe,
+    msg: &'a [u8],
+    op: Option<Op>,
+    done: bool,
+}
+
+impl Future for WriteFuture<'_> {
+    type Output = Result<Written, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "WriteFuture polled after it resolved");
+        let result = if let Some(op) = &mut this.op {
+            match op.poll_wake(cx.waker()) {
+                None => return Poll::Pending,
+                // A waiting writer is admitted into a freed slot: it
+                // neither drops nor hands off.
+                Some(Status::Ok) => Ok(Written::default()),
+                Some(status) => Err(Error::from_status(status)),
+            }
+        } else {
+            match this.pipe.try_write(this.msg) {
+                Err(Error::Full) => {
+                    let pipe = this.pipe;
+                    let op = this.op.insert(pipe.new_op());
+                    let ipcm = &pipe.ipc().shared.ipcm;
+                    match op.start_source(cx.waker(), this.msg, |me, src, len| {
+                        ipcm.write(me, pipe.core_pipe(), src, len)
+                    }) {
+                        Ok(Progress::Blocked) => return Poll::Pending,
+                        Ok(Progress::Done(written)) => Ok(written.into()),
+                        Err(status) => Err(Error::from_status(status)),
+                    }
+                }
+                result => result,
+            }
+        };
+        this.done = true;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for WriteFuture<'_> {
+    fn drop(&mut self) {
+        self.pipe.cancel(self.op.take());
+    }
+}
