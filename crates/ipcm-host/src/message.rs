@@ -184,6 +184,11 @@ pub(crate) fn receive_value<T: Pod>(
 ) -> Result<T, Error> {
     let mut value = T::zeroed();
     let len = read(bytemuck::bytes_of_mut(&mut value))?;
+    whole_value(value, len)
+}
+
+/// `value` if the message read into it (`len` bytes) filled it whole.
+pub(crate) fn whole_value<T: Pod>(value: T, len: usize) -> Result<T, Error> {
     if len == size_of::<T>() {
         Ok(value)
     } else {

@@ -2,7 +2,6 @@
 //! [`Blackboard`]'s next publication.
 
 use std::future::Future;
-use std::mem::size_of;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -49,13 +48,7 @@ impl<T: Pod> MessagePipe<T> {
             .pipe()
             .read_async(bytemuck::bytes_of_mut(&mut value))
             .await?;
-        if len == size_of::<T>() {
-            Ok(value)
-        } else {
-            Err(Error::BadParam {
-                reason: "received a message shorter than the message type",
-            })
-        }
+        crate::message::whole_value(value, len)
     }
 }
 
