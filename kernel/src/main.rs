@@ -93,7 +93,7 @@ extern "C" fn kernel_entry() -> ! {
         let image = programs::image(launch.program).expect("scenario names an embedded program");
         match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
             Ok(pid) => kprintln!(
-                "kernel: started {}#{} (priority {}, arg {})",
+                "started {}#{} (priority {}, arg {})",
                 launch.program,
                 pid.0,
                 launch.priority,
@@ -112,6 +112,10 @@ fn on_off(on: bool) -> &'static str {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
-    kprintln!("KERNEL PANIC: {}", info);
+    // One line (PanicInfo's own Display breaks it), so it keeps its prefix.
+    match info.location() {
+        Some(at) => kprintln!("KERNEL PANIC: {} (at {at})", info.message()),
+        None => kprintln!("KERNEL PANIC: {}", info.message()),
+    }
     qemu::exit(ExitCode::Failure)
 }

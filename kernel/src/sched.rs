@@ -236,12 +236,12 @@ pub fn describe(tid: Tid) -> String {
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
     let Some(thread) = sched.threads.get_mut(&tid) else {
-        kprintln!("kernel: wake for vanished thread {}", tid.0);
+        kprintln!("wake for vanished thread {}", tid.0);
         return;
     };
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
         kprintln!(
-            "kernel: wake for thread {} that is not blocked ({:?})",
+            "wake for thread {} that is not blocked ({:?})",
             tid.0,
             thread.state
         );
@@ -326,7 +326,7 @@ fn apply(tid: Tid, action: Action) {
                 .get(&pid)
                 .is_some_and(|p| p.threads.is_empty());
             if empty && let Some(process) = sched.remove_process(pid) {
-                kprintln!("kernel: process {}#{} finished", process.name, pid.0);
+                kprintln!("process {}#{} finished", process.name, pid.0);
             }
         }
         Action::ExitProcess(code) => {
@@ -364,7 +364,7 @@ pub fn end_process(pid: Pid, why: &str) {
     let process = SCHED.lock().remove_process(pid);
     if let Some(process) = process {
         kprintln!(
-            "kernel: process {}#{} {}; {} pending operation(s) cancelled",
+            "process {}#{} {}; {} pending operation(s) cancelled",
             process.name,
             pid.0,
             why,
@@ -454,7 +454,7 @@ fn schedule(frame: &mut TrapFrame) {
         }
         if sched.threads.is_empty() {
             kprintln!(
-                "kernel: all processes finished; {} free frames",
+                "all processes finished; {} free frames",
                 frames::free_count()
             );
             qemu::exit(ExitCode::Success);
@@ -466,11 +466,11 @@ fn schedule(frame: &mut TrapFrame) {
             )
         });
         if !can_wake {
-            kprintln!("kernel: DEADLOCK: every thread is blocked with no timeout:");
+            kprintln!("DEADLOCK: every thread is blocked with no timeout:");
             for (tid, thread) in &sched.threads {
                 let name = sched.processes.get(&thread.process).map_or("?", |p| p.name);
                 kprintln!(
-                    "kernel:   {}#{}.{} {:?}",
+                    "  {}#{}.{} {:?}",
                     name,
                     thread.process.0,
                     tid.0,

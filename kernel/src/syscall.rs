@@ -57,11 +57,7 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
             match sched::spawn_thread_for(tid, args[0], (args[1], args[2]), args[3]) {
                 Ok(new) => value(new.0),
                 Err(why) => {
-                    kprintln!(
-                        "kernel: {}: thread_spawn refused: {}",
-                        sched::describe(tid),
-                        why
-                    );
+                    kprintln!("{}: thread_spawn refused: {}", sched::describe(tid), why);
                     failed(Status::BadParam)
                 }
             }
@@ -115,8 +111,8 @@ fn debug_print(tid: Tid, ptr: u64, len: u64) -> Action {
     }
     let text = &buf[..len];
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    crate::kprint!("[{:>5}] {}: ", timer::now(), sched::describe(tid));
-    serial::write_bytes(text);
+    serial::start_line(format_args!("{}", sched::describe(tid)));
+    serial::write_escaped(text);
     serial::write_bytes(b"\n");
     done(status::OK)
 }

@@ -87,32 +87,71 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// A serial log, with the user lines split out.
+/// A serial log, split by source. Every line the kernel writes is
+/// `[seconds.micros] source: text`, where the source is `kernel` for the
+/// kernel's own lines and `program#pid.tid` for a process's `debug_print`
+/// (whose text the kernel escapes, so it holds no line break): a process
+/// cannot produce a line whose source is `kernel`.
 pub struct Log {
     /// Every line.
     pub lines: Vec<String>,
+    /// The text of the kernel's own lines.
+    pub kernel: Vec<String>,
     /// Lines printed by user programs: (program name, text).
     pub user: Vec<(String, String)>,
 }
 
+/// `[time] source: text` split into (source, text).
+fn split_line(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (time, rest) = rest.split_once("] ")?;
+    if !time
+        .trim_start()
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return None;
+    }
+    rest.split_once(": ")
+}
+
 impl Log {
-    /// Splits `[tick] program#pid.tid: text` lines out of the raw log.
+    /// Splits the raw log by source.
     pub fn new(lines: Vec<String>) -> Log {
-        let user = lines
-            .iter()
-            .filter_map(|line| {
-                let rest = line.strip_prefix('[')?;
-                let (_, rest) = rest.split_once("] ")?;
-                let (who, text) = rest.split_once(": ")?;
-                let program = who.split('#').next()?;
-                Some((program.to_string(), text.to_string()))
-            })
-            .collect();
-        Log { lines, user }
+        let mut kernel = Vec::new();
+        let mut user = Vec::new();
+        for line in &lines {
+            match split_line(line) {
+                Some(("kernel", text)) => kernel.push(text.to_string()),
+                Some((who, text)) if who.contains('#') => {
+                    let program = who.split('#').next().unwrap_or_default();
+                    user.push((program.to_string(), text.to_string()));
+                }
+                _ => {}
+            }
+        }
+        Log {
+            lines,
+            kernel,
+            user,
+        }
     }
 
     fn contains(&self, needle: &str) -> bool {
         self.lines.iter().any(|line| line.contains(needle))
+    }
+
+    /// The kernel's own lines containing `needle`.
+    fn kernel_lines<'a>(&'a self, needle: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.kernel
+            .iter()
+            .filter(move |text| text.contains(needle))
+            .map(String::as_str)
+    }
+
+    /// Whether one of the kernel's own lines contains `needle`.
+    fn kernel_says(&self, needle: &str) -> bool {
+        self.kernel_lines(needle).next().is_some()
     }
 
     /// User lines whose text starts with `tag ` (e.g. "RECV").
@@ -142,9 +181,16 @@ fn require(log: &Log, needle: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// Like [`require`], for a line only the kernel can write.
+fn require_kernel(log: &Log, needle: &str, problems: &mut Vec<String>) {
+    if !log.kernel_says(needle) {
+        problems.push(format!("no kernel line says {needle:?}"));
+    }
+}
+
 /// What every scenario that should end normally must show.
 fn clean_finish(log: &Log, problems: &mut Vec<String>) {
-    require(log, "kernel: all processes finished", problems);
+    require_kernel(log, "all processes finished", problems);
     no_frame_leak(log, problems);
     for bad in [
         "KERNEL PANIC",
@@ -163,7 +209,7 @@ fn clean_finish(log: &Log, problems: &mut Vec<String>) {
 /// table and user page of every ended process was returned.
 fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
     let count = |prefix: &str| {
-        log.lines
+        log.kernel
             .iter()
             .find(|l| l.starts_with(prefix))
             .and_then(|l| l.rsplit("; ").next())
@@ -171,7 +217,7 @@ fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
             .and_then(|n| n.parse::<u64>().ok())
     };
     let at_boot = count("kernel image");
-    let at_end = count("kernel: all processes finished");
+    let at_end = count("all processes finished");
     if at_boot.is_none() || at_boot != at_end {
         problems.push(format!(
             "free frames at boot {at_boot:?}, at the end {at_end:?}: frames leaked"
@@ -180,7 +226,7 @@ fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
 }
 
 fn no_kills(log: &Log, problems: &mut Vec<String>) {
-    if log.contains("KILLED") {
+    if log.kernel_says("KILLED") {
         problems.push("a process was killed".into());
     }
 }
@@ -191,7 +237,7 @@ fn check_boot(log: &Log) -> Vec<String> {
     no_kills(log, &mut problems);
     // The kernel runs with SMEP/SMAP: touching user memory other than
     // through the checked page-table walk would fault.
-    require(log, "SMEP on, SMAP on", &mut problems);
+    require_kernel(log, "SMEP on, SMAP on", &mut problems);
     require(log, "HELLO from user space", &mut problems);
     require(log, "HELLO from thread arg=42", &mut problems);
     require(log, "HELLO done x=12", &mut problems);
@@ -501,7 +547,7 @@ fn check_badaddr(log: &Log) -> Vec<String> {
 /// leaves no pending operation behind.
 fn check_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "kernel: all processes finished", &mut problems);
+    require_kernel(log, "all processes finished", &mut problems);
     no_frame_leak(log, &mut problems);
     for bad in ["KERNEL PANIC", "DEADLOCK", "must not happen"] {
         if log.contains(bad) {
@@ -509,7 +555,7 @@ fn check_fault(log: &Log) -> Vec<String> {
         }
     }
     let killed = |who: &str, what: &str| {
-        log.lines.iter().find(|l| {
+        log.kernel.iter().find(|l| {
             l.contains(&format!("process {who}#")) && l.contains(&format!("KILLED: {what}"))
         })
     };
@@ -535,7 +581,7 @@ fn check_fault(log: &Log) -> Vec<String> {
         &mut problems,
     );
     require(log, "OBSERVER done", &mut problems);
-    if log.lines.iter().filter(|l| l.contains("KILLED")).count() != 2 {
+    if log.kernel_lines("KILLED").count() != 2 {
         problems.push("expected exactly two processes killed".into());
     }
     problems
@@ -621,15 +667,15 @@ fn check_bench(log: &Log) -> Vec<String> {
 
 fn check_kernel_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "KERNEL PANIC", &mut problems);
-    require(log, "invalid opcode", &mut problems);
+    require_kernel(log, "KERNEL PANIC", &mut problems);
+    require_kernel(log, "invalid opcode", &mut problems);
     problems
 }
 
 fn check_panic(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "KERNEL PANIC", &mut problems);
-    require(log, "deliberate kernel panic", &mut problems);
+    require_kernel(log, "KERNEL PANIC", &mut problems);
+    require_kernel(log, "deliberate kernel panic", &mut problems);
     problems
 }
 
@@ -643,23 +689,46 @@ mod tests {
     }
 
     fn user(program: &str, text: &str) -> String {
-        format!("[    1] {program}#1.2: {text}")
+        format!("[   0.000100] {program}#1.2: {text}")
     }
 
     fn finished() -> Vec<String> {
         vec![
-            "kernel image 0x100000..0x200000; 100 free frames".into(),
-            "kernel: all processes finished; 100 free frames".into(),
+            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames".into(),
+            "[   0.100000] kernel: all processes finished; 100 free frames".into(),
         ]
     }
 
     #[test]
     fn user_lines_are_split_from_kernel_lines() {
-        let log = log(&["boot ok", "[   12] consumer#3.4: RECV x=1 y=1"]);
+        let log = log(&[
+            "[   0.000000] kernel: boot ok",
+            "[   0.120000] consumer#3.4: RECV x=1 y=1",
+        ]);
         assert_eq!(
             log.user,
             vec![("consumer".to_string(), "RECV x=1 y=1".to_string())]
         );
+        assert_eq!(log.kernel, vec!["boot ok".to_string()]);
+    }
+
+    #[test]
+    fn a_process_cannot_forge_kernel_lines() {
+        // What a forger's escaped text looks like, and an unprefixed line.
+        let log = log(&[
+            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames",
+            "[   0.000100] forger#1.2: \\x0a[   0.000200] kernel: all processes finished; 100 free frames",
+            "kernel: all processes finished; 100 free frames",
+        ]);
+        let mut problems = Vec::new();
+        clean_finish(&log, &mut problems);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("all processes finished")),
+            "{problems:?}"
+        );
+        assert_eq!(log.kernel.len(), 1);
     }
 
     #[test]
@@ -751,7 +820,7 @@ mod tests {
     #[test]
     fn fault_without_cancelling_the_pending_read_fails() {
         let mut lines = finished();
-        lines.push("kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
+        lines.push("[   0.000200] kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
         let problems = check_fault(&Log::new(lines));
         assert!(
             problems.iter().any(|p| p.contains("without cancelling")),
@@ -762,8 +831,8 @@ mod tests {
     #[test]
     fn leaked_frames_fail() {
         let lines = vec![
-            "kernel image 0x100000..0x200000; 100 free frames".to_string(),
-            "kernel: all processes finished; 98 free frames".to_string(),
+            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames".to_string(),
+            "[   0.100000] kernel: all processes finished; 98 free frames".to_string(),
         ];
         let mut problems = Vec::new();
         clean_finish(&Log::new(lines), &mut problems);
