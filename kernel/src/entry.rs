@@ -18,6 +18,22 @@ use x86_64::registers::model_specific::{LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::structures::idt::InterruptDescriptorTable;
 
+/// The RFLAGS bits `syscall` clears (SFMASK), as Linux and seL4 do: with
+/// NT left set the kernel's next `iretq` faults, with AC set SMAP is off,
+/// with DF set copies run backwards, TF/RF would single-step or skip a
+/// breakpoint in ring 0, IF would let interrupts in, and IOPL/ID are none
+/// of ring 3's business in ring 0. Interrupt entries load a known RFLAGS
+/// (only bit 1 set) instead.
+pub const ENTRY_CLEARED_FLAGS: RFlags = RFlags::NESTED_TASK
+    .union(RFlags::IOPL_HIGH)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::RESUME_FLAG)
+    .union(RFlags::ID)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::INTERRUPT_FLAG);
+
 /// The `vector` value of a frame built by the `syscall` entry.
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
@@ -78,8 +94,14 @@ impl FxState {
 
 core::arch::global_asm!(
     r#"
+    /* An interrupt or exception leaves AC, DF and ID as ring 3 had them
+       (the CPU clears only IF, TF, NT and RF): load a known RFLAGS (IF
+       off, everything else clear) before anything else runs, so SMAP is
+       never off in the kernel and string copies run forwards. */
     .macro TRAP_NOERR num
 trap_stub_\num:
+    push 2
+    popfq
     push 0
     push \num
     jmp trap_common
@@ -87,6 +109,8 @@ trap_stub_\num:
 
     .macro TRAP_ERR num
 trap_stub_\num:
+    push 2
+    popfq
     push \num
     jmp trap_common
     .endm
@@ -102,7 +126,8 @@ trap_stub_\num:
     TRAP_ERR \num
     .endr
 
-    /* syscall: rcx = user rip, r11 = user rflags, IF/DF/TF cleared by SFMASK.
+    /* syscall: rcx = user rip, r11 = user rflags; SFMASK cleared every
+       RFLAGS bit the kernel must not inherit (see `init`).
        Build the same frame an interrupt from ring 3 would. */
     .globl syscall_entry
 syscall_entry:
@@ -157,6 +182,8 @@ trap_exit:
     /* The dispatcher said whether sysretq may be used. */
     cmp qword ptr [rip + trap_exit_via_sysret], 0
     jne 3f
+    .globl trap_iretq
+trap_iretq:
     iretq
 3:
     /* Thread entered through syscall: rcx and r11 are dead in its ABI.
@@ -211,6 +238,15 @@ unsafe extern "C" {
     static double_fault_stack_top: u8;
     fn syscall_entry();
     fn trap_exit() -> !;
+    /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
+    static trap_iretq: u8;
+}
+
+/// Whether a ring-0 fault at `rip` is the return to ring 3 failing (e.g.
+/// a non-canonical or otherwise bad return frame): the fault then belongs
+/// to the thread being returned to, not to the kernel.
+pub fn is_user_return(rip: u64) -> bool {
+    rip == &raw const trap_iretq as u64
 }
 
 /// Top of the trap stack (TSS RSP0, and the `syscall` entry's stack).
@@ -296,12 +332,7 @@ pub fn init(selectors: &Selectors) {
     )
     .expect("GDT order fits syscall/sysret");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-    SFMask::write(
-        RFlags::INTERRUPT_FLAG
-            | RFlags::DIRECTION_FLAG
-            | RFlags::TRAP_FLAG
-            | RFlags::ALIGNMENT_CHECK,
-    );
+    SFMask::write(ENTRY_CLEARED_FLAGS);
 }
 
 /// Leaves the kernel for the first time: `frame` (which must be the frame

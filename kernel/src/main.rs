@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod account;
 mod boot;
 mod cpu;
 mod entry;
@@ -60,15 +61,21 @@ extern "C" fn kernel_entry() -> ! {
         frames::free_count()
     );
     sched::init();
+    account::init();
     ipc::init();
     timer::init();
     let hardening = cpu::harden();
     kprintln!(
-        "SMEP {}, SMAP {}",
+        "SMEP {}, SMAP {}, UMIP {}",
         on_off(hardening.smep),
-        on_off(hardening.smap)
+        on_off(hardening.smap),
+        on_off(hardening.umip)
     );
-    kprintln!("boot ok");
+    kprintln!(
+        "boot ok; {} free frames; {} pool bytes free",
+        frames::free_count(),
+        account::pool_free()
+    );
 
     let scenario = boot
         .cmdline
@@ -82,6 +89,7 @@ extern "C" fn kernel_entry() -> ! {
             unsafe { core::arch::asm!("ud2") };
         }
         "panic" => panic!("deliberate kernel panic (scenario=panic)"),
+        "iret-fault" => sched::corrupt_next_iret(),
         _ => {}
     }
     let Some(launches) = scenarios::processes(scenario) else {
@@ -91,7 +99,7 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("scenario {scenario}: starting {} processes", launches.len());
     for launch in launches {
         let image = programs::image(launch.program).expect("scenario names an embedded program");
-        match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
+        match sched::spawn_process(launch.program, image, launch) {
             Ok(pid) => kprintln!(
                 "started {}#{} (priority {}, arg {})",
                 launch.program,
@@ -99,7 +107,9 @@ extern "C" fn kernel_entry() -> ! {
                 launch.priority,
                 launch.arg
             ),
-            Err(e) => panic!("cannot start {}: {e}", launch.program),
+            // A program the kernel will not load (e.g. one that maps the
+            // top user page) is refused; the others still run.
+            Err(e) => kprintln!("REFUSED to start {}: {e}", launch.program),
         }
     }
     sched::start()

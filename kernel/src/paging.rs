@@ -26,8 +26,12 @@ const ADDR_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 /// Lowest user address: the first 64 KiB stay unmapped, so small
 /// addresses (NULL plus an offset) always fault.
 pub const USER_START: u64 = 0x1_0000;
-/// One past the highest user address (end of the lower canonical half).
-pub const USER_END: u64 = 1 << 47;
+/// One past the highest user address: the last page of the lower
+/// canonical half (just below 2^47) is never mapped, so no user
+/// instruction ends at 2^47 and a `syscall` can never leave a
+/// non-canonical return address in rcx, on which `sysretq` would fault in
+/// ring 0 (Intel) with the user's stack pointer loaded.
+pub const USER_END: u64 = (1 << 47) - 4096;
 
 /// Rights of a user page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

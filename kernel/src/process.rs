@@ -65,6 +65,8 @@ pub struct Thread {
     pub fx: Box<FxState>,
     /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
     pub via_syscall: bool,
+    /// Heap bytes charged to its process for it (see [`crate::account`]).
+    pub charge: u64,
 }
 
 /// A process: an address space and its threads.
@@ -75,6 +77,10 @@ pub struct Process {
     pub space: AddressSpace,
     /// Its live threads.
     pub threads: Vec<Tid>,
+    /// Timer ticks its threads were running at.
+    pub cpu_used: u64,
+    /// Ticks after which it is killed (`None`: no limit).
+    pub cpu_limit: Option<u64>,
     next_stack_slot: u64,
 }
 
@@ -85,6 +91,8 @@ impl Process {
             name,
             space,
             threads: Vec::new(),
+            cpu_used: 0,
+            cpu_limit: None,
             next_stack_slot: 0,
         }
     }
@@ -136,6 +144,7 @@ impl Thread {
             regs,
             fx: Box::new(FxState::initial()),
             via_syscall: false,
+            charge: 0,
         }
     }
 }

@@ -17,10 +17,12 @@ use crate::paging::{self, AddressSpace};
 pub use crate::process::{Pid, Process, Thread, ThreadState, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
-use crate::{kprintln, loader, timer, trap};
+use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use ipcm::Status;
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
@@ -43,6 +45,17 @@ pub struct Scheduler {
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// Fault injection for the `iret-fault` scenario: the next return by
+/// `iretq` gets a bad stack selector, so the CPU faults on the `iretq`
+/// itself, as it would on any bad return frame; the kernel must kill that
+/// thread's process and go on. Never set otherwise.
+static CORRUPT_NEXT_IRET: AtomicBool = AtomicBool::new(false);
+
+/// Arms [`CORRUPT_NEXT_IRET`] (the `iret-fault` scenario only).
+pub fn corrupt_next_iret() {
+    CORRUPT_NEXT_IRET.store(true, Ordering::Relaxed);
+}
 
 /// What the kernel must do with the thread that trapped, decided by the
 /// handler and applied by the scheduler.
@@ -101,6 +114,7 @@ impl Scheduler {
 
     fn remove_thread(&mut self, tid: Tid) {
         if let Some(thread) = self.threads.remove(&tid) {
+            account::release(thread.process, thread.charge);
             self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
             if let Some(process) = self.processes.get_mut(&thread.process) {
                 process.threads.retain(|&t| t != tid);
@@ -115,6 +129,7 @@ impl Scheduler {
         let process = self.processes.remove(&pid)?;
         for &tid in &process.threads {
             if let Some(thread) = self.threads.remove(&tid) {
+                account::release(pid, thread.charge);
                 self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
             }
             if self.current == Some(tid) {
@@ -128,31 +143,61 @@ impl Scheduler {
         Some(process)
     }
 
-    /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack.
+    /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack,
+    /// its kernel memory charged to `pid` (see [`crate::account`]).
     fn spawn_thread(
         &mut self,
         pid: Pid,
         entry: u64,
         args: (u64, u64),
         priority: u8,
-    ) -> Result<Tid, &'static str> {
+    ) -> Result<Tid, Refusal> {
         if usize::from(priority) >= PRIORITIES {
-            return Err("bad priority");
+            return Err((Status::BadParam, "bad priority"));
         }
         if !(paging::USER_START..paging::USER_END).contains(&entry) {
-            return Err("entry outside user space");
+            return Err((Status::BadParam, "entry outside user space"));
         }
-        let process = self.processes.get_mut(&pid).ok_or("no such process")?;
-        let stack_top = process.map_new_stack()?;
+        if !self.processes.contains_key(&pid) {
+            return Err((Status::BadParam, "no such process"));
+        }
         let tid = Tid(self.next_id);
-        self.next_id += 1;
-        process.threads.push(tid);
-        self.threads
-            .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
-        self.ready[usize::from(priority)].push_back(tid);
-        Ok(tid)
+        let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
+            let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
+            let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
+            self.next_id += 1;
+            process.threads.push(tid);
+            self.threads
+                .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
+            self.ready[usize::from(priority)].push_back(tid);
+            Ok(())
+        });
+        match charged {
+            Ok(((), bytes)) => {
+                if let Some(thread) = self.threads.get_mut(&tid) {
+                    thread.charge = bytes;
+                }
+                Ok(tid)
+            }
+            Err(Status::NoMemory) => Err((
+                Status::NoMemory,
+                "out of memory (kernel quota, or frames, or stack slots)",
+            )),
+            Err(e) => Err((e, "refused")),
+        }
     }
 }
+
+/// Why a thread could not be created: the status for the caller and a
+/// reason for the log.
+pub type Refusal = (Status, &'static str);
+
+/// Heap bytes a thread costs at most: its record in the thread table, its
+/// SSE area, its slots in the process's and the ready queue's vectors.
+const THREAD_COST_BOUND: u64 = 2048;
+/// Heap bytes a thread's one pending IPCM operation may take (its entry in
+/// the manager's pending map and in a pipe's wait queue), reserved at spawn.
+const WAIT_RECORD_BYTES: u64 = 128;
 
 /// Sets up the (empty) scheduler.
 pub fn init() {
@@ -172,18 +217,19 @@ pub fn init() {
 pub fn spawn_process(
     name: &'static str,
     image: &[u8],
-    priority: u8,
-    arg: u64,
+    launch: &crate::scenarios::Launch,
 ) -> Result<Pid, String> {
     let mut space = AddressSpace::new().map_err(|_| String::from("out of memory"))?;
     let entry = loader::load(image, &mut space).map_err(|e| alloc::format!("{e:?}"))?;
     let mut sched = SCHED.lock();
     let pid = Pid(sched.next_id);
     sched.next_id += 1;
-    sched.processes.insert(pid, Process::new(name, space));
-    if let Err(e) = sched.spawn_thread(pid, entry, (arg, 0), priority) {
+    let mut process = Process::new(name, space);
+    process.cpu_limit = launch.cpu_ticks;
+    sched.processes.insert(pid, process);
+    if let Err((_, why)) = sched.spawn_thread(pid, entry, (launch.arg, 0), launch.priority) {
         drop(sched.remove_process(pid));
-        return Err(e.into());
+        return Err(why.into());
     }
     Ok(pid)
 }
@@ -194,10 +240,19 @@ pub fn spawn_thread_for(
     entry: u64,
     args: (u64, u64),
     priority: u64,
-) -> Result<Tid, &'static str> {
+) -> Result<Tid, Refusal> {
     let mut sched = SCHED.lock();
-    let pid = sched.threads.get(&caller).ok_or("no such thread")?.process;
-    let priority = u8::try_from(priority).map_err(|_| "bad priority")?;
+    let thread = sched
+        .threads
+        .get(&caller)
+        .ok_or((Status::BadParam, "no such thread"))?;
+    let (pid, own) = (thread.process, thread.priority);
+    // A thread may not create one more urgent than itself: that would let
+    // any process starve every other.
+    if priority > u64::from(own) {
+        return Err((Status::BadParam, "priority above the caller's own"));
+    }
+    let priority = u8::try_from(priority).map_err(|_| (Status::BadParam, "bad priority"))?;
     sched.spawn_thread(pid, entry, args, priority)
 }
 
@@ -269,7 +324,7 @@ pub fn user_trap(frame: &mut TrapFrame) {
         SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
         timer::TIMER_VECTOR => {
             timer::on_tick();
-            Action::Preempt
+            charge_tick(tid)
         }
         33..48 => {
             timer::acknowledge(frame.vector);
@@ -278,6 +333,35 @@ pub fn user_trap(frame: &mut TrapFrame) {
         _ => Action::Kill(trap::describe_fault(frame)),
     };
     apply(tid, action);
+    schedule(frame);
+}
+
+/// Charges the tick to the running thread's process: `Preempt`, or `Kill`
+/// once the process has used its CPU budget.
+fn charge_tick(tid: Tid) -> Action {
+    let mut sched = SCHED.lock();
+    let Some(pid) = sched.threads.get(&tid).map(|t| t.process) else {
+        return Action::Preempt;
+    };
+    let Some(process) = sched.processes.get_mut(&pid) else {
+        return Action::Preempt;
+    };
+    process.cpu_used += 1;
+    match process.cpu_limit {
+        Some(limit) if process.cpu_used >= limit => {
+            Action::Kill(alloc::format!("used its CPU budget of {limit} ticks"))
+        }
+        _ => Action::Preempt,
+    }
+}
+
+/// The return to the current thread faulted in ring 0 (`frame` is the
+/// fault's, not the thread's): kill its process and run someone else.
+pub fn kill_current(frame: &mut TrapFrame, reason: String) {
+    let current = SCHED.lock().current;
+    if let Some(tid) = current {
+        apply(tid, Action::Kill(reason));
+    }
     schedule(frame);
 }
 
@@ -325,8 +409,9 @@ fn apply(tid: Tid, action: Action) {
                 .processes
                 .get(&pid)
                 .is_some_and(|p| p.threads.is_empty());
-            if empty && let Some(process) = sched.remove_process(pid) {
-                kprintln!("process {}#{} finished", process.name, pid.0);
+            drop(sched);
+            if empty {
+                end_process(pid, "finished");
             }
         }
         Action::ExitProcess(code) => {
@@ -362,16 +447,32 @@ pub fn end_process(pid: Pid, why: &str) {
         .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
         .count();
     let process = SCHED.lock().remove_process(pid);
-    if let Some(process) = process {
-        kprintln!(
-            "process {}#{} {}; {} pending operation(s) cancelled",
-            process.name,
-            pid.0,
-            why,
-            cancelled
-        );
-        drop(process);
+    let Some(process) = process else {
+        return;
+    };
+    // Everything else it owned goes too: its pipes are destroyed (their
+    // waiters, in other processes, woken with DESTROYED) and their bytes
+    // return to the pool.
+    let pipes = account::pipes_of(pid);
+    for &id in &pipes {
+        if ipc::ipcm().destroy(ipcm::Caller::Kernel, id).is_ok() {
+            account::pipe_destroyed(id);
+        }
     }
+    let held = account::held_by(pid);
+    kprintln!(
+        "process {}#{} {}; {} pending operation(s) cancelled; {} pipe(s) destroyed{}",
+        process.name,
+        pid.0,
+        why,
+        cancelled,
+        pipes.len(),
+        if held == 0 {
+            ""
+        } else {
+            "; ACCOUNTING BUG: bytes still charged"
+        }
+    );
 }
 
 /// Wakes sleepers whose time came and cancels IPCM operations whose
@@ -444,7 +545,12 @@ fn schedule(frame: &mut TrapFrame) {
             }
             let thread = &sched.threads[&tid];
             let canonical = thread.regs.rip < paging::USER_END;
-            entry::set_exit_via_sysret(thread.via_syscall && canonical);
+            let sysret = thread.via_syscall && canonical;
+            entry::set_exit_via_sysret(sysret);
+            if !sysret && CORRUPT_NEXT_IRET.swap(false, Ordering::Relaxed) {
+                // GDT entry 5 is the TSS: no stack segment.
+                frame.ss = 0x28 | 3;
+            }
             let pid = thread.process;
             let space = &sched.processes[&pid].space;
             if space.root() != paging::active_root() {
@@ -454,8 +560,9 @@ fn schedule(frame: &mut TrapFrame) {
         }
         if sched.threads.is_empty() {
             kprintln!(
-                "all processes finished; {} free frames",
-                frames::free_count()
+                "all processes finished; {} free frames; {} pool bytes free",
+                frames::free_count(),
+                account::pool_free()
             );
             qemu::exit(ExitCode::Success);
         }

@@ -54,6 +54,15 @@ pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
 /// The Rust side of every kernel entry.
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    // Checked on every entry: a flag ring 3 left set here (AC: SMAP off;
+    // NT: the next iretq faults; DF: copies backwards) is a kernel bug.
+    let flags = x86_64::registers::rflags::read();
+    if flags.intersects(crate::entry::ENTRY_CLEARED_FLAGS) {
+        panic!(
+            "kernel entered (vector {}) with RFLAGS {:?}",
+            frame.vector, flags
+        );
+    }
     if !frame.is_from_user() {
         kernel_trap(frame);
         return;
@@ -70,6 +79,12 @@ fn kernel_trap(frame: &mut TrapFrame) {
         timer::TIMER_VECTOR => timer::on_tick(),
         33..48 => timer::acknowledge(frame.vector),
         SYSCALL_VECTOR => panic!("syscall from ring 0"),
+        // The iretq to ring 3 faulted (the CPU checks the frame before it
+        // changes privilege): the thread's fault, not the kernel's.
+        _ if crate::entry::is_user_return(frame.rip) => {
+            let reason = alloc::format!("return to ring 3 faulted: {}", describe_fault(frame));
+            crate::sched::kill_current(frame, reason);
+        }
         _ => panic!("kernel {}; rsp 0x{:x}", describe_fault(frame), frame.rsp),
     }
 }

@@ -76,6 +76,56 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_bench,
     },
     Scenario {
+        name: "hostile-flags",
+        expect_failure_exit: false,
+        check: check_hostile_flags,
+    },
+    Scenario {
+        name: "hostile-forge",
+        expect_failure_exit: false,
+        check: check_hostile_forge,
+    },
+    Scenario {
+        name: "hostile-priority",
+        expect_failure_exit: false,
+        check: check_hostile_priority,
+    },
+    Scenario {
+        name: "hostile-flood",
+        expect_failure_exit: false,
+        check: check_hostile_flood,
+    },
+    Scenario {
+        name: "hostile-quota",
+        expect_failure_exit: false,
+        check: check_hostile_quota,
+    },
+    Scenario {
+        name: "hostile-toppage",
+        expect_failure_exit: false,
+        check: check_hostile_toppage,
+    },
+    Scenario {
+        name: "hostile-privileged",
+        expect_failure_exit: false,
+        check: check_hostile_privileged,
+    },
+    Scenario {
+        name: "hostile-stack",
+        expect_failure_exit: false,
+        check: check_hostile_stack,
+    },
+    Scenario {
+        name: "iret-fault",
+        expect_failure_exit: false,
+        check: check_iret_fault,
+    },
+    Scenario {
+        name: "hostile-spin",
+        expect_failure_exit: false,
+        check: check_hostile_spin,
+    },
+    Scenario {
         name: "kernel-fault",
         expect_failure_exit: true,
         check: check_kernel_fault,
@@ -205,23 +255,33 @@ fn clean_finish(log: &Log, problems: &mut Vec<String>) {
     }
 }
 
-/// The free-frame count at the end equals the one at boot: every page
-/// table and user page of every ended process was returned.
+/// The number in the `"; "`-separated part of `line` that ends with
+/// `unit` (e.g. "30233 free frames").
+fn figure(line: &str, unit: &str) -> Option<u64> {
+    line.split("; ")
+        .find_map(|part| part.strip_suffix(unit))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// The free-frame count and the free pool bytes at the end equal those at
+/// boot: every page table, user page and byte of kernel memory charged to
+/// an ended process was returned.
 fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
-    let count = |prefix: &str| {
+    let at = |prefix: &str, unit: &str| {
         log.kernel
             .iter()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit("; ").next())
-            .and_then(|tail| tail.split_whitespace().next())
-            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|l| l.starts_with(prefix))
+            .find_map(|l| figure(l, unit))
     };
-    let at_boot = count("kernel image");
-    let at_end = count("all processes finished");
-    if at_boot.is_none() || at_boot != at_end {
-        problems.push(format!(
-            "free frames at boot {at_boot:?}, at the end {at_end:?}: frames leaked"
-        ));
+    for unit in [" free frames", " pool bytes free"] {
+        let at_boot = at("boot ok", unit);
+        let at_end = at("all processes finished", unit);
+        if at_boot.is_none() || at_boot != at_end {
+            problems.push(format!(
+                "{} at boot {at_boot:?}, at the end {at_end:?}: leaked",
+                unit.trim()
+            ));
+        }
     }
 }
 
@@ -665,6 +725,211 @@ fn check_bench(log: &Log) -> Vec<String> {
     problems
 }
 
+/// What every hostile scenario must show: the kernel survived to the end
+/// of the run with nothing leaked, the bystanders `ids` finished, and
+/// exactly `kills` processes were killed.
+fn survived(log: &Log, bystanders: &[u64], kills: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    for id in bystanders {
+        require(
+            log,
+            &format!("BYSTANDER done id={id} rounds=20 sum=190"),
+            &mut problems,
+        );
+    }
+    let killed = log.kernel_lines("KILLED").count();
+    if killed != kills {
+        problems.push(format!("{killed} processes killed, expected {kills}"));
+    }
+    problems
+}
+
+/// Flags ring 3 sets (NT, AC, DF, ID) never reach the kernel.
+fn check_hostile_flags(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    for line in [
+        "FLAGS fresh thread ran",
+        "FLAGS nt-then-yield survived",
+        "FLAGS ac-through-timer survived",
+        "FLAGS df-copy write=OK read=Ok(16) intact=true",
+        "FLAGS done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    problems
+}
+
+/// A process's text stays on its own line, escaped; no kernel line is
+/// forged, and every line of the log has a source.
+fn check_hostile_forge(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    if log.kernel_says("forged") {
+        problems.push("a forged kernel line got through".into());
+    }
+    for line in log.lines.iter().filter(|l| split_line(l).is_none()) {
+        problems.push(format!("line without a source: {line:?}"));
+    }
+    for needle in [
+        "FORGE one\\x0a[   0.000001] kernel: process bystander#3 KILLED: forged\\x0akernel: all processes finished",
+        "FORGE two \\x1b[2J\\x1b[H\\x0d[   0.000002] kernel: SMEP forged\\x7f\\\\x41",
+        "FORGER done",
+    ] {
+        if !log
+            .user
+            .iter()
+            .any(|(p, t)| p == "forger" && t.contains(needle))
+        {
+            problems.push(format!("no forger line with {needle:?}"));
+        }
+    }
+    problems
+}
+
+/// No thread gets a priority above its creator's.
+fn check_hostile_priority(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    for line in [
+        "CLIMBER spawn-priority-7 result=Err(BAD_PARAM)",
+        "CLIMBER spawn-priority-1 result=Ok(())",
+        "CLIMBER peer ran",
+        "CLIMBER done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    require_kernel(
+        log,
+        "thread_spawn refused: priority above the caller's own",
+        &mut problems,
+    );
+    if log.contains("CLIMBER hog spun") {
+        problems.push("the priority-7 thread ran".into());
+    }
+    problems
+}
+
+/// Floods of tiny pipes and of threads end in refusals, not a panic.
+fn check_hostile_flood(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    match log.tagged("FLOOD").find(|t| t.starts_with("pipes")) {
+        Some(t) if t.ends_with("status=NO_MEMORY") => {}
+        other => problems.push(format!("pipe flood: {other:?}, expected NO_MEMORY")),
+    }
+    match log.tagged("FLOOD").find(|t| t.starts_with("threads")) {
+        // NO_MEMORY once the pipes took its quota, BAD_PARAM at the
+        // thread-slot limit.
+        Some(t) if t.ends_with("refused=NO_MEMORY") || t.ends_with("refused=BAD_PARAM") => {}
+        other => problems.push(format!("thread flood: {other:?}, expected a refusal")),
+    }
+    require(log, "FLOOD done", &mut problems);
+    problems
+}
+
+/// What a process took comes back when it exits: its pipes destroyed
+/// (their waiters woken with DESTROYED), its bytes free for others.
+fn check_hostile_quota(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    let created = |tag: &str, key: &str| {
+        log.tagged(tag)
+            .find(|t| t.contains(key))
+            .filter(|t| t.ends_with("status=NO_MEMORY"))
+            .and_then(|t| number(&fields(t), key))
+    };
+    let hog = created("HOG", "created");
+    let after = created("HOGWAIT", "created-after");
+    match (hog, after) {
+        (Some(h), Some(a)) if h > 0 && a >= h => {}
+        other => problems.push(format!(
+            "hog / waiter created {other:?} pipes before NO_MEMORY; expected the waiter to get at least the hog's share back"
+        )),
+    }
+    require(log, "HOGWAIT read result=Err(DESTROYED)", &mut problems);
+    match log.kernel_lines("process hog#").next() {
+        Some(line) if line.contains("pipe(s) destroyed") => {}
+        other => problems.push(format!(
+            "hog's end: {other:?}, expected its pipes destroyed"
+        )),
+    }
+    problems
+}
+
+/// A program with code in the top user page is never started.
+fn check_hostile_toppage(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    require_kernel(log, "REFUSED to start toppage", &mut problems);
+    if log.contains("TOPPAGE running") {
+        problems.push("the top-page program ran".into());
+    }
+    problems
+}
+
+/// Each privileged instruction kills its process with #GP (sgdt too:
+/// UMIP is on).
+fn check_hostile_privileged(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 7);
+    require_kernel(log, "UMIP on", &mut problems);
+    let gp = log
+        .kernel_lines("KILLED: general protection fault")
+        .filter(|l| l.contains("process privileged#"))
+        .count();
+    if gp != 7 {
+        problems.push(format!(
+            "{gp} privileged processes killed by #GP, expected 7"
+        ));
+    }
+    if log.contains("must not happen") {
+        problems.push("a privileged instruction ran in ring 3".into());
+    }
+    problems
+}
+
+/// A bogus user stack pointer never bothers the kernel; a stack overflow
+/// hits the guard page and kills only its process.
+fn check_hostile_stack(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    for line in [
+        "SMASH rsp=kernel survived",
+        "SMASH rsp=null survived",
+        "SMASH rsp=odd survived",
+        "SMASHER done",
+        "SMASH recursing",
+    ] {
+        require(log, line, &mut problems);
+    }
+    if !log
+        .kernel_lines("KILLED: page fault")
+        .any(|l| l.contains("process smasher#"))
+    {
+        problems.push("the recursing smasher was not killed by a page fault".into());
+    }
+    problems
+}
+
+/// A return to ring 3 that faults on the `iretq` kills the thread's
+/// process, not the kernel.
+fn check_iret_fault(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    if !log
+        .kernel_lines("KILLED: return to ring 3 faulted: general protection fault")
+        .any(|l| l.contains("process bystander#1 "))
+    {
+        problems.push("the process whose return faulted was not killed".into());
+    }
+    problems
+}
+
+/// A process that spins forever is time-sliced, then killed at its budget.
+fn check_hostile_spin(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1, 2], 1);
+    if !log
+        .kernel_lines("KILLED: used its CPU budget of 20 ticks")
+        .any(|l| l.contains("process spin-forever#"))
+    {
+        problems.push("the spinner was not killed at its CPU budget".into());
+    }
+    problems
+}
+
 fn check_kernel_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
     require_kernel(log, "KERNEL PANIC", &mut problems);
@@ -694,8 +959,9 @@ mod tests {
 
     fn finished() -> Vec<String> {
         vec![
-            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames".into(),
-            "[   0.100000] kernel: all processes finished; 100 free frames".into(),
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".into(),
+            "[   0.100000] kernel: all processes finished; 100 free frames; 4096 pool bytes free"
+                .into(),
         ]
     }
 
@@ -716,7 +982,7 @@ mod tests {
     fn a_process_cannot_forge_kernel_lines() {
         // What a forger's escaped text looks like, and an unprefixed line.
         let log = log(&[
-            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames",
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free",
             "[   0.000100] forger#1.2: \\x0a[   0.000200] kernel: all processes finished; 100 free frames",
             "kernel: all processes finished; 100 free frames",
         ]);
@@ -831,13 +1097,31 @@ mod tests {
     #[test]
     fn leaked_frames_fail() {
         let lines = vec![
-            "[   0.000000] kernel: kernel image 0x100000..0x200000; 100 free frames".to_string(),
-            "[   0.100000] kernel: all processes finished; 98 free frames".to_string(),
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".to_string(),
+            "[   0.100000] kernel: all processes finished; 98 free frames; 4096 pool bytes free"
+                .to_string(),
         ];
         let mut problems = Vec::new();
         clean_finish(&Log::new(lines), &mut problems);
         assert!(
-            problems.iter().any(|p| p.contains("frames leaked")),
+            problems.iter().any(|p| p.contains("free frames at boot")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn leaked_pool_bytes_fail() {
+        let lines = vec![
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".to_string(),
+            "[   0.100000] kernel: all processes finished; 100 free frames; 2048 pool bytes free"
+                .to_string(),
+        ];
+        let mut problems = Vec::new();
+        clean_finish(&Log::new(lines), &mut problems);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("pool bytes free at boot")),
             "{problems:?}"
         );
     }
