@@ -11,7 +11,7 @@
 //! never blocks and never switches stacks, and it always runs with
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
-use crate::gdt::{DOUBLE_FAULT_IST, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::gdt::{IstStack, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use alloc::boxed::Box;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
@@ -204,19 +204,44 @@ syscall_user_rsp:
     .globl trap_exit_via_sysret
 trap_exit_via_sysret:
     .skip 8
-    .balign 16
+    /* Every kernel stack sits on top of a guard page that
+       `paging::protect_kernel` leaves unmapped: an overflow faults (and
+       the fault runs on an IST stack, so it is reported) instead of
+       silently overwriting what lies below. */
+    .balign 4096
+trap_stack_guard:
+    .skip 4096
 trap_stack:
     .skip 65536
     .globl trap_stack_top
 trap_stack_top:
-    .balign 16
-double_fault_stack:
+double_fault_stack_guard:
+    .skip 4096
     .skip 16384
     .globl double_fault_stack_top
 double_fault_stack_top:
+nmi_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl nmi_stack_top
+nmi_stack_top:
+machine_check_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl machine_check_stack_top
+machine_check_stack_top:
+debug_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl debug_stack_top
+debug_stack_top:
 
     .section .rodata
     .balign 8
+    .globl kernel_stack_guards
+kernel_stack_guards:
+    .quad trap_stack_guard, double_fault_stack_guard, nmi_stack_guard
+    .quad machine_check_stack_guard, debug_stack_guard
 trap_stub_table:
     .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad trap_stub_\num
@@ -236,6 +261,10 @@ unsafe extern "C" {
     static mut trap_exit_via_sysret: u64;
     static trap_stack_top: u8;
     static double_fault_stack_top: u8;
+    static nmi_stack_top: u8;
+    static machine_check_stack_top: u8;
+    static debug_stack_top: u8;
+    static kernel_stack_guards: [u64; 5];
     fn syscall_entry();
     fn trap_exit() -> !;
     /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
@@ -254,9 +283,21 @@ pub fn trap_stack_top_addr() -> u64 {
     &raw const trap_stack_top as u64
 }
 
-/// Top of the double-fault IST stack.
-pub fn double_fault_stack_top_addr() -> u64 {
-    &raw const double_fault_stack_top as u64
+/// The tops of the IST stacks, by [`IstStack`] slot.
+pub fn ist_stack_tops() -> [u64; 4] {
+    [
+        &raw const double_fault_stack_top as u64,
+        &raw const nmi_stack_top as u64,
+        &raw const machine_check_stack_top as u64,
+        &raw const debug_stack_top as u64,
+    ]
+}
+
+/// The guard page under each kernel stack of this module (kernel-half
+/// addresses), to be left unmapped.
+pub fn stack_guards() -> [u64; 5] {
+    // SAFETY: an immutable table of addresses defined above.
+    unsafe { kernel_stack_guards }
 }
 
 /// The SSE state the entry stub saved for the thread that trapped.
@@ -293,8 +334,16 @@ pub fn init(selectors: &Selectors) {
     // iretq/sysretq, as a handler must.
     unsafe {
         idt.divide_error.set_handler_addr(addr(0));
-        idt.debug.set_handler_addr(addr(1));
-        idt.non_maskable_interrupt.set_handler_addr(addr(2));
+        // #DB, NMI, #MC and #DF can arrive when the stack pointer cannot
+        // be trusted (NMI/#MC at any instruction, #DB on the first one of
+        // an entry, #DF after a stack overflow): each gets a stack of its
+        // own from the TSS (IST), like Linux and seL4.
+        idt.debug
+            .set_handler_addr(addr(1))
+            .set_stack_index(IstStack::Debug as u16);
+        idt.non_maskable_interrupt
+            .set_handler_addr(addr(2))
+            .set_stack_index(IstStack::Nmi as u16);
         idt.breakpoint.set_handler_addr(addr(3));
         idt.overflow.set_handler_addr(addr(4));
         idt.bound_range_exceeded.set_handler_addr(addr(5));
@@ -302,7 +351,7 @@ pub fn init(selectors: &Selectors) {
         idt.device_not_available.set_handler_addr(addr(7));
         idt.double_fault
             .set_handler_addr(addr(8))
-            .set_stack_index(DOUBLE_FAULT_IST);
+            .set_stack_index(IstStack::DoubleFault as u16);
         idt.invalid_tss.set_handler_addr(addr(10));
         idt.segment_not_present.set_handler_addr(addr(11));
         idt.stack_segment_fault.set_handler_addr(addr(12));
@@ -310,7 +359,9 @@ pub fn init(selectors: &Selectors) {
         idt.page_fault.set_handler_addr(addr(14));
         idt.x87_floating_point.set_handler_addr(addr(16));
         idt.alignment_check.set_handler_addr(addr(17));
-        idt.machine_check.set_handler_addr(addr(18));
+        idt.machine_check
+            .set_handler_addr(addr(18))
+            .set_stack_index(IstStack::MachineCheck as u16);
         idt.simd_floating_point.set_handler_addr(addr(19));
         idt.virtualization.set_handler_addr(addr(20));
         idt.cp_protection_exception.set_handler_addr(addr(21));

@@ -45,15 +45,14 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("LuKOS booting; command line: {:?}", boot.cmdline);
     let ram: u64 = boot.ram.iter().map(|r| r.end - r.start).sum();
     kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
-    let selectors = gdt::init(
-        entry::trap_stack_top_addr(),
-        entry::double_fault_stack_top_addr(),
-    );
+    let selectors = gdt::init(entry::trap_stack_top_addr(), entry::ist_stack_tops());
     entry::init(&selectors);
     // The GDT, IDT, stacks and everything else now live in the kernel half.
     boot::drop_identity_map();
     let (image_start, image_end) = boot::kernel_image();
     frames::init(&boot.ram, image_start, image_end);
+    paging::protect_kernel().expect("frames for the kernel's page tables");
+    kprintln!("kernel half: text RX, rodata R+NX, data/bss/heap RW+NX, stack guards unmapped");
     kprintln!(
         "kernel image 0x{:x}..0x{:x}; {} free frames",
         image_start,
@@ -90,6 +89,35 @@ extern "C" fn kernel_entry() -> ! {
         }
         "panic" => panic!("deliberate kernel panic (scenario=panic)"),
         "iret-fault" => sched::corrupt_next_iret(),
+        "kernel-write-text" => {
+            let text = kernel_entry as *const () as *mut u8;
+            // SAFETY: deliberately writes the kernel's own code to show
+            // that text is mapped read-only (W^X): this faults.
+            unsafe { text.write_volatile(0xCC) };
+            panic!("wrote the kernel's text (must not happen)");
+        }
+        "kernel-exec-data" => {
+            static mut IN_DATA: [u8; 1] = [0xC3];
+            // SAFETY: deliberately calls a `ret` placed in `.data` to show
+            // that data is mapped no-execute: the fetch faults.
+            unsafe {
+                let code: extern "C" fn() = core::mem::transmute(&raw mut IN_DATA);
+                code();
+            }
+            panic!("executed the kernel's data (must not happen)");
+        }
+        "kernel-stack-overflow" => {
+            /// Recurses until the boot stack runs into its guard page.
+            fn deeper(depth: u64) -> u64 {
+                let frame = core::hint::black_box([depth; 32]);
+                if core::hint::black_box(depth) == u64::MAX {
+                    return 0;
+                }
+                deeper(depth + 1) + frame[1]
+            }
+            let n = deeper(0);
+            panic!("recursion returned {n} (must not happen)");
+        }
         _ => {}
     }
     let Some(launches) = scenarios::processes(scenario) else {

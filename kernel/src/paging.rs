@@ -257,6 +257,77 @@ impl Drop for AddressSpace {
     }
 }
 
+unsafe extern "C" {
+    /// Start of `.text` (kernel half; see linker.ld).
+    static __text_start: u8;
+    /// Start of `.rodata`, page-aligned: the end of the text.
+    static __rodata_start: u8;
+    /// Start of `.data`, page-aligned: the end of the read-only data.
+    static __data_start: u8;
+    /// End of the image (kernel half).
+    static __kernel_end: u8;
+    /// The guard page under the boot stack (a physical address: `.boot.bss`).
+    static boot_stack_guard: u8;
+}
+
+const HUGE_PAGE: u64 = 2 << 20;
+
+/// Rebuilds the kernel half with W^X and stack guards: the image with 4 KiB
+/// pages (text read+execute, rodata read-only, data/bss/heap read-write,
+/// none of them both writable and executable; the page under every kernel
+/// stack not mapped at all), the rest of the first GiB of RAM with 2 MiB
+/// read-write no-execute pages. The boot tables mapped all of it
+/// read-write-execute. Every address space made afterwards copies the new
+/// kernel half from the boot PML4. Call once, before any process exists.
+pub fn protect_kernel() -> Result<(), OutOfMemory> {
+    let to_phys = |virt: u64| virt - crate::boot::KERNEL_BASE;
+    let text = to_phys(&raw const __text_start as u64);
+    let rodata = to_phys(&raw const __rodata_start as u64);
+    let data = to_phys(&raw const __data_start as u64);
+    let end = to_phys(&raw const __kernel_end as u64);
+    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards()
+        .into_iter()
+        .map(to_phys)
+        .collect();
+    guards.push(&raw const boot_stack_guard as u64);
+    let leaf = |phys: u64| -> u64 {
+        if guards.contains(&phys) {
+            0
+        } else if (text..rodata).contains(&phys) {
+            phys | PRESENT
+        } else if (rodata..data).contains(&phys) {
+            phys | PRESENT | NO_EXECUTE
+        } else {
+            phys | PRESENT | WRITABLE | NO_EXECUTE
+        }
+    };
+    let pdpt = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+    let pd = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+    for (i, entry) in table(pd.0).iter_mut().enumerate() {
+        let base = i as u64 * HUGE_PAGE;
+        *entry = if base < end {
+            let pt = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+            for (j, page) in table(pt.0).iter_mut().enumerate() {
+                *page = leaf(base + j as u64 * FRAME_SIZE);
+            }
+            pt.0 | PRESENT | WRITABLE
+        } else {
+            base | PRESENT | WRITABLE | HUGE | NO_EXECUTE
+        };
+    }
+    // KERNEL_BASE is PML4 entry 511, PDPT entry 510.
+    table(pdpt.0)[510] = pd.0 | PRESENT | WRITABLE;
+    let boot_pml4 = table(crate::boot::boot_pml4_addr());
+    boot_pml4[511] = pdpt.0 | PRESENT | WRITABLE;
+    // SAFETY: the new kernel half maps everything the kernel uses at the
+    // same addresses (only with narrower rights, and without the guard
+    // pages nothing may touch); reloading CR3 drops the old translations.
+    unsafe {
+        core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags));
+    }
+    Ok(())
+}
+
 /// Switches to the boot page tables (kernel half only), e.g. before the
 /// current process's address space is freed.
 pub fn activate_kernel_only() {

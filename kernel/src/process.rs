@@ -65,6 +65,9 @@ pub struct Thread {
     pub fx: Box<FxState>,
     /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
     pub via_syscall: bool,
+    /// When its current timer (sleep or deadline) was armed, in the
+    /// scheduler's sequence: ties between equal deadlines go to the first.
+    pub timer_armed: u64,
     /// Heap bytes charged to its process for it (see [`crate::account`]).
     pub charge: u64,
 }
@@ -144,6 +147,7 @@ impl Thread {
             regs,
             fx: Box::new(FxState::initial()),
             via_syscall: false,
+            timer_armed: 0,
             charge: 0,
         }
     }

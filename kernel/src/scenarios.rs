@@ -84,6 +84,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
         ],
     ),
     ("timeout", &[launch("timeouts", 2, 0)]),
+    ("timer-order", &[launch("timer-order", 2, 0)]),
     (
         "destroy",
         &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],

@@ -42,6 +42,8 @@ pub struct Scheduler {
     /// The tick at which timers were last expired: nothing can fall due
     /// again within the same tick (deadlines are at least one tick ahead).
     timers_checked_at: Option<u64>,
+    /// Sequence number of the next timer armed (sleep or deadline).
+    next_timer: u64,
 }
 
 static SCHED: Global<Scheduler> = Global::new();
@@ -209,6 +211,7 @@ pub fn init() {
         next_id: 1,
         fx_owner: None,
         timers_checked_at: None,
+        next_timer: 0,
     });
 }
 
@@ -367,6 +370,7 @@ pub fn kill_current(frame: &mut TrapFrame, reason: String) {
 
 fn apply(tid: Tid, action: Action) {
     let mut sched = SCHED.lock();
+    let armed = sched.next_timer;
     let Some(thread) = sched.threads.get_mut(&tid) else {
         return;
     };
@@ -379,6 +383,8 @@ fn apply(tid: Tid, action: Action) {
         }
         Action::Block { deadline } => {
             thread.state = ThreadState::Blocked { deadline };
+            thread.timer_armed = armed;
+            sched.next_timer += 1;
             sched.current = None;
             if deadline.is_some_and(|d| d <= timer::now()) {
                 // Already due (a zero timeout): expire it before anyone runs.
@@ -388,6 +394,8 @@ fn apply(tid: Tid, action: Action) {
         Action::Sleep { until } => {
             thread.regs.rax = 0;
             thread.state = ThreadState::Sleeping { until };
+            thread.timer_armed = armed;
+            sched.next_timer += 1;
             sched.current = None;
         }
         Action::Yield => {
@@ -476,38 +484,45 @@ pub fn end_process(pid: Pid, why: &str) {
 }
 
 /// Wakes sleepers whose time came and cancels IPCM operations whose
-/// deadline passed (the IPCM wakes those threads with TIMED_OUT).
+/// deadline passed (the IPCM wakes those threads with TIMED_OUT), in
+/// deadline order, ties in the order the timers were armed (DESIGN §7:
+/// earlier deadlines expire first), so the woken threads queue up in that
+/// order.
 fn expire_timers() {
     let now = timer::now();
-    let timed_out: Vec<Tid> = {
+    // (deadline, armed, thread, is a sleep)
+    let mut due: Vec<(u64, u64, Tid, bool)> = {
         let mut sched = SCHED.lock();
         if sched.timers_checked_at == Some(now) {
             return;
         }
         sched.timers_checked_at = Some(now);
-        let mut due_sleepers = Vec::new();
-        let mut timed_out = Vec::new();
+        let mut due = Vec::new();
         for (&tid, thread) in sched.threads.iter_mut() {
             match thread.state {
-                ThreadState::Sleeping { until } if until <= now => due_sleepers.push(tid),
+                ThreadState::Sleeping { until } if until <= now => {
+                    due.push((until, thread.timer_armed, tid, true));
+                }
                 ThreadState::Blocked {
                     deadline: Some(deadline),
                 } if deadline <= now => {
                     // Cancel once: if the operation completed first, the
                     // cancel finds nothing and the wake already happened.
                     thread.state = ThreadState::Blocked { deadline: None };
-                    timed_out.push(tid);
+                    due.push((deadline, thread.timer_armed, tid, false));
                 }
                 _ => {}
             }
         }
-        for tid in due_sleepers {
-            sched.make_ready(tid);
-        }
-        timed_out
+        due
     };
-    for tid in timed_out {
-        ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+    due.sort_unstable();
+    for (_, _, tid, sleep) in due {
+        if sleep {
+            SCHED.lock().make_ready(tid);
+        } else {
+            ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+        }
     }
 }
 

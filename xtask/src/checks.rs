@@ -66,6 +66,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_timeout,
     },
     Scenario {
+        name: "timer-order",
+        expect_failure_exit: false,
+        check: check_timer_order,
+    },
+    Scenario {
         name: "destroy",
         expect_failure_exit: false,
         check: check_destroy,
@@ -124,6 +129,21 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "hostile-spin",
         expect_failure_exit: false,
         check: check_hostile_spin,
+    },
+    Scenario {
+        name: "kernel-write-text",
+        expect_failure_exit: true,
+        check: check_kernel_write_text,
+    },
+    Scenario {
+        name: "kernel-exec-data",
+        expect_failure_exit: true,
+        check: check_kernel_exec_data,
+    },
+    Scenario {
+        name: "kernel-stack-overflow",
+        expect_failure_exit: true,
+        check: check_kernel_stack_overflow,
     },
     Scenario {
         name: "kernel-fault",
@@ -690,6 +710,30 @@ fn check_timeout(log: &Log) -> Vec<String> {
     problems
 }
 
+/// Two timeouts with one deadline: the one armed first expires first.
+fn check_timer_order(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let expired: Vec<(String, u64)> = log
+        .tagged("TIMERORDER")
+        .filter(|t| t.starts_with("expired") && t.ends_with("result=Err(TIMED_OUT)"))
+        .filter_map(|t| {
+            let f = fields(t);
+            Some((f.get("who")?.to_string(), number(&f, "deadline")?))
+        })
+        .collect();
+    let same_deadline = expired.len() == 2 && expired[0].1 == expired[1].1;
+    let order: Vec<&str> = expired.iter().map(|(who, _)| who.as_str()).collect();
+    if !same_deadline || order != ["armed-first", "armed-second"] {
+        problems.push(format!(
+            "timeouts expired as {expired:?}; expected one deadline, armed-first first"
+        ));
+    }
+    require(log, "TIMERORDER done", &mut problems);
+    problems
+}
+
 /// Destroy wakes every pending operation with DESTROYED; stale ids are
 /// NOT_FOUND; names are reusable; only the owner destroys or writes.
 fn check_destroy(log: &Log) -> Vec<String> {
@@ -927,6 +971,38 @@ fn check_hostile_spin(log: &Log) -> Vec<String> {
     {
         problems.push("the spinner was not killed at its CPU budget".into());
     }
+    problems
+}
+
+/// The kernel's text is read-only: writing it is a page fault (error 0x3:
+/// present, write).
+fn check_kernel_write_text(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(
+        log,
+        "KERNEL PANIC: kernel page fault (vector 14, error 0x3)",
+        &mut problems,
+    );
+    problems
+}
+
+/// The kernel's data is no-execute: running it is a page fault (error
+/// 0x11: present, instruction fetch).
+fn check_kernel_exec_data(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(
+        log,
+        "KERNEL PANIC: kernel page fault (vector 14, error 0x11)",
+        &mut problems,
+    );
+    problems
+}
+
+/// A kernel stack overflow hits the guard page; the page fault cannot be
+/// delivered on that stack, and the double fault runs on its IST stack.
+fn check_kernel_stack_overflow(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(log, "KERNEL PANIC: kernel double fault", &mut problems);
     problems
 }
 

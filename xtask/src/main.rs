@@ -291,7 +291,7 @@ mod tests {
     }
 
     /// xtask's list and the kernel's (kernel/src/scenarios.rs, plus the
-    /// two failure scenarios main.rs handles itself) name the same set.
+    /// failure scenarios main.rs handles itself) name the same set.
     #[test]
     fn xtask_knows_exactly_the_kernel_scenarios() {
         let source = std::fs::read_to_string(repo_root().join("kernel/src/scenarios.rs"))
@@ -306,7 +306,13 @@ mod tests {
             .split("(\"")
             .filter_map(|entry| entry.split_once("\",&["))
             .map(|(name, _)| name)
-            .chain(["kernel-fault", "panic"])
+            .chain([
+                "kernel-fault",
+                "panic",
+                "kernel-write-text",
+                "kernel-exec-data",
+                "kernel-stack-overflow",
+            ])
             .collect();
         kernel.sort();
         let mut ours: Vec<&str> = checks::SCENARIOS.iter().map(|s| s.name).collect();
