@@ -156,13 +156,17 @@ trap_common:
     push r13
     push r14
     push r15
-    fxsave [rip + trap_fx_scratch]
+    /* Straight into the running thread's own SSE area: no copies when
+       the kernel switches threads (it only repoints trap_fx_area). */
+    mov rax, [rip + trap_fx_area]
+    fxsave [rax]
     mov rdi, rsp
     cld
     call trap_dispatch
     .globl trap_exit
 trap_exit:
-    fxrstor [rip + trap_fx_scratch]
+    mov rax, [rip + trap_fx_area]
+    fxrstor [rax]
     pop r15
     pop r14
     pop r13
@@ -192,6 +196,12 @@ trap_iretq:
     mov r11, [rsp + 16]
     mov rsp, [rsp + 24]
     sysretq
+
+    .section .data
+    .balign 8
+    .globl trap_fx_area
+trap_fx_area:
+    .quad trap_fx_scratch
 
     .section .bss
     .balign 16
@@ -258,6 +268,7 @@ trap_stub_table:
 unsafe extern "C" {
     static trap_stub_table: [u64; 48];
     static mut trap_fx_scratch: FxState;
+    static mut trap_fx_area: *mut FxState;
     static mut trap_exit_via_sysret: u64;
     static trap_stack_top: u8;
     static double_fault_stack_top: u8;
@@ -300,19 +311,22 @@ pub fn stack_guards() -> [u64; 5] {
     unsafe { kernel_stack_guards }
 }
 
-/// The SSE state the entry stub saved for the thread that trapped.
-pub fn saved_fx_state() -> FxState {
-    // SAFETY: the scratch area is written only by the entry stub (before
-    // Rust runs) and by `set_fx_state`; the kernel is single-CPU with
-    // interrupts off, and a nested idle-loop interrupt restores it before
-    // returning.
-    unsafe { core::ptr::read(&raw const trap_fx_scratch) }
+/// Makes `area` the SSE save area of the entry and exit stubs: the next
+/// exit restores the SSE state from it and every entry saves into it until
+/// it is changed. It must stay allocated while it is in use: the
+/// scheduler points it at the running thread's own area, and at the
+/// kernel's scratch area (see [`use_scratch_fx`]) before that thread can
+/// go away or while the CPU idles.
+pub fn set_fx_area(area: &mut FxState) {
+    // SAFETY: read only by the stubs; single CPU, interrupts off (the
+    // idle loop's interrupts run with the scratch area set).
+    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, area) };
 }
 
-/// The SSE state the exit stub will restore.
-pub fn set_fx_state(state: &FxState) {
-    // SAFETY: as for `saved_fx_state`.
-    unsafe { core::ptr::write(&raw mut trap_fx_scratch, *state) };
+/// Points the stubs at the kernel's own scratch area (no thread's).
+pub fn use_scratch_fx() {
+    // SAFETY: as for `set_fx_area`; the scratch area is static.
+    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, &raw mut trap_fx_scratch) };
 }
 
 /// Chooses the exit instruction for the frame being returned to: `sysretq`

@@ -128,83 +128,6 @@ impl AddressSpace {
         Ok(frame)
     }
 
-    /// The physical address behind user address `va` if it is mapped
-    /// present and user-accessible at every level (and writable at every
-    /// level when `write` is asked).
-    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
-        if !(USER_START..USER_END).contains(&va) {
-            return None;
-        }
-        let mut current = self.pml4.0;
-        for level in (0..=3).rev() {
-            let entry = table(current)[index(va, level)];
-            if entry & PRESENT == 0 || entry & USER == 0 || (write && entry & WRITABLE == 0) {
-                return None;
-            }
-            if level > 0 && entry & HUGE != 0 {
-                // User mappings are never huge; refuse rather than guess.
-                return None;
-            }
-            current = entry & ADDR_MASK;
-        }
-        Some(current + (va & (FRAME_SIZE - 1)))
-    }
-
-    /// Checks a whole user range and calls `each(phys, offset, len)` for
-    /// its pieces (one per page), only once every page passed.
-    fn walk_range(
-        &self,
-        va: u64,
-        len: usize,
-        write: bool,
-        mut each: impl FnMut(u64, usize, usize),
-    ) -> Result<(), BadAddress> {
-        if len == 0 {
-            return Ok(());
-        }
-        let end = va.checked_add(len as u64).ok_or(BadAddress)?;
-        if va < USER_START || end > USER_END {
-            return Err(BadAddress);
-        }
-        let mut page = va & !(FRAME_SIZE - 1);
-        while page < end {
-            self.translate(page, write).ok_or(BadAddress)?;
-            page += FRAME_SIZE;
-        }
-        let mut cursor = va;
-        while cursor < end {
-            let in_page = (FRAME_SIZE - (cursor & (FRAME_SIZE - 1))).min(end - cursor) as usize;
-            let phys = self.translate(cursor, write).ok_or(BadAddress)?;
-            each(phys, (cursor - va) as usize, in_page);
-            cursor += in_page as u64;
-        }
-        Ok(())
-    }
-
-    /// Copies `dst.len()` bytes from user address `src`.
-    pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
-        let len = dst.len();
-        self.walk_range(src, len, false, |phys, offset, n| {
-            // SAFETY: `phys..phys+n` lies in one user frame of this address
-            // space that `walk_range` checked present and user-readable; the
-            // frame is mapped in the kernel half and not part of any Rust object.
-            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
-            dst[offset..offset + n].copy_from_slice(bytes);
-        })
-    }
-
-    /// Copies `src` to user address `dst`.
-    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
-        self.walk_range(dst, src.len(), true, |phys, offset, n| {
-            // SAFETY: `phys..phys+n` lies in one user frame of this address
-            // space that `walk_range` checked present, user and writable;
-            // mapped in the kernel half and not part of any Rust object.
-            let bytes =
-                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
-            bytes.copy_from_slice(&src[offset..offset + n]);
-        })
-    }
-
     /// Writes into a user page through its frame, ignoring its rights (for
     /// the ELF loader filling a read-only segment).
     pub fn fill_frame(frame: Frame, offset: usize, bytes: &[u8]) {
@@ -326,6 +249,115 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
         core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags));
     }
     Ok(())
+}
+
+/// The user half of an address space, by its page-table root: what the
+/// copies walk. The root must belong to a live address space while the
+/// copy runs (the kernel is single-threaded, so nothing frees it then).
+#[derive(Clone, Copy, Debug)]
+pub struct UserSpace {
+    root: u64,
+}
+
+impl UserSpace {
+    /// The user half of the address space whose PML4 is at `root`.
+    pub fn new(root: u64) -> UserSpace {
+        UserSpace { root }
+    }
+
+    /// The physical address behind user address `va` if it is mapped
+    /// present and user-accessible at every level (and writable at every
+    /// level when `write` is asked).
+    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
+        if !(USER_START..USER_END).contains(&va) {
+            return None;
+        }
+        let mut current = self.root;
+        for level in (0..=3).rev() {
+            let entry = table(current)[index(va, level)];
+            if entry & PRESENT == 0 || entry & USER == 0 || (write && entry & WRITABLE == 0) {
+                return None;
+            }
+            if level > 0 && entry & HUGE != 0 {
+                // User mappings are never huge; refuse rather than guess.
+                return None;
+            }
+            current = entry & ADDR_MASK;
+        }
+        Some(current + (va & (FRAME_SIZE - 1)))
+    }
+
+    /// Checks a whole user range and calls `each(phys, offset, len)` for
+    /// its pieces (one per page), only once every page passed.
+    fn walk_range(
+        &self,
+        va: u64,
+        len: usize,
+        write: bool,
+        mut each: impl FnMut(u64, usize, usize),
+    ) -> Result<(), BadAddress> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = va.checked_add(len as u64).ok_or(BadAddress)?;
+        if va < USER_START || end > USER_END {
+            return Err(BadAddress);
+        }
+        let first = va & !(FRAME_SIZE - 1);
+        if end - first <= 2 * FRAME_SIZE {
+            // The common case (small messages): one walk per page, the
+            // second page's walk only if the range reaches it.
+            let split = (first + FRAME_SIZE).min(end);
+            let low = self.translate(va, write).ok_or(BadAddress)?;
+            let high = if split < end {
+                Some(self.translate(split, write).ok_or(BadAddress)?)
+            } else {
+                None
+            };
+            each(low, 0, (split - va) as usize);
+            if let Some(high) = high {
+                each(high, (split - va) as usize, (end - split) as usize);
+            }
+            return Ok(());
+        }
+        let mut page = first;
+        while page < end {
+            self.translate(page, write).ok_or(BadAddress)?;
+            page += FRAME_SIZE;
+        }
+        let mut cursor = va;
+        while cursor < end {
+            let in_page = (FRAME_SIZE - (cursor & (FRAME_SIZE - 1))).min(end - cursor) as usize;
+            let phys = self.translate(cursor, write).ok_or(BadAddress)?;
+            each(phys, (cursor - va) as usize, in_page);
+            cursor += in_page as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies `dst.len()` bytes from user address `src`.
+    pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
+        let len = dst.len();
+        self.walk_range(src, len, false, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present and user-readable; the
+            // frame is mapped in the kernel half and not part of any Rust object.
+            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
+            dst[offset..offset + n].copy_from_slice(bytes);
+        })
+    }
+
+    /// Copies `src` to user address `dst`.
+    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+        self.walk_range(dst, src.len(), true, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present, user and writable;
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
+            bytes.copy_from_slice(&src[offset..offset + n]);
+        })
+    }
 }
 
 /// Switches to the boot page tables (kernel half only), e.g. before the

@@ -34,11 +34,13 @@ pub struct Scheduler {
     ready: [VecDeque<Tid>; PRIORITIES],
     current: Option<Tid>,
     next_id: u64,
-    /// The thread whose live SSE state is in the entry stubs' scratch area
-    /// (newer than its `fx`). Saved lazily: only when another thread is
-    /// loaded or the CPU idles, so a syscall that returns to its caller
-    /// costs no 512-byte copies.
-    fx_owner: Option<Tid>,
+    /// What the IPCM's hooks ask about the running thread, kept at hand
+    /// so the IPC path needs no table look-ups for it.
+    running: Option<Running>,
+    /// A thread woken by the running one that gets the CPU straight away
+    /// when the running one's system call ends (seL4's direct switch: its
+    /// priority is at least the waker's). Ready, but in no ready queue.
+    direct: Option<Tid>,
     /// The tick at which timers were last expired: nothing can fall due
     /// again within the same tick (deadlines are at least one tick ahead).
     timers_checked_at: Option<u64>,
@@ -47,6 +49,16 @@ pub struct Scheduler {
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// The running thread, as the IPCM's hooks need it.
+#[derive(Clone, Copy)]
+struct Running {
+    tid: Tid,
+    pid: Pid,
+    priority: u8,
+    /// Its address space's page-table root.
+    root: u64,
+}
 
 /// Fault injection for the `iret-fault` scenario: the next return by
 /// `iretq` gets a bad stack selector, so the CPU faults on the `iretq`
@@ -100,14 +112,12 @@ impl Scheduler {
         self.ready[usize::from(thread.priority)].push_back(tid);
     }
 
-    /// Moves the live SSE state from the scratch area into its thread (if
-    /// that thread still exists) and forgets the owner.
-    fn save_fx_of_owner(&mut self) {
-        if let Some(owner) = self.fx_owner.take()
-            && let Some(thread) = self.threads.get_mut(&owner)
-        {
-            *thread.fx = entry::saved_fx_state();
-        }
+    /// Forgets the running thread (it stops running or goes away); the
+    /// stubs then save SSE state into the kernel's scratch area.
+    fn clear_current(&mut self) {
+        self.current = None;
+        self.running = None;
+        entry::use_scratch_fx();
     }
 
     fn highest_ready(&self) -> Option<usize> {
@@ -123,7 +133,10 @@ impl Scheduler {
             }
         }
         if self.current == Some(tid) {
-            self.current = None;
+            self.clear_current();
+        }
+        if self.direct == Some(tid) {
+            self.direct = None;
         }
     }
 
@@ -135,7 +148,10 @@ impl Scheduler {
                 self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
             }
             if self.current == Some(tid) {
-                self.current = None;
+                self.clear_current();
+            }
+            if self.direct == Some(tid) {
+                self.direct = None;
             }
         }
         if process.space.root() == paging::active_root() {
@@ -209,7 +225,8 @@ pub fn init() {
         ready: Default::default(),
         current: None,
         next_id: 1,
-        fx_owner: None,
+        running: None,
+        direct: None,
         timers_checked_at: None,
         next_timer: 0,
     });
@@ -259,21 +276,32 @@ pub fn spawn_thread_for(
     sched.spawn_thread(pid, entry, args, priority)
 }
 
-/// Runs `f` on the address space of `tid`'s process (`None`: thread gone).
-pub fn with_space<T>(tid: Tid, f: impl FnOnce(&AddressSpace) -> T) -> Option<T> {
+/// The page-table root of `tid`'s address space (`None`: thread gone).
+pub fn space_root(tid: Tid) -> Option<u64> {
     let sched = SCHED.lock();
+    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
+        return Some(running.root);
+    }
     let pid = sched.threads.get(&tid)?.process;
-    Some(f(&sched.processes.get(&pid)?.space))
+    Some(sched.processes.get(&pid)?.space.root())
 }
 
 /// The process of `tid`, if it still exists.
 pub fn process_of(tid: Tid) -> Option<Pid> {
-    SCHED.lock().threads.get(&tid).map(|t| t.process)
+    let sched = SCHED.lock();
+    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
+        return Some(running.pid);
+    }
+    sched.threads.get(&tid).map(|t| t.process)
 }
 
 /// The priority of `tid` (0 if gone).
 pub fn priority_of(tid: Tid) -> u8 {
-    SCHED.lock().threads.get(&tid).map_or(0, |t| t.priority)
+    let sched = SCHED.lock();
+    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
+        return running.priority;
+    }
+    sched.threads.get(&tid).map_or(0, |t| t.priority)
 }
 
 /// Who is calling, for log lines: "name#pid.tid".
@@ -293,6 +321,7 @@ pub fn describe(tid: Tid) -> String {
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
+    let (direct_free, waker_priority) = (sched.direct.is_none(), sched.running.map(|r| r.priority));
     let Some(thread) = sched.threads.get_mut(&tid) else {
         kprintln!("wake for vanished thread {}", tid.0);
         return;
@@ -306,23 +335,26 @@ pub fn wake(tid: Tid, status: u64) {
         return;
     }
     thread.regs.rax = status;
-    sched.make_ready(tid);
+    let priority = thread.priority;
+    let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
+    if direct {
+        // seL4's fastpath: the woken thread runs next, straight from the
+        // waker's system call, without a trip through the ready queues.
+        thread.state = ThreadState::Ready;
+        sched.direct = Some(tid);
+    } else {
+        sched.make_ready(tid);
+    }
 }
 
-/// The entry point for every trap from ring 3.
+/// The entry point for every trap from ring 3. `frame` holds the running
+/// thread's registers (its `regs` are stale while it runs); they are saved
+/// into the thread only when another thread is to run.
 pub fn user_trap(frame: &mut TrapFrame) {
-    let tid = {
-        let mut sched = SCHED.lock();
-        let tid = sched
-            .current
-            .expect("a trap from ring 3 has a current thread");
-        let thread = sched.threads.get_mut(&tid).expect("current thread exists");
-        thread.regs = *frame;
-        thread.via_syscall = frame.vector == SYSCALL_VECTOR;
-        // The stub's fxsave left this thread's SSE state in the scratch area.
-        sched.fx_owner = Some(tid);
-        tid
-    };
+    let tid = SCHED
+        .lock()
+        .current
+        .expect("a trap from ring 3 has a current thread");
     let action = match frame.vector {
         SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
         timer::TIMER_VECTOR => {
@@ -335,8 +367,57 @@ pub fn user_trap(frame: &mut TrapFrame) {
         }
         _ => Action::Kill(trap::describe_fault(frame)),
     };
+    if let Action::Return { status, value } = action {
+        frame.rax = status;
+        if let Some(value) = value {
+            frame.rdx = value;
+        }
+        // The fast path: the caller goes on, nothing else is due (no
+        // direct switch, no more urgent thread, no timer): leave by
+        // sysretq with the frame as it is.
+        if frame.vector == SYSCALL_VECTOR && !must_reschedule(tid) {
+            frame.rflags = user_rflags(frame.rflags);
+            entry::set_exit_via_sysret(true);
+            return;
+        }
+        save_current(tid, frame);
+        schedule(frame);
+        return;
+    }
+    save_current(tid, frame);
     apply(tid, action);
     schedule(frame);
+}
+
+/// RFLAGS a thread may run with: its arithmetic and direction flags, IF
+/// on, IOPL 0, no trap, nested-task, alignment-check or ID flags.
+fn user_rflags(rflags: u64) -> u64 {
+    (rflags & 0x0CD5) | 0x202
+}
+
+/// Whether someone other than `tid` must run now: a directly switched-to
+/// thread, a more urgent ready one, or timers to expire.
+fn must_reschedule(tid: Tid) -> bool {
+    let sched = SCHED.lock();
+    if sched.direct.is_some() || sched.timers_checked_at != Some(timer::now()) {
+        return true;
+    }
+    let priority = sched
+        .running
+        .filter(|r| r.tid == tid)
+        .map_or(0, |r| r.priority);
+    sched
+        .highest_ready()
+        .is_some_and(|p| p > usize::from(priority))
+}
+
+/// Copies the running thread's registers from the frame into it.
+fn save_current(tid: Tid, frame: &TrapFrame) {
+    let mut sched = SCHED.lock();
+    if let Some(thread) = sched.threads.get_mut(&tid) {
+        thread.regs = *frame;
+        thread.via_syscall = frame.vector == SYSCALL_VECTOR;
+    }
 }
 
 /// Charges the tick to the running thread's process: `Preempt`, or `Kill`
@@ -385,7 +466,7 @@ fn apply(tid: Tid, action: Action) {
             thread.state = ThreadState::Blocked { deadline };
             thread.timer_armed = armed;
             sched.next_timer += 1;
-            sched.current = None;
+            sched.clear_current();
             if deadline.is_some_and(|d| d <= timer::now()) {
                 // Already due (a zero timeout): expire it before anyone runs.
                 sched.timers_checked_at = None;
@@ -396,18 +477,18 @@ fn apply(tid: Tid, action: Action) {
             thread.state = ThreadState::Sleeping { until };
             thread.timer_armed = armed;
             sched.next_timer += 1;
-            sched.current = None;
+            sched.clear_current();
         }
         Action::Yield => {
             thread.regs.rax = 0;
             sched.make_ready(tid);
-            sched.current = None;
+            sched.clear_current();
         }
         Action::Preempt => {
             let priority = usize::from(thread.priority);
             if sched.highest_ready().is_some_and(|p| p >= priority) {
                 sched.make_ready(tid);
-                sched.current = None;
+                sched.clear_current();
             }
         }
         Action::ExitThread => {
@@ -532,6 +613,13 @@ fn schedule(frame: &mut TrapFrame) {
     loop {
         expire_timers();
         let mut sched = SCHED.lock();
+        if let Some(next) = sched.direct.take() {
+            // The waker (if still running) yields its turn to the woken.
+            if let Some(current) = sched.current {
+                sched.make_ready(current);
+            }
+            sched.current = Some(next);
+        }
         if let Some(current) = sched.current {
             let priority = usize::from(sched.threads[&current].priority);
             if sched.highest_ready().is_some_and(|p| p > priority) {
@@ -547,30 +635,30 @@ fn schedule(frame: &mut TrapFrame) {
         if let Some(tid) = sched.current {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
             thread.state = ThreadState::Running;
-            // Only the arithmetic/direction flags are the thread's; IF on,
-            // IOPL 0, no trap/nested-task flags.
-            thread.regs.rflags = (thread.regs.rflags & 0x0CD5) | 0x202;
+            thread.regs.rflags = user_rflags(thread.regs.rflags);
             thread.regs.cs = u64::from(USER_CODE_SELECTOR);
             thread.regs.ss = u64::from(USER_DATA_SELECTOR);
             *frame = thread.regs;
-            if sched.fx_owner != Some(tid) {
-                sched.save_fx_of_owner();
-                entry::set_fx_state(&sched.threads[&tid].fx);
-                sched.fx_owner = Some(tid);
-            }
-            let thread = &sched.threads[&tid];
+            entry::set_fx_area(&mut thread.fx);
             let canonical = thread.regs.rip < paging::USER_END;
             let sysret = thread.via_syscall && canonical;
+            let (pid, priority) = (thread.process, thread.priority);
             entry::set_exit_via_sysret(sysret);
             if !sysret && CORRUPT_NEXT_IRET.swap(false, Ordering::Relaxed) {
                 // GDT entry 5 is the TSS: no stack segment.
                 frame.ss = 0x28 | 3;
             }
-            let pid = thread.process;
             let space = &sched.processes[&pid].space;
-            if space.root() != paging::active_root() {
+            let root = space.root();
+            if root != paging::active_root() {
                 space.activate();
             }
+            sched.running = Some(Running {
+                tid,
+                pid,
+                priority,
+                root,
+            });
             return;
         }
         if sched.threads.is_empty() {
@@ -601,9 +689,9 @@ fn schedule(frame: &mut TrapFrame) {
             }
             qemu::exit(ExitCode::Failure);
         }
-        // The idle loop's own interrupts go through the stubs and reuse
-        // the SSE scratch area: save its owner's state first.
-        sched.save_fx_of_owner();
+        // The idle loop's own interrupts go through the stubs: they save
+        // into the scratch area, no thread's.
+        entry::use_scratch_fx();
         drop(sched);
         idle_until_tick();
     }
