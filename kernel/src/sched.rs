@@ -21,7 +21,7 @@ use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ipcm::Status;
 
 /// Number of priority levels (0 = lowest).
@@ -58,6 +58,22 @@ struct Running {
     priority: u8,
     /// Its address space's page-table root.
     root: u64,
+}
+
+/// The running thread, for the entry path (0: none); kept equal to
+/// `Scheduler::current`, readable without the scheduler's lock.
+static CURRENT: AtomicU64 = AtomicU64::new(0);
+
+/// Set whenever the running thread may have to give way: a thread was
+/// woken for a direct switch, a thread more urgent than the running one
+/// became ready, or a tick passed (timers to expire, round-robin).
+/// Cleared when `schedule` decides. While it is clear, a system call that
+/// returns to its caller needs no scheduling decision at all.
+static NEED_RESCHEDULE: AtomicBool = AtomicBool::new(true);
+
+/// A tick passed: the next return to ring 3 goes through `schedule`.
+pub fn note_tick() {
+    NEED_RESCHEDULE.store(true, Ordering::Relaxed);
 }
 
 /// Fault injection for the `iret-fault` scenario: the next return by
@@ -109,13 +125,18 @@ impl Scheduler {
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
-        self.ready[usize::from(thread.priority)].push_back(tid);
+        let priority = thread.priority;
+        self.ready[usize::from(priority)].push_back(tid);
+        if self.running.is_none_or(|r| priority > r.priority) {
+            NEED_RESCHEDULE.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Forgets the running thread (it stops running or goes away); the
     /// stubs then save SSE state into the kernel's scratch area.
     fn clear_current(&mut self) {
         self.current = None;
+        CURRENT.store(0, Ordering::Relaxed);
         self.running = None;
         entry::use_scratch_fx();
     }
@@ -342,6 +363,7 @@ pub fn wake(tid: Tid, status: u64) {
         // waker's system call, without a trip through the ready queues.
         thread.state = ThreadState::Ready;
         sched.direct = Some(tid);
+        NEED_RESCHEDULE.store(true, Ordering::Relaxed);
     } else {
         sched.make_ready(tid);
     }
@@ -351,10 +373,8 @@ pub fn wake(tid: Tid, status: u64) {
 /// thread's registers (its `regs` are stale while it runs); they are saved
 /// into the thread only when another thread is to run.
 pub fn user_trap(frame: &mut TrapFrame) {
-    let tid = SCHED
-        .lock()
-        .current
-        .expect("a trap from ring 3 has a current thread");
+    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
     let action = match frame.vector {
         SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
         timer::TIMER_VECTOR => {
@@ -375,7 +395,7 @@ pub fn user_trap(frame: &mut TrapFrame) {
         // The fast path: the caller goes on, nothing else is due (no
         // direct switch, no more urgent thread, no timer): leave by
         // sysretq with the frame as it is.
-        if frame.vector == SYSCALL_VECTOR && !must_reschedule(tid) {
+        if frame.vector == SYSCALL_VECTOR && !NEED_RESCHEDULE.load(Ordering::Relaxed) {
             frame.rflags = user_rflags(frame.rflags);
             entry::set_exit_via_sysret(true);
             return;
@@ -393,22 +413,6 @@ pub fn user_trap(frame: &mut TrapFrame) {
 /// on, IOPL 0, no trap, nested-task, alignment-check or ID flags.
 fn user_rflags(rflags: u64) -> u64 {
     (rflags & 0x0CD5) | 0x202
-}
-
-/// Whether someone other than `tid` must run now: a directly switched-to
-/// thread, a more urgent ready one, or timers to expire.
-fn must_reschedule(tid: Tid) -> bool {
-    let sched = SCHED.lock();
-    if sched.direct.is_some() || sched.timers_checked_at != Some(timer::now()) {
-        return true;
-    }
-    let priority = sched
-        .running
-        .filter(|r| r.tid == tid)
-        .map_or(0, |r| r.priority);
-    sched
-        .highest_ready()
-        .is_some_and(|p| p > usize::from(priority))
 }
 
 /// Copies the running thread's registers from the frame into it.
@@ -611,6 +615,7 @@ fn expire_timers() {
 /// scratch area and CR3), idling with interrupts on while nobody is ready.
 fn schedule(frame: &mut TrapFrame) {
     loop {
+        NEED_RESCHEDULE.store(false, Ordering::Relaxed);
         expire_timers();
         let mut sched = SCHED.lock();
         if let Some(next) = sched.direct.take() {
@@ -659,6 +664,7 @@ fn schedule(frame: &mut TrapFrame) {
                 priority,
                 root,
             });
+            CURRENT.store(tid.0, Ordering::Relaxed);
             return;
         }
         if sched.threads.is_empty() {
