@@ -129,18 +129,7 @@ trap_stub_\num:
     /* syscall: rcx = user rip, r11 = user rflags; SFMASK cleared every
        RFLAGS bit the kernel must not inherit (see `init`).
        Build the same frame an interrupt from ring 3 would. */
-    .globl syscall_entry
-syscall_entry:
-    mov [rip + syscall_user_rsp], rsp
-    lea rsp, [rip + trap_stack_top]
-    push {user_ss}
-    push qword ptr [rip + syscall_user_rsp]
-    push r11
-    push {user_cs}
-    push rcx
-    push 0
-    push {syscall_vector}
-trap_common:
+    .macro SAVE_REGS
     push rax
     push rbx
     push rcx
@@ -161,6 +150,25 @@ trap_common:
     mov rax, [rip + trap_fx_area]
     fxsave [rax]
     mov rdi, rsp
+    .endm
+
+    .globl syscall_entry
+syscall_entry:
+    mov [rip + syscall_user_rsp], rsp
+    lea rsp, [rip + trap_stack_top]
+    push {user_ss}
+    push qword ptr [rip + syscall_user_rsp]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+    SAVE_REGS
+    call syscall_dispatch
+    jmp trap_exit
+
+trap_common:
+    SAVE_REGS
     cld
     call trap_dispatch
     .globl trap_exit

@@ -376,7 +376,6 @@ pub fn user_trap(frame: &mut TrapFrame) {
     let tid = Tid(CURRENT.load(Ordering::Relaxed));
     debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
     let action = match frame.vector {
-        SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
         timer::TIMER_VECTOR => {
             timer::on_tick();
             charge_tick(tid)
@@ -387,6 +386,15 @@ pub fn user_trap(frame: &mut TrapFrame) {
         }
         _ => Action::Kill(trap::describe_fault(frame)),
     };
+    save_current(tid, frame);
+    apply(tid, action);
+    schedule(frame);
+}
+
+/// The entry point for every system call; as [`user_trap`].
+pub fn user_syscall(frame: &mut TrapFrame) {
+    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let action = crate::syscall::handle(tid, frame);
     if let Action::Return { status, value } = action {
         frame.rax = status;
         if let Some(value) = value {
@@ -395,7 +403,7 @@ pub fn user_trap(frame: &mut TrapFrame) {
         // The fast path: the caller goes on, nothing else is due (no
         // direct switch, no more urgent thread, no timer): leave by
         // sysretq with the frame as it is.
-        if frame.vector == SYSCALL_VECTOR && !NEED_RESCHEDULE.load(Ordering::Relaxed) {
+        if !NEED_RESCHEDULE.load(Ordering::Relaxed) {
             frame.rflags = user_rflags(frame.rflags);
             entry::set_exit_via_sysret(true);
             return;

@@ -51,11 +51,10 @@ pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
     text
 }
 
-/// The Rust side of every kernel entry.
-#[unsafe(no_mangle)]
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    // Checked on every entry: a flag ring 3 left set here (AC: SMAP off;
-    // NT: the next iretq faults; DF: copies backwards) is a kernel bug.
+/// Checked on every entry: a flag ring 3 left set here (AC: SMAP off;
+/// NT: the next iretq faults; DF: copies backwards) is a kernel bug.
+#[inline(always)]
+fn check_entry_flags(frame: &TrapFrame) {
     let flags = x86_64::registers::rflags::read();
     if flags.intersects(crate::entry::ENTRY_CLEARED_FLAGS) {
         panic!(
@@ -63,6 +62,19 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             frame.vector, flags
         );
     }
+}
+
+/// The Rust side of the `syscall` entry (always from ring 3).
+#[unsafe(no_mangle)]
+extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
+    check_entry_flags(frame);
+    crate::sched::user_syscall(frame);
+}
+
+/// The Rust side of every interrupt and exception.
+#[unsafe(no_mangle)]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    check_entry_flags(frame);
     if !frame.is_from_user() {
         kernel_trap(frame);
         return;
