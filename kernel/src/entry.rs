@@ -39,7 +39,9 @@ pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// The register state of a thread as the entry stubs push it (lowest
 /// address first). Also the layout a thread's saved context is kept in.
-#[repr(C)]
+/// 16-byte aligned and a multiple of 16 long: TSS.RSP0 points at its end,
+/// and the CPU aligns RSP0 down to 16 before pushing.
+#[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, Default)]
 #[allow(missing_docs, reason = "register names")]
 pub struct TrapFrame {
@@ -126,9 +128,6 @@ trap_stub_\num:
     TRAP_ERR \num
     .endr
 
-    /* syscall: rcx = user rip, r11 = user rflags; SFMASK cleared every
-       RFLAGS bit the kernel must not inherit (see `init`).
-       Build the same frame an interrupt from ring 3 would. */
     .macro SAVE_REGS
     push rax
     push rbx
@@ -152,27 +151,7 @@ trap_stub_\num:
     mov rdi, rsp
     .endm
 
-    .globl syscall_entry
-syscall_entry:
-    mov [rip + syscall_user_rsp], rsp
-    lea rsp, [rip + trap_stack_top]
-    push {user_ss}
-    push qword ptr [rip + syscall_user_rsp]
-    push r11
-    push {user_cs}
-    push rcx
-    push 0
-    push {syscall_vector}
-    SAVE_REGS
-    call syscall_dispatch
-    jmp trap_exit
-
-trap_common:
-    SAVE_REGS
-    cld
-    call trap_dispatch
-    .globl trap_exit
-trap_exit:
+    .macro RESTORE_REGS
     mov rax, [rip + trap_fx_area]
     fxrstor [rax]
     pop r15
@@ -191,13 +170,79 @@ trap_exit:
     pop rbx
     pop rax
     add rsp, 16
+    .endm
+
+    /* syscall: rcx = user rip, r11 = user rflags; SFMASK cleared every
+       RFLAGS bit the kernel must not inherit (see `init`). The frame is
+       built where an interrupt from ring 3 builds it: in the running
+       thread's own register area (trap_frame_top, also TSS.RSP0), as seL4
+       does, so nothing is copied on a thread switch. Then onto the
+       kernel stack for the Rust code. */
+    .globl syscall_entry
+syscall_entry:
+    mov [rip + syscall_user_rsp], rsp
+    mov rsp, [rip + trap_frame_top]
+    push {user_ss}
+    push qword ptr [rip + syscall_user_rsp]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+    SAVE_REGS
+    lea rsp, [rip + trap_stack_top]
+    call syscall_dispatch
+    jmp trap_exit_user
+
+    /* [rsp]: vector, error code, rip, cs, rflags, rsp, ss. From ring 3
+       the CPU pushed this in the thread's register area (TSS.RSP0) or,
+       for the IST vectors, on their own stack; from ring 0 (the idle
+       loop's tick, or a kernel fault) on the current kernel stack. */
+trap_common:
+    test byte ptr [rsp + 24], 3
+    jz 1f
+    SAVE_REGS
+    lea rsp, [rip + trap_stack_top]
+    call trap_dispatch
+    jmp trap_exit_user
+1:
+    SAVE_REGS
+    call trap_dispatch
+    /* Non-zero: the trap killed the thread being returned to (a faulting
+       iretq) and another thread is to run. */
+    test rax, rax
+    jnz trap_exit_user
+    RESTORE_REGS
+    iretq
+
+    /* Returns to ring 3: to the thread whose register area trap_frame
+       points at. */
+    .globl trap_exit_user
+trap_exit_user:
+    mov rsp, [rip + trap_frame]
     /* The dispatcher said whether sysretq may be used. */
     cmp qword ptr [rip + trap_exit_via_sysret], 0
-    jne 3f
+    jne 4f
+    /* iretq from the kernel stack: if the CPU refuses the frame, its
+       fault is pushed there, not over the thread's area. */
+    lea rax, [rip + trap_stack_top - 40]
+    mov rcx, [rsp + 136]
+    mov [rax], rcx
+    mov rcx, [rsp + 144]
+    mov [rax + 8], rcx
+    mov rcx, [rsp + 152]
+    mov [rax + 16], rcx
+    mov rcx, [rsp + 160]
+    mov [rax + 24], rcx
+    mov rcx, [rsp + 168]
+    mov [rax + 32], rcx
+    RESTORE_REGS
+    lea rsp, [rip + trap_stack_top - 40]
     .globl trap_iretq
 trap_iretq:
     iretq
-3:
+4:
+    RESTORE_REGS
     /* Thread entered through syscall: rcx and r11 are dead in its ABI.
        Stack: rip, cs, rflags, rsp, ss. */
     mov rcx, [rsp]
@@ -210,6 +255,13 @@ trap_iretq:
     .globl trap_fx_area
 trap_fx_area:
     .quad trap_fx_scratch
+    /* The running thread's register area (a TrapFrame) and its end. */
+    .globl trap_frame
+trap_frame:
+    .quad 0
+    .globl trap_frame_top
+trap_frame_top:
+    .quad 0
 
     .section .bss
     .balign 16
@@ -285,7 +337,9 @@ unsafe extern "C" {
     static debug_stack_top: u8;
     static kernel_stack_guards: [u64; 5];
     fn syscall_entry();
-    fn trap_exit() -> !;
+    fn trap_exit_user() -> !;
+    static mut trap_frame: *mut TrapFrame;
+    static mut trap_frame_top: u64;
     /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
     static trap_iretq: u8;
 }
@@ -317,6 +371,22 @@ pub fn ist_stack_tops() -> [u64; 4] {
 pub fn stack_guards() -> [u64; 5] {
     // SAFETY: an immutable table of addresses defined above.
     unsafe { kernel_stack_guards }
+}
+
+/// Makes `frame` the register area of the running thread: the `syscall`
+/// entry builds its frame there, TSS.RSP0 points at its end (so an
+/// interrupt from ring 3 pushes its frame there too), and the exit to
+/// ring 3 restores from it. It must stay allocated while it is in use
+/// (the scheduler points it at the thread it loads).
+pub fn set_current_frame(frame: &mut TrapFrame) {
+    let base: *mut TrapFrame = frame;
+    let top = base as u64 + core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: read only by the stubs; single CPU, interrupts off.
+    unsafe {
+        core::ptr::write_volatile(&raw mut trap_frame, base);
+        core::ptr::write_volatile(&raw mut trap_frame_top, top);
+    }
+    crate::gdt::set_rsp0(top);
 }
 
 /// Makes `area` the SSE save area of the entry and exit stubs: the next
@@ -408,16 +478,11 @@ pub fn init(selectors: &Selectors) {
     SFMask::write(ENTRY_CLEARED_FLAGS);
 }
 
-/// Leaves the kernel for the first time: `frame` (which must be the frame
-/// slot at the top of the trap stack) and the SSE scratch area hold the
-/// state of the first thread to run.
-pub fn enter_first(frame: &TrapFrame) -> ! {
-    let slot = (trap_stack_top_addr() - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
-    // SAFETY: the slot is the top of the trap stack, which nothing else
-    // uses yet (we run on the boot stack); after the write we switch to it
-    // and take the common exit path, exactly as a trap would return.
-    unsafe {
-        slot.write(*frame);
-        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) slot, sym trap_exit, options(noreturn));
-    }
+/// Leaves the kernel for the first time, to the thread the scheduler
+/// loaded (see [`set_current_frame`]).
+pub fn enter_first() -> ! {
+    // SAFETY: the scheduler has set the running thread's register area,
+    // SSE area and exit mode, exactly as a trap would before returning;
+    // the exit path switches to that area itself.
+    unsafe { core::arch::asm!("jmp {0}", sym trap_exit_user, options(noreturn)) }
 }

@@ -6,6 +6,7 @@
 //! CS = STAR+16).
 
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
@@ -28,6 +29,19 @@ pub enum IstStack {
     MachineCheck = 2,
     /// Debug exception.
     Debug = 3,
+}
+
+/// The TSS, for [`set_rsp0`].
+static TSS: AtomicPtr<TaskStateSegment> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets TSS.RSP0, where the CPU puts the frame of an interrupt from ring 3
+/// (the running thread's register area).
+pub fn set_rsp0(top: u64) {
+    let tss = TSS.load(Ordering::Relaxed);
+    // SAFETY: the TSS was leaked in `init` and lives forever; the CPU
+    // reads RSP0 only on a ring change, never while the kernel runs (one
+    // CPU, interrupts off), so this plain write cannot race it.
+    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new(top) };
 }
 
 /// The selectors the rest of the kernel needs.
@@ -53,7 +67,9 @@ pub fn init(trap_stack_top: u64, ist_tops: [u64; 4]) -> Selectors {
         tss.interrupt_stack_table[slot] = VirtAddr::new(top);
     }
     // Both tables live for the rest of the run: leak them.
-    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
+    let tss: &'static mut TaskStateSegment = Box::leak(Box::new(tss));
+    TSS.store(tss, Ordering::Relaxed);
+    let tss: &'static TaskStateSegment = tss;
 
     let mut gdt = GlobalDescriptorTable::new();
     let kernel_code = gdt.append(Descriptor::kernel_code_segment());

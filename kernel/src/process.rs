@@ -59,12 +59,12 @@ pub struct Thread {
     pub priority: u8,
     /// What it is doing.
     pub state: ThreadState,
-    /// General registers and the return frame, as saved on its last entry.
-    pub regs: TrapFrame,
+    /// General registers and the return frame: the area its entries save
+    /// into and its exits restore from (boxed: the entry stubs and TSS.RSP0
+    /// point at it while it runs).
+    pub regs: Box<TrapFrame>,
     /// SSE state.
     pub fx: Box<FxState>,
-    /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
-    pub via_syscall: bool,
     /// When its current timer (sleep or deadline) was armed, in the
     /// scheduler's sequence: ties between equal deadlines go to the first.
     pub timer_armed: u64,
@@ -144,9 +144,8 @@ impl Thread {
             process,
             priority,
             state: ThreadState::Ready,
-            regs,
+            regs: Box::new(regs),
             fx: Box::new(FxState::initial()),
-            via_syscall: false,
             timer_armed: 0,
             charge: 0,
         }

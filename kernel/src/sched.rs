@@ -369,12 +369,13 @@ pub fn wake(tid: Tid, status: u64) {
     }
 }
 
-/// The entry point for every trap from ring 3. `frame` holds the running
-/// thread's registers (its `regs` are stale while it runs); they are saved
-/// into the thread only when another thread is to run.
+/// The entry point for every trap from ring 3. `frame` is the running
+/// thread's register area (or, for the IST vectors, a frame on their own
+/// stack, copied into it here).
 pub fn user_trap(frame: &mut TrapFrame) {
     let tid = Tid(CURRENT.load(Ordering::Relaxed));
     debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
+    adopt_frame(tid, frame);
     let action = match frame.vector {
         timer::TIMER_VECTOR => {
             timer::on_tick();
@@ -386,12 +387,12 @@ pub fn user_trap(frame: &mut TrapFrame) {
         }
         _ => Action::Kill(trap::describe_fault(frame)),
     };
-    save_current(tid, frame);
     apply(tid, action);
-    schedule(frame);
+    schedule();
 }
 
-/// The entry point for every system call; as [`user_trap`].
+/// The entry point for every system call; `frame` is the running
+/// thread's register area.
 pub fn user_syscall(frame: &mut TrapFrame) {
     let tid = Tid(CURRENT.load(Ordering::Relaxed));
     let action = crate::syscall::handle(tid, frame);
@@ -408,13 +409,11 @@ pub fn user_syscall(frame: &mut TrapFrame) {
             entry::set_exit_via_sysret(true);
             return;
         }
-        save_current(tid, frame);
-        schedule(frame);
+        schedule();
         return;
     }
-    save_current(tid, frame);
     apply(tid, action);
-    schedule(frame);
+    schedule();
 }
 
 /// RFLAGS a thread may run with: its arithmetic and direction flags, IF
@@ -423,12 +422,15 @@ fn user_rflags(rflags: u64) -> u64 {
     (rflags & 0x0CD5) | 0x202
 }
 
-/// Copies the running thread's registers from the frame into it.
-fn save_current(tid: Tid, frame: &TrapFrame) {
+/// A frame the CPU put on an IST stack (#DB, NMI, #MC from ring 3) is
+/// copied into the thread's register area, where everything else expects
+/// it.
+fn adopt_frame(tid: Tid, frame: &TrapFrame) {
     let mut sched = SCHED.lock();
-    if let Some(thread) = sched.threads.get_mut(&tid) {
-        thread.regs = *frame;
-        thread.via_syscall = frame.vector == SYSCALL_VECTOR;
+    if let Some(thread) = sched.threads.get_mut(&tid)
+        && !core::ptr::eq(&*thread.regs, frame)
+    {
+        *thread.regs = *frame;
     }
 }
 
@@ -451,14 +453,14 @@ fn charge_tick(tid: Tid) -> Action {
     }
 }
 
-/// The return to the current thread faulted in ring 0 (`frame` is the
-/// fault's, not the thread's): kill its process and run someone else.
-pub fn kill_current(frame: &mut TrapFrame, reason: String) {
+/// The return to the current thread faulted in ring 0: kill its process
+/// and load someone else (the caller then leaves to ring 3).
+pub fn kill_current(reason: String) {
     let current = SCHED.lock().current;
     if let Some(tid) = current {
         apply(tid, Action::Kill(reason));
     }
-    schedule(frame);
+    schedule();
 }
 
 fn apply(tid: Tid, action: Action) {
@@ -619,9 +621,10 @@ fn expire_timers() {
     }
 }
 
-/// Picks the thread to run and loads its state into `frame` (and the SSE
-/// scratch area and CR3), idling with interrupts on while nobody is ready.
-fn schedule(frame: &mut TrapFrame) {
+/// Picks the thread to run and makes it current for the exit path (its
+/// register and SSE areas, CR3, the exit instruction), idling with
+/// interrupts on while nobody is ready.
+fn schedule() {
     loop {
         NEED_RESCHEDULE.store(false, Ordering::Relaxed);
         expire_timers();
@@ -651,16 +654,18 @@ fn schedule(frame: &mut TrapFrame) {
             thread.regs.rflags = user_rflags(thread.regs.rflags);
             thread.regs.cs = u64::from(USER_CODE_SELECTOR);
             thread.regs.ss = u64::from(USER_DATA_SELECTOR);
-            *frame = thread.regs;
             entry::set_fx_area(&mut thread.fx);
             let canonical = thread.regs.rip < paging::USER_END;
-            let sysret = thread.via_syscall && canonical;
+            // Only a thread whose last entry was `syscall` (rcx and r11
+            // dead in its ABI) may leave by sysretq.
+            let sysret = thread.regs.vector == SYSCALL_VECTOR && canonical;
             let (pid, priority) = (thread.process, thread.priority);
             entry::set_exit_via_sysret(sysret);
             if !sysret && CORRUPT_NEXT_IRET.swap(false, Ordering::Relaxed) {
                 // GDT entry 5 is the TSS: no stack segment.
-                frame.ss = 0x28 | 3;
+                thread.regs.ss = 0x28 | 3;
             }
+            entry::set_current_frame(&mut thread.regs);
             let space = &sched.processes[&pid].space;
             let root = space.root();
             if root != paging::active_root() {
@@ -720,7 +725,6 @@ fn idle_until_tick() {
 
 /// Starts the first thread; never returns.
 pub fn start() -> ! {
-    let mut frame = TrapFrame::default();
-    schedule(&mut frame);
-    entry::enter_first(&frame)
+    schedule();
+    entry::enter_first()
 }
