@@ -15,6 +15,7 @@
 
 use crate::boot::phys_to_virt;
 use crate::frames::{self, FRAME_SIZE, Frame};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -99,6 +100,7 @@ impl AddressSpace {
             (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
             "bad user page 0x{va:x}"
         );
+        TRANSLATIONS.flush();
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -157,6 +159,7 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
+        TRANSLATIONS.flush();
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
                 if entry & PRESENT == 0 {
@@ -251,6 +254,47 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
     Ok(())
 }
 
+/// Recent user translations: (root, page) -> frame | writable, direct-mapped. A copy to or from a buffer the same thread used last
+/// time (every message of a ping-pong) needs no page-table walk. User
+/// page tables only change in `map_user` (mappings added or widened) and
+/// when an address space is freed (its root may be reused): both flush
+/// the whole cache.
+struct TranslationCache {
+    entries: [[AtomicU64; 3]; 16],
+}
+
+static TRANSLATIONS: TranslationCache = TranslationCache {
+    entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
+};
+
+impl TranslationCache {
+    /// Indexed by page number and root together: two processes' buffers
+    /// at the same address (their stacks) must not evict each other.
+    fn slot(root: u64, key: u64) -> &'static [AtomicU64; 3] {
+        &TRANSLATIONS.entries[(((key ^ root) >> 12) & 15) as usize]
+    }
+
+    fn get(&self, root: u64, key: u64) -> Option<u64> {
+        let slot = Self::slot(root, key);
+        (slot[0].load(Ordering::Relaxed) == root && slot[1].load(Ordering::Relaxed) == key)
+            .then(|| slot[2].load(Ordering::Relaxed))
+    }
+
+    fn put(&self, root: u64, key: u64, frame: u64) {
+        let slot = Self::slot(root, key);
+        slot[0].store(root, Ordering::Relaxed);
+        slot[1].store(key, Ordering::Relaxed);
+        slot[2].store(frame, Ordering::Relaxed);
+    }
+
+    /// Forgets everything (root 0 is never an address space's).
+    fn flush(&self) {
+        for slot in &self.entries {
+            slot[0].store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The user half of an address space, by its page-table root: what the
 /// copies walk. The root must belong to a live address space while the
 /// copy runs (the kernel is single-threaded, so nothing frees it then).
@@ -272,6 +316,23 @@ impl UserSpace {
         if !(USER_START..USER_END).contains(&va) {
             return None;
         }
+        let offset = va & (FRAME_SIZE - 1);
+        let page = va - offset;
+        if let Some(entry) = TRANSLATIONS.get(self.root, page)
+            && (!write || entry & 1 != 0)
+        {
+            return Some((entry & !1) + offset);
+        }
+        // Walk for the rights asked; remember whether the page is writable.
+        let frame = self.walk(va, write)?;
+        let writable = write || self.walk(va, true).is_some();
+        TRANSLATIONS.put(self.root, page, frame | u64::from(writable));
+        Some(frame + offset)
+    }
+
+    /// The four-level walk behind [`UserSpace::translate`]: the frame
+    /// behind `va`'s page.
+    fn walk(&self, va: u64, write: bool) -> Option<u64> {
         let mut current = self.root;
         for level in (0..=3).rev() {
             let entry = table(current)[index(va, level)];
@@ -284,7 +345,7 @@ impl UserSpace {
             }
             current = entry & ADDR_MASK;
         }
-        Some(current + (va & (FRAME_SIZE - 1)))
+        Some(current)
     }
 
     /// Checks a whole user range and calls `each(phys, offset, len)` for

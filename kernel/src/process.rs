@@ -55,6 +55,9 @@ pub enum ThreadState {
 pub struct Thread {
     /// Its process.
     pub process: Pid,
+    /// Its process's page-table root (for copies into a thread that is not
+    /// running, without a look-up of the process).
+    pub root: u64,
     /// Scheduling priority.
     pub priority: u8,
     /// What it is doing.
@@ -128,7 +131,14 @@ impl Process {
 impl Thread {
     /// A ready thread of `process` that will enter `entry(arg0, arg1)` in
     /// ring 3 with its stack at `stack_top`.
-    pub fn new(process: Pid, priority: u8, entry: u64, args: (u64, u64), stack_top: u64) -> Thread {
+    pub fn new(
+        process: Pid,
+        root: u64,
+        priority: u8,
+        entry: u64,
+        args: (u64, u64),
+        stack_top: u64,
+    ) -> Thread {
         let regs = TrapFrame {
             rip: entry,
             cs: u64::from(USER_CODE_SELECTOR),
@@ -142,6 +152,7 @@ impl Thread {
         };
         Thread {
             process,
+            root,
             priority,
             state: ThreadState::Ready,
             regs: Box::new(regs),

@@ -204,10 +204,13 @@ impl Scheduler {
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
+            let root = process.space.root();
             self.next_id += 1;
             process.threads.push(tid);
-            self.threads
-                .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
+            self.threads.insert(
+                tid,
+                Thread::new(pid, root, priority, entry, args, stack_top),
+            );
             self.ready[usize::from(priority)].push_back(tid);
             Ok(())
         });
@@ -303,8 +306,7 @@ pub fn space_root(tid: Tid) -> Option<u64> {
     if let Some(running) = sched.running.filter(|r| r.tid == tid) {
         return Some(running.root);
     }
-    let pid = sched.threads.get(&tid)?.process;
-    Some(sched.processes.get(&pid)?.space.root())
+    sched.threads.get(&tid).map(|t| t.root)
 }
 
 /// The process of `tid`, if it still exists.
