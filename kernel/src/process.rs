@@ -14,9 +14,121 @@ use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-/// A thread's identity; the IPCM's `Kernel::Thread`.
+/// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
+/// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
+/// never 0), so a stale id never names a later thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tid(pub u64);
+
+impl Tid {
+    fn new(slot: usize, generation: u32) -> Tid {
+        Tid((u64::from(generation) << 32) | slot as u64)
+    }
+
+    /// Its slot in the table (what log lines show).
+    pub fn slot(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+/// Every thread, by [`Tid`]: a slot vector with generations, so a look-up
+/// is an index and a compare (the IPC path does several per call; a tree
+/// walk there cost ~250 guest instructions per ping-pong round trip).
+#[derive(Default)]
+pub struct ThreadTable {
+    slots: Vec<(u32, Option<Thread>)>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl ThreadTable {
+    /// The id the next [`ThreadTable::insert`] will give.
+    pub fn vacant(&self) -> Tid {
+        match self.free.last() {
+            Some(&slot) => Tid::new(slot, self.slots[slot].0),
+            None => Tid::new(self.slots.len(), 1),
+        }
+    }
+
+    /// Adds `thread` under [`ThreadTable::vacant`]'s id and returns it.
+    pub fn insert(&mut self, thread: Thread) -> Tid {
+        let tid = self.vacant();
+        match self.free.pop() {
+            Some(slot) => self.slots[slot].1 = Some(thread),
+            None => self.slots.push((1, Some(thread))),
+        }
+        self.live += 1;
+        tid
+    }
+
+    /// The live thread `tid`.
+    pub fn get(&self, tid: &Tid) -> Option<&Thread> {
+        let (generation, thread) = self.slots.get(tid.slot())?;
+        if *generation == tid.generation() {
+            thread.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// The live thread `tid`, mutably.
+    pub fn get_mut(&mut self, tid: &Tid) -> Option<&mut Thread> {
+        let (generation, thread) = self.slots.get_mut(tid.slot())?;
+        if *generation == tid.generation() {
+            thread.as_mut()
+        } else {
+            None
+        }
+    }
+
+    /// Removes `tid`; its slot gets a new generation.
+    pub fn remove(&mut self, tid: &Tid) -> Option<Thread> {
+        let slot = tid.slot();
+        self.get(tid)?;
+        let entry = &mut self.slots[slot];
+        let thread = entry.1.take();
+        entry.0 = entry.0.wrapping_add(1).max(1);
+        self.free.push(slot);
+        self.live -= 1;
+        thread
+    }
+
+    /// No thread is left.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every live thread with its id.
+    pub fn iter(&self) -> impl Iterator<Item = (Tid, &Thread)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, (generation, thread))| {
+                thread.as_ref().map(|t| (Tid::new(slot, *generation), t))
+            })
+    }
+
+    /// Every live thread with its id, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Tid, &mut Thread)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(slot, (generation, thread))| {
+                thread.as_mut().map(|t| (Tid::new(slot, *generation), t))
+            })
+    }
+}
+
+impl core::ops::Index<&Tid> for ThreadTable {
+    type Output = Thread;
+    fn index(&self, tid: &Tid) -> &Thread {
+        self.get(tid).expect("live thread")
+    }
+}
 
 /// A process's identity (0 is the kernel's, never a process's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

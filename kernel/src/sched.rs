@@ -14,7 +14,7 @@ use crate::frames;
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::ipc;
 use crate::paging::{self, AddressSpace};
-pub use crate::process::{Pid, Process, Thread, ThreadState, Tid};
+pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
 use crate::{account, kprintln, loader, timer, trap};
@@ -30,7 +30,7 @@ pub const PRIORITIES: usize = 8;
 /// All processes and threads, the ready queues, and who runs.
 pub struct Scheduler {
     processes: BTreeMap<Pid, Process>,
-    threads: BTreeMap<Tid, Thread>,
+    threads: ThreadTable,
     ready: [VecDeque<Tid>; PRIORITIES],
     current: Option<Tid>,
     next_id: u64,
@@ -200,17 +200,14 @@ impl Scheduler {
         if !self.processes.contains_key(&pid) {
             return Err((Status::BadParam, "no such process"));
         }
-        let tid = Tid(self.next_id);
+        let tid = self.threads.vacant();
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
             let root = process.space.root();
-            self.next_id += 1;
             process.threads.push(tid);
-            self.threads.insert(
-                tid,
-                Thread::new(pid, root, priority, entry, args, stack_top),
-            );
+            self.threads
+                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
             self.ready[usize::from(priority)].push_back(tid);
             Ok(())
         });
@@ -245,7 +242,7 @@ const WAIT_RECORD_BYTES: u64 = 128;
 pub fn init() {
     SCHED.init(Scheduler {
         processes: BTreeMap::new(),
-        threads: BTreeMap::new(),
+        threads: ThreadTable::default(),
         ready: Default::default(),
         current: None,
         next_id: 1,
@@ -335,7 +332,7 @@ pub fn describe(tid: Tid) -> String {
         .get(&tid)
         .and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p)))
     {
-        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.0),
+        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.slot()),
         None => alloc::format!("thread {}", tid.0),
     }
 }
@@ -352,7 +349,7 @@ pub fn wake(tid: Tid, status: u64) {
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
         kprintln!(
             "wake for thread {} that is not blocked ({:?})",
-            tid.0,
+            tid.slot(),
             thread.state
         );
         return;
@@ -595,7 +592,7 @@ fn expire_timers() {
         }
         sched.timers_checked_at = Some(now);
         let mut due = Vec::new();
-        for (&tid, thread) in sched.threads.iter_mut() {
+        for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {
                 ThreadState::Sleeping { until } if until <= now => {
                     due.push((until, thread.timer_armed, tid, true));
@@ -690,7 +687,7 @@ fn schedule() {
             );
             qemu::exit(ExitCode::Success);
         }
-        let can_wake = sched.threads.values().any(|t| {
+        let can_wake = sched.threads.iter().any(|(_, t)| {
             matches!(
                 t.state,
                 ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
@@ -698,13 +695,13 @@ fn schedule() {
         });
         if !can_wake {
             kprintln!("DEADLOCK: every thread is blocked with no timeout:");
-            for (tid, thread) in &sched.threads {
+            for (tid, thread) in sched.threads.iter() {
                 let name = sched.processes.get(&thread.process).map_or("?", |p| p.name);
                 kprintln!(
                     "  {}#{}.{} {:?}",
                     name,
                     thread.process.0,
-                    tid.0,
+                    tid.slot(),
                     thread.state
                 );
             }
