@@ -144,16 +144,6 @@ impl AddressSpace {
             )
         };
     }
-
-    /// Makes this address space the current one.
-    pub fn activate(&self) {
-        // SAFETY: the PML4 maps the kernel half exactly as every other
-        // address space does, so the running kernel code, stacks and data
-        // stay mapped across the switch.
-        unsafe {
-            core::arch::asm!("mov cr3, {}", in(reg) self.pml4.0, options(nostack, preserves_flags))
-        };
-    }
 }
 
 impl Drop for AddressSpace {
@@ -419,6 +409,14 @@ impl UserSpace {
             bytes.copy_from_slice(&src[offset..offset + n]);
         })
     }
+}
+
+/// Makes the address space whose PML4 is at `root` the current one.
+pub fn activate(root: u64) {
+    // SAFETY: `root` is a live address space's PML4 (the caller's thread
+    // belongs to it), which maps the kernel half exactly as every other
+    // one does, so the running kernel stays mapped across the switch.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
 }
 
 /// Switches to the boot page tables (kernel half only), e.g. before the

@@ -31,7 +31,7 @@ pub const PRIORITIES: usize = 8;
 pub struct Scheduler {
     processes: BTreeMap<Pid, Process>,
     threads: ThreadTable,
-    ready: [VecDeque<Tid>; PRIORITIES],
+    ready: ReadyQueues,
     current: Option<Tid>,
     next_id: u64,
     /// What the IPCM's hooks ask about the running thread, kept at hand
@@ -49,6 +49,43 @@ pub struct Scheduler {
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// One FIFO of ready threads per priority, and a bit per non-empty one,
+/// so the most urgent is found with one instruction, not a scan.
+#[derive(Default)]
+struct ReadyQueues {
+    queues: [VecDeque<Tid>; PRIORITIES],
+    non_empty: u8,
+}
+
+impl ReadyQueues {
+    fn push_back(&mut self, priority: u8, tid: Tid) {
+        self.queues[usize::from(priority)].push_back(tid);
+        self.non_empty |= 1 << priority;
+    }
+
+    fn highest(&self) -> Option<usize> {
+        (self.non_empty != 0).then(|| 7 - self.non_empty.leading_zeros() as usize)
+    }
+
+    fn pop_highest(&mut self) -> Option<Tid> {
+        let priority = self.highest()?;
+        let queue = &mut self.queues[priority];
+        let tid = queue.pop_front();
+        if queue.is_empty() {
+            self.non_empty &= !(1 << priority);
+        }
+        tid
+    }
+
+    fn remove(&mut self, priority: u8, tid: Tid) {
+        let queue = &mut self.queues[usize::from(priority)];
+        queue.retain(|&t| t != tid);
+        if queue.is_empty() {
+            self.non_empty &= !(1 << priority);
+        }
+    }
+}
 
 /// The running thread, as the IPCM's hooks need it.
 #[derive(Clone, Copy)]
@@ -126,7 +163,7 @@ impl Scheduler {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
         let priority = thread.priority;
-        self.ready[usize::from(priority)].push_back(tid);
+        self.ready.push_back(priority, tid);
         if self.running.is_none_or(|r| priority > r.priority) {
             NEED_RESCHEDULE.store(true, Ordering::Relaxed);
         }
@@ -142,13 +179,13 @@ impl Scheduler {
     }
 
     fn highest_ready(&self) -> Option<usize> {
-        (0..PRIORITIES).rev().find(|&p| !self.ready[p].is_empty())
+        self.ready.highest()
     }
 
     fn remove_thread(&mut self, tid: Tid) {
         if let Some(thread) = self.threads.remove(&tid) {
             account::release(thread.process, thread.charge);
-            self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+            self.ready.remove(thread.priority, tid);
             if let Some(process) = self.processes.get_mut(&thread.process) {
                 process.threads.retain(|&t| t != tid);
             }
@@ -166,7 +203,7 @@ impl Scheduler {
         for &tid in &process.threads {
             if let Some(thread) = self.threads.remove(&tid) {
                 account::release(pid, thread.charge);
-                self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+                self.ready.remove(thread.priority, tid);
             }
             if self.current == Some(tid) {
                 self.clear_current();
@@ -208,7 +245,7 @@ impl Scheduler {
             process.threads.push(tid);
             self.threads
                 .insert(Thread::new(pid, root, priority, entry, args, stack_top));
-            self.ready[usize::from(priority)].push_back(tid);
+            self.ready.push_back(priority, tid);
             Ok(())
         });
         match charged {
@@ -643,9 +680,7 @@ fn schedule() {
             }
         }
         if sched.current.is_none() {
-            sched.current = sched
-                .highest_ready()
-                .and_then(|p| sched.ready[p].pop_front());
+            sched.current = sched.ready.pop_highest();
         }
         if let Some(tid) = sched.current {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
@@ -665,10 +700,9 @@ fn schedule() {
                 thread.regs.ss = 0x28 | 3;
             }
             entry::set_current_frame(&mut thread.regs);
-            let space = &sched.processes[&pid].space;
-            let root = space.root();
+            let root = thread.root;
             if root != paging::active_root() {
-                space.activate();
+                paging::activate(root);
             }
             sched.running = Some(Running {
                 tid,

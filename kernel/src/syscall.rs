@@ -37,7 +37,9 @@ fn failed(error: Status) -> Action {
     done(error.code() as u64)
 }
 
-/// Handles the system call in `regs` made by `tid`.
+/// Handles the system call in `regs` made by `tid`. Inlined into the
+/// entry path: its call frame cost ~20 guest instructions per call.
+#[inline(always)]
 pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
     let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8];
     match regs.rax {
