@@ -181,6 +181,17 @@ fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
             account::record_pipe(id, pid, bytes);
             value(id.to_raw() as u64)
         }
+        Err(Status::NoMemory) => {
+            kprintln!(
+                "{}: pipe_create refused: NO_MEMORY ({} bytes asked, {} held of a {}-byte quota, {} free in the pool)",
+                sched::describe(tid),
+                bound,
+                account::held_by(pid),
+                account::PROCESS_QUOTA,
+                account::pool_free()
+            );
+            failed(Status::NoMemory)
+        }
         Err(e) => failed(e),
     }
 }

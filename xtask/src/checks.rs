@@ -866,6 +866,12 @@ fn check_hostile_flood(log: &Log) -> Vec<String> {
         other => problems.push(format!("thread flood: {other:?}, expected a refusal")),
     }
     require(log, "FLOOD done", &mut problems);
+    if !log
+        .kernel_lines("pipe_create refused: NO_MEMORY")
+        .any(|l| l.starts_with("flood#"))
+    {
+        problems.push("no kernel line refusing the flood's pipe".into());
+    }
     problems
 }
 
