@@ -386,8 +386,52 @@ impl UserSpace {
         Ok(())
     }
 
+    /// Where a range lying in one page sits, if that page's translation
+    /// is cached with the rights asked: the IPC common case, with no walk
+    /// and no per-page loop. `None` sends the caller to the full check.
+    #[inline(always)]
+    fn cached_single_page(&self, va: u64, len: u64, write: bool) -> Option<u64> {
+        let end = va.checked_add(len)?;
+        if len == 0 || va < USER_START || end > USER_END || (va ^ (end - 1)) >= FRAME_SIZE {
+            return None;
+        }
+        let offset = va & (FRAME_SIZE - 1);
+        let entry = TRANSLATIONS.get(self.root, va - offset)?;
+        (!write || entry & 1 != 0).then_some((entry & !1) + offset)
+    }
+
     /// Copies `dst.len()` bytes from user address `src`.
     pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
+        if let Some(phys) = self.cached_single_page(src, dst.len() as u64, false) {
+            // SAFETY: `phys..phys+len` lies in one user frame of this
+            // address space whose translation (present, user) is cached;
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, dst.len()) };
+            dst.copy_from_slice(bytes);
+            return Ok(());
+        }
+        self.copy_in_checked(src, dst)
+    }
+
+    /// Copies `src` to user address `dst`.
+    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+        if let Some(phys) = self.cached_single_page(dst, src.len() as u64, true) {
+            // SAFETY: `phys..phys+len` lies in one user frame of this
+            // address space whose translation (present, user, writable) is
+            // cached; mapped in the kernel half, not part of any Rust object.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, src.len())
+            };
+            bytes.copy_from_slice(src);
+            return Ok(());
+        }
+        self.copy_out_checked(dst, src)
+    }
+
+    /// [`UserSpace::copy_in`] for any range: every page checked first.
+    #[inline(never)]
+    fn copy_in_checked(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
         let len = dst.len();
         self.walk_range(src, len, false, |phys, offset, n| {
             // SAFETY: `phys..phys+n` lies in one user frame of this address
@@ -398,8 +442,9 @@ impl UserSpace {
         })
     }
 
-    /// Copies `src` to user address `dst`.
-    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+    /// [`UserSpace::copy_out`] for any range: every page checked first.
+    #[inline(never)]
+    fn copy_out_checked(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
         self.walk_range(dst, src.len(), true, |phys, offset, n| {
             // SAFETY: `phys..phys+n` lies in one user frame of this address
             // space that `walk_range` checked present, user and writable;
