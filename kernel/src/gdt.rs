@@ -41,7 +41,7 @@ pub fn set_rsp0(top: u64) {
     // SAFETY: the TSS was leaked in `init` and lives forever; the CPU
     // reads RSP0 only on a ring change, never while the kernel runs (one
     // CPU, interrupts off), so this plain write cannot race it.
-    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
 }
 
 /// The selectors the rest of the kernel needs.

@@ -41,9 +41,6 @@ pub struct Scheduler {
     /// when the running one's system call ends (seL4's direct switch: its
     /// priority is at least the waker's). Ready, but in no ready queue.
     direct: Option<Tid>,
-    /// The tick at which timers were last expired: nothing can fall due
-    /// again within the same tick (deadlines are at least one tick ahead).
-    timers_checked_at: Option<u64>,
     /// Sequence number of the next timer armed (sleep or deadline).
     next_timer: u64,
 }
@@ -100,6 +97,10 @@ struct Running {
 /// The running thread, for the entry path (0: none); kept equal to
 /// `Scheduler::current`, readable without the scheduler's lock.
 static CURRENT: AtomicU64 = AtomicU64::new(0);
+
+/// The tick at which timers were last expired (`u64::MAX`: never, or a
+/// timer armed already due).
+static TIMERS_CHECKED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Set whenever the running thread may have to give way: a thread was
 /// woken for a direct switch, a thread more urgent than the running one
@@ -285,7 +286,6 @@ pub fn init() {
         next_id: 1,
         running: None,
         direct: None,
-        timers_checked_at: None,
         next_timer: 0,
     });
 }
@@ -519,7 +519,7 @@ fn apply(tid: Tid, action: Action) {
             sched.clear_current();
             if deadline.is_some_and(|d| d <= timer::now()) {
                 // Already due (a zero timeout): expire it before anyone runs.
-                sched.timers_checked_at = None;
+                TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
             }
         }
         Action::Sleep { until } => {
@@ -622,12 +622,15 @@ pub fn end_process(pid: Pid, why: &str) {
 fn expire_timers() {
     let now = timer::now();
     // (deadline, armed, thread, is a sleep)
+    // Nothing can fall due again within the tick already checked
+    // (deadlines are at least one tick ahead, except a zero timeout, which
+    // resets this): no lock needed to know.
+    if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
+        return;
+    }
     let mut due: Vec<(u64, u64, Tid, bool)> = {
         let mut sched = SCHED.lock();
-        if sched.timers_checked_at == Some(now) {
-            return;
-        }
-        sched.timers_checked_at = Some(now);
+        TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
         let mut due = Vec::new();
         for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {

@@ -37,11 +37,30 @@ fn failed(error: Status) -> Action {
     done(error.code() as u64)
 }
 
+/// The system-call arguments, read from the saved registers where they
+/// are (rdi, rsi, rdx, r10, r8) rather than copied out first.
+#[derive(Clone, Copy)]
+struct Args<'a>(&'a TrapFrame);
+
+impl core::ops::Index<usize> for Args<'_> {
+    type Output = u64;
+    #[inline(always)]
+    fn index(&self, i: usize) -> &u64 {
+        match i {
+            0 => &self.0.rdi,
+            1 => &self.0.rsi,
+            2 => &self.0.rdx,
+            3 => &self.0.r10,
+            _ => &self.0.r8,
+        }
+    }
+}
+
 /// Handles the system call in `regs` made by `tid`. Inlined into the
 /// entry path: its call frame cost ~20 guest instructions per call.
 #[inline(always)]
 pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
-    let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8];
+    let args = Args(regs);
     match regs.rax {
         nr::DEBUG_PRINT => debug_print(tid, args[0], args[1]),
         nr::EXIT => Action::ExitProcess(args[0]),
@@ -141,7 +160,7 @@ fn pipe_cost_bound(msg_size: u64, max_msgs: u64, name_len: u64) -> Option<u64> {
     ring.checked_add(2 * name_len + PIPE_OVERHEAD_BOUND)
 }
 
-fn pipe_create(tid: Tid, args: [u64; 5]) -> Action {
+fn pipe_create(tid: Tid, args: Args<'_>) -> Action {
     let name = match read_name(tid, args[0], args[1]) {
         Ok(name) => name,
         Err(e) => return failed(e),
@@ -264,7 +283,7 @@ enum Take {
     Copy,
 }
 
-fn pipe_write(tid: Tid, args: [u64; 5], wait: Wait) -> Action {
+fn pipe_write(tid: Tid, args: Args<'_>, wait: Wait) -> Action {
     let (id, buf, len) = (
         PipeId::from_raw(args[0] as usize),
         UserAddr(args[1] as usize),
@@ -277,7 +296,7 @@ fn pipe_write(tid: Tid, args: [u64; 5], wait: Wait) -> Action {
     }
 }
 
-fn pipe_read(tid: Tid, args: [u64; 5], take: Take, wait: Wait) -> Action {
+fn pipe_read(tid: Tid, args: Args<'_>, take: Take, wait: Wait) -> Action {
     let (id, buf, len_out) = (
         PipeId::from_raw(args[0] as usize),
         UserAddr(args[1] as usize),
