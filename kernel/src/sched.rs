@@ -428,7 +428,8 @@ pub fn user_trap(frame: &mut TrapFrame) {
 }
 
 /// The entry point for every system call; `frame` is the running
-/// thread's register area.
+/// thread's register area. Inlined into the entry path.
+#[inline(always)]
 pub fn user_syscall(frame: &mut TrapFrame) {
     let tid = Tid(CURRENT.load(Ordering::Relaxed));
     let action = crate::syscall::handle(tid, frame);
