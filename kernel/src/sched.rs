@@ -34,9 +34,6 @@ pub struct Scheduler {
     ready: ReadyQueues,
     current: Option<Tid>,
     next_id: u64,
-    /// What the IPCM's hooks ask about the running thread, kept at hand
-    /// so the IPC path needs no table look-ups for it.
-    running: Option<Running>,
     /// A thread woken by the running one that gets the CPU straight away
     /// when the running one's system call ends (seL4's direct switch: its
     /// priority is at least the waker's). Ready, but in no ready queue.
@@ -84,16 +81,6 @@ impl ReadyQueues {
     }
 }
 
-/// The running thread, as the IPCM's hooks need it.
-#[derive(Clone, Copy)]
-struct Running {
-    tid: Tid,
-    pid: Pid,
-    priority: u8,
-    /// Its address space's page-table root.
-    root: u64,
-}
-
 /// The running thread, for the entry path (0: none); kept equal to
 /// `Scheduler::current`, readable without the scheduler's lock.
 static CURRENT: AtomicU64 = AtomicU64::new(0);
@@ -101,6 +88,25 @@ static CURRENT: AtomicU64 = AtomicU64::new(0);
 /// The tick at which timers were last expired (`u64::MAX`: never, or a
 /// timer armed already due).
 static TIMERS_CHECKED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The running thread's page-table root, process and priority, next to
+/// [`CURRENT`] (valid while it is non-zero): the IPCM's hooks ask for them
+/// on every call and need no lock for the running thread.
+static RUNNING_ROOT: AtomicU64 = AtomicU64::new(0);
+static RUNNING_PID: AtomicU64 = AtomicU64::new(0);
+static RUNNING_PRIORITY: AtomicU64 = AtomicU64::new(0);
+
+/// The running thread's priority (`None`: no thread runs).
+#[inline(always)]
+fn running_priority() -> Option<u8> {
+    (CURRENT.load(Ordering::Relaxed) != 0).then(|| RUNNING_PRIORITY.load(Ordering::Relaxed) as u8)
+}
+
+/// Whether `tid` is the running thread.
+#[inline(always)]
+fn is_running(tid: Tid) -> bool {
+    CURRENT.load(Ordering::Relaxed) == tid.0
+}
 
 /// Set whenever the running thread may have to give way: a thread was
 /// woken for a direct switch, a thread more urgent than the running one
@@ -165,7 +171,7 @@ impl Scheduler {
         thread.state = ThreadState::Ready;
         let priority = thread.priority;
         self.ready.push_back(priority, tid);
-        if self.running.is_none_or(|r| priority > r.priority) {
+        if running_priority().is_none_or(|running| priority > running) {
             NEED_RESCHEDULE.store(true, Ordering::Relaxed);
         }
     }
@@ -175,7 +181,6 @@ impl Scheduler {
     fn clear_current(&mut self) {
         self.current = None;
         CURRENT.store(0, Ordering::Relaxed);
-        self.running = None;
         entry::use_scratch_fx();
     }
 
@@ -284,7 +289,6 @@ pub fn init() {
         ready: Default::default(),
         current: None,
         next_id: 1,
-        running: None,
         direct: None,
         next_timer: 0,
     });
@@ -336,28 +340,28 @@ pub fn spawn_thread_for(
 
 /// The page-table root of `tid`'s address space (`None`: thread gone).
 pub fn space_root(tid: Tid) -> Option<u64> {
-    let sched = SCHED.lock();
-    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
-        return Some(running.root);
+    if is_running(tid) {
+        return Some(RUNNING_ROOT.load(Ordering::Relaxed));
     }
+    let sched = SCHED.lock();
     sched.threads.get(&tid).map(|t| t.root)
 }
 
 /// The process of `tid`, if it still exists.
 pub fn process_of(tid: Tid) -> Option<Pid> {
-    let sched = SCHED.lock();
-    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
-        return Some(running.pid);
+    if is_running(tid) {
+        return Some(Pid(RUNNING_PID.load(Ordering::Relaxed)));
     }
+    let sched = SCHED.lock();
     sched.threads.get(&tid).map(|t| t.process)
 }
 
 /// The priority of `tid` (0 if gone).
 pub fn priority_of(tid: Tid) -> u8 {
-    let sched = SCHED.lock();
-    if let Some(running) = sched.running.filter(|r| r.tid == tid) {
-        return running.priority;
+    if is_running(tid) {
+        return RUNNING_PRIORITY.load(Ordering::Relaxed) as u8;
     }
+    let sched = SCHED.lock();
     sched.threads.get(&tid).map_or(0, |t| t.priority)
 }
 
@@ -378,7 +382,7 @@ pub fn describe(tid: Tid) -> String {
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
-    let (direct_free, waker_priority) = (sched.direct.is_none(), sched.running.map(|r| r.priority));
+    let (direct_free, waker_priority) = (sched.direct.is_none(), running_priority());
     let Some(thread) = sched.threads.get_mut(&tid) else {
         kprintln!("wake for vanished thread {}", tid.0);
         return;
@@ -708,12 +712,9 @@ fn schedule() {
             if root != paging::active_root() {
                 paging::activate(root);
             }
-            sched.running = Some(Running {
-                tid,
-                pid,
-                priority,
-                root,
-            });
+            RUNNING_ROOT.store(root, Ordering::Relaxed);
+            RUNNING_PID.store(pid.0, Ordering::Relaxed);
+            RUNNING_PRIORITY.store(u64::from(priority), Ordering::Relaxed);
             CURRENT.store(tid.0, Ordering::Relaxed);
             return;
         }
