@@ -8,10 +8,10 @@
 //! reached by the kernel through the kernel half ([`phys_to_virt`]).
 //!
 //! This module is also the only place that turns user addresses into
-//! memory: [`AddressSpace::copy_in`] / [`AddressSpace::copy_out`] walk the
-//! tables and check P and U (and W for writes) on every page a buffer spans
-//! *before* touching any byte, so a bad user pointer is an error value,
-//! never a kernel page fault.
+//! memory: [`UserSpace::copy_in`] / [`UserSpace::copy_out`] check P and U
+//! (and W for writes) on every page a buffer spans *before* touching any
+//! byte (through the page tables, or a cached translation of them), so a
+//! bad user pointer is an error value, never a kernel page fault.
 
 use crate::boot::phys_to_virt;
 use crate::frames::{self, FRAME_SIZE, Frame};
