@@ -97,7 +97,11 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     // must finish.
     (
         "hostile-flags",
-        &[launch("flags", 2, 0), launch("bystander", 2, 1)],
+        &[
+            launch("flags", 2, 0),
+            launch("flags", 2, 1),
+            launch("bystander", 2, 1),
+        ],
     ),
     (
         "hostile-forge",

@@ -789,9 +789,20 @@ fn survived(log: &Log, bystanders: &[u64], kills: usize) -> Vec<String> {
     problems
 }
 
-/// Flags ring 3 sets (NT, AC, DF, ID) never reach the kernel.
+/// Flags ring 3 sets (NT, AC, DF, ID) never reach the kernel; TF kills
+/// only the process that set it (its #DB frame arrives on an IST stack).
 fn check_hostile_flags(log: &Log) -> Vec<String> {
-    let mut problems = survived(log, &[1], 0);
+    let mut problems = survived(log, &[1], 1);
+    if !log
+        .kernel_lines("KILLED: debug (vector 1")
+        .any(|l| l.contains("process flags#"))
+    {
+        problems.push("the TF-setting process was not killed by its #DB".into());
+    }
+    require(log, "FLAGS setting TF", &mut problems);
+    if log.contains("must not happen") {
+        problems.push("TF did not trap".into());
+    }
     for line in [
         "FLAGS fresh thread ran",
         "FLAGS nt-then-yield survived",

@@ -3,7 +3,8 @@
 //! thread by `iretq` (#GP there if the kernel ran with NT), AC while the
 //! timer interrupts (SMAP off in the kernel if it kept AC), DF before a
 //! call whose copies would run backwards, and ID. The kernel must shrug
-//! them all off; the process must finish.
+//! them all off; the process must finish. With `arg` 1 it sets TF
+//! instead: the single-step trap (on its IST stack) kills it alone.
 #![no_std]
 #![no_main]
 
@@ -33,7 +34,16 @@ fn fresh_thread(_arg: u64) {
     println!("FLAGS fresh thread ran");
 }
 
-fn main(_arg: u64) {
+fn main(arg: u64) {
+    if arg == 1 {
+        // TF: single-stepping ourselves raises #DB after the next
+        // instruction; #DB runs on its own IST stack, and the kernel must
+        // kill only us.
+        println!("FLAGS setting TF");
+        set_flags(1 << 8);
+        println!("FLAGS survived TF (must not happen)");
+        return;
+    }
     // A thread that never ran returns to ring 3 by iretq.
     spawn(fresh_thread, 0, 2).expect("spawn");
     set_flags(NT);
