@@ -109,16 +109,13 @@ fn is_running(tid: Tid) -> bool {
 }
 
 /// Set whenever the running thread may have to give way: a thread was
-/// woken for a direct switch, a thread more urgent than the running one
-/// became ready, or a tick passed (timers to expire, round-robin).
-/// Cleared when `schedule` decides. While it is clear, a system call that
-/// returns to its caller needs no scheduling decision at all.
+/// woken for a direct switch, or a thread more urgent than the running one
+/// became ready. Cleared when `schedule` decides. While it is clear, a
+/// system call that returns to its caller needs no scheduling decision at
+/// all. (A tick needs no flag: it arrives from ring 3, whose trap path
+/// always schedules, or in the idle loop, which is inside `schedule`; so
+/// timers cannot fall due unnoticed between two system calls.)
 static NEED_RESCHEDULE: AtomicBool = AtomicBool::new(true);
-
-/// A tick passed: the next return to ring 3 goes through `schedule`.
-pub fn note_tick() {
-    NEED_RESCHEDULE.store(true, Ordering::Relaxed);
-}
 
 /// Fault injection for the `iret-fault` scenario: the next return by
 /// `iretq` gets a bad stack selector, so the CPU faults on the `iretq`

@@ -61,7 +61,6 @@ pub fn init() {
 /// Acknowledges the timer interrupt and counts the tick.
 pub fn on_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    crate::sched::note_tick();
     outb(0x20, 0x20);
 }
 
