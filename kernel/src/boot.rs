@@ -142,7 +142,11 @@ boot_pdpt_hi:
     .skip 4096
 boot_pd:
     .skip 4096
-    .balign 16
+    /* Never mapped once the kernel half is rebuilt: an overflow of the
+       boot stack faults instead of overwriting the page tables. */
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
 boot_stack:
     .skip 65536
 boot_stack_top:

@@ -11,19 +11,37 @@
 //! never blocks and never switches stacks, and it always runs with
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
-use crate::gdt::{DOUBLE_FAULT_IST, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::gdt::{IstStack, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use alloc::boxed::Box;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::structures::idt::InterruptDescriptorTable;
 
+/// The RFLAGS bits `syscall` clears (SFMASK), as Linux and seL4 do: with
+/// NT left set the kernel's next `iretq` faults, with AC set SMAP is off,
+/// with DF set copies run backwards, TF/RF would single-step or skip a
+/// breakpoint in ring 0, IF would let interrupts in, and IOPL/ID are none
+/// of ring 3's business in ring 0. Interrupt entries load a known RFLAGS
+/// (only bit 1 set) instead.
+pub const ENTRY_CLEARED_FLAGS: RFlags = RFlags::NESTED_TASK
+    .union(RFlags::IOPL_HIGH)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::RESUME_FLAG)
+    .union(RFlags::ID)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::INTERRUPT_FLAG);
+
 /// The `vector` value of a frame built by the `syscall` entry.
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// The register state of a thread as the entry stubs push it (lowest
 /// address first). Also the layout a thread's saved context is kept in.
-#[repr(C)]
+/// 16-byte aligned and a multiple of 16 long: TSS.RSP0 points at its end,
+/// and the CPU aligns RSP0 down to 16 before pushing.
+#[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, Default)]
 #[allow(missing_docs, reason = "register names")]
 pub struct TrapFrame {
@@ -78,8 +96,14 @@ impl FxState {
 
 core::arch::global_asm!(
     r#"
+    /* An interrupt or exception leaves AC, DF and ID as ring 3 had them
+       (the CPU clears only IF, TF, NT and RF): load a known RFLAGS (IF
+       off, everything else clear) before anything else runs, so SMAP is
+       never off in the kernel and string copies run forwards. */
     .macro TRAP_NOERR num
 trap_stub_\num:
+    push 2
+    popfq
     push 0
     push \num
     jmp trap_common
@@ -87,6 +111,8 @@ trap_stub_\num:
 
     .macro TRAP_ERR num
 trap_stub_\num:
+    push 2
+    popfq
     push \num
     jmp trap_common
     .endm
@@ -102,20 +128,7 @@ trap_stub_\num:
     TRAP_ERR \num
     .endr
 
-    /* syscall: rcx = user rip, r11 = user rflags, IF/DF/TF cleared by SFMASK.
-       Build the same frame an interrupt from ring 3 would. */
-    .globl syscall_entry
-syscall_entry:
-    mov [rip + syscall_user_rsp], rsp
-    lea rsp, [rip + trap_stack_top]
-    push {user_ss}
-    push qword ptr [rip + syscall_user_rsp]
-    push r11
-    push {user_cs}
-    push rcx
-    push 0
-    push {syscall_vector}
-trap_common:
+    .macro SAVE_REGS
     push rax
     push rbx
     push rcx
@@ -131,13 +144,16 @@ trap_common:
     push r13
     push r14
     push r15
-    fxsave [rip + trap_fx_scratch]
+    /* Straight into the running thread's own SSE area: no copies when
+       the kernel switches threads (it only repoints trap_fx_area). */
+    mov rax, [rip + trap_fx_area]
+    fxsave [rax]
     mov rdi, rsp
-    cld
-    call trap_dispatch
-    .globl trap_exit
-trap_exit:
-    fxrstor [rip + trap_fx_scratch]
+    .endm
+
+    .macro RESTORE_REGS
+    mov rax, [rip + trap_fx_area]
+    fxrstor [rax]
     pop r15
     pop r14
     pop r13
@@ -154,17 +170,98 @@ trap_exit:
     pop rbx
     pop rax
     add rsp, 16
+    .endm
+
+    /* syscall: rcx = user rip, r11 = user rflags; SFMASK cleared every
+       RFLAGS bit the kernel must not inherit (see `init`). The frame is
+       built where an interrupt from ring 3 builds it: in the running
+       thread's own register area (trap_frame_top, also TSS.RSP0), as seL4
+       does, so nothing is copied on a thread switch. Then onto the
+       kernel stack for the Rust code. */
+    .globl syscall_entry
+syscall_entry:
+    mov [rip + syscall_user_rsp], rsp
+    mov rsp, [rip + trap_frame_top]
+    push {user_ss}
+    push qword ptr [rip + syscall_user_rsp]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+    SAVE_REGS
+    lea rsp, [rip + trap_stack_top]
+    call syscall_dispatch
+    jmp trap_exit_user
+
+    /* [rsp]: vector, error code, rip, cs, rflags, rsp, ss. From ring 3
+       the CPU pushed this in the thread's register area (TSS.RSP0) or,
+       for the IST vectors, on their own stack; from ring 0 (the idle
+       loop's tick, or a kernel fault) on the current kernel stack. */
+trap_common:
+    test byte ptr [rsp + 24], 3
+    jz 1f
+    SAVE_REGS
+    lea rsp, [rip + trap_stack_top]
+    call trap_dispatch
+    jmp trap_exit_user
+1:
+    SAVE_REGS
+    call trap_dispatch
+    /* Non-zero: the trap killed the thread being returned to (a faulting
+       iretq) and another thread is to run. */
+    test rax, rax
+    jnz trap_exit_user
+    RESTORE_REGS
+    iretq
+
+    /* Returns to ring 3: to the thread whose register area trap_frame
+       points at. */
+    .globl trap_exit_user
+trap_exit_user:
+    mov rsp, [rip + trap_frame]
     /* The dispatcher said whether sysretq may be used. */
     cmp qword ptr [rip + trap_exit_via_sysret], 0
-    jne 3f
+    jne 4f
+    /* iretq from the kernel stack: if the CPU refuses the frame, its
+       fault is pushed there, not over the thread's area. */
+    lea rax, [rip + trap_stack_top - 40]
+    mov rcx, [rsp + 136]
+    mov [rax], rcx
+    mov rcx, [rsp + 144]
+    mov [rax + 8], rcx
+    mov rcx, [rsp + 152]
+    mov [rax + 16], rcx
+    mov rcx, [rsp + 160]
+    mov [rax + 24], rcx
+    mov rcx, [rsp + 168]
+    mov [rax + 32], rcx
+    RESTORE_REGS
+    lea rsp, [rip + trap_stack_top - 40]
+    .globl trap_iretq
+trap_iretq:
     iretq
-3:
+4:
+    RESTORE_REGS
     /* Thread entered through syscall: rcx and r11 are dead in its ABI.
        Stack: rip, cs, rflags, rsp, ss. */
     mov rcx, [rsp]
     mov r11, [rsp + 16]
     mov rsp, [rsp + 24]
     sysretq
+
+    .section .data
+    .balign 8
+    .globl trap_fx_area
+trap_fx_area:
+    .quad trap_fx_scratch
+    /* The running thread's register area (a TrapFrame) and its end. */
+    .globl trap_frame
+trap_frame:
+    .quad 0
+    .globl trap_frame_top
+trap_frame_top:
+    .quad 0
 
     .section .bss
     .balign 16
@@ -177,19 +274,44 @@ syscall_user_rsp:
     .globl trap_exit_via_sysret
 trap_exit_via_sysret:
     .skip 8
-    .balign 16
+    /* Every kernel stack sits on top of a guard page that
+       `paging::protect_kernel` leaves unmapped: an overflow faults (and
+       the fault runs on an IST stack, so it is reported) instead of
+       silently overwriting what lies below. */
+    .balign 4096
+trap_stack_guard:
+    .skip 4096
 trap_stack:
     .skip 65536
     .globl trap_stack_top
 trap_stack_top:
-    .balign 16
-double_fault_stack:
+double_fault_stack_guard:
+    .skip 4096
     .skip 16384
     .globl double_fault_stack_top
 double_fault_stack_top:
+nmi_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl nmi_stack_top
+nmi_stack_top:
+machine_check_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl machine_check_stack_top
+machine_check_stack_top:
+debug_stack_guard:
+    .skip 4096
+    .skip 16384
+    .globl debug_stack_top
+debug_stack_top:
 
     .section .rodata
     .balign 8
+    .globl kernel_stack_guards
+kernel_stack_guards:
+    .quad trap_stack_guard, double_fault_stack_guard, nmi_stack_guard
+    .quad machine_check_stack_guard, debug_stack_guard
 trap_stub_table:
     .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad trap_stub_\num
@@ -206,11 +328,27 @@ trap_stub_table:
 unsafe extern "C" {
     static trap_stub_table: [u64; 48];
     static mut trap_fx_scratch: FxState;
+    static mut trap_fx_area: *mut FxState;
     static mut trap_exit_via_sysret: u64;
     static trap_stack_top: u8;
     static double_fault_stack_top: u8;
+    static nmi_stack_top: u8;
+    static machine_check_stack_top: u8;
+    static debug_stack_top: u8;
+    static kernel_stack_guards: [u64; 5];
     fn syscall_entry();
-    fn trap_exit() -> !;
+    fn trap_exit_user() -> !;
+    static mut trap_frame: *mut TrapFrame;
+    static mut trap_frame_top: u64;
+    /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
+    static trap_iretq: u8;
+}
+
+/// Whether a ring-0 fault at `rip` is the return to ring 3 failing (e.g.
+/// a non-canonical or otherwise bad return frame): the fault then belongs
+/// to the thread being returned to, not to the kernel.
+pub fn is_user_return(rip: u64) -> bool {
+    rip == &raw const trap_iretq as u64
 }
 
 /// Top of the trap stack (TSS RSP0, and the `syscall` entry's stack).
@@ -218,24 +356,55 @@ pub fn trap_stack_top_addr() -> u64 {
     &raw const trap_stack_top as u64
 }
 
-/// Top of the double-fault IST stack.
-pub fn double_fault_stack_top_addr() -> u64 {
-    &raw const double_fault_stack_top as u64
+/// The tops of the IST stacks, by [`IstStack`] slot.
+pub fn ist_stack_tops() -> [u64; 4] {
+    [
+        &raw const double_fault_stack_top as u64,
+        &raw const nmi_stack_top as u64,
+        &raw const machine_check_stack_top as u64,
+        &raw const debug_stack_top as u64,
+    ]
 }
 
-/// The SSE state the entry stub saved for the thread that trapped.
-pub fn saved_fx_state() -> FxState {
-    // SAFETY: the scratch area is written only by the entry stub (before
-    // Rust runs) and by `set_fx_state`; the kernel is single-CPU with
-    // interrupts off, and a nested idle-loop interrupt restores it before
-    // returning.
-    unsafe { core::ptr::read(&raw const trap_fx_scratch) }
+/// The guard page under each kernel stack of this module (kernel-half
+/// addresses), to be left unmapped.
+pub fn stack_guards() -> [u64; 5] {
+    // SAFETY: an immutable table of addresses defined above.
+    unsafe { kernel_stack_guards }
 }
 
-/// The SSE state the exit stub will restore.
-pub fn set_fx_state(state: &FxState) {
-    // SAFETY: as for `saved_fx_state`.
-    unsafe { core::ptr::write(&raw mut trap_fx_scratch, *state) };
+/// Makes `frame` the register area of the running thread: the `syscall`
+/// entry builds its frame there, TSS.RSP0 points at its end (so an
+/// interrupt from ring 3 pushes its frame there too), and the exit to
+/// ring 3 restores from it. It must stay allocated while it is in use
+/// (the scheduler points it at the thread it loads).
+pub fn set_current_frame(frame: &mut TrapFrame) {
+    let base: *mut TrapFrame = frame;
+    let top = base as u64 + core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: read only by the stubs; single CPU, interrupts off.
+    unsafe {
+        core::ptr::write_volatile(&raw mut trap_frame, base);
+        core::ptr::write_volatile(&raw mut trap_frame_top, top);
+    }
+    crate::gdt::set_rsp0(top);
+}
+
+/// Makes `area` the SSE save area of the entry and exit stubs: the next
+/// exit restores the SSE state from it and every entry saves into it until
+/// it is changed. It must stay allocated while it is in use: the
+/// scheduler points it at the running thread's own area, and at the
+/// kernel's scratch area (see [`use_scratch_fx`]) before that thread can
+/// go away or while the CPU idles.
+pub fn set_fx_area(area: &mut FxState) {
+    // SAFETY: read only by the stubs; single CPU, interrupts off (the
+    // idle loop's interrupts run with the scratch area set).
+    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, area) };
+}
+
+/// Points the stubs at the kernel's own scratch area (no thread's).
+pub fn use_scratch_fx() {
+    // SAFETY: as for `set_fx_area`; the scratch area is static.
+    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, &raw mut trap_fx_scratch) };
 }
 
 /// Chooses the exit instruction for the frame being returned to: `sysretq`
@@ -257,8 +426,16 @@ pub fn init(selectors: &Selectors) {
     // iretq/sysretq, as a handler must.
     unsafe {
         idt.divide_error.set_handler_addr(addr(0));
-        idt.debug.set_handler_addr(addr(1));
-        idt.non_maskable_interrupt.set_handler_addr(addr(2));
+        // #DB, NMI, #MC and #DF can arrive when the stack pointer cannot
+        // be trusted (NMI/#MC at any instruction, #DB on the first one of
+        // an entry, #DF after a stack overflow): each gets a stack of its
+        // own from the TSS (IST), like Linux and seL4.
+        idt.debug
+            .set_handler_addr(addr(1))
+            .set_stack_index(IstStack::Debug as u16);
+        idt.non_maskable_interrupt
+            .set_handler_addr(addr(2))
+            .set_stack_index(IstStack::Nmi as u16);
         idt.breakpoint.set_handler_addr(addr(3));
         idt.overflow.set_handler_addr(addr(4));
         idt.bound_range_exceeded.set_handler_addr(addr(5));
@@ -266,7 +443,7 @@ pub fn init(selectors: &Selectors) {
         idt.device_not_available.set_handler_addr(addr(7));
         idt.double_fault
             .set_handler_addr(addr(8))
-            .set_stack_index(DOUBLE_FAULT_IST);
+            .set_stack_index(IstStack::DoubleFault as u16);
         idt.invalid_tss.set_handler_addr(addr(10));
         idt.segment_not_present.set_handler_addr(addr(11));
         idt.stack_segment_fault.set_handler_addr(addr(12));
@@ -274,7 +451,9 @@ pub fn init(selectors: &Selectors) {
         idt.page_fault.set_handler_addr(addr(14));
         idt.x87_floating_point.set_handler_addr(addr(16));
         idt.alignment_check.set_handler_addr(addr(17));
-        idt.machine_check.set_handler_addr(addr(18));
+        idt.machine_check
+            .set_handler_addr(addr(18))
+            .set_stack_index(IstStack::MachineCheck as u16);
         idt.simd_floating_point.set_handler_addr(addr(19));
         idt.virtualization.set_handler_addr(addr(20));
         idt.cp_protection_exception.set_handler_addr(addr(21));
@@ -296,24 +475,14 @@ pub fn init(selectors: &Selectors) {
     )
     .expect("GDT order fits syscall/sysret");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-    SFMask::write(
-        RFlags::INTERRUPT_FLAG
-            | RFlags::DIRECTION_FLAG
-            | RFlags::TRAP_FLAG
-            | RFlags::ALIGNMENT_CHECK,
-    );
+    SFMask::write(ENTRY_CLEARED_FLAGS);
 }
 
-/// Leaves the kernel for the first time: `frame` (which must be the frame
-/// slot at the top of the trap stack) and the SSE scratch area hold the
-/// state of the first thread to run.
-pub fn enter_first(frame: &TrapFrame) -> ! {
-    let slot = (trap_stack_top_addr() - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
-    // SAFETY: the slot is the top of the trap stack, which nothing else
-    // uses yet (we run on the boot stack); after the write we switch to it
-    // and take the common exit path, exactly as a trap would return.
-    unsafe {
-        slot.write(*frame);
-        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) slot, sym trap_exit, options(noreturn));
-    }
+/// Leaves the kernel for the first time, to the thread the scheduler
+/// loaded (see [`set_current_frame`]).
+pub fn enter_first() -> ! {
+    // SAFETY: the scheduler has set the running thread's register area,
+    // SSE area and exit mode, exactly as a trap would before returning;
+    // the exit path switches to that area itself.
+    unsafe { core::arch::asm!("jmp {0}", sym trap_exit_user, options(noreturn)) }
 }

@@ -6,6 +6,7 @@
 //! CS = STAR+16).
 
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
@@ -17,8 +18,31 @@ pub const USER_CODE_SELECTOR: u16 = 0x23;
 /// User data/stack selector (GDT index 3, RPL 3); the entry stubs hard-code it.
 pub const USER_DATA_SELECTOR: u16 = 0x1b;
 
-/// IST slot (0-based, as the `x86_64` crate counts) of the double-fault stack.
-pub const DOUBLE_FAULT_IST: u16 = 0;
+/// The IST slots (0-based, as the `x86_64` crate counts).
+#[derive(Clone, Copy, Debug)]
+pub enum IstStack {
+    /// Double fault.
+    DoubleFault = 0,
+    /// Non-maskable interrupt.
+    Nmi = 1,
+    /// Machine check.
+    MachineCheck = 2,
+    /// Debug exception.
+    Debug = 3,
+}
+
+/// The TSS, for [`set_rsp0`].
+static TSS: AtomicPtr<TaskStateSegment> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets TSS.RSP0, where the CPU puts the frame of an interrupt from ring 3
+/// (the running thread's register area).
+pub fn set_rsp0(top: u64) {
+    let tss = TSS.load(Ordering::Relaxed);
+    // SAFETY: the TSS was leaked in `init` and lives forever; the CPU
+    // reads RSP0 only on a ring change, never while the kernel runs (one
+    // CPU, interrupts off), so this plain write cannot race it.
+    unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
+}
 
 /// The selectors the rest of the kernel needs.
 #[derive(Clone, Copy, Debug)]
@@ -34,14 +58,18 @@ pub struct Selectors {
 }
 
 /// Loads the GDT and TSS. `trap_stack_top` becomes RSP0 (the stack every
-/// interrupt from ring 3 lands on), `double_fault_stack_top` the IST stack
-/// of the double-fault handler.
-pub fn init(trap_stack_top: u64, double_fault_stack_top: u64) -> Selectors {
+/// interrupt from ring 3 lands on), `ist_tops` the IST stacks (by
+/// [`IstStack`] slot).
+pub fn init(trap_stack_top: u64, ist_tops: [u64; 4]) -> Selectors {
     let mut tss = TaskStateSegment::new();
     tss.privilege_stack_table[0] = VirtAddr::new(trap_stack_top);
-    tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(double_fault_stack_top);
+    for (slot, top) in ist_tops.into_iter().enumerate() {
+        tss.interrupt_stack_table[slot] = VirtAddr::new(top);
+    }
     // Both tables live for the rest of the run: leak them.
-    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
+    let tss: &'static mut TaskStateSegment = Box::leak(Box::new(tss));
+    TSS.store(tss, Ordering::Relaxed);
+    let tss: &'static TaskStateSegment = tss;
 
     let mut gdt = GlobalDescriptorTable::new();
     let kernel_code = gdt.append(Descriptor::kernel_code_segment());

@@ -29,3 +29,9 @@ pub fn init() {
             .init(HEAP_AREA.0.get().cast::<u8>(), HEAP_SIZE)
     };
 }
+
+/// Heap bytes allocated now (what the allocator handed out, with its
+/// rounding), for the accounting in [`crate::account`].
+pub fn used() -> usize {
+    ALLOCATOR.lock().used()
+}

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::paging::UserSpace;
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, UserAddr};
@@ -17,15 +18,17 @@ impl Kernel for Hooks {
     /// Walks the thread's page tables and checks P and U on every page of
     /// the range before copying; a thread that is gone faults.
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
-        sched::with_space(*thread, |space| space.copy_in(src.0 as u64, dst))
-            .ok_or(Fault)?
+        let root = sched::space_root(*thread).ok_or(Fault)?;
+        UserSpace::new(root)
+            .copy_in(src.0 as u64, dst)
             .map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
-        sched::with_space(*thread, |space| space.copy_out(dst.0 as u64, src))
-            .ok_or(Fault)?
+        let root = sched::space_root(*thread).ok_or(Fault)?;
+        UserSpace::new(root)
+            .copy_out(dst.0 as u64, src)
             .map_err(|_| Fault)
     }
 

@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod account;
 mod boot;
 mod cpu;
 mod entry;
@@ -44,15 +45,14 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("LuKOS booting; command line: {:?}", boot.cmdline);
     let ram: u64 = boot.ram.iter().map(|r| r.end - r.start).sum();
     kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
-    let selectors = gdt::init(
-        entry::trap_stack_top_addr(),
-        entry::double_fault_stack_top_addr(),
-    );
+    let selectors = gdt::init(entry::trap_stack_top_addr(), entry::ist_stack_tops());
     entry::init(&selectors);
     // The GDT, IDT, stacks and everything else now live in the kernel half.
     boot::drop_identity_map();
     let (image_start, image_end) = boot::kernel_image();
     frames::init(&boot.ram, image_start, image_end);
+    paging::protect_kernel().expect("frames for the kernel's page tables");
+    kprintln!("kernel half: text RX, rodata R+NX, data/bss/heap RW+NX, stack guards unmapped");
     kprintln!(
         "kernel image 0x{:x}..0x{:x}; {} free frames",
         image_start,
@@ -60,15 +60,21 @@ extern "C" fn kernel_entry() -> ! {
         frames::free_count()
     );
     sched::init();
+    account::init();
     ipc::init();
     timer::init();
     let hardening = cpu::harden();
     kprintln!(
-        "SMEP {}, SMAP {}",
+        "SMEP {}, SMAP {}, UMIP {}",
         on_off(hardening.smep),
-        on_off(hardening.smap)
+        on_off(hardening.smap),
+        on_off(hardening.umip)
     );
-    kprintln!("boot ok");
+    kprintln!(
+        "boot ok; {} free frames; {} pool bytes free",
+        frames::free_count(),
+        account::pool_free()
+    );
 
     let scenario = boot
         .cmdline
@@ -82,6 +88,36 @@ extern "C" fn kernel_entry() -> ! {
             unsafe { core::arch::asm!("ud2") };
         }
         "panic" => panic!("deliberate kernel panic (scenario=panic)"),
+        "iret-fault" => sched::corrupt_next_iret(),
+        "kernel-write-text" => {
+            let text = kernel_entry as *const () as *mut u8;
+            // SAFETY: deliberately writes the kernel's own code to show
+            // that text is mapped read-only (W^X): this faults.
+            unsafe { text.write_volatile(0xCC) };
+            panic!("wrote the kernel's text (must not happen)");
+        }
+        "kernel-exec-data" => {
+            static mut IN_DATA: [u8; 1] = [0xC3];
+            // SAFETY: deliberately calls a `ret` placed in `.data` to show
+            // that data is mapped no-execute: the fetch faults.
+            unsafe {
+                let code: extern "C" fn() = core::mem::transmute(&raw mut IN_DATA);
+                code();
+            }
+            panic!("executed the kernel's data (must not happen)");
+        }
+        "kernel-stack-overflow" => {
+            /// Recurses until the boot stack runs into its guard page.
+            fn deeper(depth: u64) -> u64 {
+                let frame = core::hint::black_box([depth; 32]);
+                if core::hint::black_box(depth) == u64::MAX {
+                    return 0;
+                }
+                deeper(depth + 1) + frame[1]
+            }
+            let n = deeper(0);
+            panic!("recursion returned {n} (must not happen)");
+        }
         _ => {}
     }
     let Some(launches) = scenarios::processes(scenario) else {
@@ -91,15 +127,17 @@ extern "C" fn kernel_entry() -> ! {
     kprintln!("scenario {scenario}: starting {} processes", launches.len());
     for launch in launches {
         let image = programs::image(launch.program).expect("scenario names an embedded program");
-        match sched::spawn_process(launch.program, image, launch.priority, launch.arg) {
+        match sched::spawn_process(launch.program, image, launch) {
             Ok(pid) => kprintln!(
-                "kernel: started {}#{} (priority {}, arg {})",
+                "started {}#{} (priority {}, arg {})",
                 launch.program,
                 pid.0,
                 launch.priority,
                 launch.arg
             ),
-            Err(e) => panic!("cannot start {}: {e}", launch.program),
+            // A program the kernel will not load (e.g. one that maps the
+            // top user page) is refused; the others still run.
+            Err(e) => kprintln!("REFUSED to start {}: {e}", launch.program),
         }
     }
     sched::start()
@@ -112,6 +150,10 @@ fn on_off(on: bool) -> &'static str {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
-    kprintln!("KERNEL PANIC: {}", info);
+    // One line (PanicInfo's own Display breaks it), so it keeps its prefix.
+    match info.location() {
+        Some(at) => kprintln!("KERNEL PANIC: {} (at {at})", info.message()),
+        None => kprintln!("KERNEL PANIC: {}", info.message()),
+    }
     qemu::exit(ExitCode::Failure)
 }

@@ -8,13 +8,14 @@
 //! reached by the kernel through the kernel half ([`phys_to_virt`]).
 //!
 //! This module is also the only place that turns user addresses into
-//! memory: [`AddressSpace::copy_in`] / [`AddressSpace::copy_out`] walk the
-//! tables and check P and U (and W for writes) on every page a buffer spans
-//! *before* touching any byte, so a bad user pointer is an error value,
-//! never a kernel page fault.
+//! memory: [`UserSpace::copy_in`] / [`UserSpace::copy_out`] check P and U
+//! (and W for writes) on every page a buffer spans *before* touching any
+//! byte (through the page tables, or a cached translation of them), so a
+//! bad user pointer is an error value, never a kernel page fault.
 
 use crate::boot::phys_to_virt;
 use crate::frames::{self, FRAME_SIZE, Frame};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -26,8 +27,12 @@ const ADDR_MASK: u64 = 0x000F_FFFF_FFFF_F000;
 /// Lowest user address: the first 64 KiB stay unmapped, so small
 /// addresses (NULL plus an offset) always fault.
 pub const USER_START: u64 = 0x1_0000;
-/// One past the highest user address (end of the lower canonical half).
-pub const USER_END: u64 = 1 << 47;
+/// One past the highest user address: the last page of the lower
+/// canonical half (just below 2^47) is never mapped, so no user
+/// instruction ends at 2^47 and a `syscall` can never leave a
+/// non-canonical return address in rcx, on which `sysretq` would fault in
+/// ring 0 (Intel) with the user's stack pointer loaded.
+pub const USER_END: u64 = (1 << 47) - 4096;
 
 /// Rights of a user page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +100,7 @@ impl AddressSpace {
             (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
             "bad user page 0x{va:x}"
         );
+        TRANSLATIONS.flush();
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -124,83 +130,6 @@ impl AddressSpace {
         Ok(frame)
     }
 
-    /// The physical address behind user address `va` if it is mapped
-    /// present and user-accessible at every level (and writable at every
-    /// level when `write` is asked).
-    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
-        if !(USER_START..USER_END).contains(&va) {
-            return None;
-        }
-        let mut current = self.pml4.0;
-        for level in (0..=3).rev() {
-            let entry = table(current)[index(va, level)];
-            if entry & PRESENT == 0 || entry & USER == 0 || (write && entry & WRITABLE == 0) {
-                return None;
-            }
-            if level > 0 && entry & HUGE != 0 {
-                // User mappings are never huge; refuse rather than guess.
-                return None;
-            }
-            current = entry & ADDR_MASK;
-        }
-        Some(current + (va & (FRAME_SIZE - 1)))
-    }
-
-    /// Checks a whole user range and calls `each(phys, offset, len)` for
-    /// its pieces (one per page), only once every page passed.
-    fn walk_range(
-        &self,
-        va: u64,
-        len: usize,
-        write: bool,
-        mut each: impl FnMut(u64, usize, usize),
-    ) -> Result<(), BadAddress> {
-        if len == 0 {
-            return Ok(());
-        }
-        let end = va.checked_add(len as u64).ok_or(BadAddress)?;
-        if va < USER_START || end > USER_END {
-            return Err(BadAddress);
-        }
-        let mut page = va & !(FRAME_SIZE - 1);
-        while page < end {
-            self.translate(page, write).ok_or(BadAddress)?;
-            page += FRAME_SIZE;
-        }
-        let mut cursor = va;
-        while cursor < end {
-            let in_page = (FRAME_SIZE - (cursor & (FRAME_SIZE - 1))).min(end - cursor) as usize;
-            let phys = self.translate(cursor, write).ok_or(BadAddress)?;
-            each(phys, (cursor - va) as usize, in_page);
-            cursor += in_page as u64;
-        }
-        Ok(())
-    }
-
-    /// Copies `dst.len()` bytes from user address `src`.
-    pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
-        let len = dst.len();
-        self.walk_range(src, len, false, |phys, offset, n| {
-            // SAFETY: `phys..phys+n` lies in one user frame of this address
-            // space that `walk_range` checked present and user-readable; the
-            // frame is mapped in the kernel half and not part of any Rust object.
-            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
-            dst[offset..offset + n].copy_from_slice(bytes);
-        })
-    }
-
-    /// Copies `src` to user address `dst`.
-    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
-        self.walk_range(dst, src.len(), true, |phys, offset, n| {
-            // SAFETY: `phys..phys+n` lies in one user frame of this address
-            // space that `walk_range` checked present, user and writable;
-            // mapped in the kernel half and not part of any Rust object.
-            let bytes =
-                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
-            bytes.copy_from_slice(&src[offset..offset + n]);
-        })
-    }
-
     /// Writes into a user page through its frame, ignoring its rights (for
     /// the ELF loader filling a read-only segment).
     pub fn fill_frame(frame: Frame, offset: usize, bytes: &[u8]) {
@@ -215,21 +144,12 @@ impl AddressSpace {
             )
         };
     }
-
-    /// Makes this address space the current one.
-    pub fn activate(&self) {
-        // SAFETY: the PML4 maps the kernel half exactly as every other
-        // address space does, so the running kernel code, stacks and data
-        // stay mapped across the switch.
-        unsafe {
-            core::arch::asm!("mov cr3, {}", in(reg) self.pml4.0, options(nostack, preserves_flags))
-        };
-    }
 }
 
 impl Drop for AddressSpace {
     /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
+        TRANSLATIONS.flush();
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
                 if entry & PRESENT == 0 {
@@ -251,6 +171,297 @@ impl Drop for AddressSpace {
         }
         frames::free(self.pml4);
     }
+}
+
+unsafe extern "C" {
+    /// Start of `.text` (kernel half; see linker.ld).
+    static __text_start: u8;
+    /// Start of `.rodata`, page-aligned: the end of the text.
+    static __rodata_start: u8;
+    /// Start of `.data`, page-aligned: the end of the read-only data.
+    static __data_start: u8;
+    /// End of the image (kernel half).
+    static __kernel_end: u8;
+    /// The guard page under the boot stack (a physical address: `.boot.bss`).
+    static boot_stack_guard: u8;
+}
+
+const HUGE_PAGE: u64 = 2 << 20;
+
+/// Rebuilds the kernel half with W^X and stack guards: the image with 4 KiB
+/// pages (text read+execute, rodata read-only, data/bss/heap read-write,
+/// none of them both writable and executable; the page under every kernel
+/// stack not mapped at all), the rest of the first GiB of RAM with 2 MiB
+/// read-write no-execute pages. The boot tables mapped all of it
+/// read-write-execute. Every address space made afterwards copies the new
+/// kernel half from the boot PML4. Call once, before any process exists.
+pub fn protect_kernel() -> Result<(), OutOfMemory> {
+    let to_phys = |virt: u64| virt - crate::boot::KERNEL_BASE;
+    let text = to_phys(&raw const __text_start as u64);
+    let rodata = to_phys(&raw const __rodata_start as u64);
+    let data = to_phys(&raw const __data_start as u64);
+    let end = to_phys(&raw const __kernel_end as u64);
+    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards()
+        .into_iter()
+        .map(to_phys)
+        .collect();
+    guards.push(&raw const boot_stack_guard as u64);
+    let leaf = |phys: u64| -> u64 {
+        if guards.contains(&phys) {
+            0
+        } else if (text..rodata).contains(&phys) {
+            phys | PRESENT
+        } else if (rodata..data).contains(&phys) {
+            phys | PRESENT | NO_EXECUTE
+        } else {
+            phys | PRESENT | WRITABLE | NO_EXECUTE
+        }
+    };
+    let pdpt = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+    let pd = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+    for (i, entry) in table(pd.0).iter_mut().enumerate() {
+        let base = i as u64 * HUGE_PAGE;
+        *entry = if base < end {
+            let pt = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+            for (j, page) in table(pt.0).iter_mut().enumerate() {
+                *page = leaf(base + j as u64 * FRAME_SIZE);
+            }
+            pt.0 | PRESENT | WRITABLE
+        } else {
+            base | PRESENT | WRITABLE | HUGE | NO_EXECUTE
+        };
+    }
+    // KERNEL_BASE is PML4 entry 511, PDPT entry 510.
+    table(pdpt.0)[510] = pd.0 | PRESENT | WRITABLE;
+    let boot_pml4 = table(crate::boot::boot_pml4_addr());
+    boot_pml4[511] = pdpt.0 | PRESENT | WRITABLE;
+    // SAFETY: the new kernel half maps everything the kernel uses at the
+    // same addresses (only with narrower rights, and without the guard
+    // pages nothing may touch); reloading CR3 drops the old translations.
+    unsafe {
+        core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags));
+    }
+    Ok(())
+}
+
+/// Recent user translations: (root, page) -> frame | writable, direct-mapped. A copy to or from a buffer the same thread used last
+/// time (every message of a ping-pong) needs no page-table walk. User
+/// page tables only change in `map_user` (mappings added or widened) and
+/// when an address space is freed (its root may be reused): both flush
+/// the whole cache.
+struct TranslationCache {
+    entries: [[AtomicU64; 3]; 16],
+}
+
+static TRANSLATIONS: TranslationCache = TranslationCache {
+    entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
+};
+
+impl TranslationCache {
+    /// Indexed by page number and root together: two processes' buffers
+    /// at the same address (their stacks) must not evict each other.
+    fn slot(root: u64, key: u64) -> &'static [AtomicU64; 3] {
+        &TRANSLATIONS.entries[(((key ^ root) >> 12) & 15) as usize]
+    }
+
+    fn get(&self, root: u64, key: u64) -> Option<u64> {
+        let slot = Self::slot(root, key);
+        (slot[0].load(Ordering::Relaxed) == root && slot[1].load(Ordering::Relaxed) == key)
+            .then(|| slot[2].load(Ordering::Relaxed))
+    }
+
+    fn put(&self, root: u64, key: u64, frame: u64) {
+        let slot = Self::slot(root, key);
+        slot[0].store(root, Ordering::Relaxed);
+        slot[1].store(key, Ordering::Relaxed);
+        slot[2].store(frame, Ordering::Relaxed);
+    }
+
+    /// Forgets everything (root 0 is never an address space's).
+    fn flush(&self) {
+        for slot in &self.entries {
+            slot[0].store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The user half of an address space, by its page-table root: what the
+/// copies walk. The root must belong to a live address space while the
+/// copy runs (the kernel is single-threaded, so nothing frees it then).
+#[derive(Clone, Copy, Debug)]
+pub struct UserSpace {
+    root: u64,
+}
+
+impl UserSpace {
+    /// The user half of the address space whose PML4 is at `root`.
+    pub fn new(root: u64) -> UserSpace {
+        UserSpace { root }
+    }
+
+    /// The physical address behind user address `va` if it is mapped
+    /// present and user-accessible at every level (and writable at every
+    /// level when `write` is asked).
+    pub fn translate(&self, va: u64, write: bool) -> Option<u64> {
+        if !(USER_START..USER_END).contains(&va) {
+            return None;
+        }
+        let offset = va & (FRAME_SIZE - 1);
+        let page = va - offset;
+        if let Some(entry) = TRANSLATIONS.get(self.root, page)
+            && (!write || entry & 1 != 0)
+        {
+            return Some((entry & !1) + offset);
+        }
+        // Walk for the rights asked; remember whether the page is writable.
+        let frame = self.walk(va, write)?;
+        let writable = write || self.walk(va, true).is_some();
+        TRANSLATIONS.put(self.root, page, frame | u64::from(writable));
+        Some(frame + offset)
+    }
+
+    /// The four-level walk behind [`UserSpace::translate`]: the frame
+    /// behind `va`'s page.
+    fn walk(&self, va: u64, write: bool) -> Option<u64> {
+        let mut current = self.root;
+        for level in (0..=3).rev() {
+            let entry = table(current)[index(va, level)];
+            if entry & PRESENT == 0 || entry & USER == 0 || (write && entry & WRITABLE == 0) {
+                return None;
+            }
+            if level > 0 && entry & HUGE != 0 {
+                // User mappings are never huge; refuse rather than guess.
+                return None;
+            }
+            current = entry & ADDR_MASK;
+        }
+        Some(current)
+    }
+
+    /// Checks a whole user range and calls `each(phys, offset, len)` for
+    /// its pieces (one per page), only once every page passed.
+    fn walk_range(
+        &self,
+        va: u64,
+        len: usize,
+        write: bool,
+        mut each: impl FnMut(u64, usize, usize),
+    ) -> Result<(), BadAddress> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = va.checked_add(len as u64).ok_or(BadAddress)?;
+        if va < USER_START || end > USER_END {
+            return Err(BadAddress);
+        }
+        let first = va & !(FRAME_SIZE - 1);
+        if end - first <= 2 * FRAME_SIZE {
+            // The common case (small messages): one walk per page, the
+            // second page's walk only if the range reaches it.
+            let split = (first + FRAME_SIZE).min(end);
+            let low = self.translate(va, write).ok_or(BadAddress)?;
+            let high = if split < end {
+                Some(self.translate(split, write).ok_or(BadAddress)?)
+            } else {
+                None
+            };
+            each(low, 0, (split - va) as usize);
+            if let Some(high) = high {
+                each(high, (split - va) as usize, (end - split) as usize);
+            }
+            return Ok(());
+        }
+        let mut page = first;
+        while page < end {
+            self.translate(page, write).ok_or(BadAddress)?;
+            page += FRAME_SIZE;
+        }
+        let mut cursor = va;
+        while cursor < end {
+            let in_page = (FRAME_SIZE - (cursor & (FRAME_SIZE - 1))).min(end - cursor) as usize;
+            let phys = self.translate(cursor, write).ok_or(BadAddress)?;
+            each(phys, (cursor - va) as usize, in_page);
+            cursor += in_page as u64;
+        }
+        Ok(())
+    }
+
+    /// Where a range lying in one page sits, if that page's translation
+    /// is cached with the rights asked: the IPC common case, with no walk
+    /// and no per-page loop. `None` sends the caller to the full check.
+    #[inline(always)]
+    fn cached_single_page(&self, va: u64, len: u64, write: bool) -> Option<u64> {
+        let end = va.checked_add(len)?;
+        if len == 0 || va < USER_START || end > USER_END || (va ^ (end - 1)) >= FRAME_SIZE {
+            return None;
+        }
+        let offset = va & (FRAME_SIZE - 1);
+        let entry = TRANSLATIONS.get(self.root, va - offset)?;
+        (!write || entry & 1 != 0).then_some((entry & !1) + offset)
+    }
+
+    /// Copies `dst.len()` bytes from user address `src`.
+    pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
+        if let Some(phys) = self.cached_single_page(src, dst.len() as u64, false) {
+            // SAFETY: `phys..phys+len` lies in one user frame of this
+            // address space whose translation (present, user) is cached;
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, dst.len()) };
+            dst.copy_from_slice(bytes);
+            return Ok(());
+        }
+        self.copy_in_checked(src, dst)
+    }
+
+    /// Copies `src` to user address `dst`.
+    pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+        if let Some(phys) = self.cached_single_page(dst, src.len() as u64, true) {
+            // SAFETY: `phys..phys+len` lies in one user frame of this
+            // address space whose translation (present, user, writable) is
+            // cached; mapped in the kernel half, not part of any Rust object.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, src.len())
+            };
+            bytes.copy_from_slice(src);
+            return Ok(());
+        }
+        self.copy_out_checked(dst, src)
+    }
+
+    /// [`UserSpace::copy_in`] for any range: every page checked first.
+    #[inline(never)]
+    fn copy_in_checked(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
+        let len = dst.len();
+        self.walk_range(src, len, false, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present and user-readable; the
+            // frame is mapped in the kernel half and not part of any Rust object.
+            let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, n) };
+            dst[offset..offset + n].copy_from_slice(bytes);
+        })
+    }
+
+    /// [`UserSpace::copy_out`] for any range: every page checked first.
+    #[inline(never)]
+    fn copy_out_checked(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
+        self.walk_range(dst, src.len(), true, |phys, offset, n| {
+            // SAFETY: `phys..phys+n` lies in one user frame of this address
+            // space that `walk_range` checked present, user and writable;
+            // mapped in the kernel half and not part of any Rust object.
+            let bytes =
+                unsafe { core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, n) };
+            bytes.copy_from_slice(&src[offset..offset + n]);
+        })
+    }
+}
+
+/// Makes the address space whose PML4 is at `root` the current one.
+pub fn activate(root: u64) {
+    // SAFETY: `root` is a live address space's PML4 (the caller's thread
+    // belongs to it), which maps the kernel half exactly as every other
+    // one does, so the running kernel stays mapped across the switch.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
 }
 
 /// Switches to the boot page tables (kernel half only), e.g. before the

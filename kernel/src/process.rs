@@ -14,9 +14,121 @@ use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-/// A thread's identity; the IPCM's `Kernel::Thread`.
+/// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
+/// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
+/// never 0), so a stale id never names a later thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tid(pub u64);
+
+impl Tid {
+    fn new(slot: usize, generation: u32) -> Tid {
+        Tid((u64::from(generation) << 32) | slot as u64)
+    }
+
+    /// Its slot in the table (what log lines show).
+    pub fn slot(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+/// Every thread, by [`Tid`]: a slot vector with generations, so a look-up
+/// is an index and a compare (the IPC path does several per call; a tree
+/// walk there cost ~250 guest instructions per ping-pong round trip).
+#[derive(Default)]
+pub struct ThreadTable {
+    slots: Vec<(u32, Option<Thread>)>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl ThreadTable {
+    /// The id the next [`ThreadTable::insert`] will give.
+    pub fn vacant(&self) -> Tid {
+        match self.free.last() {
+            Some(&slot) => Tid::new(slot, self.slots[slot].0),
+            None => Tid::new(self.slots.len(), 1),
+        }
+    }
+
+    /// Adds `thread` under [`ThreadTable::vacant`]'s id and returns it.
+    pub fn insert(&mut self, thread: Thread) -> Tid {
+        let tid = self.vacant();
+        match self.free.pop() {
+            Some(slot) => self.slots[slot].1 = Some(thread),
+            None => self.slots.push((1, Some(thread))),
+        }
+        self.live += 1;
+        tid
+    }
+
+    /// The live thread `tid`.
+    pub fn get(&self, tid: &Tid) -> Option<&Thread> {
+        let (generation, thread) = self.slots.get(tid.slot())?;
+        if *generation == tid.generation() {
+            thread.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// The live thread `tid`, mutably.
+    pub fn get_mut(&mut self, tid: &Tid) -> Option<&mut Thread> {
+        let (generation, thread) = self.slots.get_mut(tid.slot())?;
+        if *generation == tid.generation() {
+            thread.as_mut()
+        } else {
+            None
+        }
+    }
+
+    /// Removes `tid`; its slot gets a new generation.
+    pub fn remove(&mut self, tid: &Tid) -> Option<Thread> {
+        let slot = tid.slot();
+        self.get(tid)?;
+        let entry = &mut self.slots[slot];
+        let thread = entry.1.take();
+        entry.0 = entry.0.wrapping_add(1).max(1);
+        self.free.push(slot);
+        self.live -= 1;
+        thread
+    }
+
+    /// No thread is left.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every live thread with its id.
+    pub fn iter(&self) -> impl Iterator<Item = (Tid, &Thread)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, (generation, thread))| {
+                thread.as_ref().map(|t| (Tid::new(slot, *generation), t))
+            })
+    }
+
+    /// Every live thread with its id, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Tid, &mut Thread)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(slot, (generation, thread))| {
+                thread.as_mut().map(|t| (Tid::new(slot, *generation), t))
+            })
+    }
+}
+
+impl core::ops::Index<&Tid> for ThreadTable {
+    type Output = Thread;
+    fn index(&self, tid: &Tid) -> &Thread {
+        self.get(tid).expect("live thread")
+    }
+}
 
 /// A process's identity (0 is the kernel's, never a process's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,16 +167,24 @@ pub enum ThreadState {
 pub struct Thread {
     /// Its process.
     pub process: Pid,
+    /// Its process's page-table root (for copies into a thread that is not
+    /// running, without a look-up of the process).
+    pub root: u64,
     /// Scheduling priority.
     pub priority: u8,
     /// What it is doing.
     pub state: ThreadState,
-    /// General registers and the return frame, as saved on its last entry.
-    pub regs: TrapFrame,
+    /// General registers and the return frame: the area its entries save
+    /// into and its exits restore from (boxed: the entry stubs and TSS.RSP0
+    /// point at it while it runs).
+    pub regs: Box<TrapFrame>,
     /// SSE state.
     pub fx: Box<FxState>,
-    /// Its last entry was `syscall`: rcx/r11 are dead, `sysretq` may return.
-    pub via_syscall: bool,
+    /// When its current timer (sleep or deadline) was armed, in the
+    /// scheduler's sequence: ties between equal deadlines go to the first.
+    pub timer_armed: u64,
+    /// Heap bytes charged to its process for it (see [`crate::account`]).
+    pub charge: u64,
 }
 
 /// A process: an address space and its threads.
@@ -75,6 +195,10 @@ pub struct Process {
     pub space: AddressSpace,
     /// Its live threads.
     pub threads: Vec<Tid>,
+    /// Timer ticks its threads were running at.
+    pub cpu_used: u64,
+    /// Ticks after which it is killed (`None`: no limit).
+    pub cpu_limit: Option<u64>,
     next_stack_slot: u64,
 }
 
@@ -85,6 +209,8 @@ impl Process {
             name,
             space,
             threads: Vec::new(),
+            cpu_used: 0,
+            cpu_limit: None,
             next_stack_slot: 0,
         }
     }
@@ -117,7 +243,14 @@ impl Process {
 impl Thread {
     /// A ready thread of `process` that will enter `entry(arg0, arg1)` in
     /// ring 3 with its stack at `stack_top`.
-    pub fn new(process: Pid, priority: u8, entry: u64, args: (u64, u64), stack_top: u64) -> Thread {
+    pub fn new(
+        process: Pid,
+        root: u64,
+        priority: u8,
+        entry: u64,
+        args: (u64, u64),
+        stack_top: u64,
+    ) -> Thread {
         let regs = TrapFrame {
             rip: entry,
             cs: u64::from(USER_CODE_SELECTOR),
@@ -131,11 +264,13 @@ impl Thread {
         };
         Thread {
             process,
+            root,
             priority,
             state: ThreadState::Ready,
-            regs,
+            regs: Box::new(regs),
             fx: Box::new(FxState::initial()),
-            via_syscall: false,
+            timer_armed: 0,
+            charge: 0,
         }
     }
 }

@@ -11,6 +11,9 @@ pub struct Launch {
     pub priority: u8,
     /// Passed to `_start` (e.g. a worker index).
     pub arg: u64,
+    /// Timer ticks of CPU the process may use before it is killed (`None`:
+    /// no limit).
+    pub cpu_ticks: Option<u64>,
 }
 
 const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
@@ -18,6 +21,17 @@ const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
         program,
         priority,
         arg,
+        cpu_ticks: None,
+    }
+}
+
+/// A process the kernel kills once it has used `cpu_ticks` ticks of CPU.
+const fn limited(program: &'static str, priority: u8, arg: u64, cpu_ticks: u64) -> Launch {
+    Launch {
+        program,
+        priority,
+        arg,
+        cpu_ticks: Some(cpu_ticks),
     }
 }
 
@@ -70,6 +84,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
         ],
     ),
     ("timeout", &[launch("timeouts", 2, 0)]),
+    ("timer-order", &[launch("timer-order", 2, 0)]),
     (
         "destroy",
         &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
@@ -77,6 +92,75 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     (
         "bench",
         &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
+    ),
+    // The hostile suite: one attacker class each, next to bystanders that
+    // must finish.
+    (
+        "hostile-flags",
+        &[
+            launch("flags", 2, 0),
+            launch("flags", 2, 1),
+            launch("bystander", 2, 1),
+        ],
+    ),
+    (
+        "hostile-forge",
+        &[launch("forger", 2, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-priority",
+        &[launch("climber", 1, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-flood",
+        &[launch("flood", 2, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-quota",
+        &[
+            launch("hog", 2, 0),
+            launch("hog-waiter", 2, 0),
+            launch("bystander", 2, 1),
+        ],
+    ),
+    (
+        "hostile-toppage",
+        &[launch("toppage", 2, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-privileged",
+        &[
+            launch("privileged", 2, 0),
+            launch("privileged", 2, 1),
+            launch("privileged", 2, 2),
+            launch("privileged", 2, 3),
+            launch("privileged", 2, 4),
+            launch("privileged", 2, 5),
+            launch("privileged", 2, 6),
+            launch("bystander", 2, 1),
+        ],
+    ),
+    (
+        "hostile-stack",
+        &[
+            launch("smasher", 2, 0),
+            launch("smasher", 2, 1),
+            launch("bystander", 2, 1),
+        ],
+    ),
+    // The first return to ring 3 is given a bad frame (see
+    // `sched::corrupt_next_iret`): the iretq faults in ring 0.
+    (
+        "iret-fault",
+        &[launch("bystander", 2, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-spin",
+        &[
+            limited("spin-forever", 2, 0, 20),
+            launch("bystander", 2, 1),
+            launch("bystander", 2, 2),
+        ],
     ),
 ];
 

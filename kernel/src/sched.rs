@@ -14,13 +14,15 @@ use crate::frames;
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::ipc;
 use crate::paging::{self, AddressSpace};
-pub use crate::process::{Pid, Process, Thread, ThreadState, Tid};
+pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
-use crate::{kprintln, loader, timer, trap};
+use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use ipcm::Status;
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
@@ -28,21 +30,103 @@ pub const PRIORITIES: usize = 8;
 /// All processes and threads, the ready queues, and who runs.
 pub struct Scheduler {
     processes: BTreeMap<Pid, Process>,
-    threads: BTreeMap<Tid, Thread>,
-    ready: [VecDeque<Tid>; PRIORITIES],
+    threads: ThreadTable,
+    ready: ReadyQueues,
     current: Option<Tid>,
     next_id: u64,
-    /// The thread whose live SSE state is in the entry stubs' scratch area
-    /// (newer than its `fx`). Saved lazily: only when another thread is
-    /// loaded or the CPU idles, so a syscall that returns to its caller
-    /// costs no 512-byte copies.
-    fx_owner: Option<Tid>,
-    /// The tick at which timers were last expired: nothing can fall due
-    /// again within the same tick (deadlines are at least one tick ahead).
-    timers_checked_at: Option<u64>,
+    /// A thread woken by the running one that gets the CPU straight away
+    /// when the running one's system call ends (seL4's direct switch: its
+    /// priority is at least the waker's). Ready, but in no ready queue.
+    direct: Option<Tid>,
+    /// Sequence number of the next timer armed (sleep or deadline).
+    next_timer: u64,
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// One FIFO of ready threads per priority, and a bit per non-empty one,
+/// so the most urgent is found with one instruction, not a scan.
+#[derive(Default)]
+struct ReadyQueues {
+    queues: [VecDeque<Tid>; PRIORITIES],
+    non_empty: u8,
+}
+
+impl ReadyQueues {
+    fn push_back(&mut self, priority: u8, tid: Tid) {
+        self.queues[usize::from(priority)].push_back(tid);
+        self.non_empty |= 1 << priority;
+    }
+
+    fn highest(&self) -> Option<usize> {
+        (self.non_empty != 0).then(|| 7 - self.non_empty.leading_zeros() as usize)
+    }
+
+    fn pop_highest(&mut self) -> Option<Tid> {
+        let priority = self.highest()?;
+        let queue = &mut self.queues[priority];
+        let tid = queue.pop_front();
+        if queue.is_empty() {
+            self.non_empty &= !(1 << priority);
+        }
+        tid
+    }
+
+    fn remove(&mut self, priority: u8, tid: Tid) {
+        let queue = &mut self.queues[usize::from(priority)];
+        queue.retain(|&t| t != tid);
+        if queue.is_empty() {
+            self.non_empty &= !(1 << priority);
+        }
+    }
+}
+
+/// The running thread, for the entry path (0: none); kept equal to
+/// `Scheduler::current`, readable without the scheduler's lock.
+static CURRENT: AtomicU64 = AtomicU64::new(0);
+
+/// The tick at which timers were last expired (`u64::MAX`: never, or a
+/// timer armed already due).
+static TIMERS_CHECKED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The running thread's page-table root, process and priority, next to
+/// [`CURRENT`] (valid while it is non-zero): the IPCM's hooks ask for them
+/// on every call and need no lock for the running thread.
+static RUNNING_ROOT: AtomicU64 = AtomicU64::new(0);
+static RUNNING_PID: AtomicU64 = AtomicU64::new(0);
+static RUNNING_PRIORITY: AtomicU64 = AtomicU64::new(0);
+
+/// The running thread's priority (`None`: no thread runs).
+#[inline(always)]
+fn running_priority() -> Option<u8> {
+    (CURRENT.load(Ordering::Relaxed) != 0).then(|| RUNNING_PRIORITY.load(Ordering::Relaxed) as u8)
+}
+
+/// Whether `tid` is the running thread.
+#[inline(always)]
+fn is_running(tid: Tid) -> bool {
+    CURRENT.load(Ordering::Relaxed) == tid.0
+}
+
+/// Set whenever the running thread may have to give way: a thread was
+/// woken for a direct switch, or a thread more urgent than the running one
+/// became ready. Cleared when `schedule` decides. While it is clear, a
+/// system call that returns to its caller needs no scheduling decision at
+/// all. (A tick needs no flag: it arrives from ring 3, whose trap path
+/// always schedules, or in the idle loop, which is inside `schedule`; so
+/// timers cannot fall due unnoticed between two system calls.)
+static NEED_RESCHEDULE: AtomicBool = AtomicBool::new(true);
+
+/// Fault injection for the `iret-fault` scenario: the next return by
+/// `iretq` gets a bad stack selector, so the CPU faults on the `iretq`
+/// itself, as it would on any bad return frame; the kernel must kill that
+/// thread's process and go on. Never set otherwise.
+static CORRUPT_NEXT_IRET: AtomicBool = AtomicBool::new(false);
+
+/// Arms [`CORRUPT_NEXT_IRET`] (the `iret-fault` scenario only).
+pub fn corrupt_next_iret() {
+    CORRUPT_NEXT_IRET.store(true, Ordering::Relaxed);
+}
 
 /// What the kernel must do with the thread that trapped, decided by the
 /// handler and applied by the scheduler.
@@ -82,32 +166,38 @@ impl Scheduler {
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
-        self.ready[usize::from(thread.priority)].push_back(tid);
-    }
-
-    /// Moves the live SSE state from the scratch area into its thread (if
-    /// that thread still exists) and forgets the owner.
-    fn save_fx_of_owner(&mut self) {
-        if let Some(owner) = self.fx_owner.take()
-            && let Some(thread) = self.threads.get_mut(&owner)
-        {
-            *thread.fx = entry::saved_fx_state();
+        let priority = thread.priority;
+        self.ready.push_back(priority, tid);
+        if running_priority().is_none_or(|running| priority > running) {
+            NEED_RESCHEDULE.store(true, Ordering::Relaxed);
         }
     }
 
+    /// Forgets the running thread (it stops running or goes away); the
+    /// stubs then save SSE state into the kernel's scratch area.
+    fn clear_current(&mut self) {
+        self.current = None;
+        CURRENT.store(0, Ordering::Relaxed);
+        entry::use_scratch_fx();
+    }
+
     fn highest_ready(&self) -> Option<usize> {
-        (0..PRIORITIES).rev().find(|&p| !self.ready[p].is_empty())
+        self.ready.highest()
     }
 
     fn remove_thread(&mut self, tid: Tid) {
         if let Some(thread) = self.threads.remove(&tid) {
-            self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+            account::release(thread.process, thread.charge);
+            self.ready.remove(thread.priority, tid);
             if let Some(process) = self.processes.get_mut(&thread.process) {
                 process.threads.retain(|&t| t != tid);
             }
         }
         if self.current == Some(tid) {
-            self.current = None;
+            self.clear_current();
+        }
+        if self.direct == Some(tid) {
+            self.direct = None;
         }
     }
 
@@ -115,10 +205,14 @@ impl Scheduler {
         let process = self.processes.remove(&pid)?;
         for &tid in &process.threads {
             if let Some(thread) = self.threads.remove(&tid) {
-                self.ready[usize::from(thread.priority)].retain(|&t| t != tid);
+                account::release(pid, thread.charge);
+                self.ready.remove(thread.priority, tid);
             }
             if self.current == Some(tid) {
-                self.current = None;
+                self.clear_current();
+            }
+            if self.direct == Some(tid) {
+                self.direct = None;
             }
         }
         if process.space.root() == paging::active_root() {
@@ -128,42 +222,72 @@ impl Scheduler {
         Some(process)
     }
 
-    /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack.
+    /// A new thread in `pid` entering `entry(arg0, arg1)` on a fresh stack,
+    /// its kernel memory charged to `pid` (see [`crate::account`]).
     fn spawn_thread(
         &mut self,
         pid: Pid,
         entry: u64,
         args: (u64, u64),
         priority: u8,
-    ) -> Result<Tid, &'static str> {
+    ) -> Result<Tid, Refusal> {
         if usize::from(priority) >= PRIORITIES {
-            return Err("bad priority");
+            return Err((Status::BadParam, "bad priority"));
         }
         if !(paging::USER_START..paging::USER_END).contains(&entry) {
-            return Err("entry outside user space");
+            return Err((Status::BadParam, "entry outside user space"));
         }
-        let process = self.processes.get_mut(&pid).ok_or("no such process")?;
-        let stack_top = process.map_new_stack()?;
-        let tid = Tid(self.next_id);
-        self.next_id += 1;
-        process.threads.push(tid);
-        self.threads
-            .insert(tid, Thread::new(pid, priority, entry, args, stack_top));
-        self.ready[usize::from(priority)].push_back(tid);
-        Ok(tid)
+        if !self.processes.contains_key(&pid) {
+            return Err((Status::BadParam, "no such process"));
+        }
+        let tid = self.threads.vacant();
+        let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
+            let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
+            let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
+            let root = process.space.root();
+            process.threads.push(tid);
+            self.threads
+                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
+            self.ready.push_back(priority, tid);
+            Ok(())
+        });
+        match charged {
+            Ok(((), bytes)) => {
+                if let Some(thread) = self.threads.get_mut(&tid) {
+                    thread.charge = bytes;
+                }
+                Ok(tid)
+            }
+            Err(Status::NoMemory) => Err((
+                Status::NoMemory,
+                "out of memory (kernel quota, or frames, or stack slots)",
+            )),
+            Err(e) => Err((e, "refused")),
+        }
     }
 }
+
+/// Why a thread could not be created: the status for the caller and a
+/// reason for the log.
+pub type Refusal = (Status, &'static str);
+
+/// Heap bytes a thread costs at most: its record in the thread table, its
+/// SSE area, its slots in the process's and the ready queue's vectors.
+const THREAD_COST_BOUND: u64 = 2048;
+/// Heap bytes a thread's one pending IPCM operation may take (its entry in
+/// the manager's pending map and in a pipe's wait queue), reserved at spawn.
+const WAIT_RECORD_BYTES: u64 = 128;
 
 /// Sets up the (empty) scheduler.
 pub fn init() {
     SCHED.init(Scheduler {
         processes: BTreeMap::new(),
-        threads: BTreeMap::new(),
+        threads: ThreadTable::default(),
         ready: Default::default(),
         current: None,
         next_id: 1,
-        fx_owner: None,
-        timers_checked_at: None,
+        direct: None,
+        next_timer: 0,
     });
 }
 
@@ -172,18 +296,19 @@ pub fn init() {
 pub fn spawn_process(
     name: &'static str,
     image: &[u8],
-    priority: u8,
-    arg: u64,
+    launch: &crate::scenarios::Launch,
 ) -> Result<Pid, String> {
     let mut space = AddressSpace::new().map_err(|_| String::from("out of memory"))?;
     let entry = loader::load(image, &mut space).map_err(|e| alloc::format!("{e:?}"))?;
     let mut sched = SCHED.lock();
     let pid = Pid(sched.next_id);
     sched.next_id += 1;
-    sched.processes.insert(pid, Process::new(name, space));
-    if let Err(e) = sched.spawn_thread(pid, entry, (arg, 0), priority) {
+    let mut process = Process::new(name, space);
+    process.cpu_limit = launch.cpu_ticks;
+    sched.processes.insert(pid, process);
+    if let Err((_, why)) = sched.spawn_thread(pid, entry, (launch.arg, 0), launch.priority) {
         drop(sched.remove_process(pid));
-        return Err(e.into());
+        return Err(why.into());
     }
     Ok(pid)
 }
@@ -194,28 +319,47 @@ pub fn spawn_thread_for(
     entry: u64,
     args: (u64, u64),
     priority: u64,
-) -> Result<Tid, &'static str> {
+) -> Result<Tid, Refusal> {
     let mut sched = SCHED.lock();
-    let pid = sched.threads.get(&caller).ok_or("no such thread")?.process;
-    let priority = u8::try_from(priority).map_err(|_| "bad priority")?;
+    let thread = sched
+        .threads
+        .get(&caller)
+        .ok_or((Status::BadParam, "no such thread"))?;
+    let (pid, own) = (thread.process, thread.priority);
+    // A thread may not create one more urgent than itself: that would let
+    // any process starve every other.
+    if priority > u64::from(own) {
+        return Err((Status::BadParam, "priority above the caller's own"));
+    }
+    let priority = u8::try_from(priority).map_err(|_| (Status::BadParam, "bad priority"))?;
     sched.spawn_thread(pid, entry, args, priority)
 }
 
-/// Runs `f` on the address space of `tid`'s process (`None`: thread gone).
-pub fn with_space<T>(tid: Tid, f: impl FnOnce(&AddressSpace) -> T) -> Option<T> {
+/// The page-table root of `tid`'s address space (`None`: thread gone).
+pub fn space_root(tid: Tid) -> Option<u64> {
+    if is_running(tid) {
+        return Some(RUNNING_ROOT.load(Ordering::Relaxed));
+    }
     let sched = SCHED.lock();
-    let pid = sched.threads.get(&tid)?.process;
-    Some(f(&sched.processes.get(&pid)?.space))
+    sched.threads.get(&tid).map(|t| t.root)
 }
 
 /// The process of `tid`, if it still exists.
 pub fn process_of(tid: Tid) -> Option<Pid> {
-    SCHED.lock().threads.get(&tid).map(|t| t.process)
+    if is_running(tid) {
+        return Some(Pid(RUNNING_PID.load(Ordering::Relaxed)));
+    }
+    let sched = SCHED.lock();
+    sched.threads.get(&tid).map(|t| t.process)
 }
 
 /// The priority of `tid` (0 if gone).
 pub fn priority_of(tid: Tid) -> u8 {
-    SCHED.lock().threads.get(&tid).map_or(0, |t| t.priority)
+    if is_running(tid) {
+        return RUNNING_PRIORITY.load(Ordering::Relaxed) as u8;
+    }
+    let sched = SCHED.lock();
+    sched.threads.get(&tid).map_or(0, |t| t.priority)
 }
 
 /// Who is calling, for log lines: "name#pid.tid".
@@ -226,7 +370,7 @@ pub fn describe(tid: Tid) -> String {
         .get(&tid)
         .and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p)))
     {
-        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.0),
+        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.slot()),
         None => alloc::format!("thread {}", tid.0),
     }
 }
@@ -235,41 +379,44 @@ pub fn describe(tid: Tid) -> String {
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
+    let (direct_free, waker_priority) = (sched.direct.is_none(), running_priority());
     let Some(thread) = sched.threads.get_mut(&tid) else {
-        kprintln!("kernel: wake for vanished thread {}", tid.0);
+        kprintln!("wake for vanished thread {}", tid.0);
         return;
     };
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
         kprintln!(
-            "kernel: wake for thread {} that is not blocked ({:?})",
-            tid.0,
+            "wake for thread {} that is not blocked ({:?})",
+            tid.slot(),
             thread.state
         );
         return;
     }
     thread.regs.rax = status;
-    sched.make_ready(tid);
+    let priority = thread.priority;
+    let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
+    if direct {
+        // seL4's fastpath: the woken thread runs next, straight from the
+        // waker's system call, without a trip through the ready queues.
+        thread.state = ThreadState::Ready;
+        sched.direct = Some(tid);
+        NEED_RESCHEDULE.store(true, Ordering::Relaxed);
+    } else {
+        sched.make_ready(tid);
+    }
 }
 
-/// The entry point for every trap from ring 3.
+/// The entry point for every trap from ring 3. `frame` is the running
+/// thread's register area (or, for the IST vectors, a frame on their own
+/// stack, copied into it here).
 pub fn user_trap(frame: &mut TrapFrame) {
-    let tid = {
-        let mut sched = SCHED.lock();
-        let tid = sched
-            .current
-            .expect("a trap from ring 3 has a current thread");
-        let thread = sched.threads.get_mut(&tid).expect("current thread exists");
-        thread.regs = *frame;
-        thread.via_syscall = frame.vector == SYSCALL_VECTOR;
-        // The stub's fxsave left this thread's SSE state in the scratch area.
-        sched.fx_owner = Some(tid);
-        tid
-    };
+    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
+    adopt_frame(tid, frame);
     let action = match frame.vector {
-        SYSCALL_VECTOR => crate::syscall::handle(tid, frame),
         timer::TIMER_VECTOR => {
             timer::on_tick();
-            Action::Preempt
+            charge_tick(tid)
         }
         33..48 => {
             timer::acknowledge(frame.vector);
@@ -278,11 +425,85 @@ pub fn user_trap(frame: &mut TrapFrame) {
         _ => Action::Kill(trap::describe_fault(frame)),
     };
     apply(tid, action);
-    schedule(frame);
+    schedule();
+}
+
+/// The entry point for every system call; `frame` is the running
+/// thread's register area. Inlined into the entry path.
+#[inline(always)]
+pub fn user_syscall(frame: &mut TrapFrame) {
+    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let action = crate::syscall::handle(tid, frame);
+    if let Action::Return { status, value } = action {
+        frame.rax = status;
+        if let Some(value) = value {
+            frame.rdx = value;
+        }
+        // The fast path: the caller goes on, nothing else is due (no
+        // direct switch, no more urgent thread, no timer): leave by
+        // sysretq with the frame as it is.
+        if !NEED_RESCHEDULE.load(Ordering::Relaxed) {
+            frame.rflags = user_rflags(frame.rflags);
+            entry::set_exit_via_sysret(true);
+            return;
+        }
+        schedule();
+        return;
+    }
+    apply(tid, action);
+    schedule();
+}
+
+/// RFLAGS a thread may run with: its arithmetic and direction flags, IF
+/// on, IOPL 0, no trap, nested-task, alignment-check or ID flags.
+fn user_rflags(rflags: u64) -> u64 {
+    (rflags & 0x0CD5) | 0x202
+}
+
+/// A frame the CPU put on an IST stack (#DB, NMI, #MC from ring 3) is
+/// copied into the thread's register area, where everything else expects
+/// it.
+fn adopt_frame(tid: Tid, frame: &TrapFrame) {
+    let mut sched = SCHED.lock();
+    if let Some(thread) = sched.threads.get_mut(&tid)
+        && !core::ptr::eq(&*thread.regs, frame)
+    {
+        *thread.regs = *frame;
+    }
+}
+
+/// Charges the tick to the running thread's process: `Preempt`, or `Kill`
+/// once the process has used its CPU budget.
+fn charge_tick(tid: Tid) -> Action {
+    let mut sched = SCHED.lock();
+    let Some(pid) = sched.threads.get(&tid).map(|t| t.process) else {
+        return Action::Preempt;
+    };
+    let Some(process) = sched.processes.get_mut(&pid) else {
+        return Action::Preempt;
+    };
+    process.cpu_used += 1;
+    match process.cpu_limit {
+        Some(limit) if process.cpu_used >= limit => {
+            Action::Kill(alloc::format!("used its CPU budget of {limit} ticks"))
+        }
+        _ => Action::Preempt,
+    }
+}
+
+/// The return to the current thread faulted in ring 0: kill its process
+/// and load someone else (the caller then leaves to ring 3).
+pub fn kill_current(reason: String) {
+    let current = SCHED.lock().current;
+    if let Some(tid) = current {
+        apply(tid, Action::Kill(reason));
+    }
+    schedule();
 }
 
 fn apply(tid: Tid, action: Action) {
     let mut sched = SCHED.lock();
+    let armed = sched.next_timer;
     let Some(thread) = sched.threads.get_mut(&tid) else {
         return;
     };
@@ -295,27 +516,31 @@ fn apply(tid: Tid, action: Action) {
         }
         Action::Block { deadline } => {
             thread.state = ThreadState::Blocked { deadline };
-            sched.current = None;
+            thread.timer_armed = armed;
+            sched.next_timer += 1;
+            sched.clear_current();
             if deadline.is_some_and(|d| d <= timer::now()) {
                 // Already due (a zero timeout): expire it before anyone runs.
-                sched.timers_checked_at = None;
+                TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
             }
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;
             thread.state = ThreadState::Sleeping { until };
-            sched.current = None;
+            thread.timer_armed = armed;
+            sched.next_timer += 1;
+            sched.clear_current();
         }
         Action::Yield => {
             thread.regs.rax = 0;
             sched.make_ready(tid);
-            sched.current = None;
+            sched.clear_current();
         }
         Action::Preempt => {
             let priority = usize::from(thread.priority);
             if sched.highest_ready().is_some_and(|p| p >= priority) {
                 sched.make_ready(tid);
-                sched.current = None;
+                sched.clear_current();
             }
         }
         Action::ExitThread => {
@@ -325,8 +550,9 @@ fn apply(tid: Tid, action: Action) {
                 .processes
                 .get(&pid)
                 .is_some_and(|p| p.threads.is_empty());
-            if empty && let Some(process) = sched.remove_process(pid) {
-                kprintln!("kernel: process {}#{} finished", process.name, pid.0);
+            drop(sched);
+            if empty {
+                end_process(pid, "finished");
             }
         }
         Action::ExitProcess(code) => {
@@ -362,60 +588,95 @@ pub fn end_process(pid: Pid, why: &str) {
         .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
         .count();
     let process = SCHED.lock().remove_process(pid);
-    if let Some(process) = process {
-        kprintln!(
-            "kernel: process {}#{} {}; {} pending operation(s) cancelled",
-            process.name,
-            pid.0,
-            why,
-            cancelled
-        );
-        drop(process);
+    let Some(process) = process else {
+        return;
+    };
+    // Everything else it owned goes too: its pipes are destroyed (their
+    // waiters, in other processes, woken with DESTROYED) and their bytes
+    // return to the pool.
+    let pipes = account::pipes_of(pid);
+    for &id in &pipes {
+        if ipc::ipcm().destroy(ipcm::Caller::Kernel, id).is_ok() {
+            account::pipe_destroyed(id);
+        }
     }
+    let held = account::held_by(pid);
+    kprintln!(
+        "process {}#{} {}; {} pending operation(s) cancelled; {} pipe(s) destroyed{}",
+        process.name,
+        pid.0,
+        why,
+        cancelled,
+        pipes.len(),
+        if held == 0 {
+            ""
+        } else {
+            "; ACCOUNTING BUG: bytes still charged"
+        }
+    );
 }
 
 /// Wakes sleepers whose time came and cancels IPCM operations whose
-/// deadline passed (the IPCM wakes those threads with TIMED_OUT).
+/// deadline passed (the IPCM wakes those threads with TIMED_OUT), in
+/// deadline order, ties in the order the timers were armed (DESIGN §7:
+/// earlier deadlines expire first), so the woken threads queue up in that
+/// order.
 fn expire_timers() {
     let now = timer::now();
-    let timed_out: Vec<Tid> = {
+    // (deadline, armed, thread, is a sleep)
+    // Nothing can fall due again within the tick already checked
+    // (deadlines are at least one tick ahead, except a zero timeout, which
+    // resets this): no lock needed to know.
+    if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
+        return;
+    }
+    let mut due: Vec<(u64, u64, Tid, bool)> = {
         let mut sched = SCHED.lock();
-        if sched.timers_checked_at == Some(now) {
-            return;
-        }
-        sched.timers_checked_at = Some(now);
-        let mut due_sleepers = Vec::new();
-        let mut timed_out = Vec::new();
-        for (&tid, thread) in sched.threads.iter_mut() {
+        TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
+        let mut due = Vec::new();
+        for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {
-                ThreadState::Sleeping { until } if until <= now => due_sleepers.push(tid),
+                ThreadState::Sleeping { until } if until <= now => {
+                    due.push((until, thread.timer_armed, tid, true));
+                }
                 ThreadState::Blocked {
                     deadline: Some(deadline),
                 } if deadline <= now => {
                     // Cancel once: if the operation completed first, the
                     // cancel finds nothing and the wake already happened.
                     thread.state = ThreadState::Blocked { deadline: None };
-                    timed_out.push(tid);
+                    due.push((deadline, thread.timer_armed, tid, false));
                 }
                 _ => {}
             }
         }
-        for tid in due_sleepers {
-            sched.make_ready(tid);
-        }
-        timed_out
+        due
     };
-    for tid in timed_out {
-        ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+    due.sort_unstable();
+    for (_, _, tid, sleep) in due {
+        if sleep {
+            SCHED.lock().make_ready(tid);
+        } else {
+            ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+        }
     }
 }
 
-/// Picks the thread to run and loads its state into `frame` (and the SSE
-/// scratch area and CR3), idling with interrupts on while nobody is ready.
-fn schedule(frame: &mut TrapFrame) {
+/// Picks the thread to run and makes it current for the exit path (its
+/// register and SSE areas, CR3, the exit instruction), idling with
+/// interrupts on while nobody is ready.
+fn schedule() {
     loop {
+        NEED_RESCHEDULE.store(false, Ordering::Relaxed);
         expire_timers();
         let mut sched = SCHED.lock();
+        if let Some(next) = sched.direct.take() {
+            // The waker (if still running) yields its turn to the woken.
+            if let Some(current) = sched.current {
+                sched.make_ready(current);
+            }
+            sched.current = Some(next);
+        }
         if let Some(current) = sched.current {
             let priority = usize::from(sched.threads[&current].priority);
             if sched.highest_ready().is_some_and(|p| p > priority) {
@@ -424,64 +685,67 @@ fn schedule(frame: &mut TrapFrame) {
             }
         }
         if sched.current.is_none() {
-            sched.current = sched
-                .highest_ready()
-                .and_then(|p| sched.ready[p].pop_front());
+            sched.current = sched.ready.pop_highest();
         }
         if let Some(tid) = sched.current {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
             thread.state = ThreadState::Running;
-            // Only the arithmetic/direction flags are the thread's; IF on,
-            // IOPL 0, no trap/nested-task flags.
-            thread.regs.rflags = (thread.regs.rflags & 0x0CD5) | 0x202;
+            thread.regs.rflags = user_rflags(thread.regs.rflags);
             thread.regs.cs = u64::from(USER_CODE_SELECTOR);
             thread.regs.ss = u64::from(USER_DATA_SELECTOR);
-            *frame = thread.regs;
-            if sched.fx_owner != Some(tid) {
-                sched.save_fx_of_owner();
-                entry::set_fx_state(&sched.threads[&tid].fx);
-                sched.fx_owner = Some(tid);
-            }
-            let thread = &sched.threads[&tid];
+            entry::set_fx_area(&mut thread.fx);
             let canonical = thread.regs.rip < paging::USER_END;
-            entry::set_exit_via_sysret(thread.via_syscall && canonical);
-            let pid = thread.process;
-            let space = &sched.processes[&pid].space;
-            if space.root() != paging::active_root() {
-                space.activate();
+            // Only a thread whose last entry was `syscall` (rcx and r11
+            // dead in its ABI) may leave by sysretq.
+            let sysret = thread.regs.vector == SYSCALL_VECTOR && canonical;
+            let (pid, priority) = (thread.process, thread.priority);
+            entry::set_exit_via_sysret(sysret);
+            if !sysret && CORRUPT_NEXT_IRET.swap(false, Ordering::Relaxed) {
+                // GDT entry 5 is the TSS: no stack segment.
+                thread.regs.ss = 0x28 | 3;
             }
+            entry::set_current_frame(&mut thread.regs);
+            let root = thread.root;
+            if root != paging::active_root() {
+                paging::activate(root);
+            }
+            RUNNING_ROOT.store(root, Ordering::Relaxed);
+            RUNNING_PID.store(pid.0, Ordering::Relaxed);
+            RUNNING_PRIORITY.store(u64::from(priority), Ordering::Relaxed);
+            CURRENT.store(tid.0, Ordering::Relaxed);
             return;
         }
         if sched.threads.is_empty() {
             kprintln!(
-                "kernel: all processes finished; {} free frames",
-                frames::free_count()
+                "all processes finished; {} free frames; {} pool bytes free",
+                frames::free_count(),
+                account::pool_free()
             );
             qemu::exit(ExitCode::Success);
         }
-        let can_wake = sched.threads.values().any(|t| {
+        let can_wake = sched.threads.iter().any(|(_, t)| {
             matches!(
                 t.state,
                 ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
             )
         });
         if !can_wake {
-            kprintln!("kernel: DEADLOCK: every thread is blocked with no timeout:");
-            for (tid, thread) in &sched.threads {
+            kprintln!("DEADLOCK: every thread is blocked with no timeout:");
+            for (tid, thread) in sched.threads.iter() {
                 let name = sched.processes.get(&thread.process).map_or("?", |p| p.name);
                 kprintln!(
-                    "kernel:   {}#{}.{} {:?}",
+                    "  {}#{}.{} {:?}",
                     name,
                     thread.process.0,
-                    tid.0,
+                    tid.slot(),
                     thread.state
                 );
             }
             qemu::exit(ExitCode::Failure);
         }
-        // The idle loop's own interrupts go through the stubs and reuse
-        // the SSE scratch area: save its owner's state first.
-        sched.save_fx_of_owner();
+        // The idle loop's own interrupts go through the stubs: they save
+        // into the scratch area, no thread's.
+        entry::use_scratch_fx();
         drop(sched);
         idle_until_tick();
     }
@@ -496,7 +760,6 @@ fn idle_until_tick() {
 
 /// Starts the first thread; never returns.
 pub fn start() -> ! {
-    let mut frame = TrapFrame::default();
-    schedule(&mut frame);
-    entry::enter_first(&frame)
+    schedule();
+    entry::enter_first()
 }

@@ -49,20 +49,47 @@ impl fmt::Write for SerialWriter {
     }
 }
 
-/// Prints to the serial log.
-#[macro_export]
-macro_rules! kprint {
-    ($($arg:tt)*) => {{
-        use core::fmt::Write as _;
-        let _ = write!($crate::serial::SerialWriter, $($arg)*);
-    }};
+/// Starts a log line: `[seconds.micros] source: `. Every line of the log
+/// starts this way, and only the kernel's own lines have the source
+/// `kernel` (a process's source is `program#pid.tid`, and the text after it
+/// can hold no line break: see [`write_escaped`]), so no process can forge
+/// a kernel line.
+pub fn start_line(source: fmt::Arguments<'_>) {
+    use fmt::Write as _;
+    let us = crate::timer::now_us();
+    let _ = write!(
+        SerialWriter,
+        "[{:>4}.{:06}] {source}: ",
+        us / 1_000_000,
+        us % 1_000_000
+    );
 }
 
-/// Prints a line to the serial log.
+/// Writes untrusted bytes as printable ASCII: control bytes, DEL, bytes
+/// above 0x7e and the backslash itself become `\xNN` / `\\`, so a
+/// process's text can neither end the line nor drive a terminal.
+pub fn write_escaped(bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        match b {
+            b'\\' => write_bytes(b"\\\\"),
+            0x20..=0x7e => write_byte(b),
+            _ => write_bytes(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+    }
+}
+
+/// Prints a kernel line to the serial log: `[time] kernel: ...`.
 #[macro_export]
 macro_rules! kprintln {
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
+        $crate::serial::start_line(format_args!("kernel"));
         let _ = writeln!($crate::serial::SerialWriter, $($arg)*);
     }};
 }

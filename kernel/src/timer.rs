@@ -1,7 +1,7 @@
 //! The preemption timer: the legacy PIT on IRQ 0 through the 8259 PIC,
 //! remapped to vectors 32..48. One tick is [`TICK_MS`] milliseconds.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 /// Vector of IRQ 0 after remapping.
@@ -17,6 +17,18 @@ const PIT_HZ: u64 = 1_193_182;
 /// Ticks since boot. Written by the timer interrupt, which may also arrive
 /// while the idle loop waits (hence an atomic rather than scheduler state).
 static TICKS: AtomicU64 = AtomicU64::new(0);
+/// The PIT runs (`init` done): before, [`now_us`] is 0.
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// The largest time [`now_us`] returned (it is monotonic).
+static LAST_US: AtomicU64 = AtomicU64::new(0);
+/// PIT input clocks per tick.
+const DIVISOR: u64 = PIT_HZ * TICK_MS / 1000;
+
+fn inb(port: u16) -> u8 {
+    // SAFETY: reading the PIT's channel-0 data port (after a latch
+    // command) only returns the latched count.
+    unsafe { Port::<u8>::new(port).read() }
+}
 
 fn outb(port: u16, value: u8) {
     // SAFETY: the PIC (0x20/0x21/0xA0/0xA1) and PIT (0x40/0x43) ports are
@@ -39,10 +51,11 @@ pub fn init() {
     outb(0x21, 0xFE);
     outb(0xA1, 0xFF);
     // PIT channel 0, lobyte/hibyte, mode 2 (rate generator).
-    let divisor = (PIT_HZ * TICK_MS / 1000) as u16;
+    let divisor = DIVISOR as u16;
     outb(0x43, 0x34);
     outb(0x40, (divisor & 0xFF) as u8);
     outb(0x40, (divisor >> 8) as u8);
+    STARTED.store(true, Ordering::Relaxed);
 }
 
 /// Acknowledges the timer interrupt and counts the tick.
@@ -62,6 +75,23 @@ pub fn acknowledge(vector: u64) {
         outb(0xA0, 0x20);
     }
     outb(0x20, 0x20);
+}
+
+/// Microseconds since the timer started (0 before), for log lines: whole
+/// ticks plus the part of the current tick the PIT counter has run down.
+/// Never goes back, even when a tick is due but not yet counted.
+pub fn now_us() -> u64 {
+    if !STARTED.load(Ordering::Relaxed) {
+        return 0;
+    }
+    // Latch channel 0's count, then read it low byte first.
+    outb(0x43, 0x00);
+    let low = inb(0x40);
+    let high = inb(0x40);
+    let count = u64::from(u16::from_le_bytes([low, high])).min(DIVISOR);
+    let tick_us = TICK_MS * 1000;
+    let us = now() * tick_us + (DIVISOR - count) * tick_us / DIVISOR;
+    LAST_US.fetch_max(us, Ordering::Relaxed).max(us)
 }
 
 /// Ticks since boot.

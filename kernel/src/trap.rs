@@ -51,25 +51,55 @@ pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
     text
 }
 
-/// The Rust side of every kernel entry.
+/// Checked on every entry: a flag ring 3 left set here (AC: SMAP off;
+/// NT: the next iretq faults; DF: copies backwards) is a kernel bug.
+#[inline(always)]
+fn check_entry_flags(frame: &TrapFrame) {
+    let flags = x86_64::registers::rflags::read();
+    if flags.intersects(crate::entry::ENTRY_CLEARED_FLAGS) {
+        panic!(
+            "kernel entered (vector {}) with RFLAGS {:?}",
+            frame.vector, flags
+        );
+    }
+}
+
+/// The Rust side of the `syscall` entry (always from ring 3).
 #[unsafe(no_mangle)]
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+extern "C" fn syscall_dispatch(frame: &mut TrapFrame) {
+    check_entry_flags(frame);
+    crate::sched::user_syscall(frame);
+}
+
+/// The Rust side of every interrupt and exception. For a trap taken in
+/// ring 0, returns non-zero if the stub must leave to ring 3 (to the
+/// thread the scheduler loaded) rather than resume the kernel.
+#[unsafe(no_mangle)]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) -> u64 {
+    check_entry_flags(frame);
     if !frame.is_from_user() {
-        kernel_trap(frame);
-        return;
+        return u64::from(kernel_trap(frame));
     }
     crate::sched::user_trap(frame);
+    1
 }
 
 /// A trap taken in ring 0. The only legitimate one is the timer firing
 /// while the idle loop waits with interrupts on; anything else is a kernel
 /// bug and ends the run.
-fn kernel_trap(frame: &mut TrapFrame) {
-    crate::entry::set_exit_via_sysret(false);
+fn kernel_trap(frame: &mut TrapFrame) -> bool {
     match frame.vector {
         timer::TIMER_VECTOR => timer::on_tick(),
         33..48 => timer::acknowledge(frame.vector),
         SYSCALL_VECTOR => panic!("syscall from ring 0"),
+        // The iretq to ring 3 faulted (the CPU checks the frame before it
+        // changes privilege): the thread's fault, not the kernel's.
+        _ if crate::entry::is_user_return(frame.rip) => {
+            let reason = alloc::format!("return to ring 3 faulted: {}", describe_fault(frame));
+            crate::sched::kill_current(reason);
+            return true;
+        }
         _ => panic!("kernel {}; rsp 0x{:x}", describe_fault(frame), frame.rsp),
     }
+    false
 }

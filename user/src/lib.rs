@@ -20,7 +20,7 @@ mod rt;
 pub mod sys;
 
 use core::fmt;
-pub use lukos_abi::{PipeInfo, flags, status, timeout};
+pub use lukos_abi::{PipeInfo, flags, nr, status, timeout};
 
 /// A non-OK status from the kernel (the IPCM's codes).
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -66,6 +66,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_timeout,
     },
     Scenario {
+        name: "timer-order",
+        expect_failure_exit: false,
+        check: check_timer_order,
+    },
+    Scenario {
         name: "destroy",
         expect_failure_exit: false,
         check: check_destroy,
@@ -74,6 +79,71 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "bench",
         expect_failure_exit: false,
         check: check_bench,
+    },
+    Scenario {
+        name: "hostile-flags",
+        expect_failure_exit: false,
+        check: check_hostile_flags,
+    },
+    Scenario {
+        name: "hostile-forge",
+        expect_failure_exit: false,
+        check: check_hostile_forge,
+    },
+    Scenario {
+        name: "hostile-priority",
+        expect_failure_exit: false,
+        check: check_hostile_priority,
+    },
+    Scenario {
+        name: "hostile-flood",
+        expect_failure_exit: false,
+        check: check_hostile_flood,
+    },
+    Scenario {
+        name: "hostile-quota",
+        expect_failure_exit: false,
+        check: check_hostile_quota,
+    },
+    Scenario {
+        name: "hostile-toppage",
+        expect_failure_exit: false,
+        check: check_hostile_toppage,
+    },
+    Scenario {
+        name: "hostile-privileged",
+        expect_failure_exit: false,
+        check: check_hostile_privileged,
+    },
+    Scenario {
+        name: "hostile-stack",
+        expect_failure_exit: false,
+        check: check_hostile_stack,
+    },
+    Scenario {
+        name: "iret-fault",
+        expect_failure_exit: false,
+        check: check_iret_fault,
+    },
+    Scenario {
+        name: "hostile-spin",
+        expect_failure_exit: false,
+        check: check_hostile_spin,
+    },
+    Scenario {
+        name: "kernel-write-text",
+        expect_failure_exit: true,
+        check: check_kernel_write_text,
+    },
+    Scenario {
+        name: "kernel-exec-data",
+        expect_failure_exit: true,
+        check: check_kernel_exec_data,
+    },
+    Scenario {
+        name: "kernel-stack-overflow",
+        expect_failure_exit: true,
+        check: check_kernel_stack_overflow,
     },
     Scenario {
         name: "kernel-fault",
@@ -87,32 +157,71 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// A serial log, with the user lines split out.
+/// A serial log, split by source. Every line the kernel writes is
+/// `[seconds.micros] source: text`, where the source is `kernel` for the
+/// kernel's own lines and `program#pid.tid` for a process's `debug_print`
+/// (whose text the kernel escapes, so it holds no line break): a process
+/// cannot produce a line whose source is `kernel`.
 pub struct Log {
     /// Every line.
     pub lines: Vec<String>,
+    /// The text of the kernel's own lines.
+    pub kernel: Vec<String>,
     /// Lines printed by user programs: (program name, text).
     pub user: Vec<(String, String)>,
 }
 
+/// `[time] source: text` split into (source, text).
+fn split_line(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (time, rest) = rest.split_once("] ")?;
+    if !time
+        .trim_start()
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return None;
+    }
+    rest.split_once(": ")
+}
+
 impl Log {
-    /// Splits `[tick] program#pid.tid: text` lines out of the raw log.
+    /// Splits the raw log by source.
     pub fn new(lines: Vec<String>) -> Log {
-        let user = lines
-            .iter()
-            .filter_map(|line| {
-                let rest = line.strip_prefix('[')?;
-                let (_, rest) = rest.split_once("] ")?;
-                let (who, text) = rest.split_once(": ")?;
-                let program = who.split('#').next()?;
-                Some((program.to_string(), text.to_string()))
-            })
-            .collect();
-        Log { lines, user }
+        let mut kernel = Vec::new();
+        let mut user = Vec::new();
+        for line in &lines {
+            match split_line(line) {
+                Some(("kernel", text)) => kernel.push(text.to_string()),
+                Some((who, text)) if who.contains('#') => {
+                    let program = who.split('#').next().unwrap_or_default();
+                    user.push((program.to_string(), text.to_string()));
+                }
+                _ => {}
+            }
+        }
+        Log {
+            lines,
+            kernel,
+            user,
+        }
     }
 
     fn contains(&self, needle: &str) -> bool {
         self.lines.iter().any(|line| line.contains(needle))
+    }
+
+    /// The kernel's own lines containing `needle`.
+    fn kernel_lines<'a>(&'a self, needle: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.kernel
+            .iter()
+            .filter(move |text| text.contains(needle))
+            .map(String::as_str)
+    }
+
+    /// Whether one of the kernel's own lines contains `needle`.
+    fn kernel_says(&self, needle: &str) -> bool {
+        self.kernel_lines(needle).next().is_some()
     }
 
     /// User lines whose text starts with `tag ` (e.g. "RECV").
@@ -142,9 +251,16 @@ fn require(log: &Log, needle: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// Like [`require`], for a line only the kernel can write.
+fn require_kernel(log: &Log, needle: &str, problems: &mut Vec<String>) {
+    if !log.kernel_says(needle) {
+        problems.push(format!("no kernel line says {needle:?}"));
+    }
+}
+
 /// What every scenario that should end normally must show.
 fn clean_finish(log: &Log, problems: &mut Vec<String>) {
-    require(log, "kernel: all processes finished", problems);
+    require_kernel(log, "all processes finished", problems);
     no_frame_leak(log, problems);
     for bad in [
         "KERNEL PANIC",
@@ -159,28 +275,38 @@ fn clean_finish(log: &Log, problems: &mut Vec<String>) {
     }
 }
 
-/// The free-frame count at the end equals the one at boot: every page
-/// table and user page of every ended process was returned.
+/// The number in the `"; "`-separated part of `line` that ends with
+/// `unit` (e.g. "30233 free frames").
+fn figure(line: &str, unit: &str) -> Option<u64> {
+    line.split("; ")
+        .find_map(|part| part.strip_suffix(unit))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// The free-frame count and the free pool bytes at the end equal those at
+/// boot: every page table, user page and byte of kernel memory charged to
+/// an ended process was returned.
 fn no_frame_leak(log: &Log, problems: &mut Vec<String>) {
-    let count = |prefix: &str| {
-        log.lines
+    let at = |prefix: &str, unit: &str| {
+        log.kernel
             .iter()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit("; ").next())
-            .and_then(|tail| tail.split_whitespace().next())
-            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|l| l.starts_with(prefix))
+            .find_map(|l| figure(l, unit))
     };
-    let at_boot = count("kernel image");
-    let at_end = count("kernel: all processes finished");
-    if at_boot.is_none() || at_boot != at_end {
-        problems.push(format!(
-            "free frames at boot {at_boot:?}, at the end {at_end:?}: frames leaked"
-        ));
+    for unit in [" free frames", " pool bytes free"] {
+        let at_boot = at("boot ok", unit);
+        let at_end = at("all processes finished", unit);
+        if at_boot.is_none() || at_boot != at_end {
+            problems.push(format!(
+                "{} at boot {at_boot:?}, at the end {at_end:?}: leaked",
+                unit.trim()
+            ));
+        }
     }
 }
 
 fn no_kills(log: &Log, problems: &mut Vec<String>) {
-    if log.contains("KILLED") {
+    if log.kernel_says("KILLED") {
         problems.push("a process was killed".into());
     }
 }
@@ -191,7 +317,7 @@ fn check_boot(log: &Log) -> Vec<String> {
     no_kills(log, &mut problems);
     // The kernel runs with SMEP/SMAP: touching user memory other than
     // through the checked page-table walk would fault.
-    require(log, "SMEP on, SMAP on", &mut problems);
+    require_kernel(log, "SMEP on, SMAP on", &mut problems);
     require(log, "HELLO from user space", &mut problems);
     require(log, "HELLO from thread arg=42", &mut problems);
     require(log, "HELLO done x=12", &mut problems);
@@ -501,7 +627,7 @@ fn check_badaddr(log: &Log) -> Vec<String> {
 /// leaves no pending operation behind.
 fn check_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "kernel: all processes finished", &mut problems);
+    require_kernel(log, "all processes finished", &mut problems);
     no_frame_leak(log, &mut problems);
     for bad in ["KERNEL PANIC", "DEADLOCK", "must not happen"] {
         if log.contains(bad) {
@@ -509,7 +635,7 @@ fn check_fault(log: &Log) -> Vec<String> {
         }
     }
     let killed = |who: &str, what: &str| {
-        log.lines.iter().find(|l| {
+        log.kernel.iter().find(|l| {
             l.contains(&format!("process {who}#")) && l.contains(&format!("KILLED: {what}"))
         })
     };
@@ -535,7 +661,7 @@ fn check_fault(log: &Log) -> Vec<String> {
         &mut problems,
     );
     require(log, "OBSERVER done", &mut problems);
-    if log.lines.iter().filter(|l| l.contains("KILLED")).count() != 2 {
+    if log.kernel_lines("KILLED").count() != 2 {
         problems.push("expected exactly two processes killed".into());
     }
     problems
@@ -584,6 +710,30 @@ fn check_timeout(log: &Log) -> Vec<String> {
     problems
 }
 
+/// Two timeouts with one deadline: the one armed first expires first.
+fn check_timer_order(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let expired: Vec<(String, u64)> = log
+        .tagged("TIMERORDER")
+        .filter(|t| t.starts_with("expired") && t.ends_with("result=Err(TIMED_OUT)"))
+        .filter_map(|t| {
+            let f = fields(t);
+            Some((f.get("who")?.to_string(), number(&f, "deadline")?))
+        })
+        .collect();
+    let same_deadline = expired.len() == 2 && expired[0].1 == expired[1].1;
+    let order: Vec<&str> = expired.iter().map(|(who, _)| who.as_str()).collect();
+    if !same_deadline || order != ["armed-first", "armed-second"] {
+        problems.push(format!(
+            "timeouts expired as {expired:?}; expected one deadline, armed-first first"
+        ));
+    }
+    require(log, "TIMERORDER done", &mut problems);
+    problems
+}
+
 /// Destroy wakes every pending operation with DESTROYED; stale ids are
 /// NOT_FOUND; names are reusable; only the owner destroys or writes.
 fn check_destroy(log: &Log) -> Vec<String> {
@@ -619,17 +769,271 @@ fn check_bench(log: &Log) -> Vec<String> {
     problems
 }
 
+/// What every hostile scenario must show: the kernel survived to the end
+/// of the run with nothing leaked, the bystanders `ids` finished, and
+/// exactly `kills` processes were killed.
+fn survived(log: &Log, bystanders: &[u64], kills: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    for id in bystanders {
+        require(
+            log,
+            &format!("BYSTANDER done id={id} rounds=20 sum=190"),
+            &mut problems,
+        );
+    }
+    let killed = log.kernel_lines("KILLED").count();
+    if killed != kills {
+        problems.push(format!("{killed} processes killed, expected {kills}"));
+    }
+    problems
+}
+
+/// Flags ring 3 sets (NT, AC, DF, ID) never reach the kernel; TF kills
+/// only the process that set it (its #DB frame arrives on an IST stack).
+fn check_hostile_flags(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    if !log
+        .kernel_lines("KILLED: debug (vector 1")
+        .any(|l| l.contains("process flags#"))
+    {
+        problems.push("the TF-setting process was not killed by its #DB".into());
+    }
+    require(log, "FLAGS setting TF", &mut problems);
+    if log.contains("must not happen") {
+        problems.push("TF did not trap".into());
+    }
+    for line in [
+        "FLAGS fresh thread ran",
+        "FLAGS nt-then-yield survived",
+        "FLAGS ac-through-timer survived",
+        "FLAGS df-copy write=OK read=Ok(16) intact=true",
+        "FLAGS done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    problems
+}
+
+/// A process's text stays on its own line, escaped; no kernel line is
+/// forged, and every line of the log has a source.
+fn check_hostile_forge(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    if log.kernel_says("forged") {
+        problems.push("a forged kernel line got through".into());
+    }
+    for line in log.lines.iter().filter(|l| split_line(l).is_none()) {
+        problems.push(format!("line without a source: {line:?}"));
+    }
+    for needle in [
+        "FORGE one\\x0a[   0.000001] kernel: process bystander#3 KILLED: forged\\x0akernel: all processes finished",
+        "FORGE two \\x1b[2J\\x1b[H\\x0d[   0.000002] kernel: SMEP forged\\x7f\\\\x41",
+        "FORGER done",
+    ] {
+        if !log
+            .user
+            .iter()
+            .any(|(p, t)| p == "forger" && t.contains(needle))
+        {
+            problems.push(format!("no forger line with {needle:?}"));
+        }
+    }
+    problems
+}
+
+/// No thread gets a priority above its creator's.
+fn check_hostile_priority(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    for line in [
+        "CLIMBER spawn-priority-7 result=Err(BAD_PARAM)",
+        "CLIMBER spawn-priority-1 result=Ok(())",
+        "CLIMBER peer ran",
+        "CLIMBER done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    require_kernel(
+        log,
+        "thread_spawn refused: priority above the caller's own",
+        &mut problems,
+    );
+    if log.contains("CLIMBER hog spun") {
+        problems.push("the priority-7 thread ran".into());
+    }
+    problems
+}
+
+/// Floods of tiny pipes and of threads end in refusals, not a panic.
+fn check_hostile_flood(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    match log.tagged("FLOOD").find(|t| t.starts_with("pipes")) {
+        Some(t) if t.ends_with("status=NO_MEMORY") => {}
+        other => problems.push(format!("pipe flood: {other:?}, expected NO_MEMORY")),
+    }
+    match log.tagged("FLOOD").find(|t| t.starts_with("threads")) {
+        // NO_MEMORY once the pipes took its quota, BAD_PARAM at the
+        // thread-slot limit.
+        Some(t) if t.ends_with("refused=NO_MEMORY") || t.ends_with("refused=BAD_PARAM") => {}
+        other => problems.push(format!("thread flood: {other:?}, expected a refusal")),
+    }
+    require(log, "FLOOD done", &mut problems);
+    if !log
+        .kernel_lines("pipe_create refused: NO_MEMORY")
+        .any(|l| l.starts_with("flood#"))
+    {
+        problems.push("no kernel line refusing the flood's pipe".into());
+    }
+    problems
+}
+
+/// What a process took comes back when it exits: its pipes destroyed
+/// (their waiters woken with DESTROYED), its bytes free for others.
+fn check_hostile_quota(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    let created = |tag: &str, key: &str| {
+        log.tagged(tag)
+            .find(|t| t.contains(key))
+            .filter(|t| t.ends_with("status=NO_MEMORY"))
+            .and_then(|t| number(&fields(t), key))
+    };
+    let hog = created("HOG", "created");
+    let after = created("HOGWAIT", "created-after");
+    match (hog, after) {
+        (Some(h), Some(a)) if h > 0 && a >= h => {}
+        other => problems.push(format!(
+            "hog / waiter created {other:?} pipes before NO_MEMORY; expected the waiter to get at least the hog's share back"
+        )),
+    }
+    require(log, "HOGWAIT read result=Err(DESTROYED)", &mut problems);
+    match log.kernel_lines("process hog#").next() {
+        Some(line) if line.contains("pipe(s) destroyed") => {}
+        other => problems.push(format!(
+            "hog's end: {other:?}, expected its pipes destroyed"
+        )),
+    }
+    problems
+}
+
+/// A program with code in the top user page is never started.
+fn check_hostile_toppage(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 0);
+    require_kernel(log, "REFUSED to start toppage", &mut problems);
+    if log.contains("TOPPAGE running") {
+        problems.push("the top-page program ran".into());
+    }
+    problems
+}
+
+/// Each privileged instruction kills its process with #GP (sgdt too:
+/// UMIP is on).
+fn check_hostile_privileged(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 7);
+    require_kernel(log, "UMIP on", &mut problems);
+    let gp = log
+        .kernel_lines("KILLED: general protection fault")
+        .filter(|l| l.contains("process privileged#"))
+        .count();
+    if gp != 7 {
+        problems.push(format!(
+            "{gp} privileged processes killed by #GP, expected 7"
+        ));
+    }
+    if log.contains("must not happen") {
+        problems.push("a privileged instruction ran in ring 3".into());
+    }
+    problems
+}
+
+/// A bogus user stack pointer never bothers the kernel; a stack overflow
+/// hits the guard page and kills only its process.
+fn check_hostile_stack(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    for line in [
+        "SMASH rsp=kernel survived",
+        "SMASH rsp=null survived",
+        "SMASH rsp=odd survived",
+        "SMASHER done",
+        "SMASH recursing",
+    ] {
+        require(log, line, &mut problems);
+    }
+    if !log
+        .kernel_lines("KILLED: page fault")
+        .any(|l| l.contains("process smasher#"))
+    {
+        problems.push("the recursing smasher was not killed by a page fault".into());
+    }
+    problems
+}
+
+/// A return to ring 3 that faults on the `iretq` kills the thread's
+/// process, not the kernel.
+fn check_iret_fault(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    if !log
+        .kernel_lines("KILLED: return to ring 3 faulted: general protection fault")
+        .any(|l| l.contains("process bystander#1 "))
+    {
+        problems.push("the process whose return faulted was not killed".into());
+    }
+    problems
+}
+
+/// A process that spins forever is time-sliced, then killed at its budget.
+fn check_hostile_spin(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1, 2], 1);
+    if !log
+        .kernel_lines("KILLED: used its CPU budget of 20 ticks")
+        .any(|l| l.contains("process spin-forever#"))
+    {
+        problems.push("the spinner was not killed at its CPU budget".into());
+    }
+    problems
+}
+
+/// The kernel's text is read-only: writing it is a page fault (error 0x3:
+/// present, write).
+fn check_kernel_write_text(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(
+        log,
+        "KERNEL PANIC: kernel page fault (vector 14, error 0x3)",
+        &mut problems,
+    );
+    problems
+}
+
+/// The kernel's data is no-execute: running it is a page fault (error
+/// 0x11: present, instruction fetch).
+fn check_kernel_exec_data(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(
+        log,
+        "KERNEL PANIC: kernel page fault (vector 14, error 0x11)",
+        &mut problems,
+    );
+    problems
+}
+
+/// A kernel stack overflow hits the guard page; the page fault cannot be
+/// delivered on that stack, and the double fault runs on its IST stack.
+fn check_kernel_stack_overflow(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    require_kernel(log, "KERNEL PANIC: kernel double fault", &mut problems);
+    problems
+}
+
 fn check_kernel_fault(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "KERNEL PANIC", &mut problems);
-    require(log, "invalid opcode", &mut problems);
+    require_kernel(log, "KERNEL PANIC", &mut problems);
+    require_kernel(log, "invalid opcode", &mut problems);
     problems
 }
 
 fn check_panic(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
-    require(log, "KERNEL PANIC", &mut problems);
-    require(log, "deliberate kernel panic", &mut problems);
+    require_kernel(log, "KERNEL PANIC", &mut problems);
+    require_kernel(log, "deliberate kernel panic", &mut problems);
     problems
 }
 
@@ -643,23 +1047,47 @@ mod tests {
     }
 
     fn user(program: &str, text: &str) -> String {
-        format!("[    1] {program}#1.2: {text}")
+        format!("[   0.000100] {program}#1.2: {text}")
     }
 
     fn finished() -> Vec<String> {
         vec![
-            "kernel image 0x100000..0x200000; 100 free frames".into(),
-            "kernel: all processes finished; 100 free frames".into(),
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".into(),
+            "[   0.100000] kernel: all processes finished; 100 free frames; 4096 pool bytes free"
+                .into(),
         ]
     }
 
     #[test]
     fn user_lines_are_split_from_kernel_lines() {
-        let log = log(&["boot ok", "[   12] consumer#3.4: RECV x=1 y=1"]);
+        let log = log(&[
+            "[   0.000000] kernel: boot ok",
+            "[   0.120000] consumer#3.4: RECV x=1 y=1",
+        ]);
         assert_eq!(
             log.user,
             vec![("consumer".to_string(), "RECV x=1 y=1".to_string())]
         );
+        assert_eq!(log.kernel, vec!["boot ok".to_string()]);
+    }
+
+    #[test]
+    fn a_process_cannot_forge_kernel_lines() {
+        // What a forger's escaped text looks like, and an unprefixed line.
+        let log = log(&[
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free",
+            "[   0.000100] forger#1.2: \\x0a[   0.000200] kernel: all processes finished; 100 free frames",
+            "kernel: all processes finished; 100 free frames",
+        ]);
+        let mut problems = Vec::new();
+        clean_finish(&log, &mut problems);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("all processes finished")),
+            "{problems:?}"
+        );
+        assert_eq!(log.kernel.len(), 1);
     }
 
     #[test]
@@ -751,7 +1179,7 @@ mod tests {
     #[test]
     fn fault_without_cancelling_the_pending_read_fails() {
         let mut lines = finished();
-        lines.push("kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
+        lines.push("[   0.000200] kernel: process victim#1 KILLED: page fault (vector 14); 0 pending operation(s) cancelled".into());
         let problems = check_fault(&Log::new(lines));
         assert!(
             problems.iter().any(|p| p.contains("without cancelling")),
@@ -762,13 +1190,31 @@ mod tests {
     #[test]
     fn leaked_frames_fail() {
         let lines = vec![
-            "kernel image 0x100000..0x200000; 100 free frames".to_string(),
-            "kernel: all processes finished; 98 free frames".to_string(),
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".to_string(),
+            "[   0.100000] kernel: all processes finished; 98 free frames; 4096 pool bytes free"
+                .to_string(),
         ];
         let mut problems = Vec::new();
         clean_finish(&Log::new(lines), &mut problems);
         assert!(
-            problems.iter().any(|p| p.contains("frames leaked")),
+            problems.iter().any(|p| p.contains("free frames at boot")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn leaked_pool_bytes_fail() {
+        let lines = vec![
+            "[   0.000000] kernel: boot ok; 100 free frames; 4096 pool bytes free".to_string(),
+            "[   0.100000] kernel: all processes finished; 100 free frames; 2048 pool bytes free"
+                .to_string(),
+        ];
+        let mut problems = Vec::new();
+        clean_finish(&Log::new(lines), &mut problems);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("pool bytes free at boot")),
             "{problems:?}"
         );
     }

@@ -36,11 +36,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask build | qemu [SCENARIO] | qemu-test [SCENARIO...]\nscenarios: {}",
-                checks::SCENARIOS
-                    .iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                known_scenarios()
             );
             Ok(ExitCode::from(2))
         }
@@ -183,7 +179,30 @@ fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, S
     })
 }
 
+/// The known scenario names, comma-separated.
+fn known_scenarios() -> String {
+    checks::SCENARIOS
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses a scenario name the kernel does not know, before anything is
+/// built or booted.
+fn check_scenario(name: &str) -> Result<(), String> {
+    if checks::SCENARIOS.iter().any(|s| s.name == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown scenario {name:?}; known scenarios: {}",
+            known_scenarios()
+        ))
+    }
+}
+
 fn qemu(scenario: &str) -> Result<ExitCode, String> {
+    check_scenario(scenario)?;
     let qemu = find_qemu()?;
     let kernel = build()?;
     let run = boot(&qemu, &kernel, scenario, true)?;
@@ -205,12 +224,10 @@ fn qemu(scenario: &str) -> Result<ExitCode, String> {
 }
 
 fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
-    let qemu = find_qemu()?;
     for name in selected {
-        if !checks::SCENARIOS.iter().any(|s| s.name == name) {
-            return Err(format!("unknown scenario {name}"));
-        }
+        check_scenario(name)?;
     }
+    let qemu = find_qemu()?;
     let kernel = build()?;
     let (mut passed, mut failed) = (0, 0);
     for scenario in checks::SCENARIOS
@@ -259,4 +276,47 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_scenario_is_refused_with_the_known_ones() {
+        let error = check_scenario("nosuch").unwrap_err();
+        assert!(error.contains("unknown scenario \"nosuch\""), "{error}");
+        assert!(error.contains("ipc, blackboard"), "{error}");
+        assert!(check_scenario("ipc").is_ok());
+    }
+
+    /// xtask's list and the kernel's (kernel/src/scenarios.rs, plus the
+    /// failure scenarios main.rs handles itself) name the same set.
+    #[test]
+    fn xtask_knows_exactly_the_kernel_scenarios() {
+        let source = std::fs::read_to_string(repo_root().join("kernel/src/scenarios.rs"))
+            .expect("read kernel/src/scenarios.rs");
+        let table = source
+            .split("const SCENARIOS")
+            .nth(1)
+            .expect("the kernel's scenario table");
+        // Entries read `("name", &[launch(..), ..])` once spaces are gone.
+        let table: String = table.split_whitespace().collect();
+        let mut kernel: Vec<&str> = table
+            .split("(\"")
+            .filter_map(|entry| entry.split_once("\",&["))
+            .map(|(name, _)| name)
+            .chain([
+                "kernel-fault",
+                "panic",
+                "kernel-write-text",
+                "kernel-exec-data",
+                "kernel-stack-overflow",
+            ])
+            .collect();
+        kernel.sort();
+        let mut ours: Vec<&str> = checks::SCENARIOS.iter().map(|s| s.name).collect();
+        ours.sort();
+        assert_eq!(kernel, ours);
+    }
 }

@@ -8,13 +8,25 @@
 #![no_std]
 #![allow(clippy::missing_safety_doc, reason = "C ABI: the contracts are C's")]
 
-/// `memcpy`; `rep movsb` so LLVM cannot turn it back into a call to itself.
+/// `memcpy`; string instructions so LLVM cannot turn it back into a call
+/// to itself: 8 bytes at a time (`rep movsq`), then the tail (`rep
+/// movsb`). Each repetition is one guest instruction under QEMU's
+/// `-icount`, so this copies a 176-byte frame in 22 rather than 176.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: the caller passes valid, non-overlapping ranges of `n` bytes.
+    // SAFETY: the caller passes valid, non-overlapping ranges of `n` bytes;
+    // the two string instructions together copy exactly `n` of them.
     unsafe {
-        core::arch::asm!("rep movsb", inout("rcx") n => _, inout("rdi") dest => _, inout("rsi") src => _,
-            options(nostack, preserves_flags));
+        core::arch::asm!(
+            "rep movsq",
+            "mov ecx, {tail:e}",
+            "rep movsb",
+            tail = in(reg) n & 7,
+            inout("rcx") n >> 3 => _,
+            inout("rdi") dest => _,
+            inout("rsi") src => _,
+            options(nostack, preserves_flags),
+        );
     }
     dest
 }
@@ -37,13 +49,24 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
     }
 }
 
-/// `memset` with `rep stosb`.
+/// `memset` with `rep stosq` for the 8-byte words, `rep stosb` for the
+/// tail (as `memcpy`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memset(dest: *mut u8, value: i32, n: usize) -> *mut u8 {
-    // SAFETY: the caller passes a valid range of `n` bytes.
+    let word = u64::from(value as u8) * 0x0101_0101_0101_0101;
+    // SAFETY: the caller passes a valid range of `n` bytes; the two string
+    // instructions together store exactly `n` of them.
     unsafe {
-        core::arch::asm!("rep stosb", inout("rcx") n => _, inout("rdi") dest => _, in("al") value as u8,
-            options(nostack, preserves_flags));
+        core::arch::asm!(
+            "rep stosq",
+            "mov ecx, {tail:e}",
+            "rep stosb",
+            tail = in(reg) n & 7,
+            inout("rcx") n >> 3 => _,
+            inout("rdi") dest => _,
+            in("rax") word,
+            options(nostack, preserves_flags),
+        );
     }
     dest
 }

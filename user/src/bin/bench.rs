@@ -37,6 +37,12 @@ fn main(_arg: u64) {
     let ping = Pipe::create("ping", 8, 1, 0).expect("create ping");
     let pong = Pipe::wait_for("pong");
     let mut buf = [0u8; 8];
+    // One round trip first, so the echo is surely past its own start-up
+    // (it may be sleeping in `wait_for`): rdtsc under -icount counts
+    // virtual time, and an idle tick in the window would add ~10^7.
+    ping.write(&u64::MAX.wrapping_sub(1).to_ne_bytes(), timeout::FOREVER)
+        .expect("warm-up ping");
+    pong.read(&mut buf, timeout::FOREVER).expect("warm-up pong");
     let (t0, c0) = (ticks(), rdtsc());
     for i in 0..ROUND_TRIPS {
         ping.write(&i.to_ne_bytes(), timeout::FOREVER)

@@ -35,4 +35,6 @@ fn main(_arg: u64) {
         "CONSUMER done received={COUNT} queued={} written={} read={}",
         info.queued, info.written, info.read
     );
+    // The producer owns the pipe and waits for this before it exits.
+    let _ = pipe.write(&[0u8; 16], timeout::FOREVER);
 }

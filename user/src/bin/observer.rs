@@ -8,8 +8,8 @@ use lukos_user::{Pipe, println, sleep};
 lukos_user::entry!(main);
 
 fn main(_arg: u64) {
+    let pipe = Pipe::create("victim-pipe", 8, 1, 0).expect("create");
     sleep(15);
-    let pipe = Pipe::lookup("victim-pipe").expect("victim-pipe outlives its owner");
     let info = pipe.info().expect("info");
     println!(
         "OBSERVE pending_readers={} pending_peekers={} pending_writers={} queued={}",

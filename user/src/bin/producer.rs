@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use lukos_user::{Pipe, pair_to_bytes, println, timeout};
+use lukos_user::{Pipe, pair_to_bytes, println, sleep, timeout};
 
 lukos_user::entry!(main);
 
@@ -21,4 +21,11 @@ fn main(_arg: u64) {
         }
     }
     println!("PRODUCER sent={COUNT}");
+    // The pipe dies with us: wait until the consumer took everything and
+    // says so with one more message.
+    while pipe.info().is_ok_and(|info| info.read < COUNT) {
+        sleep(1);
+    }
+    let mut ack = [0u8; 16];
+    let _ = pipe.read(&mut ack, timeout::FOREVER);
 }

@@ -1,5 +1,5 @@
 //! Request–reply server: requests `{client, seq, a, b}` arrive on
-//! "rpc-req"; the reply `{seq, a + b}` goes to "rpc-reply-<client>".
+//! "rpc-req"; the reply `{seq, a + b}` goes to `"rpc-reply-<client>"`.
 #![no_std]
 #![no_main]
 

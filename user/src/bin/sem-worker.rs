@@ -11,6 +11,12 @@ lukos_user::entry!(main);
 const ROUNDS: u64 = 3;
 
 fn worker(id: u64) {
+    work(id);
+    // sem-init (the owner of the pipes) waits for this before it exits.
+    let _ = Pipe::wait_for("sem-done").write(&id.to_ne_bytes(), timeout::FOREVER);
+}
+
+fn work(id: u64) {
     let tokens = Pipe::wait_for("tokens");
     let mut token = [0u8; 8];
     for round in 0..ROUNDS {

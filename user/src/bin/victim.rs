@@ -17,7 +17,8 @@ fn blocked_reader(_arg: u64) {
 }
 
 fn main(_arg: u64) {
-    Pipe::create("victim-pipe", 8, 1, 0).expect("create");
+    // The observer owns the pipe: it must outlive us.
+    Pipe::wait_for("victim-pipe");
     spawn(blocked_reader, 0, 2).expect("spawn");
     sleep(3);
     println!("VICTIM writing to a kernel address");
