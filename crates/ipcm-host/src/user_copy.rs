@@ -23,7 +23,7 @@ use crate::sync::{AtomicUsize, Ordering};
 
 /// What a thread lent for its current call. `len_out == 0` means a source
 /// (a message to write, readable); otherwise a sink (a receive buffer and a
-/// `usize` for the length, writable). `buf == 0` means nothing is lent.
+/// `usize` for the length, writable). Both 0 means nothing is lent.
 pub(crate) struct Lease {
     buf: AtomicUsize,
     buf_len: AtomicUsize,
@@ -38,7 +38,11 @@ pub(crate) struct LeaseGuard<'a> {
 
 impl Drop for LeaseGuard<'_> {
     fn drop(&mut self) {
+        // Both words: `copy_to` accepts the length word by address alone,
+        // so a `len_out` left behind would stay writable after the borrow
+        // ended.
         self.lease.buf.store(0, Ordering::Relaxed);
+        self.lease.len_out.store(0, Ordering::Relaxed);
     }
 }
 
@@ -138,5 +142,32 @@ impl Lease {
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_lent_stays_writable_or_readable_after_the_guard_drops() {
+        let lease = Lease::new();
+        let mut buf = [0_u8; 8];
+        let mut len = 0_usize;
+        let (guard, dst, len_out) = lease.lend_sink(&mut buf, &mut len);
+        assert_eq!(lease.copy_to(len_out, &3_usize.to_ne_bytes()), Ok(()));
+        assert_eq!(lease.copy_to(dst, &[1, 2, 3]), Ok(()));
+        drop(guard);
+        assert_eq!(lease.copy_to(len_out, &5_usize.to_ne_bytes()), Err(Fault));
+        assert_eq!(lease.copy_to(dst, &[9]), Err(Fault));
+        assert_eq!((len, &buf[..3]), (3, &[1, 2, 3][..]));
+
+        let msg = [7_u8; 4];
+        let (guard, src) = lease.lend_source(&msg);
+        let mut copy = [0_u8; 4];
+        assert_eq!(lease.copy_from(src, &mut copy), Ok(()));
+        drop(guard);
+        assert_eq!(lease.copy_from(src, &mut copy), Err(Fault));
+        assert_eq!(lease.copy_to(len_out, &5_usize.to_ne_bytes()), Err(Fault));
     }
 }
