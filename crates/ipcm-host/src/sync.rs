@@ -32,6 +32,7 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
     match deadline {
         None => {
             std::thread::park();
+            emulated_park_cost();
             false
         }
         Some(deadline) => {
@@ -40,10 +41,39 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
                 return true;
             }
             std::thread::park_timeout(deadline - now);
+            emulated_park_cost();
             Instant::now() >= deadline
         }
     }
 }
+
+/// With the `emulate-park-cost` feature: busy-wait for as long as
+/// `IPCM_HOST_EMULATED_PARK_COST_US` says, after a park, as a VM that
+/// halts an idle vCPU takes that long to run the woken thread again. Every
+/// park pays it, even one that returned at once, so the emulation errs on
+/// the dear side. Peers' parks do not pay it.
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+fn emulated_park_cost() {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    static COST: OnceLock<Duration> = OnceLock::new();
+    let cost = *COST.get_or_init(|| {
+        std::env::var("IPCM_HOST_EMULATED_PARK_COST_US")
+            .ok()
+            .and_then(|us| us.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_micros)
+    });
+    if cost > Duration::ZERO {
+        let start = Instant::now();
+        while start.elapsed() < cost {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(all(not(loom), not(feature = "emulate-park-cost")))]
+#[inline(always)]
+fn emulated_park_cost() {}
 
 #[cfg(loom)]
 pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
