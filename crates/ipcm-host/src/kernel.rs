@@ -6,11 +6,11 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_utils::Backoff;
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, UserAddr};
 
 use crate::sync::{self, AtomicI32, AtomicU64, Ordering, Thread};
 use crate::user_copy::Lease;
+use crate::waiting::{self, LiveThread, Outcome, Plan, SpinRecord};
 
 /// The IPC manager as this crate runs it.
 pub(crate) type Manager = Ipcm<sync::Lock, HostKernel>;
@@ -28,6 +28,10 @@ pub(crate) struct Waiter {
     result: AtomicI32,
     /// The buffers lent for the current call.
     pub(crate) lease: Lease,
+    /// Whether this thread's recent spins paid off: whether it spins.
+    spins: SpinRecord,
+    /// Counts the thread among those that use IPC.
+    _live: LiveThread,
 }
 
 /// The IPC manager's name for a thread: its waiter record, compared and
@@ -56,6 +60,8 @@ impl HostThread {
             process: AtomicU64::new(0),
             result: AtomicI32::new(NO_RESULT),
             lease: Lease::new(),
+            spins: SpinRecord::new(),
+            _live: LiveThread::new(),
         }))
     }
 
@@ -84,26 +90,25 @@ impl HostThread {
     }
 
     /// Wait for the wake of this thread's pending operation on `ipcm`, and
-    /// return its status. Spins briefly with backoff (a park/unpark
-    /// hand-off costs microseconds on a VM), then parks. When `deadline`
-    /// passes first, the operation is cancelled; if the cancel loses the
-    /// race against a completion, the completion's status is returned: one
-    /// outcome, and the lent buffers stay borrowed until it is known.
+    /// return its status. Spins first as [`SpinRecord::plan`] says
+    /// (polling only this thread's own record), then parks. When `deadline` passes first, the
+    /// operation is cancelled; if the cancel loses the race against a
+    /// completion, the completion's status is returned: one outcome, and
+    /// the lent buffers stay borrowed until it is known.
     pub(crate) fn wait(&self, ipcm: &Manager, deadline: Option<Instant>) -> Status {
-        if sync::SPIN {
-            let backoff = Backoff::new();
-            while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
-                if let Some(status) = self.take_result() {
-                    return status;
-                }
-                backoff.snooze();
+        let plan = self.0.spins.plan();
+        if plan != Plan::PARK_AT_ONCE {
+            let (outcome, status) = self.spin(plan, deadline);
+            self.0.spins.record(plan, outcome);
+            if let Some(status) = status {
+                return status;
             }
         }
         loop {
             if let Some(status) = self.take_result() {
                 return status;
             }
-            if sync::park_until(deadline) {
+            if waiting::parked(|| sync::park_until(deadline)) {
                 break;
             }
         }
@@ -117,6 +122,51 @@ impl HostThread {
             }
             sync::park_until(None);
         }
+    }
+}
+
+impl HostThread {
+    /// Poll for the wake as `plan` says (giving up at `deadline`).
+    fn spin(&self, plan: Plan, deadline: Option<Instant>) -> (Outcome, Option<Status>) {
+        let start = Instant::now();
+        let total = plan.pause + plan.yielding;
+        loop {
+            let now = Instant::now();
+            let spun = now - start;
+            if let Some(status) = self.take_result() {
+                let outcome = if spun < plan.pause {
+                    Outcome::WokenPausing
+                } else {
+                    Outcome::WokenYielding
+                };
+                return (outcome, Some(status));
+            }
+            if spun >= total || deadline.is_some_and(|d| now >= d) {
+                return (Outcome::NotInTime, None);
+            }
+            if spun < plan.pause {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+impl Waiter {
+    /// Deliver the final status of this thread's pending operation, then
+    /// rouse the thread.
+    fn deliver(&self, status: Status) {
+        self.result.store(status.code(), Ordering::Release);
+        self.rouse();
+    }
+
+    /// Make the waiting thread notice its delivered result: unpark it (it
+    /// may be spinning, parked, or not yet waiting; an unpark of a thread
+    /// that is not parked only makes its next park return at once, and
+    /// every park re-checks). The one place to add other ways of waiting.
+    fn rouse(&self) {
+        self.thread.unpark();
     }
 }
 
@@ -170,11 +220,9 @@ impl Kernel for HostKernel {
     }
 
     fn wake(&self, thread: HostThread, status: Status) {
-        thread.0.result.store(status.code(), Ordering::Release);
         // `thread` keeps the record alive even if the woken thread already
-        // saw the status and moved on; a stray unpark only makes its next
-        // park return early, and every park re-checks.
-        thread.0.thread.unpark();
+        // saw the status and moved on.
+        thread.0.deliver(status);
     }
 
     fn process_of(&self, thread: &HostThread) -> ProcessId {
