@@ -66,11 +66,13 @@ impl HostThread {
     }
 
     /// The waiter record.
+    #[inline]
     pub(crate) fn waiter(&self) -> &Waiter {
         &self.0
     }
 
     /// Set the process this thread acts for until its next call.
+    #[inline]
     pub(crate) fn act_for(&self, process: ProcessId) {
         self.0.process.store(process.0, Ordering::Relaxed);
     }
@@ -206,6 +208,7 @@ pub(crate) struct HostKernel;
 impl Kernel for HostKernel {
     type Thread = HostThread;
 
+    #[inline]
     fn copy_from_user(
         &self,
         thread: &HostThread,
@@ -215,6 +218,7 @@ impl Kernel for HostKernel {
         thread.0.lease.copy_from(src, dst)
     }
 
+    #[inline]
     fn copy_to_user(&self, thread: &HostThread, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         thread.0.lease.copy_to(dst, src)
     }
@@ -225,6 +229,7 @@ impl Kernel for HostKernel {
         thread.0.deliver(status);
     }
 
+    #[inline]
     fn process_of(&self, thread: &HostThread) -> ProcessId {
         ProcessId(thread.0.process.load(Ordering::Relaxed))
     }

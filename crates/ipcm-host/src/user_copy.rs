@@ -37,6 +37,7 @@ pub(crate) struct LeaseGuard<'a> {
 }
 
 impl Drop for LeaseGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Both words: `copy_to` accepts the length word by address alone,
         // so a `len_out` left behind would stay writable after the borrow
@@ -59,6 +60,7 @@ impl Lease {
     ///
     /// The stores are relaxed: another thread reads them only after taking
     /// the pipe lock that this thread's call takes after lending.
+    #[inline]
     pub(crate) fn lend_source<'a>(&'a self, msg: &'a [u8]) -> (LeaseGuard<'a>, UserAddr) {
         let addr = msg.as_ptr() as usize;
         self.buf_len.store(msg.len(), Ordering::Relaxed);
@@ -69,6 +71,7 @@ impl Lease {
 
     /// Lend `buf` and `len_out` to be written by the IPC manager; returns
     /// their addresses.
+    #[inline]
     pub(crate) fn lend_sink<'a>(
         &'a self,
         buf: &'a mut [u8],
@@ -82,6 +85,7 @@ impl Lease {
         (self.guard(), UserAddr(addr), UserAddr(len_addr))
     }
 
+    #[inline]
     fn guard(&self) -> LeaseGuard<'_> {
         LeaseGuard {
             lease: self,
@@ -90,6 +94,7 @@ impl Lease {
     }
 
     /// Whether `[addr, addr + len)` lies inside the lent buffer.
+    #[inline]
     fn covers(&self, addr: usize, len: usize) -> bool {
         let buf = self.buf.load(Ordering::Relaxed);
         let buf_len = self.buf_len.load(Ordering::Relaxed);
@@ -101,6 +106,7 @@ impl Lease {
     }
 
     /// Copy from the lent source at `src` into `dst`.
+    #[inline]
     pub(crate) fn copy_from(&self, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
         if self.len_out.load(Ordering::Relaxed) != 0 || !self.covers(src.0, dst.len()) {
             return Err(Fault);
@@ -115,6 +121,7 @@ impl Lease {
     }
 
     /// Copy `src` into the lent sink at `dst` (the buffer or the length).
+    #[inline]
     pub(crate) fn copy_to(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let len_out = self.len_out.load(Ordering::Relaxed);
         if len_out == 0 {
