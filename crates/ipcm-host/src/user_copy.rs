@@ -25,8 +25,10 @@ use crate::sync::{AtomicUsize, Ordering};
 /// (a message to write, readable); otherwise a sink (a receive buffer and a
 /// `usize` for the length, writable). Both 0 means nothing is lent.
 pub(crate) struct Lease {
+    /// The lent buffer's first byte.
     buf: AtomicUsize,
-    buf_len: AtomicUsize,
+    /// One past the lent buffer's last byte.
+    buf_end: AtomicUsize,
     len_out: AtomicUsize,
 }
 
@@ -51,7 +53,7 @@ impl Lease {
     pub(crate) fn new() -> Lease {
         Lease {
             buf: AtomicUsize::new(0),
-            buf_len: AtomicUsize::new(0),
+            buf_end: AtomicUsize::new(0),
             len_out: AtomicUsize::new(0),
         }
     }
@@ -63,7 +65,8 @@ impl Lease {
     #[inline]
     pub(crate) fn lend_source<'a>(&'a self, msg: &'a [u8]) -> (LeaseGuard<'a>, UserAddr) {
         let addr = msg.as_ptr() as usize;
-        self.buf_len.store(msg.len(), Ordering::Relaxed);
+        // A slice never wraps around the address space.
+        self.buf_end.store(addr + msg.len(), Ordering::Relaxed);
         self.len_out.store(0, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (self.guard(), UserAddr(addr))
@@ -79,7 +82,7 @@ impl Lease {
     ) -> (LeaseGuard<'a>, UserAddr, UserAddr) {
         let addr = buf.as_mut_ptr() as usize;
         let len_addr = std::ptr::from_mut(len_out) as usize;
-        self.buf_len.store(buf.len(), Ordering::Relaxed);
+        self.buf_end.store(addr + buf.len(), Ordering::Relaxed);
         self.len_out.store(len_addr, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (self.guard(), UserAddr(addr), UserAddr(len_addr))
@@ -97,12 +100,10 @@ impl Lease {
     #[inline]
     fn covers(&self, addr: usize, len: usize) -> bool {
         let buf = self.buf.load(Ordering::Relaxed);
-        let buf_len = self.buf_len.load(Ordering::Relaxed);
-        buf != 0
-            && addr >= buf
-            && addr
-                .checked_add(len)
-                .is_some_and(|end| end <= buf + buf_len)
+        let end = self.buf_end.load(Ordering::Relaxed);
+        // `buf <= addr <= end`, so `end - addr` cannot underflow, and
+        // comparing `len` with it cannot overflow.
+        buf != 0 && addr >= buf && addr <= end && len <= end - addr
     }
 
     /// Copy from the lent source at `src` into `dst`.
@@ -176,5 +177,22 @@ mod tests {
         drop(guard);
         assert_eq!(lease.copy_from(src, &mut copy), Err(Fault));
         assert_eq!(lease.copy_to(len_out, &5_usize.to_ne_bytes()), Err(Fault));
+    }
+
+    #[test]
+    fn only_ranges_inside_the_lent_buffer_are_copied() {
+        let lease = Lease::new();
+        let msg = [1_u8, 2, 3, 4];
+        let (_guard, src) = lease.lend_source(&msg);
+        let mut two = [0_u8; 2];
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 2), &mut two), Ok(()));
+        assert_eq!(two, [3, 4]);
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 3), &mut two), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(src.0 - 1), &mut two), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 4), &mut []), Ok(()));
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 5), &mut []), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(usize::MAX), &mut two), Err(Fault));
+        // A source is never written.
+        assert_eq!(lease.copy_to(src, &[9]), Err(Fault));
     }
 }
