@@ -39,9 +39,10 @@ use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-/// Never spin longer than this, whatever the measurement says: a bound on
-/// the CPU time one wait may burn (twice the dearest hand-off DESIGN §5
-/// reports), for machines where a "park" is really a scheduling delay.
+/// Neither the pausing nor the yielding part of a spin lasts longer than
+/// this, whatever the measurement says: a bound on the time one wait may
+/// poll (twice the dearest hand-off DESIGN §5 reports), for machines where
+/// a "park" is really a scheduling delay.
 const MAX_SPIN: Duration = Duration::from_micros(100);
 
 /// Hand-offs each way when measuring the park cost.
