@@ -4,7 +4,9 @@
 # the iteration count, so set-up cost cancels out.
 #   usage: crates/ipcm-bench/scripts/callgrind.sh [SIZE] [core|host]
 #   core (default): the core with a no-op kernel (callgrind_core);
-#   host: an ipcm-host pipe's try_write + try_read (callgrind_host);
+#   host: an ipcm-host pipe's try_write + try_read (callgrind_host), and
+#   crossbeam-channel's try_send + try_recv in the same run for comparison
+#   (callgrind_crossbeam, 64 B only);
 #   async: instructions per async ping-pong round trip on one thread, for
 #   ipcm-host's futures, tokio mpsc and flume (callgrind_async).
 set -euo pipefail
@@ -16,7 +18,7 @@ case "$what" in
     *) echo "usage: $0 [SIZE] [core|host|async]" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
-cargo build --release -q -p ipcm-bench --bin "callgrind_$what"
+cargo build --release -q -p ipcm-bench --bin "callgrind_$what" --bin callgrind_crossbeam
 bin="target/release/callgrind_$what"
 count() {
     local out; out=$(mktemp)
@@ -40,6 +42,12 @@ fi
 low=$(count 10000)
 high=$(count 110000)
 echo "$what write+read of ${size} B: $(( (high - low) / 100000 )) instructions per pair (callgrind, ${low} vs ${high} total)"
+if [ "$what" = host ] && [ "$size" = 64 ]; then
+    bin=target/release/callgrind_crossbeam
+    low=$(count 10000)
+    high=$(count 110000)
+    echo "crossbeam-channel try_send+try_recv of 64 B, same run: $(( (high - low) / 100000 )) instructions per pair"
+fi
 if [ "$what" = core ]; then
     # The no-op kernel's hook calls alone (copy in, copy out, length out).
     copies=$(( ($(count 110000 copies) - $(count 10000 copies)) / 100000 ))

@@ -17,7 +17,8 @@
 //! `docs/bench/results.md` and PNG plots ([`plot`]);
 //! `scripts/callgrind.sh [SIZE] [core|host]` counts instructions per
 //! uncontended write + read (the core with a no-op kernel, split into the
-//! kernel's copies and the core's own cost; or an `ipcm-host` pipe);
+//! kernel's copies and the core's own cost; or an `ipcm-host` pipe, next to
+//! crossbeam-channel in the same run);
 //! `scripts/ab.sh` alternates builds of the `throughput` example for a
 //! same-run A/B of a change.
 

@@ -208,17 +208,25 @@ impl<T: Pod> Blackboard<T> {
     }
 
     fn wait_newer_until(&self, seen: u64, deadline: Option<Instant>) -> Result<Snapshot<T>, Error> {
+        // Held while peeking, so no publication is half done (`publish`
+        // holds it while it writes) and none slips in between the peek and
+        // the wait.
+        let mut published = self.watch.published.lock();
         loop {
+            if self.watch.gone.load(Ordering::Relaxed) {
+                return Err(Error::Destroyed);
+            }
             if let Some(snapshot) = self.latest()?
                 && snapshot.version > seen
             {
                 return Ok(snapshot);
             }
-            let mut published = self.watch.published.lock();
-            while *published <= seen {
-                if self.watch.gone.load(Ordering::Relaxed) {
-                    return Err(Error::Destroyed);
-                }
+            // Nothing newer than `seen` in the pipe, so wait for the next
+            // publication. Not for `published > seen`: the counter can be
+            // ahead of the pipe (its value taken through the raw pipe), and
+            // then that condition holds with nothing to read.
+            let current = *published;
+            while *published == current && !self.watch.gone.load(Ordering::Relaxed) {
                 match deadline {
                     None => self.watch.changed.wait(&mut published),
                     Some(deadline) => {
@@ -227,7 +235,8 @@ impl<T: Pod> Blackboard<T> {
                             .changed
                             .wait_until(&mut published, deadline)
                             .timed_out()
-                            && *published <= seen
+                            && *published == current
+                            && !self.watch.gone.load(Ordering::Relaxed)
                         {
                             return Err(Error::TimedOut);
                         }

@@ -127,7 +127,10 @@ impl std::fmt::Debug for Ipc {
 }
 
 impl Ipc {
-    /// A new IPC manager with no pipes, seen from its first process.
+    /// A new IPC manager with no pipes, seen from its first process. The
+    /// first in a process also measures what a park/unpark hand-off costs
+    /// on this machine (some tens of hand-offs between two threads), which
+    /// tells waiting threads how long spinning pays.
     #[must_use]
     pub fn new() -> Ipc {
         let ipc = Ipc {
@@ -139,6 +142,11 @@ impl Ipc {
             }),
             process: ProcessId(1),
         };
+        // Measure the park cost now (once per process) rather than in the
+        // first wait: the measurement spawns a thread, and reads, peeks
+        // and writes never allocate.
+        #[cfg(not(loom))]
+        let _ = crate::waiting::park_cost();
         #[cfg(loom)]
         {
             // Make the manager's loom locks in this thread (see sync.rs).

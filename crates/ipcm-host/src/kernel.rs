@@ -6,12 +6,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_utils::Backoff;
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, UserAddr};
 
 use crate::asynk::Task;
 use crate::sync::{self, AtomicI32, AtomicU64, Ordering, Thread};
 use crate::user_copy::Lease;
+use crate::waiting::{self, LiveThread, Outcome, Plan, SpinRecord};
 
 /// The IPC manager as this crate runs it.
 pub(crate) type Manager = Ipcm<sync::Lock, HostKernel>;
@@ -39,6 +39,11 @@ pub(crate) struct Waiter {
     result: AtomicI32,
     /// The buffers lent for the current call.
     pub(crate) lease: Lease,
+    /// Whether this thread's recent spins paid off: whether it spins.
+    spins: SpinRecord,
+    /// Counts an OS thread among those that use IPC (a future's record is
+    /// not a thread that needs a CPU, so it has none).
+    _live: Option<LiveThread>,
 }
 
 /// The IPC manager's name for a thread: its waiter record, compared and
@@ -67,6 +72,8 @@ impl HostThread {
             process: AtomicU64::new(0),
             result: AtomicI32::new(NO_RESULT),
             lease: Lease::new(),
+            spins: SpinRecord::new(),
+            _live: Some(LiveThread::new()),
         }))
     }
 
@@ -79,6 +86,8 @@ impl HostThread {
             process: AtomicU64::new(process.0),
             result: AtomicI32::new(NO_RESULT),
             lease: Lease::new(),
+            spins: SpinRecord::new(),
+            _live: None,
         }))
     }
 
@@ -97,11 +106,13 @@ impl HostThread {
     }
 
     /// The waiter record.
+    #[inline]
     pub(crate) fn waiter(&self) -> &Waiter {
         &self.0
     }
 
     /// Set the process this thread acts for until its next call.
+    #[inline]
     pub(crate) fn act_for(&self, process: ProcessId) {
         self.0.process.store(process.0, Ordering::Relaxed);
     }
@@ -121,26 +132,25 @@ impl HostThread {
     }
 
     /// Wait for the wake of this thread's pending operation on `ipcm`, and
-    /// return its status. Spins briefly with backoff (a park/unpark
-    /// hand-off costs microseconds on a VM), then parks. When `deadline`
-    /// passes first, the operation is cancelled; if the cancel loses the
-    /// race against a completion, the completion's status is returned: one
-    /// outcome, and the lent buffers stay borrowed until it is known.
+    /// return its status. Spins first as [`SpinRecord::plan`] says
+    /// (polling only this thread's own record), then parks. When `deadline` passes first, the
+    /// operation is cancelled; if the cancel loses the race against a
+    /// completion, the completion's status is returned: one outcome, and
+    /// the lent buffers stay borrowed until it is known.
     pub(crate) fn wait(&self, ipcm: &Manager, deadline: Option<Instant>) -> Status {
-        if sync::SPIN {
-            let backoff = Backoff::new();
-            while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
-                if let Some(status) = self.take_result() {
-                    return status;
-                }
-                backoff.snooze();
+        let plan = self.0.spins.plan();
+        if plan != Plan::PARK_AT_ONCE {
+            let (outcome, status) = self.spin(plan, deadline);
+            self.0.spins.record(plan, outcome);
+            if let Some(status) = status {
+                return status;
             }
         }
         loop {
             if let Some(status) = self.take_result() {
                 return status;
             }
-            if sync::park_until(deadline) {
+            if waiting::parked(|| sync::park_until(deadline)) {
                 break;
             }
         }
@@ -153,6 +163,54 @@ impl HostThread {
                 return status;
             }
             sync::park_until(None);
+        }
+    }
+}
+
+impl HostThread {
+    /// Poll for the wake as `plan` says (giving up at `deadline`).
+    fn spin(&self, plan: Plan, deadline: Option<Instant>) -> (Outcome, Option<Status>) {
+        let start = Instant::now();
+        let total = plan.pause + plan.yielding;
+        loop {
+            let now = Instant::now();
+            let spun = now - start;
+            if let Some(status) = self.take_result() {
+                let outcome = if spun < plan.pause {
+                    Outcome::WokenPausing
+                } else {
+                    Outcome::WokenYielding
+                };
+                return (outcome, Some(status));
+            }
+            if spun >= total || deadline.is_some_and(|d| now >= d) {
+                return (Outcome::NotInTime, None);
+            }
+            if spun < plan.pause {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+impl Waiter {
+    /// Deliver the final status of this thread's pending operation, then
+    /// rouse the thread.
+    fn deliver(&self, status: Status) {
+        self.result.store(status.code(), Ordering::Release);
+        self.rouse();
+    }
+
+    /// Make the waiter notice its delivered result: unpark an OS thread (it
+    /// may be spinning, parked, or not yet waiting; an unpark of a thread
+    /// that is not parked only makes its next park return at once, and
+    /// every park re-checks), or wake the task awaiting a future.
+    fn rouse(&self) {
+        match &self.notify {
+            Notify::Thread(os_thread) => os_thread.unpark(),
+            Notify::Task(task) => task.wake(),
         }
     }
 }
@@ -193,6 +251,7 @@ pub(crate) struct HostKernel;
 impl Kernel for HostKernel {
     type Thread = HostThread;
 
+    #[inline]
     fn copy_from_user(
         &self,
         thread: &HostThread,
@@ -202,21 +261,18 @@ impl Kernel for HostKernel {
         thread.0.lease.copy_from(src, dst)
     }
 
+    #[inline]
     fn copy_to_user(&self, thread: &HostThread, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         thread.0.lease.copy_to(dst, src)
     }
 
     fn wake(&self, thread: HostThread, status: Status) {
-        thread.0.result.store(status.code(), Ordering::Release);
         // `thread` keeps the record alive even if the woken thread already
-        // saw the status and moved on; a stray unpark only makes its next
-        // park return early, and every park re-checks.
-        match &thread.0.notify {
-            Notify::Thread(os_thread) => os_thread.unpark(),
-            Notify::Task(task) => task.wake(),
-        }
+        // saw the status and moved on.
+        thread.0.deliver(status);
     }
 
+    #[inline]
     fn process_of(&self, thread: &HostThread) -> ProcessId {
         ProcessId(thread.0.process.load(Ordering::Relaxed))
     }

@@ -24,7 +24,8 @@
 //!
 //! The core, [`ipcm`], is the kernel component; this crate is the std
 //! "kernel" under it: a thread is an OS thread, a thread whose operation
-//! cannot complete spins briefly and then parks, and the operation that
+//! cannot complete spins for at most what a park costs on this machine
+//! (learned as it runs) and then parks, and the operation that
 //! clears the condition completes the waiting one by copying straight
 //! into (or out of) the buffer the waiting thread lent, then unparks it.
 //! So a woken reader returns with its message, never to retry.
@@ -103,6 +104,7 @@ mod semaphore;
 mod sync;
 #[allow(unsafe_code)]
 mod user_copy;
+mod waiting;
 
 pub use asynk::{NewerFuture, PeekFuture, ReadFuture, WriteFuture};
 pub use blackboard::{Blackboard, Snapshot};

@@ -3,12 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
 use ipcm::Caller;
 use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
 
 use crate::kernel::{HostKernel, HostThread, current};
-use crate::sync::{self, Lock};
+use crate::sync::Lock;
 use crate::{Error, Ipc, OnFull};
 #[cfg(doc)]
 use crate::{Receiver, Sender};
@@ -61,8 +60,9 @@ impl From<ipcm::Written> for Written {
 ///
 /// Operations that need
 /// not wait take the pipe's lock once, make no system call and do not
-/// allocate; a waiting thread spins briefly, then parks until its operation
-/// has been completed for it.
+/// allocate; a waiting thread records its operation, spins for at most what
+/// a park costs on this machine, then parks until the operation has been
+/// completed for it.
 ///
 /// ```
 /// # use ipcm_host::{Error, Ipc};
@@ -315,8 +315,8 @@ impl Pipe {
     }
 
     /// The fast path: one non-blocking attempt; only when it would block
-    /// and the caller may wait does [`write_wait`](Pipe::write_wait) spin
-    /// and block (kept out of line so the fast path stays small).
+    /// and the caller may wait does [`write_wait`](Pipe::write_wait) wait
+    /// (kept out of line so the fast path stays small).
     #[inline]
     fn write_with(&self, msg: &[u8], wait: Wait) -> Result<Written, Error> {
         let ipcm = &self.ipc.shared.ipcm;
@@ -337,7 +337,8 @@ impl Pipe {
         result.map_err(|status| self.write_error(status, msg.len()))
     }
 
-    /// Spin, then block, for a write that found the pipe full.
+    /// Block, for a write that found the pipe full: record it as pending
+    /// and wait for its wake (which spins first, see [`crate::waiting`]).
     #[cold]
     #[inline(never)]
     fn write_wait(
@@ -347,12 +348,7 @@ impl Pipe {
         len: usize,
         deadline: Option<Instant>,
     ) -> Result<Written, Status> {
-        let ipcm = &self.ipc.shared.ipcm;
-        match spin_try(deadline, Status::Full, || {
-            ipcm.try_write(me, &self.pipe, src, len).map(Progress::Done)
-        })
-        .unwrap_or_else(|| ipcm.write(me, &self.pipe, src, len))
-        {
+        match self.ipc.shared.ipcm.write(me, &self.pipe, src, len) {
             Ok(Progress::Done(written)) => Ok(written.into()),
             // A waiting writer is admitted into a freed slot: it neither
             // drops nor hands off.
@@ -427,7 +423,7 @@ impl Pipe {
         }
     }
 
-    /// Spin, then block, for a read or peek that found the pipe empty.
+    /// Block, for a read or peek that found the pipe empty, as for writes.
     /// `Some(len)` when it completed here, `None` when a completer did it
     /// (and stored the length through `len_out`).
     #[cold]
@@ -441,54 +437,17 @@ impl Pipe {
         deadline: Option<Instant>,
     ) -> Result<Option<usize>, Status> {
         let ipcm = &self.ipc.shared.ipcm;
-        let progress = spin_try(deadline, Status::Empty, || {
-            if consume {
-                ipcm.try_read(me, &self.pipe, dst, len_out)
-            } else {
-                ipcm.try_peek(me, &self.pipe, dst, len_out)
-            }
-            .map(Progress::Done)
-        })
-        .unwrap_or_else(|| {
-            if consume {
-                ipcm.read(me, &self.pipe, dst, len_out)
-            } else {
-                ipcm.peek(me, &self.pipe, dst, len_out)
-            }
-        });
+        let progress = if consume {
+            ipcm.read(me, &self.pipe, dst, len_out)
+        } else {
+            ipcm.peek(me, &self.pipe, dst, len_out)
+        };
         match progress {
             Ok(Progress::Done(len)) => Ok(Some(len)),
             Ok(Progress::Blocked) => wait_for_wake(me, &self.ipc, deadline).map(|()| None),
             Err(status) => Err(status),
         }
     }
-}
-
-/// Retry the non-blocking form of an operation that would block
-/// (`would_block`; the caller's first attempt just did) a bounded number of
-/// times, backing off before each, before the caller records it as
-/// pending: a hand-off through park/unpark costs microseconds on a VM,
-/// while the other side is often about to make room. FIFO order among
-/// recorded waiters is unaffected: a write hands its message to a recorded
-/// reader before a spinner can see it, and a read admits recorded writers
-/// before a spinner can take the slot. `None`: go and wait.
-fn spin_try<T>(
-    deadline: Option<Instant>,
-    would_block: Status,
-    mut attempt: impl FnMut() -> Result<T, Status>,
-) -> Option<Result<T, Status>> {
-    if !sync::SPIN {
-        return None;
-    }
-    let backoff = Backoff::new();
-    while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
-        backoff.snooze();
-        match attempt() {
-            Err(status) if status == would_block => {}
-            done => return Some(done),
-        }
-    }
-    None
 }
 
 /// Wait for the wake of `me`'s pending operation; `Ok` if it completed.

@@ -31,7 +31,9 @@ pub(crate) type Lock = loom_lock::SpinLock;
 pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
     match deadline {
         None => {
+            let parked_at = Instant::now();
             std::thread::park();
+            emulated_park_cost(parked_at);
             false
         }
         Some(deadline) => {
@@ -40,10 +42,41 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
                 return true;
             }
             std::thread::park_timeout(deadline - now);
+            emulated_park_cost(now);
             Instant::now() >= deadline
         }
     }
 }
+
+/// With the `emulate-park-cost` feature: after a park that slept (lasted
+/// over a microsecond: one that returned at once on a pending unpark takes
+/// a fraction of that), wait as long as `IPCM_HOST_EMULATED_PARK_COST_US`
+/// says, as a VM that halts an idle vCPU takes that long to run the woken
+/// thread again. The wait yields, so that other threads can use the CPU
+/// meanwhile, as they would a vCPU that was not idle. Peers' parks do not
+/// pay it.
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+fn emulated_park_cost(parked_at: Instant) {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    static COST: OnceLock<Duration> = OnceLock::new();
+    let cost = *COST.get_or_init(|| {
+        std::env::var("IPCM_HOST_EMULATED_PARK_COST_US")
+            .ok()
+            .and_then(|us| us.parse().ok())
+            .map_or(Duration::ZERO, Duration::from_micros)
+    });
+    if cost > Duration::ZERO && parked_at.elapsed() > Duration::from_micros(1) {
+        let start = Instant::now();
+        while start.elapsed() < cost {
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[cfg(all(not(loom), not(feature = "emulate-park-cost")))]
+#[inline(always)]
+fn emulated_park_cost(_parked_at: Instant) {}
 
 #[cfg(loom)]
 pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
@@ -59,8 +92,8 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
     }
 }
 
-/// How many rounds of [`crossbeam_utils::Backoff`] a blocked thread spins
-/// before parking. Under loom, none: spinning only multiplies the states.
+/// Whether a blocked thread may spin before parking. Under loom, no:
+/// spinning only multiplies the states.
 #[cfg(not(loom))]
 pub(crate) const SPIN: bool = true;
 #[cfg(loom)]

@@ -23,10 +23,12 @@ use crate::sync::{AtomicUsize, Ordering};
 
 /// What a thread lent for its current call. `len_out == 0` means a source
 /// (a message to write, readable); otherwise a sink (a receive buffer and a
-/// `usize` for the length, writable). `buf == 0` means nothing is lent.
+/// `usize` for the length, writable). Both 0 means nothing is lent.
 pub(crate) struct Lease {
+    /// The lent buffer's first byte.
     buf: AtomicUsize,
-    buf_len: AtomicUsize,
+    /// One past the lent buffer's last byte.
+    buf_end: AtomicUsize,
     len_out: AtomicUsize,
 }
 
@@ -37,8 +39,13 @@ pub(crate) struct LeaseGuard<'a> {
 }
 
 impl Drop for LeaseGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
+        // Both words: `copy_to` accepts the length word by address alone,
+        // so a `len_out` left behind would stay writable after the borrow
+        // ended.
         self.lease.buf.store(0, Ordering::Relaxed);
+        self.lease.len_out.store(0, Ordering::Relaxed);
     }
 }
 
@@ -46,7 +53,7 @@ impl Lease {
     pub(crate) fn new() -> Lease {
         Lease {
             buf: AtomicUsize::new(0),
-            buf_len: AtomicUsize::new(0),
+            buf_end: AtomicUsize::new(0),
             len_out: AtomicUsize::new(0),
         }
     }
@@ -55,9 +62,11 @@ impl Lease {
     ///
     /// The stores are relaxed: another thread reads them only after taking
     /// the pipe lock that this thread's call takes after lending.
+    #[inline]
     pub(crate) fn lend_source<'a>(&'a self, msg: &'a [u8]) -> (LeaseGuard<'a>, UserAddr) {
         let addr = msg.as_ptr() as usize;
-        self.buf_len.store(msg.len(), Ordering::Relaxed);
+        // A slice never wraps around the address space.
+        self.buf_end.store(addr + msg.len(), Ordering::Relaxed);
         self.len_out.store(0, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (self.guard(), UserAddr(addr))
@@ -65,6 +74,7 @@ impl Lease {
 
     /// Lend `buf` and `len_out` to be written by the IPC manager; returns
     /// their addresses.
+    #[inline]
     pub(crate) fn lend_sink<'a>(
         &'a self,
         buf: &'a mut [u8],
@@ -72,12 +82,13 @@ impl Lease {
     ) -> (LeaseGuard<'a>, UserAddr, UserAddr) {
         let addr = buf.as_mut_ptr() as usize;
         let len_addr = std::ptr::from_mut(len_out) as usize;
-        self.buf_len.store(buf.len(), Ordering::Relaxed);
+        self.buf_end.store(addr + buf.len(), Ordering::Relaxed);
         self.len_out.store(len_addr, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (self.guard(), UserAddr(addr), UserAddr(len_addr))
     }
 
+    #[inline]
     fn guard(&self) -> LeaseGuard<'_> {
         LeaseGuard {
             lease: self,
@@ -86,17 +97,17 @@ impl Lease {
     }
 
     /// Whether `[addr, addr + len)` lies inside the lent buffer.
+    #[inline]
     fn covers(&self, addr: usize, len: usize) -> bool {
         let buf = self.buf.load(Ordering::Relaxed);
-        let buf_len = self.buf_len.load(Ordering::Relaxed);
-        buf != 0
-            && addr >= buf
-            && addr
-                .checked_add(len)
-                .is_some_and(|end| end <= buf + buf_len)
+        let end = self.buf_end.load(Ordering::Relaxed);
+        // `buf <= addr <= end`, so `end - addr` cannot underflow, and
+        // comparing `len` with it cannot overflow.
+        buf != 0 && addr >= buf && addr <= end && len <= end - addr
     }
 
     /// Copy from the lent source at `src` into `dst`.
+    #[inline]
     pub(crate) fn copy_from(&self, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
         if self.len_out.load(Ordering::Relaxed) != 0 || !self.covers(src.0, dst.len()) {
             return Err(Fault);
@@ -111,6 +122,7 @@ impl Lease {
     }
 
     /// Copy `src` into the lent sink at `dst` (the buffer or the length).
+    #[inline]
     pub(crate) fn copy_to(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let len_out = self.len_out.load(Ordering::Relaxed);
         if len_out == 0 {
@@ -163,9 +175,54 @@ impl Lease {
     ) -> (UserAddr, UserAddr) {
         let addr = buf as usize;
         let len_addr = len_out.map_or(0, |p| p as usize);
-        self.buf_len.store(buf_len, Ordering::Relaxed);
+        // A lent allocation never wraps around the address space.
+        self.buf_end.store(addr + buf_len, Ordering::Relaxed);
         self.len_out.store(len_addr, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (UserAddr(addr), UserAddr(len_addr))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_lent_stays_writable_or_readable_after_the_guard_drops() {
+        let lease = Lease::new();
+        let mut buf = [0_u8; 8];
+        let mut len = 0_usize;
+        let (guard, dst, len_out) = lease.lend_sink(&mut buf, &mut len);
+        assert_eq!(lease.copy_to(len_out, &3_usize.to_ne_bytes()), Ok(()));
+        assert_eq!(lease.copy_to(dst, &[1, 2, 3]), Ok(()));
+        drop(guard);
+        assert_eq!(lease.copy_to(len_out, &5_usize.to_ne_bytes()), Err(Fault));
+        assert_eq!(lease.copy_to(dst, &[9]), Err(Fault));
+        assert_eq!((len, &buf[..3]), (3, &[1, 2, 3][..]));
+
+        let msg = [7_u8; 4];
+        let (guard, src) = lease.lend_source(&msg);
+        let mut copy = [0_u8; 4];
+        assert_eq!(lease.copy_from(src, &mut copy), Ok(()));
+        drop(guard);
+        assert_eq!(lease.copy_from(src, &mut copy), Err(Fault));
+        assert_eq!(lease.copy_to(len_out, &5_usize.to_ne_bytes()), Err(Fault));
+    }
+
+    #[test]
+    fn only_ranges_inside_the_lent_buffer_are_copied() {
+        let lease = Lease::new();
+        let msg = [1_u8, 2, 3, 4];
+        let (_guard, src) = lease.lend_source(&msg);
+        let mut two = [0_u8; 2];
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 2), &mut two), Ok(()));
+        assert_eq!(two, [3, 4]);
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 3), &mut two), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(src.0 - 1), &mut two), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 4), &mut []), Ok(()));
+        assert_eq!(lease.copy_from(UserAddr(src.0 + 5), &mut []), Err(Fault));
+        assert_eq!(lease.copy_from(UserAddr(usize::MAX), &mut two), Err(Fault));
+        // A source is never written.
+        assert_eq!(lease.copy_to(src, &[9]), Err(Fault));
     }
 }

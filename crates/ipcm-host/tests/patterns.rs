@@ -209,6 +209,41 @@ fn blackboard_wait_newer_sees_every_publication_it_waits_for() {
     assert_eq!(board.wait_newer(199).unwrap().version, 200);
 }
 
+/// Run `f` on its own thread and return its result, or `None` if it has
+/// not returned within 20 s: a hang fails the test instead of stalling
+/// the suite (the thread is left behind).
+fn within_20_s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(Duration::from_secs(20)).ok()
+}
+
+#[test]
+fn blackboard_wait_newer_timeout_times_out_when_the_value_was_taken_through_the_pipe() {
+    let ipc = Ipc::new();
+    let board: Blackboard<u32> = Blackboard::create(&ipc, None).unwrap();
+    board.publish(&7).unwrap();
+    // The published counter (1) is now ahead of what the pipe holds (none).
+    assert_eq!(board.pipe().read(&mut [0; 12]), Ok(12));
+    let waiter = board.clone();
+    let outcome = within_20_s(move || waiter.wait_newer_timeout(0, Duration::from_millis(50)));
+    assert_eq!(
+        outcome,
+        Some(Err(Error::TimedOut)),
+        "None: it never returned"
+    );
+    // And the next publication still wakes a waiter.
+    let waiter = board.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let waiting = thread::spawn(move || {
+        started_tx.send(()).unwrap();
+        waiter.wait_newer(0).map(|s| (s.version, s.value))
+    });
+    started_rx.recv().unwrap();
+    board.publish(&8).unwrap();
+    assert_eq!(waiting.join().unwrap(), Ok((2, 8)));
+}
+
 #[test]
 fn blackboard_destroy_wakes_waiting_readers() {
     let ipc = Ipc::new();

@@ -268,3 +268,59 @@ fn destroy_racing_blocked_and_timed_operations_gives_each_one_outcome() {
         );
     }
 }
+
+/// Timed peeks racing writes that each owe several wakes (one per pending
+/// peeker). A peeker whose timeout fires cancels its operation; its wake
+/// then often comes from the writer still draining the wakes it owes, after
+/// the cancel returned. A wait that returned on its cancel alone, without
+/// that wake, would see the wake land in its next call: that call returns
+/// at once while its operation stays pending (then `AlreadyPending`, or a
+/// completion into buffers it no longer lends).
+#[test]
+fn timed_peeks_wait_for_their_own_wake_when_every_write_owes_several() {
+    const PEEKERS: usize = 4;
+    const WRITES: u64 = 3_000;
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(8, 1).create().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peekers: Vec<_> = (0..PEEKERS)
+        .map(|peeker| {
+            let (pipe, stop) = (pipe.clone(), Arc::clone(&stop));
+            thread::spawn(move || {
+                let (mut seen, mut timed_out, mut last) = (0_u64, 0_u64, 0_u64);
+                let mut round = peeker;
+                while !stop.load(Ordering::Relaxed) {
+                    round += 1;
+                    let mut buf = [0; 8];
+                    match pipe.peek_timeout(&mut buf, timeout(round)) {
+                        Ok(len) => {
+                            assert_eq!(len, 8, "peeker {peeker}: a short message");
+                            let value = u64::from_ne_bytes(buf);
+                            assert!(
+                                (1..=WRITES).contains(&value) && value >= last,
+                                "peeker {peeker}: saw {value} after {last}"
+                            );
+                            (seen, last) = (seen + 1, value);
+                        }
+                        Err(Error::TimedOut) => timed_out += 1,
+                        Err(other) => panic!("peeker {peeker}: {other}"),
+                    }
+                }
+                (seen, timed_out)
+            })
+        })
+        .collect();
+    for value in 1..=WRITES {
+        pipe.write(&value.to_ne_bytes()).unwrap();
+        if value % 8 == 0 {
+            thread::yield_now();
+        }
+        assert_eq!(pipe.read(&mut [0; 8]), Ok(8));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let outcomes: Vec<(u64, u64)> = peekers.into_iter().map(|p| p.join().unwrap()).collect();
+    let info = pipe.info().unwrap();
+    assert_eq!(info.pending_peekers, 0);
+    assert_eq!((info.written, info.read), (WRITES, WRITES));
+    eprintln!("peeks (completed, timed out) per peeker: {outcomes:?}");
+}

@@ -1,0 +1,352 @@
+//! The waiting strategy: whether, and how long, a thread whose operation is
+//! pending spins before it parks, measured on the machine it runs on.
+//!
+//! Spinning pays off only when the wake comes sooner than a park/unpark
+//! hand-off would take, and both depend on the machine: a hand-off costs
+//! 3–50 µs on 2-vCPU VMs (DESIGN §5), and the wake comes within a
+//! microsecond when the completing thread runs on another CPU, but only
+//! after the waiter gives up its CPU when the two share one (a loaded
+//! machine). No fixed spin budget suits all of these, so:
+//!
+//! - [`park_cost`] is measured once per process, by the first
+//!   [`Ipc::new`](crate::Ipc::new): two threads hand a turn back and forth by park/unpark
+//!   ([`PARK_ROUNDS`] times each way), and the median time from an unpark
+//!   until the parked thread runs is the cost. A waiter spins for at most
+//!   twice that long: if the wake comes in time it saved the hand-off, if
+//!   not it lost no more than two hand-offs' worth.
+//! - A waiter first pauses between polls (for a completer on another CPU),
+//!   for up to the park cost, then yields the CPU between polls (for a
+//!   completer that shares this CPU, on a loaded machine), for up to the
+//!   park cost again: see [`SpinRecord::plan`] for why twice.
+//! - [`SpinRecord`]: each thread remembers whether its recent pauses and
+//!   spins paid off. After one that ended without the wake, that way of
+//!   waiting is skipped for the next 1, 3, 7, … up to [`MAX_SKIPPED`]
+//!   waits, and one that pays off restores it at once. So where pausing
+//!   fails (the completer shares the CPU) a waiter goes straight to
+//!   yielding, and where spinning fails (long waits) it parks at once, and
+//!   at most one wait in 64 spends a park's worth on finding out again.
+//! - When the threads that use IPC (and are not parked in it) outnumber the
+//!   CPUs, nobody pauses: a spinner would take the CPU a completer needs.
+//!
+//! Tried and dropped: learning the park cost from the waits themselves
+//! (the waker's stamp to the parked thread running again). On a loaded
+//! machine that includes the waker's own spin when the two share a CPU, so
+//! the measurement grew to the budget and the budget to the measurement
+//! (ping-pong p50 from 1.6 µs to 200 µs within two runs).
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// Neither the pausing nor the yielding part of a spin lasts longer than
+/// this, whatever the measurement says: a bound on the time one wait may
+/// poll (twice the dearest hand-off DESIGN §5 reports), for machines where
+/// a "park" is really a scheduling delay.
+const MAX_SPIN: Duration = Duration::from_micros(100);
+
+/// Hand-offs each way when measuring the park cost.
+const PARK_ROUNDS: u64 = 16;
+
+/// Threads with an IPC thread record (made on first use, dropped at thread
+/// exit): the threads that use IPC.
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// Threads parked in an IPC wait right now: they need no CPU.
+static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// How a waiter spins before it parks: first pausing between polls, then
+/// yielding the CPU between polls (either may be zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// How long to poll with a pause between polls: for a completer that
+    /// runs on another CPU.
+    pub(crate) pause: Duration,
+    /// How long to poll after that, yielding between polls: for a completer
+    /// that waits for this CPU.
+    pub(crate) yielding: Duration,
+}
+
+impl Plan {
+    pub(crate) const PARK_AT_ONCE: Plan = Plan {
+        pause: Duration::ZERO,
+        yielding: Duration::ZERO,
+    };
+}
+
+/// How a spin ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The wake came while pausing.
+    WokenPausing,
+    /// The wake came while yielding.
+    WokenYielding,
+    /// No wake in time: the thread parks.
+    NotInTime,
+}
+
+/// Whether one way of waiting paid off recently: after a failure it is
+/// skipped for the next 1, 3, 7, … up to [`MAX_SKIPPED`] waits, and one
+/// success restores it. Only its own thread touches it (atomics only so
+/// that the thread record can be shared).
+struct Payoff {
+    /// Failures in a row, at most [`MAX_FAILURES`].
+    failures: AtomicU32,
+    /// Waits left that skip this way of waiting.
+    skip: AtomicU32,
+}
+
+/// After this many failures in a row, a way of waiting is tried once every
+/// [`MAX_SKIPPED`] + 1 waits.
+const MAX_FAILURES: u32 = 6;
+/// The most waits skipped between two tries: 63.
+const MAX_SKIPPED: u32 = (1 << MAX_FAILURES) - 1;
+
+impl Payoff {
+    fn new() -> Payoff {
+        Payoff {
+            failures: AtomicU32::new(0),
+            skip: AtomicU32::new(0),
+        }
+    }
+
+    /// Whether to try it in the wait about to start.
+    fn try_now(&self) -> bool {
+        let skip = self.skip.load(Ordering::Relaxed);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn record(&self, paid_off: bool) {
+        if paid_off {
+            self.failures.store(0, Ordering::Relaxed);
+        } else {
+            let failures = (self.failures.load(Ordering::Relaxed) + 1).min(MAX_FAILURES);
+            self.failures.store(failures, Ordering::Relaxed);
+            self.skip
+                .store(((1 << failures) - 1).min(MAX_SKIPPED), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether one thread's recent spins paid off, pausing and at all.
+pub(crate) struct SpinRecord {
+    /// Did a wake come while pausing?
+    pausing: Payoff,
+    /// Did a wake come while spinning at all (pausing or yielding)?
+    spinning: Payoff,
+}
+
+impl SpinRecord {
+    pub(crate) fn new() -> SpinRecord {
+        SpinRecord {
+            pausing: Payoff::new(),
+            spinning: Payoff::new(),
+        }
+    }
+
+    /// How to spin in the wait about to start: pause for up to the park
+    /// cost, then yield for up to the park cost. Twice in all, not once: a
+    /// wait for a completer that was itself parked lasts one park and a
+    /// little more, and with a budget of one park both sides of a
+    /// ping-pong would park for ever after. No pausing while recent pauses
+    /// failed (the completer shares this CPU), or while the threads that
+    /// use IPC outnumber the CPUs; no spinning at all while recent spins
+    /// failed, and under loom (where spinning only multiplies the states).
+    pub(crate) fn plan(&self) -> Plan {
+        if !crate::sync::SPIN || !self.spinning.try_now() {
+            return Plan::PARK_AT_ONCE;
+        }
+        let cost = park_cost().min(MAX_SPIN);
+        let pause = !threads_outnumber_cpus() && self.pausing.try_now();
+        Plan {
+            pause: if pause { cost } else { Duration::ZERO },
+            yielding: cost,
+        }
+    }
+
+    /// Record how the spin of `plan` ended.
+    pub(crate) fn record(&self, plan: Plan, outcome: Outcome) {
+        if !plan.pause.is_zero() {
+            self.pausing.record(outcome == Outcome::WokenPausing);
+        }
+        self.spinning.record(outcome != Outcome::NotInTime);
+    }
+}
+
+/// What a park/unpark hand-off costs on this machine: measured once per
+/// process (see the module docs), which takes some tens of hand-offs.
+pub(crate) fn park_cost() -> Duration {
+    static COST: OnceLock<Duration> = OnceLock::new();
+    *COST.get_or_init(measure_park_cost)
+}
+
+#[cfg(loom)]
+fn measure_park_cost() -> Duration {
+    Duration::ZERO
+}
+
+/// Two threads take turns; each parks until it is its turn, and measures
+/// from the other's stamp (taken just before the unpark) until it runs.
+/// Returns the median of those wake-ups; zero if no thread can be spawned
+/// (then nobody spins, which is always correct).
+#[cfg(not(loom))]
+fn measure_park_cost() -> Duration {
+    struct Court {
+        /// Whose turn: even for the first thread, odd for the helper.
+        turn: AtomicU64,
+        /// When the last turn was handed over, since `epoch`, in ns.
+        handed_at: AtomicU64,
+        epoch: Instant,
+    }
+    fn nanos(court: &Court) -> u64 {
+        u64::try_from(court.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+    /// Play the turns of parity `mine` against `other`; the wake-ups seen.
+    fn play(court: &Court, mine: u64, other: &Thread) -> Vec<u64> {
+        let mut woken = Vec::new();
+        for turn in (mine..2 * PARK_ROUNDS).step_by(2) {
+            while court.turn.load(Ordering::Acquire) != turn {
+                crate::sync::park_until(None);
+            }
+            if turn > 0 {
+                woken.push(nanos(court).saturating_sub(court.handed_at.load(Ordering::Relaxed)));
+            }
+            court.handed_at.store(nanos(court), Ordering::Relaxed);
+            court.turn.store(turn + 1, Ordering::Release);
+            other.unpark();
+        }
+        woken
+    }
+    let court = Arc::new(Court {
+        turn: AtomicU64::new(0),
+        handed_at: AtomicU64::new(0),
+        epoch: Instant::now(),
+    });
+    let first = std::thread::current();
+    let helper = {
+        let court = Arc::clone(&court);
+        std::thread::Builder::new()
+            .name("ipcm-park-cost".into())
+            .spawn(move || play(&court, 1, &first))
+    };
+    let Ok(helper) = helper else {
+        return Duration::ZERO;
+    };
+    let mut woken = play(&court, 0, helper.thread());
+    let Ok(theirs) = helper.join() else {
+        return Duration::ZERO;
+    };
+    woken.extend(theirs);
+    woken.sort_unstable();
+    woken
+        .get(woken.len() / 2)
+        .map_or(Duration::ZERO, |&ns| Duration::from_nanos(ns))
+}
+
+/// Counts a thread among those that use IPC while it lives (one per thread
+/// record).
+pub(crate) struct LiveThread(());
+
+impl LiveThread {
+    pub(crate) fn new() -> LiveThread {
+        LIVE_THREADS.fetch_add(1, Ordering::Relaxed);
+        LiveThread(())
+    }
+}
+
+impl Drop for LiveThread {
+    fn drop(&mut self) {
+        LIVE_THREADS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Run `park` counted as a parked thread (one that needs no CPU).
+pub(crate) fn parked<R>(park: impl FnOnce() -> R) -> R {
+    PARKED_THREADS.fetch_add(1, Ordering::Relaxed);
+    let result = park();
+    PARKED_THREADS.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+/// Whether the threads that use IPC and are not parked in it outnumber the
+/// CPUs this process may run on. Threads blocked elsewhere (in a join, on
+/// a socket) count as running: the error is towards not spinning.
+fn threads_outnumber_cpus() -> bool {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let running = LIVE_THREADS
+        .load(Ordering::Relaxed)
+        .saturating_sub(PARKED_THREADS.load(Ordering::Relaxed));
+    running > cpus
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_park_cost_is_measured_once_and_bounds_the_spin() {
+        let cost = park_cost();
+        assert!(cost > Duration::ZERO, "a hand-off takes some time");
+        assert_eq!(park_cost(), cost, "measured once");
+        let plan = SpinRecord::new().plan();
+        assert!(plan.pause <= cost.min(MAX_SPIN) && plan.yielding <= cost.min(MAX_SPIN));
+    }
+
+    /// Whether each of the next `n` waits tries `it`.
+    fn next_tries(payoff: &Payoff, n: usize) -> Vec<bool> {
+        (0..n).map(|_| payoff.try_now()).collect()
+    }
+
+    #[test]
+    fn after_failures_a_way_of_waiting_is_skipped_for_more_and_more_waits() {
+        let payoff = Payoff::new();
+        payoff.record(false);
+        assert_eq!(next_tries(&payoff, 2), [false, true]);
+        payoff.record(false);
+        assert_eq!(next_tries(&payoff, 4), [false, false, false, true]);
+        for _ in 0..10 {
+            payoff.record(false);
+        }
+        let tries = next_tries(&payoff, MAX_SKIPPED as usize + 1);
+        assert_eq!(tries.iter().filter(|&&t| t).count(), 1);
+        // One success: tried again at once after the next failure.
+        payoff.record(true);
+        payoff.record(false);
+        assert_eq!(next_tries(&payoff, 2), [false, true]);
+    }
+
+    #[test]
+    fn a_wake_that_came_while_yielding_stops_the_pausing_not_the_spinning() {
+        let record = SpinRecord::new();
+        let plan = Plan {
+            pause: Duration::from_micros(1),
+            yielding: Duration::from_micros(1),
+        };
+        record.record(plan, Outcome::WokenYielding);
+        assert_eq!(next_tries(&record.pausing, 2), [false, true]);
+        assert_eq!(next_tries(&record.spinning, 1), [true]);
+        record.record(plan, Outcome::NotInTime);
+        assert_eq!(next_tries(&record.spinning, 2), [false, true]);
+    }
+
+    #[test]
+    fn nobody_pauses_while_threads_outnumber_cpus() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let many: Vec<LiveThread> = (0..=cpus).map(|_| LiveThread::new()).collect();
+        // Other tests' threads may be parked meanwhile, but never more
+        // than the live ones, so at least cpus + 1 count as running.
+        assert!(threads_outnumber_cpus());
+        assert_eq!(SpinRecord::new().plan().pause, Duration::ZERO);
+        drop(many);
+    }
+
+    #[test]
+    fn a_parked_thread_is_not_counted_as_running() {
+        let inside = parked(|| PARKED_THREADS.load(Ordering::Relaxed));
+        assert!(inside >= 1);
+    }
+}
