@@ -44,7 +44,7 @@ fn user_addr<T>(va: *mut T) -> UserAddr {
 fn finished<T>(progress: Progress<T>) -> Result<(), Status> {
     match progress {
         Progress::Done(_) => Ok(()),
-        Progress::Blocked => Err(Status::Blocked),
+        Progress::Blocked(_) => Err(Status::Blocked),
     }
 }
 

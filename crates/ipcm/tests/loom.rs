@@ -149,7 +149,7 @@ fn outcome<T>(ipcm: &LoomIpcm, thread: usize, result: Result<Progress<T>, Status
             assert!(wakes.is_empty(), "a completed call was also woken");
             Status::Ok
         }
-        Ok(Progress::Blocked) => {
+        Ok(Progress::Blocked(_)) => {
             assert_eq!(
                 wakes.len(),
                 1,

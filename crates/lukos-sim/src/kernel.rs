@@ -897,7 +897,7 @@ impl Sim {
         let ipcm = &self.ipcm;
         let blocked = |progress: Progress<IpcValue>| match progress {
             Progress::Done(value) => value,
-            Progress::Blocked => IpcValue::Blocked,
+            Progress::Blocked(_) => IpcValue::Blocked,
         };
         match *call {
             IpcCall::Create {
@@ -1218,7 +1218,7 @@ impl Sim {
 fn map_progress<T>(progress: Progress<T>, f: impl FnOnce(T) -> IpcValue) -> Progress<IpcValue> {
     match progress {
         Progress::Done(value) => Progress::Done(f(value)),
-        Progress::Blocked => Progress::Blocked,
+        Progress::Blocked(ticket) => Progress::Blocked(ticket),
     }
 }
 
