@@ -73,6 +73,7 @@ mod flags;
 mod id;
 mod kernel;
 mod manager;
+mod pending;
 mod pipe;
 mod registry;
 mod ring;

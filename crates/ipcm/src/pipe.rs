@@ -248,6 +248,12 @@ impl<T> PipeState<T> {
         }
     }
 
+    /// Whether the lock holder finished any pending operation.
+    #[inline]
+    pub(crate) fn has_finished(&self) -> bool {
+        self.waiters.has_finished()
+    }
+
     /// The operations finished since the lock was taken; the caller wakes
     /// them after unlocking (DESIGN §8: before it returns).
     #[inline]
