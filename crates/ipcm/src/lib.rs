@@ -77,6 +77,7 @@ mod pending;
 mod pipe;
 mod registry;
 mod ring;
+mod slots;
 mod status;
 mod wait;
 
@@ -89,5 +90,6 @@ pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target};
 pub use pipe::{Pipe, PipeInfo, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
+pub use slots::MAX_PIPES;
 pub use status::Status;
 pub use wait::Ticket;

@@ -25,6 +25,7 @@ use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::Ring;
+use crate::slots::SlotTable;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
@@ -110,7 +111,11 @@ impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
 /// kernel creates one manager (the C ABI keeps one in a static).
 pub struct Ipcm<R: RawMutex, K: Kernel> {
     kernel: K,
+    /// Names, free slots and generations; taken by create, destroy and
+    /// lookup by name only.
     registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
+    /// The live pipes by id, read without a shared lock.
+    by_id: SlotTable<R, Pipe<R, K::Thread>>,
     /// The pending operation of each thread that has one, sharded by
     /// thread. An entry leaves just before its thread is woken.
     pending: PendingThreads<R, K::Thread>,
@@ -123,6 +128,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         Ipcm {
             kernel,
             registry: Mutex::new(Registry::new()),
+            by_id: SlotTable::new(),
             pending: PendingThreads::new(),
         }
     }
@@ -155,9 +161,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         };
         // Allocate the store before taking the registry lock.
         let ring = Ring::new(msg_size, max_msgs)?;
-        self.registry
-            .lock()
-            .insert(name, |id, name| Pipe::new(id, name, owner, flags, ring))
+        let mut registry = self.registry.lock();
+        let id = registry.insert(
+            name,
+            |index| self.by_id.reserve(index),
+            |id, name| Pipe::new(id, name, owner, flags, ring),
+        )?;
+        if let Some(pipe) = registry.get(id) {
+            self.by_id.publish(pipe.clone());
+        }
+        Ok(id)
     }
 
     /// The id of the live pipe called `name`.
@@ -177,11 +190,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound` for an unknown or stale id.
     pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
-        self.registry
-            .lock()
-            .get(id)
-            .cloned()
-            .ok_or(Status::NotFound)
+        self.by_id.get(id).ok_or(Status::NotFound)
     }
 
     /// How many pipes exist.
@@ -492,6 +501,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
             pipe.check_owner(process)?;
             registry.remove(id, pipe.name());
+            self.by_id.clear(id);
             pipe
         };
         self.locked(&pipe, |state| {

@@ -117,6 +117,12 @@ impl<R: RawMutex, T> Pipe<R, T> {
     }
 }
 
+impl<R: RawMutex, T> crate::slots::HasId for Pipe<R, T> {
+    fn id(&self) -> PipeId {
+        self.id
+    }
+}
+
 /// A snapshot of a pipe's configuration, contents and counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipeInfo {
