@@ -47,7 +47,7 @@
 //!
 //! // The pipe is empty: the reader's operation becomes pending.
 //! let read = ipcm.read(&reader, pipe, UserAddr(0), UserAddr(16))?;
-//! assert_eq!(read, Progress::Blocked);
+//! assert!(matches!(read, Progress::Blocked(_)));
 //!
 //! // The writer's message goes straight into the reader's buffer.
 //! ipcm.kernel().memory.lock().unwrap()[writer][..5].copy_from_slice(b"hello");
@@ -74,9 +74,11 @@ mod flags;
 mod id;
 mod kernel;
 mod manager;
+mod pending;
 mod pipe;
 mod registry;
 mod ring;
+mod slots;
 mod status;
 mod wait;
 
@@ -94,4 +96,6 @@ pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target};
 pub use pipe::{Pipe, PipeInfo, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
+pub use slots::MAX_PIPES;
 pub use status::Status;
+pub use wait::Ticket;

@@ -1,25 +1,37 @@
 //! The IPC manager: the registry of pipes, who is waiting where, and the
 //! locking around each pipe's state machine.
 //!
-//! Locks: the registry lock, one lock per pipe, and the lock of the
-//! pending-thread table. The only nesting is pipe → pending (when a thread
-//! blocks); kernel hooks other than the bounded copies run with no lock held.
+//! Locks: the registry lock (create, destroy, lookup), one lock per pipe,
+//! and one lock per shard of the pending-thread table ([`crate::pending`]).
+//! The only nesting is pipe → shard (when a thread blocks); kernel hooks other than the bounded copies run with no lock held:
+//! `process_of` and `priority_of` are asked before any lock is taken, and
+//! `wake` after the pipe's lock is released (DESIGN §8).
+//!
+//! # Wake before return
+//! A call that finishes pending operations (a write serving readers, a read
+//! admitting writers, a cancel, a destroy) collects their wait records in
+//! its own chain while it holds the pipe's lock (see [`crate::wait`]). It
+//! takes the chain before unlocking, then takes its records back a small
+//! on-stack batch at a time and wakes each thread, and only then returns.
+//! No other call can reach those records, so a call never wakes another's
+//! operations and never leaves its own to someone else; and nothing is
+//! allocated: each record was reserved when its thread blocked.
 
 use alloc::sync::Arc;
-#[cfg(not(loom))]
-use core::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering};
-
-use hashbrown::HashMap;
 use lock_api::{Mutex, MutexGuard, RawMutex};
 
 use crate::kernel::{Caller, Kernel, UserAddr};
+use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::Ring;
-use crate::wait::PendingOp;
-use crate::{PipeFlags, PipeId, Status};
+use crate::slots::SlotTable;
+use crate::wait::{Chain, PendingOp, Ticket, Wake};
+use crate::{PipeFlags, PipeId, Priority, Status};
+
+/// How many finished operations a call takes back under one lock
+/// acquisition before it wakes them (on its stack, so kept small).
+const WAKE_BATCH: usize = 8;
 
 /// A shared handle to a pipe; see [`Ipcm::open`].
 pub type PipeRef<R, K> = Arc<Pipe<R, <K as Kernel>::Thread>>;
@@ -33,9 +45,18 @@ pub enum Progress<T> {
     /// The operation is pending: park the thread; the IPC manager calls
     /// [`Kernel::wake`] for it exactly once with the final status (for a
     /// read, the message and its length are in the thread's buffers by
-    /// then).
-    Blocked,
+    /// then). The ticket names this operation for
+    /// [`Ipcm::cancel_op`] (e.g. when its deadline passes).
+    Blocked(Ticket),
 }
+
+/// The type of the `would_block` closure of a form that never blocks
+/// (always `None`).
+type NeverBlocks<R, K, P> = fn(
+    &Pipe<R, <K as Kernel>::Thread>,
+    &mut PipeState<<K as Kernel>::Thread>,
+    Priority,
+) -> Result<P, Status>;
 
 /// Why a pending operation is being cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,25 +111,25 @@ impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
 /// kernel creates one manager (the C ABI keeps one in a static).
 pub struct Ipcm<R: RawMutex, K: Kernel> {
     kernel: K,
+    /// Names, free slots and generations; taken by create, destroy and
+    /// lookup by name only.
     registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
-    /// Which pipe each thread with a pending operation waits on. An entry
-    /// leaves just before its thread is woken.
-    pending: Mutex<R, HashMap<K::Thread, PipeId>>,
-    /// Entries in `pending`, readable without its lock: while it is 0 (no
-    /// thread waits anywhere) a call skips the `AlreadyPending` look-up.
-    /// A thread always sees its own registration, which is what that check
-    /// needs.
-    pending_count: AtomicUsize,
+    /// The live pipes by id, read without a shared lock.
+    by_id: SlotTable<R, Pipe<R, K::Thread>>,
+    /// The pending operation of each thread that has one, sharded by
+    /// thread. An entry leaves just before its thread is woken.
+    pending: PendingThreads<R, K::Thread>,
 }
 
 impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
-    /// A manager with no pipes, using `kernel`'s hooks.
+    /// A manager with no pipes, using `kernel`'s hooks. Allocates its
+    /// pending-thread table (a few KiB; aborts only if that fails, at boot).
     pub fn new(kernel: K) -> Self {
         Ipcm {
             kernel,
             registry: Mutex::new(Registry::new()),
-            pending: Mutex::new(HashMap::default()),
-            pending_count: AtomicUsize::new(0),
+            by_id: SlotTable::new(),
+            pending: PendingThreads::new(),
         }
     }
 
@@ -140,9 +161,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         };
         // Allocate the store before taking the registry lock.
         let ring = Ring::new(msg_size, max_msgs)?;
-        self.registry
-            .lock()
-            .insert(name, |id, name| Pipe::new(id, name, owner, flags, ring))
+        let mut registry = self.registry.lock();
+        let id = registry.insert(
+            name,
+            |index| self.by_id.reserve(index),
+            |id, name| Pipe::new(id, name, owner, flags, ring),
+        )?;
+        if let Some(pipe) = registry.get(id) {
+            self.by_id.publish(pipe.clone());
+        }
+        Ok(id)
     }
 
     /// The id of the live pipe called `name`.
@@ -162,11 +190,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound` for an unknown or stale id.
     pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
-        self.registry
-            .lock()
-            .get(id)
-            .cloned()
-            .ok_or(Status::NotFound)
+        self.by_id.get(id).ok_or(Status::NotFound)
     }
 
     /// How many pipes exist.
@@ -177,7 +201,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// Whether `thread` has a pending operation (one that has not yet been
     /// handed to [`Kernel::wake`]).
     pub fn is_pending(&self, thread: &K::Thread) -> bool {
-        self.pending.lock().contains_key(thread)
+        self.pending.contains(thread)
     }
 
     /// Write `len` bytes at `src` in `thread`'s address space as one message.
@@ -205,7 +229,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, PendingOp::Write { buf: src, len }),
+            Some(|pipe: &_, state: &mut _, priority| {
+                self.block(
+                    pipe,
+                    state,
+                    thread,
+                    PendingOp::Write { buf: src, len },
+                    priority,
+                )
+            }),
         )
     }
 
@@ -231,7 +263,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             |written| written,
-            |_, _| Err(Status::Full),
+            None::<NeverBlocks<R, K, Written>>,
         )
     }
 
@@ -262,7 +294,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             true,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, op),
+            Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
 
@@ -289,7 +321,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             true,
             |len| len,
-            |_, _| Err(Status::Empty),
+            None::<NeverBlocks<R, K, usize>>,
         )
     }
 
@@ -319,7 +351,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             false,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, op),
+            Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
 
@@ -346,7 +378,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             false,
             |len| len,
-            |_, _| Err(Status::Empty),
+            None::<NeverBlocks<R, K, usize>>,
         )
     }
 
@@ -410,18 +442,39 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.kernel_receive(pipe.into(), buf, false)
     }
 
-    /// End `thread`'s pending operation without doing it: the thread is
-    /// woken with `TimedOut` or `Cancelled`. If the operation completed
-    /// first (or there was none), this returns `NotFound` and changes
-    /// nothing: each pending operation has exactly one outcome.
+    /// End `thread`'s pending operation, whatever it is, without doing it
+    /// (for a thread being killed): the thread is woken with `TimedOut` or
+    /// `Cancelled` before this returns `Ok`, so the kernel may free it
+    /// then. If the operation completed first (or there was none), this
+    /// returns `NotFound` and changes nothing: each pending operation has
+    /// exactly one outcome. A timeout should use [`cancel_op`](Self::cancel_op)
+    /// with the operation's ticket instead, so that a late timer cannot
+    /// cancel the thread's next operation.
     ///
     /// # Errors
     /// `NotFound`.
     pub fn cancel(&self, thread: &K::Thread, reason: CancelReason) -> Result<(), Status> {
-        let id = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
-        let pipe = self.open(id)?;
+        let ticket = self.pending.ticket(thread).ok_or(Status::NotFound)?;
+        self.cancel_op(thread, ticket, reason)
+    }
+
+    /// End `thread`'s pending operation named by `ticket` without doing it:
+    /// the thread is woken with `TimedOut` or `Cancelled` before this
+    /// returns `Ok`. A stale ticket (the operation has an outcome already,
+    /// or never was `thread`'s) is `NotFound` and changes nothing, even if
+    /// the thread waits for another operation by then.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub fn cancel_op(
+        &self,
+        thread: &K::Thread,
+        ticket: Ticket,
+        reason: CancelReason,
+    ) -> Result<(), Status> {
+        let pipe = self.open(ticket.pipe())?;
         self.locked(&pipe, |state| {
-            if state.cancel(thread, reason.status()) {
+            if state.cancel(thread, ticket.slot(), ticket.seq(), reason.status()) {
                 Ok(())
             } else {
                 Err(Status::NotFound)
@@ -430,18 +483,25 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     }
 
     /// Destroy pipe `id`: every pending operation is woken with
-    /// `Destroyed`, queued messages are released, the name is free again and
-    /// the id is never valid again. Only the owner process (or the kernel)
-    /// may destroy.
+    /// `Destroyed` before this returns, queued messages and the message
+    /// store are freed at once (a handle held across it keeps only the
+    /// pipe's header), the name is free again and the id is never valid
+    /// again. Only the owner process (or the kernel) may destroy.
     ///
     /// # Errors
     /// `NotFound`, `Denied` (nothing changed).
     pub fn destroy(&self, caller: Caller<'_, K::Thread>, id: PipeId) -> Result<(), Status> {
+        // No hook under the registry lock: ask the caller's process first.
+        let process = match caller {
+            Caller::Kernel => None,
+            Caller::Thread(thread) => Some(self.kernel.process_of(thread)),
+        };
         let pipe = {
             let mut registry = self.registry.lock();
             let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
-            pipe.check_access(&self.kernel, caller, PipeFlags::empty())?;
+            pipe.check_owner(process)?;
             registry.remove(id, pipe.name());
+            self.by_id.clear(id);
             pipe
         };
         self.locked(&pipe, |state| {
@@ -487,7 +547,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     }
 
     /// Run `f` on the pipe's state under its lock, then wake every thread
-    /// whose operation `f` finished, with the lock released.
+    /// whose operation `f` finished, with the lock released, before
+    /// returning.
     #[inline]
     fn locked<T>(
         &self,
@@ -495,52 +556,41 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         f: impl FnOnce(&mut PipeState<K::Thread>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
-        let before = state.outbox_len();
         let result = f(&mut state);
-        let finished = state.outbox_len() - before;
-        self.wake_finished(pipe, state, finished);
+        if state.has_finished() {
+            let finished = state.take_finished();
+            self.wake_finished(pipe, state, finished);
+        } else {
+            drop(state);
+        }
         result
     }
 
-    /// Wake `count` threads from the pipe's outbox, oldest first, taking the
-    /// lock again for each after the first. Another call may have queued
-    /// entries ahead of ours; it wakes as many as it queued, so every entry
-    /// is woken exactly once and nobody waits on anybody else's wakes.
-    #[inline]
+    /// Wake the threads of `chain` (records this call finished), oldest
+    /// first: take a batch back under the lock (held on entry, then taken
+    /// again per batch), release it, wake the batch.
+    #[cold]
     fn wake_finished(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: MutexGuard<'_, R, PipeState<K::Thread>>,
-        count: usize,
+        mut chain: Chain,
     ) {
-        if count == 0 {
-            return;
-        }
-        self.wake_finished_slow(pipe, state, count);
-    }
-
-    fn wake_finished_slow(
-        &self,
-        pipe: &Pipe<R, K::Thread>,
-        state: MutexGuard<'_, R, PipeState<K::Thread>>,
-        count: usize,
-    ) {
+        let mut batch: [Option<Wake<K::Thread>>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
         let mut held = Some(state);
-        for _ in 0..count {
+        while !chain.is_empty() {
             let mut state = held.take().unwrap_or_else(|| pipe.state.lock());
-            let entry = state.pop_outbox();
+            let taken = state.take_batch(&mut chain, &mut batch);
             drop(state);
-            // Each caller pops only as many as it pushed, so ours are there.
-            let Some((thread, status)) = entry else {
-                debug_assert!(false, "outbox shorter than the wakes owed");
+            if taken == 0 {
+                debug_assert!(false, "a non-empty chain gave nothing back");
                 return;
-            };
-            {
-                let mut pending = self.pending.lock();
-                pending.remove(&thread);
-                self.pending_count.store(pending.len(), Ordering::Relaxed);
             }
-            self.kernel.wake(thread, status);
+            for wake in batch[..taken].iter_mut().filter_map(Option::take) {
+                let ticket = Ticket::new(pipe.id(), wake.slot, wake.seq);
+                self.pending.remove(&wake.thread, ticket);
+                self.kernel.wake(wake.thread, wake.status);
+            }
         }
     }
 
@@ -556,11 +606,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         src: UserAddr,
         len: usize,
         done: impl FnOnce(Written) -> P,
-        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+        would_block: Option<
+            impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
+        >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
+            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
             self.locked(pipe, |state| {
                 let source = Source::User {
@@ -570,7 +623,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 };
                 match state.write(&self.kernel, source, discard)? {
                     Attempt::Done(written) => Ok(done(written)),
-                    Attempt::WouldBlock => would_block(pipe, state),
+                    Attempt::WouldBlock => match would_block {
+                        Some(block) => block(pipe, state, priority),
+                        None => Err(Status::Full),
+                    },
                 }
             })
         })
@@ -588,11 +644,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         len_out: UserAddr,
         consume: bool,
         done: impl FnOnce(usize) -> P,
-        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+        would_block: Option<
+            impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
+        >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
+            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state| {
                 let sink = Sink::User {
                     thread,
@@ -601,7 +660,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 };
                 match state.read(&self.kernel, sink, consume)? {
                     Attempt::Done(len) => Ok(done(len)),
-                    Attempt::WouldBlock => would_block(pipe, state),
+                    Attempt::WouldBlock => match would_block {
+                        Some(block) => block(pipe, state, priority),
+                        None => Err(Status::Empty),
+                    },
                 }
             })
         })
@@ -628,36 +690,44 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// changes nothing.
     #[inline]
     fn check_not_pending(&self, thread: &K::Thread) -> Result<(), Status> {
-        if self.pending_count.load(Ordering::Relaxed) != 0
-            && self.pending.lock().contains_key(thread)
-        {
+        if self.pending.contains(thread) {
             return Err(Status::AlreadyPending);
         }
         Ok(())
     }
 
-    /// Record `thread`'s pending `op` on `pipe` (whose lock is held).
+    /// The priority a blocking call on `pipe` would wait with, asked before
+    /// any lock is taken (DESIGN §8); only pipes that serve waiters by
+    /// priority ask.
+    #[inline]
+    fn priority_if_blocking(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        thread: &K::Thread,
+        may_block: bool,
+    ) -> Priority {
+        if may_block && pipe.flags().contains(PipeFlags::PRIORITY_WAITERS) {
+            self.kernel.priority_of(thread)
+        } else {
+            Priority::default()
+        }
+    }
+
+    /// Record `thread`'s pending `op` on `pipe` (whose lock is held), with
+    /// the `priority` asked before the lock.
     fn block<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: &mut PipeState<K::Thread>,
         thread: &K::Thread,
         op: PendingOp,
+        priority: Priority,
     ) -> Result<Progress<T>, Status> {
-        let mut pending = self.pending.lock();
-        if pending.contains_key(thread) {
-            return Err(Status::AlreadyPending);
-        }
-        pending.try_reserve(1).map_err(|_| Status::NoMemory)?;
         let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
-        let priority = if by_priority {
-            self.kernel.priority_of(thread)
-        } else {
-            crate::Priority::default()
-        };
-        state.enqueue(thread.clone(), priority, op, by_priority)?;
-        pending.insert(thread.clone(), pipe.id());
-        self.pending_count.store(pending.len(), Ordering::Relaxed);
-        Ok(Progress::Blocked)
+        let ticket = self.pending.insert_with(thread, || {
+            let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority)?;
+            Ok(Ticket::new(pipe.id(), slot, seq))
+        })?;
+        Ok(Progress::Blocked(ticket))
     }
 }

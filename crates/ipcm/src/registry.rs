@@ -23,6 +23,16 @@ pub fn validate_name(name: &str) -> Result<(), Status> {
     }
 }
 
+/// A copy of `name`, or `NoMemory`.
+fn try_box_str(name: &str) -> Result<Box<str>, Status> {
+    let mut owned = alloc::string::String::new();
+    owned
+        .try_reserve_exact(name.len())
+        .map_err(|_| Status::NoMemory)?;
+    owned.push_str(name);
+    Ok(owned.into_boxed_str())
+}
+
 struct Slot<P> {
     /// Generation of the current (or next) pipe in this slot, >= 1.
     generation: usize,
@@ -64,14 +74,16 @@ impl<P> Registry<P> {
         Some(self.names[at].1)
     }
 
-    /// Add a pipe built by `make` for its new id.
+    /// Add a pipe built by `make` for its new id. `reserve` is told the
+    /// slot index first and may refuse it (the by-id table cannot hold it).
     ///
     /// # Errors
     /// `NameTaken`, or `NoMemory` when the tables cannot grow (or every id
-    /// is used up); nothing changed then.
+    /// is used up), or `reserve`'s error; nothing changed then.
     pub(crate) fn insert(
         &mut self,
         name: Option<&str>,
+        reserve: impl FnOnce(usize) -> Result<(), Status>,
         make: impl FnOnce(PipeId, Option<Box<str>>) -> P,
     ) -> Result<PipeId, Status> {
         let name_at = match name {
@@ -81,20 +93,17 @@ impl<P> Registry<P> {
             },
             None => None,
         };
-        let owned_name = match name {
+        // Two copies of the name (the pipe's and the index's), both
+        // allocated fallibly before anything changes.
+        let (owned_name, indexed_name) = match name {
             Some(name) => {
-                let mut owned = alloc::string::String::new();
-                owned
-                    .try_reserve_exact(name.len())
-                    .map_err(|_| Status::NoMemory)?;
-                owned.push_str(name);
                 self.names.try_reserve(1).map_err(|_| Status::NoMemory)?;
-                Some(owned.into_boxed_str())
+                (Some(try_box_str(name)?), Some(try_box_str(name)?))
             }
-            None => None,
+            None => (None, None),
         };
-        let index = match self.free.pop() {
-            Some(index) => index,
+        let (index, reused) = match self.free.pop() {
+            Some(index) => (index, true),
             None => {
                 if self.slots.len() == MAX_SLOTS {
                     return Err(Status::NoMemory);
@@ -108,14 +117,27 @@ impl<P> Registry<P> {
                     generation: 1,
                     pipe: None,
                 });
-                self.slots.len() - 1
+                (self.slots.len() - 1, false)
             }
         };
-        let id = PipeId::new(index, self.slots[index].generation);
-        if let (Some(at), Some(name)) = (name_at, &owned_name) {
-            self.names.insert(at, (name.clone(), id));
+        if let Err(status) = reserve(index) {
+            // Undo the slot choice: the free list has room for every slot.
+            if reused {
+                self.free.push(index);
+            } else {
+                self.slots.pop();
+            }
+            return Err(status);
         }
-        self.slots[index].pipe = Some(Arc::new(make(id, owned_name)));
+        let id = PipeId::new(index, self.slots[index].generation);
+        // The one allocation that cannot be fallible on stable Rust
+        // (`Arc::try_new` is unstable); see the crate's `alloc_failure`
+        // test, which names it.
+        let pipe = Arc::new(make(id, owned_name));
+        if let (Some(at), Some(name)) = (name_at, indexed_name) {
+            self.names.insert(at, (name, id));
+        }
+        self.slots[index].pipe = Some(pipe);
         self.live += 1;
         Ok(id)
     }
@@ -152,9 +174,9 @@ mod tests {
     #[test]
     fn stale_ids_never_reach_a_new_pipe() {
         let mut registry = Registry::new();
-        let first = registry.insert(Some("a"), |_, _| 1).unwrap();
+        let first = registry.insert(Some("a"), |_| Ok(()), |_, _| 1).unwrap();
         assert!(registry.remove(first, Some("a")).is_some());
-        let second = registry.insert(Some("a"), |_, _| 2).unwrap();
+        let second = registry.insert(Some("a"), |_| Ok(()), |_, _| 2).unwrap();
         assert_eq!(first.index(), second.index());
         assert_ne!(first, second);
         assert!(registry.get(first).is_none());
@@ -166,10 +188,10 @@ mod tests {
     fn names_are_unique_and_sorted_lookup_works() {
         let mut registry = Registry::new();
         for name in ["m", "c", "x", "a"] {
-            registry.insert(Some(name), |_, _| ()).unwrap();
+            registry.insert(Some(name), |_| Ok(()), |_, _| ()).unwrap();
         }
         assert_eq!(
-            registry.insert(Some("c"), |_, _| ()),
+            registry.insert(Some("c"), |_| Ok(()), |_, _| ()),
             Err(Status::NameTaken)
         );
         for name in ["m", "c", "x", "a"] {
@@ -183,12 +205,35 @@ mod tests {
     #[test]
     fn a_slot_at_the_last_generation_is_retired() {
         let mut registry: Registry<()> = Registry::new();
-        let id = registry.insert(None, |_, _| ()).unwrap();
+        let id = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
         registry.slots[id.index()].generation = MAX_GENERATION;
         let last = PipeId::new(id.index(), MAX_GENERATION);
         assert!(registry.remove(last, None).is_some());
-        let next = registry.insert(None, |_, _| ()).unwrap();
+        let next = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
         assert_ne!(next.index(), id.index());
+    }
+
+    #[test]
+    fn a_refused_slot_changes_nothing() {
+        let mut registry: Registry<()> = Registry::new();
+        let kept = registry
+            .insert(Some("kept"), |_| Ok(()), |_, _| ())
+            .unwrap();
+        assert_eq!(
+            registry.insert(Some("new"), |_| Err(Status::NoMemory), |_, _| ()),
+            Err(Status::NoMemory)
+        );
+        assert!(registry.remove(kept, Some("kept")).is_some());
+        assert_eq!(
+            registry.insert(None, |_| Err(Status::NoMemory), |_, _| ()),
+            Err(Status::NoMemory),
+            "a reused slot goes back on the free list"
+        );
+        assert_eq!(registry.len(), 0);
+        assert_eq!(registry.id_by_name("new"), None);
+        let again = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
+        assert_eq!(again.index(), kept.index());
+        assert_eq!(registry.slots.len(), 1);
     }
 
     #[test]

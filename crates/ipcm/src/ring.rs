@@ -135,11 +135,18 @@ impl Ring {
         }
     }
 
-    /// Drop every queued message (on destroy); returns how many there were.
-    pub(crate) fn clear(&mut self) -> usize {
+    /// Drop every queued message and free the store (on destroy: DESIGN §8,
+    /// a handle held across it keeps only the pipe's small header); returns
+    /// how many messages there were. The ring keeps its sizes for `info`
+    /// but holds nothing after this: it must not be used again.
+    pub(crate) fn release(&mut self) -> usize {
         let released = self.queued;
         self.queued = 0;
-        self.head = self.tail;
+        self.head = 0;
+        self.tail = 0;
+        // Empty boxed slices own no allocation.
+        self.store = Box::default();
+        self.lens = Box::default();
         released
     }
 }
@@ -199,6 +206,16 @@ mod tests {
         assert_eq!(ring.front(), Some(&b"aa"[..]));
         ring.pop_front();
         assert_eq!(ring.front(), Some(&b"bb"[..]));
+    }
+
+    #[test]
+    fn release_frees_the_store() {
+        let mut ring = Ring::new(8, 4).unwrap();
+        push(&mut ring, b"a");
+        push(&mut ring, b"b");
+        assert_eq!(ring.release(), 2);
+        assert!(ring.is_empty());
+        assert!(ring.store.is_empty() && ring.lens.is_empty());
     }
 
     #[test]

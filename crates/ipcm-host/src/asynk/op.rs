@@ -19,7 +19,7 @@ use std::cell::{RefCell, UnsafeCell};
 use std::mem::size_of;
 use std::task::Waker;
 
-use ipcm::{CancelReason, ProcessId, Progress, Status, UserAddr};
+use ipcm::{CancelReason, ProcessId, Progress, Status, Ticket, UserAddr};
 
 use crate::kernel::{HostThread, Manager};
 
@@ -78,16 +78,16 @@ impl Task {
 /// A future's core "thread" and whether its operation is in flight.
 pub(crate) struct Op {
     record: HostThread,
-    /// An operation was recorded (the core returned `Blocked`) and its wake
-    /// has not been seen yet.
-    pending: bool,
+    /// The ticket of the operation the core recorded (it returned
+    /// `Blocked`) while its wake has not been seen yet.
+    pending: Option<Ticket>,
 }
 
 impl std::fmt::Debug for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Op")
             .field("task", self.task())
-            .field("pending", &self.pending)
+            .field("pending", &self.pending.is_some())
             .finish()
     }
 }
@@ -111,7 +111,7 @@ impl Drop for Op {
         // Pooled only when nothing can reach it any more: no operation in
         // flight or cancelled (`pending`), and the core's own clone, passed
         // to the wake, is gone (`strong_count`).
-        if self.pending || std::sync::Arc::strong_count(self.record.arc()) != 1 {
+        if self.pending.is_some() || std::sync::Arc::strong_count(self.record.arc()) != 1 {
             return;
         }
         // Pairs with the release of the core's last clone.
@@ -149,7 +149,7 @@ impl Op {
             record.act_for(process);
             return Op {
                 record,
-                pending: false,
+                pending: None,
             };
         }
         let storage = (0..msg_size + size_of::<usize>())
@@ -161,7 +161,7 @@ impl Op {
         };
         Op {
             record: HostThread::for_task(process, task),
-            pending: false,
+            pending: None,
         }
     }
 
@@ -171,7 +171,7 @@ impl Op {
 
     /// Whether an operation is in flight.
     pub(crate) fn is_pending(&self) -> bool {
-        self.pending
+        self.pending.is_some()
     }
 
     /// Copy `msg` into the record's storage, lend it as a source, and make
@@ -184,7 +184,7 @@ impl Op {
         msg: &[u8],
         call: impl FnOnce(&HostThread, UserAddr, usize) -> Result<Progress<T>, Status>,
     ) -> Result<Progress<T>, Status> {
-        assert!(!self.pending, "one operation at a time per record");
+        assert!(self.pending.is_none(), "one operation at a time per record");
         let task = self.task();
         if msg.len() > task.msg_size() {
             return Err(Status::TooLarge);
@@ -204,7 +204,10 @@ impl Op {
                 .lend_unguarded(task.base(), msg.len(), None)
         };
         let progress = call(&self.record, src, msg.len());
-        self.pending = matches!(progress, Ok(Progress::Blocked));
+        self.pending = match progress {
+            Ok(Progress::Blocked(ticket)) => Some(ticket),
+            _ => None,
+        };
         progress
     }
 
@@ -216,7 +219,7 @@ impl Op {
         waker: &Waker,
         call: impl FnOnce(&HostThread, UserAddr, UserAddr) -> Result<Progress<usize>, Status>,
     ) -> Result<Progress<usize>, Status> {
-        assert!(!self.pending, "one operation at a time per record");
+        assert!(self.pending.is_none(), "one operation at a time per record");
         let task = self.task();
         task.set_waker(waker);
         let msg_size = task.msg_size();
@@ -230,30 +233,31 @@ impl Op {
                 .lend_unguarded(base, msg_size, Some(base.add(msg_size)))
         };
         let progress = call(&self.record, dst, len_out);
-        self.pending = matches!(progress, Ok(Progress::Blocked));
+        self.pending = match progress {
+            Ok(Progress::Blocked(ticket)) => Some(ticket),
+            _ => None,
+        };
         progress
     }
 
     /// The wake's status once it came (the operation is over then), or
     /// `None` after registering `waker` to be woken by it.
     pub(crate) fn poll_wake(&mut self, waker: &Waker) -> Option<Status> {
-        if !self.pending {
-            return None;
-        }
+        self.pending?;
         // Usually the wake came (that is why we are polled): look first,
         // and register the waker only if it did not.
         let status = self.record.take_result().or_else(|| {
             self.task().set_waker(waker);
             self.record.take_result()
         })?;
-        self.pending = false;
+        self.pending = None;
         Some(status)
     }
 
     /// The message the last sink operation left in the storage, once it is
     /// over: `None` while one is in flight.
     pub(crate) fn received(&self) -> Option<&[u8]> {
-        if self.pending {
+        if self.pending.is_some() {
             return None;
         }
         let task = self.task();
@@ -277,13 +281,15 @@ impl Op {
     /// record, so nothing waits for the wake. `Ok(true)`: cancelled, the
     /// operation did not happen; `Ok(false)`: it had completed (or failed)
     /// first, or nothing was in flight.
-    ///
-    /// With the core contract of DESIGN.md §8 (`Blocked(Ticket)` and
-    /// `cancel_op`), this is where the ticket kept by `start_*` is passed.
+    /// The ticket kept by `start_*` names the operation (DESIGN §8), so
+    /// the cancel can only end this one.
     pub(crate) fn cancel(self, ipcm: &Manager) -> bool {
         // Taking `self`, and leaving `pending` set so that `drop` does not
         // pool it: the record is never reused after a cancel, so a late
         // wake of it cannot be mistaken for another operation's.
-        self.pending && ipcm.cancel(&self.record, CancelReason::Cancelled).is_ok()
+        self.pending.is_some_and(|ticket| {
+            ipcm.cancel_op(&self.record, ticket, CancelReason::Cancelled)
+                .is_ok()
+        })
     }
 }

@@ -142,7 +142,7 @@ impl Future for ReadFuture<'_> {
             match op.start_sink(cx.waker(), |me, dst, len_out| {
                 ipcm.peek(me, pipe.core_pipe(), dst, len_out)
             }) {
-                Ok(Progress::Blocked) => return Poll::Pending,
+                Ok(Progress::Blocked(_)) => return Poll::Pending,
                 // A message arrived in between: take it.
                 Ok(Progress::Done(_)) => {}
                 Err(status) => return ready(this, Err(Error::from_status(status))),
@@ -210,7 +210,7 @@ impl Future for PeekFuture<'_> {
         match op.start_sink(cx.waker(), |me, dst, len_out| {
             ipcm.peek(me, pipe.core_pipe(), dst, len_out)
         }) {
-            Ok(Progress::Blocked) => Poll::Pending,
+            Ok(Progress::Blocked(_)) => Poll::Pending,
             Ok(Progress::Done(_)) => Poll::Ready(this.copy_out()),
             Err(status) => {
                 this.done = true;
@@ -259,7 +259,7 @@ impl Future for WriteFuture<'_> {
                     match op.start_source(cx.waker(), this.msg, |me, src, len| {
                         ipcm.write(me, pipe.core_pipe(), src, len)
                     }) {
-                        Ok(Progress::Blocked) => return Poll::Pending,
+                        Ok(Progress::Blocked(_)) => return Poll::Pending,
                         Ok(Progress::Done(written)) => Ok(written.into()),
                         Err(status) => Err(Error::from_status(status)),
                     }

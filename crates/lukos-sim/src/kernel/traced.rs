@@ -32,7 +32,7 @@ fn pipe_name(pipes: &BTreeMap<PipeId, PipeRecord>, id: PipeId) -> String {
 /// The args of a thread-state slice.
 pub(super) fn state_args(thread: &Thread, pipes: &BTreeMap<PipeId, PipeRecord>) -> Value {
     let mut args = json!({ "priority": thread.priority.0 });
-    if let ThreadState::Blocked(BlockedOn::Pipe { id, op }) = thread.state {
+    if let ThreadState::Blocked(BlockedOn::Pipe { id, op, .. }) = thread.state {
         args["pipe"] = json!(pipe_name(pipes, id));
         args["pipe_id"] = json!(id.to_string());
         args["op"] = json!(op_name(op));
@@ -80,7 +80,7 @@ impl Sim {
             None => Track::Kernel,
         };
         let status = match outcome {
-            Ok(IpcValue::Blocked) => "BLOCKED",
+            Ok(IpcValue::Blocked(_)) => "BLOCKED",
             Ok(_) => "OK",
             Err(status) => status_name(*status),
         };
@@ -101,12 +101,12 @@ impl Sim {
             IpcCall::Read {
                 thread, len_out, ..
             },
-            Ok(IpcValue::Blocked),
+            Ok(IpcValue::Blocked(_)),
         ) = (call, outcome)
         {
             self.trace_waits.insert(*thread, WaitBytes::At(*len_out));
         }
-        if let (IpcCall::Write { thread, len, .. }, Ok(IpcValue::Blocked)) = (call, outcome) {
+        if let (IpcCall::Write { thread, len, .. }, Ok(IpcValue::Blocked(_))) = (call, outcome) {
             self.trace_waits.insert(*thread, WaitBytes::Len(*len));
         }
         if let Some(trace) = &mut self.trace {
@@ -176,7 +176,7 @@ impl Sim {
                 };
                 (None, name.to_owned(), Some(id), moved)
             }
-            IpcCall::Cancel { thread, reason } => {
+            IpcCall::Cancel { thread, reason } | IpcCall::CancelOp { thread, reason, .. } => {
                 let pipe = match self.threads[thread.0 as usize].state {
                     ThreadState::Blocked(BlockedOn::Pipe { id, .. }) => Some(id),
                     _ => None,
