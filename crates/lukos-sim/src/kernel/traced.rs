@@ -177,8 +177,10 @@ impl Sim {
                 (None, name.to_owned(), Some(id), moved)
             }
             IpcCall::Cancel { thread, reason } | IpcCall::CancelOp { thread, reason, .. } => {
-                let pipe = match self.threads[thread.0 as usize].state {
-                    ThreadState::Blocked(BlockedOn::Pipe { id, .. }) => Some(id),
+                // A ticket names its pipe even when it is stale (a late timer).
+                let pipe = match (call, &self.threads[thread.0 as usize].state) {
+                    (IpcCall::CancelOp { ticket, .. }, _) => Some(ticket.pipe()),
+                    (_, ThreadState::Blocked(BlockedOn::Pipe { id, .. })) => Some(*id),
                     _ => None,
                 };
                 let name = match reason {
