@@ -15,9 +15,9 @@ use hashbrown::HashMap;
 use lock_api::{Mutex, MutexGuard, RawMutex};
 
 use crate::kernel::{Caller, Kernel, UserAddr};
-use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
+use crate::pipe::{Attempt, Fast, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
-use crate::ring::Ring;
+use crate::ring::{Held, Ring};
 use crate::wait::PendingOp;
 use crate::{PipeFlags, PipeId, Status};
 
@@ -366,8 +366,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            self.locked(pipe, |state| {
-                match state.write(&self.kernel, Source::Kernel(msg), discard)? {
+            match pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard) {
+                Fast::Done(result) => return result,
+                Fast::WouldBlock => return Err(Status::Full),
+                Fast::Slow => {}
+            }
+            self.locked(pipe, |state, ring| {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }
@@ -420,13 +425,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     pub fn cancel(&self, thread: &K::Thread, reason: CancelReason) -> Result<(), Status> {
         let id = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
         let pipe = self.open(id)?;
-        self.locked(&pipe, |state| {
+        self.locked(&pipe, |state, _| {
             if state.cancel(thread, reason.status()) {
                 Ok(())
             } else {
                 Err(Status::NotFound)
             }
         })
+        // Destroyed meanwhile: its waiters were woken by the destroy.
+        .map_err(|_| Status::NotFound)
     }
 
     /// Destroy pipe `id`: every pending operation is woken with
@@ -444,8 +451,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             registry.remove(id, pipe.name());
             pipe
         };
-        self.locked(&pipe, |state| {
-            state.destroy();
+        self.locked(&pipe, |state, ring| {
+            state.destroy(ring);
             Ok(())
         })
     }
@@ -460,11 +467,12 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         K::Thread: 'a,
     {
         self.with_pipe(pipe.into(), |pipe| {
-            let state = pipe.state.lock();
-            if state.is_destroyed() {
-                return Err(Status::Destroyed);
-            }
-            Ok(state.info(pipe.id(), pipe.flags(), pipe.owner()))
+            self.locked(pipe, |state, ring| {
+                if state.is_destroyed() {
+                    return Err(Status::Destroyed);
+                }
+                Ok(state.info(ring, pipe.id(), pipe.flags(), pipe.owner()))
+            })
         })
     }
 
@@ -486,17 +494,26 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         f(pipe)
     }
 
-    /// Run `f` on the pipe's state under its lock, then wake every thread
-    /// whose operation `f` finished, with the lock released.
+    /// Run `f` on the pipe's state under its lock with both ends of its
+    /// ring held (so no fast operation is in flight), then give the ends
+    /// back, parked if the pipe has waiters (so that every operation takes
+    /// the lock while any thread waits), and wake every thread whose
+    /// operation `f` finished, with the lock released. `Destroyed` without
+    /// calling `f` once the ring is dead.
     #[inline]
     fn locked<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
-        f: impl FnOnce(&mut PipeState<K::Thread>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
+        let Ok(mut ring) = pipe.ring.hold() else {
+            return Err(Status::Destroyed);
+        };
         let before = state.outbox_len();
-        let result = f(&mut state);
+        let result = f(&mut state, &mut ring);
+        ring.park(state.has_waiters());
+        drop(ring);
         let finished = state.outbox_len() - before;
         self.wake_finished(pipe, state, finished);
         result
@@ -562,13 +579,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            self.locked(pipe, |state| {
-                let source = Source::User {
-                    thread,
-                    buf: src,
-                    len,
-                };
-                match state.write(&self.kernel, source, discard)? {
+            let source = Source::User {
+                thread,
+                buf: src,
+                len,
+            };
+            if let Fast::Done(result) = pipe.fast_write(&self.kernel, &source, discard) {
+                return result.map(done);
+            }
+            self.locked(pipe, |state, ring| {
+                match state.write(ring, &self.kernel, source, discard)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => would_block(pipe, state),
                 }
@@ -593,13 +613,21 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
-            self.locked(pipe, |state| {
+            let sink = Sink::User {
+                thread,
+                buf: dst,
+                len_out,
+            };
+            if let Fast::Done(result) = pipe.fast_read(&self.kernel, sink, consume) {
+                return result.map(done);
+            }
+            self.locked(pipe, |state, ring| {
                 let sink = Sink::User {
                     thread,
                     buf: dst,
                     len_out,
                 };
-                match state.read(&self.kernel, sink, consume)? {
+                match state.read(ring, &self.kernel, sink, consume)? {
                     Attempt::Done(len) => Ok(done(len)),
                     Attempt::WouldBlock => would_block(pipe, state),
                 }
@@ -614,8 +642,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         consume: bool,
     ) -> Result<usize, Status> {
         self.with_pipe(target, |pipe| {
-            self.locked(pipe, |state| {
-                match state.read(&self.kernel, Sink::Kernel(buf), consume)? {
+            match pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume) {
+                Fast::Done(result) => return result,
+                Fast::WouldBlock => return Err(Status::Empty),
+                Fast::Slow => {}
+            }
+            self.locked(pipe, |state, ring| {
+                match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
                     Attempt::Done(len) => Ok(len),
                     Attempt::WouldBlock => Err(Status::Empty),
                 }

@@ -1,8 +1,11 @@
 //! One pipe: its fixed configuration and the state machine of the blocking
 //! protocol (DESIGN §3), with no locking.
 //!
-//! Every operation here runs with the pipe's lock held (the manager takes
-//! it). Data moves through the kernel's copy hooks; threads whose pending
+//! The fast path ([`Pipe::fast_write`], [`Pipe::fast_read`]) takes no lock:
+//! it owns one end of the pipe's [`Ring`] for one bounded copy, and only
+//! while the pipe has no waiter (see the ring's invariants). Everything
+//! else runs with the pipe's lock held (the manager takes it) and both ends
+//! of the ring held ([`Held`]). Data moves through the kernel's copy hooks; threads whose pending
 //! operation completes are not woken here but appended to the pipe's
 //! *outbox*, which the manager drains after releasing the lock. So the only
 //! hooks called under the lock are the bounded copies.
@@ -13,7 +16,7 @@ use alloc::collections::VecDeque;
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::Ring;
+use crate::ring::{Held, Ring};
 use crate::wait::{Pending, PendingOp, WaitQueue};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -28,6 +31,8 @@ pub struct Pipe<R: RawMutex, T> {
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
+    /// The message store; its ends are taken lock-free or under `state`.
+    pub(crate) ring: Ring,
     pub(crate) state: Mutex<R, PipeState<T>>,
 }
 
@@ -46,7 +51,8 @@ impl<R: RawMutex, T> Pipe<R, T> {
             flags,
             msg_size: ring.msg_size(),
             max_msgs: ring.capacity(),
-            state: Mutex::new(PipeState::new(ring)),
+            ring,
+            state: Mutex::new(PipeState::new()),
         }
     }
 
@@ -103,6 +109,86 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Caller::Thread(_) => Err(Status::Denied),
         }
     }
+
+    /// Write without the lock, when the pipe has no waiter: `Slow` when it
+    /// has (or may be getting) one, or is destroyed. `WouldBlock` when full
+    /// and not `discard`; nothing changed then.
+    #[inline(always)]
+    pub(crate) fn fast_write<K: Kernel<Thread = T>>(
+        &self,
+        kernel: &K,
+        src: &Source<'_, T>,
+        discard: bool,
+    ) -> Fast<Written> {
+        let Ok(mut writer) = self.ring.writer() else {
+            return Fast::Slow;
+        };
+        let len = src.len();
+        if len > self.msg_size {
+            return Fast::Done(Err(Status::TooLarge));
+        }
+        if writer.is_full() && !discard {
+            return Fast::WouldBlock;
+        }
+        if src.fetch(kernel, writer.staging_mut(len)).is_err() {
+            return Fast::Done(Err(Status::BadAddress));
+        }
+        let dropped_oldest = writer.commit();
+        Fast::Done(Ok(Written {
+            dropped_oldest,
+            handed_off: false,
+        }))
+    }
+
+    /// Read (`consume`) or peek without the lock, like
+    /// [`fast_write`](Self::fast_write): `WouldBlock` when empty.
+    #[inline(always)]
+    pub(crate) fn fast_read<K: Kernel<Thread = T>>(
+        &self,
+        kernel: &K,
+        sink: Sink<'_, T>,
+        consume: bool,
+    ) -> Fast<usize> {
+        let Ok(reader) = self.ring.reader() else {
+            return Fast::Slow;
+        };
+        if let Sink::Kernel(buf) = &sink
+            && buf.len() < self.msg_size
+        {
+            return Fast::Done(Err(Status::BadParam));
+        }
+        let Some(msg) = reader.front() else {
+            return Fast::WouldBlock;
+        };
+        let len = msg.len();
+        match sink {
+            Sink::User {
+                thread,
+                buf,
+                len_out,
+            } => {
+                if deliver(kernel, thread, buf, len_out, msg).is_err() {
+                    return Fast::Done(Err(Status::BadAddress));
+                }
+            }
+            Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
+        }
+        if consume {
+            reader.pop();
+        }
+        Fast::Done(Ok(len))
+    }
+}
+
+/// The outcome of a fast-path attempt.
+pub(crate) enum Fast<T> {
+    /// Done (or failed) without the lock.
+    Done(Result<T, Status>),
+    /// Full (write) or empty (read), seen without the lock while the pipe
+    /// had no waiter; nothing changed.
+    WouldBlock,
+    /// The pipe has waiters or is destroyed: take the lock.
+    Slow,
 }
 
 /// A snapshot of a pipe's configuration, contents and counters.
@@ -158,7 +244,7 @@ pub(crate) enum Source<'a, T> {
 
 impl<T> Source<'_, T> {
     #[inline]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Source::User { len, .. } => *len,
             Source::Kernel(msg) => msg.len(),
@@ -210,32 +296,21 @@ pub(crate) enum Attempt<T> {
     WouldBlock,
 }
 
-#[derive(Default)]
-struct Counters {
-    written: u64,
-    read: u64,
-    dropped: u64,
-}
-
 /// The mutable part of a pipe, guarded by its lock.
 pub(crate) struct PipeState<T> {
-    ring: Ring,
     waiters: WaitQueue<T>,
     /// Threads whose pending operation finished, with their status, in the
     /// order they finished. Its capacity always covers every waiter, so
     /// moving a waiter here never allocates.
     outbox: VecDeque<(T, Status)>,
-    counters: Counters,
     destroyed: bool,
 }
 
 impl<T> PipeState<T> {
-    fn new(ring: Ring) -> Self {
+    fn new() -> Self {
         PipeState {
-            ring,
             waiters: WaitQueue::new(),
             outbox: VecDeque::new(),
-            counters: Counters::default(),
             destroyed: false,
         }
     }
@@ -254,21 +329,33 @@ impl<T: Clone + PartialEq> PipeState<T> {
         self.destroyed
     }
 
-    pub(crate) fn info(&self, pipe_id: PipeId, flags: PipeFlags, owner: ProcessId) -> PipeInfo {
+    /// Whether fast operations must take the lock: some thread waits.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.len() > 0
+    }
+
+    pub(crate) fn info(
+        &self,
+        ring: &Held<'_>,
+        pipe_id: PipeId,
+        flags: PipeFlags,
+        owner: ProcessId,
+    ) -> PipeInfo {
         let waiting = self.waiters.counts();
+        let counters = ring.counters();
         PipeInfo {
             id: pipe_id,
-            msg_size: self.ring.msg_size(),
-            max_msgs: self.ring.capacity(),
+            msg_size: ring.msg_size(),
+            max_msgs: ring.capacity(),
             flags,
             owner,
-            queued: self.ring.len(),
+            queued: ring.len(),
             pending_readers: waiting.readers,
             pending_peekers: waiting.peekers,
             pending_writers: waiting.writers,
-            written: self.counters.written,
-            read: self.counters.read,
-            dropped: self.counters.dropped,
+            written: counters.written,
+            read: counters.read,
+            dropped: counters.dropped,
         }
     }
 
@@ -278,6 +365,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
+        ring: &mut Held<'_>,
         kernel: &K,
         src: Source<'_, T>,
         discard: bool,
@@ -286,28 +374,25 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Err(Status::Destroyed);
         }
         let len = src.len();
-        if len > self.ring.msg_size() {
+        if len > ring.msg_size() {
             return Err(Status::TooLarge);
         }
-        if self.ring.is_full() && !discard {
+        if ring.is_full() && !discard {
             return Ok(Attempt::WouldBlock);
         }
-        src.fetch(kernel, self.ring.staging_mut(len))
+        src.fetch(kernel, ring.staging_mut(len))
             .map_err(|Fault| Status::BadAddress)?;
-        self.counters.written += 1;
 
         // Waiters on a pipe being written to are peekers and readers (a
         // writer waits only on a full pipe, and this write found room or
         // discards): serve them out of line.
         if self.waiters.len() > 0
-            && let Some(written) = self.serve_waiters(kernel, len)
+            && let Some(written) = self.serve_waiters(ring, kernel, len)
         {
             return Ok(Attempt::Done(written));
         }
-        let dropped_oldest = self.ring.commit_staged(len);
-        if dropped_oldest {
-            self.counters.dropped += 1;
-        }
+        // Counts the message written, and the dropped one if any.
+        let dropped_oldest = ring.commit_staged(len);
         Ok(Attempt::Done(Written {
             dropped_oldest,
             handed_off: false,
@@ -318,13 +403,14 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// then to the oldest pending reader whose buffer takes it. `Some`
     /// when a reader took it (nothing queued); `None`: queue it.
     #[cold]
-    fn serve_waiters<K: Kernel<Thread = T>>(&mut self, kernel: &K, len: usize) -> Option<Written> {
+    fn serve_waiters<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+        len: usize,
+    ) -> Option<Written> {
         let Self {
-            ring,
-            waiters,
-            outbox,
-            counters,
-            ..
+            waiters, outbox, ..
         } = self;
         let msg = ring.staged(len);
         waiters.drain_peekers(|peeker, buf, len_out| {
@@ -339,7 +425,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             match deliver(kernel, &reader.thread, buf, len_out, msg) {
                 Ok(()) => {
-                    counters.read += 1;
+                    ring.count_handed_off();
                     outbox.push_back((reader.thread, Status::Ok));
                     return Some(Written {
                         dropped_oldest: false,
@@ -360,6 +446,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
+        ring: &mut Held<'_>,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
@@ -368,11 +455,11 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Err(Status::Destroyed);
         }
         if let Sink::Kernel(buf) = &sink
-            && buf.len() < self.ring.msg_size()
+            && buf.len() < ring.msg_size()
         {
             return Err(Status::BadParam);
         }
-        let Some(msg) = self.ring.front() else {
+        let Some(msg) = ring.front() else {
             return Ok(Attempt::WouldBlock);
         };
         let len = msg.len();
@@ -385,10 +472,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
             Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
         }
         if consume {
-            self.ring.pop_front();
-            self.counters.read += 1;
+            // Counts the message read.
+            ring.pop_front();
             if self.waiters.len() > 0 {
-                self.admit_writers(kernel);
+                self.admit_writers(ring, kernel);
             }
         }
         Ok(Attempt::Done(len))
@@ -397,8 +484,8 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// Fill free slots from pending writers, oldest first; a writer whose
     /// buffer faults is woken with `BadAddress` and the next one is tried.
     #[cold]
-    fn admit_writers<K: Kernel<Thread = T>>(&mut self, kernel: &K) {
-        while !self.ring.is_full() {
+    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
+        while !ring.is_full() {
             let Some(writer) = self.waiters.pop_front() else {
                 return;
             };
@@ -406,11 +493,11 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 debug_assert!(false, "a reader waits on a pipe that is not empty");
                 continue;
             };
-            let copied = kernel.copy_from_user(&writer.thread, buf, self.ring.staging_mut(len));
+            let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
-                self.ring.commit_staged(len);
-                self.counters.written += 1;
+                // Counts the message written.
+                ring.commit_staged(len);
             }
             self.outbox.push_back((writer.thread, status));
         }
@@ -455,14 +542,15 @@ impl<T: Clone + PartialEq> PipeState<T> {
         }
     }
 
-    /// Mark destroyed, release the queued messages and end every pending
-    /// operation with `Destroyed`. Returns how many messages were released.
-    pub(crate) fn destroy(&mut self) -> usize {
+    /// Mark destroyed, release the queued messages, free the store and end
+    /// every pending operation with `Destroyed`. Returns how many messages
+    /// were released.
+    pub(crate) fn destroy(&mut self, ring: &mut Held<'_>) -> usize {
         self.destroyed = true;
         while let Some(pending) = self.waiters.pop_front() {
             self.outbox.push_back((pending.thread, Status::Destroyed));
         }
-        self.ring.clear()
+        ring.destroy()
     }
 }
 
