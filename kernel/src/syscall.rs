@@ -219,7 +219,7 @@ fn deadline(ticks: u64) -> Option<u64> {
 fn blocked_or_done<T>(progress: Result<Progress<T>, Status>, timeout_ticks: u64) -> Action {
     match progress {
         Ok(Progress::Done(_)) => done(status::OK),
-        Ok(Progress::Blocked) => Action::Block {
+        Ok(Progress::Blocked(_)) => Action::Block {
             deadline: deadline(timeout_ticks),
         },
         Err(e) => failed(e),

@@ -206,6 +206,29 @@ typedef struct ipcm_hooks_t {
 } ipcm_hooks_t;
 
 /**
+ * Names one pending operation (DESIGN §8): filled in by the `_ticket`
+ * forms of the blocking calls when they return `IPCM_STATUS_BLOCKED`, and
+ * passed to `ipcm_thread_cancel_op` to cancel that operation and no other
+ * (a timer that fires late cannot cancel the thread's next operation).
+ * Plain data: copy it freely; any value is safe to pass back (one that
+ * names no pending operation is `IPCM_STATUS_NOT_FOUND`).
+ */
+typedef struct ipcm_ticket_t {
+  /**
+   * The pipe the operation waits on.
+   */
+  size_t pipe;
+  /**
+   * The operation's wait record in that pipe.
+   */
+  uint32_t slot;
+  /**
+   * The operation's number on that pipe (never reused).
+   */
+  uint64_t seq;
+} ipcm_ticket_t;
+
+/**
  * A snapshot of a pipe, filled by `ipcm_pipe_info`.
  */
 typedef struct ipcm_pipe_info_t {
@@ -439,9 +462,73 @@ int ipcm_pipe_peek(thread_t *to, size_t id, void *vamsg, size_t *valen);
 int ipcm_pipe_try_peek(thread_t *to, size_t id, void *vamsg, size_t *valen);
 
 /**
- * End `thread`'s pending operation without doing it (timeout, thread
- * killed): the thread is woken with `reason`, which must be
- * `IPCM_STATUS_TIMED_OUT` or `IPCM_STATUS_CANCELLED`. One-shot: if the
+ * [`ipcm_pipe_write`] that also stores the pending operation's ticket at
+ * `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+ * otherwise; NULL: not wanted). Pass the ticket to
+ * [`ipcm_thread_cancel_op`] when the write's deadline passes.
+ *
+ * # Safety
+ * As [`ipcm_pipe_write`], and `ticket_out` is NULL or valid for a write of
+ * an `ipcm_ticket_t`.
+ */
+int ipcm_pipe_write_ticket(thread_t *from,
+                           size_t id,
+                           void *vamsg,
+                           size_t len,
+                           struct ipcm_ticket_t *ticket_out);
+
+/**
+ * [`ipcm_pipe_read`] that also stores the pending operation's ticket at
+ * `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+ * otherwise; NULL: not wanted).
+ *
+ * # Safety
+ * As [`ipcm_pipe_read`], and `ticket_out` is NULL or valid for a write of
+ * an `ipcm_ticket_t`.
+ */
+int ipcm_pipe_read_ticket(thread_t *to,
+                          size_t id,
+                          void *vamsg,
+                          size_t *valen,
+                          struct ipcm_ticket_t *ticket_out);
+
+/**
+ * [`ipcm_pipe_peek`] that also stores the pending operation's ticket at
+ * `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+ * otherwise; NULL: not wanted).
+ *
+ * # Safety
+ * As [`ipcm_pipe_read_ticket`].
+ */
+int ipcm_pipe_peek_ticket(thread_t *to,
+                          size_t id,
+                          void *vamsg,
+                          size_t *valen,
+                          struct ipcm_ticket_t *ticket_out);
+
+/**
+ * End the one pending operation of `thread` that `ticket` names, without
+ * doing it: the thread is woken with `reason` (`IPCM_STATUS_TIMED_OUT` or
+ * `IPCM_STATUS_CANCELLED`) before this returns `OK`, so the kernel may
+ * free the thread then. A stale ticket (the operation completed, was
+ * cancelled or destroyed, or is another thread's) returns `NOT_FOUND` and
+ * changes nothing, even when the thread waits for another operation by
+ * then: use this for timeouts.
+ *
+ * Returns `OK`, `NOT_FOUND`, or `BAD_PARAM` (other `reason`, NULL thread
+ * or ticket).
+ *
+ * # Safety
+ * `ticket` is NULL or valid for a read of an `ipcm_ticket_t`.
+ */
+int ipcm_thread_cancel_op(thread_t *thread, const struct ipcm_ticket_t *ticket, int reason);
+
+/**
+ * End `thread`'s pending operation, whichever it is, without doing it (a
+ * thread being killed; for timeouts prefer [`ipcm_thread_cancel_op`]):
+ * the thread is woken with `reason`, which must be
+ * `IPCM_STATUS_TIMED_OUT` or `IPCM_STATUS_CANCELLED`, before this returns
+ * `OK`, so the kernel may free the thread then. One-shot: if the
  * operation completed first or there is none, returns `NOT_FOUND` and
  * changes nothing, so a thread never gets two outcomes.
  *

@@ -33,6 +33,23 @@ pub struct thread_t {
     _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
 }
 
+/// Names one pending operation (DESIGN §8): filled in by the `_ticket`
+/// forms of the blocking calls when they return `IPCM_STATUS_BLOCKED`, and
+/// passed to `ipcm_thread_cancel_op` to cancel that operation and no other
+/// (a timer that fires late cannot cancel the thread's next operation).
+/// Plain data: copy it freely; any value is safe to pass back (one that
+/// names no pending operation is `IPCM_STATUS_NOT_FOUND`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ipcm_ticket_t {
+    /// The pipe the operation waits on.
+    pub pipe: usize,
+    /// The operation's wait record in that pipe.
+    pub slot: u32,
+    /// The operation's number on that pipe (never reused).
+    pub seq: u64,
+}
+
 /// Copy `len` bytes from `va` in `thread`'s address space to the kernel
 /// buffer `dst`. Returns 0 when every byte was copied, non-zero for a fault
 /// (some byte not mapped readable). Must not sleep, page in, or call the

@@ -11,11 +11,11 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::ptr;
 
-use ipcm::{Caller, CancelReason, PipeFlags, PipeId, Progress, Status, UserAddr};
+use ipcm::{Caller, CancelReason, PipeFlags, PipeId, Progress, Status, Ticket, UserAddr};
 
 use crate::abi::{
     IPCM_STATUS_CANCELLED, IPCM_STATUS_TIMED_OUT, ipc_pipe_t, ipcm_hooks_t, ipcm_pipe_info_t,
-    thread_t,
+    ipcm_ticket_t, thread_t,
 };
 use crate::global::ipcm;
 use crate::hooks::ThreadRef;
@@ -40,11 +40,29 @@ fn user_addr<T>(va: *mut T) -> UserAddr {
     UserAddr(va.expose_provenance())
 }
 
-/// A call that may block: `Blocked` is reported as a status.
-fn finished<T>(progress: Progress<T>) -> Result<(), Status> {
+/// A call that may block: `Blocked` is reported as a status, and its
+/// ticket stored at `ticket_out` (NULL: not wanted).
+///
+/// # Safety
+/// `ticket_out` is NULL or valid for a write of an `ipcm_ticket_t`.
+unsafe fn finished<T>(progress: Progress<T>, ticket_out: *mut ipcm_ticket_t) -> Result<(), Status> {
     match progress {
         Progress::Done(_) => Ok(()),
-        Progress::Blocked => Err(Status::Blocked),
+        Progress::Blocked(ticket) => {
+            let (pipe, slot, seq) = ticket.to_raw();
+            // SAFETY: NULL or valid for a write (the caller's contract).
+            unsafe { kptr::store(ticket_out, ipcm_ticket_t { pipe, slot, seq }) };
+            Err(Status::Blocked)
+        }
+    }
+}
+
+/// Why a cancel happens, from its C status code.
+fn cancel_reason(reason: c_int) -> Result<CancelReason, Status> {
+    match reason {
+        IPCM_STATUS_TIMED_OUT => Ok(CancelReason::TimedOut),
+        IPCM_STATUS_CANCELLED => Ok(CancelReason::Cancelled),
+        _ => Err(Status::BadParam),
     }
 }
 
@@ -252,7 +270,7 @@ pub unsafe extern "C" fn ipcm_pipe_write(
     len: usize,
 ) -> c_int {
     // SAFETY: this function's contract is send's.
-    boundary::status(|| unsafe { send(from, id, vamsg, len, true) })
+    boundary::status(|| unsafe { send(from, id, vamsg, len, true, ptr::null_mut()) })
 }
 
 /// [`ipcm_pipe_write`] that never blocks: `IPCM_STATUS_FULL` instead.
@@ -267,7 +285,7 @@ pub unsafe extern "C" fn ipcm_pipe_try_write(
     len: usize,
 ) -> c_int {
     // SAFETY: this function's contract is send's.
-    boundary::status(|| unsafe { send(from, id, vamsg, len, false) })
+    boundary::status(|| unsafe { send(from, id, vamsg, len, false, ptr::null_mut()) })
 }
 
 /// Take the oldest message of pipe `id` into `vamsg`, which must hold the
@@ -296,7 +314,9 @@ pub unsafe extern "C" fn ipcm_pipe_read(
     valen: *mut usize,
 ) -> c_int {
     // SAFETY: this function's contract is receive's.
-    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Read, true) })
+    boundary::status(|| unsafe {
+        receive(to, id, vamsg, valen, Receive::Read, true, ptr::null_mut())
+    })
 }
 
 /// [`ipcm_pipe_read`] that never blocks: `IPCM_STATUS_EMPTY` instead.
@@ -311,7 +331,9 @@ pub unsafe extern "C" fn ipcm_pipe_try_read(
     valen: *mut usize,
 ) -> c_int {
     // SAFETY: this function's contract is receive's.
-    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Read, false) })
+    boundary::status(|| unsafe {
+        receive(to, id, vamsg, valen, Receive::Read, false, ptr::null_mut())
+    })
 }
 
 /// Copy the oldest message of pipe `id` like [`ipcm_pipe_read`] without
@@ -328,7 +350,9 @@ pub unsafe extern "C" fn ipcm_pipe_peek(
     valen: *mut usize,
 ) -> c_int {
     // SAFETY: this function's contract is receive's.
-    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Peek, true) })
+    boundary::status(|| unsafe {
+        receive(to, id, vamsg, valen, Receive::Peek, true, ptr::null_mut())
+    })
 }
 
 /// [`ipcm_pipe_peek`] that never blocks: `IPCM_STATUS_EMPTY` instead.
@@ -343,12 +367,106 @@ pub unsafe extern "C" fn ipcm_pipe_try_peek(
     valen: *mut usize,
 ) -> c_int {
     // SAFETY: this function's contract is receive's.
-    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Peek, false) })
+    boundary::status(|| unsafe {
+        receive(to, id, vamsg, valen, Receive::Peek, false, ptr::null_mut())
+    })
 }
 
-/// End `thread`'s pending operation without doing it (timeout, thread
-/// killed): the thread is woken with `reason`, which must be
-/// `IPCM_STATUS_TIMED_OUT` or `IPCM_STATUS_CANCELLED`. One-shot: if the
+/// [`ipcm_pipe_write`] that also stores the pending operation's ticket at
+/// `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+/// otherwise; NULL: not wanted). Pass the ticket to
+/// [`ipcm_thread_cancel_op`] when the write's deadline passes.
+///
+/// # Safety
+/// As [`ipcm_pipe_write`], and `ticket_out` is NULL or valid for a write of
+/// an `ipcm_ticket_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ipcm_pipe_write_ticket(
+    from: *mut thread_t,
+    id: usize,
+    vamsg: *mut c_void,
+    len: usize,
+    ticket_out: *mut ipcm_ticket_t,
+) -> c_int {
+    // SAFETY: this function's contract is send's.
+    boundary::status(|| unsafe { send(from, id, vamsg, len, true, ticket_out) })
+}
+
+/// [`ipcm_pipe_read`] that also stores the pending operation's ticket at
+/// `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+/// otherwise; NULL: not wanted).
+///
+/// # Safety
+/// As [`ipcm_pipe_read`], and `ticket_out` is NULL or valid for a write of
+/// an `ipcm_ticket_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ipcm_pipe_read_ticket(
+    to: *mut thread_t,
+    id: usize,
+    vamsg: *mut c_void,
+    valen: *mut usize,
+    ticket_out: *mut ipcm_ticket_t,
+) -> c_int {
+    // SAFETY: this function's contract is receive's.
+    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Read, true, ticket_out) })
+}
+
+/// [`ipcm_pipe_peek`] that also stores the pending operation's ticket at
+/// `ticket_out` when it returns `IPCM_STATUS_BLOCKED` (untouched
+/// otherwise; NULL: not wanted).
+///
+/// # Safety
+/// As [`ipcm_pipe_read_ticket`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ipcm_pipe_peek_ticket(
+    to: *mut thread_t,
+    id: usize,
+    vamsg: *mut c_void,
+    valen: *mut usize,
+    ticket_out: *mut ipcm_ticket_t,
+) -> c_int {
+    // SAFETY: this function's contract is receive's.
+    boundary::status(|| unsafe { receive(to, id, vamsg, valen, Receive::Peek, true, ticket_out) })
+}
+
+/// End the one pending operation of `thread` that `ticket` names, without
+/// doing it: the thread is woken with `reason` (`IPCM_STATUS_TIMED_OUT` or
+/// `IPCM_STATUS_CANCELLED`) before this returns `OK`, so the kernel may
+/// free the thread then. A stale ticket (the operation completed, was
+/// cancelled or destroyed, or is another thread's) returns `NOT_FOUND` and
+/// changes nothing, even when the thread waits for another operation by
+/// then: use this for timeouts.
+///
+/// Returns `OK`, `NOT_FOUND`, or `BAD_PARAM` (other `reason`, NULL thread
+/// or ticket).
+///
+/// # Safety
+/// `ticket` is NULL or valid for a read of an `ipcm_ticket_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ipcm_thread_cancel_op(
+    thread: *mut thread_t,
+    ticket: *const ipcm_ticket_t,
+    reason: c_int,
+) -> c_int {
+    boundary::status(|| {
+        let reason = cancel_reason(reason)?;
+        let thread = ThreadRef::new(thread).ok_or(Status::BadParam)?;
+        if ticket.is_null() {
+            return Err(Status::BadParam);
+        }
+        // SAFETY: non-NULL (checked) and valid for a read (the contract);
+        // read_unaligned makes no alignment assumption.
+        let ticket = unsafe { ticket.read_unaligned() };
+        let ticket = Ticket::from_raw(ticket.pipe, ticket.slot, ticket.seq);
+        ipcm().cancel_op(&thread, ticket, reason)
+    })
+}
+
+/// End `thread`'s pending operation, whichever it is, without doing it (a
+/// thread being killed; for timeouts prefer [`ipcm_thread_cancel_op`]):
+/// the thread is woken with `reason`, which must be
+/// `IPCM_STATUS_TIMED_OUT` or `IPCM_STATUS_CANCELLED`, before this returns
+/// `OK`, so the kernel may free the thread then. One-shot: if the
 /// operation completed first or there is none, returns `NOT_FOUND` and
 /// changes nothing, so a thread never gets two outcomes.
 ///
@@ -360,11 +478,7 @@ pub unsafe extern "C" fn ipcm_pipe_try_peek(
 #[unsafe(no_mangle)]
 pub extern "C" fn ipcm_thread_cancel(thread: *mut thread_t, reason: c_int) -> c_int {
     boundary::status(|| {
-        let reason = match reason {
-            IPCM_STATUS_TIMED_OUT => CancelReason::TimedOut,
-            IPCM_STATUS_CANCELLED => CancelReason::Cancelled,
-            _ => return Err(Status::BadParam),
-        };
+        let reason = cancel_reason(reason)?;
         let thread = ThreadRef::new(thread).ok_or(Status::BadParam)?;
         ipcm().cancel(&thread, reason)
     })
@@ -453,21 +567,26 @@ pub extern "C" fn ipcm_status_name(status: c_int) -> *const c_char {
     name.as_ptr()
 }
 
-/// A write (`wait`: may block) by `from` (NULL: the kernel).
+/// A write (`wait`: may block) by `from` (NULL: the kernel); a blocked
+/// write's ticket goes to `ticket_out` (NULL: not wanted).
 ///
 /// # Safety
-/// As [`ipcm_pipe_write`].
+/// As [`ipcm_pipe_write_ticket`].
 unsafe fn send(
     from: *mut thread_t,
     id: usize,
     vamsg: *mut c_void,
     len: usize,
     wait: bool,
+    ticket_out: *mut ipcm_ticket_t,
 ) -> Result<(), Status> {
     let ipcm = ipcm();
     let id = PipeId::from_raw(id);
     match caller(from)? {
-        Some(thread) if wait => finished(ipcm.write(&thread, id, user_addr(vamsg), len)?),
+        // SAFETY: `ticket_out` as the caller's contract says.
+        Some(thread) if wait => unsafe {
+            finished(ipcm.write(&thread, id, user_addr(vamsg), len)?, ticket_out)
+        },
         Some(thread) => ipcm.try_write(&thread, id, user_addr(vamsg), len).map(drop),
         None => {
             if vamsg.is_null() {
@@ -492,10 +611,11 @@ enum Receive {
     Peek,
 }
 
-/// A read or peek (`wait`: may block) by `to` (NULL: the kernel).
+/// A read or peek (`wait`: may block) by `to` (NULL: the kernel); a
+/// blocked one's ticket goes to `ticket_out` (NULL: not wanted).
 ///
 /// # Safety
-/// As [`ipcm_pipe_read`].
+/// As [`ipcm_pipe_read_ticket`].
 unsafe fn receive(
     to: *mut thread_t,
     id: usize,
@@ -503,14 +623,21 @@ unsafe fn receive(
     valen: *mut usize,
     kind: Receive,
     wait: bool,
+    ticket_out: *mut ipcm_ticket_t,
 ) -> Result<(), Status> {
     let ipcm = ipcm();
     let id = PipeId::from_raw(id);
     let (buf, len_out) = (user_addr(vamsg), user_addr(valen));
     match (caller(to)?, kind, wait) {
-        (Some(thread), Receive::Read, true) => finished(ipcm.read(&thread, id, buf, len_out)?),
+        // SAFETY: `ticket_out` as the caller's contract says.
+        (Some(thread), Receive::Read, true) => unsafe {
+            finished(ipcm.read(&thread, id, buf, len_out)?, ticket_out)
+        },
         (Some(thread), Receive::Read, false) => ipcm.try_read(&thread, id, buf, len_out).map(drop),
-        (Some(thread), Receive::Peek, true) => finished(ipcm.peek(&thread, id, buf, len_out)?),
+        // SAFETY: `ticket_out` as the caller's contract says.
+        (Some(thread), Receive::Peek, true) => unsafe {
+            finished(ipcm.peek(&thread, id, buf, len_out)?, ticket_out)
+        },
         (Some(thread), Receive::Peek, false) => ipcm.try_peek(&thread, id, buf, len_out).map(drop),
         (None, ..) => {
             if vamsg.is_null() || valen.is_null() {

@@ -174,6 +174,15 @@ fn c_three_patterns_blackboard_token_semaphore_message_passing() {
     }
 }
 
+/// DESIGN §8: after a cancel returns OK the kernel may free the thread,
+/// even while another CPU's call is stalled in a wake hook (fails on the
+/// code before wake-before-return: the cancelled thread was woken later,
+/// from the stalled call, after it was freed).
+#[test]
+fn c_cancel_then_free_with_a_stalled_wake_on_another_thread() {
+    run("cancel_free");
+}
+
 #[test]
 fn c_program_runs_against_the_cdylib_too() {
     run_linked("patterns", Link::Dynamic);

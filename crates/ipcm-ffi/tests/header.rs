@@ -103,3 +103,20 @@ fn header_declares_the_seed_interface_exactly() {
         assert!(header.contains(prototype), "missing: {prototype}");
     }
 }
+
+#[test]
+fn header_declares_the_ticket_forms_beside_the_seed_calls() {
+    let header = committed();
+    for declaration in [
+        "typedef struct ipcm_ticket_t {",
+        "int ipcm_pipe_write_ticket(thread_t *from,",
+        "int ipcm_pipe_read_ticket(thread_t *to,",
+        "int ipcm_pipe_peek_ticket(thread_t *to,",
+        "int ipcm_thread_cancel_op(thread_t *thread, const struct ipcm_ticket_t *ticket, int reason);",
+        // The seed-era forms stay, unchanged.
+        "int ipcm_thread_cancel(thread_t *thread, int reason);",
+        "int ipcm_pipe_peek(thread_t *to, size_t id, void *vamsg, size_t *valen);",
+    ] {
+        assert!(header.contains(declaration), "missing: {declaration}");
+    }
+}

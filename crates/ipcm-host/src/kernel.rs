@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
-use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, UserAddr};
+use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, Ticket, UserAddr};
 
 use crate::sync::{self, AtomicI32, AtomicU64, Ordering, Thread};
 use crate::user_copy::Lease;
@@ -83,13 +83,13 @@ impl HostThread {
         Some(Status::from_code(code).unwrap_or(Status::Cancelled))
     }
 
-    /// Wait for the wake of this thread's pending operation on `ipcm`, and
+    /// Wait for the wake of this thread's pending operation `ticket` on `ipcm`, and
     /// return its status. Spins briefly with backoff (a park/unpark
     /// hand-off costs microseconds on a VM), then parks. When `deadline`
     /// passes first, the operation is cancelled; if the cancel loses the
     /// race against a completion, the completion's status is returned: one
     /// outcome, and the lent buffers stay borrowed until it is known.
-    pub(crate) fn wait(&self, ipcm: &Manager, deadline: Option<Instant>) -> Status {
+    pub(crate) fn wait(&self, ipcm: &Manager, ticket: Ticket, deadline: Option<Instant>) -> Status {
         if sync::SPIN {
             let backoff = Backoff::new();
             while !backoff.is_completed() && deadline.is_none_or(|d| Instant::now() < d) {
@@ -107,10 +107,11 @@ impl HostThread {
                 break;
             }
         }
-        // Ok: our wake (TimedOut) is on its way. NotFound: a completion
-        // (or destroy) won the race and its wake is on its way. Either way,
-        // exactly one wake comes.
-        let _ = ipcm.cancel(self, CancelReason::TimedOut);
+        // Ok: our wake (TimedOut) was delivered before cancel_op returned.
+        // NotFound: a completion (or destroy) won the race and its wake is
+        // on its way. Either way, exactly one wake comes. The ticket names
+        // this operation, so the timeout can never cancel another.
+        let _ = ipcm.cancel_op(self, ticket, CancelReason::TimedOut);
         loop {
             if let Some(status) = self.take_result() {
                 return status;

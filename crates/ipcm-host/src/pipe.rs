@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
-use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status};
+use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status, Ticket};
 
 use crate::kernel::{HostKernel, HostThread, current};
 use crate::sync::{self, Lock};
@@ -312,8 +312,8 @@ impl Pipe {
             Ok(Progress::Done(written)) => Ok(written.into()),
             // A waiting writer is admitted into a freed slot: it neither
             // drops nor hands off.
-            Ok(Progress::Blocked) => {
-                wait_for_wake(me, &self.ipc, deadline).map(|()| Written::default())
+            Ok(Progress::Blocked(ticket)) => {
+                wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| Written::default())
             }
             Err(status) => Err(status),
         }
@@ -397,7 +397,9 @@ impl Pipe {
         });
         match progress {
             Ok(Progress::Done(len)) => Ok(Some(len)),
-            Ok(Progress::Blocked) => wait_for_wake(me, &self.ipc, deadline).map(|()| None),
+            Ok(Progress::Blocked(ticket)) => {
+                wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| None)
+            }
             Err(status) => Err(status),
         }
     }
@@ -431,8 +433,13 @@ fn spin_try<T>(
 }
 
 /// Wait for the wake of `me`'s pending operation; `Ok` if it completed.
-fn wait_for_wake(me: &HostThread, ipc: &Ipc, deadline: Option<Instant>) -> Result<(), Status> {
-    match me.wait(&ipc.shared.ipcm, deadline) {
+fn wait_for_wake(
+    me: &HostThread,
+    ipc: &Ipc,
+    ticket: Ticket,
+    deadline: Option<Instant>,
+) -> Result<(), Status> {
+    match me.wait(&ipc.shared.ipcm, ticket, deadline) {
         Status::Ok => Ok(()),
         status => Err(status),
     }

@@ -47,7 +47,7 @@
 //!
 //! // The pipe is empty: the reader's operation becomes pending.
 //! let read = ipcm.read(&reader, pipe, UserAddr(0), UserAddr(16))?;
-//! assert_eq!(read, Progress::Blocked);
+//! assert!(matches!(read, Progress::Blocked(_)));
 //!
 //! // The writer's message goes straight into the reader's buffer.
 //! ipcm.kernel().memory.lock().unwrap()[writer][..5].copy_from_slice(b"hello");
@@ -90,3 +90,4 @@ pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target};
 pub use pipe::{Pipe, PipeInfo, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
 pub use status::Status;
+pub use wait::Ticket;

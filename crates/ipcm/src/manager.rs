@@ -3,7 +3,19 @@
 //!
 //! Locks: the registry lock, one lock per pipe, and the lock of the
 //! pending-thread table. The only nesting is pipe → pending (when a thread
-//! blocks); kernel hooks other than the bounded copies run with no lock held.
+//! blocks); kernel hooks other than the bounded copies run with no lock held:
+//! `process_of` and `priority_of` are asked before any lock is taken, and
+//! `wake` after the pipe's lock is released (DESIGN §8).
+//!
+//! # Wake before return
+//! A call that finishes pending operations (a write serving readers, a read
+//! admitting writers, a cancel, a destroy) collects their wait records in
+//! its own chain while it holds the pipe's lock (see [`crate::wait`]). It
+//! takes the chain before unlocking, then takes its records back a small
+//! on-stack batch at a time and wakes each thread, and only then returns.
+//! No other call can reach those records, so a call never wakes another's
+//! operations and never leaves its own to someone else; and nothing is
+//! allocated: each record was reserved when its thread blocked.
 
 use alloc::sync::Arc;
 #[cfg(not(loom))]
@@ -18,8 +30,12 @@ use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pipe::{Attempt, Fast, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::{Held, Ring};
-use crate::wait::PendingOp;
-use crate::{PipeFlags, PipeId, Status};
+use crate::wait::{Chain, PendingOp, Ticket, Wake};
+use crate::{PipeFlags, PipeId, Priority, Status};
+
+/// How many finished operations a call takes back under one lock
+/// acquisition before it wakes them (on its stack, so kept small).
+const WAKE_BATCH: usize = 8;
 
 /// A shared handle to a pipe; see [`Ipcm::open`].
 pub type PipeRef<R, K> = Arc<Pipe<R, <K as Kernel>::Thread>>;
@@ -33,9 +49,18 @@ pub enum Progress<T> {
     /// The operation is pending: park the thread; the IPC manager calls
     /// [`Kernel::wake`] for it exactly once with the final status (for a
     /// read, the message and its length are in the thread's buffers by
-    /// then).
-    Blocked,
+    /// then). The ticket names this operation for
+    /// [`Ipcm::cancel_op`] (e.g. when its deadline passes).
+    Blocked(Ticket),
 }
+
+/// The type of the `would_block` closure of a form that never blocks
+/// (always `None`).
+type NeverBlocks<R, K, P> = fn(
+    &Pipe<R, <K as Kernel>::Thread>,
+    &mut PipeState<<K as Kernel>::Thread>,
+    Priority,
+) -> Result<P, Status>;
 
 /// Why a pending operation is being cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,9 +116,9 @@ impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
 pub struct Ipcm<R: RawMutex, K: Kernel> {
     kernel: K,
     registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
-    /// Which pipe each thread with a pending operation waits on. An entry
-    /// leaves just before its thread is woken.
-    pending: Mutex<R, HashMap<K::Thread, PipeId>>,
+    /// The pending operation of each thread that has one. An entry leaves
+    /// just before its thread is woken.
+    pending: Mutex<R, HashMap<K::Thread, Ticket>>,
     /// Entries in `pending`, readable without its lock: while it is 0 (no
     /// thread waits anywhere) a call skips the `AlreadyPending` look-up.
     /// A thread always sees its own registration, which is what that check
@@ -205,7 +230,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, PendingOp::Write { buf: src, len }),
+            Some(|pipe: &_, state: &mut _, priority| {
+                self.block(
+                    pipe,
+                    state,
+                    thread,
+                    PendingOp::Write { buf: src, len },
+                    priority,
+                )
+            }),
         )
     }
 
@@ -231,7 +264,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             |written| written,
-            |_, _| Err(Status::Full),
+            None::<NeverBlocks<R, K, Written>>,
         )
     }
 
@@ -262,7 +295,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             true,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, op),
+            Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
 
@@ -289,7 +322,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             true,
             |len| len,
-            |_, _| Err(Status::Empty),
+            None::<NeverBlocks<R, K, usize>>,
         )
     }
 
@@ -319,7 +352,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             false,
             Progress::Done,
-            |pipe, state| self.block(pipe, state, thread, op),
+            Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
 
@@ -346,7 +379,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             len_out,
             false,
             |len| len,
-            |_, _| Err(Status::Empty),
+            None::<NeverBlocks<R, K, usize>>,
         )
     }
 
@@ -415,18 +448,39 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.kernel_receive(pipe.into(), buf, false)
     }
 
-    /// End `thread`'s pending operation without doing it: the thread is
-    /// woken with `TimedOut` or `Cancelled`. If the operation completed
-    /// first (or there was none), this returns `NotFound` and changes
-    /// nothing: each pending operation has exactly one outcome.
+    /// End `thread`'s pending operation, whatever it is, without doing it
+    /// (for a thread being killed): the thread is woken with `TimedOut` or
+    /// `Cancelled` before this returns `Ok`, so the kernel may free it
+    /// then. If the operation completed first (or there was none), this
+    /// returns `NotFound` and changes nothing: each pending operation has
+    /// exactly one outcome. A timeout should use [`cancel_op`](Self::cancel_op)
+    /// with the operation's ticket instead, so that a late timer cannot
+    /// cancel the thread's next operation.
     ///
     /// # Errors
     /// `NotFound`.
     pub fn cancel(&self, thread: &K::Thread, reason: CancelReason) -> Result<(), Status> {
-        let id = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
-        let pipe = self.open(id)?;
+        let ticket = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
+        self.cancel_op(thread, ticket, reason)
+    }
+
+    /// End `thread`'s pending operation named by `ticket` without doing it:
+    /// the thread is woken with `TimedOut` or `Cancelled` before this
+    /// returns `Ok`. A stale ticket (the operation has an outcome already,
+    /// or never was `thread`'s) is `NotFound` and changes nothing, even if
+    /// the thread waits for another operation by then.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub fn cancel_op(
+        &self,
+        thread: &K::Thread,
+        ticket: Ticket,
+        reason: CancelReason,
+    ) -> Result<(), Status> {
+        let pipe = self.open(ticket.pipe())?;
         self.locked(&pipe, |state, _| {
-            if state.cancel(thread, reason.status()) {
+            if state.cancel(thread, ticket.slot(), ticket.seq(), reason.status()) {
                 Ok(())
             } else {
                 Err(Status::NotFound)
@@ -437,17 +491,23 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     }
 
     /// Destroy pipe `id`: every pending operation is woken with
-    /// `Destroyed`, queued messages are released, the name is free again and
-    /// the id is never valid again. Only the owner process (or the kernel)
-    /// may destroy.
+    /// `Destroyed` before this returns, queued messages and the message
+    /// store are freed at once (a handle held across it keeps only the
+    /// pipe's header), the name is free again and the id is never valid
+    /// again. Only the owner process (or the kernel) may destroy.
     ///
     /// # Errors
     /// `NotFound`, `Denied` (nothing changed).
     pub fn destroy(&self, caller: Caller<'_, K::Thread>, id: PipeId) -> Result<(), Status> {
+        // No hook under the registry lock: ask the caller's process first.
+        let process = match caller {
+            Caller::Kernel => None,
+            Caller::Thread(thread) => Some(self.kernel.process_of(thread)),
+        };
         let pipe = {
             let mut registry = self.registry.lock();
             let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
-            pipe.check_access(&self.kernel, caller, PipeFlags::empty())?;
+            pipe.check_owner(process)?;
             registry.remove(id, pipe.name());
             pipe
         };
@@ -498,8 +558,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// ring held (so no fast operation is in flight), then give the ends
     /// back, parked if the pipe has waiters (so that every operation takes
     /// the lock while any thread waits), and wake every thread whose
-    /// operation `f` finished, with the lock released. `Destroyed` without
-    /// calling `f` once the ring is dead.
+    /// operation `f` finished, with the lock released, before returning.
+    /// `Destroyed` without calling `f` once the ring is dead.
     #[inline]
     fn locked<T>(
         &self,
@@ -510,54 +570,49 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let Ok(mut ring) = pipe.ring.hold() else {
             return Err(Status::Destroyed);
         };
-        let before = state.outbox_len();
         let result = f(&mut state, &mut ring);
         ring.park(state.has_waiters());
         drop(ring);
-        let finished = state.outbox_len() - before;
-        self.wake_finished(pipe, state, finished);
+        let finished = state.take_finished();
+        if finished.is_empty() {
+            drop(state);
+        } else {
+            self.wake_finished(pipe, state, finished);
+        }
         result
     }
 
-    /// Wake `count` threads from the pipe's outbox, oldest first, taking the
-    /// lock again for each after the first. Another call may have queued
-    /// entries ahead of ours; it wakes as many as it queued, so every entry
-    /// is woken exactly once and nobody waits on anybody else's wakes.
-    #[inline]
+    /// Wake the threads of `chain` (records this call finished), oldest
+    /// first: take a batch back under the lock (held on entry, then taken
+    /// again per batch), release it, wake the batch.
+    #[cold]
     fn wake_finished(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: MutexGuard<'_, R, PipeState<K::Thread>>,
-        count: usize,
+        mut chain: Chain,
     ) {
-        if count == 0 {
-            return;
-        }
-        self.wake_finished_slow(pipe, state, count);
-    }
-
-    fn wake_finished_slow(
-        &self,
-        pipe: &Pipe<R, K::Thread>,
-        state: MutexGuard<'_, R, PipeState<K::Thread>>,
-        count: usize,
-    ) {
+        let mut batch: [Option<Wake<K::Thread>>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
         let mut held = Some(state);
-        for _ in 0..count {
+        while !chain.is_empty() {
             let mut state = held.take().unwrap_or_else(|| pipe.state.lock());
-            let entry = state.pop_outbox();
+            let taken = state.take_batch(&mut chain, &mut batch);
             drop(state);
-            // Each caller pops only as many as it pushed, so ours are there.
-            let Some((thread, status)) = entry else {
-                debug_assert!(false, "outbox shorter than the wakes owed");
+            if taken == 0 {
+                debug_assert!(false, "a non-empty chain gave nothing back");
                 return;
-            };
-            {
-                let mut pending = self.pending.lock();
-                pending.remove(&thread);
-                self.pending_count.store(pending.len(), Ordering::Relaxed);
             }
-            self.kernel.wake(thread, status);
+            for wake in batch[..taken].iter_mut().filter_map(Option::take) {
+                let ticket = Ticket::new(pipe.id(), wake.slot, wake.seq);
+                {
+                    let mut pending = self.pending.lock();
+                    if pending.get(&wake.thread) == Some(&ticket) {
+                        pending.remove(&wake.thread);
+                    }
+                    self.pending_count.store(pending.len(), Ordering::Relaxed);
+                }
+                self.kernel.wake(wake.thread, wake.status);
+            }
         }
     }
 
@@ -573,7 +628,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         src: UserAddr,
         len: usize,
         done: impl FnOnce(Written) -> P,
-        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+        would_block: Option<
+            impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
+        >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
@@ -584,13 +641,19 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 buf: src,
                 len,
             };
-            if let Fast::Done(result) = pipe.fast_write(&self.kernel, &source, discard) {
-                return result.map(done);
+            match pipe.fast_write(&self.kernel, &source, discard) {
+                Fast::Done(result) => return result.map(done),
+                Fast::WouldBlock if would_block.is_none() => return Err(Status::Full),
+                Fast::WouldBlock | Fast::Slow => {}
             }
+            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
                 match state.write(ring, &self.kernel, source, discard)? {
                     Attempt::Done(written) => Ok(done(written)),
-                    Attempt::WouldBlock => would_block(pipe, state),
+                    Attempt::WouldBlock => match would_block {
+                        Some(block) => block(pipe, state, priority),
+                        None => Err(Status::Full),
+                    },
                 }
             })
         })
@@ -608,7 +671,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         len_out: UserAddr,
         consume: bool,
         done: impl FnOnce(usize) -> P,
-        would_block: impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>) -> Result<P, Status>,
+        would_block: Option<
+            impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
+        >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
@@ -618,9 +683,12 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 buf: dst,
                 len_out,
             };
-            if let Fast::Done(result) = pipe.fast_read(&self.kernel, sink, consume) {
-                return result.map(done);
+            match pipe.fast_read(&self.kernel, sink, consume) {
+                Fast::Done(result) => return result.map(done),
+                Fast::WouldBlock if would_block.is_none() => return Err(Status::Empty),
+                Fast::WouldBlock | Fast::Slow => {}
             }
+            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
                 let sink = Sink::User {
                     thread,
@@ -629,7 +697,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 };
                 match state.read(ring, &self.kernel, sink, consume)? {
                     Attempt::Done(len) => Ok(done(len)),
-                    Attempt::WouldBlock => would_block(pipe, state),
+                    Attempt::WouldBlock => match would_block {
+                        Some(block) => block(pipe, state, priority),
+                        None => Err(Status::Empty),
+                    },
                 }
             })
         })
@@ -669,13 +740,32 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         Ok(())
     }
 
-    /// Record `thread`'s pending `op` on `pipe` (whose lock is held).
+    /// The priority a blocking call on `pipe` would wait with, asked before
+    /// any lock is taken (DESIGN §8); only pipes that serve waiters by
+    /// priority ask.
+    #[inline]
+    fn priority_if_blocking(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        thread: &K::Thread,
+        may_block: bool,
+    ) -> Priority {
+        if may_block && pipe.flags().contains(PipeFlags::PRIORITY_WAITERS) {
+            self.kernel.priority_of(thread)
+        } else {
+            Priority::default()
+        }
+    }
+
+    /// Record `thread`'s pending `op` on `pipe` (whose lock is held), with
+    /// the `priority` asked before the lock.
     fn block<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: &mut PipeState<K::Thread>,
         thread: &K::Thread,
         op: PendingOp,
+        priority: Priority,
     ) -> Result<Progress<T>, Status> {
         let mut pending = self.pending.lock();
         if pending.contains_key(thread) {
@@ -683,14 +773,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
         pending.try_reserve(1).map_err(|_| Status::NoMemory)?;
         let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
-        let priority = if by_priority {
-            self.kernel.priority_of(thread)
-        } else {
-            crate::Priority::default()
-        };
-        state.enqueue(thread.clone(), priority, op, by_priority)?;
-        pending.insert(thread.clone(), pipe.id());
+        let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority)?;
+        let ticket = Ticket::new(pipe.id(), slot, seq);
+        pending.insert(thread.clone(), ticket);
         self.pending_count.store(pending.len(), Ordering::Relaxed);
-        Ok(Progress::Blocked)
+        Ok(Progress::Blocked(ticket))
     }
 }

@@ -3,21 +3,23 @@
 //!
 //! The fast path ([`Pipe::fast_write`], [`Pipe::fast_read`]) takes no lock:
 //! it owns one end of the pipe's [`Ring`] for one bounded copy, and only
-//! while the pipe has no waiter (see the ring's invariants). Everything
-//! else runs with the pipe's lock held (the manager takes it) and both ends
-//! of the ring held ([`Held`]). Data moves through the kernel's copy hooks; threads whose pending
-//! operation completes are not woken here but appended to the pipe's
-//! *outbox*, which the manager drains after releasing the lock. So the only
+//! while the pipe has no waiter (see the ring's invariants); it never
+//! finishes anybody else's operation, so it has nothing to wake.
+//! Everything else runs with the pipe's lock held (the manager takes it)
+//! and both ends of the ring held ([`Held`]). Data moves through the
+//! kernel's copy hooks; threads whose pending operation completes are not
+//! woken here: their wait records join the *finished chain* of the call
+//! holding the lock (see [`crate::wait`]), which that call takes before
+//! unlocking and wakes, after unlocking and before it returns. So the only
 //! hooks called under the lock are the bounded copies.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 use crate::ring::{Held, Ring};
-use crate::wait::{Pending, PendingOp, WaitQueue};
+use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
 /// A pipe, shared between the registry and any handles to it.
@@ -94,7 +96,8 @@ impl<R: RawMutex, T> Pipe<R, T> {
 
     /// Whether `caller` passes the owner-only check `restriction`
     /// (`OWNER_READ` or `OWNER_WRITE`; the empty set checks ownership, as
-    /// destroy needs).
+    /// destroy needs). Asks [`Kernel::process_of`] only when the answer
+    /// depends on it; the caller holds no IPC manager lock.
     pub(crate) fn check_access<K: Kernel<Thread = T>>(
         &self,
         kernel: &K,
@@ -110,6 +113,15 @@ impl<R: RawMutex, T> Pipe<R, T> {
         }
     }
 
+    /// [`check_access`](Self::check_access) for a caller whose process was
+    /// asked already (`None`: the kernel).
+    pub(crate) fn check_owner(&self, process: Option<ProcessId>) -> Result<(), Status> {
+        match process {
+            None => Ok(()),
+            Some(process) if process == self.owner => Ok(()),
+            Some(_) => Err(Status::Denied),
+        }
+    }
     /// Write without the lock, when the pipe has no waiter: `Slow` when it
     /// has (or may be getting) one, or is destroyed. `WouldBlock` when full
     /// and not `discard`; nothing changed then.
@@ -298,11 +310,8 @@ pub(crate) enum Attempt<T> {
 
 /// The mutable part of a pipe, guarded by its lock.
 pub(crate) struct PipeState<T> {
+    /// Pending operations, and the finished ones not yet woken.
     waiters: WaitQueue<T>,
-    /// Threads whose pending operation finished, with their status, in the
-    /// order they finished. Its capacity always covers every waiter, so
-    /// moving a waiter here never allocates.
-    outbox: VecDeque<(T, Status)>,
     destroyed: bool,
 }
 
@@ -310,21 +319,26 @@ impl<T> PipeState<T> {
     fn new() -> Self {
         PipeState {
             waiters: WaitQueue::new(),
-            outbox: VecDeque::new(),
             destroyed: false,
         }
+    }
+
+    /// The operations finished since the lock was taken; the caller wakes
+    /// them after unlocking (DESIGN §8: before it returns).
+    #[inline]
+    pub(crate) fn take_finished(&mut self) -> Chain {
+        self.waiters.take_finished()
+    }
+
+    /// Take back up to `out.len()` records of `chain` (see
+    /// [`WaitQueue::take_batch`]).
+    #[inline]
+    pub(crate) fn take_batch(&mut self, chain: &mut Chain, out: &mut [Option<Wake<T>>]) -> usize {
+        self.waiters.take_batch(chain, out)
     }
 }
 
 impl<T: Clone + PartialEq> PipeState<T> {
-    pub(crate) fn outbox_len(&self) -> usize {
-        self.outbox.len()
-    }
-
-    pub(crate) fn pop_outbox(&mut self) -> Option<(T, Status)> {
-        self.outbox.pop_front()
-    }
-
     pub(crate) fn is_destroyed(&self) -> bool {
         self.destroyed
     }
@@ -409,24 +423,22 @@ impl<T: Clone + PartialEq> PipeState<T> {
         kernel: &K,
         len: usize,
     ) -> Option<Written> {
-        let Self {
-            waiters, outbox, ..
-        } = self;
+        let Self { waiters, .. } = self;
         let msg = ring.staged(len);
         waiters.drain_peekers(|peeker, buf, len_out| {
-            let status = deliver_status(deliver(kernel, &peeker, buf, len_out, msg));
-            outbox.push_back((peeker, status));
+            deliver_status(deliver(kernel, peeker, buf, len_out, msg))
         });
         // Readers wait only on an empty pipe, so what is left is readers.
-        while let Some(reader) = waiters.pop_front() {
+        while let Some((index, reader)) = waiters.front() {
             let PendingOp::Read { buf, len_out } = reader.op else {
                 debug_assert!(false, "a writer waits on a pipe that is not full");
+                waiters.finish(index, Status::BadParam);
                 continue;
             };
             match deliver(kernel, &reader.thread, buf, len_out, msg) {
                 Ok(()) => {
                     ring.count_handed_off();
-                    outbox.push_back((reader.thread, Status::Ok));
+                    waiters.finish(index, Status::Ok);
                     return Some(Written {
                         dropped_oldest: false,
                         handed_off: true,
@@ -434,7 +446,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 }
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
-                Err(Fault) => outbox.push_back((reader.thread, Status::BadAddress)),
+                Err(Fault) => waiters.finish(index, Status::BadAddress),
             }
         }
         None
@@ -486,11 +498,12 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
         while !ring.is_full() {
-            let Some(writer) = self.waiters.pop_front() else {
+            let Some((index, writer)) = self.waiters.front() else {
                 return;
             };
             let PendingOp::Write { buf, len } = writer.op else {
                 debug_assert!(false, "a reader waits on a pipe that is not empty");
+                self.waiters.finish(index, Status::BadParam);
                 continue;
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
@@ -499,57 +512,47 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 // Counts the message written.
                 ring.commit_staged(len);
             }
-            self.outbox.push_back((writer.thread, status));
+            self.waiters.finish(index, status);
         }
     }
 
-    /// Record `thread` as waiting to do `op`. Reserves everything first, so
-    /// on error nothing changed.
+    /// Record `thread` as waiting to do `op`; returns its wait record and
+    /// operation number. On error nothing changed.
     pub(crate) fn enqueue(
         &mut self,
         thread: T,
         priority: Priority,
         op: PendingOp,
         by_priority: bool,
-    ) -> Result<(), Status> {
+    ) -> Result<(RecordIndex, u64), Status> {
         self.waiters
-            .try_reserve_one()
-            .map_err(|_| Status::NoMemory)?;
-        // Every waiter may end up in the outbox at once (destroy).
-        self.outbox
-            .try_reserve(self.waiters.len() + 1)
-            .map_err(|_| Status::NoMemory)?;
-        self.waiters.push(
-            Pending {
-                thread,
-                priority,
-                op,
-            },
-            by_priority,
-        );
-        Ok(())
+            .push(thread, priority, op, by_priority)
+            .map_err(|_| Status::NoMemory)
     }
 
-    /// End `thread`'s pending operation with `status` (it did not happen).
-    /// Returns whether it had one here.
-    pub(crate) fn cancel(&mut self, thread: &T, status: Status) -> bool {
-        match self.waiters.remove_thread(thread) {
-            Some(pending) => {
-                self.outbox.push_back((pending.thread, status));
+    /// End `thread`'s pending operation number `seq` in record `slot` with
+    /// `status` (it did not happen). Returns whether it was still pending.
+    pub(crate) fn cancel(
+        &mut self,
+        thread: &T,
+        slot: RecordIndex,
+        seq: u64,
+        status: Status,
+    ) -> bool {
+        match self.waiters.find(slot, seq, thread) {
+            Some(index) => {
+                self.waiters.finish(index, status);
                 true
             }
             None => false,
         }
     }
 
-    /// Mark destroyed, release the queued messages, free the store and end
-    /// every pending operation with `Destroyed`. Returns how many messages
-    /// were released.
+    /// Mark destroyed, free the message store and end every pending
+    /// operation with `Destroyed`. Returns how many messages were released.
     pub(crate) fn destroy(&mut self, ring: &mut Held<'_>) -> usize {
         self.destroyed = true;
-        while let Some(pending) = self.waiters.pop_front() {
-            self.outbox.push_back((pending.thread, Status::Destroyed));
-        }
+        self.waiters.finish_all(Status::Destroyed);
         ring.destroy()
     }
 }

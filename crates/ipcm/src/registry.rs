@@ -23,6 +23,16 @@ pub fn validate_name(name: &str) -> Result<(), Status> {
     }
 }
 
+/// A copy of `name`, or `NoMemory`.
+fn try_box_str(name: &str) -> Result<Box<str>, Status> {
+    let mut owned = alloc::string::String::new();
+    owned
+        .try_reserve_exact(name.len())
+        .map_err(|_| Status::NoMemory)?;
+    owned.push_str(name);
+    Ok(owned.into_boxed_str())
+}
+
 struct Slot<P> {
     /// Generation of the current (or next) pipe in this slot, >= 1.
     generation: usize,
@@ -81,17 +91,14 @@ impl<P> Registry<P> {
             },
             None => None,
         };
-        let owned_name = match name {
+        // Two copies of the name (the pipe's and the index's), both
+        // allocated fallibly before anything changes.
+        let (owned_name, indexed_name) = match name {
             Some(name) => {
-                let mut owned = alloc::string::String::new();
-                owned
-                    .try_reserve_exact(name.len())
-                    .map_err(|_| Status::NoMemory)?;
-                owned.push_str(name);
                 self.names.try_reserve(1).map_err(|_| Status::NoMemory)?;
-                Some(owned.into_boxed_str())
+                (Some(try_box_str(name)?), Some(try_box_str(name)?))
             }
-            None => None,
+            None => (None, None),
         };
         let index = match self.free.pop() {
             Some(index) => index,
@@ -112,10 +119,14 @@ impl<P> Registry<P> {
             }
         };
         let id = PipeId::new(index, self.slots[index].generation);
-        if let (Some(at), Some(name)) = (name_at, &owned_name) {
-            self.names.insert(at, (name.clone(), id));
+        // The one allocation that cannot be fallible on stable Rust
+        // (`Arc::try_new` is unstable); see the crate's `alloc_failure`
+        // test, which names it.
+        let pipe = Arc::new(make(id, owned_name));
+        if let (Some(at), Some(name)) = (name_at, indexed_name) {
+            self.names.insert(at, (name, id));
         }
-        self.slots[index].pipe = Some(Arc::new(make(id, owned_name)));
+        self.slots[index].pipe = Some(pipe);
         self.live += 1;
         Ok(id)
     }

@@ -1,12 +1,88 @@
-//! Pending operations: what a blocked thread asked for, queued per pipe.
+//! Pending operations: what a blocked thread asked for, queued per pipe, and
+//! the records of operations finished but not yet woken.
 //!
 //! A pipe's pending operations are all of one direction: readers and
 //! peekers wait only on an empty pipe, writers only on a full one, and a pipe
 //! (capacity >= 1) is never both. So one queue per pipe suffices.
+//!
+//! # Wait records and finished chains
+//! Every pending operation lives in a *wait record*, a slot of the pipe's
+//! record table reserved when the thread blocked (the table only grows, to
+//! its high-water mark). Waiting records form the FIFO wait queue, a
+//! doubly-linked list by index, so the record a [`Ticket`](crate::Ticket)
+//! names is removed in O(1).
+//!
+//! When the call holding the pipe's lock finishes an operation (completes,
+//! fails, cancels or destroys it) its record is not freed but turned into a
+//! *finished* record and appended to the *current chain*. Before it
+//! releases the lock, that call takes the chain ([`WaitQueue::take_finished`]):
+//! from then on the records of the chain belong to it alone (they are in no
+//! queue and on no free list), and after unlocking it takes them back one
+//! small batch at a time ([`WaitQueue::take_batch`]) and wakes each thread.
+//! So a call wakes exactly the operations it finished, before it returns,
+//! and waking allocates nothing: the storage was reserved when each thread
+//! blocked.
 
-use alloc::collections::VecDeque;
+use alloc::collections::TryReserveError;
+use alloc::vec::Vec;
 
 use crate::kernel::{Priority, UserAddr};
+use crate::{PipeId, Status};
+
+/// Names one pending operation: returned with
+/// [`Progress::Blocked`](crate::Progress::Blocked), passed to
+/// [`Ipcm::cancel_op`](crate::Ipcm::cancel_op) to cancel that operation and
+/// no other.
+///
+/// A ticket stays unique for the manager's life: its pipe id is never
+/// reused and its number never repeats on that pipe. Once its operation has
+/// an outcome the ticket is *stale*: cancelling it is `NotFound` and changes
+/// nothing, even if the thread is waiting for something else by then.
+/// Any value is safe to pass back (a forged ticket is just stale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ticket {
+    pipe: PipeId,
+    slot: RecordIndex,
+    seq: u64,
+}
+
+impl Ticket {
+    pub(crate) const fn new(pipe: PipeId, slot: RecordIndex, seq: u64) -> Ticket {
+        Ticket { pipe, slot, seq }
+    }
+
+    /// The pipe the operation waits on.
+    #[must_use]
+    pub const fn pipe(self) -> PipeId {
+        self.pipe
+    }
+
+    /// The ticket as three integers (pipe id, wait record, operation
+    /// number), e.g. for the C ABI.
+    #[must_use]
+    pub const fn to_raw(self) -> (usize, u32, u64) {
+        (self.pipe.to_raw(), self.slot, self.seq)
+    }
+
+    /// A ticket from the integers [`to_raw`](Self::to_raw) gave. Any
+    /// values are accepted; ones that name no pending operation are stale.
+    #[must_use]
+    pub const fn from_raw(pipe: usize, slot: u32, seq: u64) -> Ticket {
+        Ticket {
+            pipe: PipeId::from_raw(pipe),
+            slot,
+            seq,
+        }
+    }
+
+    pub(crate) const fn slot(self) -> RecordIndex {
+        self.slot
+    }
+
+    pub(crate) const fn seq(self) -> u64 {
+        self.seq
+    }
+}
 
 /// What a pending operation will do when it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,14 +101,77 @@ pub(crate) struct Pending<T> {
     pub(crate) thread: T,
     pub(crate) priority: Priority,
     pub(crate) op: PendingOp,
+    /// The operation's number on this pipe (never reused): with the pipe id
+    /// and the record's index, its ticket.
+    pub(crate) seq: u64,
+}
+
+/// The index of a wait record in its pipe's table.
+pub(crate) type RecordIndex = u32;
+
+/// A link between records; `None` ends a list.
+type Link = Option<RecordIndex>;
+
+enum Record<T> {
+    /// On the free list.
+    Free { next: Link },
+    /// In the wait queue.
+    Waiting {
+        pending: Pending<T>,
+        prev: Link,
+        next: Link,
+    },
+    /// Finished with `status`, on some call's chain, not yet woken.
+    Finished {
+        thread: T,
+        status: Status,
+        seq: u64,
+        next: Link,
+    },
+}
+
+/// The records one call finished, oldest first; it owns them until it has
+/// taken them all back with [`WaitQueue::take_batch`].
+#[derive(Debug, Default, PartialEq, Eq)]
+#[must_use = "every finished record must be taken back and its thread woken"]
+pub(crate) struct Chain {
+    head: Link,
+    tail: Link,
+}
+
+impl Chain {
+    pub(crate) const EMPTY: Chain = Chain {
+        head: None,
+        tail: None,
+    };
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+}
+
+/// A thread to wake: who, with what status, and which of its operations.
+pub(crate) struct Wake<T> {
+    pub(crate) thread: T,
+    pub(crate) status: Status,
+    pub(crate) seq: u64,
+    pub(crate) slot: RecordIndex,
 }
 
 /// The FIFO (optionally priority-ordered) queue of a pipe's pending
-/// operations. Its storage grows to its high-water mark and stays there.
+/// operations, and the finished records not yet taken back.
 pub(crate) struct WaitQueue<T> {
-    queue: VecDeque<Pending<T>>,
+    records: Vec<Record<T>>,
+    free: Link,
+    head: Link,
+    tail: Link,
+    len: usize,
     peekers: usize,
     writers: usize,
+    next_seq: u64,
+    /// Records finished by the call that holds the pipe's lock now.
+    current: Chain,
 }
 
 /// How many pending operations of each kind a queue holds.
@@ -43,95 +182,278 @@ pub(crate) struct WaitCounts {
     pub(crate) writers: usize,
 }
 
-impl<T> WaitQueue<T> {
-    pub(crate) const fn new() -> Self {
-        WaitQueue {
-            queue: VecDeque::new(),
-            peekers: 0,
-            writers: 0,
-        }
+/// No room for another wait record.
+#[derive(Debug)]
+pub(crate) struct NoRoom;
+
+impl From<TryReserveError> for NoRoom {
+    fn from(_: TryReserveError) -> Self {
+        NoRoom
     }
 }
 
-impl<T: PartialEq> WaitQueue<T> {
+impl<T> WaitQueue<T> {
+    pub(crate) const fn new() -> Self {
+        WaitQueue {
+            records: Vec::new(),
+            free: None,
+            head: None,
+            tail: None,
+            len: 0,
+            peekers: 0,
+            writers: 0,
+            next_seq: 1,
+            current: Chain::EMPTY,
+        }
+    }
+
+    /// Waiting operations (finished ones not counted).
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+        self.len
     }
 
     pub(crate) fn counts(&self) -> WaitCounts {
         WaitCounts {
-            readers: self.queue.len() - self.peekers - self.writers,
+            readers: self.len - self.peekers - self.writers,
             peekers: self.peekers,
             writers: self.writers,
         }
     }
 
-    /// Make room for one more entry so that [`push`](Self::push) does not
-    /// allocate.
-    pub(crate) fn try_reserve_one(&mut self) -> Result<(), alloc::collections::TryReserveError> {
-        self.queue.try_reserve(1)
+    fn at(&self, index: RecordIndex) -> &Record<T> {
+        &self.records[index as usize]
     }
 
-    /// Queue `pending`: at the back, or with `by_priority` behind every entry
-    /// of the same or higher priority.
-    pub(crate) fn push(&mut self, pending: Pending<T>, by_priority: bool) {
-        self.count(&pending.op, true);
-        let at = if by_priority {
-            // Scan from the back: equal priorities keep FIFO order, and the
-            // common case (all equal) stops at once.
-            let mut at = self.queue.len();
-            while at > 0 && self.queue[at - 1].priority < pending.priority {
-                at -= 1;
-            }
-            at
-        } else {
-            self.queue.len()
+    fn at_mut(&mut self, index: RecordIndex) -> &mut Record<T> {
+        &mut self.records[index as usize]
+    }
+
+    fn set_next(&mut self, index: Link, to: Link) {
+        match index {
+            None => self.head = to,
+            Some(index) => match self.at_mut(index) {
+                Record::Waiting { next, .. } => *next = to,
+                _ => debug_assert!(false, "queue link to a record that does not wait"),
+            },
+        }
+    }
+
+    fn set_prev(&mut self, index: Link, to: Link) {
+        match index {
+            None => self.tail = to,
+            Some(index) => match self.at_mut(index) {
+                Record::Waiting { prev, .. } => *prev = to,
+                _ => debug_assert!(false, "queue link to a record that does not wait"),
+            },
+        }
+    }
+
+    /// A free record, growing the table when none is (the only allocation
+    /// here, fallible).
+    fn reserve(&mut self) -> Result<RecordIndex, NoRoom> {
+        if let Some(free) = self.free {
+            return Ok(free);
+        }
+        let index = RecordIndex::try_from(self.records.len()).map_err(|_| NoRoom)?;
+        if index == RecordIndex::MAX {
+            return Err(NoRoom);
+        }
+        self.records.try_reserve(1)?;
+        self.records.push(Record::Free { next: None });
+        self.free = Some(index);
+        Ok(index)
+    }
+
+    /// Queue `thread`'s `op` in a free record: at the back, or with
+    /// `by_priority` behind every entry of the same or higher priority.
+    /// Returns the record and the operation's number.
+    ///
+    /// # Errors
+    /// [`NoRoom`] when the table cannot grow; nothing changed then.
+    pub(crate) fn push(
+        &mut self,
+        thread: T,
+        priority: Priority,
+        op: PendingOp,
+        by_priority: bool,
+    ) -> Result<(RecordIndex, u64), NoRoom> {
+        let index = self.reserve()?;
+        let next_free = match self.at(index) {
+            Record::Free { next } => *next,
+            _ => return Err(NoRoom),
         };
-        self.queue.insert(at, pending);
+        self.free = next_free;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.count(&op, true);
+        self.len += 1;
+        // Insert after `after` (None: at the front). Scan from the back:
+        // equal priorities keep FIFO order, and the common case (all equal)
+        // stops at once.
+        let mut after = self.tail;
+        if by_priority {
+            while let Some(at) = after {
+                let Record::Waiting { pending, prev, .. } = self.at(at) else {
+                    break;
+                };
+                if pending.priority >= priority {
+                    break;
+                }
+                after = *prev;
+            }
+        }
+        let before = match after {
+            None => self.head,
+            Some(at) => match self.at(at) {
+                Record::Waiting { next, .. } => *next,
+                _ => None,
+            },
+        };
+        *self.at_mut(index) = Record::Waiting {
+            pending: Pending {
+                thread,
+                priority,
+                op,
+                seq,
+            },
+            prev: after,
+            next: before,
+        };
+        self.set_next(after, Some(index));
+        self.set_prev(before, Some(index));
+        Ok((index, seq))
     }
 
-    /// Remove and return the oldest entry.
-    pub(crate) fn pop_front(&mut self) -> Option<Pending<T>> {
-        let pending = self.queue.pop_front()?;
+    /// Take record `index` out of the queue (it must be waiting).
+    fn unlink(&mut self, index: RecordIndex) -> Option<Pending<T>> {
+        let Record::Waiting { prev, next, .. } = *self.at(index) else {
+            return None;
+        };
+        self.set_next(prev, next);
+        self.set_prev(next, prev);
+        // Temporarily free-shaped until the caller finishes it.
+        let Record::Waiting { pending, .. } =
+            core::mem::replace(self.at_mut(index), Record::Free { next: None })
+        else {
+            return None;
+        };
         self.count(&pending.op, false);
+        self.len -= 1;
         Some(pending)
     }
 
-    /// Remove every peeker, oldest first, handing each to `serve` with the
-    /// buffer and length word it waits to fill.
+    /// The oldest waiting operation, without removing it.
     #[inline]
-    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(T, UserAddr, UserAddr)) {
+    pub(crate) fn front(&self) -> Option<(RecordIndex, &Pending<T>)> {
+        let index = self.head?;
+        match self.at(index) {
+            Record::Waiting { pending, .. } => Some((index, pending)),
+            _ => None,
+        }
+    }
+
+    /// End the waiting operation in record `index` with `status`: it moves
+    /// to the current call's chain.
+    pub(crate) fn finish(&mut self, index: RecordIndex, status: Status) {
+        if let Some(pending) = self.unlink(index) {
+            self.push_finished(index, pending.thread, status, pending.seq);
+        }
+    }
+
+    fn push_finished(&mut self, index: RecordIndex, thread: T, status: Status, seq: u64) {
+        *self.at_mut(index) = Record::Finished {
+            thread,
+            status,
+            seq,
+            next: None,
+        };
+        match self.current.tail {
+            None => self.current.head = Some(index),
+            Some(tail) => {
+                if let Record::Finished { next, .. } = self.at_mut(tail) {
+                    *next = Some(index);
+                }
+            }
+        }
+        self.current.tail = Some(index);
+    }
+
+    /// Finish every peeker, oldest first, with the status `serve` returns
+    /// for the thread, buffer and length word it waits to fill.
+    #[inline]
+    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
         if self.peekers > 0 {
             self.drain_peekers_slow(serve);
         }
     }
 
     #[cold]
-    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(T, UserAddr, UserAddr)) {
-        let mut kept = 0;
-        let total = self.queue.len();
-        // Rotate through the queue once, keeping non-peekers in order.
-        for _ in 0..total {
-            let Some(pending) = self.queue.pop_front() else {
+    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
                 break;
             };
+            at = *next;
             if let PendingOp::Peek { buf, len_out } = pending.op {
-                self.peekers -= 1;
-                serve(pending.thread, buf, len_out);
-            } else {
-                self.queue.push_back(pending);
-                kept += 1;
+                let status = serve(&pending.thread, buf, len_out);
+                self.finish(index, status);
             }
         }
-        debug_assert_eq!(self.queue.len(), kept);
     }
 
-    /// Remove `thread`'s entry, if it has one.
-    pub(crate) fn remove_thread(&mut self, thread: &T) -> Option<Pending<T>> {
-        let at = self.queue.iter().position(|p| p.thread == *thread)?;
-        let pending = self.queue.remove(at)?;
-        self.count(&pending.op, false);
-        Some(pending)
+    /// Finish every waiting operation with `status` (destroy).
+    pub(crate) fn finish_all(&mut self, status: Status) {
+        while let Some(index) = self.head {
+            self.finish(index, status);
+        }
+    }
+
+    /// The chain of records finished since the last call (by the call that
+    /// holds the lock); the caller owns them now.
+    #[inline]
+    pub(crate) fn take_finished(&mut self) -> Chain {
+        core::mem::replace(&mut self.current, Chain::EMPTY)
+    }
+
+    /// Take back up to `out.len()` records from the front of `chain` (one
+    /// [`take_finished`](Self::take_finished) returned), freeing them, and
+    /// return how many of `out` were filled.
+    pub(crate) fn take_batch(&mut self, chain: &mut Chain, out: &mut [Option<Wake<T>>]) -> usize {
+        let mut filled = 0;
+        while filled < out.len() {
+            let Some(index) = chain.head else {
+                break;
+            };
+            let free = self.free;
+            let record = core::mem::replace(self.at_mut(index), Record::Free { next: free });
+            let Record::Finished {
+                thread,
+                status,
+                seq,
+                next,
+            } = record
+            else {
+                debug_assert!(false, "a chain reached a record that is not finished");
+                *self.at_mut(index) = record;
+                *chain = Chain::EMPTY;
+                break;
+            };
+            self.free = Some(index);
+            chain.head = next;
+            if next.is_none() {
+                chain.tail = None;
+            }
+            out[filled] = Some(Wake {
+                thread,
+                status,
+                seq,
+                slot: index,
+            });
+            filled += 1;
+        }
+        filled
     }
 
     fn count(&mut self, op: &PendingOp, added: bool) {
@@ -148,17 +470,22 @@ impl<T: PartialEq> WaitQueue<T> {
     }
 }
 
+impl<T: PartialEq> WaitQueue<T> {
+    /// The record of `thread`'s waiting operation number `seq`, if it is
+    /// still waiting in record `index`.
+    pub(crate) fn find(&self, index: RecordIndex, seq: u64, thread: &T) -> Option<RecordIndex> {
+        match self.records.get(index as usize)? {
+            Record::Waiting { pending, .. } if pending.seq == seq && pending.thread == *thread => {
+                Some(index)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pending(thread: u32, priority: u8, op: PendingOp) -> Pending<u32> {
-        Pending {
-            thread,
-            priority: Priority(priority),
-            op,
-        }
-    }
 
     const READ: PendingOp = PendingOp::Read {
         buf: UserAddr(0x1000),
@@ -169,15 +496,36 @@ mod tests {
         len_out: UserAddr(0x2000),
     };
 
-    fn order(queue: &mut WaitQueue<u32>) -> alloc::vec::Vec<u32> {
-        core::iter::from_fn(|| queue.pop_front().map(|p| p.thread)).collect()
+    fn push(queue: &mut WaitQueue<u32>, thread: u32, priority: u8, op: PendingOp, by: bool) {
+        queue.push(thread, Priority(priority), op, by).unwrap();
+    }
+
+    /// Finish everything in queue order and return the threads.
+    fn order(queue: &mut WaitQueue<u32>) -> Vec<u32> {
+        queue.finish_all(Status::Ok);
+        drain(queue)
+    }
+
+    fn drain(queue: &mut WaitQueue<u32>) -> Vec<u32> {
+        let mut chain = queue.take_finished();
+        let mut out: [Option<Wake<u32>>; 2] = [const { None }; 2];
+        let mut threads = Vec::new();
+        loop {
+            let n = queue.take_batch(&mut chain, &mut out);
+            if n == 0 {
+                break;
+            }
+            threads.extend(out[..n].iter_mut().map(|w| w.take().unwrap().thread));
+        }
+        assert!(chain.is_empty());
+        threads
     }
 
     #[test]
     fn fifo_without_priority() {
         let mut queue = WaitQueue::new();
         for (thread, priority) in [(1, 0), (2, 9), (3, 5)] {
-            queue.push(pending(thread, priority, READ), false);
+            push(&mut queue, thread, priority, READ, false);
         }
         assert_eq!(order(&mut queue), [1, 2, 3]);
     }
@@ -186,7 +534,7 @@ mod tests {
     fn priority_order_is_fifo_within_a_priority() {
         let mut queue = WaitQueue::new();
         for (thread, priority) in [(1, 1), (2, 5), (3, 1), (4, 5), (5, 9)] {
-            queue.push(pending(thread, priority, READ), true);
+            push(&mut queue, thread, priority, READ, true);
         }
         assert_eq!(order(&mut queue), [5, 2, 4, 1, 3]);
     }
@@ -194,25 +542,32 @@ mod tests {
     #[test]
     fn drain_peekers_keeps_readers_in_order() {
         let mut queue = WaitQueue::new();
-        queue.push(pending(1, 0, READ), false);
-        queue.push(pending(2, 0, PEEK), false);
-        queue.push(pending(3, 0, READ), false);
-        queue.push(pending(4, 0, PEEK), false);
-        let mut served = alloc::vec::Vec::new();
-        queue.drain_peekers(|thread, _, _| served.push(thread));
+        push(&mut queue, 1, 0, READ, false);
+        push(&mut queue, 2, 0, PEEK, false);
+        push(&mut queue, 3, 0, READ, false);
+        push(&mut queue, 4, 0, PEEK, false);
+        let mut served = Vec::new();
+        queue.drain_peekers(|thread, _, _| {
+            served.push(*thread);
+            Status::Ok
+        });
         assert_eq!(served, [2, 4]);
+        assert_eq!(drain(&mut queue), [2, 4]);
         assert_eq!(queue.counts().peekers, 0);
         assert_eq!(queue.counts().readers, 2);
         assert_eq!(order(&mut queue), [1, 3]);
     }
 
     #[test]
-    fn remove_thread_updates_counts() {
+    fn a_record_is_found_only_by_its_own_ticket() {
         let mut queue = WaitQueue::new();
-        queue.push(pending(1, 0, PEEK), false);
-        queue.push(pending(2, 0, READ), false);
-        assert!(queue.remove_thread(&1).is_some());
-        assert!(queue.remove_thread(&1).is_none());
+        let (slot, seq) = queue.push(1, Priority(0), PEEK, false).unwrap();
+        let (_, other) = queue.push(2, Priority(0), READ, false).unwrap();
+        assert_eq!(queue.find(slot, seq, &1), Some(slot));
+        assert_eq!(queue.find(slot, seq, &2), None, "another thread");
+        assert_eq!(queue.find(slot, other, &1), None, "another operation");
+        queue.finish(slot, Status::Cancelled);
+        assert_eq!(queue.find(slot, seq, &1), None, "finished");
         assert_eq!(
             queue.counts(),
             WaitCounts {
@@ -221,5 +576,38 @@ mod tests {
                 writers: 0
             }
         );
+        assert_eq!(drain(&mut queue), [1]);
+        // The freed record is reused with a new number: the old ticket
+        // stays stale.
+        let (again, seq2) = queue.push(1, Priority(0), PEEK, false).unwrap();
+        assert_eq!(again, slot);
+        assert_ne!(seq2, seq);
+        assert_eq!(queue.find(slot, seq, &1), None);
+    }
+
+    #[test]
+    fn each_chain_holds_only_what_its_call_finished() {
+        let mut queue = WaitQueue::new();
+        for thread in 1..=4 {
+            push(&mut queue, thread, 0, READ, false);
+        }
+        let serve_front = |queue: &mut WaitQueue<u32>| {
+            let (index, _) = queue.front().unwrap();
+            queue.finish(index, Status::Ok);
+        };
+        serve_front(&mut queue);
+        let mut first = queue.take_finished();
+        serve_front(&mut queue);
+        serve_front(&mut queue);
+        let second = queue.take_finished();
+        let mut out: [Option<Wake<u32>>; 4] = [const { None }; 4];
+        assert_eq!(queue.take_batch(&mut first, &mut out), 1);
+        assert_eq!(out[0].take().unwrap().thread, 1);
+        assert!(first.is_empty());
+        let mut second = second;
+        assert_eq!(queue.take_batch(&mut second, &mut out), 2);
+        assert_eq!(out[0].take().unwrap().thread, 2);
+        assert_eq!(out[1].take().unwrap().thread, 3);
+        assert_eq!(queue.len(), 1);
     }
 }

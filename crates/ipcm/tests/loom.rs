@@ -59,12 +59,12 @@ unsafe impl lock_api::RawMutex for LoomRawMutex {
     }
 }
 
-/// Threads 0..3, each with 16 bytes of memory; wakes recorded in order.
+/// Threads 0..4, each with 16 bytes of memory; wakes recorded in order.
 /// Its locks are never contended under loom (no loom operation inside), so
 /// std's mutex is fine here.
 #[derive(Default)]
 struct LoomKernel {
-    memory: [StdMutex<[u8; 16]>; 3],
+    memory: [StdMutex<[u8; 16]>; 4],
     wakes: StdMutex<Vec<(usize, Status)>>,
 }
 
@@ -120,6 +120,8 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 const WRITER: usize = 0;
 const READER: usize = 1;
+const PEEKER: usize = 2;
+const READER2: usize = 3;
 const MSG: UserAddr = UserAddr(0);
 const LEN: UserAddr = UserAddr(8);
 
@@ -149,7 +151,7 @@ fn outcome<T>(ipcm: &LoomIpcm, thread: usize, result: Result<Progress<T>, Status
             assert!(wakes.is_empty(), "a completed call was also woken");
             Status::Ok
         }
-        Ok(Progress::Blocked) => {
+        Ok(Progress::Blocked(_)) => {
             assert_eq!(
                 wakes.len(),
                 1,
@@ -295,12 +297,104 @@ fn blocked_writers_are_admitted_in_order_by_concurrent_reads() {
     });
 }
 
+fn blocked(progress: Result<Progress<usize>, Status>) -> ipcm::Ticket {
+    match progress {
+        Ok(Progress::Blocked(ticket)) => ticket,
+        other => panic!("expected Blocked, got {other:?}"),
+    }
+}
+
+/// DESIGN §8, wake before return: a writer finishing a peeker and a reader
+/// races a cancel of a second reader. Whenever the cancel returns `Ok`, the
+/// second reader has been woken by then (with `TimedOut`), whatever the
+/// writer's call is doing; every waiter is woken exactly once.
+#[test]
+fn cancel_wakes_its_thread_before_it_returns() {
+    model(|| {
+        let (ipcm, pipe) = setup(1);
+        let _ = blocked(ipcm.peek(&PEEKER, pipe, MSG, LEN));
+        let _ = blocked(ipcm.read(&READER, pipe, MSG, LEN));
+        let second = blocked(ipcm.read(&READER2, pipe, MSG, LEN));
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.write(&WRITER, pipe, MSG, 4))
+        };
+        let cancelled = ipcm.cancel_op(&READER2, second, CancelReason::TimedOut);
+        if cancelled == Ok(()) {
+            assert_eq!(wakes_of(&ipcm, READER2), [Status::TimedOut]);
+            assert!(!ipcm.is_pending(&READER2));
+        }
+        let written = writer.join().unwrap();
+        assert!(matches!(written, Ok(Progress::Done(_))));
+        // The writer's call returned: everything it finished is woken.
+        assert_eq!(wakes_of(&ipcm, PEEKER), [Status::Ok]);
+        assert_eq!(wakes_of(&ipcm, READER), [Status::Ok]);
+        match cancelled {
+            Ok(()) => assert_eq!(wakes_of(&ipcm, READER2), [Status::TimedOut]),
+            Err(status) => {
+                assert_eq!(status, Status::NotFound);
+                // Not cancelled: still waiting (depth 1, the message went
+                // to the first reader).
+                assert!(ipcm.is_pending(&READER2));
+                assert!(wakes_of(&ipcm, READER2).is_empty());
+            }
+        }
+    });
+}
+
+/// Wake before return for destroy: a writer finishing a reader races a
+/// destroy. When destroy returns, every waiter it ended has been woken
+/// with `Destroyed`; a waiter not woken yet is the writer's, woken `Ok`
+/// by the time the writer's call returns.
+#[test]
+fn destroy_wakes_every_waiter_it_ended_before_it_returns() {
+    model(|| {
+        let (ipcm, pipe) = setup(1);
+        let _ = blocked(ipcm.read(&READER, pipe, MSG, LEN));
+        let _ = blocked(ipcm.read(&READER2, pipe, MSG, LEN));
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.write(&WRITER, pipe, MSG, 4))
+        };
+        assert_eq!(ipcm.destroy(Caller::Kernel, pipe), Ok(()));
+        let not_yet: Vec<usize> = [READER, READER2]
+            .into_iter()
+            .filter(|t| wakes_of(&ipcm, *t).is_empty())
+            .collect();
+        for thread in [READER, READER2] {
+            let wakes = wakes_of(&ipcm, thread);
+            assert!(wakes.is_empty() || wakes == [Status::Destroyed] || wakes == [Status::Ok]);
+        }
+        let written = writer.join().unwrap();
+        for thread in not_yet {
+            assert_eq!(
+                wakes_of(&ipcm, thread),
+                [Status::Ok],
+                "only the writer may still owe a wake after destroy returned"
+            );
+        }
+        for thread in [READER, READER2] {
+            assert_eq!(wakes_of(&ipcm, thread).len(), 1);
+            assert!(!ipcm.is_pending(&thread));
+        }
+        match written {
+            Ok(Progress::Done(w)) => {
+                assert!(w.handed_off, "a reader was waiting");
+                assert_eq!(wakes_of(&ipcm, READER), [Status::Ok]);
+            }
+            Err(status) => {
+                assert!(matches!(status, Status::NotFound | Status::Destroyed));
+                assert_eq!(wakes_of(&ipcm, READER), [Status::Destroyed]);
+            }
+            Ok(Progress::Blocked(_)) => panic!("a writer to a depth-1 empty pipe blocked"),
+        }
+    });
+}
+
 // Models of the lock-free fast path (see the invariants in the core's
 // `ring` module) against the slow path. The calls below take the fast path
 // whenever the pipe has no waiter, so loom interleaves the ring's CAS and
 // stores, the slot copies and the pipe lock.
-
-const PEEKER: usize = 2;
 
 fn message_of(ipcm: &LoomIpcm, thread: usize, len: usize) -> Vec<u8> {
     ipcm.kernel().memory[thread].lock().unwrap()[..len].to_vec()

@@ -338,13 +338,14 @@ impl Harness {
                 self.fx.kernel().poke(actor.pid, SRC, &msg);
                 let id = self.id(pipe, stale);
                 let src = if bad { BAD } else { UserAddr(SRC) };
+                // `Some(())`: done now; `None`: blocked.
                 let got = if nonblocking {
                     ipcm.try_write(&actor.tid, id, src, msg.len())
-                        .map(|_| Progress::Done(()))
+                        .map(|_| Some(()))
                 } else {
                     ipcm.write(&actor.tid, id, src, msg.len()).map(|p| match p {
-                        Progress::Done(_) => Progress::Done(()),
-                        Progress::Blocked => Progress::Blocked,
+                        Progress::Done(_) => Some(()),
+                        Progress::Blocked(_) => None,
                     })
                 };
                 let want = self
@@ -352,9 +353,9 @@ impl Harness {
                     .write(pipe, Some(thread), msg, bad, nonblocking, &mut e);
                 let want_progress = want.map(|_| {
                     if self.model.pending_thread(thread).is_some() {
-                        Progress::Blocked
+                        None
                     } else {
-                        Progress::Done(())
+                        Some(())
                     }
                 });
                 prop_assert_eq!(got, want_progress, "{:?}", op);
@@ -398,7 +399,7 @@ impl Harness {
                         prop_assert_eq!(*len, msg.len());
                         prop_assert_eq!(&self.fx.received(actor), msg, "{:?}", op);
                     }
-                    (Ok(Progress::Blocked), Ok(None)) => {}
+                    (Ok(Progress::Blocked(_)), Ok(None)) => {}
                     (Err(a), Err(b)) => prop_assert_eq!(a, b, "{:?}", op),
                     _ => prop_assert!(false, "{:?}: got {:?}, model {:?}", op, got, want),
                 }

@@ -300,7 +300,7 @@ fn token_semaphore_never_over_admits() {
             match fx.read(worker, sem).unwrap() {
                 Progress::Done(1) => holders.push(worker),
                 Progress::Done(n) => panic!("token of length {n}"),
-                Progress::Blocked => waiting.push(worker),
+                Progress::Blocked(_) => waiting.push(worker),
             }
         }
         for (tid, status) in fx.wakes() {
@@ -438,11 +438,11 @@ fn copies_under_the_lock_are_bounded_by_msg_size() {
     // peekers, admission of pending writers.
     assert!(matches!(
         ipcm.peek(&actors[1], pipe, dst, len),
-        Ok(Progress::Blocked)
+        Ok(Progress::Blocked(_))
     ));
     assert!(matches!(
         ipcm.read(&actors[2], pipe, dst, len),
-        Ok(Progress::Blocked)
+        Ok(Progress::Blocked(_))
     ));
     let _ = ipcm.try_write(&actors[0], pipe, src, MSG_SIZE).unwrap();
     for _ in 0..3 {
@@ -450,7 +450,7 @@ fn copies_under_the_lock_are_bounded_by_msg_size() {
     }
     assert!(matches!(
         ipcm.write(&actors[3], pipe, src, MSG_SIZE),
-        Ok(Progress::Blocked)
+        Ok(Progress::Blocked(_))
     ));
     assert_eq!(ipcm.try_peek(&actors[1], pipe, dst, len), Ok(MSG_SIZE));
     assert_eq!(ipcm.try_read(&actors[1], pipe, dst, len), Ok(MSG_SIZE));

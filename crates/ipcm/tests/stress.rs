@@ -114,7 +114,7 @@ fn write(ipcm: &StressIpcm, writer: usize, pipe: PipeId, seq: u64) -> bool {
         .copy_from_slice(&encode(writer, seq));
     match ipcm.write(&writer, pipe, MSG, MSG_SIZE).unwrap() {
         Progress::Done(written) => written.dropped_oldest,
-        Progress::Blocked => {
+        Progress::Blocked(_) => {
             assert_eq!(ipcm.kernel().wait(writer), Status::Ok);
             false
         }
@@ -133,7 +133,7 @@ fn read(ipcm: &StressIpcm, reader: usize, pipe: PipeId, try_only: bool) -> Optio
     } else {
         match ipcm.read(&reader, pipe, MSG, LEN).unwrap() {
             Progress::Done(_) => Status::Ok,
-            Progress::Blocked => ipcm.kernel().wait(reader),
+            Progress::Blocked(_) => ipcm.kernel().wait(reader),
         }
     };
     match status {

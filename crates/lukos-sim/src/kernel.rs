@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 
 use ipcm::{
     Caller, CancelReason, Ipcm, MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, Priority, ProcessId,
-    Progress, Status, UserAddr, Written,
+    Progress, Status, Ticket, UserAddr, Written,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,6 +71,9 @@ pub enum BlockedOn {
         id: PipeId,
         /// What the thread wants to do there.
         op: PipeOp,
+        /// The operation's ticket: its timeout cancels this and nothing
+        /// else.
+        ticket: Ticket,
     },
     /// A sleep.
     Sleep,
@@ -217,10 +220,19 @@ pub enum IpcCall<'a> {
         /// Read (else peek).
         consume: bool,
     },
-    /// `cancel`.
+    /// `cancel` (every pending operation of a thread: a kill).
     Cancel {
         /// The thread whose pending operation ends.
         thread: Tid,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// `cancel_op` (one operation, by its ticket: a timeout).
+    CancelOp {
+        /// The thread whose operation ends.
+        thread: Tid,
+        /// The operation.
+        ticket: Ticket,
         /// Why.
         reason: CancelReason,
     },
@@ -246,8 +258,8 @@ pub enum IpcValue {
     Len(usize),
     /// A message read by the kernel.
     Message(Vec<u8>),
-    /// The caller's operation is pending.
-    Blocked,
+    /// The caller's operation is pending, with this ticket.
+    Blocked(Ticket),
     /// Done, nothing to report (cancel, destroy).
     Done,
 }
@@ -328,7 +340,8 @@ pub struct PipeRecord {
 }
 
 enum TimerKind {
-    Timeout,
+    /// The deadline of the pending operation with this ticket.
+    Timeout(Ticket),
     Wakeup,
 }
 
@@ -790,11 +803,14 @@ impl Sim {
                     self.machine.post_reply(tid, Reply::status(Status::Ok));
                     self.set_state(tid, ThreadState::Ready);
                 }
-                TimerKind::Timeout => {
+                TimerKind::Timeout(ticket) => {
                     // A completion racing the timeout wins: then the timer
-                    // was disarmed already and we never get here.
-                    let outcome = self.ipc(IpcCall::Cancel {
+                    // was disarmed already and we never get here. The
+                    // ticket makes sure a timer can only ever end the
+                    // operation it was armed for.
+                    let outcome = self.ipc(IpcCall::CancelOp {
                         thread: tid,
+                        ticket,
                         reason: CancelReason::TimedOut,
                     });
                     match outcome {
@@ -881,7 +897,7 @@ impl Sim {
                 | IpcCall::KernelRead { id, .. },
                 _,
             ) => self.refresh_pipe(*id),
-            (IpcCall::Cancel { .. }, _)
+            (IpcCall::Cancel { .. } | IpcCall::CancelOp { .. }, _)
             | (
                 IpcCall::Lookup { .. }
                 | IpcCall::Info { .. }
@@ -897,7 +913,7 @@ impl Sim {
         let ipcm = &self.ipcm;
         let blocked = |progress: Progress<IpcValue>| match progress {
             Progress::Done(value) => value,
-            Progress::Blocked => IpcValue::Blocked,
+            Progress::Blocked(ticket) => IpcValue::Blocked(ticket),
         };
         match *call {
             IpcCall::Create {
@@ -966,6 +982,13 @@ impl Sim {
             IpcCall::Cancel { thread, reason } => {
                 ipcm.cancel(&thread, reason).map(|()| IpcValue::Done)
             }
+            IpcCall::CancelOp {
+                thread,
+                ticket,
+                reason,
+            } => ipcm
+                .cancel_op(&thread, ticket, reason)
+                .map(|()| IpcValue::Done),
             IpcCall::Destroy { caller, id } => {
                 let caller = caller.as_ref().map_or(Caller::Kernel, Caller::Thread);
                 ipcm.destroy(caller, id).map(|()| IpcValue::Done)
@@ -996,11 +1019,12 @@ impl Sim {
     fn block(&mut self, tid: Tid, on: BlockedOn, wait: Wait) -> Option<Reply> {
         self.threads[tid.0 as usize].stats.blocks += 1;
         self.set_state(tid, ThreadState::Blocked(on));
-        if let Wait::Ticks(ticks) = wait {
+        if let (Wait::Ticks(ticks), BlockedOn::Pipe { ticket, .. }) = (wait, on) {
             if ticks == 0 {
                 // Would block with the deadline already here: time out now.
-                let outcome = self.ipc(IpcCall::Cancel {
+                let outcome = self.ipc(IpcCall::CancelOp {
                     thread: tid,
+                    ticket,
                     reason: CancelReason::TimedOut,
                 });
                 if outcome.is_ok() {
@@ -1015,7 +1039,7 @@ impl Sim {
                     .or(Some(Reply::status(Status::TimedOut)));
             }
             let deadline = self.machine.now() + ticks;
-            self.arm_timer(tid, deadline, TimerKind::Timeout);
+            self.arm_timer(tid, deadline, TimerKind::Timeout(ticket));
         }
         None
     }
@@ -1117,11 +1141,12 @@ impl Sim {
                     wait: wait != Wait::Never,
                 };
                 match self.ipc(call) {
-                    Ok(IpcValue::Blocked) => self.block(
+                    Ok(IpcValue::Blocked(ticket)) => self.block(
                         tid,
                         BlockedOn::Pipe {
                             id,
                             op: PipeOp::Write,
+                            ticket,
                         },
                         wait,
                     ),
@@ -1147,7 +1172,9 @@ impl Sim {
                 };
                 let op = if consume { PipeOp::Read } else { PipeOp::Peek };
                 match self.ipc(call) {
-                    Ok(IpcValue::Blocked) => self.block(tid, BlockedOn::Pipe { id, op }, wait),
+                    Ok(IpcValue::Blocked(ticket)) => {
+                        self.block(tid, BlockedOn::Pipe { id, op, ticket }, wait)
+                    }
                     Ok(_) => {
                         self.stats.peeked += u64::from(!consume);
                         Some(Reply::status(Status::Ok))
@@ -1218,7 +1245,7 @@ impl Sim {
 fn map_progress<T>(progress: Progress<T>, f: impl FnOnce(T) -> IpcValue) -> Progress<IpcValue> {
     match progress {
         Progress::Done(value) => Progress::Done(f(value)),
-        Progress::Blocked => Progress::Blocked,
+        Progress::Blocked(ticket) => Progress::Blocked(ticket),
     }
 }
 
@@ -1235,14 +1262,17 @@ fn state_name(state: &ThreadState, pipes: &BTreeMap<PipeId, PipeRecord>) -> Stri
         ThreadState::Blocked(BlockedOn::Pipe {
             id,
             op: PipeOp::Read,
+            ..
         }) => format!("blocked: read {}", pipe(id)),
         ThreadState::Blocked(BlockedOn::Pipe {
             id,
             op: PipeOp::Peek,
+            ..
         }) => format!("blocked: peek {}", pipe(id)),
         ThreadState::Blocked(BlockedOn::Pipe {
             id,
             op: PipeOp::Write,
+            ..
         }) => format!("blocked: write {}", pipe(id)),
         ThreadState::Exited(_) => "exited".into(),
     }
@@ -1258,7 +1288,9 @@ impl Sim {
             .iter()
             .enumerate()
             .filter_map(|(i, t)| match t.state {
-                ThreadState::Blocked(BlockedOn::Pipe { id, op }) => Some((Tid(i as u32), id, op)),
+                ThreadState::Blocked(BlockedOn::Pipe { id, op, .. }) => {
+                    Some((Tid(i as u32), id, op))
+                }
                 _ => None,
             })
             .collect()

@@ -280,10 +280,10 @@ fn check(args: &CheckArgs) -> ExitCode {
         summary.ops,
         summary.calls,
     );
-    let [unmapped, killed, destroyed] = summary.injected;
+    let [unmapped, killed, destroyed, late_timers] = summary.injected;
     let _ = writeln!(
         out,
-        "faults injected: {unmapped} pages unmapped under blocked threads, {killed} threads killed, {destroyed} pipes destroyed; {} all-blocked states resolved",
+        "faults injected: {unmapped} pages unmapped under blocked threads, {killed} threads killed, {destroyed} pipes destroyed, {late_timers} late timers (cancel_op with an old ticket); {} all-blocked states resolved",
         summary.stuck,
     );
     let wakes: Vec<String> = Status::ALL

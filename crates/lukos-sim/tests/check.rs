@@ -40,9 +40,9 @@ fn the_workload_wakes_pending_operations_with_every_kind_of_outcome() {
             "no wake with {status:?}"
         );
     }
-    let [unmapped, killed, destroyed] = summary.injected;
+    let [unmapped, killed, destroyed, late_timers] = summary.injected;
     assert!(
-        unmapped > 0 && killed > 0 && destroyed > 0,
+        unmapped > 0 && killed > 0 && destroyed > 0 && late_timers > 0,
         "{:?}",
         summary.injected
     );

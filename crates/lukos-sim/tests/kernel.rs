@@ -91,13 +91,14 @@ fn a_blocking_read_parks_the_thread_until_a_write_hands_it_the_message() {
         Ok(())
     });
     assert_eq!(sim.run(100), Step::Stuck);
-    assert_eq!(
+    assert!(matches!(
         *sim.state(reader),
         ThreadState::Blocked(BlockedOn::Pipe {
-            id: pipe,
-            op: PipeOp::Read
-        })
-    );
+            id,
+            op: PipeOp::Read,
+            ticket,
+        }) if id == pipe && ticket.pipe() == pipe
+    ));
     assert!(sim.ipcm().is_pending(&reader));
     let writer_pid = process(&mut sim, "writer");
     sim.spawn(writer_pid, "writer", 1, move |sys| async move {

@@ -5,7 +5,9 @@
 //! Checked after every call: no call returns IPCM_STATUS_INTERNAL (a caught
 //! panic) or an unknown status; a thread is pending exactly when its call
 //! returned BLOCKED and no wake came yet; every wake is for a pending thread
-//! (exactly once); a pipe's counters balance (written = read + dropped +
+//! (exactly once); `ipcm_thread_cancel_op` succeeds exactly when its ticket
+//! names the thread's pending operation (a stale ticket, from an operation
+//! that ended, is NOT_FOUND and changes nothing); a pipe's counters balance (written = read + dropped +
 //! queued) and queued <= max_msgs; a kernel read's length <= msg_size. At
 //! the end of each input every pipe is destroyed, which must wake every
 //! thread still pending.
@@ -38,6 +40,8 @@ struct Sim {
     readonly: usize,
     memory: [u8; SPACE],
     blocked: bool,
+    /// The ticket of the pending operation, when its call asked for one.
+    ticket: Option<ipcm_ticket_t>,
 }
 
 thread_local! {
@@ -48,6 +52,7 @@ thread_local! {
                 readonly: if i == 3 { 64 } else { 0 },
                 memory: [0; SPACE],
                 blocked: false,
+                ticket: None,
             })
             .collect(),
     );
@@ -129,6 +134,7 @@ unsafe extern "C" fn wake(_: *mut c_void, t: *mut thread_t, status: c_int) {
     SIMS.with_borrow_mut(|sims| {
         assert!(sims[i].blocked, "thread {i} woken twice or never blocked");
         sims[i].blocked = false;
+        sims[i].ticket = None;
     });
 }
 
@@ -176,6 +182,14 @@ enum Name {
 }
 
 #[derive(Arbitrary, Debug)]
+enum TicketChoice {
+    /// One of the tickets this input was given (pending or stale).
+    Known(u8),
+    Raw(usize, u32, u64),
+    Null,
+}
+
+#[derive(Arbitrary, Debug)]
 enum Op {
     Init,
     Create {
@@ -192,6 +206,8 @@ enum Op {
         va: Va,
         len: Len,
         try_only: bool,
+        /// Through `ipcm_pipe_write_ticket` (a blocking form).
+        ticketed: bool,
     },
     Read {
         who: Who,
@@ -200,9 +216,16 @@ enum Op {
         len_va: Va,
         peek: bool,
         try_only: bool,
+        /// Through the `_ticket` form (a blocking form).
+        ticketed: bool,
     },
     Cancel {
         thread: u8,
+        reason: i8,
+    },
+    CancelOp {
+        thread: u8,
+        ticket: TicketChoice,
         reason: i8,
     },
     Destroy {
@@ -234,6 +257,8 @@ enum Op {
 struct Run {
     ids: Vec<usize>,
     kernel_buf: Vec<u8>,
+    /// Every ticket a blocking call returned in this input.
+    tickets: Vec<ipcm_ticket_t>,
 }
 
 impl Run {
@@ -310,20 +335,39 @@ fn info(id: usize) -> Option<ipcm_pipe_info_t> {
     })
 }
 
-/// A status from a call by `who` that may block.
-fn after_call(who: Who, status: c_int) {
+/// A status from a call by `who` that may block; `ticket` is what its
+/// `_ticket` form stored (None: the plain form), `UNTOUCHED` if nothing.
+fn after_call(run: &mut Run, who: Who, status: c_int, ticket: Option<ipcm_ticket_t>) {
     check_status(status);
     if status == IPCM_STATUS_BLOCKED {
         let Who::Thread(i) = who else {
             panic!("the kernel was told BLOCKED")
         };
+        if let Some(ticket) = ticket {
+            assert_ne!(ticket, UNTOUCHED, "BLOCKED without a ticket");
+            assert!(!run.tickets.contains(&ticket), "a ticket handed out twice");
+            run.tickets.push(ticket);
+        }
         SIMS.with_borrow_mut(|sims| {
             let sim = &mut sims[i as usize % THREADS];
             assert!(!sim.blocked, "BLOCKED twice without ALREADY_PENDING");
             sim.blocked = true;
+            sim.ticket = ticket;
         });
+    } else if let Some(ticket) = ticket {
+        assert_eq!(
+            ticket, UNTOUCHED,
+            "a call that did not block stored a ticket"
+        );
     }
 }
+
+/// What a `_ticket` call leaves in its out-parameter unless it blocks.
+const UNTOUCHED: ipcm_ticket_t = ipcm_ticket_t {
+    pipe: 0,
+    slot: 0,
+    seq: 0,
+};
 
 fn check_pending() {
     for i in 0..THREADS {
@@ -385,6 +429,7 @@ fn step(run: &mut Run, op: &Op) {
             va: v,
             len: l,
             try_only,
+            ticketed,
         } => {
             let id = run.id(id);
             let len = len(l);
@@ -400,16 +445,21 @@ fn step(run: &mut Run, op: &Op) {
                 },
                 Who::Thread(_) => va(v),
             };
+            let mut ticket = UNTOUCHED;
+            let ticketed = *ticketed && !*try_only;
             // SAFETY: kernel buffers are valid for `len` bytes or rejected
-            // first; thread buffers are addresses only.
+            // first; thread buffers are addresses only; `ticket` is a valid
+            // out-pointer.
             let status = unsafe {
                 if *try_only {
                     ipcm_pipe_try_write(thread, id, msg, len)
+                } else if ticketed {
+                    ipcm_pipe_write_ticket(thread, id, msg, len, &mut ticket)
                 } else {
                     ipcm_pipe_write(thread, id, msg, len)
                 }
             };
-            after_call(*who, status);
+            after_call(run, *who, status, ticketed.then_some(ticket));
         }
         Op::Read {
             who,
@@ -418,6 +468,7 @@ fn step(run: &mut Run, op: &Op) {
             len_va,
             peek,
             try_only,
+            ticketed,
         } => {
             let id = run.id(id);
             let thread = thread_of(*who);
@@ -443,17 +494,26 @@ fn step(run: &mut Run, op: &Op) {
                 Who::Thread(_) => (va(v), va(len_va).cast()),
             };
             let msg_size = info(id).map(|i| i.msg_size);
+            let mut ticket = UNTOUCHED;
+            let ticketed = *ticketed && !*try_only;
             // SAFETY: kernel buffers hold msg_size bytes (checked above) or
-            // are NULL; thread buffers are addresses only.
+            // are NULL; thread buffers are addresses only; `ticket` is a
+            // valid out-pointer.
             let status = unsafe {
-                match (peek, try_only) {
-                    (false, false) => ipcm_pipe_read(thread, id, buf, len_out),
-                    (false, true) => ipcm_pipe_try_read(thread, id, buf, len_out),
-                    (true, false) => ipcm_pipe_peek(thread, id, buf, len_out),
-                    (true, true) => ipcm_pipe_try_peek(thread, id, buf, len_out),
+                match (peek, try_only, ticketed) {
+                    (false, false, true) => {
+                        ipcm_pipe_read_ticket(thread, id, buf, len_out, &mut ticket)
+                    }
+                    (true, false, true) => {
+                        ipcm_pipe_peek_ticket(thread, id, buf, len_out, &mut ticket)
+                    }
+                    (false, false, false) => ipcm_pipe_read(thread, id, buf, len_out),
+                    (false, true, _) => ipcm_pipe_try_read(thread, id, buf, len_out),
+                    (true, false, false) => ipcm_pipe_peek(thread, id, buf, len_out),
+                    (true, true, _) => ipcm_pipe_try_peek(thread, id, buf, len_out),
                 }
             };
-            after_call(*who, status);
+            after_call(run, *who, status, ticketed.then_some(ticket));
             if matches!(who, Who::Kernel) && status == IPCM_STATUS_OK {
                 assert!(kernel_len <= msg_size.expect("read from a live pipe"));
             }
@@ -476,6 +536,56 @@ fn step(run: &mut Run, op: &Op) {
                 assert_eq!(status, expected);
             } else {
                 assert_eq!(status, IPCM_STATUS_BAD_PARAM);
+            }
+        }
+        Op::CancelOp {
+            thread,
+            ticket,
+            reason,
+        } => {
+            let i = *thread as usize % THREADS;
+            let (was_blocked, pending) = SIMS.with_borrow(|sims| (sims[i].blocked, sims[i].ticket));
+            let chosen = match *ticket {
+                TicketChoice::Known(k) if !run.tickets.is_empty() => {
+                    Some(run.tickets[k as usize % run.tickets.len()])
+                }
+                TicketChoice::Known(_) | TicketChoice::Null => None,
+                TicketChoice::Raw(pipe, slot, seq) => Some(ipcm_ticket_t { pipe, slot, seq }),
+            };
+            let known = matches!(*ticket, TicketChoice::Known(_));
+            let ticket_ptr = chosen.as_ref().map_or(ptr::null(), ptr::from_ref);
+            // SAFETY: a valid ticket or NULL.
+            let status =
+                unsafe { ipcm_thread_cancel_op(thread_ptr(i), ticket_ptr, c_int::from(*reason)) };
+            check_status(status);
+            let valid_reason = matches!(
+                c_int::from(*reason),
+                IPCM_STATUS_TIMED_OUT | IPCM_STATUS_CANCELLED
+            );
+            match chosen {
+                _ if !valid_reason => assert_eq!(status, IPCM_STATUS_BAD_PARAM),
+                None => assert_eq!(status, IPCM_STATUS_BAD_PARAM),
+                // A ticket of this input: OK exactly when it names the
+                // thread's pending operation (tickets are never reused, so
+                // an older one is stale).
+                Some(chosen) if known => {
+                    let names_it = was_blocked && pending == Some(chosen);
+                    let expected = if names_it {
+                        IPCM_STATUS_OK
+                    } else {
+                        IPCM_STATUS_NOT_FOUND
+                    };
+                    assert_eq!(status, expected, "cancel_op of thread {i} with {chosen:?}");
+                }
+                // A made-up ticket is almost always stale; if it did name
+                // the pending operation, the wake hook saw it end.
+                Some(_) => assert!(
+                    status == IPCM_STATUS_NOT_FOUND || (status == IPCM_STATUS_OK && was_blocked)
+                ),
+            }
+            if status == IPCM_STATUS_OK {
+                // Woken before the call returned.
+                assert!(!SIMS.with_borrow(|sims| sims[i].blocked));
             }
         }
         Op::Destroy { who, id } => {
@@ -557,6 +667,7 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut run = Run {
         ids: Vec::new(),
         kernel_buf: vec![0x5a; KERNEL_BUF],
+        tickets: Vec::new(),
     };
     for op in ops.iter().take(64) {
         step(&mut run, op);

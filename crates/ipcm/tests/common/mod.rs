@@ -7,7 +7,7 @@
 pub use ipcm::testing::{PAGE_SIZE, Perm, TestIpcm, TestKernel, ThreadId};
 pub use ipcm::{
     Caller, CancelReason, PipeFlags, PipeId, PipeInfo, Priority, ProcessId, Progress, Status,
-    UserAddr, Written,
+    Ticket, UserAddr, Written,
 };
 
 /// Where an actor's outgoing message is staged.
@@ -145,10 +145,10 @@ pub fn done<T: std::fmt::Debug>(progress: Result<Progress<T>, Status>) -> T {
     }
 }
 
-/// Assert the call blocked.
-pub fn blocked<T: std::fmt::Debug>(progress: Result<Progress<T>, Status>) {
-    assert!(
-        matches!(progress, Ok(Progress::Blocked)),
-        "expected Blocked, got {progress:?}"
-    );
+/// Assert the call blocked; its ticket.
+pub fn blocked<T: std::fmt::Debug>(progress: Result<Progress<T>, Status>) -> Ticket {
+    match progress {
+        Ok(Progress::Blocked(ticket)) => ticket,
+        other => panic!("expected Blocked, got {other:?}"),
+    }
 }

@@ -26,7 +26,7 @@ pub mod model;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use ipcm::{CancelReason, PipeFlags, PipeId, ProcessId, Status};
+use ipcm::{CancelReason, PipeFlags, PipeId, ProcessId, Status, Ticket};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -74,8 +74,9 @@ pub struct SeedReport {
     /// Scheduling steps.
     pub steps: u64,
     /// Faults injected: `[pages unmapped under a blocked thread, threads
-    /// killed, pipes destroyed by the kernel]`.
-    pub injected: [u64; 3],
+    /// killed, pipes destroyed by the kernel, late timers (cancel_op with
+    /// a ticket seen earlier, most of them stale)]`.
+    pub injected: [u64; 4],
     /// Times every thread was blocked and the kernel had to act.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.
@@ -300,8 +301,14 @@ struct Run {
     /// Which worker slot each live worker thread uses.
     slots: Vec<Option<Tid>>,
     kernel_seq: u32,
+    /// Tickets of operations seen pending, most recent last (at most
+    /// `TICKETS_KEPT`): a late timer fires with one of them.
+    tickets: Vec<(Tid, Ticket)>,
     report: SeedReport,
 }
+
+/// How many past tickets the harness keeps for late timers.
+const TICKETS_KEPT: usize = 32;
 
 impl Run {
     fn new(seed: u64, ops: usize, trace: Option<Trace>) -> Run {
@@ -328,6 +335,7 @@ impl Run {
             processes: Vec::new(),
             slots: vec![None; MAX_WORKERS],
             kernel_seq: 0,
+            tickets: Vec::new(),
             report: SeedReport {
                 seed,
                 ..SeedReport::default()
@@ -409,8 +417,24 @@ impl Run {
         self.sim.ipcm().info(id).ok().map(|info| info.msg_size)
     }
 
+    /// Remember the tickets of the operations pending now.
+    fn note_tickets(&mut self) {
+        for tid in self.sim.tids() {
+            if let ThreadState::Blocked(crate::kernel::BlockedOn::Pipe { ticket, .. }) =
+                *self.sim.state(tid)
+                && !self.tickets.contains(&(tid, ticket))
+            {
+                if self.tickets.len() == TICKETS_KEPT {
+                    self.tickets.remove(0);
+                }
+                self.tickets.push((tid, ticket));
+            }
+        }
+    }
+
     /// Inject one fault or kernel action.
     fn inject(&mut self) {
+        self.note_tickets();
         let roll = self.sim.rng().random_range(0..100);
         match roll {
             0..20 => {
@@ -464,7 +488,21 @@ impl Run {
                     flags,
                 });
             }
-            60..80 => {
+            60..70 => {
+                // A timer that fires late, after its operation ended (or,
+                // sometimes, while it still waits): the model expects
+                // NotFound and no wake for a stale ticket, even when the
+                // thread waits for another operation by then.
+                if let Some(&(thread, ticket)) = self.tickets.choose(self.sim.rng()) {
+                    let _ = self.sim.ipc(IpcCall::CancelOp {
+                        thread,
+                        ticket,
+                        reason: CancelReason::TimedOut,
+                    });
+                    self.report.injected[3] += 1;
+                }
+            }
+            70..80 => {
                 if let Some(id) = self.random_live_pipe() {
                     let size = self.msg_size(id).unwrap_or(8);
                     let message = self.kernel_message(size);
@@ -522,7 +560,7 @@ impl Run {
         for tid in self.sim.tids() {
             let pending = self.sim.ipcm().is_pending(&tid);
             match *self.sim.state(tid) {
-                ThreadState::Blocked(crate::kernel::BlockedOn::Pipe { id, op }) => {
+                ThreadState::Blocked(crate::kernel::BlockedOn::Pipe { id, op, .. }) => {
                     if !pending {
                         self.violation(format!(
                             "{tid} is blocked on {id} but has no pending operation"
@@ -675,8 +713,8 @@ pub struct Summary {
     /// IPC manager calls checked against the model.
     pub calls: u64,
     /// Faults injected: `[pages unmapped under a blocked thread, threads
-    /// killed, pipes destroyed by the kernel]`.
-    pub injected: [u64; 3],
+    /// killed, pipes destroyed by the kernel, late timers]`.
+    pub injected: [u64; 4],
     /// Times the kernel had to unblock an all-blocked system.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use ipcm::{CancelReason, PipeFlags, PipeId, PipeInfo, ProcessId, Status, Written};
+use ipcm::{CancelReason, PipeFlags, PipeId, PipeInfo, ProcessId, Status, Ticket, Written};
 
 use crate::kernel::{IpcCall, IpcOutcome, IpcValue, Observer};
 use crate::machine::{Machine, Tid};
@@ -46,6 +46,8 @@ struct Waiter {
     thread: Tid,
     priority: u8,
     op: Op,
+    /// The ticket the call returned (known once it returned).
+    ticket: Option<Ticket>,
 }
 
 struct ModelPipe {
@@ -90,6 +92,9 @@ impl ModelPipe {
 enum Expect {
     /// A fresh id (create).
     NewId,
+    /// `Blocked` with a fresh ticket for this pipe, which the model then
+    /// records for the thread's waiter there.
+    Blocked { pipe: PipeId, thread: Tid },
     /// Exactly this outcome.
     Exactly(IpcOutcome),
 }
@@ -133,6 +138,7 @@ pub struct Model {
     pipes: BTreeMap<PipeId, ModelPipe>,
     names: BTreeMap<String, PipeId>,
     ids_seen: HashSet<PipeId>,
+    tickets_seen: HashSet<Ticket>,
     prediction: Option<Prediction>,
     ledger: HashMap<Tag, Fate>,
     last_read: HashMap<(u32, PipeId), u32>,
@@ -141,6 +147,10 @@ pub struct Model {
     /// IPC manager calls checked.
     pub calls: u64,
 }
+
+/// Stands for "some ticket" in a predicted `Blocked` until the call returns
+/// the real one.
+const BLOCKED: Ticket = Ticket::from_raw(0, 0, 0);
 
 /// The model's name rules (DESIGN: 1 to 64 bytes, no NUL).
 fn valid_name(name: &str) -> bool {
@@ -298,6 +308,18 @@ impl Model {
     }
 
     fn predict(&mut self, call: &IpcCall<'_>, machine: &Machine) -> Prediction {
+        let mut p = self.predict_outcome(call, machine);
+        // A blocking call's ticket is the manager's to choose: expect a
+        // fresh one for the right pipe.
+        if p.outcome == Some(Expect::Exactly(Ok(IpcValue::Blocked(BLOCKED)))) {
+            if let IpcCall::Write { thread, id, .. } | IpcCall::Read { thread, id, .. } = *call {
+                p.outcome = Some(Expect::Blocked { pipe: id, thread });
+            }
+        }
+        p
+    }
+
+    fn predict_outcome(&mut self, call: &IpcCall<'_>, machine: &Machine) -> Prediction {
         let mut p = Prediction::default();
         let exactly = |outcome: IpcOutcome| Some(Expect::Exactly(outcome));
         match *call {
@@ -380,9 +402,10 @@ impl Model {
                                     thread,
                                     priority,
                                     op: Op::Write { buf: src, len },
+                                    ticket: None,
                                 },
                             );
-                            Ok(IpcValue::Blocked)
+                            Ok(IpcValue::Blocked(BLOCKED))
                         } else {
                             Err(Status::Full)
                         }
@@ -441,9 +464,10 @@ impl Model {
                                 thread,
                                 priority,
                                 op,
+                                ticket: None,
                             },
                         );
-                        Ok(IpcValue::Blocked)
+                        Ok(IpcValue::Blocked(BLOCKED))
                     } else {
                         Err(Status::Empty)
                     },
@@ -500,6 +524,32 @@ impl Model {
                     None => Err(Status::NotFound),
                 });
             }
+            IpcCall::CancelOp {
+                thread,
+                ticket,
+                reason,
+            } => {
+                let status = match reason {
+                    CancelReason::TimedOut => Status::TimedOut,
+                    CancelReason::Cancelled => Status::Cancelled,
+                };
+                // Only the operation the ticket names, and only while it is
+                // pending: a stale ticket changes nothing.
+                let found = self.pipes.get_mut(&ticket.pipe()).and_then(|pipe| {
+                    let at = pipe
+                        .waiters
+                        .iter()
+                        .position(|w| w.thread == thread && w.ticket == Some(ticket))?;
+                    pipe.waiters.remove(at)
+                });
+                p.outcome = exactly(match found {
+                    Some(_) => {
+                        p.wakes.push((thread, status));
+                        Ok(IpcValue::Done)
+                    }
+                    None => Err(Status::NotFound),
+                });
+            }
             IpcCall::Destroy { caller, id } => {
                 let Some(pipe) = self.pipes.get(&id) else {
                     p.outcome = exactly(Err(Status::NotFound));
@@ -544,6 +594,23 @@ impl Model {
                         self.names.insert(name.clone(), *id);
                     }
                     self.pipes.insert(*id, pipe);
+                }
+            }
+            (Some(Expect::Blocked { pipe, thread }), Ok(IpcValue::Blocked(ticket)))
+                if ticket.pipe() == *pipe =>
+            {
+                if !self.tickets_seen.insert(*ticket) {
+                    self.violation(format!(
+                        "{call:?} returned {ticket:?}, a ticket seen before"
+                    ));
+                }
+                let waiter = self
+                    .pipes
+                    .get_mut(pipe)
+                    .and_then(|p| p.waiters.iter_mut().find(|w| w.thread == *thread));
+                match waiter {
+                    Some(waiter) => waiter.ticket = Some(*ticket),
+                    None => self.violation(format!("{call:?}: no waiter to give {ticket:?}")),
                 }
             }
             (Some(Expect::Exactly(expected)), actual) if expected == actual => {}
