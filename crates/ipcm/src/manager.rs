@@ -27,7 +27,7 @@ use hashbrown::HashMap;
 use lock_api::{Mutex, MutexGuard, RawMutex};
 
 use crate::kernel::{Caller, Kernel, UserAddr};
-use crate::pipe::{Attempt, Fast, Pipe, PipeInfo, PipeState, Sink, Source, Written};
+use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::{Held, Ring};
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
@@ -399,10 +399,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            match pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard) {
-                Fast::Done(result) => return result,
-                Fast::WouldBlock => return Err(Status::Full),
-                Fast::Slow => {}
+            if let Some(result) =
+                pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard, false)
+            {
+                return result;
             }
             self.locked(pipe, |state, ring| {
                 match state.write(ring, &self.kernel, Source::Kernel(msg), discard)? {
@@ -641,10 +641,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 buf: src,
                 len,
             };
-            match pipe.fast_write(&self.kernel, &source, discard) {
-                Fast::Done(result) => return result.map(done),
-                Fast::WouldBlock if would_block.is_none() => return Err(Status::Full),
-                Fast::WouldBlock | Fast::Slow => {}
+            let may_block = would_block.is_some();
+            if let Some(result) = pipe.fast_write(&self.kernel, &source, discard, may_block) {
+                return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
@@ -683,10 +682,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 buf: dst,
                 len_out,
             };
-            match pipe.fast_read(&self.kernel, sink, consume) {
-                Fast::Done(result) => return result.map(done),
-                Fast::WouldBlock if would_block.is_none() => return Err(Status::Empty),
-                Fast::WouldBlock | Fast::Slow => {}
+            let may_block = would_block.is_some();
+            if let Some(result) = pipe.fast_read(&self.kernel, sink, consume, may_block) {
+                return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
@@ -713,10 +711,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         consume: bool,
     ) -> Result<usize, Status> {
         self.with_pipe(target, |pipe| {
-            match pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume) {
-                Fast::Done(result) => return result,
-                Fast::WouldBlock => return Err(Status::Empty),
-                Fast::Slow => {}
+            if let Some(result) =
+                pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume, false)
+            {
+                return result;
             }
             self.locked(pipe, |state, ring| {
                 match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {

@@ -122,55 +122,68 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Some(_) => Err(Status::Denied),
         }
     }
-    /// Write without the lock, when the pipe has no waiter: `Slow` when it
-    /// has (or may be getting) one, or is destroyed. `WouldBlock` when full
-    /// and not `discard`; nothing changed then.
+    /// Write without the lock, when the pipe has no waiter. `None`: take
+    /// the lock (the pipe has or may be getting a waiter, or is destroyed;
+    /// or it is full, does not `discard`, and the caller `may_block`);
+    /// nothing changed then. A full pipe is `Full` for a caller that does
+    /// not block.
     #[inline(always)]
     pub(crate) fn fast_write<K: Kernel<Thread = T>>(
         &self,
         kernel: &K,
         src: &Source<'_, T>,
         discard: bool,
-    ) -> Fast<Written> {
+        may_block: bool,
+    ) -> Option<Result<Written, Status>> {
         let Ok(mut writer) = self.ring.writer() else {
-            return Fast::Slow;
+            return None;
         };
         let len = src.len();
         if len > self.msg_size {
-            return Fast::Done(Err(Status::TooLarge));
+            return Some(Err(Status::TooLarge));
         }
         if writer.is_full() && !discard {
-            return Fast::WouldBlock;
+            return if may_block {
+                None
+            } else {
+                Some(Err(Status::Full))
+            };
         }
         if src.fetch(kernel, writer.staging_mut(len)).is_err() {
-            return Fast::Done(Err(Status::BadAddress));
+            return Some(Err(Status::BadAddress));
         }
         let dropped_oldest = writer.commit();
-        Fast::Done(Ok(Written {
+        Some(Ok(Written {
             dropped_oldest,
             handed_off: false,
         }))
     }
 
     /// Read (`consume`) or peek without the lock, like
-    /// [`fast_write`](Self::fast_write): `WouldBlock` when empty.
+    /// [`fast_write`](Self::fast_write); an empty pipe is `Empty` for a
+    /// caller that does not block.
     #[inline(always)]
     pub(crate) fn fast_read<K: Kernel<Thread = T>>(
         &self,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
-    ) -> Fast<usize> {
+        may_block: bool,
+    ) -> Option<Result<usize, Status>> {
         let Ok(reader) = self.ring.reader() else {
-            return Fast::Slow;
+            return None;
         };
         if let Sink::Kernel(buf) = &sink
             && buf.len() < self.msg_size
         {
-            return Fast::Done(Err(Status::BadParam));
+            return Some(Err(Status::BadParam));
         }
         let Some(msg) = reader.front() else {
-            return Fast::WouldBlock;
+            return if may_block {
+                None
+            } else {
+                Some(Err(Status::Empty))
+            };
         };
         let len = msg.len();
         match sink {
@@ -180,7 +193,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
                 len_out,
             } => {
                 if deliver(kernel, thread, buf, len_out, msg).is_err() {
-                    return Fast::Done(Err(Status::BadAddress));
+                    return Some(Err(Status::BadAddress));
                 }
             }
             Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
@@ -188,19 +201,8 @@ impl<R: RawMutex, T> Pipe<R, T> {
         if consume {
             reader.pop();
         }
-        Fast::Done(Ok(len))
+        Some(Ok(len))
     }
-}
-
-/// The outcome of a fast-path attempt.
-pub(crate) enum Fast<T> {
-    /// Done (or failed) without the lock.
-    Done(Result<T, Status>),
-    /// Full (write) or empty (read), seen without the lock while the pipe
-    /// had no waiter; nothing changed.
-    WouldBlock,
-    /// The pipe has waiters or is destroyed: take the lock.
-    Slow,
 }
 
 /// A snapshot of a pipe's configuration, contents and counters.
