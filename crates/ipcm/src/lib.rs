@@ -73,10 +73,12 @@ mod flags;
 mod id;
 mod kernel;
 mod manager;
+mod pending;
 mod pipe;
 mod registry;
 #[allow(unsafe_code)] // the one module with unsafe code: see its invariants
 mod ring;
+mod slots;
 mod status;
 mod wait;
 
@@ -89,5 +91,6 @@ pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target};
 pub use pipe::{Pipe, PipeInfo, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
+pub use slots::MAX_PIPES;
 pub use status::Status;
 pub use wait::Ticket;

@@ -205,6 +205,12 @@ impl<R: RawMutex, T> Pipe<R, T> {
     }
 }
 
+impl<R: RawMutex, T> crate::slots::HasId for Pipe<R, T> {
+    fn id(&self) -> PipeId {
+        self.id
+    }
+}
+
 /// A snapshot of a pipe's configuration, contents and counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PipeInfo {
@@ -323,6 +329,12 @@ impl<T> PipeState<T> {
             waiters: WaitQueue::new(),
             destroyed: false,
         }
+    }
+
+    /// Whether the lock holder finished any pending operation.
+    #[inline]
+    pub(crate) fn has_finished(&self) -> bool {
+        self.waiters.has_finished()
     }
 
     /// The operations finished since the lock was taken; the caller wakes
