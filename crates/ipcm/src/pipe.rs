@@ -18,7 +18,7 @@ use alloc::boxed::Box;
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::{Held, Ring};
+use crate::ring::{Held, Miss, Ring};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -135,20 +135,17 @@ impl<R: RawMutex, T> Pipe<R, T> {
         discard: bool,
         may_block: bool,
     ) -> Option<Result<Written, Status>> {
-        let Ok(mut writer) = self.ring.writer() else {
-            return None;
-        };
         let len = src.len();
         if len > self.msg_size {
-            return Some(Err(Status::TooLarge));
+            // `TooLarge`, unless destroyed: the slow path says which.
+            return None;
         }
-        if writer.is_full() && !discard {
-            return if may_block {
-                None
-            } else {
-                Some(Err(Status::Full))
-            };
-        }
+        let mut writer = match self.ring.writer(discard) {
+            Ok(writer) => writer,
+            Err(Miss::Full) if !may_block => return Some(Err(Status::Full)),
+            Err(_) => return None,
+        };
+        debug_assert!(discard || !writer.is_full());
         if src.fetch(kernel, writer.staging_mut(len)).is_err() {
             return Some(Err(Status::BadAddress));
         }
@@ -170,21 +167,18 @@ impl<R: RawMutex, T> Pipe<R, T> {
         consume: bool,
         may_block: bool,
     ) -> Option<Result<usize, Status>> {
-        let Ok(reader) = self.ring.reader() else {
-            return None;
-        };
         if let Sink::Kernel(buf) = &sink
             && buf.len() < self.msg_size
         {
-            return Some(Err(Status::BadParam));
+            // `BadParam`, unless destroyed: the slow path says which.
+            return None;
         }
-        let Some(msg) = reader.front() else {
-            return if may_block {
-                None
-            } else {
-                Some(Err(Status::Empty))
-            };
+        let reader = match self.ring.reader() {
+            Ok(reader) => reader,
+            Err(Miss::Empty) if !may_block => return Some(Err(Status::Empty)),
+            Err(_) => return None,
         };
+        let msg = reader.front();
         let len = msg.len();
         match sink {
             Sink::User {
