@@ -1,9 +1,10 @@
 //! The by-id view of the registry: a table of pipe slots that never moves,
 //! read without any lock shared by all pipes (DESIGN §8).
 //!
-//! Slots live in fixed-size chunks, each allocated once (fallibly, by
-//! `create`, under the registry lock) and published through a
-//! [`OnceBox`]: a lookup finds its chunk with one acquire load and never
+//! Slots live in fixed-size chunks, reached through a fixed top table and
+//! a middle level; every chunk and middle block is allocated once
+//! (fallibly, by `create`, under the registry lock) and published through
+//! a [`OnceBox`]: a lookup finds its chunk with two acquire loads and never
 //! sees a chunk move or disappear while the manager lives. Each slot is a
 //! lock of its own, on its own cache line, holding the slot's current
 //! pipe; a lookup takes only that lock, checks the pipe's id (the
@@ -26,14 +27,15 @@ use once_cell::race::OnceBox;
 
 use crate::{PipeId, Status};
 
-/// Slots per chunk.
+/// Slots per chunk (a chunk is 8 KiB: one cache-padded slot is 128 B).
 const CHUNK: usize = 64;
-/// Chunks in the table: the table holds at most `CHUNKS * CHUNK` pipes at
-/// once (more is `NoMemory`).
-const CHUNKS: usize = 1024;
+/// Chunks per middle block.
+const MID: usize = 256;
+/// Middle blocks in the top table.
+const TOP: usize = 64;
 /// How many pipes can exist at once; `create` beyond it is
 /// [`Status::NoMemory`].
-pub const MAX_PIPES: usize = CHUNK * CHUNKS;
+pub const MAX_PIPES: usize = CHUNK * MID * TOP;
 
 /// Anything the table can hold: it must know its own id.
 pub(crate) trait HasId {
@@ -42,19 +44,29 @@ pub(crate) trait HasId {
 
 type Cell<R, P> = CachePadded<Mutex<R, Option<Arc<P>>>>;
 type Chunk<R, P> = [Cell<R, P>; CHUNK];
+type Middle<R, P> = [OnceBox<Chunk<R, P>>; MID];
 
 /// The chunked table of slots.
 pub(crate) struct SlotTable<R: RawMutex, P> {
-    chunks: Box<[OnceBox<Chunk<R, P>>]>,
+    top: [OnceBox<Middle<R, P>>; TOP],
+}
+
+/// A boxed array of `N` values made by `make`, allocated fallibly.
+fn try_boxed_array<T, const N: usize>(make: impl FnMut() -> T) -> Result<Box<[T; N]>, Status> {
+    let mut items = Vec::new();
+    items.try_reserve_exact(N).map_err(|_| Status::NoMemory)?;
+    items.resize_with(N, make);
+    items
+        .into_boxed_slice()
+        .try_into()
+        .map_err(|_| Status::NoMemory)
 }
 
 impl<R: RawMutex, P: HasId> SlotTable<R, P> {
-    /// An empty table (its chunk index, 8 KiB, on the heap).
+    /// An empty table (512 bytes; nothing allocated until a create).
     pub(crate) fn new() -> Self {
-        let mut chunks = Vec::with_capacity(CHUNKS);
-        chunks.resize_with(CHUNKS, OnceBox::new);
         SlotTable {
-            chunks: chunks.into_boxed_slice(),
+            top: [const { OnceBox::new() }; TOP],
         }
     }
 
@@ -64,23 +76,20 @@ impl<R: RawMutex, P: HasId> SlotTable<R, P> {
     /// `NoMemory` past [`MAX_PIPES`] or when the chunk cannot be
     /// allocated; nothing changed then.
     pub(crate) fn reserve(&self, index: usize) -> Result<(), Status> {
-        let chunk = self.chunks.get(index / CHUNK).ok_or(Status::NoMemory)?;
-        chunk.get_or_try_init(|| {
-            let mut cells = Vec::new();
-            cells
-                .try_reserve_exact(CHUNK)
-                .map_err(|_| Status::NoMemory)?;
-            cells.resize_with(CHUNK, || CachePadded::new(Mutex::new(None)));
-            cells
-                .into_boxed_slice()
-                .try_into()
-                .map_err(|_| Status::NoMemory)
-        })?;
+        let top = self
+            .top
+            .get(index / (CHUNK * MID))
+            .ok_or(Status::NoMemory)?;
+        let middle = top.get_or_try_init(|| try_boxed_array(OnceBox::new))?;
+        middle[index / CHUNK % MID]
+            .get_or_try_init(|| try_boxed_array(|| CachePadded::new(Mutex::new(None))))?;
         Ok(())
     }
 
+    #[inline]
     fn cell(&self, index: usize) -> Option<&Cell<R, P>> {
-        let chunk = self.chunks.get(index / CHUNK)?.get()?;
+        let middle = self.top.get(index / (CHUNK * MID))?.get()?;
+        let chunk = middle[index / CHUNK % MID].get()?;
         Some(&chunk[index % CHUNK])
     }
 
