@@ -24,7 +24,7 @@ use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
-use crate::ring::Ring;
+use crate::ring::{Held, Ring};
 use crate::slots::SlotTable;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
@@ -398,8 +398,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            self.locked(pipe, |state| {
-                match state.write(&self.kernel, Source::Kernel(msg), discard)? {
+            if let Some(result) =
+                pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard, false)
+            {
+                return result;
+            }
+            self.locked(pipe, |state, ring| {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }
@@ -473,13 +478,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         reason: CancelReason,
     ) -> Result<(), Status> {
         let pipe = self.open(ticket.pipe())?;
-        self.locked(&pipe, |state| {
+        self.locked(&pipe, |state, _| {
             if state.cancel(thread, ticket.slot(), ticket.seq(), reason.status()) {
                 Ok(())
             } else {
                 Err(Status::NotFound)
             }
         })
+        // Destroyed meanwhile: its waiters were woken by the destroy.
+        .map_err(|_| Status::NotFound)
     }
 
     /// Destroy pipe `id`: every pending operation is woken with
@@ -504,8 +511,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             self.by_id.clear(id);
             pipe
         };
-        self.locked(&pipe, |state| {
-            state.destroy();
+        self.locked(&pipe, |state, ring| {
+            state.destroy(ring);
             Ok(())
         })
     }
@@ -520,11 +527,12 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         K::Thread: 'a,
     {
         self.with_pipe(pipe.into(), |pipe| {
-            let state = pipe.state.lock();
-            if state.is_destroyed() {
-                return Err(Status::Destroyed);
-            }
-            Ok(state.info(pipe.id(), pipe.flags(), pipe.owner()))
+            self.locked(pipe, |state, ring| {
+                if state.is_destroyed() {
+                    return Err(Status::Destroyed);
+                }
+                Ok(state.info(ring, pipe.id(), pipe.flags(), pipe.owner()))
+            })
         })
     }
 
@@ -546,17 +554,25 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         f(pipe)
     }
 
-    /// Run `f` on the pipe's state under its lock, then wake every thread
-    /// whose operation `f` finished, with the lock released, before
-    /// returning.
+    /// Run `f` on the pipe's state under its lock with both ends of its
+    /// ring held (so no fast operation is in flight), then give the ends
+    /// back, parked if the pipe has waiters (so that every operation takes
+    /// the lock while any thread waits), and wake every thread whose
+    /// operation `f` finished, with the lock released, before returning.
+    /// `Destroyed` without calling `f` once the ring is dead.
     #[inline]
     fn locked<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
-        f: impl FnOnce(&mut PipeState<K::Thread>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
-        let result = f(&mut state);
+        let Ok(mut ring) = pipe.ring.hold() else {
+            return Err(Status::Destroyed);
+        };
+        let result = f(&mut state, &mut ring);
+        ring.park(state.has_waiters());
+        drop(ring);
         if state.has_finished() {
             let finished = state.take_finished();
             self.wake_finished(pipe, state, finished);
@@ -613,15 +629,19 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
-            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            self.locked(pipe, |state| {
-                let source = Source::User {
-                    thread,
-                    buf: src,
-                    len,
-                };
-                match state.write(&self.kernel, source, discard)? {
+            let source = Source::User {
+                thread,
+                buf: src,
+                len,
+            };
+            let may_block = would_block.is_some();
+            if let Some(result) = pipe.fast_write(&self.kernel, &source, discard, may_block) {
+                return result.map(done);
+            }
+            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
+            self.locked(pipe, |state, ring| {
+                match state.write(ring, &self.kernel, source, discard)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),
@@ -651,14 +671,23 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
+            let sink = Sink::User {
+                thread,
+                buf: dst,
+                len_out,
+            };
+            let may_block = would_block.is_some();
+            if let Some(result) = pipe.fast_read(&self.kernel, sink, consume, may_block) {
+                return result.map(done);
+            }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, |state| {
+            self.locked(pipe, |state, ring| {
                 let sink = Sink::User {
                     thread,
                     buf: dst,
                     len_out,
                 };
-                match state.read(&self.kernel, sink, consume)? {
+                match state.read(ring, &self.kernel, sink, consume)? {
                     Attempt::Done(len) => Ok(done(len)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),
@@ -676,8 +705,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         consume: bool,
     ) -> Result<usize, Status> {
         self.with_pipe(target, |pipe| {
-            self.locked(pipe, |state| {
-                match state.read(&self.kernel, Sink::Kernel(buf), consume)? {
+            if let Some(result) =
+                pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume, false)
+            {
+                return result;
+            }
+            self.locked(pipe, |state, ring| {
+                match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
                     Attempt::Done(len) => Ok(len),
                     Attempt::WouldBlock => Err(Status::Empty),
                 }

@@ -1,20 +1,24 @@
 //! One pipe: its fixed configuration and the state machine of the blocking
 //! protocol (DESIGN §3), with no locking.
 //!
-//! Every operation here runs with the pipe's lock held (the manager takes
-//! it). Data moves through the kernel's copy hooks; threads whose pending
-//! operation completes are not woken here: their wait records join the
-//! *finished chain* of the call holding the lock (see [`crate::wait`]),
-//! which that call takes before unlocking and wakes, after unlocking and
-//! before it returns. So the only hooks called under the lock are the
-//! bounded copies.
+//! The fast path ([`Pipe::fast_write`], [`Pipe::fast_read`]) takes no lock:
+//! it owns one end of the pipe's [`Ring`] for one bounded copy, and only
+//! while the pipe has no waiter (see the ring's invariants); it never
+//! finishes anybody else's operation, so it has nothing to wake.
+//! Everything else runs with the pipe's lock held (the manager takes it)
+//! and both ends of the ring held ([`Held`]). Data moves through the
+//! kernel's copy hooks; threads whose pending operation completes are not
+//! woken here: their wait records join the *finished chain* of the call
+//! holding the lock (see [`crate::wait`]), which that call takes before
+//! unlocking and wakes, after unlocking and before it returns. So the only
+//! hooks called under the lock are the bounded copies.
 
 use alloc::boxed::Box;
 
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::Ring;
+use crate::ring::{Held, Miss, Ring};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -29,6 +33,8 @@ pub struct Pipe<R: RawMutex, T> {
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
+    /// The message store; its ends are taken lock-free or under `state`.
+    pub(crate) ring: Ring,
     pub(crate) state: Mutex<R, PipeState<T>>,
 }
 
@@ -47,7 +53,8 @@ impl<R: RawMutex, T> Pipe<R, T> {
             flags,
             msg_size: ring.msg_size(),
             max_msgs: ring.capacity(),
-            state: Mutex::new(PipeState::new(ring)),
+            ring,
+            state: Mutex::new(PipeState::new()),
         }
     }
 
@@ -115,6 +122,81 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Some(_) => Err(Status::Denied),
         }
     }
+    /// Write without the lock, when the pipe has no waiter. `None`: take
+    /// the lock (the pipe has or may be getting a waiter, or is destroyed;
+    /// or it is full, does not `discard`, and the caller `may_block`);
+    /// nothing changed then. A full pipe is `Full` for a caller that does
+    /// not block.
+    #[inline(always)]
+    pub(crate) fn fast_write<K: Kernel<Thread = T>>(
+        &self,
+        kernel: &K,
+        src: &Source<'_, T>,
+        discard: bool,
+        may_block: bool,
+    ) -> Option<Result<Written, Status>> {
+        let len = src.len();
+        if len > self.msg_size {
+            // `TooLarge`, unless destroyed: the slow path says which.
+            return None;
+        }
+        let mut writer = match self.ring.writer(discard) {
+            Ok(writer) => writer,
+            Err(Miss::Full) if !may_block => return Some(Err(Status::Full)),
+            Err(_) => return None,
+        };
+        debug_assert!(discard || !writer.is_full());
+        if src.fetch(kernel, writer.staging_mut(len)).is_err() {
+            return Some(Err(Status::BadAddress));
+        }
+        let dropped_oldest = writer.commit();
+        Some(Ok(Written {
+            dropped_oldest,
+            handed_off: false,
+        }))
+    }
+
+    /// Read (`consume`) or peek without the lock, like
+    /// [`fast_write`](Self::fast_write); an empty pipe is `Empty` for a
+    /// caller that does not block.
+    #[inline(always)]
+    pub(crate) fn fast_read<K: Kernel<Thread = T>>(
+        &self,
+        kernel: &K,
+        sink: Sink<'_, T>,
+        consume: bool,
+        may_block: bool,
+    ) -> Option<Result<usize, Status>> {
+        if let Sink::Kernel(buf) = &sink
+            && buf.len() < self.msg_size
+        {
+            // `BadParam`, unless destroyed: the slow path says which.
+            return None;
+        }
+        let reader = match self.ring.reader() {
+            Ok(reader) => reader,
+            Err(Miss::Empty) if !may_block => return Some(Err(Status::Empty)),
+            Err(_) => return None,
+        };
+        let msg = reader.front();
+        let len = msg.len();
+        match sink {
+            Sink::User {
+                thread,
+                buf,
+                len_out,
+            } => {
+                if deliver(kernel, thread, buf, len_out, msg).is_err() {
+                    return Some(Err(Status::BadAddress));
+                }
+            }
+            Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
+        }
+        if consume {
+            reader.pop();
+        }
+        Some(Ok(len))
+    }
 }
 
 impl<R: RawMutex, T> crate::slots::HasId for Pipe<R, T> {
@@ -176,7 +258,7 @@ pub(crate) enum Source<'a, T> {
 
 impl<T> Source<'_, T> {
     #[inline]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Source::User { len, .. } => *len,
             Source::Kernel(msg) => msg.len(),
@@ -228,28 +310,17 @@ pub(crate) enum Attempt<T> {
     WouldBlock,
 }
 
-#[derive(Default)]
-struct Counters {
-    written: u64,
-    read: u64,
-    dropped: u64,
-}
-
 /// The mutable part of a pipe, guarded by its lock.
 pub(crate) struct PipeState<T> {
-    ring: Ring,
     /// Pending operations, and the finished ones not yet woken.
     waiters: WaitQueue<T>,
-    counters: Counters,
     destroyed: bool,
 }
 
 impl<T> PipeState<T> {
-    fn new(ring: Ring) -> Self {
+    fn new() -> Self {
         PipeState {
-            ring,
             waiters: WaitQueue::new(),
-            counters: Counters::default(),
             destroyed: false,
         }
     }
@@ -280,21 +351,33 @@ impl<T: Clone + PartialEq> PipeState<T> {
         self.destroyed
     }
 
-    pub(crate) fn info(&self, pipe_id: PipeId, flags: PipeFlags, owner: ProcessId) -> PipeInfo {
+    /// Whether fast operations must take the lock: some thread waits.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.len() > 0
+    }
+
+    pub(crate) fn info(
+        &self,
+        ring: &Held<'_>,
+        pipe_id: PipeId,
+        flags: PipeFlags,
+        owner: ProcessId,
+    ) -> PipeInfo {
         let waiting = self.waiters.counts();
+        let counters = ring.counters();
         PipeInfo {
             id: pipe_id,
-            msg_size: self.ring.msg_size(),
-            max_msgs: self.ring.capacity(),
+            msg_size: ring.msg_size(),
+            max_msgs: ring.capacity(),
             flags,
             owner,
-            queued: self.ring.len(),
+            queued: ring.len(),
             pending_readers: waiting.readers,
             pending_peekers: waiting.peekers,
             pending_writers: waiting.writers,
-            written: self.counters.written,
-            read: self.counters.read,
-            dropped: self.counters.dropped,
+            written: counters.written,
+            read: counters.read,
+            dropped: counters.dropped,
         }
     }
 
@@ -304,6 +387,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
+        ring: &mut Held<'_>,
         kernel: &K,
         src: Source<'_, T>,
         discard: bool,
@@ -312,28 +396,25 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Err(Status::Destroyed);
         }
         let len = src.len();
-        if len > self.ring.msg_size() {
+        if len > ring.msg_size() {
             return Err(Status::TooLarge);
         }
-        if self.ring.is_full() && !discard {
+        if ring.is_full() && !discard {
             return Ok(Attempt::WouldBlock);
         }
-        src.fetch(kernel, self.ring.staging_mut(len))
+        src.fetch(kernel, ring.staging_mut(len))
             .map_err(|Fault| Status::BadAddress)?;
-        self.counters.written += 1;
 
         // Waiters on a pipe being written to are peekers and readers (a
         // writer waits only on a full pipe, and this write found room or
         // discards): serve them out of line.
         if self.waiters.len() > 0
-            && let Some(written) = self.serve_waiters(kernel, len)
+            && let Some(written) = self.serve_waiters(ring, kernel, len)
         {
             return Ok(Attempt::Done(written));
         }
-        let dropped_oldest = self.ring.commit_staged(len);
-        if dropped_oldest {
-            self.counters.dropped += 1;
-        }
+        // Counts the message written, and the dropped one if any.
+        let dropped_oldest = ring.commit_staged(len);
         Ok(Attempt::Done(Written {
             dropped_oldest,
             handed_off: false,
@@ -344,13 +425,13 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// then to the oldest pending reader whose buffer takes it. `Some`
     /// when a reader took it (nothing queued); `None`: queue it.
     #[cold]
-    fn serve_waiters<K: Kernel<Thread = T>>(&mut self, kernel: &K, len: usize) -> Option<Written> {
-        let Self {
-            ring,
-            waiters,
-            counters,
-            ..
-        } = self;
+    fn serve_waiters<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+        len: usize,
+    ) -> Option<Written> {
+        let Self { waiters, .. } = self;
         let msg = ring.staged(len);
         waiters.drain_peekers(|peeker, buf, len_out| {
             deliver_status(deliver(kernel, peeker, buf, len_out, msg))
@@ -364,7 +445,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             match deliver(kernel, &reader.thread, buf, len_out, msg) {
                 Ok(()) => {
-                    counters.read += 1;
+                    ring.count_handed_off();
                     waiters.finish(index, Status::Ok);
                     return Some(Written {
                         dropped_oldest: false,
@@ -385,6 +466,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
+        ring: &mut Held<'_>,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
@@ -393,11 +475,11 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Err(Status::Destroyed);
         }
         if let Sink::Kernel(buf) = &sink
-            && buf.len() < self.ring.msg_size()
+            && buf.len() < ring.msg_size()
         {
             return Err(Status::BadParam);
         }
-        let Some(msg) = self.ring.front() else {
+        let Some(msg) = ring.front() else {
             return Ok(Attempt::WouldBlock);
         };
         let len = msg.len();
@@ -410,10 +492,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
             Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
         }
         if consume {
-            self.ring.pop_front();
-            self.counters.read += 1;
+            // Counts the message read.
+            ring.pop_front();
             if self.waiters.len() > 0 {
-                self.admit_writers(kernel);
+                self.admit_writers(ring, kernel);
             }
         }
         Ok(Attempt::Done(len))
@@ -422,8 +504,8 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// Fill free slots from pending writers, oldest first; a writer whose
     /// buffer faults is woken with `BadAddress` and the next one is tried.
     #[cold]
-    fn admit_writers<K: Kernel<Thread = T>>(&mut self, kernel: &K) {
-        while !self.ring.is_full() {
+    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
+        while !ring.is_full() {
             let Some((index, writer)) = self.waiters.front() else {
                 return;
             };
@@ -432,11 +514,11 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 self.waiters.finish(index, Status::BadParam);
                 continue;
             };
-            let copied = kernel.copy_from_user(&writer.thread, buf, self.ring.staging_mut(len));
+            let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
-                self.ring.commit_staged(len);
-                self.counters.written += 1;
+                // Counts the message written.
+                ring.commit_staged(len);
             }
             self.waiters.finish(index, status);
         }
@@ -476,10 +558,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
 
     /// Mark destroyed, free the message store and end every pending
     /// operation with `Destroyed`. Returns how many messages were released.
-    pub(crate) fn destroy(&mut self) -> usize {
+    pub(crate) fn destroy(&mut self, ring: &mut Held<'_>) -> usize {
         self.destroyed = true;
         self.waiters.finish_all(Status::Destroyed);
-        self.ring.release()
+        ring.destroy()
     }
 }
 

@@ -1,29 +1,250 @@
-//! The message store of one pipe: a ring of fixed-size slots, no locking.
+//! The message store of one pipe: a ring of fixed-size slots whose two ends
+//! are owned, one operation at a time, either by a lock-free *fast*
+//! operation or by the pipe's lock (the *slow* path). This is the core's
+//! one module with unsafe code.
 //!
-//! The ring has `capacity + 1` slots so that one slot is always free: a new
-//! message is copied into that *staging* slot first and only becomes part of
-//! the queue when the copy succeeded. A faulting copy therefore never damages
-//! a queued message, even when a discard-oldest write meets a full pipe.
+//! # Layout
+//! `capacity + 2` slots of `msg_size` bytes, each with its length; the
+//! writers' end word `tail` and the readers' end word `head`, each on its
+//! own cache line with the counters only its owner updates. Queued messages
+//! are the slots `head, head + 1, .. tail - 1` (indices modulo the slot
+//! count). The state shared between threads is indices, lengths, counters
+//! and bytes, never pointers, so the same layout could live in memory
+//! shared between processes.
+//!
+//! # End words
+//! Each end word is a *mark* (the slot's byte offset plus a lap count, see
+//! [`Ring`]) shifted left by two, or-ed with the end's state:
+//! - `FREE`: nobody owns the end; a fast operation may take it by CAS.
+//! - `BUSY`: a fast operation owns it (for one bounded copy at most).
+//! - `HELD`: the slow path owns it (the caller holds the pipe's lock).
+//! - `PARKED`: nobody owns it but fast operations must take the slow path:
+//!   the pipe has waiters (or is destroyed, see `DEAD`).
+//!
+//! # Invariants
+//! 1. **Ownership.** Only the owner of an end changes its index, its
+//!    counters, or (for the tail) the staging slot `tail`; only the owner
+//!    of the head reads the slot `head` without holding both ends. An end
+//!    is taken with an `Acquire` CAS and given back with a `Release` store,
+//!    so each owner sees everything its predecessors did.
+//! 2. **Room.** Outside a discard (below) at most `capacity` messages are
+//!    queued, so the staging slot `tail` is never a queued slot, and a
+//!    writer copies into it while readers copy out of queued slots: the two
+//!    ends never touch the same bytes. A writer reads `head` with
+//!    `Acquire` before copying, so the last reader of that slot has
+//!    finished with it.
+//! 3. **Lock order.** Whoever holds both ends took the tail first. A fast
+//!    reader never takes the tail; a fast writer takes the head only while
+//!    holding the tail (discard-oldest). The slow path takes both, tail
+//!    first, and gives the head back first. So a fast writer holding the
+//!    tail never finds the head `HELD` or `PARKED`.
+//! 4. **Discard-oldest.** A writer that found the ring full copies into the
+//!    staging slot, publishes it (`tail + 1`, still `BUSY`, so momentarily
+//!    `capacity + 1` messages: the spare slot makes that distinguishable
+//!    from empty), then takes the head and drops the oldest only if more
+//!    than `capacity` are still queued. Every observer therefore sees
+//!    either the old oldest message or the new one: never an empty pipe
+//!    that was never empty, never two drops for one write.
+//! 5. **Waiters (the handshake).** A thread that must wait registers under
+//!    the pipe's lock while holding both ends, after seeing that its
+//!    operation still cannot proceed; it gives the ends back `PARKED`. A
+//!    fast operation's CAS from `FREE` fails on a `PARKED` or `HELD` end,
+//!    so after a registration every operation on the pipe goes through the
+//!    lock until the slow path finds no waiter left and gives the ends back
+//!    `FREE`. A fast operation that took its end before is still owning it
+//!    when the slow path tries: the slow path spins (for one bounded copy)
+//!    until it is given back, and then sees its effect. So no message can
+//!    slip into the ring unseen behind a registering reader, and no slot
+//!    can free up unseen behind a registering writer.
+//! 6. **Quiescence.** Holding both ends means no fast operation is in
+//!    flight on the ring: a peek of the front, a discard, `info` and
+//!    destroy all see a ring nobody else touches.
+//! 7. **Destroy** takes both ends, frees the store and leaves both end
+//!    words `DEAD` for ever: no end can be taken again, so no operation
+//!    touches the freed store.
+//! 8. **Looking without taking.** A reader reads the head then the tail
+//!    (Acquire) and a writer the tail then the head; marks carry a lap
+//!    count, so equal marks (empty) or a tail `capacity` slots past the
+//!    head (full) held when the second word was read, and the attempt
+//!    answers `Empty`/`Full` with no RMW at all, as crossbeam's `try_recv`
+//!    on an empty channel does. Only non-blocking callers stop there: a
+//!    blocking one still registers under the lock (invariant 5). Polling
+//!    readers therefore never bounce the head's line between them.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 
 use crate::Status;
 
-/// A FIFO of at most `capacity` messages of at most `msg_size` bytes each.
+#[cfg(not(loom))]
+mod sync {
+    pub(super) use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An `UnsafeCell` with loom's closure API, so that loom can track
+    /// every access in its models.
+    pub(super) struct Cell<T>(core::cell::UnsafeCell<T>);
+
+    impl<T> Cell<T> {
+        pub(super) const fn new(value: T) -> Self {
+            Cell(core::cell::UnsafeCell::new(value))
+        }
+
+        #[inline(always)]
+        pub(super) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        #[inline(always)]
+        pub(super) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn spin() {
+        core::hint::spin_loop();
+    }
+}
+
+#[cfg(loom)]
+mod sync {
+    pub(super) use loom::cell::UnsafeCell as Cell;
+    pub(super) use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    pub(super) fn spin() {
+        loom::thread::yield_now();
+    }
+}
+
+use sync::{AtomicUsize, Cell, Ordering, spin};
+
+const FREE: usize = 0;
+const BUSY: usize = 1;
+const HELD: usize = 2;
+const PARKED: usize = 3;
+const STATE: usize = 3;
+const SHIFT: u32 = 2;
+/// The end words of a destroyed ring: `PARKED` for fast operations, and
+/// marks no live ring can have (their positions, `lap - 1` and `lap - 2`,
+/// are not multiples of a stride below `total`), different from each other
+/// so that a dead ring never reads as empty.
+const DEAD_HEAD: usize = usize::MAX;
+const DEAD_TAIL: usize = usize::MAX - (1 << SHIFT);
+
+/// Whether `word` is one of the dead end words.
+#[inline(always)]
+fn is_dead(word: usize) -> bool {
+    word | (1 << SHIFT) == usize::MAX
+}
+
+/// Bytes of the length word at the start of each slot.
+const LEN: usize = core::mem::size_of::<usize>();
+
+/// What the owner of the tail counts.
+#[derive(Default)]
+struct TailCounters {
+    written: u64,
+}
+
+/// What the owner of the head counts.
+#[derive(Default)]
+struct HeadCounters {
+    read: u64,
+    dropped: u64,
+}
+
+/// One end: its word and what only its owner touches, alone on a cache
+/// line so that the two ends do not share one.
+#[repr(align(128))]
+struct End<C> {
+    word: AtomicUsize,
+    counters: Cell<C>,
+}
+
+impl<C: Default> End<C> {
+    fn new() -> Self {
+        End {
+            word: AtomicUsize::new(FREE),
+            counters: Cell::new(C::default()),
+        }
+    }
+}
+
+/// The slots: `stride` bytes each, back to back; a slot is its message's
+/// length (a native `usize`) then up to `msg_size` bytes of message.
+struct Store {
+    bytes: Box<[UnsafeCell<u8>]>,
+    /// Under loom, one tracked cell per slot: every access to a slot's
+    /// bytes is reported on it, so loom checks they are ordered.
+    #[cfg(loom)]
+    tracked: Box<[Cell<()>]>,
+}
+
+/// A pipe's message store: at most `capacity` messages of at most
+/// `msg_size` bytes, FIFO, with lock-free ends (see the module docs).
+///
+/// A *position* is the byte offset of a slot in the store (a multiple of
+/// `stride` below `total`). The end words hold *marks*: a position plus a
+/// lap count times `lap` (the power of two at or above `total`), modulo
+/// `2^62`. Two marks are equal only if they are the same position in the
+/// same lap, so a thread that read an end long ago cannot mistake a later
+/// lap for the state it saw (no ABA), which lets the empty and full checks
+/// read both ends without taking either.
 pub(crate) struct Ring {
-    /// `(capacity + 1) * msg_size` bytes, slot `i` at `i * msg_size`.
-    store: Box<[u8]>,
-    /// Length of the message in each slot.
-    lens: Box<[usize]>,
+    tail: End<TailCounters>,
+    head: End<HeadCounters>,
+    /// `None` once destroyed (invariant 7).
+    store: Cell<Option<Store>>,
     msg_size: usize,
     capacity: usize,
-    /// Slot of the oldest message.
-    head: usize,
-    /// The staging slot: where the next message goes, always free.
-    tail: usize,
-    /// Number of queued messages, `<= capacity`.
-    queued: usize,
+    /// Bytes per slot: `LEN + msg_size`.
+    stride: usize,
+    /// Bytes of the store: `(capacity + 2) * stride`.
+    total: usize,
+    /// Marks are kept as they sit in an end word, shifted left past the
+    /// state bits (so they wrap at `2^62` by themselves): `step` is a
+    /// slot, `end` the whole store, `lap` one lap
+    /// (`total.next_power_of_two()`), all in those units.
+    step: usize,
+    end: usize,
+    lap: usize,
+    /// `lap - 1`: a mark's position bits (its state bits are clear).
+    lap_mask: usize,
+}
+
+// SAFETY: every cell of a `Ring` is reached only by the owner of the end
+// that guards it (invariant 1), ownership passes between threads through
+// the end words' Acquire CAS / Release store, and the store is replaced only
+// by whoever owns both ends (invariant 7); the bytes are plain `u8`.
+unsafe impl Sync for Ring {}
+
+/// The counters a ring keeps, as a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RingCounters {
+    pub(crate) written: u64,
+    pub(crate) read: u64,
+    pub(crate) dropped: u64,
+}
+
+/// The ring was destroyed: no end can be taken any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dead;
+
+/// A fast operation found an end the slow path owns or parked: take the
+/// pipe's lock instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slow;
+
+/// Why a fast operation did not get its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// The slow path owns or parked the end (waiters, or destroyed).
+    Slow,
+    /// The ring was full (a writer that does not discard).
+    Full,
+    /// The ring was empty (a reader).
+    Empty,
 }
 
 impl Ring {
@@ -36,21 +257,33 @@ impl Ring {
         if msg_size == 0 || capacity == 0 {
             return Err(Status::BadParam);
         }
-        let slots = capacity.checked_add(1).ok_or(Status::BadParam)?;
-        let bytes = slots.checked_mul(msg_size).ok_or(Status::BadParam)?;
-        if bytes > isize::MAX as usize {
+        let slots = capacity.checked_add(2).ok_or(Status::BadParam)?;
+        let stride = msg_size.checked_add(LEN).ok_or(Status::BadParam)?;
+        let total = slots.checked_mul(stride).ok_or(Status::BadParam)?;
+        // Positions shifted into an end word must not overflow nor reach
+        // `DEAD`; an allocation must fit in `isize`.
+        let lap = total.checked_next_power_of_two().ok_or(Status::BadParam)?;
+        // Marks need the lap and two state bits, with laps to spare.
+        if total > isize::MAX as usize || lap > usize::MAX >> (SHIFT + 2) {
             return Err(Status::BadParam);
         }
-        let store = zeroed_box(bytes)?;
-        let lens = zeroed_box(slots)?;
+        let store = Store {
+            bytes: filled(total, || UnsafeCell::new(0))?,
+            #[cfg(loom)]
+            tracked: filled(slots, || Cell::new(()))?,
+        };
         Ok(Ring {
-            store,
-            lens,
+            tail: End::new(),
+            head: End::new(),
+            store: Cell::new(Some(store)),
             msg_size,
             capacity,
-            head: 0,
-            tail: 0,
-            queued: 0,
+            stride,
+            total,
+            step: stride << SHIFT,
+            end: total << SHIFT,
+            lap: lap << SHIFT,
+            lap_mask: (lap << SHIFT) - 1,
         })
     }
 
@@ -62,160 +295,938 @@ impl Ring {
         self.capacity
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.queued
+    /// Whether the store is still allocated (false once destroyed).
+    #[cfg(test)]
+    fn has_store(&self) -> bool {
+        self.store.with(|store| {
+            // SAFETY: a shared read of the cell; it is written only by the
+            // owner of both ends, and this test-only query runs alone.
+            unsafe { (*store).is_some() }
+        })
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queued == 0
+    /// The position of `mark` (in mark units).
+    #[inline(always)]
+    fn pos(&self, mark: usize) -> usize {
+        mark & self.lap_mask
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.queued == self.capacity
-    }
-
-    /// The slot after `slot`, wrapping (a compare, not a division: this is
-    /// on every read and write).
-    #[inline]
-    fn next(&self, slot: usize) -> usize {
-        if slot == self.capacity { 0 } else { slot + 1 }
-    }
-
-    #[inline]
-    fn slot(&self, slot: usize, len: usize) -> &[u8] {
-        let start = slot * self.msg_size;
-        &self.store[start..start + len]
-    }
-
-    /// The free slot a new message is copied into before it is committed.
-    #[inline]
-    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
-        let start = self.tail * self.msg_size;
-        &mut self.store[start..start + len]
-    }
-
-    /// The first `len` bytes of the staging slot.
-    #[inline]
-    pub(crate) fn staged(&self, len: usize) -> &[u8] {
-        self.slot(self.tail, len)
-    }
-
-    /// Append the staged message of `len` bytes. When the ring is full the
-    /// oldest message is dropped to make room; returns whether one was.
-    #[inline]
-    pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
-        debug_assert!(len <= self.msg_size);
-        self.lens[self.tail] = len;
-        self.tail = self.next(self.tail);
-        if self.is_full() {
-            self.head = self.next(self.head);
-            true
+    /// The mark `by` (less than `end`) after `mark`, into the next lap
+    /// past the end (a compare, not a division).
+    #[inline(always)]
+    fn advance(&self, mark: usize, by: usize) -> usize {
+        let pos = self.pos(mark) + by;
+        if pos >= self.end {
+            (mark - self.pos(mark))
+                .wrapping_add(self.lap)
+                .wrapping_add(pos - self.end)
         } else {
-            self.queued += 1;
-            false
+            mark + by
         }
     }
 
-    /// The oldest message, if any.
+    /// The mark of the slot after `mark`'s.
+    #[inline(always)]
+    fn next(&self, mark: usize) -> usize {
+        self.advance(mark, self.step)
+    }
+
+    /// `mark` one lap on: the same slot.
+    #[inline(always)]
+    fn lap_on(&self, mark: usize) -> usize {
+        mark.wrapping_add(self.lap)
+    }
+
+    /// How many messages lie from `head` up to `tail` (at most
+    /// `capacity + 1`, so the positions tell).
     #[inline]
+    fn count(&self, head: usize, tail: usize) -> usize {
+        let (head, tail) = (self.pos(head), self.pos(tail));
+        let bytes = if tail >= head {
+            tail - head
+        } else {
+            tail + self.end - head
+        };
+        bytes / self.step
+    }
+
+    /// Whether exactly `capacity` messages lie from `head` up to `tail`:
+    /// two slots on from `tail` is `head` one lap on (exact, laps
+    /// included, so it holds for ends read at different times only if
+    /// they were full when the later was read).
+    #[inline(always)]
+    fn full(&self, head: usize, tail: usize) -> bool {
+        self.advance(tail, 2 * self.step) == self.lap_on(head)
+    }
+
+    /// Take the tail for a fast write, unless the ring is full and not
+    /// `claim_when_full` (a discard-oldest write claims it anyway). Spins
+    /// while another fast writer owns the tail (one bounded copy).
+    ///
+    /// # Errors
+    /// [`Miss::Slow`]: the slow path owns or parked it; [`Miss::Full`]:
+    /// full when the head was read (no RMW made).
+    #[inline]
+    pub(crate) fn writer(&self, claim_when_full: bool) -> Result<Writer<'_>, Miss> {
+        let word = self.tail.word.load(Ordering::Relaxed);
+        // The mark of a head in any state is the head the pipe had then (a
+        // dead one is no live mark, so never full).
+        let head = self.head.word.load(Ordering::Acquire) & !STATE;
+        if word & STATE == FREE {
+            let tail = word & !STATE;
+            // Exact with laps: full when the head was read (only a tail
+            // owner adds, and a writer that does not discard stops at
+            // `capacity`).
+            let full = self.full(head, tail);
+            if full && !claim_when_full {
+                return Err(Miss::Full);
+            }
+            if self
+                .tail
+                .word
+                .compare_exchange(word, word | BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                // The head read above is at least as old as the tail, so
+                // room then is room now, and its Acquire ordered the last
+                // read of the staging slot before this write (invariant 2).
+                return Ok(Writer {
+                    ring: self,
+                    // SAFETY: this writer owns the tail of a live ring (a
+                    // dead one has no end to take), so the store stays.
+                    slot: unsafe { self.slot(tail) },
+                    tail,
+                    full,
+                });
+            }
+        }
+        self.writer_contended(claim_when_full)
+    }
+
+    /// [`writer`](Self::writer) once the first attempt failed.
+    #[cold]
+    #[inline(never)]
+    fn writer_contended(&self, claim_when_full: bool) -> Result<Writer<'_>, Miss> {
+        let tail = take_fast_contended(&self.tail.word).map_err(|Slow| Miss::Slow)?;
+        // Acquire: invariant 2. With the tail owned the head is FREE or
+        // BUSY (invariant 3), so its mark is meaningful.
+        let head = self.head.word.load(Ordering::Acquire) & !STATE;
+        let writer = Writer {
+            ring: self,
+            // SAFETY: as in `writer`.
+            slot: unsafe { self.slot(tail) },
+            tail,
+            full: self.full(head, tail),
+        };
+        if writer.full && !claim_when_full {
+            return Err(Miss::Full); // `writer` gives the tail back
+        }
+        Ok(writer)
+    }
+
+    /// Take the head for a fast read or peek, unless the ring is empty.
+    /// Spins while another fast reader owns the head.
+    ///
+    /// # Errors
+    /// [`Miss::Slow`]; [`Miss::Empty`]: empty when the tail was read (no
+    /// RMW made, whoever owns the head).
+    #[inline]
+    pub(crate) fn reader(&self) -> Result<Reader<'_>, Miss> {
+        let word = self.head.word.load(Ordering::Relaxed);
+        // Acquire: the writer of the message at `head` published it.
+        let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
+        let head = word & !STATE;
+        // Exact with laps: the head only moves towards the tail, so equal
+        // marks mean empty when the tail was read. (The two dead words
+        // differ.)
+        if head == tail {
+            return Err(Miss::Empty);
+        }
+        if word & STATE == FREE
+            && self
+                .head
+                .word
+                .compare_exchange(word, word | BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Ok(Reader {
+                ring: self,
+                // SAFETY: this reader owns the head of a live ring.
+                slot: unsafe { self.slot(head) },
+                head,
+                tail,
+            });
+        }
+        self.reader_contended()
+    }
+
+    /// [`reader`](Self::reader) once the first attempt failed.
+    #[cold]
+    #[inline(never)]
+    fn reader_contended(&self) -> Result<Reader<'_>, Miss> {
+        let head = take_fast_contended(&self.head.word).map_err(|Slow| Miss::Slow)?;
+        let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
+        let reader = Reader {
+            ring: self,
+            // SAFETY: this reader owns the head of a live ring.
+            slot: unsafe { self.slot(head) },
+            head,
+            tail,
+        };
+        if tail == head {
+            return Err(Miss::Empty); // `reader` gives the head back
+        }
+        Ok(reader)
+    }
+
+    /// Take both ends for the slow path (tail first), waiting for fast
+    /// operations in flight to give them back. Holding both, the caller
+    /// has the ring to itself (invariant 6).
+    ///
+    /// # Errors
+    /// [`Dead`] once destroyed.
+    pub(crate) fn hold(&self) -> Result<Held<'_>, Dead> {
+        let tail = take_slow(&self.tail.word)?;
+        let head = match take_slow(&self.head.word) {
+            Ok(head) => head,
+            Err(Dead) => {
+                // Not reachable (destroy kills the head first, holding the
+                // tail), but never leave the tail held.
+                self.tail.word.store(tail | PARKED, Ordering::Release);
+                return Err(Dead);
+            }
+        };
+        Ok(Held {
+            ring: self,
+            head,
+            tail,
+            park: false,
+            dead: false,
+        })
+    }
+
+    /// The slot at `mark`.
+    ///
+    /// # Safety
+    /// The caller owns an end of this (live) ring and `mark` is a mark
+    /// (from an end word, or from `next`), so the store is there and stays
+    /// while the end is owned.
+    #[inline(always)]
+    unsafe fn slot(&self, mark: usize) -> Slot {
+        let pos = self.pos(mark) >> SHIFT;
+        self.store.with(|store| {
+            // SAFETY: per this function's contract, nobody writes the cell
+            // while an end is owned (only the owner of both ends does, in
+            // `Held::destroy`, after which no end is ever owned again).
+            let Some(store) = (unsafe { &*store }) else {
+                // A live owned end always has its store (invariant 7).
+                unreachable_store()
+            };
+            debug_assert!(pos < self.total && pos % self.stride == 0);
+            #[cfg(loom)]
+            let tracked: *const Cell<()> = &store.tracked[pos / self.stride];
+            Slot {
+                // SAFETY: positions are below `total`, the store's length,
+                // and leave a whole slot after them.
+                start: unsafe { UnsafeCell::raw_get(store.bytes.as_ptr()).add(pos) },
+                msg_size: self.msg_size,
+                #[cfg(loom)]
+                tracked,
+            }
+        })
+    }
+
+    /// Update the tail's counters.
+    ///
+    /// # Safety
+    /// The caller owns the tail.
+    #[inline(always)]
+    unsafe fn tail_counters<R>(&self, f: impl FnOnce(&mut TailCounters) -> R) -> R {
+        // SAFETY: only the tail's owner touches its counters (invariant 1).
+        self.tail
+            .counters
+            .with_mut(|counters| f(unsafe { &mut *counters }))
+    }
+
+    /// Update the head's counters.
+    ///
+    /// # Safety
+    /// The caller owns the head.
+    #[inline(always)]
+    unsafe fn head_counters<R>(&self, f: impl FnOnce(&mut HeadCounters) -> R) -> R {
+        // SAFETY: only the head's owner touches its counters (invariant 1).
+        self.head
+            .counters
+            .with_mut(|counters| f(unsafe { &mut *counters }))
+    }
+}
+
+/// One slot of a live store, reached through an owned end: its length word
+/// then `msg_size` bytes. Every accessor's caller promises what the end it
+/// owns allows (see each).
+#[derive(Clone, Copy)]
+struct Slot {
+    start: *mut u8,
+    msg_size: usize,
+    #[cfg(loom)]
+    tracked: *const Cell<()>,
+}
+
+impl Slot {
+    /// Report an access to loom (nothing otherwise).
+    #[inline(always)]
+    fn track(&self, write: bool) {
+        #[cfg(loom)]
+        {
+            // SAFETY: the tracked cell lives in the store, which outlives
+            // every slot reached through an owned end.
+            let tracked = unsafe { &*self.tracked };
+            if write {
+                tracked.with_mut(|_| ());
+            } else {
+                tracked.with(|_| ());
+            }
+        }
+        #[cfg(not(loom))]
+        let _ = write;
+    }
+
+    /// The first `len` bytes of the message area (at most `msg_size`).
+    ///
+    /// # Safety
+    /// The caller owns the slot exclusively (the tail's staging slot, or
+    /// any slot while holding both ends) for the borrow's lifetime `'s`,
+    /// within which the store stays.
+    #[inline(always)]
+    unsafe fn message_mut<'s>(self, len: usize) -> &'s mut [u8] {
+        self.track(true);
+        let len = len.min(self.msg_size);
+        // SAFETY: `LEN + len <= stride` bytes from a slot's start are in
+        // the store; `UnsafeCell<u8>` has the layout of `u8`; exclusive
+        // per the caller.
+        unsafe { core::slice::from_raw_parts_mut(self.start.add(LEN), len) }
+    }
+
+    /// The first `len` bytes of the message area, shared.
+    ///
+    /// # Safety
+    /// Nobody writes the slot during `'s` (the caller owns it, or owns the
+    /// head and the slot is queued, or holds both ends).
+    #[inline(always)]
+    unsafe fn bytes<'s>(self, len: usize) -> &'s [u8] {
+        self.track(false);
+        let len = len.min(self.msg_size);
+        // SAFETY: in bounds as above; nobody writes it per the caller.
+        unsafe { core::slice::from_raw_parts(self.start.add(LEN), len) }
+    }
+
+    /// The committed message.
+    ///
+    /// # Safety
+    /// As [`bytes`](Self::bytes), and the slot holds a committed message
+    /// whose writer's Release of the tail the caller's Acquire ordered
+    /// before this.
+    #[inline(always)]
+    unsafe fn message<'s>(self) -> &'s [u8] {
+        self.track(false);
+        // SAFETY: the length word is in bounds and nobody writes it.
+        let len = unsafe { self.start.cast::<usize>().read_unaligned() };
+        // SAFETY: as above (`bytes` clamps a length word that could only
+        // be out of range if the store were corrupted).
+        unsafe { self.bytes(len) }
+    }
+
+    /// Store the message's length (at most `msg_size`).
+    ///
+    /// # Safety
+    /// As [`message_mut`](Self::message_mut).
+    #[inline(always)]
+    unsafe fn set_len(self, len: usize) {
+        // SAFETY: as the caller's.
+        unsafe { self.set_len_unchecked(len.min(self.msg_size)) }
+    }
+
+    /// [`set_len`](Self::set_len) of a length already at most `msg_size`
+    /// (a reader clamps what it reads anyway).
+    ///
+    /// # Safety
+    /// As [`message_mut`](Self::message_mut).
+    #[inline(always)]
+    unsafe fn set_len_unchecked(self, len: usize) {
+        debug_assert!(len <= self.msg_size);
+        self.track(true);
+        // SAFETY: the length word is in bounds; exclusive per the caller.
+        unsafe { self.start.cast::<usize>().write_unaligned(len) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unreachable_store() -> ! {
+    unreachable!("an owned end of a destroyed ring")
+}
+
+/// Take an end for a fast operation: CAS `FREE` → `BUSY`, spinning while
+/// another fast operation owns it; returns the end's position.
+#[inline(always)]
+fn take_fast(word: &AtomicUsize) -> Result<usize, Slow> {
+    let current = word.load(Ordering::Relaxed);
+    if current & STATE == FREE
+        && word
+            .compare_exchange(
+                current,
+                current | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        return Ok(current & !STATE);
+    }
+    take_fast_contended(word)
+}
+
+/// [`take_fast`] after a first attempt failed: retry, spinning while
+/// another fast operation owns the end.
+#[cold]
+#[inline(never)]
+fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        match current & STATE {
+            FREE => match word.compare_exchange_weak(
+                current,
+                current | BUSY,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(current & !STATE),
+                Err(now) => current = now,
+            },
+            BUSY => {
+                spin();
+                current = word.load(Ordering::Relaxed);
+            }
+            _ => return Err(Slow),
+        }
+    }
+}
+
+/// Take an end for the slow path: CAS `FREE`/`PARKED` → `HELD`, spinning
+/// while anybody else owns it; returns the end's position.
+fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        if is_dead(current) {
+            return Err(Dead);
+        }
+        match current & STATE {
+            FREE | PARKED => match word.compare_exchange_weak(
+                current,
+                (current & !STATE) | HELD,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(current & !STATE),
+                Err(now) => current = now,
+            },
+            _ => {
+                spin();
+                current = word.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The tail, owned by one fast write. Dropping it gives the tail back
+/// unchanged (nothing written).
+pub(crate) struct Writer<'a> {
+    ring: &'a Ring,
+    /// The staging slot, at `tail`.
+    slot: Slot,
+    tail: usize,
+    /// The ring held `capacity` messages when the tail was taken. Only
+    /// readers can change that until this writer commits, and only
+    /// towards room, so `false` stays true.
+    full: bool,
+}
+
+impl Writer<'_> {
+    /// Whether the ring held `capacity` messages when the tail was taken
+    /// (a write that does not discard must not commit then).
+    #[inline(always)]
+    pub(crate) fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// The staging slot's first `len` bytes (`len <= msg_size`), to copy
+    /// the message into; [`commit`](Self::commit) appends that many.
+    #[inline(always)]
+    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
+        // SAFETY: this writer owns the tail, so the staging slot is its
+        // own and no reader reads it (invariant 2); the borrow of `self`
+        // ends before the tail is given back.
+        // The length goes in now, so that only the tail's position is
+        // needed after the copy.
+        unsafe {
+            let staging = self.slot.message_mut(len);
+            self.slot.set_len_unchecked(staging.len());
+            staging
+        }
+    }
+
+    /// Append the message staged by [`staging_mut`](Self::staging_mut)
+    /// (which must have been called, even for a zero-length one). When the ring was full (only a
+    /// discard-oldest write commits then) and still is, the oldest message
+    /// is dropped: returns whether it was.
+    #[inline(always)]
+    pub(crate) fn commit(self) -> bool {
+        let ring = self.ring;
+        let tail = self.tail;
+        let full = self.full;
+        core::mem::forget(self);
+        // SAFETY: this writer owns the tail.
+        unsafe { ring.tail_counters(|counters| counters.written += 1) };
+        let next = ring.next(tail);
+        if !full {
+            ring.tail.word.store(next | FREE, Ordering::Release);
+            return false;
+        }
+        commit_over_full(ring, next)
+    }
+}
+
+/// Invariant 4: publish the message with the tail still owned, then drop
+/// the oldest if the ring still holds more than `capacity`.
+#[cold]
+fn commit_over_full(ring: &Ring, next: usize) -> bool {
+    ring.tail.word.store(next | BUSY, Ordering::Release);
+    // A fast writer holding the tail finds the head FREE or BUSY
+    // (invariant 3).
+    let head = match take_fast(&ring.head.word) {
+        Ok(head) => head,
+        Err(Slow) => {
+            debug_assert!(
+                false,
+                "the head is parked while a fast writer owns the tail"
+            );
+            ring.tail.word.store(next | FREE, Ordering::Release);
+            return false;
+        }
+    };
+    // `capacity + 1` queued: the one free slot follows `next`, and then
+    // the head's slot, one lap on.
+    let dropped = ring.next(next) == ring.lap_on(head);
+    let head = if dropped {
+        // SAFETY: this writer owns the head now.
+        unsafe { ring.head_counters(|counters| counters.dropped += 1) };
+        ring.next(head)
+    } else {
+        head
+    };
+    ring.head.word.store(head | FREE, Ordering::Release);
+    ring.tail.word.store(next | FREE, Ordering::Release);
+    dropped
+}
+
+impl Drop for Writer<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.ring
+            .tail
+            .word
+            .store(self.tail | FREE, Ordering::Release);
+    }
+}
+
+/// The head, owned by one fast read or peek. Dropping it gives the head
+/// back unchanged (nothing taken).
+pub(crate) struct Reader<'a> {
+    ring: &'a Ring,
+    /// The slot at `head`.
+    slot: Slot,
+    head: usize,
+    /// The tail, read (Acquire) after the head: every message before it
+    /// is published, and there is at least one.
+    tail: usize,
+}
+
+impl Reader<'_> {
+    /// The oldest message (a reader exists only for a ring that is not
+    /// empty). It stays in place while this reader owns the head: no
+    /// reader can take it and no writer overwrites a queued slot.
+    #[inline(always)]
+    pub(crate) fn front(&self) -> &[u8] {
+        debug_assert!(self.tail != self.head);
+        // SAFETY: the slot is queued (between head and tail) and this
+        // reader owns the head, so nobody writes it (invariant 2); the
+        // borrow of `self` ends before the head is given back.
+        unsafe { self.slot.message() }
+    }
+
+    /// Remove the oldest message (which [`front`](Self::front) returned).
+    #[inline(always)]
+    pub(crate) fn pop(self) {
+        let ring = self.ring;
+        let head = self.head;
+        core::mem::forget(self);
+        // SAFETY: this reader owns the head.
+        unsafe { ring.head_counters(|counters| counters.read += 1) };
+        ring.head
+            .word
+            .store(ring.next(head) | FREE, Ordering::Release);
+    }
+}
+
+impl Drop for Reader<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.ring
+            .head
+            .word
+            .store(self.head | FREE, Ordering::Release);
+    }
+}
+
+/// Both ends, held by the slow path: the ring as a plain sequential FIFO
+/// (invariant 6). Dropping it gives both ends back, `PARKED` if
+/// [`park`](Self::park) asked for it (the pipe has waiters), else `FREE`.
+pub(crate) struct Held<'a> {
+    ring: &'a Ring,
+    head: usize,
+    tail: usize,
+    park: bool,
+    /// Set by [`destroy`](Self::destroy): the store is gone.
+    dead: bool,
+}
+
+impl Held<'_> {
+    /// Give the ends back `PARKED` (`true`: every fast operation takes the
+    /// slow path until some holder gives them back `FREE`).
+    pub(crate) fn park(&mut self, park: bool) {
+        self.park = park;
+    }
+
+    pub(crate) fn msg_size(&self) -> usize {
+        self.ring.msg_size
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.ring.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ring.count(self.head, self.tail)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.ring.full(self.head, self.tail)
+    }
+
+    /// The slot at `pos`, while not destroyed.
+    fn slot(&self, pos: usize) -> Slot {
+        if self.dead {
+            unreachable_store();
+        }
+        // SAFETY: both ends of a live ring are held.
+        unsafe { self.ring.slot(pos) }
+    }
+
+    /// The counters, exact: no fast operation is in flight.
+    pub(crate) fn counters(&self) -> RingCounters {
+        // SAFETY: both ends are held.
+        let (written, (read, dropped)) = unsafe {
+            (
+                self.ring.tail_counters(|c| c.written),
+                self.ring.head_counters(|c| (c.read, c.dropped)),
+            )
+        };
+        RingCounters {
+            written,
+            read,
+            dropped,
+        }
+    }
+
+    /// Count a message accepted without passing through the ring (handed
+    /// straight to a pending reader, which also counts as read).
+    pub(crate) fn count_handed_off(&mut self) {
+        // SAFETY: both ends are held.
+        unsafe {
+            self.ring.tail_counters(|c| c.written += 1);
+            self.ring.head_counters(|c| c.read += 1);
+        }
+    }
+
+    /// The free slot a new message is copied into before it is committed.
+    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
+        // SAFETY: both ends are held while `self` is borrowed; the staging
+        // slot is not queued, and nobody else can reach it.
+        unsafe { self.slot(self.tail).message_mut(len) }
+    }
+
+    /// The first `len` bytes of the staging slot.
+    pub(crate) fn staged(&self, len: usize) -> &[u8] {
+        // SAFETY: both ends are held while `self` is borrowed.
+        unsafe { self.slot(self.tail).bytes(len) }
+    }
+
+    /// Append the staged message of `len` bytes. When the ring is full the
+    /// oldest message is dropped (and counted) to make room; returns
+    /// whether one was.
+    pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
+        debug_assert!(len <= self.ring.msg_size);
+        let dropped = self.is_full();
+        let slot = self.slot(self.tail);
+        // SAFETY: both ends are held.
+        unsafe {
+            slot.set_len(len);
+            self.ring.tail_counters(|c| c.written += 1);
+            if dropped {
+                self.ring.head_counters(|c| c.dropped += 1);
+            }
+        }
+        self.tail = self.ring.next(self.tail);
+        if dropped {
+            self.head = self.ring.next(self.head);
+        }
+        dropped
+    }
+
+    /// The oldest message, if any.
     pub(crate) fn front(&self) -> Option<&[u8]> {
         if self.is_empty() {
             return None;
         }
-        Some(self.slot(self.head, self.lens[self.head]))
+        // SAFETY: both ends are held while `self` is borrowed, and the
+        // slot holds a committed message.
+        Some(unsafe { self.slot(self.head).message() })
     }
 
-    /// Remove the oldest message.
-    #[inline]
+    /// Remove the oldest message, counting it as read.
     pub(crate) fn pop_front(&mut self) {
         debug_assert!(!self.is_empty());
         if !self.is_empty() {
-            self.head = self.next(self.head);
-            self.queued -= 1;
+            // SAFETY: both ends are held.
+            unsafe { self.ring.head_counters(|c| c.read += 1) };
+            self.head = self.ring.next(self.head);
         }
     }
 
-    /// Drop every queued message and free the store (on destroy: DESIGN §8,
-    /// a handle held across it keeps only the pipe's small header); returns
-    /// how many messages there were. The ring keeps its sizes for `info`
-    /// but holds nothing after this: it must not be used again.
-    pub(crate) fn release(&mut self) -> usize {
-        let released = self.queued;
-        self.queued = 0;
-        self.head = 0;
-        self.tail = 0;
-        // Empty boxed slices own no allocation.
-        self.store = Box::default();
-        self.lens = Box::default();
+    /// Drop every queued message and free the store (destroy: DESIGN §8);
+    /// returns how many messages there were. Both ends stay dead: no
+    /// operation reaches the store again (invariant 7); this guard must
+    /// not touch the ring after it.
+    pub(crate) fn destroy(&mut self) -> usize {
+        if self.dead {
+            return 0;
+        }
+        let released = self.len();
+        self.dead = true;
+        // Free the store while both ends are held: nobody else can be
+        // using it.
+        let store = self.ring.store.with_mut(|store| {
+            // SAFETY: both ends are held, so no slot of the store is
+            // borrowed (every slot access happens under an owned end, and
+            // this guard makes none after `dead`).
+            unsafe { (*store).take() }
+        });
+        drop(store);
+        self.ring.head.word.store(DEAD_HEAD, Ordering::Release);
+        self.ring.tail.word.store(DEAD_TAIL, Ordering::Release);
         released
     }
 }
 
-fn zeroed_box<T: Clone + Default>(len: usize) -> Result<Box<[T]>, Status> {
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.dead {
+            return;
+        }
+        let state = if self.park { PARKED } else { FREE };
+        // Head first (invariant 3).
+        self.ring
+            .head
+            .word
+            .store(self.head | state, Ordering::Release);
+        self.ring
+            .tail
+            .word
+            .store(self.tail | state, Ordering::Release);
+    }
+}
+
+fn filled<T>(len: usize, make: impl FnMut() -> T) -> Result<Box<[T]>, Status> {
     let mut items = Vec::new();
     items.try_reserve_exact(len).map_err(|_| Status::NoMemory)?;
-    items.resize(len, T::default());
+    items.resize_with(len, make);
     Ok(items.into_boxed_slice())
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
-    fn push(ring: &mut Ring, msg: &[u8]) -> bool {
-        ring.staging_mut(msg.len()).copy_from_slice(msg);
-        ring.commit_staged(msg.len())
+    fn push(ring: &Ring, msg: &[u8]) -> bool {
+        let mut writer = ring.writer(true).unwrap();
+        writer.staging_mut(msg.len()).copy_from_slice(msg);
+        writer.commit()
+    }
+
+    fn pop(ring: &Ring) -> Option<alloc::vec::Vec<u8>> {
+        let reader = match ring.reader() {
+            Ok(reader) => reader,
+            Err(Miss::Empty) => return None,
+            Err(miss) => panic!("{miss:?}"),
+        };
+        let msg = reader.front().to_vec();
+        reader.pop();
+        Some(msg)
     }
 
     #[test]
     fn holds_exactly_capacity_messages_with_their_lengths() {
-        let mut ring = Ring::new(4, 3).unwrap();
-        assert!(!push(&mut ring, b"a"));
-        assert!(!push(&mut ring, b""));
-        assert!(!push(&mut ring, b"cccc"));
-        assert!(ring.is_full());
-        assert_eq!(ring.len(), 3);
-        assert_eq!(ring.front(), Some(&b"a"[..]));
-        ring.pop_front();
-        assert_eq!(ring.front(), Some(&b""[..]));
-        ring.pop_front();
-        assert_eq!(ring.front(), Some(&b"cccc"[..]));
-        ring.pop_front();
-        assert!(ring.is_empty());
-        assert_eq!(ring.front(), None);
+        let ring = Ring::new(4, 3).unwrap();
+        assert!(!push(&ring, b"a"));
+        assert!(!push(&ring, b""));
+        assert!(!push(&ring, b"cccc"));
+        assert_eq!(ring.writer(false).err(), Some(Miss::Full));
+        assert!(ring.writer(true).unwrap().is_full());
+        assert_eq!(ring.reader().unwrap().front(), b"a");
+        assert_eq!(ring.hold().unwrap().len(), 3);
+        assert_eq!(pop(&ring).as_deref(), Some(&b"a"[..]));
+        assert_eq!(pop(&ring).as_deref(), Some(&b""[..]));
+        assert_eq!(pop(&ring).as_deref(), Some(&b"cccc"[..]));
+        assert_eq!(pop(&ring), None);
+        let counters = ring.hold().unwrap().counters();
+        assert_eq!(
+            (counters.written, counters.read, counters.dropped),
+            (3, 3, 0)
+        );
     }
 
     #[test]
     fn commit_on_full_drops_exactly_the_oldest() {
-        let mut ring = Ring::new(1, 2).unwrap();
-        assert!(!push(&mut ring, b"1"));
-        assert!(!push(&mut ring, b"2"));
-        assert!(push(&mut ring, b"3"));
-        assert_eq!(ring.len(), 2);
-        assert_eq!(ring.front(), Some(&b"2"[..]));
-        ring.pop_front();
-        assert_eq!(ring.front(), Some(&b"3"[..]));
+        let ring = Ring::new(1, 2).unwrap();
+        assert!(!push(&ring, b"1"));
+        assert!(!push(&ring, b"2"));
+        assert!(push(&ring, b"3"));
+        assert_eq!(ring.hold().unwrap().len(), 2);
+        assert_eq!(ring.hold().unwrap().counters().dropped, 1);
+        assert_eq!(pop(&ring).as_deref(), Some(&b"2"[..]));
+        assert_eq!(pop(&ring).as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn wraps_around_many_times() {
+        let ring = Ring::new(2, 3).unwrap();
+        for round in 0u8..50 {
+            assert!(!push(&ring, &[round, round]));
+            if round % 2 == 1 {
+                assert_eq!(pop(&ring).unwrap(), [round - 1, round - 1]);
+                assert_eq!(pop(&ring).unwrap(), [round, round]);
+            }
+        }
+        assert_eq!(pop(&ring), None);
     }
 
     #[test]
     fn staging_never_aliases_a_queued_message() {
-        let mut ring = Ring::new(2, 2).unwrap();
-        push(&mut ring, b"aa");
-        push(&mut ring, b"bb");
-        ring.staging_mut(2).fill(b'x');
-        assert_eq!(ring.front(), Some(&b"aa"[..]));
-        ring.pop_front();
-        assert_eq!(ring.front(), Some(&b"bb"[..]));
+        let ring = Ring::new(2, 2).unwrap();
+        push(&ring, b"aa");
+        push(&ring, b"bb");
+        ring.writer(true).unwrap().staging_mut(2).fill(b'x');
+        let mut held = ring.hold().unwrap();
+        held.staging_mut(2).fill(b'y');
+        assert_eq!(held.front(), Some(&b"aa"[..]));
+        held.pop_front();
+        assert_eq!(held.front(), Some(&b"bb"[..]));
     }
 
     #[test]
-    fn release_frees_the_store() {
-        let mut ring = Ring::new(8, 4).unwrap();
-        push(&mut ring, b"a");
-        push(&mut ring, b"b");
-        assert_eq!(ring.release(), 2);
-        assert!(ring.is_empty());
-        assert!(ring.store.is_empty() && ring.lens.is_empty());
+    fn a_writer_dropped_without_commit_writes_nothing() {
+        let ring = Ring::new(2, 2).unwrap();
+        let mut writer = ring.writer(false).unwrap();
+        writer.staging_mut(2).fill(b'x');
+        drop(writer);
+        assert_eq!(pop(&ring), None);
+        assert_eq!(ring.hold().unwrap().counters().written, 0);
+    }
+
+    #[test]
+    fn parked_ends_send_fast_operations_to_the_slow_path() {
+        let ring = Ring::new(1, 1).unwrap();
+        push(&ring, b"m");
+        let mut held = ring.hold().unwrap();
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
+        held.park(true);
+        drop(held);
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
+        drop(ring.hold().unwrap());
+        assert!(ring.writer(true).is_ok());
+        assert!(ring.reader().is_ok());
+    }
+
+    #[test]
+    fn destroy_frees_the_store_and_kills_both_ends() {
+        let ring = Ring::new(8, 4).unwrap();
+        push(&ring, b"a");
+        push(&ring, b"b");
+        let mut held = ring.hold().unwrap();
+        assert_eq!(held.destroy(), 2);
+        drop(held);
+        assert!(!ring.has_store());
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
+        assert_eq!(ring.hold().err(), Some(Dead));
+    }
+
+    #[test]
+    fn marks_tell_laps_apart() {
+        // Three slots of 9 bytes: positions 0, 9, 18; a lap is 32 (marks
+        // count in quarters of a byte, the state bits below them).
+        let ring = Ring::new(1, 1).unwrap();
+        let q = 1 << SHIFT;
+        assert_eq!(ring.lap, 32 * q);
+        assert_eq!(ring.next(0), 9 * q);
+        assert_eq!(
+            ring.next(18 * q),
+            32 * q,
+            "past the end: position 0, next lap"
+        );
+        assert_eq!(ring.pos(32 * q), 0);
+        assert!(ring.full(0, 9 * q), "one message in a depth-1 ring");
+        assert!(
+            !ring.full(32 * q, 9 * q),
+            "same positions, a lap apart: not full"
+        );
+        assert_eq!(ring.lap_on(0usize.wrapping_sub(32 * q)), 0, "marks wrap");
+        // An empty ring read as a stale head and a later-lap tail is not
+        // empty.
+        let mut held = ring.hold().unwrap();
+        held.staging_mut(0);
+        held.commit_staged(0);
+        held.pop_front();
+        assert_eq!((held.head, held.tail), (9 * q, 9 * q));
+    }
+
+    #[test]
+    fn empty_and_full_checks_take_no_end() {
+        let ring = Ring::new(1, 1).unwrap();
+        let held = ring.hold().unwrap();
+        // The slow path holds both ends: an empty ring still reads empty
+        // without waiting for them.
+        assert_eq!(ring.reader().err(), Some(Miss::Empty));
+        drop(held);
+        push(&ring, b"x");
+        assert_eq!(ring.writer(false).err(), Some(Miss::Full));
+        assert_eq!(ring.tail.word.load(Ordering::Relaxed) & STATE, FREE);
     }
 
     #[test]

@@ -390,3 +390,207 @@ fn destroy_wakes_every_waiter_it_ended_before_it_returns() {
         }
     });
 }
+
+// Models of the lock-free fast path (see the invariants in the core's
+// `ring` module) against the slow path. The calls below take the fast path
+// whenever the pipe has no waiter, so loom interleaves the ring's CAS and
+// stores, the slot copies and the pipe lock.
+
+fn message_of(ipcm: &LoomIpcm, thread: usize, len: usize) -> Vec<u8> {
+    ipcm.kernel().memory[thread].lock().unwrap()[..len].to_vec()
+}
+
+#[test]
+fn fast_write_racing_a_registering_reader_reaches_it_once() {
+    model(|| {
+        // Depth 2: the write always finds room, so it takes the fast path
+        // unless the reader registered first.
+        let (ipcm, pipe) = setup(2);
+        let handle = ipcm.open(pipe).unwrap();
+        let reader = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.read(&READER, &handle, MSG, LEN))
+        };
+        let written = ipcm.write(&WRITER, &handle, MSG, 4);
+        let read = reader.join().unwrap();
+
+        // No settle: a reader left pending with the message queued (a
+        // lost wake-up) fails `outcome`.
+        assert_eq!(outcome(&ipcm, WRITER, written), Status::Ok);
+        assert_eq!(outcome(&ipcm, READER, read), Status::Ok);
+        assert_eq!(message_of(&ipcm, READER, 4), b"ping");
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.written, info.read), (0, 1, 1));
+        assert_eq!(info.pending_readers, 0);
+        // The ends were given back: the next write takes the fast path and
+        // lands in the queue.
+        assert_eq!(
+            ipcm.kernel_write(pipe, b"next"),
+            Ok(ipcm::Written {
+                dropped_oldest: false,
+                handed_off: false,
+            })
+        );
+        assert_eq!(ipcm.info(pipe).unwrap().queued, 1);
+    });
+}
+
+#[test]
+fn fast_read_racing_a_registering_writer_admits_it_once() {
+    model(|| {
+        // Depth 1, full: the write blocks unless the read frees the slot
+        // first; a read that frees it after must admit the writer.
+        let (ipcm, pipe) = setup(1);
+        ipcm.kernel_write(pipe, b"0").unwrap();
+        let handle = ipcm.open(pipe).unwrap();
+        let writer = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.write(&WRITER, &handle, MSG, 4))
+        };
+        let mut buf = [0; 4];
+        let read = ipcm.kernel_read(&handle, &mut buf);
+        let written = writer.join().unwrap();
+
+        assert_eq!(read, Ok(1));
+        assert_eq!(&buf[..1], b"0");
+        assert_eq!(outcome(&ipcm, WRITER, written), Status::Ok);
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.written, info.read), (1, 2, 1));
+        assert_eq!(info.pending_writers, 0);
+        assert_eq!(ipcm.kernel_read(pipe, &mut buf), Ok(4));
+        assert_eq!(&buf, b"ping");
+    });
+}
+
+#[test]
+fn discard_oldest_racing_a_reader_drops_exactly_the_oldest() {
+    model(|| {
+        // A blackboard: depth 1, discard-oldest, holding "0".
+        let ipcm = Arc::new(LoomIpcm::new(LoomKernel::default()));
+        ipcm.kernel().memory[WRITER].lock().unwrap()[..1].copy_from_slice(b"1");
+        let pipe = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::DISCARD_OLDEST)
+            .unwrap();
+        ipcm.kernel_write(pipe, b"0").unwrap();
+        let handle = ipcm.open(pipe).unwrap();
+        let writer = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_write(&WRITER, &handle, MSG, 1))
+        };
+        // The pipe is never empty before the read, so the read never
+        // fails, whatever it races with.
+        let read = ipcm.try_read(&READER, &handle, MSG, LEN);
+        let written = writer.join().unwrap().unwrap();
+
+        assert_eq!(read, Ok(1), "a pipe that was never empty read as empty");
+        let got = message_of(&ipcm, READER, 1);
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!(info.written, 2);
+        assert_eq!(
+            info.read + info.queued as u64 + info.dropped,
+            2,
+            "conservation"
+        );
+        match &got[..] {
+            // Read first: the write found room.
+            b"0" => {
+                assert!(!written.dropped_oldest);
+                assert_eq!((info.queued, info.dropped), (1, 0));
+            }
+            // Written first: it dropped "0", exactly once.
+            b"1" => {
+                assert!(written.dropped_oldest);
+                assert_eq!((info.queued, info.dropped), (0, 1));
+            }
+            other => panic!("read {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn destroy_racing_fast_writer_and_reader_leaves_nothing_touching_the_store() {
+    model(|| {
+        let (ipcm, pipe) = setup(1);
+        let handle = ipcm.open(pipe).unwrap();
+        let writer = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_write(&WRITER, &handle, MSG, 4))
+        };
+        let reader = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_read(&READER, &handle, MSG, LEN))
+        };
+        // Destroy frees the store (loom tracks it: an operation still on
+        // it would be a causality violation).
+        assert_eq!(ipcm.destroy(Caller::Kernel, pipe), Ok(()));
+        let written = writer.join().unwrap();
+        let read = reader.join().unwrap();
+
+        assert!(
+            matches!(written, Ok(_) | Err(Status::Destroyed)),
+            "{written:?}"
+        );
+        assert!(
+            matches!(read, Ok(4) | Err(Status::Empty | Status::Destroyed)),
+            "{read:?}"
+        );
+        if read.is_ok() {
+            assert!(written.is_ok(), "a message was read, so it was written");
+            assert_eq!(message_of(&ipcm, READER, 4), b"ping");
+        }
+        // After destroy, everything is refused without reaching the store.
+        assert_eq!(
+            ipcm.try_write(&WRITER, &handle, MSG, 4),
+            Err(Status::Destroyed)
+        );
+        assert_eq!(
+            ipcm.try_read(&READER, &handle, MSG, LEN),
+            Err(Status::Destroyed)
+        );
+        assert_eq!(ipcm.info(&handle), Err(Status::Destroyed));
+    });
+}
+
+#[test]
+fn peek_racing_a_fast_read_and_write_is_never_torn() {
+    model(|| {
+        // Depth 2 holding "aaaa": a fast write of "ping", a fast read and a
+        // peek race on both ends of the ring.
+        let (ipcm, pipe) = setup(2);
+        ipcm.kernel_write(pipe, b"aaaa").unwrap();
+        let handle = ipcm.open(pipe).unwrap();
+        let writer = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_write(&WRITER, &handle, MSG, 4))
+        };
+        let reader = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_read(&READER, &handle, MSG, LEN))
+        };
+        let peeked = ipcm.try_peek(&PEEKER, &handle, MSG, LEN);
+        let written = writer.join().unwrap();
+        let read = reader.join().unwrap();
+
+        assert!(written.is_ok());
+        assert_eq!(read, Ok(4));
+        assert_eq!(message_of(&ipcm, READER, 4), b"aaaa");
+        match peeked {
+            Ok(4) => {
+                let seen = message_of(&ipcm, PEEKER, 4);
+                assert!(seen == b"aaaa" || seen == b"ping", "torn peek: {seen:?}");
+            }
+            // Only between the read and the write.
+            Err(Status::Empty) => {}
+            other => panic!("peek: {other:?}"),
+        }
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.written, info.read), (1, 2, 1));
+    });
+}
