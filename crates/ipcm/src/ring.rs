@@ -522,7 +522,7 @@ impl Ring {
                 // A live owned end always has its store (invariant 7).
                 unreachable_store()
             };
-            debug_assert!(pos < self.total && pos % self.stride == 0);
+            debug_assert!(pos < self.total && pos.is_multiple_of(self.stride));
             #[cfg(loom)]
             let tracked: *const Cell<()> = &store.tracked[pos / self.stride];
             Slot {

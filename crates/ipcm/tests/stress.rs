@@ -177,7 +177,7 @@ fn run(writers: usize, readers: usize, per_writer: u64, depth: usize, flags: Pip
                 loop {
                     turn += 1;
                     let done = writing_done.load(Ordering::SeqCst);
-                    match read(&ipcm, reader, pipe, done || turn % 2 == 0) {
+                    match read(&ipcm, reader, pipe, done || turn.is_multiple_of(2)) {
                         Some(msg) => got.push(msg),
                         None if done => break,
                         None => {}

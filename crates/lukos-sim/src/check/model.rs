@@ -311,10 +311,10 @@ impl Model {
         let mut p = self.predict_outcome(call, machine);
         // A blocking call's ticket is the manager's to choose: expect a
         // fresh one for the right pipe.
-        if p.outcome == Some(Expect::Exactly(Ok(IpcValue::Blocked(BLOCKED)))) {
-            if let IpcCall::Write { thread, id, .. } | IpcCall::Read { thread, id, .. } = *call {
-                p.outcome = Some(Expect::Blocked { pipe: id, thread });
-            }
+        if p.outcome == Some(Expect::Exactly(Ok(IpcValue::Blocked(BLOCKED))))
+            && let IpcCall::Write { thread, id, .. } | IpcCall::Read { thread, id, .. } = *call
+        {
+            p.outcome = Some(Expect::Blocked { pipe: id, thread });
         }
         p
     }
