@@ -60,8 +60,8 @@
 //!
 //! # Message types
 //!
-//! [`MessagePipe`] and [`Blackboard`] carry any [`bytemuck::Pod`] type.
-//! This crate re-exports [`bytemuck`] with its `derive` feature on, so a
+//! [`MessagePipe`] and [`Blackboard`] carry any `bytemuck::Pod` type.
+//! This crate re-exports `bytemuck` with its `derive` feature on, so a
 //! message type needs no dependency of its own: derive `Pod` and
 //! `Zeroable` on a `#[repr(C)]` struct with no padding, and point the
 //! derive at the re-export with `#[bytemuck(crate = "ipcm_host::bytemuck")]`
