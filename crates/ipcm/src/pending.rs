@@ -26,7 +26,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-use hashbrown::{DefaultHashBuilder, HashMap};
+#[cfg(not(loom))]
+use hashbrown::DefaultHashBuilder;
+use hashbrown::HashMap;
 use lock_api::{Mutex, RawMutex};
 
 use crate::Status;
@@ -44,7 +46,40 @@ pub(crate) struct PendingThreads<R: RawMutex, T> {
     /// `SHARDS` shards, on the heap: a manager is often built on a small
     /// kernel stack before it moves into a static.
     shards: Box<[Shard<R, T>]>,
-    hasher: DefaultHashBuilder,
+    hasher: ShardHasher,
+}
+
+/// Chooses a thread's shard. Randomly seeded outside loom; under loom a
+/// fixed hash, so that every execution of a model takes the same shards
+/// (loom replays executions and rejects one whose lock sequence changed).
+#[cfg(not(loom))]
+type ShardHasher = DefaultHashBuilder;
+#[cfg(loom)]
+type ShardHasher = core::hash::BuildHasherDefault<FixedHasher>;
+
+/// FNV-1a: deterministic, for loom models only.
+#[cfg(loom)]
+#[derive(Default)]
+struct FixedHasher(u64);
+
+#[cfg(loom)]
+impl core::hash::Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        // Spread the low bits up to the top ones `shard_of` reads.
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
@@ -56,7 +91,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         PendingThreads {
             shards: shards.into_boxed_slice(),
             nonempty: AtomicU64::new(0),
-            hasher: DefaultHashBuilder::default(),
+            hasher: ShardHasher::default(),
         }
     }
 
