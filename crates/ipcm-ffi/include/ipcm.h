@@ -100,6 +100,11 @@ typedef struct thread_t thread_t;
 #define IPCM_STATUS_NO_MEMORY 14
 
 /**
+ * The pipe was closed: writes fail, reads drain what is queued, then fail.
+ */
+#define IPCM_STATUS_CLOSED 15
+
+/**
  * C ABI only: the library caught a panic (a bug in the IPC manager; please
  * report it). Never returned by a correct library.
  */

@@ -195,6 +195,8 @@ pub const IPCM_STATUS_BAD_PARAM: c_int = 12;
 pub const IPCM_STATUS_ALREADY_PENDING: c_int = 13;
 /// Out of memory; nothing changed.
 pub const IPCM_STATUS_NO_MEMORY: c_int = 14;
+/// The pipe was closed: writes fail, reads drain what is queued, then fail.
+pub const IPCM_STATUS_CLOSED: c_int = 15;
 /// C ABI only: the library caught a panic (a bug in the IPC manager; please
 /// report it). Never returned by a correct library.
 pub const IPCM_STATUS_INTERNAL: c_int = -1;
@@ -209,7 +211,7 @@ pub const IPCM_FLAG_OWNER_WRITE: usize = 4;
 pub const IPCM_FLAG_PRIORITY_WAITERS: usize = 8;
 
 /// Every `IPCM_STATUS_*` constant with the core status it must equal.
-pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 15] = [
+pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 16] = [
     (IPCM_STATUS_OK, Status::Ok),
     (IPCM_STATUS_BLOCKED, Status::Blocked),
     (IPCM_STATUS_NOT_FOUND, Status::NotFound),
@@ -225,6 +227,7 @@ pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 15] = [
     (IPCM_STATUS_BAD_PARAM, Status::BadParam),
     (IPCM_STATUS_ALREADY_PENDING, Status::AlreadyPending),
     (IPCM_STATUS_NO_MEMORY, Status::NoMemory),
+    (IPCM_STATUS_CLOSED, Status::Closed),
 ];
 
 // rust-sel4 style: the build fails if a constant and the core enum disagree,

@@ -540,7 +540,7 @@ pub unsafe extern "C" fn ipcm_pipe_info(id: usize, info: *mut ipcm_pipe_info_t) 
 /// `"IPCM_STATUS_UNKNOWN"`. The string is static.
 #[unsafe(no_mangle)]
 pub extern "C" fn ipcm_status_name(status: c_int) -> *const c_char {
-    const NAMES: [&core::ffi::CStr; 15] = [
+    const NAMES: [&core::ffi::CStr; 16] = [
         c"IPCM_STATUS_OK",
         c"IPCM_STATUS_BLOCKED",
         c"IPCM_STATUS_NOT_FOUND",
@@ -556,6 +556,7 @@ pub extern "C" fn ipcm_status_name(status: c_int) -> *const c_char {
         c"IPCM_STATUS_BAD_PARAM",
         c"IPCM_STATUS_ALREADY_PENDING",
         c"IPCM_STATUS_NO_MEMORY",
+        c"IPCM_STATUS_CLOSED",
     ];
     let name = match status {
         crate::abi::IPCM_STATUS_INTERNAL => c"IPCM_STATUS_INTERNAL",

@@ -1,9 +1,13 @@
 //! Pending operations: what a blocked thread asked for, queued per pipe, and
 //! the records of operations finished but not yet woken.
 //!
-//! A pipe's pending operations are all of one direction: readers and
-//! peekers wait only on an empty pipe, writers only on a full one, and a pipe
-//! (capacity >= 1) is never both. So one queue per pipe suffices.
+//! A pipe's pending operations are mostly of one direction: readers and
+//! peekers wait only on an empty pipe, writers only on a full one. Two
+//! exceptions share the queue with the other direction (DESIGN §9): a
+//! peek-newer waits on a pipe whose queued messages are all too old (full
+//! or not), and a rendezvous pipe (capacity 0) is both full and empty. So
+//! the code that serves one kind looks for the first record of that kind
+//! ([`WaitQueue::first`]).
 //!
 //! # Wait records and finished chains
 //! Every pending operation lives in a *wait record*, a slot of the pipe's
@@ -87,12 +91,37 @@ impl Ticket {
 /// What a pending operation will do when it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PendingOp {
-    /// Take the oldest message into `buf`, its length into `len_out`.
-    Read { buf: UserAddr, len_out: UserAddr },
-    /// Copy the oldest message into `buf` without taking it.
-    Peek { buf: UserAddr, len_out: UserAddr },
-    /// Append the `len` bytes at `buf`.
-    Write { buf: UserAddr, len: usize },
+    /// Take the oldest message into `buf`, its length into `len_out` (and
+    /// its sequence number into `seq_out`, if given).
+    Read {
+        buf: UserAddr,
+        len_out: UserAddr,
+        seq_out: Option<UserAddr>,
+    },
+    /// Copy the oldest message into `buf` without taking it; with `after`,
+    /// only a message numbered above it (peek-newer, DESIGN §9).
+    Peek {
+        buf: UserAddr,
+        len_out: UserAddr,
+        seq_out: Option<UserAddr>,
+        after: Option<u64>,
+    },
+    /// Append (or with `urgent`, put at the front) the `len` bytes at `buf`.
+    Write {
+        buf: UserAddr,
+        len: usize,
+        urgent: bool,
+    },
+}
+
+impl PendingOp {
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self, PendingOp::Read { .. })
+    }
+
+    pub(crate) fn is_write(&self) -> bool {
+        matches!(self, PendingOp::Write { .. })
+    }
 }
 
 /// One blocked thread and what it waits to do.
@@ -344,7 +373,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// The oldest waiting operation, without removing it.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn front(&self) -> Option<(RecordIndex, &Pending<T>)> {
         let index = self.head?;
         match self.at(index) {
@@ -379,28 +408,51 @@ impl<T> WaitQueue<T> {
         self.current.tail = Some(index);
     }
 
-    /// Finish every peeker, oldest first, with the status `serve` returns
-    /// for the thread, buffer and length word it waits to fill.
+    /// Offer a message to every peeker, oldest first: `serve` gets the
+    /// thread and its operation and returns the status to finish it with,
+    /// or `None` to leave it waiting (a peek-newer the message does not
+    /// satisfy).
     #[inline]
-    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
+    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(&T, &PendingOp) -> Option<Status>) {
         if self.peekers > 0 {
             self.drain_peekers_slow(serve);
         }
     }
 
     #[cold]
-    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
+    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(&T, &PendingOp) -> Option<Status>) {
         let mut at = self.head;
         while let Some(index) = at {
             let Record::Waiting { pending, next, .. } = self.at(index) else {
                 break;
             };
             at = *next;
-            if let PendingOp::Peek { buf, len_out } = pending.op {
-                let status = serve(&pending.thread, buf, len_out);
+            if let PendingOp::Peek { .. } = pending.op
+                && let Some(status) = serve(&pending.thread, &pending.op)
+            {
                 self.finish(index, status);
             }
         }
+    }
+
+    /// The oldest waiting operation that `wanted` accepts. A scan: the
+    /// records it passes over are peek-newer waiters a message did not
+    /// satisfy, or (on a rendezvous pipe) operations of the other kind.
+    pub(crate) fn first(
+        &self,
+        wanted: impl Fn(&PendingOp) -> bool,
+    ) -> Option<(RecordIndex, &Pending<T>)> {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return None;
+            };
+            if wanted(&pending.op) {
+                return Some((index, pending));
+            }
+            at = *next;
+        }
+        None
     }
 
     /// Finish every waiting operation with `status` (destroy).
@@ -490,10 +542,13 @@ mod tests {
     const READ: PendingOp = PendingOp::Read {
         buf: UserAddr(0x1000),
         len_out: UserAddr(0x2000),
+        seq_out: None,
     };
     const PEEK: PendingOp = PendingOp::Peek {
         buf: UserAddr(0x1000),
         len_out: UserAddr(0x2000),
+        seq_out: None,
+        after: None,
     };
 
     fn push(queue: &mut WaitQueue<u32>, thread: u32, priority: u8, op: PendingOp, by: bool) {
@@ -547,9 +602,9 @@ mod tests {
         push(&mut queue, 3, 0, READ, false);
         push(&mut queue, 4, 0, PEEK, false);
         let mut served = Vec::new();
-        queue.drain_peekers(|thread, _, _| {
+        queue.drain_peekers(|thread, _| {
             served.push(*thread);
-            Status::Ok
+            Some(Status::Ok)
         });
         assert_eq!(served, [2, 4]);
         assert_eq!(drain(&mut queue), [2, 4]);
