@@ -77,6 +77,7 @@ mod pipe;
 mod registry;
 #[allow(unsafe_code)] // the one module with unsafe code: see its invariants
 mod ring;
+mod select;
 mod status;
 mod wait;
 
@@ -89,5 +90,6 @@ pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
 pub use pipe::{Pipe, PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
+pub use select::{SELECT_MAX, SelectGroup, SelectOp, Selected};
 pub use status::Status;
 pub use wait::Ticket;

@@ -34,6 +34,7 @@ use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
 mod ops;
+mod select;
 
 /// How many finished operations a call takes back under one lock
 /// acquisition before it wakes them (on its stack, so kept small).
@@ -715,7 +716,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return higher;
             }
             for wake in batch[..taken].iter_mut().filter_map(Option::take) {
-                let ticket = Ticket::new(pipe.id(), wake.slot, wake.seq);
+                // A select's thread waits under its group's ticket.
+                let ticket = match &wake.group {
+                    Some(group) => group.ticket(),
+                    None => Ticket::new(pipe.id(), wake.slot, wake.seq),
+                };
                 {
                     let mut pending = self.pending.lock();
                     if pending.get(&wake.thread) == Some(&ticket) {
@@ -904,7 +909,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
         pending.try_reserve(1).map_err(|_| Status::NoMemory)?;
         let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
-        let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority)?;
+        let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority, None)?;
         let ticket = Ticket::new(pipe.id(), slot, seq);
         pending.insert(thread.clone(), ticket);
         self.pending_count.store(pending.len(), Ordering::Relaxed);

@@ -19,6 +19,7 @@ use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 use crate::ring::{Held, Ring};
+use crate::select::{Member, SelectGroup};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -524,14 +525,22 @@ impl<T: Clone + PartialEq> PipeState<T> {
         let Self { waiters, .. } = self;
         let msg = ring.staged(len);
         let serve_peekers = |waiters: &mut WaitQueue<T>| {
-            waiters.drain_peekers(|peeker, op| {
-                peek_wants(op, seq).then(|| deliver_op(kernel, peeker, op, msg, seq))
-            });
+            waiters.drain_peekers(
+                |op| peek_wants(op, seq),
+                |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+            );
         };
         if !rendezvous {
             serve_peekers(waiters);
         }
-        while let Some((index, reader)) = waiters.first(PendingOp::is_read) {
+        while let Some((index, _)) = waiters.first(PendingOp::is_read) {
+            // A withdrawn select member is freed here; try the next.
+            if !waiters.claim(index) {
+                continue;
+            }
+            let Some(reader) = waiters.get(index) else {
+                continue;
+            };
             match deliver_op(kernel, &reader.thread, &reader.op, msg, seq) {
                 Status::Ok => {
                     waiters.finish(index, Status::Ok);
@@ -547,7 +556,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 }
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
-                status => waiters.finish(index, status),
+                status => {
+                    waiters.finish(index, status);
+                }
             }
         }
         None
@@ -609,8 +620,14 @@ impl<T: Clone + PartialEq> PipeState<T> {
         sink: Sink<'_, T>,
     ) -> Result<Attempt<Received>, Status> {
         loop {
-            let Some((index, writer)) = self.waiters.first(PendingOp::is_write) else {
+            let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
                 return Ok(Attempt::WouldBlock);
+            };
+            if !self.waiters.claim(index) {
+                continue;
+            }
+            let Some(writer) = self.waiters.get(index) else {
+                continue;
             };
             let PendingOp::Write { buf, len, .. } = writer.op else {
                 return Ok(Attempt::WouldBlock);
@@ -622,12 +639,17 @@ impl<T: Clone + PartialEq> PipeState<T> {
             }
             let seq = ring.next_seq();
             let msg = ring.staged(len);
+            // A sink that faults fails this read and leaves the writer
+            // pending. A select member's group stays claimed by its record
+            // then: its other members are withdrawn, and this one
+            // completes with a later read (still exactly one member).
             sink.deliver(kernel, msg, seq)
                 .map_err(|Fault| Status::BadAddress)?;
             self.waiters.finish(index, Status::Ok);
-            self.waiters.drain_peekers(|peeker, op| {
-                peek_wants(op, seq).then(|| deliver_op(kernel, peeker, op, msg, seq))
-            });
+            self.waiters.drain_peekers(
+                |op| peek_wants(op, seq),
+                |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+            );
             ring.count_handed_off();
             return Ok(Attempt::Done(Received { len, seq }));
         }
@@ -710,7 +732,13 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
         while !ring.is_full() {
-            let Some((index, writer)) = self.waiters.first(PendingOp::is_write) else {
+            let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
+                return;
+            };
+            if !self.waiters.claim(index) {
+                continue;
+            }
+            let Some(writer) = self.waiters.get(index) else {
                 return;
             };
             let PendingOp::Write { buf, len, urgent } = writer.op else {
@@ -728,9 +756,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 }
                 let at = if urgent { 0 } else { ring.len() - 1 };
                 if let Some((msg, _)) = ring.get(at) {
-                    self.waiters.drain_peekers(|peeker, op| {
-                        peek_wants(op, seq).then(|| deliver_op(kernel, peeker, op, msg, seq))
-                    });
+                    self.waiters.drain_peekers(
+                        |op| peek_wants(op, seq),
+                        |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+                    );
                 }
             }
             self.waiters.finish(index, status);
@@ -772,6 +801,34 @@ impl<T: Clone + PartialEq> PipeState<T> {
         Ok(())
     }
 
+    /// Whether a select member `op` of group `own` could complete now,
+    /// i.e. [`write`](Self::write) or [`read`](Self::read) would not answer
+    /// `WouldBlock` (a failure such as `Closed` completes it too).
+    pub(crate) fn member_ready(
+        &self,
+        ring: &Held<'_>,
+        op: &PendingOp,
+        discard: bool,
+        own: &alloc::sync::Arc<SelectGroup>,
+    ) -> bool {
+        if self.destroyed || self.closed {
+            return true;
+        }
+        let rendezvous = ring.capacity() == 0;
+        match op {
+            PendingOp::Write { .. } => {
+                !ring.is_full()
+                    || discard
+                    || (rendezvous && self.waiters.has_live(PendingOp::is_read, Some(own)))
+            }
+            PendingOp::Read { .. } => {
+                !ring.is_empty()
+                    || (rendezvous && self.waiters.has_live(PendingOp::is_write, Some(own)))
+            }
+            PendingOp::Peek { .. } => !ring.is_empty(),
+        }
+    }
+
     /// Record `thread` as waiting to do `op`; returns its wait record and
     /// operation number. On error nothing changed.
     pub(crate) fn enqueue(
@@ -780,9 +837,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
         priority: Priority,
         op: PendingOp,
         by_priority: bool,
+        member: Option<Member>,
     ) -> Result<(RecordIndex, u64), Status> {
         self.waiters
-            .push(thread, priority, op, by_priority)
+            .push(thread, priority, op, by_priority, member)
             .map_err(|_| Status::NoMemory)
     }
 
@@ -796,10 +854,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
         status: Status,
     ) -> bool {
         match self.waiters.find(slot, seq, thread) {
-            Some(index) => {
-                self.waiters.finish(index, status);
-                true
-            }
+            // A select member cancels its whole select, unless the select
+            // completed elsewhere (then this record was withdrawn).
+            Some(index) => self.waiters.finish_group(index, status),
             None => false,
         }
     }

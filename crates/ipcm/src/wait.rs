@@ -28,7 +28,10 @@
 //! blocked.
 
 use alloc::collections::TryReserveError;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+use crate::select::{Member, SelectGroup};
 
 use crate::kernel::{Priority, UserAddr};
 use crate::{PipeId, Status};
@@ -133,6 +136,18 @@ pub(crate) struct Pending<T> {
     /// The operation's number on this pipe (never reused): with the pipe id
     /// and the record's index, its ticket.
     pub(crate) seq: u64,
+    /// The select this operation is a member of, if any.
+    pub(crate) member: Option<Member>,
+}
+
+impl<T> Pending<T> {
+    /// Whether another call may still complete this operation: a plain
+    /// one, or a member of a select that is still waiting.
+    fn is_live(&self) -> bool {
+        self.member
+            .as_ref()
+            .is_none_or(|m| m.claimed || m.group.is_armed(m.generation))
+    }
 }
 
 /// The index of a wait record in its pipe's table.
@@ -155,6 +170,8 @@ enum Record<T> {
         thread: T,
         status: Status,
         seq: u64,
+        /// The select it completed: its ticket names the thread's wait.
+        group: Option<Arc<SelectGroup>>,
         next: Link,
     },
 }
@@ -186,6 +203,8 @@ pub(crate) struct Wake<T> {
     pub(crate) status: Status,
     pub(crate) seq: u64,
     pub(crate) slot: RecordIndex,
+    /// The select it completed, whose ticket the thread's wait holds.
+    pub(crate) group: Option<Arc<SelectGroup>>,
 }
 
 /// The FIFO (optionally priority-ordered) queue of a pipe's pending
@@ -198,6 +217,8 @@ pub(crate) struct WaitQueue<T> {
     len: usize,
     peekers: usize,
     writers: usize,
+    /// Waiting records that are select members (maybe withdrawn).
+    members: usize,
     next_seq: u64,
     /// Records finished by the call that holds the pipe's lock now.
     current: Chain,
@@ -231,6 +252,7 @@ impl<T> WaitQueue<T> {
             len: 0,
             peekers: 0,
             writers: 0,
+            members: 0,
             next_seq: 1,
             current: Chain::EMPTY,
         }
@@ -242,11 +264,94 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// How many operations of each kind wait. Withdrawn select members
+    /// (their group completed elsewhere, the record not yet met) are not
+    /// counted: they will never happen.
     pub(crate) fn counts(&self) -> WaitCounts {
-        WaitCounts {
+        let mut counts = WaitCounts {
             readers: self.len - self.peekers - self.writers,
             peekers: self.peekers,
             writers: self.writers,
+        };
+        if self.members > 0 {
+            let mut at = self.head;
+            while let Some(index) = at {
+                let Record::Waiting { pending, next, .. } = self.at(index) else {
+                    break;
+                };
+                at = *next;
+                if !pending.is_live() {
+                    match pending.op {
+                        PendingOp::Read { .. } => counts.readers -= 1,
+                        PendingOp::Peek { .. } => counts.peekers -= 1,
+                        PendingOp::Write { .. } => counts.writers -= 1,
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    /// Whether some waiting operation of the kind `wanted` accepts could
+    /// be completed by another call (not a withdrawn member, nor a member
+    /// of `own`, the group of the select asking).
+    pub(crate) fn has_live(
+        &self,
+        wanted: impl Fn(&PendingOp) -> bool,
+        own: Option<&Arc<SelectGroup>>,
+    ) -> bool {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return false;
+            };
+            at = *next;
+            let foreign = match (&pending.member, own) {
+                (Some(m), Some(own)) => !Arc::ptr_eq(&m.group, own),
+                _ => true,
+            };
+            if wanted(&pending.op) && foreign && pending.is_live() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The waiting operation in record `index`.
+    pub(crate) fn get(&self, index: RecordIndex) -> Option<&Pending<T>> {
+        match self.at(index) {
+            Record::Waiting { pending, .. } => Some(pending),
+            _ => None,
+        }
+    }
+
+    /// Claim record `index` for completion by this call, before anything
+    /// is copied for it: always for a plain operation; for a select member,
+    /// only if this call wins its group (DESIGN §9). A member whose group
+    /// completed elsewhere is withdrawn here (freed, never woken): returns
+    /// false then.
+    pub(crate) fn claim(&mut self, index: RecordIndex) -> bool {
+        let Record::Waiting { pending, .. } = self.at_mut(index) else {
+            return false;
+        };
+        let Some(member) = pending.member.as_mut() else {
+            return true;
+        };
+        if member.claimed || member.group.claim(member.generation) {
+            member.claimed = true;
+            return true;
+        }
+        self.discard(index);
+        false
+    }
+
+    /// Free waiting record `index` without finishing it (a withdrawn
+    /// member: its operation never happens and nobody wakes for it).
+    fn discard(&mut self, index: RecordIndex) {
+        if self.unlink(index).is_some() {
+            let free = self.free;
+            *self.at_mut(index) = Record::Free { next: free };
+            self.free = Some(index);
         }
     }
 
@@ -306,6 +411,7 @@ impl<T> WaitQueue<T> {
         priority: Priority,
         op: PendingOp,
         by_priority: bool,
+        member: Option<Member>,
     ) -> Result<(RecordIndex, u64), NoRoom> {
         let index = self.reserve()?;
         let next_free = match self.at(index) {
@@ -317,6 +423,7 @@ impl<T> WaitQueue<T> {
         self.next_seq += 1;
         self.count(&op, true);
         self.len += 1;
+        self.members += usize::from(member.is_some());
         // Insert after `after` (None: at the front). Scan from the back:
         // equal priorities keep FIFO order, and the common case (all equal)
         // stops at once.
@@ -345,6 +452,7 @@ impl<T> WaitQueue<T> {
                 priority,
                 op,
                 seq,
+                member,
             },
             prev: after,
             next: before,
@@ -369,6 +477,7 @@ impl<T> WaitQueue<T> {
         };
         self.count(&pending.op, false);
         self.len -= 1;
+        self.members -= usize::from(pending.member.is_some());
         Some(pending)
     }
 
@@ -383,18 +492,49 @@ impl<T> WaitQueue<T> {
     }
 
     /// End the waiting operation in record `index` with `status`: it moves
-    /// to the current call's chain.
-    pub(crate) fn finish(&mut self, index: RecordIndex, status: Status) {
-        if let Some(pending) = self.unlink(index) {
-            self.push_finished(index, pending.thread, status, pending.seq);
-        }
+    /// to the current call's chain. A select member is claimed first (if
+    /// this call has not yet), and withdrawn instead if its group completed
+    /// elsewhere; otherwise its select completes with this member. Returns
+    /// whether the operation was finished (false: withdrawn).
+    pub(crate) fn finish(&mut self, index: RecordIndex, status: Status) -> bool {
+        self.finish_as(index, status, false)
     }
 
-    fn push_finished(&mut self, index: RecordIndex, thread: T, status: Status, seq: u64) {
+    /// [`finish`](Self::finish) for a cancel: a select completes as a
+    /// whole (no member index).
+    pub(crate) fn finish_group(&mut self, index: RecordIndex, status: Status) -> bool {
+        self.finish_as(index, status, true)
+    }
+
+    fn finish_as(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
+        if !self.claim(index) {
+            return false;
+        }
+        let Some(pending) = self.unlink(index) else {
+            return false;
+        };
+        let group = pending.member.map(|member| {
+            let index = (!whole_group).then_some(member.index);
+            member.group.set_outcome(index, status);
+            member.group
+        });
+        self.push_finished(index, pending.thread, status, pending.seq, group);
+        true
+    }
+
+    fn push_finished(
+        &mut self,
+        index: RecordIndex,
+        thread: T,
+        status: Status,
+        seq: u64,
+        group: Option<Arc<SelectGroup>>,
+    ) {
         *self.at_mut(index) = Record::Finished {
             thread,
             status,
             seq,
+            group,
             next: None,
         };
         match self.current.tail {
@@ -408,28 +548,40 @@ impl<T> WaitQueue<T> {
         self.current.tail = Some(index);
     }
 
-    /// Offer a message to every peeker, oldest first: `serve` gets the
-    /// thread and its operation and returns the status to finish it with,
-    /// or `None` to leave it waiting (a peek-newer the message does not
-    /// satisfy).
+    /// Offer a message to every peeker, oldest first: each one `wants`
+    /// accepts (a peek-newer may not) is claimed, then `serve` delivers to
+    /// it and returns the status to finish it with.
     #[inline]
-    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(&T, &PendingOp) -> Option<Status>) {
+    pub(crate) fn drain_peekers(
+        &mut self,
+        wants: impl Fn(&PendingOp) -> bool,
+        serve: impl FnMut(&T, &PendingOp) -> Status,
+    ) {
         if self.peekers > 0 {
-            self.drain_peekers_slow(serve);
+            self.drain_peekers_slow(wants, serve);
         }
     }
 
     #[cold]
-    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(&T, &PendingOp) -> Option<Status>) {
+    fn drain_peekers_slow(
+        &mut self,
+        wants: impl Fn(&PendingOp) -> bool,
+        mut serve: impl FnMut(&T, &PendingOp) -> Status,
+    ) {
         let mut at = self.head;
         while let Some(index) = at {
             let Record::Waiting { pending, next, .. } = self.at(index) else {
                 break;
             };
             at = *next;
-            if let PendingOp::Peek { .. } = pending.op
-                && let Some(status) = serve(&pending.thread, &pending.op)
-            {
+            if !(matches!(pending.op, PendingOp::Peek { .. }) && wants(&pending.op)) {
+                continue;
+            }
+            if !self.claim(index) {
+                continue;
+            }
+            if let Some(pending) = self.get(index) {
+                let status = serve(&pending.thread, &pending.op);
                 self.finish(index, status);
             }
         }
@@ -484,6 +636,7 @@ impl<T> WaitQueue<T> {
                 thread,
                 status,
                 seq,
+                group,
                 next,
             } = record
             else {
@@ -502,6 +655,7 @@ impl<T> WaitQueue<T> {
                 status,
                 seq,
                 slot: index,
+                group,
             });
             filled += 1;
         }
@@ -552,7 +706,9 @@ mod tests {
     };
 
     fn push(queue: &mut WaitQueue<u32>, thread: u32, priority: u8, op: PendingOp, by: bool) {
-        queue.push(thread, Priority(priority), op, by).unwrap();
+        queue
+            .push(thread, Priority(priority), op, by, None)
+            .unwrap();
     }
 
     /// Finish everything in queue order and return the threads.
@@ -602,10 +758,13 @@ mod tests {
         push(&mut queue, 3, 0, READ, false);
         push(&mut queue, 4, 0, PEEK, false);
         let mut served = Vec::new();
-        queue.drain_peekers(|thread, _| {
-            served.push(*thread);
-            Some(Status::Ok)
-        });
+        queue.drain_peekers(
+            |_| true,
+            |thread, _| {
+                served.push(*thread);
+                Status::Ok
+            },
+        );
         assert_eq!(served, [2, 4]);
         assert_eq!(drain(&mut queue), [2, 4]);
         assert_eq!(queue.counts().peekers, 0);
@@ -616,8 +775,8 @@ mod tests {
     #[test]
     fn a_record_is_found_only_by_its_own_ticket() {
         let mut queue = WaitQueue::new();
-        let (slot, seq) = queue.push(1, Priority(0), PEEK, false).unwrap();
-        let (_, other) = queue.push(2, Priority(0), READ, false).unwrap();
+        let (slot, seq) = queue.push(1, Priority(0), PEEK, false, None).unwrap();
+        let (_, other) = queue.push(2, Priority(0), READ, false, None).unwrap();
         assert_eq!(queue.find(slot, seq, &1), Some(slot));
         assert_eq!(queue.find(slot, seq, &2), None, "another thread");
         assert_eq!(queue.find(slot, other, &1), None, "another operation");
@@ -634,7 +793,7 @@ mod tests {
         assert_eq!(drain(&mut queue), [1]);
         // The freed record is reused with a new number: the old ticket
         // stays stale.
-        let (again, seq2) = queue.push(1, Priority(0), PEEK, false).unwrap();
+        let (again, seq2) = queue.push(1, Priority(0), PEEK, false, None).unwrap();
         assert_eq!(again, slot);
         assert_ne!(seq2, seq);
         assert_eq!(queue.find(slot, seq, &1), None);
