@@ -266,12 +266,21 @@ impl<'a> PipeBuilder<'a> {
     /// store is allocated now.
     ///
     /// # Errors
-    /// [`Error::BadParam`] (zero `msg_size` or `depth`, `msg_size * depth`
-    /// overflowing, a bad name), [`Error::NameTaken`], [`Error::NoMemory`].
+    /// [`Error::BadParam`] (zero `msg_size`, `msg_size * depth`
+    /// overflowing, a bad name, depth 0 with [`OnFull::DiscardOldest`]),
+    /// [`Error::NameTaken`], [`Error::NoMemory`].
+    ///
+    /// Depth 0 makes a rendezvous pipe (DESIGN §9): a write completes only
+    /// by handing its message to a waiting reader.
     pub fn create(self) -> Result<Pipe, Error> {
-        if self.msg_size == 0 || self.depth == 0 {
+        if self.msg_size == 0 {
             return Err(Error::BadParam {
-                reason: "msg_size and depth must be at least 1",
+                reason: "msg_size must be at least 1",
+            });
+        }
+        if self.depth == 0 && self.on_full == OnFull::DiscardOldest {
+            return Err(Error::BadParam {
+                reason: "a rendezvous pipe (depth 0) has nothing to discard",
             });
         }
         let mut flags = self.access.flags();

@@ -28,6 +28,9 @@ pub(crate) struct Waiter {
     result: AtomicI32,
     /// The buffers lent for the current call.
     pub(crate) lease: Lease,
+    /// This thread's select group record (made with the record, so a
+    /// select allocates nothing).
+    pub(crate) select: Arc<ipcm::SelectGroup>,
 }
 
 /// The IPC manager's name for a thread: its waiter record, compared and
@@ -56,6 +59,7 @@ impl HostThread {
             process: AtomicU64::new(0),
             result: AtomicI32::new(NO_RESULT),
             lease: Lease::new(),
+            select: Arc::new(ipcm::SelectGroup::new()),
         }))
     }
 

@@ -52,6 +52,8 @@ mod ipc;
 mod kernel;
 mod message;
 mod pipe;
+mod queue_ops;
+mod select;
 mod semaphore;
 mod sync;
 #[allow(unsafe_code)]
@@ -63,4 +65,6 @@ pub use ipc::{Access, Ipc, OnFull, PipeBuilder};
 pub use ipcm::{MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, ProcessId, Status};
 pub use message::MessagePipe;
 pub use pipe::{Pipe, Written};
+pub use queue_ops::Numbered;
+pub use select::{Select, SelectDone};
 pub use semaphore::{Permit, TokenSemaphore};
