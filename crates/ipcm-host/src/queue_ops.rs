@@ -1,6 +1,8 @@
 //! The §9 queue operations on a [`Pipe`]: urgent writes, purge, close,
 //! sequence numbers and peek-newer, indexed peek.
 
+use std::time::{Duration, Instant};
+
 use ipcm::{Caller, Progress, Status};
 
 use crate::Error;
@@ -95,7 +97,7 @@ impl Pipe {
     /// # Errors
     /// As `read`, plus [`Error::Closed`].
     pub fn read_seq(&self, buf: &mut [u8]) -> Result<Numbered, Error> {
-        self.numbered(buf, Kind::Read)
+        self.numbered(buf, Kind::Read, None)
     }
 
     /// Copy, without taking it, the first queued message numbered above
@@ -106,7 +108,30 @@ impl Pipe {
     /// As [`peek`](Pipe::peek), plus [`Error::Closed`] once closed with
     /// nothing newer queued.
     pub fn peek_newer(&self, after: u64, buf: &mut [u8]) -> Result<Numbered, Error> {
-        self.numbered(buf, Kind::PeekNewer(after))
+        self.numbered(buf, Kind::PeekNewer(after), None)
+    }
+
+    /// [`peek_newer`](Pipe::peek_newer), waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As `peek_newer`, plus [`Error::TimedOut`].
+    pub fn peek_newer_timeout(
+        &self,
+        after: u64,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Numbered, Error> {
+        self.peek_newer_until(after, buf, Instant::now().checked_add(timeout))
+    }
+
+    /// [`peek_newer`](Pipe::peek_newer) until `deadline` (`None`: for ever).
+    pub(crate) fn peek_newer_until(
+        &self,
+        after: u64,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<Numbered, Error> {
+        self.numbered(buf, Kind::PeekNewer(after), deadline)
     }
 
     /// Copy the queued message `index` places from the front (0: read
@@ -116,10 +141,15 @@ impl Pipe {
     /// [`Error::Empty`] past the end, [`Error::Closed`] (closed and
     /// empty), as `peek` otherwise.
     pub fn peek_at(&self, index: usize, buf: &mut [u8]) -> Result<Numbered, Error> {
-        self.numbered(buf, Kind::At(index))
+        self.numbered(buf, Kind::At(index), None)
     }
 
-    fn numbered(&self, buf: &mut [u8], kind: Kind) -> Result<Numbered, Error> {
+    fn numbered(
+        &self,
+        buf: &mut [u8],
+        kind: Kind,
+        deadline: Option<Instant>,
+    ) -> Result<Numbered, Error> {
         if buf.len() < self.msg_size() {
             return Err(Error::BadParam {
                 reason: "the receive buffer is shorter than the pipe's msg_size",
@@ -145,7 +175,7 @@ impl Pipe {
                     len: received.len,
                     seq: received.seq,
                 })),
-                Ok(Progress::Blocked(ticket)) => match me.wait(ipcm, ticket, None) {
+                Ok(Progress::Blocked(ticket)) => match me.wait(ipcm, ticket, deadline) {
                     Status::Ok => Ok(None),
                     status => Err(status),
                 },
