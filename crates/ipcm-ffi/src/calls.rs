@@ -27,7 +27,7 @@ fn handle(id: PipeId) -> *mut ipc_pipe_t {
 }
 
 /// Who is calling: NULL is the kernel; a thread needs hooks installed.
-fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
+pub(crate) fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
     match ThreadRef::new(thread) {
         None => Ok(None),
         Some(_) if !ipcm().kernel().has_hooks() => Err(Status::BadParam),
@@ -36,7 +36,7 @@ fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
 }
 
 /// A thread's virtual address, as data for the hooks.
-fn user_addr<T>(va: *mut T) -> UserAddr {
+pub(crate) fn user_addr<T>(va: *mut T) -> UserAddr {
     UserAddr(va.expose_provenance())
 }
 
@@ -45,7 +45,10 @@ fn user_addr<T>(va: *mut T) -> UserAddr {
 ///
 /// # Safety
 /// `ticket_out` is NULL or valid for a write of an `ipcm_ticket_t`.
-unsafe fn finished<T>(progress: Progress<T>, ticket_out: *mut ipcm_ticket_t) -> Result<(), Status> {
+pub(crate) unsafe fn finished<T>(
+    progress: Progress<T>,
+    ticket_out: *mut ipcm_ticket_t,
+) -> Result<(), Status> {
     match progress {
         Progress::Done(_) => Ok(()),
         Progress::Blocked(ticket) => {

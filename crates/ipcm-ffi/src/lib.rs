@@ -114,6 +114,8 @@ mod calls;
 mod global;
 mod hooks;
 mod kptr;
+mod queue_ops;
 
 pub use abi::*;
 pub use calls::*;
+pub use queue_ops::*;
