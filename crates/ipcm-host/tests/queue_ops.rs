@@ -155,3 +155,98 @@ fn select_write_member_and_closed_member() {
     assert_eq!((done.index, done.result), (0, Err(Error::Closed)));
     assert!(matches!(Select::new().wait(), Err(Error::BadParam { .. })));
 }
+
+/// Stress across OS threads: four writers, each on its own pipe, and two
+/// servers each selecting over all four pipes. Every message is received
+/// exactly once, in each writer's order (each server sees a writer's
+/// messages in increasing order), and nothing is left behind.
+#[test]
+fn two_select_servers_over_four_pipes_receive_every_message_exactly_once() {
+    const WRITERS: usize = 4;
+    const EACH: u32 = 2000;
+    let ipc = Ipc::new();
+    let pipes: Vec<_> = (0..WRITERS)
+        .map(|_| ipc.pipe(8, 2).create().unwrap())
+        .collect();
+    let writers: Vec<_> = pipes
+        .iter()
+        .enumerate()
+        .map(|(w, pipe)| {
+            let pipe = pipe.clone();
+            thread::spawn(move || {
+                for n in 0..EACH {
+                    let mut msg = [0u8; 8];
+                    msg[..4].copy_from_slice(&(w as u32).to_le_bytes());
+                    msg[4..].copy_from_slice(&n.to_le_bytes());
+                    pipe.write(&msg).unwrap();
+                }
+            })
+        })
+        .collect();
+    let total = WRITERS * EACH as usize;
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let servers: Vec<_> = (0..2)
+        .map(|_| {
+            let pipes = pipes.clone();
+            let received = received.clone();
+            thread::spawn(move || {
+                let mut got: Vec<(u32, u32)> = Vec::new();
+                let mut bufs = [[0u8; 8]; WRITERS];
+                while received.load(std::sync::atomic::Ordering::SeqCst) < total {
+                    let [b0, b1, b2, b3] = &mut bufs;
+                    let done = Select::new()
+                        .read(&pipes[0], b0)
+                        .read(&pipes[1], b1)
+                        .read(&pipes[2], b2)
+                        .read(&pipes[3], b3)
+                        .wait();
+                    let done = match done {
+                        Ok(done) => done,
+                        Err(error) => panic!("select failed: {error}"),
+                    };
+                    match done.result {
+                        Ok(8) => {}
+                        Err(Error::Closed) => break,
+                        other => panic!("member {} gave {other:?}", done.index),
+                    }
+                    let buf = bufs[done.index];
+                    let w = u32::from_le_bytes(buf[..4].try_into().unwrap());
+                    let n = u32::from_le_bytes(buf[4..].try_into().unwrap());
+                    assert_eq!(w as usize, done.index, "a message from another pipe");
+                    got.push((w, n));
+                    if received.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total {
+                        // Wake the other server: close every pipe.
+                        for pipe in &pipes {
+                            let _ = pipe.close();
+                        }
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let mut all = Vec::new();
+    for server in servers {
+        let got = server.join().unwrap();
+        for w in 0..WRITERS as u32 {
+            let mine: Vec<u32> = got.iter().filter(|m| m.0 == w).map(|m| m.1).collect();
+            assert!(
+                mine.windows(2).all(|p| p[0] < p[1]),
+                "writer {w} out of order"
+            );
+        }
+        all.extend(got);
+    }
+    all.sort_unstable();
+    let expected: Vec<(u32, u32)> = (0..WRITERS as u32)
+        .flat_map(|w| (0..EACH).map(move |n| (w, n)))
+        .collect();
+    assert_eq!(all.len(), total, "lost or duplicated messages");
+    assert_eq!(all, expected);
+    for pipe in &pipes {
+        assert_eq!(pipe.info().unwrap().queued, 0);
+    }
+}
