@@ -73,11 +73,13 @@ mod flags;
 mod id;
 mod kernel;
 mod manager;
+mod pending;
 mod pipe;
 mod registry;
 #[allow(unsafe_code)] // the one module with unsafe code: see its invariants
 mod ring;
 mod select;
+mod slots;
 mod status;
 mod wait;
 
@@ -91,5 +93,6 @@ pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
 pub use pipe::{Pipe, PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
 pub use select::{SELECT_MAX, SelectGroup, SelectOp, Selected};
+pub use slots::MAX_PIPES;
 pub use status::Status;
 pub use wait::Ticket;

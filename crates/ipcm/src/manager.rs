@@ -1,9 +1,9 @@
 //! The IPC manager: the registry of pipes, who is waiting where, and the
 //! locking around each pipe's state machine.
 //!
-//! Locks: the registry lock, one lock per pipe, and the lock of the
-//! pending-thread table. The only nesting is pipe → pending (when a thread
-//! blocks); kernel hooks other than the bounded copies run with no lock held:
+//! Locks: the registry lock (create, destroy, lookup), one lock per pipe,
+//! and one lock per shard of the pending-thread table ([`crate::pending`]).
+//! The only nesting is pipe → shard (when a thread blocks); kernel hooks other than the bounded copies run with no lock held:
 //! `process_of` and `priority_of` are asked before any lock is taken, and
 //! `wake` after the pipe's lock is released (DESIGN §8).
 //!
@@ -18,18 +18,14 @@
 //! allocated: each record was reserved when its thread blocked.
 
 use alloc::sync::Arc;
-#[cfg(not(loom))]
-use core::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering};
-
-use hashbrown::HashMap;
 use lock_api::{Mutex, MutexGuard, RawMutex};
 
 use crate::kernel::{Caller, Kernel, UserAddr};
+use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Received, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::{Held, Ring};
+use crate::slots::SlotTable;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
@@ -176,25 +172,25 @@ impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
 /// kernel creates one manager (the C ABI keeps one in a static).
 pub struct Ipcm<R: RawMutex, K: Kernel> {
     kernel: K,
+    /// Names, free slots and generations; taken by create, destroy and
+    /// lookup by name only.
     registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
-    /// The pending operation of each thread that has one. An entry leaves
-    /// just before its thread is woken.
-    pending: Mutex<R, HashMap<K::Thread, Ticket>>,
-    /// Entries in `pending`, readable without its lock: while it is 0 (no
-    /// thread waits anywhere) a call skips the `AlreadyPending` look-up.
-    /// A thread always sees its own registration, which is what that check
-    /// needs.
-    pending_count: AtomicUsize,
+    /// The live pipes by id, read without a shared lock.
+    by_id: SlotTable<R, Pipe<R, K::Thread>>,
+    /// The pending operation of each thread that has one, sharded by
+    /// thread. An entry leaves just before its thread is woken.
+    pending: PendingThreads<R, K::Thread>,
 }
 
 impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
-    /// A manager with no pipes, using `kernel`'s hooks.
+    /// A manager with no pipes, using `kernel`'s hooks. Allocates its
+    /// pending-thread table (a few KiB; aborts only if that fails, at boot).
     pub fn new(kernel: K) -> Self {
         Ipcm {
             kernel,
             registry: Mutex::new(Registry::new()),
-            pending: Mutex::new(HashMap::default()),
-            pending_count: AtomicUsize::new(0),
+            by_id: SlotTable::new(),
+            pending: PendingThreads::new(),
         }
     }
 
@@ -234,9 +230,16 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
         // Allocate the store before taking the registry lock.
         let ring = Ring::new(msg_size, max_msgs)?;
-        self.registry
-            .lock()
-            .insert(name, |id, name| Pipe::new(id, name, owner, flags, ring))
+        let mut registry = self.registry.lock();
+        let id = registry.insert(
+            name,
+            |index| self.by_id.reserve(index),
+            |id, name| Pipe::new(id, name, owner, flags, ring),
+        )?;
+        if let Some(pipe) = registry.get(id) {
+            self.by_id.publish(pipe.clone());
+        }
+        Ok(id)
     }
 
     /// The id of the live pipe called `name`.
@@ -256,11 +259,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound` for an unknown or stale id.
     pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
-        self.registry
-            .lock()
-            .get(id)
-            .cloned()
-            .ok_or(Status::NotFound)
+        self.by_id.get(id).ok_or(Status::NotFound)
     }
 
     /// How many pipes exist.
@@ -271,7 +270,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// Whether `thread` has a pending operation (one that has not yet been
     /// handed to [`Kernel::wake`]).
     pub fn is_pending(&self, thread: &K::Thread) -> bool {
-        self.pending.lock().contains_key(thread)
+        self.pending.contains(thread)
     }
 
     /// Write `len` bytes at `src` in `thread`'s address space as one message.
@@ -544,7 +543,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound`.
     pub fn cancel(&self, thread: &K::Thread, reason: CancelReason) -> Result<(), Status> {
-        let ticket = *self.pending.lock().get(thread).ok_or(Status::NotFound)?;
+        let ticket = self.pending.ticket(thread).ok_or(Status::NotFound)?;
         self.cancel_op(thread, ticket, reason)
     }
 
@@ -593,6 +592,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
             pipe.check_owner(process)?;
             registry.remove(id, pipe.name());
+            self.by_id.clear(id);
             pipe
         };
         self.locked(&pipe, |state, ring| {
@@ -657,11 +657,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let result = f(&mut state, &mut ring);
         ring.park(state.must_park());
         drop(ring);
-        let finished = state.take_finished();
-        if finished.is_empty() {
-            drop(state);
-        } else {
+        if state.has_finished() {
+            let finished = state.take_finished();
             self.wake_finished(pipe, state, finished, None);
+        } else {
+            drop(state);
         }
         result
     }
@@ -682,12 +682,12 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let result = f(&mut state, &mut ring);
         ring.park(state.must_park());
         drop(ring);
-        let finished = state.take_finished();
-        let higher = if finished.is_empty() {
+        let higher = if state.has_finished() {
+            let finished = state.take_finished();
+            self.wake_finished(pipe, state, finished, Some(than))
+        } else {
             drop(state);
             false
-        } else {
-            self.wake_finished(pipe, state, finished, Some(than))
         };
         (result, higher)
     }
@@ -721,13 +721,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     Some(group) => group.ticket(),
                     None => Ticket::new(pipe.id(), wake.slot, wake.seq),
                 };
-                {
-                    let mut pending = self.pending.lock();
-                    if pending.get(&wake.thread) == Some(&ticket) {
-                        pending.remove(&wake.thread);
-                    }
-                    self.pending_count.store(pending.len(), Ordering::Relaxed);
-                }
+                self.pending.remove(&wake.thread, ticket);
                 if let Some(than) = than
                     && !higher
                 {
@@ -868,9 +862,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// changes nothing.
     #[inline]
     fn check_not_pending(&self, thread: &K::Thread) -> Result<(), Status> {
-        if self.pending_count.load(Ordering::Relaxed) != 0
-            && self.pending.lock().contains_key(thread)
-        {
+        if self.pending.contains(thread) {
             return Err(Status::AlreadyPending);
         }
         Ok(())
@@ -903,16 +895,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         op: PendingOp,
         priority: Priority,
     ) -> Result<Progress<T>, Status> {
-        let mut pending = self.pending.lock();
-        if pending.contains_key(thread) {
-            return Err(Status::AlreadyPending);
-        }
-        pending.try_reserve(1).map_err(|_| Status::NoMemory)?;
         let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
-        let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority, None)?;
-        let ticket = Ticket::new(pipe.id(), slot, seq);
-        pending.insert(thread.clone(), ticket);
-        self.pending_count.store(pending.len(), Ordering::Relaxed);
+        let ticket = self.pending.insert_with(thread, || {
+            let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority, None)?;
+            Ok(Ticket::new(pipe.id(), slot, seq))
+        })?;
         Ok(Progress::Blocked(ticket))
     }
 }

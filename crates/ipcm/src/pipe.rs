@@ -18,7 +18,7 @@ use alloc::boxed::Box;
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::{Held, Ring};
+use crate::ring::{Held, Miss, Ring};
 use crate::select::{Member, SelectGroup};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
@@ -34,6 +34,9 @@ pub struct Pipe<R: RawMutex, T> {
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
+    /// Set (under `state`'s lock) when the pipe is closed, for the fast
+    /// path's empty answer (see [`fast_read`](Self::fast_read)).
+    pub(crate) closed: core::sync::atomic::AtomicBool,
     /// The message store; its ends are taken lock-free or under `state`.
     pub(crate) ring: Ring,
     pub(crate) state: Mutex<R, PipeState<T>>,
@@ -54,6 +57,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
             flags,
             msg_size: ring.msg_size(),
             max_msgs: ring.capacity(),
+            closed: core::sync::atomic::AtomicBool::new(false),
             ring,
             state: Mutex::new(PipeState::new()),
         }
@@ -123,6 +127,13 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Some(_) => Err(Status::Denied),
         }
     }
+    /// Whether an empty ring must not be answered `Empty` without the lock:
+    /// the pipe is closed or a rendezvous pipe.
+    #[cold]
+    fn empty_is_special(&self) -> bool {
+        self.max_msgs == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
+    }
+
     /// Write without the lock, when the pipe has no waiter. `None`: take
     /// the lock (the pipe has or may be getting a waiter, or is destroyed;
     /// or it is full, does not `discard`, and the caller `may_block`);
@@ -136,20 +147,17 @@ impl<R: RawMutex, T> Pipe<R, T> {
         discard: bool,
         may_block: bool,
     ) -> Option<Result<Written, Status>> {
-        let Ok(mut writer) = self.ring.writer() else {
-            return None;
-        };
         let len = src.len();
         if len > self.msg_size {
-            return Some(Err(Status::TooLarge));
+            // `TooLarge`, unless destroyed: the slow path says which.
+            return None;
         }
-        if writer.is_full() && !discard {
-            return if may_block {
-                None
-            } else {
-                Some(Err(Status::Full))
-            };
-        }
+        let mut writer = match self.ring.writer(discard) {
+            Ok(writer) => writer,
+            Err(Miss::Full) if !may_block => return Some(Err(Status::Full)),
+            Err(_) => return None,
+        };
+        debug_assert!(discard || !writer.is_full());
         if src.fetch(kernel, writer.staging_mut(len)).is_err() {
             return Some(Err(Status::BadAddress));
         }
@@ -171,21 +179,24 @@ impl<R: RawMutex, T> Pipe<R, T> {
         consume: bool,
         may_block: bool,
     ) -> Option<Result<Received, Status>> {
-        let Ok(reader) = self.ring.reader() else {
-            return None;
-        };
         if let Sink::Kernel(buf) = &sink
             && buf.len() < self.msg_size
         {
-            return Some(Err(Status::BadParam));
+            // `BadParam`, unless destroyed: the slow path says which.
+            return None;
         }
-        let Some(msg) = reader.front() else {
-            return if may_block {
-                None
-            } else {
-                Some(Err(Status::Empty))
-            };
+        let reader = match self.ring.reader() {
+            Ok(reader) => reader,
+            // The ring answers "empty" without looking at its state
+            // (invariant 8), so the cases where empty is not `Empty` take
+            // the lock: a closed pipe (`Closed`), a rendezvous pipe (whose
+            // pending writer a read takes).
+            Err(Miss::Empty) if !may_block && !self.empty_is_special() => {
+                return Some(Err(Status::Empty));
+            }
+            Err(_) => return None,
         };
+        let msg = reader.front();
         let len = msg.len();
         let seq = reader.front_seq();
         if sink.deliver(kernel, msg, seq).is_err() {
@@ -195,6 +206,12 @@ impl<R: RawMutex, T> Pipe<R, T> {
             reader.pop();
         }
         Some(Ok(Received { len, seq }))
+    }
+}
+
+impl<R: RawMutex, T> crate::slots::HasId for Pipe<R, T> {
+    fn id(&self) -> PipeId {
+        self.id
     }
 }
 
@@ -398,6 +415,12 @@ impl<T> PipeState<T> {
             closed: false,
             purged: 0,
         }
+    }
+
+    /// Whether the lock holder finished any pending operation.
+    #[inline]
+    pub(crate) fn has_finished(&self) -> bool {
+        self.waiters.has_finished()
     }
 
     /// The operations finished since the lock was taken; the caller wakes

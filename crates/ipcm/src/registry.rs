@@ -74,14 +74,16 @@ impl<P> Registry<P> {
         Some(self.names[at].1)
     }
 
-    /// Add a pipe built by `make` for its new id.
+    /// Add a pipe built by `make` for its new id. `reserve` is told the
+    /// slot index first and may refuse it (the by-id table cannot hold it).
     ///
     /// # Errors
     /// `NameTaken`, or `NoMemory` when the tables cannot grow (or every id
-    /// is used up); nothing changed then.
+    /// is used up), or `reserve`'s error; nothing changed then.
     pub(crate) fn insert(
         &mut self,
         name: Option<&str>,
+        reserve: impl FnOnce(usize) -> Result<(), Status>,
         make: impl FnOnce(PipeId, Option<Box<str>>) -> P,
     ) -> Result<PipeId, Status> {
         let name_at = match name {
@@ -100,8 +102,8 @@ impl<P> Registry<P> {
             }
             None => (None, None),
         };
-        let index = match self.free.pop() {
-            Some(index) => index,
+        let (index, reused) = match self.free.pop() {
+            Some(index) => (index, true),
             None => {
                 if self.slots.len() == MAX_SLOTS {
                     return Err(Status::NoMemory);
@@ -115,9 +117,18 @@ impl<P> Registry<P> {
                     generation: 1,
                     pipe: None,
                 });
-                self.slots.len() - 1
+                (self.slots.len() - 1, false)
             }
         };
+        if let Err(status) = reserve(index) {
+            // Undo the slot choice: the free list has room for every slot.
+            if reused {
+                self.free.push(index);
+            } else {
+                self.slots.pop();
+            }
+            return Err(status);
+        }
         let id = PipeId::new(index, self.slots[index].generation);
         // The one allocation that cannot be fallible on stable Rust
         // (`Arc::try_new` is unstable); see the crate's `alloc_failure`
@@ -163,9 +174,9 @@ mod tests {
     #[test]
     fn stale_ids_never_reach_a_new_pipe() {
         let mut registry = Registry::new();
-        let first = registry.insert(Some("a"), |_, _| 1).unwrap();
+        let first = registry.insert(Some("a"), |_| Ok(()), |_, _| 1).unwrap();
         assert!(registry.remove(first, Some("a")).is_some());
-        let second = registry.insert(Some("a"), |_, _| 2).unwrap();
+        let second = registry.insert(Some("a"), |_| Ok(()), |_, _| 2).unwrap();
         assert_eq!(first.index(), second.index());
         assert_ne!(first, second);
         assert!(registry.get(first).is_none());
@@ -177,10 +188,10 @@ mod tests {
     fn names_are_unique_and_sorted_lookup_works() {
         let mut registry = Registry::new();
         for name in ["m", "c", "x", "a"] {
-            registry.insert(Some(name), |_, _| ()).unwrap();
+            registry.insert(Some(name), |_| Ok(()), |_, _| ()).unwrap();
         }
         assert_eq!(
-            registry.insert(Some("c"), |_, _| ()),
+            registry.insert(Some("c"), |_| Ok(()), |_, _| ()),
             Err(Status::NameTaken)
         );
         for name in ["m", "c", "x", "a"] {
@@ -194,12 +205,35 @@ mod tests {
     #[test]
     fn a_slot_at_the_last_generation_is_retired() {
         let mut registry: Registry<()> = Registry::new();
-        let id = registry.insert(None, |_, _| ()).unwrap();
+        let id = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
         registry.slots[id.index()].generation = MAX_GENERATION;
         let last = PipeId::new(id.index(), MAX_GENERATION);
         assert!(registry.remove(last, None).is_some());
-        let next = registry.insert(None, |_, _| ()).unwrap();
+        let next = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
         assert_ne!(next.index(), id.index());
+    }
+
+    #[test]
+    fn a_refused_slot_changes_nothing() {
+        let mut registry: Registry<()> = Registry::new();
+        let kept = registry
+            .insert(Some("kept"), |_| Ok(()), |_, _| ())
+            .unwrap();
+        assert_eq!(
+            registry.insert(Some("new"), |_| Err(Status::NoMemory), |_, _| ()),
+            Err(Status::NoMemory)
+        );
+        assert!(registry.remove(kept, Some("kept")).is_some());
+        assert_eq!(
+            registry.insert(None, |_| Err(Status::NoMemory), |_, _| ()),
+            Err(Status::NoMemory),
+            "a reused slot goes back on the free list"
+        );
+        assert_eq!(registry.len(), 0);
+        assert_eq!(registry.id_by_name("new"), None);
+        let again = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
+        assert_eq!(again.index(), kept.index());
+        assert_eq!(registry.slots.len(), 1);
     }
 
     #[test]

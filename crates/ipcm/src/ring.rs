@@ -13,7 +13,8 @@
 //! shared between processes.
 //!
 //! # End words
-//! Each end word is `index << 2 | state`:
+//! Each end word is a *mark* (the slot's byte offset plus a lap count, see
+//! [`Ring`]) shifted left by two, or-ed with the end's state:
 //! - `FREE`: nobody owns the end; a fast operation may take it by CAS.
 //! - `BUSY`: a fast operation owns it (for one bounded copy at most).
 //! - `HELD`: the slow path owns it (the caller holds the pipe's lock).
@@ -61,6 +62,14 @@
 //! 7. **Destroy** takes both ends, frees the store and leaves both end
 //!    words `DEAD` for ever: no end can be taken again, so no operation
 //!    touches the freed store.
+//! 8. **Looking without taking.** A reader reads the head then the tail
+//!    (Acquire) and a writer the tail then the head; marks carry a lap
+//!    count, so equal marks (empty) or a tail `capacity` slots past the
+//!    head (full) held when the second word was read, and the attempt
+//!    answers `Empty`/`Full` with no RMW at all, as crossbeam's `try_recv`
+//!    on an empty channel does. Only non-blocking callers stop there: a
+//!    blocking one still registers under the lock (invariant 5). Polling
+//!    readers therefore never bounce the head's line between them.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -116,9 +125,18 @@ const HELD: usize = 2;
 const PARKED: usize = 3;
 const STATE: usize = 3;
 const SHIFT: u32 = 2;
-/// The end word of a destroyed ring: `PARKED` for fast operations, and no
-/// position a live ring can have (positions stay below `usize::MAX >> 2`).
-const DEAD: usize = usize::MAX;
+/// The end words of a destroyed ring: `PARKED` for fast operations, and
+/// marks no live ring can have (their positions, `lap - 1` and `lap - 2`,
+/// are not multiples of a stride below `total`), different from each other
+/// so that a dead ring never reads as empty.
+const DEAD_HEAD: usize = usize::MAX;
+const DEAD_TAIL: usize = usize::MAX - (1 << SHIFT);
+
+/// Whether `word` is one of the dead end words.
+#[inline(always)]
+fn is_dead(word: usize) -> bool {
+    word | (1 << SHIFT) == usize::MAX
+}
 
 /// Bytes of the length word at the start of each slot.
 const LEN: usize = core::mem::size_of::<usize>();
@@ -170,7 +188,12 @@ struct Store {
 /// `msg_size` bytes, FIFO, with lock-free ends (see the module docs).
 ///
 /// A *position* is the byte offset of a slot in the store (a multiple of
-/// `stride` below `total`); the end words hold positions.
+/// `stride` below `total`). The end words hold *marks*: a position plus a
+/// lap count times `lap` (the power of two at or above `total`), modulo
+/// `2^62`. Two marks are equal only if they are the same position in the
+/// same lap, so a thread that read an end long ago cannot mistake a later
+/// lap for the state it saw (no ABA), which lets the empty and full checks
+/// read both ends without taking either.
 pub(crate) struct Ring {
     tail: End<TailCounters>,
     head: End<HeadCounters>,
@@ -182,6 +205,15 @@ pub(crate) struct Ring {
     stride: usize,
     /// Bytes of the store: `(capacity + 2) * stride`.
     total: usize,
+    /// Marks are kept as they sit in an end word, shifted left past the
+    /// state bits (so they wrap at `2^62` by themselves): `step` is a
+    /// slot, `end` the whole store, `lap` one lap
+    /// (`total.next_power_of_two()`), all in those units.
+    step: usize,
+    end: usize,
+    lap: usize,
+    /// `lap - 1`: a mark's position bits (its state bits are clear).
+    lap_mask: usize,
 }
 
 // SAFETY: every cell of a `Ring` is reached only by the owner of the end
@@ -207,6 +239,17 @@ pub(crate) struct Dead;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slow;
 
+/// Why a fast operation did not get its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// The slow path owns or parked the end (waiters, or destroyed).
+    Slow,
+    /// The ring was full (a writer that does not discard).
+    Full,
+    /// The ring was empty (a reader).
+    Empty,
+}
+
 impl Ring {
     /// Allocate the whole store up front.
     ///
@@ -225,7 +268,9 @@ impl Ring {
         let total = slots.checked_mul(stride).ok_or(Status::BadParam)?;
         // Positions shifted into an end word must not overflow nor reach
         // `DEAD`; an allocation must fit in `isize`.
-        if total > isize::MAX as usize || total > usize::MAX >> SHIFT {
+        let lap = total.checked_next_power_of_two().ok_or(Status::BadParam)?;
+        // Marks need the lap and two state bits, with laps to spare.
+        if total > isize::MAX as usize || lap > usize::MAX >> (SHIFT + 2) {
             return Err(Status::BadParam);
         }
         let store = Store {
@@ -241,6 +286,10 @@ impl Ring {
             capacity,
             stride,
             total,
+            step: stride << SHIFT,
+            end: total << SHIFT,
+            lap: lap << SHIFT,
+            lap_mask: (lap << SHIFT) - 1,
         })
     }
 
@@ -262,81 +311,192 @@ impl Ring {
         })
     }
 
-    /// The position after `pos`, wrapping (a compare, not a division).
+    /// The position of `mark` (in mark units).
     #[inline(always)]
-    fn next(&self, pos: usize) -> usize {
-        let next = pos + self.stride;
-        if next == self.total { 0 } else { next }
+    fn pos(&self, mark: usize) -> usize {
+        mark & self.lap_mask
     }
 
-    /// The position before `pos`, wrapping.
-    #[inline]
-    fn prev(&self, pos: usize) -> usize {
-        if pos == 0 {
-            self.total - self.stride
+    /// The mark `by` (less than `end`) after `mark`, into the next lap
+    /// past the end (a compare, not a division).
+    #[inline(always)]
+    fn advance(&self, mark: usize, by: usize) -> usize {
+        let pos = self.pos(mark) + by;
+        if pos >= self.end {
+            (mark - self.pos(mark))
+                .wrapping_add(self.lap)
+                .wrapping_add(pos - self.end)
         } else {
-            pos - self.stride
+            mark + by
         }
     }
 
-    /// How many messages lie from `head` up to `tail`.
+    /// The mark of the slot after `mark`'s.
+    #[inline(always)]
+    fn next(&self, mark: usize) -> usize {
+        self.advance(mark, self.step)
+    }
+
+    /// The mark of the slot before `mark`'s: the inverse of
+    /// [`next`](Self::next), back into the previous lap before position 0.
+    #[inline]
+    fn prev(&self, mark: usize) -> usize {
+        let pos = self.pos(mark);
+        if pos == 0 {
+            (mark - pos)
+                .wrapping_sub(self.lap)
+                .wrapping_add(self.end - self.step)
+        } else {
+            mark - self.step
+        }
+    }
+
+    /// `mark` one lap on: the same slot.
+    #[inline(always)]
+    fn lap_on(&self, mark: usize) -> usize {
+        mark.wrapping_add(self.lap)
+    }
+
+    /// How many messages lie from `head` up to `tail` (at most
+    /// `capacity + 1`, so the positions tell).
     #[inline]
     fn count(&self, head: usize, tail: usize) -> usize {
+        let (head, tail) = (self.pos(head), self.pos(tail));
         let bytes = if tail >= head {
             tail - head
         } else {
-            tail + self.total - head
+            tail + self.end - head
         };
-        bytes / self.stride
+        bytes / self.step
     }
 
-    /// Whether `capacity` messages lie from `head` up to `tail`, i.e. the
-    /// two free slots follow `tail` (no division).
+    /// Whether exactly `capacity` messages lie from `head` up to `tail`:
+    /// two slots on from `tail` is `head` one lap on (exact, laps
+    /// included, so it holds for ends read at different times only if
+    /// they were full when the later was read).
     #[inline(always)]
     fn full(&self, head: usize, tail: usize) -> bool {
-        let two_on = tail + 2 * self.stride;
-        let two_on = if two_on >= self.total {
-            two_on - self.total
-        } else {
-            two_on
-        };
-        head == two_on
+        self.advance(tail, 2 * self.step) == self.lap_on(head)
     }
 
-    /// Take the tail for a fast write. Spins while another fast writer
-    /// owns it (one bounded copy).
+    /// Take the tail for a fast write, unless the ring is full and not
+    /// `claim_when_full` (a discard-oldest write claims it anyway). Spins
+    /// while another fast writer owns the tail (one bounded copy).
     ///
     /// # Errors
-    /// [`Slow`]: the slow path owns it or parked it.
+    /// [`Miss::Slow`]: the slow path owns or parked it; [`Miss::Full`]:
+    /// full when the head was read (no RMW made).
     #[inline]
-    pub(crate) fn writer(&self) -> Result<Writer<'_>, Slow> {
-        let tail = take_fast(&self.tail.word)?;
-        // Acquire: the readers of the staging slot's previous message are
-        // done with it (invariant 2).
-        let head = self.head.word.load(Ordering::Acquire) >> SHIFT;
-        Ok(Writer {
+    pub(crate) fn writer(&self, claim_when_full: bool) -> Result<Writer<'_>, Miss> {
+        let word = self.tail.word.load(Ordering::Relaxed);
+        // The mark of a head in any state is the head the pipe had then (a
+        // dead one is no live mark, so never full).
+        let head = self.head.word.load(Ordering::Acquire) & !STATE;
+        if word & STATE == FREE {
+            let tail = word & !STATE;
+            // Exact with laps: full when the head was read (only a tail
+            // owner adds, and a writer that does not discard stops at
+            // `capacity`).
+            let full = self.full(head, tail);
+            if full && !claim_when_full {
+                return Err(Miss::Full);
+            }
+            if self
+                .tail
+                .word
+                .compare_exchange(word, word | BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                // The head read above is at least as old as the tail, so
+                // room then is room now, and its Acquire ordered the last
+                // read of the staging slot before this write (invariant 2).
+                return Ok(Writer {
+                    ring: self,
+                    // SAFETY: this writer owns the tail of a live ring (a
+                    // dead one has no end to take), so the store stays.
+                    slot: unsafe { self.slot(tail) },
+                    tail,
+                    full,
+                });
+            }
+        }
+        self.writer_contended(claim_when_full)
+    }
+
+    /// [`writer`](Self::writer) once the first attempt failed.
+    #[cold]
+    #[inline(never)]
+    fn writer_contended(&self, claim_when_full: bool) -> Result<Writer<'_>, Miss> {
+        let tail = take_fast_contended(&self.tail.word).map_err(|Slow| Miss::Slow)?;
+        // Acquire: invariant 2. With the tail owned the head is FREE or
+        // BUSY (invariant 3), so its mark is meaningful.
+        let head = self.head.word.load(Ordering::Acquire) & !STATE;
+        let writer = Writer {
             ring: self,
-            // SAFETY: this writer owns the tail of a live ring (a dead one
-            // has no end to take), so the store stays while it lives.
+            // SAFETY: as in `writer`.
             slot: unsafe { self.slot(tail) },
             tail,
             full: self.full(head, tail),
-        })
+        };
+        if writer.full && !claim_when_full {
+            return Err(Miss::Full); // `writer` gives the tail back
+        }
+        Ok(writer)
     }
 
-    /// Take the head for a fast read or peek, like [`writer`](Self::writer).
+    /// Take the head for a fast read or peek, unless the ring is empty.
+    /// Spins while another fast reader owns the head.
     ///
     /// # Errors
-    /// [`Slow`].
+    /// [`Miss::Slow`]; [`Miss::Empty`]: empty when the tail was read (no
+    /// RMW made, whoever owns the head).
     #[inline]
-    pub(crate) fn reader(&self) -> Result<Reader<'_>, Slow> {
-        let head = take_fast(&self.head.word)?;
-        Ok(Reader {
+    pub(crate) fn reader(&self) -> Result<Reader<'_>, Miss> {
+        let word = self.head.word.load(Ordering::Relaxed);
+        // Acquire: the writer of the message at `head` published it.
+        let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
+        let head = word & !STATE;
+        // Exact with laps: the head only moves towards the tail, so equal
+        // marks mean empty when the tail was read. (The two dead words
+        // differ.)
+        if head == tail {
+            return Err(Miss::Empty);
+        }
+        if word & STATE == FREE
+            && self
+                .head
+                .word
+                .compare_exchange(word, word | BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Ok(Reader {
+                ring: self,
+                // SAFETY: this reader owns the head of a live ring.
+                slot: unsafe { self.slot(head) },
+                head,
+                tail,
+            });
+        }
+        self.reader_contended()
+    }
+
+    /// [`reader`](Self::reader) once the first attempt failed.
+    #[cold]
+    #[inline(never)]
+    fn reader_contended(&self) -> Result<Reader<'_>, Miss> {
+        let head = take_fast_contended(&self.head.word).map_err(|Slow| Miss::Slow)?;
+        let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
+        let reader = Reader {
             ring: self,
             // SAFETY: this reader owns the head of a live ring.
             slot: unsafe { self.slot(head) },
             head,
-        })
+            tail,
+        };
+        if tail == head {
+            return Err(Miss::Empty); // `reader` gives the head back
+        }
+        Ok(reader)
     }
 
     /// Take both ends for the slow path (tail first), waiting for fast
@@ -352,9 +512,7 @@ impl Ring {
             Err(Dead) => {
                 // Not reachable (destroy kills the head first, holding the
                 // tail), but never leave the tail held.
-                self.tail
-                    .word
-                    .store(tail << SHIFT | PARKED, Ordering::Release);
+                self.tail.word.store(tail | PARKED, Ordering::Release);
                 return Err(Dead);
             }
         };
@@ -367,14 +525,15 @@ impl Ring {
         })
     }
 
-    /// The slot at `pos`.
+    /// The slot at `mark`.
     ///
     /// # Safety
-    /// The caller owns an end of this (live) ring and `pos` is a position
+    /// The caller owns an end of this (live) ring and `mark` is a mark
     /// (from an end word, or from `next`), so the store is there and stays
     /// while the end is owned.
     #[inline(always)]
-    unsafe fn slot(&self, pos: usize) -> Slot {
+    unsafe fn slot(&self, mark: usize) -> Slot {
+        let pos = self.pos(mark) >> SHIFT;
         self.store.with(|store| {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
@@ -462,7 +621,7 @@ impl Slot {
     unsafe fn message_mut<'s>(self, len: usize) -> &'s mut [u8] {
         self.track(true);
         let len = len.min(self.msg_size);
-        // SAFETY: `HEADER + len <= stride` bytes from a slot's start are in
+        // SAFETY: `LEN + len <= stride` bytes from a slot's start are in
         // the store; `UnsafeCell<u8>` has the layout of `u8`; exclusive
         // per the caller.
         unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
@@ -582,7 +741,7 @@ fn take_fast(word: &AtomicUsize) -> Result<usize, Slow> {
             )
             .is_ok()
     {
-        return Ok(current >> SHIFT);
+        return Ok(current & !STATE);
     }
     take_fast_contended(word)
 }
@@ -601,7 +760,7 @@ fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(current >> SHIFT),
+                Ok(_) => return Ok(current & !STATE),
                 Err(now) => current = now,
             },
             BUSY => {
@@ -618,7 +777,7 @@ fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
 fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
     let mut current = word.load(Ordering::Relaxed);
     loop {
-        if current == DEAD {
+        if is_dead(current) {
             return Err(Dead);
         }
         match current & STATE {
@@ -628,7 +787,7 @@ fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(current >> SHIFT),
+                Ok(_) => return Ok(current & !STATE),
                 Err(now) => current = now,
             },
             _ => {
@@ -697,9 +856,7 @@ impl Writer<'_> {
         }
         let next = ring.next(tail);
         if !full {
-            ring.tail
-                .word
-                .store(next << SHIFT | FREE, Ordering::Release);
+            ring.tail.word.store(next | FREE, Ordering::Release);
             return false;
         }
         commit_over_full(ring, next)
@@ -710,9 +867,7 @@ impl Writer<'_> {
 /// the oldest if the ring still holds more than `capacity`.
 #[cold]
 fn commit_over_full(ring: &Ring, next: usize) -> bool {
-    ring.tail
-        .word
-        .store(next << SHIFT | BUSY, Ordering::Release);
+    ring.tail.word.store(next | BUSY, Ordering::Release);
     // A fast writer holding the tail finds the head FREE or BUSY
     // (invariant 3).
     let head = match take_fast(&ring.head.word) {
@@ -722,14 +877,13 @@ fn commit_over_full(ring: &Ring, next: usize) -> bool {
                 false,
                 "the head is parked while a fast writer owns the tail"
             );
-            ring.tail
-                .word
-                .store(next << SHIFT | FREE, Ordering::Release);
+            ring.tail.word.store(next | FREE, Ordering::Release);
             return false;
         }
     };
-    // `capacity + 1` queued: only the one free slot follows `next`.
-    let dropped = ring.next(next) == head;
+    // `capacity + 1` queued: the one free slot follows `next`, and then
+    // the head's slot, one lap on.
+    let dropped = ring.next(next) == ring.lap_on(head);
     let head = if dropped {
         // SAFETY: this writer owns the head now.
         unsafe { ring.head_counters(|counters| counters.dropped += 1) };
@@ -737,12 +891,8 @@ fn commit_over_full(ring: &Ring, next: usize) -> bool {
     } else {
         head
     };
-    ring.head
-        .word
-        .store(head << SHIFT | FREE, Ordering::Release);
-    ring.tail
-        .word
-        .store(next << SHIFT | FREE, Ordering::Release);
+    ring.head.word.store(head | FREE, Ordering::Release);
+    ring.tail.word.store(next | FREE, Ordering::Release);
     dropped
 }
 
@@ -752,7 +902,7 @@ impl Drop for Writer<'_> {
         self.ring
             .tail
             .word
-            .store(self.tail << SHIFT | FREE, Ordering::Release);
+            .store(self.tail | FREE, Ordering::Release);
     }
 }
 
@@ -763,23 +913,22 @@ pub(crate) struct Reader<'a> {
     /// The slot at `head`.
     slot: Slot,
     head: usize,
+    /// The tail, read (Acquire) after the head: every message before it
+    /// is published, and there is at least one.
+    tail: usize,
 }
 
 impl Reader<'_> {
-    /// The oldest message, if any. It stays in place while this reader
-    /// owns the head: no reader can take it and no writer overwrites a
-    /// queued slot.
+    /// The oldest message (a reader exists only for a ring that is not
+    /// empty). It stays in place while this reader owns the head: no
+    /// reader can take it and no writer overwrites a queued slot.
     #[inline(always)]
-    pub(crate) fn front(&self) -> Option<&[u8]> {
-        // Acquire: the writer of the message published it with Release.
-        let tail = self.ring.tail.word.load(Ordering::Acquire) >> SHIFT;
-        if tail == self.head {
-            return None;
-        }
+    pub(crate) fn front(&self) -> &[u8] {
+        debug_assert!(self.tail != self.head);
         // SAFETY: the slot is queued (between head and tail) and this
         // reader owns the head, so nobody writes it (invariant 2); the
         // borrow of `self` ends before the head is given back.
-        Some(unsafe { self.slot.message() })
+        unsafe { self.slot.message() }
     }
 
     /// The sequence number of the oldest message, which
@@ -801,7 +950,7 @@ impl Reader<'_> {
         unsafe { ring.head_counters(|counters| counters.read += 1) };
         ring.head
             .word
-            .store(ring.next(head) << SHIFT | FREE, Ordering::Release);
+            .store(ring.next(head) | FREE, Ordering::Release);
     }
 }
 
@@ -811,7 +960,7 @@ impl Drop for Reader<'_> {
         self.ring
             .head
             .word
-            .store(self.head << SHIFT | FREE, Ordering::Release);
+            .store(self.head | FREE, Ordering::Release);
     }
 }
 
@@ -941,7 +1090,9 @@ impl Held<'_> {
     /// Put the staged message of `len` bytes at the front (read next): an
     /// urgent write (DESIGN §9). When the ring is full the oldest message
     /// is dropped first (counted); returns whether one was. O(`msg_size`):
-    /// the staged message is copied into the free slot before the head.
+    /// the staged message is copied into the free slot before the head,
+    /// and the head moves back onto it (`prev` is `next`'s inverse, so the
+    /// marks keep their laps).
     pub(crate) fn commit_staged_front(&mut self, len: usize) -> bool {
         debug_assert!(len <= self.ring.msg_size && self.ring.capacity > 0);
         let dropped = self.is_full();
@@ -953,7 +1104,7 @@ impl Held<'_> {
         // At most `capacity` queued, so the two spare slots are free and
         // the one before the head is not the staging slot.
         let front = self.ring.prev(self.head);
-        debug_assert_ne!(front, self.tail);
+        debug_assert_ne!(self.ring.pos(front), self.ring.pos(self.tail));
         let staging = self.slot(self.tail);
         let target = self.slot(front);
         // SAFETY: both ends are held; `front` and the staging slot differ.
@@ -971,17 +1122,14 @@ impl Held<'_> {
     }
 
     /// The message `index` places from the front (0 = oldest) and its
-    /// sequence number, if that many are queued.
+    /// sequence number, if that many are queued. O(1).
     pub(crate) fn get(&self, index: usize) -> Option<(&[u8], u64)> {
         if index >= self.len() {
             return None;
         }
-        // `index < len <= capacity`, so one wrap at most: O(1).
-        let mut pos = self.head + index * self.ring.stride;
-        if pos >= self.ring.total {
-            pos -= self.ring.total;
-        }
-        let slot = self.slot(pos);
+        // `index < len <= capacity`, so `index * step < end`.
+        let mark = self.ring.advance(self.head, index * self.ring.step);
+        let slot = self.slot(mark);
         // SAFETY: both ends are held while `self` is borrowed, and the
         // slot holds a committed message.
         Some(unsafe { (slot.message(), slot.seq()) })
@@ -1034,8 +1182,8 @@ impl Held<'_> {
             unsafe { (*store).take() }
         });
         drop(store);
-        self.ring.head.word.store(DEAD, Ordering::Release);
-        self.ring.tail.word.store(DEAD, Ordering::Release);
+        self.ring.head.word.store(DEAD_HEAD, Ordering::Release);
+        self.ring.tail.word.store(DEAD_TAIL, Ordering::Release);
         released
     }
 }
@@ -1050,11 +1198,11 @@ impl Drop for Held<'_> {
         self.ring
             .head
             .word
-            .store(self.head << SHIFT | state, Ordering::Release);
+            .store(self.head | state, Ordering::Release);
         self.ring
             .tail
             .word
-            .store(self.tail << SHIFT | state, Ordering::Release);
+            .store(self.tail | state, Ordering::Release);
     }
 }
 
@@ -1070,14 +1218,18 @@ mod tests {
     use super::*;
 
     fn push(ring: &Ring, msg: &[u8]) -> bool {
-        let mut writer = ring.writer().unwrap();
+        let mut writer = ring.writer(true).unwrap();
         writer.staging_mut(msg.len()).copy_from_slice(msg);
         writer.commit()
     }
 
     fn pop(ring: &Ring) -> Option<alloc::vec::Vec<u8>> {
-        let reader = ring.reader().unwrap();
-        let msg = reader.front()?.to_vec();
+        let reader = match ring.reader() {
+            Ok(reader) => reader,
+            Err(Miss::Empty) => return None,
+            Err(miss) => panic!("{miss:?}"),
+        };
+        let msg = reader.front().to_vec();
         reader.pop();
         Some(msg)
     }
@@ -1088,8 +1240,9 @@ mod tests {
         assert!(!push(&ring, b"a"));
         assert!(!push(&ring, b""));
         assert!(!push(&ring, b"cccc"));
-        assert!(ring.writer().unwrap().is_full());
-        assert!(ring.reader().unwrap().front().is_some());
+        assert_eq!(ring.writer(false).err(), Some(Miss::Full));
+        assert!(ring.writer(true).unwrap().is_full());
+        assert_eq!(ring.reader().unwrap().front(), b"a");
         assert_eq!(ring.hold().unwrap().len(), 3);
         assert_eq!(pop(&ring).as_deref(), Some(&b"a"[..]));
         assert_eq!(pop(&ring).as_deref(), Some(&b""[..]));
@@ -1132,7 +1285,7 @@ mod tests {
         let ring = Ring::new(2, 2).unwrap();
         push(&ring, b"aa");
         push(&ring, b"bb");
-        ring.writer().unwrap().staging_mut(2).fill(b'x');
+        ring.writer(true).unwrap().staging_mut(2).fill(b'x');
         let mut held = ring.hold().unwrap();
         held.staging_mut(2).fill(b'y');
         assert_eq!(held.get(0).map(|m| m.0), Some(&b"aa"[..]));
@@ -1143,7 +1296,7 @@ mod tests {
     #[test]
     fn a_writer_dropped_without_commit_writes_nothing() {
         let ring = Ring::new(2, 2).unwrap();
-        let mut writer = ring.writer().unwrap();
+        let mut writer = ring.writer(false).unwrap();
         writer.staging_mut(2).fill(b'x');
         drop(writer);
         assert_eq!(pop(&ring), None);
@@ -1153,13 +1306,16 @@ mod tests {
     #[test]
     fn parked_ends_send_fast_operations_to_the_slow_path() {
         let ring = Ring::new(1, 1).unwrap();
+        push(&ring, b"m");
         let mut held = ring.hold().unwrap();
-        assert!(ring.writer().is_err() && ring.reader().is_err());
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
         held.park(true);
         drop(held);
-        assert!(ring.writer().is_err() && ring.reader().is_err());
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
         drop(ring.hold().unwrap());
-        assert!(ring.writer().is_ok());
+        assert!(ring.writer(true).is_ok());
         assert!(ring.reader().is_ok());
     }
 
@@ -1172,9 +1328,58 @@ mod tests {
         assert_eq!(held.destroy(), 2);
         drop(held);
         assert!(!ring.has_store());
-        assert_eq!(ring.writer().err(), Some(Slow));
-        assert_eq!(ring.reader().err(), Some(Slow));
+        assert_eq!(ring.writer(true).err(), Some(Miss::Slow));
+        assert_eq!(ring.reader().err(), Some(Miss::Slow));
         assert_eq!(ring.hold().err(), Some(Dead));
+    }
+
+    #[test]
+    fn marks_tell_laps_apart() {
+        // Three slots of 17 bytes (a 16-byte header): positions 0, 17, 34; a
+        // lap is 64 (marks
+        // count in quarters of a byte, the state bits below them).
+        let ring = Ring::new(1, 1).unwrap();
+        let q = 1 << SHIFT;
+        assert_eq!(ring.lap, 64 * q);
+        assert_eq!(ring.next(0), 17 * q);
+        assert_eq!(
+            ring.next(34 * q),
+            64 * q,
+            "past the end: position 0, next lap"
+        );
+        assert_eq!(ring.pos(64 * q), 0);
+        // `prev` undoes `next`, across the end and the lap too.
+        assert_eq!(ring.prev(64 * q), 34 * q);
+        assert_eq!(ring.prev(0), (34 * q).wrapping_sub(64 * q));
+        for mark in [0, 17 * q, 34 * q, 64 * q, 81 * q] {
+            assert_eq!(ring.prev(ring.next(mark)), mark);
+        }
+        assert!(ring.full(0, 17 * q), "one message in a depth-1 ring");
+        assert!(
+            !ring.full(64 * q, 17 * q),
+            "same positions, a lap apart: not full"
+        );
+        assert_eq!(ring.lap_on(0usize.wrapping_sub(64 * q)), 0, "marks wrap");
+        // An empty ring read as a stale head and a later-lap tail is not
+        // empty.
+        let mut held = ring.hold().unwrap();
+        held.staging_mut(0);
+        held.commit_staged(0);
+        held.pop_front();
+        assert_eq!((held.head, held.tail), (17 * q, 17 * q));
+    }
+
+    #[test]
+    fn empty_and_full_checks_take_no_end() {
+        let ring = Ring::new(1, 1).unwrap();
+        let held = ring.hold().unwrap();
+        // The slow path holds both ends: an empty ring still reads empty
+        // without waiting for them.
+        assert_eq!(ring.reader().err(), Some(Miss::Empty));
+        drop(held);
+        push(&ring, b"x");
+        assert_eq!(ring.writer(false).err(), Some(Miss::Full));
+        assert_eq!(ring.tail.word.load(Ordering::Relaxed) & STATE, FREE);
     }
 
     #[test]

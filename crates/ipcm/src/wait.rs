@@ -614,6 +614,12 @@ impl<T> WaitQueue<T> {
         }
     }
 
+    /// Whether the call holding the lock finished any operation.
+    #[inline]
+    pub(crate) fn has_finished(&self) -> bool {
+        self.current.head.is_some()
+    }
+
     /// The chain of records finished since the last call (by the call that
     /// holds the lock); the caller owns them now.
     #[inline]

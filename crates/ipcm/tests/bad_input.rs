@@ -248,7 +248,7 @@ fn a_store_the_allocator_refuses_is_no_memory_not_an_abort() {
     let fx = Fixture::new();
     // Fits in isize but no machine has it.
     // (The store is `max_msgs + 2` slots of `msg_size` + a length word.)
-    let huge = (isize::MAX as usize) / 16;
+    let huge = (isize::MAX as usize) / 128;
     assert_eq!(
         fx.ipcm
             .create(Caller::Kernel, None, huge, 2, PipeFlags::empty()),

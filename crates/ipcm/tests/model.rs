@@ -58,6 +58,13 @@ enum Op {
         thread: usize,
         timed_out: bool,
     },
+    /// Cancel by ticket: the thread's current one (`which` even, when it
+    /// has one) or any ticket seen before, mostly stale by now.
+    CancelByTicket {
+        thread: usize,
+        which: usize,
+        timed_out: bool,
+    },
     Destroy {
         pipe: usize,
     },
@@ -82,7 +89,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => pipe.clone().prop_map(|pipe| Op::Purge { pipe }),
         1 => (pipe.clone(), 0..4u8).prop_map(|(pipe, one_in_four)| if one_in_four == 0 { Op::Close { pipe } } else { Op::Purge { pipe } }),
         2 => (pipe.clone(), any::<bool>()).prop_map(|(pipe, peek)| Op::KernelRead { pipe, peek }),
-        2 => (thread, any::<bool>()).prop_map(|(thread, timed_out)| Op::Cancel { thread, timed_out }),
+        2 => (thread.clone(), any::<bool>()).prop_map(|(thread, timed_out)| Op::Cancel { thread, timed_out }),
+        2 => (thread, any::<usize>(), any::<bool>())
+            .prop_map(|(thread, which, timed_out)| Op::CancelByTicket { thread, which, timed_out }),
         1 => pipe.clone().prop_map(|pipe| Op::Destroy { pipe }),
         1 => (pipe, 1..6usize, 1..4usize, any::<bool>())
             .prop_map(|(pipe, msg_size, max_msgs, discard)| Op::Recreate { pipe, msg_size, max_msgs, discard }),
@@ -323,6 +332,10 @@ struct Harness {
     actors: Vec<Actor>,
     model: Model,
     seq: std::cell::Cell<u8>,
+    /// The ticket of each thread's pending operation.
+    tickets: Vec<Option<Ticket>>,
+    /// Every ticket handed out, with its thread.
+    seen: Vec<(usize, Ticket)>,
 }
 
 impl Harness {
@@ -337,6 +350,8 @@ impl Harness {
                 last_seq: 0,
             },
             seq: std::cell::Cell::new(0),
+            tickets: vec![None; THREADS],
+            seen: Vec::new(),
         };
         for (msg_size, max_msgs, discard) in [(4, 2, false), (3, 1, true), (5, 3, false)] {
             let pipe = h.create(msg_size, max_msgs, discard);
@@ -413,9 +428,13 @@ impl Harness {
                 let id = self.id(pipe, stale);
                 let src = if bad { BAD } else { UserAddr(SRC) };
                 // `Some(())`: done now; `None`: blocked.
-                let progress = |p| match p {
+                let mut blocked_with = None;
+                let mut progress = |p| match p {
                     Progress::Done(_) => Some(()),
-                    Progress::Blocked(_) => None,
+                    Progress::Blocked(ticket) => {
+                        blocked_with = Some(ticket);
+                        None
+                    }
                 };
                 let got = match (nonblocking, urgent) {
                     (true, false) => ipcm
@@ -424,10 +443,12 @@ impl Harness {
                     (true, true) => ipcm
                         .try_write_urgent(&actor.tid, id, src, msg.len())
                         .map(|_| Some(())),
-                    (false, false) => ipcm.write(&actor.tid, id, src, msg.len()).map(progress),
+                    (false, false) => ipcm
+                        .write(&actor.tid, id, src, msg.len())
+                        .map(&mut progress),
                     (false, true) => ipcm
                         .write_urgent(&actor.tid, id, src, msg.len())
-                        .map(progress),
+                        .map(&mut progress),
                 };
                 let want =
                     self.model
@@ -440,6 +461,7 @@ impl Harness {
                     }
                 });
                 prop_assert_eq!(got, want_progress, "{:?}", op);
+                self.note_ticket(thread, blocked_with)?;
             }
             Op::Read {
                 thread,
@@ -480,7 +502,10 @@ impl Harness {
                         prop_assert_eq!(*len, msg.len());
                         prop_assert_eq!(&self.fx.received(actor), msg, "{:?}", op);
                     }
-                    (Ok(Progress::Blocked(_)), Ok(None)) => {}
+                    (Ok(Progress::Blocked(ticket)), Ok(None)) => {
+                        let ticket = *ticket;
+                        self.note_ticket(thread, Some(ticket))?;
+                    }
                     (Err(a), Err(b)) => prop_assert_eq!(a, b, "{:?}", op),
                     _ => prop_assert!(false, "{:?}: got {:?}, model {:?}", op, got, want),
                 }
@@ -589,6 +614,42 @@ impl Harness {
                     op
                 );
             }
+            Op::CancelByTicket {
+                thread,
+                which,
+                timed_out,
+            } => {
+                let ticket = match self.tickets[thread] {
+                    Some(current) if which % 2 == 0 => Some(current),
+                    _ if self.seen.is_empty() => None,
+                    _ => Some(self.seen[which % self.seen.len()].1),
+                };
+                if let Some(ticket) = ticket {
+                    let (reason, status) = if timed_out {
+                        (CancelReason::TimedOut, Status::TimedOut)
+                    } else {
+                        (CancelReason::Cancelled, Status::Cancelled)
+                    };
+                    // Only the operation the ticket names, and only while
+                    // it is this thread's pending one.
+                    let want = if self.tickets[thread] == Some(ticket) {
+                        let pipe = self.model.pending_thread(thread).expect("pending");
+                        let p = self.model.pipes[pipe].as_mut().unwrap();
+                        p.waiters.retain(|w| w.thread() != thread);
+                        e.wakes.push((thread, status, None));
+                        Ok(())
+                    } else {
+                        Err(Status::NotFound)
+                    };
+                    prop_assert_eq!(
+                        ipcm.cancel_op(&self.actors[thread].tid, ticket, reason),
+                        want,
+                        "{:?} with {:?}",
+                        op,
+                        ticket
+                    );
+                }
+            }
             Op::Destroy { pipe } => {
                 let id = self.id(pipe, stale);
                 let want = match self.model.pipes[pipe].take() {
@@ -622,7 +683,34 @@ impl Harness {
             }
         }
         self.check_wakes(&e, op)?;
+        // A thread no longer pending has no current ticket.
+        for (thread, ticket) in self.tickets.iter_mut().enumerate() {
+            if self.model.pending_thread(thread).is_none() {
+                *ticket = None;
+            }
+        }
         self.check_pipes()
+    }
+
+    /// A blocking call of `thread` returned `ticket` (`None`: it did not
+    /// block): a fresh ticket for the pipe the model says it waits on.
+    fn note_ticket(&mut self, thread: usize, ticket: Option<Ticket>) -> Result<(), TestCaseError> {
+        let Some(ticket) = ticket else {
+            return Ok(());
+        };
+        prop_assert!(
+            !self.seen.iter().any(|(_, t)| *t == ticket),
+            "{:?} handed out twice",
+            ticket
+        );
+        let pipe = self
+            .model
+            .pending_thread(thread)
+            .expect("blocked, so pending");
+        prop_assert_eq!(ticket.pipe(), self.model.pipes[pipe].as_ref().unwrap().id);
+        self.tickets[thread] = Some(ticket);
+        self.seen.push((thread, ticket));
+        Ok(())
     }
 
     fn check_wakes(&self, e: &Expect, op: &Op) -> Result<(), TestCaseError> {

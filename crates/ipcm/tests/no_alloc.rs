@@ -125,7 +125,7 @@ fn steady_state_write_read_peek_never_allocate() {
         *count += 6;
     };
 
-    // Warm up: wait queues, the outbox and the pending table reach their
+    // Warm up: wait records and the pending table reach their
     // high-water marks.
     let mut calls = 0;
     round(&mut calls);

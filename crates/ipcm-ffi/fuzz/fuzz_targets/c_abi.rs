@@ -354,7 +354,7 @@ fn name_ptr(name: &Option<Vec<u8>>) -> *mut c_char {
 
 fn check_status(status: c_int) {
     assert!(
-        (0..=IPCM_STATUS_NO_MEMORY).contains(&status),
+        (0..=IPCM_STATUS_CLOSED).contains(&status),
         "unexpected status {status} (INTERNAL = a caught panic)"
     );
 }

@@ -371,7 +371,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     {
         self.with_pipe(pipe.into(), |pipe| {
             pipe.check_access(&self.kernel, caller, PipeFlags::empty())?;
-            self.locked(pipe, |state, _| state.close())
+            self.locked(pipe, |state, _| {
+                state.close()?;
+                // Under the lock: the fast path's empty answer looks here.
+                pipe.closed
+                    .store(true, core::sync::atomic::Ordering::Release);
+                Ok(())
+            })
         })
     }
 

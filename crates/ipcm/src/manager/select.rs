@@ -136,23 +136,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 if first {
                     // The thread's pending entry, under this pipe's lock as
                     // `block` does, before any member can complete.
-                    let mut registered = self.pending.lock();
-                    if registered.contains_key(thread) {
-                        return Err(Status::AlreadyPending);
-                    }
-                    registered.try_reserve(1).map_err(|_| Status::NoMemory)?;
-                    let (slot, seq) = state.enqueue(
-                        thread.clone(),
-                        priority,
-                        pending,
-                        by_priority,
-                        Some(member),
-                    )?;
-                    let ticket = Ticket::new(pipe.id(), slot, seq);
-                    group.set_ticket(ticket);
-                    registered.insert(thread.clone(), ticket);
-                    self.pending_count
-                        .store(registered.len(), super::Ordering::Relaxed);
+                    let ticket = self.pending.insert_with(thread, || {
+                        let (slot, seq) = state.enqueue(
+                            thread.clone(),
+                            priority,
+                            pending,
+                            by_priority,
+                            Some(member),
+                        )?;
+                        let ticket = Ticket::new(pipe.id(), slot, seq);
+                        group.set_ticket(ticket);
+                        Ok(ticket)
+                    })?;
                     Ok(Visit::Queued(ticket))
                 } else {
                     let (slot, seq) = state.enqueue(
@@ -216,12 +211,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let Some(ticket) = ticket else {
             return;
         };
-        let mut pending = self.pending.lock();
-        if pending.get(thread) == Some(&ticket) {
-            pending.remove(thread);
-        }
-        self.pending_count
-            .store(pending.len(), super::Ordering::Relaxed);
+        self.pending.remove(thread, ticket);
     }
 }
 

@@ -1,0 +1,195 @@
+//! Which threads have a pending operation, and its ticket: a table sharded
+//! by thread hash, so that threads blocking, waking and being cancelled on
+//! different CPUs do not meet on one lock (DESIGN §8).
+//!
+//! Each shard is a small hash map under its own lock, on its own cache
+//! line. The data path (every read and write must refuse a thread that
+//! already waits: `AlreadyPending`) does not hash at all while no shard
+//! holds anything: it reads one word, a bitmask of the shards that are not
+//! empty. That word is written only when a shard goes from empty to not
+//! empty or back, under that shard's lock, so it is read-mostly; a thread
+//! always sees its own registration (it set the bit itself, or the bit was
+//! already set and can only be cleared once the shard, and so the thread's
+//! entry, is gone).
+//!
+//! Why this is enough: the table is touched only by calls that block, wake
+//! or cancel, which also park or unpark a thread (microseconds); two such
+//! calls contend only when their threads hash to the same of
+//! [`SHARDS`] shards.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::hash::{BuildHasher, Hash};
+#[cfg(not(loom))]
+use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use hashbrown::{DefaultHashBuilder, HashMap};
+use lock_api::{Mutex, RawMutex};
+
+use crate::Status;
+use crate::wait::Ticket;
+
+/// Number of shards (one bit each in the summary word).
+pub(crate) const SHARDS: usize = 64;
+
+type Shard<R, T> = CachePadded<Mutex<R, HashMap<T, Ticket>>>;
+
+/// The pending operation of each thread that has one.
+pub(crate) struct PendingThreads<R: RawMutex, T> {
+    /// Bit `i` is set while shard `i` is not empty.
+    nonempty: AtomicU64,
+    /// `SHARDS` shards, on the heap: a manager is often built on a small
+    /// kernel stack before it moves into a static.
+    shards: Box<[Shard<R, T>]>,
+    hasher: DefaultHashBuilder,
+}
+
+impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
+    pub(crate) fn new() -> Self {
+        // Built in place (no array on the stack); the one allocation of a
+        // manager's construction, at boot, not one a caller can cause.
+        let mut shards = Vec::with_capacity(SHARDS);
+        shards.resize_with(SHARDS, || CachePadded::new(Mutex::new(HashMap::default())));
+        PendingThreads {
+            shards: shards.into_boxed_slice(),
+            nonempty: AtomicU64::new(0),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    fn shard_of(&self, thread: &T) -> usize {
+        // The top bits: hashbrown's hashers mix them best.
+        (self.hasher.hash_one(thread) >> 58) as usize % SHARDS
+    }
+
+    /// Whether `thread` has a pending operation. Cheap while no thread
+    /// waits anywhere (one load).
+    #[inline(always)]
+    pub(crate) fn contains(&self, thread: &T) -> bool {
+        if self.nonempty.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.contains_slow(thread)
+    }
+
+    #[cold]
+    fn contains_slow(&self, thread: &T) -> bool {
+        let shard = self.shard_of(thread);
+        if self.nonempty.load(Ordering::Relaxed) & (1 << shard) == 0 {
+            return false;
+        }
+        self.shards[shard].lock().contains_key(thread)
+    }
+
+    /// The ticket of `thread`'s pending operation.
+    pub(crate) fn ticket(&self, thread: &T) -> Option<Ticket> {
+        self.shards[self.shard_of(thread)]
+            .lock()
+            .get(thread)
+            .copied()
+    }
+
+    /// Record `thread`'s pending operation: `add` (run under the shard's
+    /// lock, after room was reserved) makes it and returns its ticket.
+    ///
+    /// # Errors
+    /// `AlreadyPending` (the thread has one), `NoMemory`, or `add`'s error;
+    /// nothing changed then.
+    pub(crate) fn insert_with(
+        &self,
+        thread: &T,
+        add: impl FnOnce() -> Result<Ticket, Status>,
+    ) -> Result<Ticket, Status>
+    where
+        T: Clone,
+    {
+        let shard = self.shard_of(thread);
+        let mut map = self.shards[shard].lock();
+        if map.contains_key(thread) {
+            return Err(Status::AlreadyPending);
+        }
+        map.try_reserve(1).map_err(|_| Status::NoMemory)?;
+        let ticket = add()?;
+        if map.is_empty() {
+            self.nonempty.fetch_or(1 << shard, Ordering::Relaxed);
+        }
+        map.insert(thread.clone(), ticket);
+        Ok(ticket)
+    }
+
+    /// Forget `thread`'s pending operation if it is `ticket` (it is about
+    /// to be woken).
+    pub(crate) fn remove(&self, thread: &T, ticket: Ticket) {
+        let shard = self.shard_of(thread);
+        let mut map = self.shards[shard].lock();
+        if map.get(thread) == Some(&ticket) {
+            map.remove(thread);
+            if map.is_empty() {
+                self.nonempty.fetch_and(!(1 << shard), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::PipeId;
+
+    type Table = PendingThreads<spin::Mutex<()>, u32>;
+
+    fn ticket(n: u64) -> Ticket {
+        Ticket::new(PipeId::new(0, 1), 0, n)
+    }
+
+    #[test]
+    fn one_operation_per_thread_and_only_its_own_ticket_removes_it() {
+        let table = Table::new();
+        assert!(!table.contains(&7));
+        assert_eq!(table.insert_with(&7, || Ok(ticket(1))), Ok(ticket(1)));
+        assert!(table.contains(&7));
+        assert_eq!(
+            table.insert_with(&7, || Ok(ticket(2))),
+            Err(Status::AlreadyPending)
+        );
+        table.remove(&7, ticket(2));
+        assert!(table.contains(&7), "another operation's ticket");
+        assert_eq!(table.ticket(&7), Some(ticket(1)));
+        table.remove(&7, ticket(1));
+        assert!(!table.contains(&7));
+        assert_eq!(table.nonempty.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_failed_add_leaves_nothing() {
+        let table = Table::new();
+        assert_eq!(
+            table.insert_with(&3, || Err(Status::NoMemory)),
+            Err(Status::NoMemory)
+        );
+        assert!(!table.contains(&3));
+        assert_eq!(table.nonempty.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn many_threads_spread_over_shards_and_each_is_found() {
+        let table = Table::new();
+        for thread in 0..1000 {
+            table
+                .insert_with(&thread, || Ok(ticket(thread.into())))
+                .unwrap();
+        }
+        assert!(table.nonempty.load(Ordering::Relaxed).count_ones() > SHARDS as u32 / 2);
+        for thread in 0..1000 {
+            assert_eq!(table.ticket(&thread), Some(ticket(thread.into())));
+        }
+        for thread in 0..1000 {
+            table.remove(&thread, ticket(thread.into()));
+        }
+        assert_eq!(table.nonempty.load(Ordering::Relaxed), 0);
+        assert!(!table.contains(&5));
+    }
+}
