@@ -287,11 +287,17 @@ enum Op {
     },
 }
 
-thread_local! {
-    /// One select group record per simulated thread, made once.
-    static GROUPS: Vec<usize> = (0..THREADS)
-        .map(|_| ipcm_select_group_new() as usize)
-        .collect();
+/// One select group record per simulated thread, made once and kept for
+/// the process (a static, so the leak checker sees it reachable).
+static GROUPS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+
+fn group_of(thread: u8) -> *mut ipcm_select_group_t {
+    let groups = GROUPS.get_or_init(|| {
+        (0..THREADS)
+            .map(|_| ipcm_select_group_new() as usize)
+            .collect()
+    });
+    groups[thread as usize % THREADS] as *mut ipcm_select_group_t
 }
 
 struct Run {
@@ -735,14 +741,14 @@ fn step(run: &mut Run, op: &Op) {
                     len: len(l),
                 })
                 .collect();
-            let group = GROUPS.with(|groups| groups[*thread as usize % THREADS]);
+            let group = group_of(*thread);
             let (mut index, mut status_out, mut ticket) = (usize::MAX, -1, UNTOUCHED);
             // SAFETY: `ops` holds ops.len() entries; the group is live; the
             // out-pointers are valid.
             let status = unsafe {
                 ipcm_select(
                     thread_of(who),
-                    group as *mut ipcm_select_group_t,
+                    group,
                     ops.as_ptr(),
                     ops.len(),
                     &mut index,
