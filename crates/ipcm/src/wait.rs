@@ -345,6 +345,21 @@ impl<T> WaitQueue<T> {
         false
     }
 
+    /// Free every waiting select member whose group completed elsewhere.
+    #[cold]
+    fn discard_withdrawn(&mut self) {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return;
+            };
+            at = *next;
+            if !pending.is_live() {
+                self.discard(index);
+            }
+        }
+    }
+
     /// Free waiting record `index` without finishing it (a withdrawn
     /// member: its operation never happens and nobody wakes for it).
     fn discard(&mut self, index: RecordIndex) {
@@ -413,6 +428,12 @@ impl<T> WaitQueue<T> {
         by_priority: bool,
         member: Option<Member>,
     ) -> Result<(RecordIndex, u64), NoRoom> {
+        // Withdrawn select members nobody met yet would pile up on a pipe
+        // that is only ever selected on: free them first, so the table
+        // stays at its high-water mark of live operations.
+        if self.members > 0 {
+            self.discard_withdrawn();
+        }
         let index = self.reserve()?;
         let next_free = match self.at(index) {
             Record::Free { next } => *next,
@@ -736,6 +757,28 @@ mod tests {
         }
         assert!(chain.is_empty());
         threads
+    }
+
+    #[test]
+    fn withdrawn_members_are_freed_before_the_table_grows() {
+        let group = Arc::new(SelectGroup::new());
+        let mut queue: WaitQueue<u32> = WaitQueue::new();
+        for _ in 0..100 {
+            let generation = group.arm().unwrap();
+            let member = Member {
+                group: Arc::clone(&group),
+                generation,
+                index: 0,
+                claimed: false,
+            };
+            queue
+                .push(1, Priority(0), READ, false, Some(member))
+                .unwrap();
+            // The select completes through another pipe.
+            assert!(group.claim(generation));
+        }
+        assert_eq!(queue.records.len(), 1, "one record, reused");
+        assert_eq!(queue.counts().readers, 0);
     }
 
     #[test]
