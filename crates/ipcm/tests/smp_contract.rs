@@ -360,3 +360,73 @@ fn a_hook_taking_a_kernel_lock_held_by_a_cancelling_thread_does_not_deadlock() {
         }
     }
 }
+
+/// Stress across OS threads: a writer's hand-off races a timeout's
+/// cancel_op, 2,000 times. Whenever cancel_op returns Ok, the reader's
+/// TimedOut wake is already recorded; either way the reader gets exactly
+/// one wake per operation, and a message is never both delivered and
+/// counted as lost.
+#[test]
+fn cancel_op_racing_a_hand_off_wakes_before_it_returns_under_stress() {
+    const ROUNDS: usize = 2_000;
+    let (kernel, _) = StallKernel::new(4, None);
+    let ipcm = Arc::new(StallIpcm::new(kernel));
+    let pipe = ipcm
+        .create(Caller::Kernel, None, 16, 1, PipeFlags::empty())
+        .unwrap();
+    ipcm.kernel().memory[WRITER].lock().unwrap()[..4].copy_from_slice(b"ping");
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let writer = {
+        let (ipcm, start) = (ipcm.clone(), start.clone());
+        thread::spawn(move || {
+            for _ in 0..ROUNDS {
+                start.wait();
+                assert!(matches!(
+                    ipcm.try_write(&WRITER, pipe, BUF, 4),
+                    Ok(_) | Err(Status::Full)
+                ));
+                start.wait();
+            }
+        })
+    };
+    let (mut timed_out, mut delivered) = (0, 0);
+    for round in 0..ROUNDS {
+        let ticket = ticket(ipcm.read(&READER1, pipe, BUF, LEN));
+        start.wait();
+        let cancelled = ipcm.cancel_op(&READER1, ticket, CancelReason::TimedOut);
+        let wakes = ipcm.kernel().wakes_of(READER1);
+        if cancelled == Ok(()) {
+            assert_eq!(
+                wakes.last(),
+                Some(&Status::TimedOut),
+                "round {round}: cancel_op returned before its wake"
+            );
+        }
+        start.wait();
+        // The writer's call has returned too: every wake is in.
+        let wakes = ipcm.kernel().wakes_of(READER1);
+        assert_eq!(wakes.len(), round + 1, "one wake per operation");
+        match wakes[round] {
+            Status::TimedOut => {
+                assert_eq!(cancelled, Ok(()));
+                timed_out += 1;
+            }
+            Status::Ok => {
+                assert_eq!(cancelled, Err(Status::NotFound));
+                delivered += 1;
+            }
+            other => panic!("round {round}: woken with {other:?}"),
+        }
+        // Empty the pipe for the next round (a write that came after the
+        // cancel is queued).
+        let mut sink = [0; 16];
+        let _ = ipcm.kernel_read(pipe, &mut sink);
+        assert!(!ipcm.is_pending(&READER1));
+    }
+    writer.join().unwrap();
+    // Which side won varies from run to run; both are legal outcomes.
+    eprintln!("{timed_out} timed out, {delivered} delivered");
+    assert_eq!(timed_out + delivered, ROUNDS);
+    let info = ipcm.info(pipe).unwrap();
+    assert_eq!(info.written, info.read, "nothing lost or left");
+}

@@ -765,9 +765,11 @@ impl Sim {
     pub fn kill(&mut self, tid: Tid) -> bool {
         match self.threads[tid.0 as usize].state.clone() {
             ThreadState::Exited(_) => return false,
-            ThreadState::Blocked(BlockedOn::Pipe { .. }) => {
-                let outcome = self.ipc(IpcCall::Cancel {
+            ThreadState::Blocked(BlockedOn::Pipe { ticket, .. }) => {
+                // The kernel knows which operation it is ending.
+                let outcome = self.ipc(IpcCall::CancelOp {
                     thread: tid,
+                    ticket,
                     reason: CancelReason::Cancelled,
                 });
                 if outcome.is_err() {
