@@ -108,6 +108,11 @@ typedef struct thread_t thread_t;
 #define IPCM_STATUS_NO_MEMORY 14
 
 /**
+ * The pipe was closed: writes fail, reads drain what is queued, then fail.
+ */
+#define IPCM_STATUS_CLOSED 15
+
+/**
  * C ABI only: the library caught a panic (a bug in the IPC manager; please
  * report it). Never returned by a correct library.
  */
@@ -134,6 +139,26 @@ typedef struct thread_t thread_t;
 #define IPCM_FLAG_PRIORITY_WAITERS 8
 
 /**
+ * The most operations one `ipcm_select` may name.
+ */
+#define IPCM_SELECT_MAX 16
+
+/**
+ * `ipcm_select_op_t.kind`: take the oldest message.
+ */
+#define IPCM_SELECT_READ 0
+
+/**
+ * `ipcm_select_op_t.kind`: copy the oldest message without taking it.
+ */
+#define IPCM_SELECT_PEEK 1
+
+/**
+ * `ipcm_select_op_t.kind`: write a message.
+ */
+#define IPCM_SELECT_WRITE 2
+
+/**
  * A timeout that never expires: wait until the operation completes.
  * (Every negative timeout means the same.)
  */
@@ -145,6 +170,13 @@ typedef struct thread_t thread_t;
  * dereferenced, so a stale or made-up handle cannot crash the library.
  */
 typedef struct ipc_pipe_t ipc_pipe_t;
+
+/**
+ * A thread's select group record (opaque): made once per thread with
+ * `ipcm_select_group_new`, passed to each of its selects, freed with
+ * `ipcm_select_group_free` when the thread is gone.
+ */
+typedef struct ipcm_select_group_t ipcm_select_group_t;
 
 /**
  * Copy `len` bytes from `va` in `thread`'s address space to the kernel
@@ -294,7 +326,43 @@ typedef struct ipcm_pipe_info_t {
    * Messages dropped by discard-oldest writes.
    */
   uint64_t dropped;
+  /**
+   * Messages dropped by `ipcm_pipe_purge`.
+   */
+  uint64_t purged;
+  /**
+   * Whether the pipe was closed (`ipcm_pipe_close`).
+   */
+  bool closed;
 } ipcm_pipe_info_t;
+
+/**
+ * One operation of an `ipcm_select`: a read or peek into `buf` (its
+ * length to `*len_out`), or a write of `len` bytes at `buf`, on pipe
+ * `pipe`. Addresses are in the selecting thread's address space.
+ */
+typedef struct ipcm_select_op_t {
+  /**
+   * `IPCM_SELECT_READ`, `IPCM_SELECT_PEEK` or `IPCM_SELECT_WRITE`.
+   */
+  int kind;
+  /**
+   * The pipe's id.
+   */
+  size_t pipe;
+  /**
+   * The receive buffer (read, peek) or the message (write).
+   */
+  void *buf;
+  /**
+   * Where a read or peek stores the length (unused by a write).
+   */
+  size_t *len_out;
+  /**
+   * The message's length (write only).
+   */
+  size_t len;
+} ipcm_select_op_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -680,6 +748,158 @@ int ipcm_host_read(size_t id, void *buf, size_t buf_len, size_t *len, int64_t ti
  * As [`ipcm_host_read`].
  */
 int ipcm_host_peek(size_t id, void *buf, size_t buf_len, size_t *len, int64_t timeout_ns);
+
+/**
+ * Write `len` bytes at `vamsg` to the head of pipe `id` (read next);
+ * otherwise as `ipcm_pipe_write_ticket` (hand-off, blocking, discard-
+ * oldest). `from` NULL: the kernel writes from its own buffer and never
+ * blocks (`FULL`).
+ *
+ * Returns `OK`, `BLOCKED` (ticket at `ticket_out` if not NULL), or a
+ * failure status (`CLOSED` once closed).
+ *
+ * # Safety
+ * For the kernel, `vamsg` is valid for `len` bytes; `ticket_out` is NULL
+ * or valid for a write.
+ */
+int ipcm_pipe_write_urgent(thread_t *from,
+                           size_t id,
+                           void *vamsg,
+                           size_t len,
+                           struct ipcm_ticket_t *ticket_out);
+
+/**
+ * Drop every queued message of pipe `id` (counted in `purged`), then
+ * admit pending writers while room remains; the count dropped goes to
+ * `*purged_out` (if not NULL). Owner process or kernel (`caller` NULL).
+ *
+ * Returns `OK`, `NOT_FOUND`, `DENIED`.
+ *
+ * # Safety
+ * `purged_out` is NULL or valid for a write.
+ */
+int ipcm_pipe_purge(thread_t *caller, size_t id, size_t *purged_out);
+
+/**
+ * Close pipe `id`: writes fail `CLOSED` from now on (pending ones are
+ * woken with it), readers drain what is queued, then get `CLOSED`.
+ * Owner process or kernel (`caller` NULL).
+ *
+ * Returns `OK`, `NOT_FOUND`, `DENIED`, `CLOSED` (already closed).
+ */
+int ipcm_pipe_close(thread_t *caller, size_t id);
+
+/**
+ * `ipcm_pipe_read_ticket` that also stores the message's sequence number
+ * (the pipe's `written` count when it was accepted) at `vaseq`.
+ *
+ * # Safety
+ * As `ipcm_pipe_read_ticket`; for the kernel `vaseq` is valid for a write.
+ */
+int ipcm_pipe_read_seq(thread_t *to,
+                       size_t id,
+                       void *vamsg,
+                       size_t *valen,
+                       uint64_t *vaseq,
+                       struct ipcm_ticket_t *ticket_out);
+
+/**
+ * Copy, without taking it, the first queued message numbered above
+ * `after`, blocking (a thread) until a write brings one; the kernel gets
+ * `EMPTY` instead. Number at `vaseq`.
+ *
+ * # Safety
+ * As [`ipcm_pipe_read_seq`].
+ */
+int ipcm_pipe_peek_newer(thread_t *to,
+                         size_t id,
+                         uint64_t after,
+                         void *vamsg,
+                         size_t *valen,
+                         uint64_t *vaseq,
+                         struct ipcm_ticket_t *ticket_out);
+
+/**
+ * Copy the queued message `index` places from the front (0: read next)
+ * without taking it; never blocks (`EMPTY` past the end). Number at
+ * `vaseq`.
+ *
+ * # Safety
+ * As [`ipcm_pipe_read_seq`].
+ */
+int ipcm_pipe_peek_at(thread_t *to,
+                      size_t id,
+                      size_t index,
+                      void *vamsg,
+                      size_t *valen,
+                      uint64_t *vaseq);
+
+/**
+ * A kernel write of `len` bytes at `msg` (e.g. from an interrupt handler)
+ * that stores at `*woke_higher` (if not NULL) whether it woke a thread of
+ * priority above `than`: the handler should reschedule then.
+ *
+ * # Safety
+ * `msg` is valid for `len` bytes; `woke_higher` is NULL or valid for a
+ * write.
+ */
+int ipcm_kernel_write_woke(size_t id, const void *msg, size_t len, uint8_t than, bool *woke_higher);
+
+/**
+ * A new select group record for one thread (allocated now, never at a
+ * select). Call it when the thread is created: the allocation is not
+ * fallible yet (stable Rust has no fallible `Arc` constructor), so out of
+ * memory here aborts, unlike every other call of this library.
+ */
+struct ipcm_select_group_t *ipcm_select_group_new(void);
+
+/**
+ * Free a group record from [`ipcm_select_group_new`] (NULL: nothing).
+ * Wait records of a select still queued keep what they need alive.
+ *
+ * # Safety
+ * `group` came from `ipcm_select_group_new`, is not freed twice and not
+ * used afterwards.
+ */
+void ipcm_select_group_free(struct ipcm_select_group_t *group);
+
+/**
+ * Select over `count` (1..=`IPCM_SELECT_MAX`) operations of `thread`
+ * (DESIGN §9): the first that can complete now completes, returning `OK`
+ * with its index at `*index_out` and its status at `*status_out`;
+ * otherwise all wait as one group and this returns `BLOCKED` (ticket at
+ * `ticket_out`): exactly one member completes later, the others never
+ * happen, and the thread is woken once with that member's status;
+ * `ipcm_select_outcome` then gives the index. Cancel the ticket to end
+ * the whole group.
+ *
+ * Returns `OK`, `BLOCKED`, or (nothing happened) `BAD_PARAM` (NULL
+ * pointers, bad count or kind), `NOT_FOUND`, `DENIED`, `TOO_LARGE`,
+ * `ALREADY_PENDING`, `NO_MEMORY`.
+ *
+ * # Safety
+ * `ops` is valid for reads of `count` entries; `group` as for
+ * [`ipcm_select_group_free`]; the out pointers NULL or valid for writes.
+ */
+int ipcm_select(thread_t *thread,
+                struct ipcm_select_group_t *group,
+                const struct ipcm_select_op_t *ops,
+                size_t count,
+                size_t *index_out,
+                int *status_out,
+                struct ipcm_ticket_t *ticket_out);
+
+/**
+ * The outcome of the group's last select, once its thread was woken:
+ * the member's index at `*index_out` (`SIZE_MAX`: the whole group was
+ * cancelled) and its status at `*status_out`. `NOT_FOUND` while it waits.
+ *
+ * # Safety
+ * As [`ipcm_select`].
+ */
+int ipcm_select_outcome(const struct ipcm_select_group_t *group,
+                        size_t *index_out,
+                        int *status_out);
 
 #ifdef __cplusplus
 }  // extern "C"

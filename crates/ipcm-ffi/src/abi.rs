@@ -144,6 +144,10 @@ pub struct ipcm_pipe_info_t {
     pub read: u64,
     /// Messages dropped by discard-oldest writes.
     pub dropped: u64,
+    /// Messages dropped by `ipcm_pipe_purge`.
+    pub purged: u64,
+    /// Whether the pipe was closed (`ipcm_pipe_close`).
+    pub closed: bool,
 }
 
 impl From<ipcm::PipeInfo> for ipcm_pipe_info_t {
@@ -161,6 +165,8 @@ impl From<ipcm::PipeInfo> for ipcm_pipe_info_t {
             written: info.written,
             read: info.read,
             dropped: info.dropped,
+            purged: info.purged,
+            closed: info.closed,
         }
     }
 }
@@ -195,6 +201,8 @@ pub const IPCM_STATUS_BAD_PARAM: c_int = 12;
 pub const IPCM_STATUS_ALREADY_PENDING: c_int = 13;
 /// Out of memory; nothing changed.
 pub const IPCM_STATUS_NO_MEMORY: c_int = 14;
+/// The pipe was closed: writes fail, reads drain what is queued, then fail.
+pub const IPCM_STATUS_CLOSED: c_int = 15;
 /// C ABI only: the library caught a panic (a bug in the IPC manager; please
 /// report it). Never returned by a correct library.
 pub const IPCM_STATUS_INTERNAL: c_int = -1;
@@ -208,8 +216,46 @@ pub const IPCM_FLAG_OWNER_WRITE: usize = 4;
 /// Waiters are served by thread priority, FIFO within a priority.
 pub const IPCM_FLAG_PRIORITY_WAITERS: usize = 8;
 
+/// The most operations one `ipcm_select` may name.
+pub const IPCM_SELECT_MAX: usize = 16;
+/// `ipcm_select_op_t.kind`: take the oldest message.
+pub const IPCM_SELECT_READ: c_int = 0;
+/// `ipcm_select_op_t.kind`: copy the oldest message without taking it.
+pub const IPCM_SELECT_PEEK: c_int = 1;
+/// `ipcm_select_op_t.kind`: write a message.
+pub const IPCM_SELECT_WRITE: c_int = 2;
+
+// The C constant is the core's bound.
+const _: () = assert!(IPCM_SELECT_MAX == ipcm::SELECT_MAX);
+
+/// One operation of an `ipcm_select`: a read or peek into `buf` (its
+/// length to `*len_out`), or a write of `len` bytes at `buf`, on pipe
+/// `pipe`. Addresses are in the selecting thread's address space.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ipcm_select_op_t {
+    /// `IPCM_SELECT_READ`, `IPCM_SELECT_PEEK` or `IPCM_SELECT_WRITE`.
+    pub kind: c_int,
+    /// The pipe's id.
+    pub pipe: usize,
+    /// The receive buffer (read, peek) or the message (write).
+    pub buf: *mut c_void,
+    /// Where a read or peek stores the length (unused by a write).
+    pub len_out: *mut usize,
+    /// The message's length (write only).
+    pub len: usize,
+}
+
+/// A thread's select group record (opaque): made once per thread with
+/// `ipcm_select_group_new`, passed to each of its selects, freed with
+/// `ipcm_select_group_free` when the thread is gone.
+pub struct ipcm_select_group_t {
+    _opaque: [u8; 0],
+    _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
 /// Every `IPCM_STATUS_*` constant with the core status it must equal.
-pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 15] = [
+pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 16] = [
     (IPCM_STATUS_OK, Status::Ok),
     (IPCM_STATUS_BLOCKED, Status::Blocked),
     (IPCM_STATUS_NOT_FOUND, Status::NotFound),
@@ -225,6 +271,7 @@ pub(crate) const STATUS_CONSTANTS: [(c_int, Status); 15] = [
     (IPCM_STATUS_BAD_PARAM, Status::BadParam),
     (IPCM_STATUS_ALREADY_PENDING, Status::AlreadyPending),
     (IPCM_STATUS_NO_MEMORY, Status::NoMemory),
+    (IPCM_STATUS_CLOSED, Status::Closed),
 ];
 
 // rust-sel4 style: the build fails if a constant and the core enum disagree,

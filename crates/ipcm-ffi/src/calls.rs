@@ -27,7 +27,7 @@ fn handle(id: PipeId) -> *mut ipc_pipe_t {
 }
 
 /// Who is calling: NULL is the kernel; a thread needs hooks installed.
-fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
+pub(crate) fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
     match ThreadRef::new(thread) {
         None => Ok(None),
         Some(_) if !ipcm().kernel().has_hooks() => Err(Status::BadParam),
@@ -36,7 +36,7 @@ fn caller(thread: *mut thread_t) -> Result<Option<ThreadRef>, Status> {
 }
 
 /// A thread's virtual address, as data for the hooks.
-fn user_addr<T>(va: *mut T) -> UserAddr {
+pub(crate) fn user_addr<T>(va: *mut T) -> UserAddr {
     UserAddr(va.expose_provenance())
 }
 
@@ -45,7 +45,10 @@ fn user_addr<T>(va: *mut T) -> UserAddr {
 ///
 /// # Safety
 /// `ticket_out` is NULL or valid for a write of an `ipcm_ticket_t`.
-unsafe fn finished<T>(progress: Progress<T>, ticket_out: *mut ipcm_ticket_t) -> Result<(), Status> {
+pub(crate) unsafe fn finished<T>(
+    progress: Progress<T>,
+    ticket_out: *mut ipcm_ticket_t,
+) -> Result<(), Status> {
     match progress {
         Progress::Done(_) => Ok(()),
         Progress::Blocked(ticket) => {
@@ -541,7 +544,7 @@ pub unsafe extern "C" fn ipcm_pipe_info(id: usize, info: *mut ipcm_pipe_info_t) 
 /// `"IPCM_STATUS_UNKNOWN"`. The string is static.
 #[unsafe(no_mangle)]
 pub extern "C" fn ipcm_status_name(status: c_int) -> *const c_char {
-    const NAMES: [&core::ffi::CStr; 15] = [
+    const NAMES: [&core::ffi::CStr; 16] = [
         c"IPCM_STATUS_OK",
         c"IPCM_STATUS_BLOCKED",
         c"IPCM_STATUS_NOT_FOUND",
@@ -557,6 +560,7 @@ pub extern "C" fn ipcm_status_name(status: c_int) -> *const c_char {
         c"IPCM_STATUS_BAD_PARAM",
         c"IPCM_STATUS_ALREADY_PENDING",
         c"IPCM_STATUS_NO_MEMORY",
+        c"IPCM_STATUS_CLOSED",
     ];
     let name = match status {
         crate::abi::IPCM_STATUS_INTERNAL => c"IPCM_STATUS_INTERNAL",

@@ -124,8 +124,10 @@ mod hooks;
 #[cfg(feature = "hosted")]
 mod hosted;
 mod kptr;
+mod queue_ops;
 
 pub use abi::*;
 pub use calls::*;
 #[cfg(feature = "hosted")]
 pub use hosted::*;
+pub use queue_ops::*;

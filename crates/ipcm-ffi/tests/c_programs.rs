@@ -337,3 +337,17 @@ fn c_header_constants_equal_the_core_at_compile_time() {
         );
     }
 }
+
+/// DESIGN §9 through the C ABI (fails without any of the `ipcm_*` §9
+/// functions: it does not link).
+#[test]
+fn c_queue_operations_and_select() {
+    let out = run("queue_ops");
+    for part in [
+        "close, purge, urgent, numbers",
+        "peek newer, rendezvous",
+        "select",
+    ] {
+        assert!(out.contains(&format!("{part}: ok")), "{out}");
+    }
+}

@@ -3,7 +3,6 @@
 use std::marker::PhantomData;
 use std::mem::size_of;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
@@ -13,24 +12,22 @@ use crate::{Error, Ipc, OnFull, Pipe};
 
 const STAMP: usize = size_of::<u64>();
 
-/// Publication count of a blackboard, so that readers can wait for a value
-/// newer than one they saw. Publishing holds `published` while it writes,
-/// so stamps follow the order of the writes.
+/// Publication count of a blackboard. Publishing holds `published` while
+/// it writes, so stamps follow the order of the writes. Readers take no
+/// lock: they wait in the core's peek-newer (DESIGN §9).
 #[derive(Default)]
 pub(crate) struct Watch {
     /// The stamp of the last value published (0: none yet).
     pub(crate) published: parking_lot::Mutex<u64>,
-    changed: parking_lot::Condvar,
-    gone: AtomicBool,
     /// Futures waiting for a publication ([`crate::asynk`]).
     pub(crate) tasks: WakerSet,
 }
 
 impl Watch {
+    /// The pipe is gone: its waiting readers were woken with `Destroyed`
+    /// by the core; waiting futures are woken to find it gone.
     pub(crate) fn destroyed(&self) {
         let _published = self.published.lock();
-        self.gone.store(true, Ordering::Relaxed);
-        self.changed.notify_all();
         self.tasks.wake_all();
     }
 }
@@ -164,7 +161,6 @@ impl<T: Pod> Blackboard<T> {
         })?;
         *published = version;
         drop(published);
-        self.watch.changed.notify_all();
         self.watch.tasks.wake_all();
         Ok(version)
     }
@@ -187,11 +183,11 @@ impl<T: Pod> Blackboard<T> {
     /// The freshest value once its version is newer than `seen`, waiting
     /// for a publication if needed. `wait_newer(0)` waits for the first.
     ///
-    /// Waiting readers are woken by [`publish`](Blackboard::publish) through
-    /// any blackboard handle of this manager (the core's peek only waits on
-    /// an empty pipe, so the wake-up is kept here, beside the pipe), and by
-    /// destroying the pipe. A raw [`Pipe::write`] to the pipe is seen by
-    /// [`latest`](Blackboard::latest) but wakes nobody.
+    /// A waiting reader waits in the core's peek-newer for the message
+    /// after the one it last looked at: it is woken by the next write to
+    /// the pipe (a publication, or a raw [`Pipe::write`], whose stamp it
+    /// then checks), and by destroying the pipe. No lock or condition
+    /// variable besides the pipe's.
     ///
     /// # Errors
     /// As [`latest`](Blackboard::latest).
@@ -208,41 +204,22 @@ impl<T: Pod> Blackboard<T> {
     }
 
     fn wait_newer_until(&self, seen: u64, deadline: Option<Instant>) -> Result<Snapshot<T>, Error> {
-        // Held while peeking, so no publication is half done (`publish`
-        // holds it while it writes) and none slips in between the peek and
-        // the wait.
-        let mut published = self.watch.published.lock();
+        // The core numbers every message: wait for one numbered after the
+        // last one looked at, until its stamp is newer than `seen`.
+        let mut after = 0;
         loop {
-            if self.watch.gone.load(Ordering::Relaxed) {
-                return Err(Error::Destroyed);
-            }
-            if let Some(snapshot) = self.latest()?
-                && snapshot.version > seen
-            {
+            let (numbered, snapshot) = with_buffer::<T, _>(|buf| {
+                let numbered = self.pipe.peek_newer_until(after, buf, deadline)?;
+                decode(&buf[..numbered.len]).map(|snapshot| (numbered, snapshot))
+            })
+            .map_err(|error| match error {
+                Error::Closed => Error::Destroyed,
+                other => other,
+            })?;
+            if snapshot.version > seen {
                 return Ok(snapshot);
             }
-            // Nothing newer than `seen` in the pipe, so wait for the next
-            // publication. Not for `published > seen`: the counter can be
-            // ahead of the pipe (its value taken through the raw pipe), and
-            // then that condition holds with nothing to read.
-            let current = *published;
-            while *published == current && !self.watch.gone.load(Ordering::Relaxed) {
-                match deadline {
-                    None => self.watch.changed.wait(&mut published),
-                    Some(deadline) => {
-                        if self
-                            .watch
-                            .changed
-                            .wait_until(&mut published, deadline)
-                            .timed_out()
-                            && *published == current
-                            && !self.watch.gone.load(Ordering::Relaxed)
-                        {
-                            return Err(Error::TimedOut);
-                        }
-                    }
-                }
-            }
+            after = numbered.seq;
         }
     }
 

@@ -54,6 +54,8 @@ pub enum Error {
     /// The allocator could not provide memory for the pipe or for a wait
     /// queue entry.
     NoMemory,
+    /// The pipe was closed: writes fail, and reads once it is drained.
+    Closed,
     /// The IPC manager returned a status this crate never expects
     /// (a bug: please report it).
     Internal(Status),
@@ -73,6 +75,7 @@ impl Error {
             Error::NameTaken { .. } => Status::NameTaken,
             Error::BadParam { .. } => Status::BadParam,
             Error::NoMemory => Status::NoMemory,
+            Error::Closed => Status::Closed,
             Error::Internal(status) => *status,
         }
     }
@@ -99,6 +102,7 @@ impl Error {
             },
             Status::BadParam => Error::bad_param("rejected by the IPC manager"),
             Status::NoMemory => Error::NoMemory,
+            Status::Closed => Error::Closed,
             other => Error::Internal(other),
         }
     }
@@ -170,6 +174,9 @@ impl fmt::Display for Error {
             Error::BadParam { reason } => write!(f, "invalid parameter: {reason}"),
             Error::NoMemory => {
                 f.write_str("out of memory; create smaller pipes (msg_size * depth) or fewer")
+            }
+            Error::Closed => {
+                f.write_str("the pipe was closed: no more writes, and nothing left to read")
             }
             Error::Internal(status) => write!(
                 f,

@@ -300,14 +300,23 @@ impl<'a> PipeBuilder<'a> {
     /// handle is dropped (see [`Pipe`]): keep the handle this returns.
     ///
     /// # Errors
-    /// [`Error::BadParam`] (zero `msg_size` or `depth`, `msg_size * depth`
-    /// overflowing, a bad name), [`Error::NameTaken`], [`Error::NoMemory`].
+    /// [`Error::BadParam`] (zero `msg_size`, `msg_size * depth`
+    /// overflowing, a bad name, depth 0 with [`OnFull::DiscardOldest`]),
+    /// [`Error::NameTaken`], [`Error::NoMemory`].
+    ///
+    /// Depth 0 makes a rendezvous pipe (DESIGN §9): a write completes only
+    /// by handing its message to a waiting reader.
     pub fn create(self) -> Result<Pipe, Error> {
-        if self.msg_size == 0 || self.depth == 0 {
+        if self.msg_size == 0 {
             return Err(Error::bad_param(format!(
-                "msg_size is {} and depth is {}: both must be at least 1",
-                self.msg_size, self.depth
+                "msg_size is 0 (depth {}): it must be at least 1",
+                self.depth
             )));
+        }
+        if self.depth == 0 && self.on_full == OnFull::DiscardOldest {
+            return Err(Error::bad_param(
+                "a rendezvous pipe (depth 0) has nothing to discard: use OnFull::Block",
+            ));
         }
         let mut flags = self.access.flags();
         if self.on_full == OnFull::DiscardOldest {

@@ -44,6 +44,9 @@ pub(crate) struct Waiter {
     /// Counts an OS thread among those that use IPC (a future's record is
     /// not a thread that needs a CPU, so it has none).
     _live: Option<LiveThread>,
+    /// This thread's select group record (made with the record, so a
+    /// select allocates nothing).
+    pub(crate) select: Arc<ipcm::SelectGroup>,
 }
 
 /// The IPC manager's name for a thread: its waiter record, compared and
@@ -74,6 +77,7 @@ impl HostThread {
             lease: Lease::new(),
             spins: SpinRecord::new(),
             _live: Some(LiveThread::new()),
+            select: Arc::new(ipcm::SelectGroup::new()),
         }))
     }
 
@@ -88,6 +92,7 @@ impl HostThread {
             lease: Lease::new(),
             spins: SpinRecord::new(),
             _live: None,
+            select: Arc::new(ipcm::SelectGroup::new()),
         }))
     }
 

@@ -100,6 +100,8 @@ mod iter;
 mod kernel;
 mod message;
 mod pipe;
+mod queue_ops;
+mod select;
 mod semaphore;
 mod sync;
 #[allow(unsafe_code)]
@@ -118,6 +120,8 @@ pub use ipcm::{MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, ProcessId, Status};
 pub use iter::{Iter, TryIter};
 pub use message::MessagePipe;
 pub use pipe::{Pipe, Written};
+pub use queue_ops::Numbered;
+pub use select::{Select, SelectDone};
 pub use semaphore::{OwnedPermit, Permit, TokenSemaphore};
 
 /// The README's example, compiled and run as a doctest so it cannot go

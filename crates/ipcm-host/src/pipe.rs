@@ -171,6 +171,16 @@ impl Pipe {
         }
     }
 
+    /// The core's handle of this pipe.
+    pub(crate) fn handle(&self) -> &PipeRef<Lock, HostKernel> {
+        &self.pipe
+    }
+
+    /// The error for a failed status of an operation on `len` bytes.
+    pub(crate) fn status_error(&self, status: Status, len: usize) -> Error {
+        self.write_error(status, len)
+    }
+
     /// The [`Ipc`] (manager and process) this handle acts through.
     #[must_use]
     pub fn ipc(&self) -> &Ipc {

@@ -82,6 +82,12 @@ impl TokenSemaphore {
     /// As [`PipeBuilder::create`](crate::PipeBuilder::create)
     /// (`permits == 0` is [`Error::BadParam`]).
     pub fn create(ipc: &Ipc, name: Option<&str>, permits: usize) -> Result<Self, Error> {
+        // A depth-0 pipe is a rendezvous pipe, not a semaphore of no token.
+        if permits == 0 {
+            return Err(Error::bad_param(
+                "a token semaphore needs at least one permit",
+            ));
+        }
         let mut builder = ipc.pipe(TOKEN.len(), permits).on_full(OnFull::Block);
         if let Some(name) = name {
             builder = builder.name(name);

@@ -30,6 +30,49 @@ pub(crate) struct Lease {
     /// One past the lent buffer's last byte.
     buf_end: AtomicUsize,
     len_out: AtomicUsize,
+    /// A lent `u64` for a sequence number (0: none), with a sink.
+    seq_out: AtomicUsize,
+    /// A select's regions (a `*const Region` array on the selecting
+    /// thread's stack; 0: none) and how many.
+    regions: AtomicUsize,
+    regions_len: AtomicUsize,
+}
+
+/// One buffer a select lends: `len` bytes at `addr`, writable (a receive
+/// buffer or length word) or readable (a message to write).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Region {
+    pub(crate) addr: usize,
+    pub(crate) len: usize,
+    pub(crate) writable: bool,
+}
+
+impl Region {
+    /// A region for `bytes`, to be read by the IPC manager.
+    pub(crate) fn source(bytes: &[u8]) -> Region {
+        Region {
+            addr: bytes.as_ptr() as usize,
+            len: bytes.len(),
+            writable: false,
+        }
+    }
+
+    /// A region for `bytes`, to be written by the IPC manager.
+    pub(crate) fn sink(bytes: &mut [u8]) -> Region {
+        Region {
+            addr: bytes.as_mut_ptr() as usize,
+            len: bytes.len(),
+            writable: true,
+        }
+    }
+
+    fn covers(&self, addr: usize, len: usize) -> bool {
+        self.addr != 0
+            && addr >= self.addr
+            && addr
+                .checked_add(len)
+                .is_some_and(|end| end <= self.addr + self.len)
+    }
 }
 
 /// Keeps a lent buffer borrowed; clears the lease when dropped.
@@ -41,11 +84,13 @@ pub(crate) struct LeaseGuard<'a> {
 impl Drop for LeaseGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Both words: `copy_to` accepts the length word by address alone,
-        // so a `len_out` left behind would stay writable after the borrow
-        // ended.
+        // Every word: `copy_to` accepts the length and sequence words by
+        // address alone, so one left behind would stay writable after the
+        // borrow ended.
         self.lease.buf.store(0, Ordering::Relaxed);
         self.lease.len_out.store(0, Ordering::Relaxed);
+        self.lease.seq_out.store(0, Ordering::Relaxed);
+        self.lease.regions.store(0, Ordering::Relaxed);
     }
 }
 
@@ -55,7 +100,50 @@ impl Lease {
             buf: AtomicUsize::new(0),
             buf_end: AtomicUsize::new(0),
             len_out: AtomicUsize::new(0),
+            seq_out: AtomicUsize::new(0),
+            regions: AtomicUsize::new(0),
+            regions_len: AtomicUsize::new(0),
         }
+    }
+
+    /// [`lend_sink`](Self::lend_sink) plus a `u64` for the message's
+    /// sequence number; returns its address too.
+    pub(crate) fn lend_sink_seq<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+        len_out: &'a mut usize,
+        seq_out: &'a mut u64,
+    ) -> (LeaseGuard<'a>, UserAddr, UserAddr, UserAddr) {
+        let seq_addr = std::ptr::from_mut(seq_out) as usize;
+        self.seq_out.store(seq_addr, Ordering::Relaxed);
+        let (guard, buf, len) = self.lend_sink(buf, len_out);
+        (guard, buf, len, UserAddr(seq_addr))
+    }
+
+    /// Lend a select's `regions` (each borrowed by the caller for `'a`).
+    pub(crate) fn lend_regions<'a>(&'a self, regions: &'a [Region]) -> LeaseGuard<'a> {
+        self.regions_len.store(regions.len(), Ordering::Relaxed);
+        self.regions
+            .store(regions.as_ptr() as usize, Ordering::Relaxed);
+        self.guard()
+    }
+
+    /// Whether a lent select region covers `[addr, addr + len)` with the
+    /// needed permission.
+    fn region_covers(&self, addr: usize, len: usize, write: bool) -> bool {
+        let table = self.regions.load(Ordering::Relaxed);
+        if table == 0 {
+            return false;
+        }
+        let count = self.regions_len.load(Ordering::Relaxed);
+        // SAFETY: `lend_regions` stored a slice of `count` regions that its
+        // guard keeps borrowed until the lending thread's call returns,
+        // after every copy for that call (module docs); nobody writes it
+        // meanwhile.
+        let regions = unsafe { std::slice::from_raw_parts(table as *const Region, count) };
+        regions
+            .iter()
+            .any(|region| region.writable == write && region.covers(addr, len))
     }
 
     /// Lend `msg` to be read by the IPC manager; returns its address.
@@ -110,7 +198,7 @@ impl Lease {
     #[inline]
     pub(crate) fn copy_from(&self, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
         if self.len_out.load(Ordering::Relaxed) != 0 || !self.covers(src.0, dst.len()) {
-            return Err(Fault);
+            return self.copy_from_region(src, dst);
         }
         // SAFETY: `covers` checked that the range lies inside a slice lent
         // by `lend_source`, whose guard keeps it borrowed (shared, so
@@ -126,11 +214,18 @@ impl Lease {
     pub(crate) fn copy_to(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let len_out = self.len_out.load(Ordering::Relaxed);
         if len_out == 0 {
-            return Err(Fault);
+            return self.copy_to_region(dst, src);
         }
         let is_len = dst.0 == len_out && src.len() == size_of::<usize>();
+        let seq_out = self.seq_out.load(Ordering::Relaxed);
+        if seq_out != 0 && dst.0 == seq_out && src.len() == size_of::<u64>() {
+            // SAFETY: `seq_out` is the `u64` lent by `lend_sink_seq`, kept
+            // borrowed by its guard as the buffer is (see below).
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
+            return Ok(());
+        }
         if !is_len && !self.covers(dst.0, src.len()) {
-            return Err(Fault);
+            return self.copy_to_region(dst, src);
         }
         // Why the copies below are sound: the range is the lent `usize` or
         // lies inside the lent buffer; both come from `&mut` borrows held by
@@ -149,6 +244,34 @@ impl Lease {
             // SAFETY: see above.
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
         }
+        Ok(())
+    }
+
+    /// [`copy_from`](Self::copy_from) through a select's readable region.
+    #[cold]
+    fn copy_from_region(&self, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
+        if !self.region_covers(src.0, dst.len(), false) {
+            return Err(Fault);
+        }
+        // SAFETY: the range lies inside a region lent by `lend_regions`
+        // from a shared borrow its guard holds until the lending thread's
+        // call returns, after every copy for it; `dst` is the manager's.
+        unsafe { std::ptr::copy_nonoverlapping(src.0 as *const u8, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    /// [`copy_to`](Self::copy_to) through a select's writable region.
+    #[cold]
+    fn copy_to_region(&self, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
+        if !self.region_covers(dst.0, src.len(), true) {
+            return Err(Fault);
+        }
+        // SAFETY: the range lies inside a region lent by `lend_regions`
+        // from a `&mut` borrow its guard holds until the lending thread's
+        // call returns, after every copy for it (only one member of a
+        // select is ever copied to, under one pipe lock); `src` is the
+        // manager's.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
         Ok(())
     }
 }

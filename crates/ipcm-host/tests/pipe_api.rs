@@ -245,7 +245,11 @@ fn destroy_frees_the_name_and_retires_the_id() {
 #[test]
 fn create_rejects_bad_settings_with_a_reason() {
     let ipc = Ipc::new();
-    for bad in [ipc.pipe(0, 1), ipc.pipe(1, 0), ipc.pipe(usize::MAX, 2)] {
+    for bad in [
+        ipc.pipe(0, 1),
+        ipc.pipe(1, 0).on_full(OnFull::DiscardOldest),
+        ipc.pipe(usize::MAX, 2),
+    ] {
         assert!(matches!(bad.create(), Err(Error::BadParam { .. })));
     }
     let long = "n".repeat(ipcm_host::MAX_NAME_LEN + 1);

@@ -79,6 +79,7 @@ mod pipe;
 mod registry;
 #[allow(unsafe_code)] // the one module with unsafe code: see its invariants
 mod ring;
+mod select;
 mod slots;
 mod status;
 mod wait;
@@ -94,9 +95,10 @@ pub mod design {}
 pub use flags::PipeFlags;
 pub use id::PipeId;
 pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target};
-pub use pipe::{Pipe, PipeInfo, Written};
+pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
+pub use pipe::{Pipe, PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
+pub use select::{SELECT_MAX, SelectGroup, SelectOp, Selected};
 pub use slots::MAX_PIPES;
 pub use status::Status;
 pub use wait::Ticket;

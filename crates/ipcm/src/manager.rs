@@ -22,12 +22,15 @@ use lock_api::{Mutex, MutexGuard, RawMutex};
 
 use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pending::PendingThreads;
-use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Sink, Source, Written};
+use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Received, Sink, Source, Written};
 use crate::registry::{Registry, validate_name};
 use crate::ring::{Held, Ring};
 use crate::slots::SlotTable;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
+
+mod ops;
+mod select;
 
 /// How many finished operations a call takes back under one lock
 /// acquisition before it wakes them (on its stack, so kept small).
@@ -57,6 +60,64 @@ type NeverBlocks<R, K, P> = fn(
     &mut PipeState<<K as Kernel>::Thread>,
     Priority,
 ) -> Result<P, Status>;
+
+/// Which receive a user read performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    Read,
+    Peek,
+    PeekNewer(u64),
+}
+
+/// A receive and where its sequence number goes.
+#[derive(Clone, Copy, Debug)]
+struct Receive {
+    how: How,
+    seq_out: Option<UserAddr>,
+}
+
+impl From<How> for Receive {
+    fn from(how: How) -> Self {
+        Receive { how, seq_out: None }
+    }
+}
+
+impl Receive {
+    /// The pending operation this receive waits as.
+    fn pending(self, buf: UserAddr, len_out: UserAddr) -> PendingOp {
+        let seq_out = self.seq_out;
+        match self.how {
+            How::Read => PendingOp::Read {
+                buf,
+                len_out,
+                seq_out,
+            },
+            How::Peek => PendingOp::Peek {
+                buf,
+                len_out,
+                seq_out,
+                after: None,
+            },
+            How::PeekNewer(after) => PendingOp::Peek {
+                buf,
+                len_out,
+                seq_out,
+                after: Some(after),
+            },
+        }
+    }
+}
+
+/// What a kernel call that may wake threads did, with the wake feedback
+/// an interrupt handler needs (DESIGN §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Woke<T> {
+    /// The call's own result.
+    pub result: T,
+    /// The call woke a thread whose priority is above the one given (the
+    /// interrupted thread's): the handler should reschedule on return.
+    pub higher_priority: bool,
+}
 
 /// Why a pending operation is being cancelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,9 +202,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// Create a pipe of `max_msgs` messages of at most `msg_size` bytes,
     /// owned by `caller`'s process. Its whole store is allocated now.
     ///
+    /// `max_msgs` 0 makes a rendezvous pipe (DESIGN §9): a write completes
+    /// only by hand-off to a pending reader (a try-write with none is
+    /// `Full`), and a read takes a pending writer's message.
+    ///
     /// # Errors
-    /// `BadParam` (zero sizes, `msg_size * max_msgs` overflow, bad name),
-    /// `NameTaken`, `NoMemory`. Nothing is created then.
+    /// `BadParam` (zero `msg_size`, `msg_size * max_msgs` overflow, bad
+    /// name, `DISCARD_OLDEST` on a rendezvous pipe: it has nothing to
+    /// drop), `NameTaken`, `NoMemory`. Nothing is created then.
     pub fn create(
         &self,
         caller: Caller<'_, K::Thread>,
@@ -159,6 +225,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             Caller::Kernel => crate::ProcessId::KERNEL,
             Caller::Thread(thread) => self.kernel.process_of(thread),
         };
+        if max_msgs == 0 && flags.contains(PipeFlags::DISCARD_OLDEST) {
+            return Err(Status::BadParam);
+        }
         // Allocate the store before taking the registry lock.
         let ring = Ring::new(msg_size, max_msgs)?;
         let mut registry = self.registry.lock();
@@ -228,13 +297,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             pipe.into(),
             src,
             len,
+            false,
             Progress::Done,
             Some(|pipe: &_, state: &mut _, priority| {
                 self.block(
                     pipe,
                     state,
                     thread,
-                    PendingOp::Write { buf: src, len },
+                    PendingOp::Write {
+                        buf: src,
+                        len,
+                        urgent: false,
+                    },
                     priority,
                 )
             }),
@@ -262,6 +336,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             pipe.into(),
             src,
             len,
+            false,
             |written| written,
             None::<NeverBlocks<R, K, Written>>,
         )
@@ -286,14 +361,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        let op = PendingOp::Read { buf: dst, len_out };
+        let op = PendingOp::Read {
+            buf: dst,
+            len_out,
+            seq_out: None,
+        };
         self.user_read(
             thread,
             pipe.into(),
             dst,
             len_out,
-            true,
-            Progress::Done,
+            How::Read,
+            |received: Received| Progress::Done(received.len),
             Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
@@ -319,8 +398,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             pipe.into(),
             dst,
             len_out,
-            true,
-            |len| len,
+            How::Read,
+            |received: Received| received.len,
             None::<NeverBlocks<R, K, usize>>,
         )
     }
@@ -343,14 +422,19 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        let op = PendingOp::Peek { buf: dst, len_out };
+        let op = PendingOp::Peek {
+            buf: dst,
+            len_out,
+            seq_out: None,
+            after: None,
+        };
         self.user_read(
             thread,
             pipe.into(),
             dst,
             len_out,
-            false,
-            Progress::Done,
+            How::Peek,
+            |received: Received| Progress::Done(received.len),
             Some(|pipe: &_, state: &mut _, priority| self.block(pipe, state, thread, op, priority)),
         )
     }
@@ -376,8 +460,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             pipe.into(),
             dst,
             len_out,
-            false,
-            |len| len,
+            How::Peek,
+            |received: Received| received.len,
             None::<NeverBlocks<R, K, usize>>,
         )
     }
@@ -404,7 +488,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result;
             }
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, Source::Kernel(msg), discard)? {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }
@@ -427,7 +511,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.kernel_receive(pipe.into(), buf, true)
+        self.kernel_receive(pipe.into(), buf, true).map(|r| r.len)
     }
 
     /// Copy the oldest message into a kernel buffer without taking it.
@@ -444,7 +528,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.kernel_receive(pipe.into(), buf, false)
+        self.kernel_receive(pipe.into(), buf, false).map(|r| r.len)
     }
 
     /// End `thread`'s pending operation, whatever it is, without doing it
@@ -571,27 +655,56 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             return Err(Status::Destroyed);
         };
         let result = f(&mut state, &mut ring);
-        ring.park(state.has_waiters());
+        ring.park(state.must_park());
         drop(ring);
         if state.has_finished() {
             let finished = state.take_finished();
-            self.wake_finished(pipe, state, finished);
+            self.wake_finished(pipe, state, finished, None);
         } else {
             drop(state);
         }
         result
     }
 
+    /// [`locked`](Self::locked), also reporting whether a thread it woke
+    /// has a priority above `than` (wake feedback: the priorities are
+    /// asked after the lock is released, before each wake).
+    fn locked_reporting<T>(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        than: Priority,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
+    ) -> (Result<T, Status>, bool) {
+        let mut state = pipe.state.lock();
+        let Ok(mut ring) = pipe.ring.hold() else {
+            return (Err(Status::Destroyed), false);
+        };
+        let result = f(&mut state, &mut ring);
+        ring.park(state.must_park());
+        drop(ring);
+        let higher = if state.has_finished() {
+            let finished = state.take_finished();
+            self.wake_finished(pipe, state, finished, Some(than))
+        } else {
+            drop(state);
+            false
+        };
+        (result, higher)
+    }
+
     /// Wake the threads of `chain` (records this call finished), oldest
     /// first: take a batch back under the lock (held on entry, then taken
-    /// again per batch), release it, wake the batch.
+    /// again per batch), release it, wake the batch. With `than`, returns
+    /// whether a woken thread's priority is above it.
     #[cold]
     fn wake_finished(
         &self,
         pipe: &Pipe<R, K::Thread>,
         state: MutexGuard<'_, R, PipeState<K::Thread>>,
         mut chain: Chain,
-    ) {
+        than: Option<Priority>,
+    ) -> bool {
+        let mut higher = false;
         let mut batch: [Option<Wake<K::Thread>>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
         let mut held = Some(state);
         while !chain.is_empty() {
@@ -600,14 +713,24 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             drop(state);
             if taken == 0 {
                 debug_assert!(false, "a non-empty chain gave nothing back");
-                return;
+                return higher;
             }
             for wake in batch[..taken].iter_mut().filter_map(Option::take) {
-                let ticket = Ticket::new(pipe.id(), wake.slot, wake.seq);
+                // A select's thread waits under its group's ticket.
+                let ticket = match &wake.group {
+                    Some(group) => group.ticket(),
+                    None => Ticket::new(pipe.id(), wake.slot, wake.seq),
+                };
                 self.pending.remove(&wake.thread, ticket);
+                if let Some(than) = than
+                    && !higher
+                {
+                    higher = self.kernel.priority_of(&wake.thread) > than;
+                }
                 self.kernel.wake(wake.thread, wake.status);
             }
         }
+        higher
     }
 
     /// A user write: `done` wraps what a completed write did; when the pipe
@@ -615,12 +738,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// pending operation, or fail with `Full`). Both are the caller's
     /// closures, so each public form compiles to its own straight path.
     #[inline]
+    #[allow(clippy::too_many_arguments)] // two of them are the caller's closures
     fn user_write<P>(
         &self,
         thread: &K::Thread,
         target: Target<'_, R, K::Thread>,
         src: UserAddr,
         len: usize,
+        urgent: bool,
         done: impl FnOnce(Written) -> P,
         would_block: Option<
             impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
@@ -636,12 +761,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 len,
             };
             let may_block = would_block.is_some();
-            if let Some(result) = pipe.fast_write(&self.kernel, &source, discard, may_block) {
+            // An urgent write changes the front: the slow path does it.
+            if !urgent
+                && let Some(result) = pipe.fast_write(&self.kernel, &source, discard, may_block)
+            {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, source, discard)? {
+                match state.write(ring, &self.kernel, source, discard, urgent)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),
@@ -662,12 +790,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         target: Target<'_, R, K::Thread>,
         dst: UserAddr,
         len_out: UserAddr,
-        consume: bool,
-        done: impl FnOnce(usize) -> P,
+        kind: impl Into<Receive>,
+        done: impl FnOnce(Received) -> P,
         would_block: Option<
             impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
         >,
     ) -> Result<P, Status> {
+        let Receive { how, seq_out } = kind.into();
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
@@ -675,9 +804,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 thread,
                 buf: dst,
                 len_out,
+                seq_out,
             };
             let may_block = would_block.is_some();
-            if let Some(result) = pipe.fast_read(&self.kernel, sink, consume, may_block) {
+            let consume = how == How::Read;
+            if !matches!(how, How::PeekNewer(_))
+                && let Some(result) = pipe.fast_read(&self.kernel, sink, consume, may_block)
+            {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
@@ -686,9 +819,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     thread,
                     buf: dst,
                     len_out,
+                    seq_out,
                 };
-                match state.read(ring, &self.kernel, sink, consume)? {
-                    Attempt::Done(len) => Ok(done(len)),
+                let attempt = match how {
+                    How::PeekNewer(after) => state.peek_newer(ring, &self.kernel, sink, after)?,
+                    _ => state.read(ring, &self.kernel, sink, consume)?,
+                };
+                match attempt {
+                    Attempt::Done(received) => Ok(done(received)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),
                         None => Err(Status::Empty),
@@ -703,7 +841,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         target: Target<'_, R, K::Thread>,
         buf: &mut [u8],
         consume: bool,
-    ) -> Result<usize, Status> {
+    ) -> Result<Received, Status> {
         self.with_pipe(target, |pipe| {
             if let Some(result) =
                 pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume, false)
@@ -712,7 +850,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             }
             self.locked(pipe, |state, ring| {
                 match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
-                    Attempt::Done(len) => Ok(len),
+                    Attempt::Done(received) => Ok(received),
                     Attempt::WouldBlock => Err(Status::Empty),
                 }
             })
@@ -759,7 +897,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ) -> Result<Progress<T>, Status> {
         let by_priority = pipe.flags().contains(PipeFlags::PRIORITY_WAITERS);
         let ticket = self.pending.insert_with(thread, || {
-            let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority)?;
+            let (slot, seq) = state.enqueue(thread.clone(), priority, op, by_priority, None)?;
             Ok(Ticket::new(pipe.id(), slot, seq))
         })?;
         Ok(Progress::Blocked(ticket))

@@ -19,6 +19,7 @@ use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 use crate::ring::{Held, Miss, Ring};
+use crate::select::{Member, SelectGroup};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -33,6 +34,9 @@ pub struct Pipe<R: RawMutex, T> {
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
+    /// Set (under `state`'s lock) when the pipe is closed, for the fast
+    /// path's empty answer (see [`fast_read`](Self::fast_read)).
+    pub(crate) closed: core::sync::atomic::AtomicBool,
     /// The message store; its ends are taken lock-free or under `state`.
     pub(crate) ring: Ring,
     pub(crate) state: Mutex<R, PipeState<T>>,
@@ -53,6 +57,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
             flags,
             msg_size: ring.msg_size(),
             max_msgs: ring.capacity(),
+            closed: core::sync::atomic::AtomicBool::new(false),
             ring,
             state: Mutex::new(PipeState::new()),
         }
@@ -122,6 +127,13 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Some(_) => Err(Status::Denied),
         }
     }
+    /// Whether an empty ring must not be answered `Empty` without the lock:
+    /// the pipe is closed or a rendezvous pipe.
+    #[cold]
+    fn empty_is_special(&self) -> bool {
+        self.max_msgs == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
+    }
+
     /// Write without the lock, when the pipe has no waiter. `None`: take
     /// the lock (the pipe has or may be getting a waiter, or is destroyed;
     /// or it is full, does not `discard`, and the caller `may_block`);
@@ -166,7 +178,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
         sink: Sink<'_, T>,
         consume: bool,
         may_block: bool,
-    ) -> Option<Result<usize, Status>> {
+    ) -> Option<Result<Received, Status>> {
         if let Sink::Kernel(buf) = &sink
             && buf.len() < self.msg_size
         {
@@ -175,27 +187,25 @@ impl<R: RawMutex, T> Pipe<R, T> {
         }
         let reader = match self.ring.reader() {
             Ok(reader) => reader,
-            Err(Miss::Empty) if !may_block => return Some(Err(Status::Empty)),
+            // The ring answers "empty" without looking at its state
+            // (invariant 8), so the cases where empty is not `Empty` take
+            // the lock: a closed pipe (`Closed`), a rendezvous pipe (whose
+            // pending writer a read takes).
+            Err(Miss::Empty) if !may_block && !self.empty_is_special() => {
+                return Some(Err(Status::Empty));
+            }
             Err(_) => return None,
         };
         let msg = reader.front();
         let len = msg.len();
-        match sink {
-            Sink::User {
-                thread,
-                buf,
-                len_out,
-            } => {
-                if deliver(kernel, thread, buf, len_out, msg).is_err() {
-                    return Some(Err(Status::BadAddress));
-                }
-            }
-            Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
+        let seq = reader.front_seq();
+        if sink.deliver(kernel, msg, seq).is_err() {
+            return Some(Err(Status::BadAddress));
         }
         if consume {
             reader.pop();
         }
-        Some(Ok(len))
+        Some(Ok(Received { len, seq }))
     }
 }
 
@@ -232,6 +242,20 @@ pub struct PipeInfo {
     pub read: u64,
     /// Messages dropped by discard-oldest writes.
     pub dropped: u64,
+    /// Messages dropped by purges.
+    pub purged: u64,
+    /// The pipe was closed (DESIGN §9).
+    pub closed: bool,
+}
+
+/// What a successful read or peek delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The message's length in bytes.
+    pub len: usize,
+    /// The message's sequence number: the pipe's `written` count when it
+    /// was accepted (1, 2, ...; DESIGN §9).
+    pub seq: u64,
 }
 
 /// What a successful write did.
@@ -279,28 +303,90 @@ impl<T> Source<'_, T> {
 
 /// Where a message goes.
 pub(crate) enum Sink<'a, T> {
-    /// The message to `buf`, its length (a native `usize`) to `len_out`, in
+    /// The message to `buf`, its length (a native `usize`) to `len_out`,
+    /// and its sequence number (a native `u64`) to `seq_out` if given, in
     /// `thread`'s address space.
     User {
         thread: &'a T,
         buf: UserAddr,
         len_out: UserAddr,
+        seq_out: Option<UserAddr>,
     },
     /// A kernel buffer of at least `msg_size` bytes.
     Kernel(&'a mut [u8]),
 }
 
-/// Copy `msg` and its length into `thread`'s address space.
+impl<T> Sink<'_, T> {
+    /// Copy message `msg` numbered `seq` where this sink says.
+    #[inline]
+    fn deliver<K: Kernel<Thread = T>>(self, kernel: &K, msg: &[u8], seq: u64) -> Result<(), Fault> {
+        match self {
+            Sink::User {
+                thread,
+                buf,
+                len_out,
+                seq_out,
+            } => deliver(kernel, thread, buf, len_out, seq_out, msg, seq),
+            Sink::Kernel(buf) => {
+                buf[..msg.len()].copy_from_slice(msg);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Copy `msg`, its length and (when asked) its number `seq` into
+/// `thread`'s address space.
 #[inline]
 fn deliver<K: Kernel>(
     kernel: &K,
     thread: &K::Thread,
     buf: UserAddr,
     len_out: UserAddr,
+    seq_out: Option<UserAddr>,
     msg: &[u8],
+    seq: u64,
 ) -> Result<(), Fault> {
     kernel.copy_to_user(thread, buf, msg)?;
-    kernel.copy_to_user(thread, len_out, &msg.len().to_ne_bytes())
+    kernel.copy_to_user(thread, len_out, &msg.len().to_ne_bytes())?;
+    match seq_out {
+        Some(seq_out) => kernel.copy_to_user(thread, seq_out, &seq.to_ne_bytes()),
+        None => Ok(()),
+    }
+}
+
+/// Deliver `msg` numbered `seq` to a pending read or peek `op` of
+/// `thread`; a write is not served here.
+fn deliver_op<K: Kernel>(
+    kernel: &K,
+    thread: &K::Thread,
+    op: &PendingOp,
+    msg: &[u8],
+    seq: u64,
+) -> Status {
+    match *op {
+        PendingOp::Read {
+            buf,
+            len_out,
+            seq_out,
+        }
+        | PendingOp::Peek {
+            buf,
+            len_out,
+            seq_out,
+            ..
+        } => deliver_status(deliver(kernel, thread, buf, len_out, seq_out, msg, seq)),
+        PendingOp::Write { .. } => Status::BadParam,
+    }
+}
+
+/// Whether message `seq` satisfies a pending peek `op` (a plain peek takes
+/// any message, a peek-newer one numbered above its `after`).
+fn peek_wants(op: &PendingOp, seq: u64) -> bool {
+    match *op {
+        PendingOp::Peek { after, .. } => after.is_none_or(|after| seq > after),
+        _ => false,
+    }
 }
 
 /// An attempt that either finished or needs the caller to wait.
@@ -315,6 +401,10 @@ pub(crate) struct PipeState<T> {
     /// Pending operations, and the finished ones not yet woken.
     waiters: WaitQueue<T>,
     destroyed: bool,
+    /// Closed (DESIGN §9): writes fail, reads drain then fail.
+    closed: bool,
+    /// Messages dropped by purges.
+    purged: u64,
 }
 
 impl<T> PipeState<T> {
@@ -322,6 +412,8 @@ impl<T> PipeState<T> {
         PipeState {
             waiters: WaitQueue::new(),
             destroyed: false,
+            closed: false,
+            purged: 0,
         }
     }
 
@@ -351,9 +443,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
         self.destroyed
     }
 
-    /// Whether fast operations must take the lock: some thread waits.
-    pub(crate) fn has_waiters(&self) -> bool {
-        self.waiters.len() > 0
+    /// Whether fast operations must take the lock: some thread waits, or
+    /// the pipe is closed (whose every operation the slow path answers).
+    pub(crate) fn must_park(&self) -> bool {
+        self.waiters.len() > 0 || self.closed
     }
 
     pub(crate) fn info(
@@ -378,12 +471,16 @@ impl<T: Clone + PartialEq> PipeState<T> {
             written: counters.written,
             read: counters.read,
             dropped: counters.dropped,
+            purged: self.purged,
+            closed: self.closed,
         }
     }
 
     /// Write a message: to every pending peeker, then to the oldest pending
-    /// reader, else into the queue (dropping the oldest when `discard` and
-    /// full). `WouldBlock` when full and not `discard`; nothing changed then.
+    /// reader, else into the queue (at the front when `urgent`; dropping
+    /// the oldest when `discard` and full). `WouldBlock` when full and not
+    /// `discard` (a rendezvous pipe is always full: it completes only by
+    /// hand-off); nothing was accepted then.
     #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
@@ -391,15 +488,20 @@ impl<T: Clone + PartialEq> PipeState<T> {
         kernel: &K,
         src: Source<'_, T>,
         discard: bool,
+        urgent: bool,
     ) -> Result<Attempt<Written>, Status> {
         if self.destroyed {
             return Err(Status::Destroyed);
+        }
+        if self.closed {
+            return Err(Status::Closed);
         }
         let len = src.len();
         if len > ring.msg_size() {
             return Err(Status::TooLarge);
         }
-        if ring.is_full() && !discard {
+        let rendezvous = ring.capacity() == 0;
+        if ring.is_full() && !discard && !(rendezvous && self.waiters.counts().readers > 0) {
             return Ok(Attempt::WouldBlock);
         }
         src.fetch(kernel, ring.staging_mut(len))
@@ -407,46 +509,69 @@ impl<T: Clone + PartialEq> PipeState<T> {
 
         // Waiters on a pipe being written to are peekers and readers (a
         // writer waits only on a full pipe, and this write found room or
-        // discards): serve them out of line.
+        // discards) and unsatisfied peek-newers: serve them out of line.
         if self.waiters.len() > 0
-            && let Some(written) = self.serve_waiters(ring, kernel, len)
+            && let Some(written) = self.serve_waiters(ring, kernel, len, rendezvous)
         {
             return Ok(Attempt::Done(written));
         }
+        if rendezvous {
+            // Every pending reader's buffer faulted: nobody took it.
+            return Ok(Attempt::WouldBlock);
+        }
         // Counts the message written, and the dropped one if any.
-        let dropped_oldest = ring.commit_staged(len);
+        let dropped_oldest = if urgent {
+            ring.commit_staged_front(len)
+        } else {
+            ring.commit_staged(len)
+        };
         Ok(Attempt::Done(Written {
             dropped_oldest,
             handed_off: false,
         }))
     }
 
-    /// Give the staged message of `len` bytes to every pending peeker,
-    /// then to the oldest pending reader whose buffer takes it. `Some`
-    /// when a reader took it (nothing queued); `None`: queue it.
+    /// Give the staged message of `len` bytes to every pending peeker it
+    /// satisfies, then to the oldest pending reader whose buffer takes it.
+    /// `Some` when a reader took it (nothing queued); `None`: queue it. On
+    /// a `rendezvous` pipe the peekers get a copy only of a message a
+    /// reader took (nothing else is ever accepted).
     #[cold]
     fn serve_waiters<K: Kernel<Thread = T>>(
         &mut self,
         ring: &mut Held<'_>,
         kernel: &K,
         len: usize,
+        rendezvous: bool,
     ) -> Option<Written> {
+        let seq = ring.next_seq();
         let Self { waiters, .. } = self;
         let msg = ring.staged(len);
-        waiters.drain_peekers(|peeker, buf, len_out| {
-            deliver_status(deliver(kernel, peeker, buf, len_out, msg))
-        });
-        // Readers wait only on an empty pipe, so what is left is readers.
-        while let Some((index, reader)) = waiters.front() {
-            let PendingOp::Read { buf, len_out } = reader.op else {
-                debug_assert!(false, "a writer waits on a pipe that is not full");
-                waiters.finish(index, Status::BadParam);
+        let serve_peekers = |waiters: &mut WaitQueue<T>| {
+            waiters.drain_peekers(
+                |op| peek_wants(op, seq),
+                |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+            );
+        };
+        if !rendezvous {
+            serve_peekers(waiters);
+        }
+        while let Some((index, _)) = waiters.first(PendingOp::is_read) {
+            // A withdrawn select member is freed here; try the next.
+            if !waiters.claim(index) {
+                continue;
+            }
+            let Some(reader) = waiters.get(index) else {
                 continue;
             };
-            match deliver(kernel, &reader.thread, buf, len_out, msg) {
-                Ok(()) => {
-                    ring.count_handed_off();
+            match deliver_op(kernel, &reader.thread, &reader.op, msg, seq) {
+                Status::Ok => {
                     waiters.finish(index, Status::Ok);
+                    if rendezvous {
+                        serve_peekers(waiters);
+                    }
+                    let numbered = ring.count_handed_off();
+                    debug_assert_eq!(numbered, seq);
                     return Some(Written {
                         dropped_oldest: false,
                         handed_off: true,
@@ -454,7 +579,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 }
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
-                Err(Fault) => waiters.finish(index, Status::BadAddress),
+                status => {
+                    waiters.finish(index, status);
+                }
             }
         }
         None
@@ -462,7 +589,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
 
     /// Copy the oldest message to `sink`, and when `consume`, remove it and
     /// admit the oldest pending writer into the freed slot. `WouldBlock`
-    /// when empty; nothing changed then.
+    /// when empty; nothing changed then. On a closed pipe an empty queue is
+    /// `Closed`. A read of a rendezvous pipe takes the oldest pending
+    /// writer's message straight into `sink`.
     #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
@@ -470,7 +599,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
-    ) -> Result<Attempt<usize>, Status> {
+    ) -> Result<Attempt<Received>, Status> {
         if self.destroyed {
             return Err(Status::Destroyed);
         }
@@ -479,18 +608,19 @@ impl<T: Clone + PartialEq> PipeState<T> {
         {
             return Err(Status::BadParam);
         }
-        let Some(msg) = ring.front() else {
-            return Ok(Attempt::WouldBlock);
+        let Some((msg, seq)) = ring.get(0) else {
+            if consume && ring.capacity() == 0 && self.waiters.counts().writers > 0 {
+                return self.rendezvous(ring, kernel, sink);
+            }
+            return if self.closed {
+                Err(Status::Closed)
+            } else {
+                Ok(Attempt::WouldBlock)
+            };
         };
         let len = msg.len();
-        match sink {
-            Sink::User {
-                thread,
-                buf,
-                len_out,
-            } => deliver(kernel, thread, buf, len_out, msg).map_err(|Fault| Status::BadAddress)?,
-            Sink::Kernel(buf) => buf[..len].copy_from_slice(msg),
-        }
+        sink.deliver(kernel, msg, seq)
+            .map_err(|Fault| Status::BadAddress)?;
         if consume {
             // Counts the message read.
             ring.pop_front();
@@ -498,29 +628,227 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 self.admit_writers(ring, kernel);
             }
         }
-        Ok(Attempt::Done(len))
+        Ok(Attempt::Done(Received { len, seq }))
+    }
+
+    /// A read of a rendezvous pipe: the oldest pending writer whose buffer
+    /// can be read hands its message to `sink` (a writer whose buffer
+    /// faults is woken with `BadAddress`; a `sink` that faults fails the
+    /// read and leaves the writer pending). Pending peekers get a copy.
+    #[cold]
+    fn rendezvous<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+        sink: Sink<'_, T>,
+    ) -> Result<Attempt<Received>, Status> {
+        loop {
+            let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
+                return Ok(Attempt::WouldBlock);
+            };
+            if !self.waiters.claim(index) {
+                continue;
+            }
+            let Some(writer) = self.waiters.get(index) else {
+                continue;
+            };
+            let PendingOp::Write { buf, len, .. } = writer.op else {
+                return Ok(Attempt::WouldBlock);
+            };
+            let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
+            if copied.is_err() {
+                self.waiters.finish(index, Status::BadAddress);
+                continue;
+            }
+            let seq = ring.next_seq();
+            let msg = ring.staged(len);
+            // A sink that faults fails this read and leaves the writer
+            // pending. A select member's group stays claimed by its record
+            // then: its other members are withdrawn, and this one
+            // completes with a later read (still exactly one member).
+            sink.deliver(kernel, msg, seq)
+                .map_err(|Fault| Status::BadAddress)?;
+            self.waiters.finish(index, Status::Ok);
+            self.waiters.drain_peekers(
+                |op| peek_wants(op, seq),
+                |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+            );
+            ring.count_handed_off();
+            return Ok(Attempt::Done(Received { len, seq }));
+        }
+    }
+
+    /// Copy the queued message `index` places from the front (0: the
+    /// oldest) to `sink`, without taking it. `Empty` past the end (`Closed`
+    /// when the pipe is closed and empty). Never blocks.
+    pub(crate) fn peek_at<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+        sink: Sink<'_, T>,
+        index: usize,
+    ) -> Result<Received, Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        if let Sink::Kernel(buf) = &sink
+            && buf.len() < ring.msg_size()
+        {
+            return Err(Status::BadParam);
+        }
+        let Some((msg, seq)) = ring.get(index) else {
+            return Err(if self.closed && ring.is_empty() {
+                Status::Closed
+            } else {
+                Status::Empty
+            });
+        };
+        let len = msg.len();
+        sink.deliver(kernel, msg, seq)
+            .map_err(|Fault| Status::BadAddress)?;
+        Ok(Received { len, seq })
+    }
+
+    /// Copy the first queued message (in read order) numbered above
+    /// `after` to `sink`, without taking it. `WouldBlock` when there is
+    /// none (`Closed` on a closed pipe: no write can bring one).
+    pub(crate) fn peek_newer<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+        sink: Sink<'_, T>,
+        after: u64,
+    ) -> Result<Attempt<Received>, Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        if let Sink::Kernel(buf) = &sink
+            && buf.len() < ring.msg_size()
+        {
+            return Err(Status::BadParam);
+        }
+        // The newest message has the highest number (urgent messages are
+        // numbered when accepted too), so it answers "none" in O(1).
+        let found = if ring.back_seq().is_some_and(|newest| newest > after) {
+            (0..ring.len())
+                .filter_map(|index| ring.get(index))
+                .find(|&(_, seq)| seq > after)
+        } else {
+            None
+        };
+        let Some((msg, seq)) = found else {
+            return if self.closed {
+                Err(Status::Closed)
+            } else {
+                Ok(Attempt::WouldBlock)
+            };
+        };
+        let len = msg.len();
+        sink.deliver(kernel, msg, seq)
+            .map_err(|Fault| Status::BadAddress)?;
+        Ok(Attempt::Done(Received { len, seq }))
     }
 
     /// Fill free slots from pending writers, oldest first; a writer whose
     /// buffer faults is woken with `BadAddress` and the next one is tried.
+    /// Each admitted message is offered to pending peek-newers.
     #[cold]
     fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
         while !ring.is_full() {
-            let Some((index, writer)) = self.waiters.front() else {
+            let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
                 return;
             };
-            let PendingOp::Write { buf, len } = writer.op else {
-                debug_assert!(false, "a reader waits on a pipe that is not empty");
-                self.waiters.finish(index, Status::BadParam);
+            if !self.waiters.claim(index) {
                 continue;
+            }
+            let Some(writer) = self.waiters.get(index) else {
+                return;
+            };
+            let PendingOp::Write { buf, len, urgent } = writer.op else {
+                return;
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
+                let seq = ring.next_seq();
                 // Counts the message written.
-                ring.commit_staged(len);
+                if urgent {
+                    ring.commit_staged_front(len);
+                } else {
+                    ring.commit_staged(len);
+                }
+                let at = if urgent { 0 } else { ring.len() - 1 };
+                if let Some((msg, _)) = ring.get(at) {
+                    self.waiters.drain_peekers(
+                        |op| peek_wants(op, seq),
+                        |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+                    );
+                }
             }
             self.waiters.finish(index, status);
+        }
+    }
+
+    /// Drop every queued message (counted in `purged`), then admit pending
+    /// writers while room remains; pending readers stay pending. Returns
+    /// how many messages were dropped.
+    pub(crate) fn purge<K: Kernel<Thread = T>>(
+        &mut self,
+        ring: &mut Held<'_>,
+        kernel: &K,
+    ) -> Result<usize, Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        let dropped = ring.clear();
+        self.purged += dropped as u64;
+        if self.waiters.len() > 0 {
+            self.admit_writers(ring, kernel);
+        }
+        Ok(dropped)
+    }
+
+    /// Close: every pending operation ends with `Closed` (a pending writer
+    /// can no longer write; a pending reader or peeker waits on an empty
+    /// pipe, or for a message newer than any, which no write can bring).
+    /// Queued messages stay to be drained. Closing twice is `Closed`.
+    pub(crate) fn close(&mut self) -> Result<(), Status> {
+        if self.destroyed {
+            return Err(Status::Destroyed);
+        }
+        if self.closed {
+            return Err(Status::Closed);
+        }
+        self.closed = true;
+        self.waiters.finish_all(Status::Closed);
+        Ok(())
+    }
+
+    /// Whether a select member `op` of group `own` could complete now,
+    /// i.e. [`write`](Self::write) or [`read`](Self::read) would not answer
+    /// `WouldBlock` (a failure such as `Closed` completes it too).
+    pub(crate) fn member_ready(
+        &self,
+        ring: &Held<'_>,
+        op: &PendingOp,
+        discard: bool,
+        own: &alloc::sync::Arc<SelectGroup>,
+    ) -> bool {
+        if self.destroyed || self.closed {
+            return true;
+        }
+        let rendezvous = ring.capacity() == 0;
+        match op {
+            PendingOp::Write { .. } => {
+                !ring.is_full()
+                    || discard
+                    || (rendezvous && self.waiters.has_live(PendingOp::is_read, Some(own)))
+            }
+            PendingOp::Read { .. } => {
+                !ring.is_empty()
+                    || (rendezvous && self.waiters.has_live(PendingOp::is_write, Some(own)))
+            }
+            PendingOp::Peek { .. } => !ring.is_empty(),
         }
     }
 
@@ -532,9 +860,10 @@ impl<T: Clone + PartialEq> PipeState<T> {
         priority: Priority,
         op: PendingOp,
         by_priority: bool,
+        member: Option<Member>,
     ) -> Result<(RecordIndex, u64), Status> {
         self.waiters
-            .push(thread, priority, op, by_priority)
+            .push(thread, priority, op, by_priority, member)
             .map_err(|_| Status::NoMemory)
     }
 
@@ -548,10 +877,9 @@ impl<T: Clone + PartialEq> PipeState<T> {
         status: Status,
     ) -> bool {
         match self.waiters.find(slot, seq, thread) {
-            Some(index) => {
-                self.waiters.finish(index, status);
-                true
-            }
+            // A select member cancels its whole select, unless the select
+            // completed elsewhere (then this record was withdrawn).
+            Some(index) => self.waiters.finish_group(index, status),
             None => false,
         }
     }

@@ -140,6 +140,9 @@ fn is_dead(word: usize) -> bool {
 
 /// Bytes of the length word at the start of each slot.
 const LEN: usize = core::mem::size_of::<usize>();
+/// Bytes of a slot's header: the length word, then the message's sequence
+/// number (a `u64`, DESIGN §9); the message follows.
+const HEADER: usize = LEN + core::mem::size_of::<u64>();
 
 /// What the owner of the tail counts.
 #[derive(Default)]
@@ -198,7 +201,7 @@ pub(crate) struct Ring {
     store: Cell<Option<Store>>,
     msg_size: usize,
     capacity: usize,
-    /// Bytes per slot: `LEN + msg_size`.
+    /// Bytes per slot: `HEADER + msg_size`.
     stride: usize,
     /// Bytes of the store: `(capacity + 2) * stride`.
     total: usize,
@@ -254,11 +257,14 @@ impl Ring {
     /// [`Status::BadParam`] for zero sizes or a size that overflows,
     /// [`Status::NoMemory`] when the allocator refuses.
     pub(crate) fn new(msg_size: usize, capacity: usize) -> Result<Ring, Status> {
-        if msg_size == 0 || capacity == 0 {
+        // A capacity of 0 is a rendezvous pipe (DESIGN §9): its two spare
+        // slots make it always full and always empty, and its staging slot
+        // carries hand-offs.
+        if msg_size == 0 {
             return Err(Status::BadParam);
         }
         let slots = capacity.checked_add(2).ok_or(Status::BadParam)?;
-        let stride = msg_size.checked_add(LEN).ok_or(Status::BadParam)?;
+        let stride = msg_size.checked_add(HEADER).ok_or(Status::BadParam)?;
         let total = slots.checked_mul(stride).ok_or(Status::BadParam)?;
         // Positions shifted into an end word must not overflow nor reach
         // `DEAD`; an allocation must fit in `isize`.
@@ -329,6 +335,20 @@ impl Ring {
     #[inline(always)]
     fn next(&self, mark: usize) -> usize {
         self.advance(mark, self.step)
+    }
+
+    /// The mark of the slot before `mark`'s: the inverse of
+    /// [`next`](Self::next), back into the previous lap before position 0.
+    #[inline]
+    fn prev(&self, mark: usize) -> usize {
+        let pos = self.pos(mark);
+        if pos == 0 {
+            (mark - pos)
+                .wrapping_sub(self.lap)
+                .wrapping_add(self.end - self.step)
+        } else {
+            mark - self.step
+        }
     }
 
     /// `mark` one lap on: the same slot.
@@ -604,7 +624,7 @@ impl Slot {
         // SAFETY: `LEN + len <= stride` bytes from a slot's start are in
         // the store; `UnsafeCell<u8>` has the layout of `u8`; exclusive
         // per the caller.
-        unsafe { core::slice::from_raw_parts_mut(self.start.add(LEN), len) }
+        unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
     }
 
     /// The first `len` bytes of the message area, shared.
@@ -617,7 +637,7 @@ impl Slot {
         self.track(false);
         let len = len.min(self.msg_size);
         // SAFETY: in bounds as above; nobody writes it per the caller.
-        unsafe { core::slice::from_raw_parts(self.start.add(LEN), len) }
+        unsafe { core::slice::from_raw_parts(self.start.add(HEADER), len) }
     }
 
     /// The committed message.
@@ -657,6 +677,46 @@ impl Slot {
         self.track(true);
         // SAFETY: the length word is in bounds; exclusive per the caller.
         unsafe { self.start.cast::<usize>().write_unaligned(len) }
+    }
+}
+
+impl Slot {
+    /// The message's sequence number.
+    ///
+    /// # Safety
+    /// As [`message`](Self::message).
+    #[inline(always)]
+    unsafe fn seq(self) -> u64 {
+        self.track(false);
+        // SAFETY: the number word is in bounds (`HEADER <= stride`) and
+        // nobody writes it per the caller.
+        unsafe { self.start.add(LEN).cast::<u64>().read_unaligned() }
+    }
+
+    /// Store the message's sequence number.
+    ///
+    /// # Safety
+    /// As [`message_mut`](Self::message_mut).
+    #[inline(always)]
+    unsafe fn set_seq(self, seq: u64) {
+        self.track(true);
+        // SAFETY: in bounds; exclusive per the caller.
+        unsafe { self.start.add(LEN).cast::<u64>().write_unaligned(seq) }
+    }
+
+    /// Copy the whole of `from` (header and message) over this slot.
+    ///
+    /// # Safety
+    /// The caller holds both ends of the live ring both slots belong to,
+    /// and they are different slots.
+    unsafe fn copy_from(self, from: Slot) {
+        from.track(false);
+        self.track(true);
+        // SAFETY: both slots are `HEADER + msg_size` bytes of the store,
+        // disjoint, and nobody else touches them while both ends are held.
+        unsafe {
+            core::ptr::copy_nonoverlapping(from.start, self.start, HEADER + self.msg_size);
+        }
     }
 }
 
@@ -784,9 +844,16 @@ impl Writer<'_> {
         let ring = self.ring;
         let tail = self.tail;
         let full = self.full;
+        let slot = self.slot;
         core::mem::forget(self);
-        // SAFETY: this writer owns the tail.
-        unsafe { ring.tail_counters(|counters| counters.written += 1) };
+        // SAFETY: this writer owns the tail, and the staging slot with it.
+        unsafe {
+            let seq = ring.tail_counters(|counters| {
+                counters.written += 1;
+                counters.written
+            });
+            slot.set_seq(seq);
+        }
         let next = ring.next(tail);
         if !full {
             ring.tail.word.store(next | FREE, Ordering::Release);
@@ -862,6 +929,15 @@ impl Reader<'_> {
         // reader owns the head, so nobody writes it (invariant 2); the
         // borrow of `self` ends before the head is given back.
         unsafe { self.slot.message() }
+    }
+
+    /// The sequence number of the oldest message, which
+    /// [`front`](Self::front) returned.
+    #[inline(always)]
+    pub(crate) fn front_seq(&self) -> u64 {
+        // SAFETY: as in `front`: the slot is queued and this reader owns
+        // the head.
+        unsafe { self.slot.seq() }
     }
 
     /// Remove the oldest message (which [`front`](Self::front) returned).
@@ -954,11 +1030,15 @@ impl Held<'_> {
 
     /// Count a message accepted without passing through the ring (handed
     /// straight to a pending reader, which also counts as read).
-    pub(crate) fn count_handed_off(&mut self) {
+    /// Returns the message's sequence number.
+    pub(crate) fn count_handed_off(&mut self) -> u64 {
         // SAFETY: both ends are held.
         unsafe {
-            self.ring.tail_counters(|c| c.written += 1);
             self.ring.head_counters(|c| c.read += 1);
+            self.ring.tail_counters(|c| {
+                c.written += 1;
+                c.written
+            })
         }
     }
 
@@ -985,7 +1065,11 @@ impl Held<'_> {
         // SAFETY: both ends are held.
         unsafe {
             slot.set_len(len);
-            self.ring.tail_counters(|c| c.written += 1);
+            let seq = self.ring.tail_counters(|c| {
+                c.written += 1;
+                c.written
+            });
+            slot.set_seq(seq);
             if dropped {
                 self.ring.head_counters(|c| c.dropped += 1);
             }
@@ -997,14 +1081,76 @@ impl Held<'_> {
         dropped
     }
 
-    /// The oldest message, if any.
-    pub(crate) fn front(&self) -> Option<&[u8]> {
+    /// The number the next accepted message gets (`written + 1`).
+    pub(crate) fn next_seq(&self) -> u64 {
+        // SAFETY: both ends are held.
+        unsafe { self.ring.tail_counters(|c| c.written) + 1 }
+    }
+
+    /// Put the staged message of `len` bytes at the front (read next): an
+    /// urgent write (DESIGN §9). When the ring is full the oldest message
+    /// is dropped first (counted); returns whether one was. O(`msg_size`):
+    /// the staged message is copied into the free slot before the head,
+    /// and the head moves back onto it (`prev` is `next`'s inverse, so the
+    /// marks keep their laps).
+    pub(crate) fn commit_staged_front(&mut self, len: usize) -> bool {
+        debug_assert!(len <= self.ring.msg_size && self.ring.capacity > 0);
+        let dropped = self.is_full();
+        if dropped {
+            // SAFETY: both ends are held.
+            unsafe { self.ring.head_counters(|c| c.dropped += 1) };
+            self.head = self.ring.next(self.head);
+        }
+        // At most `capacity` queued, so the two spare slots are free and
+        // the one before the head is not the staging slot.
+        let front = self.ring.prev(self.head);
+        debug_assert_ne!(self.ring.pos(front), self.ring.pos(self.tail));
+        let staging = self.slot(self.tail);
+        let target = self.slot(front);
+        // SAFETY: both ends are held; `front` and the staging slot differ.
+        unsafe {
+            staging.set_len(len);
+            let seq = self.ring.tail_counters(|c| {
+                c.written += 1;
+                c.written
+            });
+            staging.set_seq(seq);
+            target.copy_from(staging);
+        }
+        self.head = front;
+        dropped
+    }
+
+    /// The message `index` places from the front (0 = oldest) and its
+    /// sequence number, if that many are queued. O(1).
+    pub(crate) fn get(&self, index: usize) -> Option<(&[u8], u64)> {
+        if index >= self.len() {
+            return None;
+        }
+        // `index < len <= capacity`, so `index * step < end`.
+        let mark = self.ring.advance(self.head, index * self.ring.step);
+        let slot = self.slot(mark);
+        // SAFETY: both ends are held while `self` is borrowed, and the
+        // slot holds a committed message.
+        Some(unsafe { (slot.message(), slot.seq()) })
+    }
+
+    /// The sequence number of the newest queued message, if any.
+    pub(crate) fn back_seq(&self) -> Option<u64> {
         if self.is_empty() {
             return None;
         }
-        // SAFETY: both ends are held while `self` is borrowed, and the
-        // slot holds a committed message.
-        Some(unsafe { self.slot(self.head).message() })
+        // SAFETY: both ends are held, and the slot holds a committed
+        // message.
+        Some(unsafe { self.slot(self.ring.prev(self.tail)).seq() })
+    }
+
+    /// Drop every queued message without counting them as read (a purge,
+    /// which counts them itself); returns how many there were.
+    pub(crate) fn clear(&mut self) -> usize {
+        let queued = self.len();
+        self.head = self.tail;
+        queued
     }
 
     /// Remove the oldest message, counting it as read.
@@ -1142,9 +1288,9 @@ mod tests {
         ring.writer(true).unwrap().staging_mut(2).fill(b'x');
         let mut held = ring.hold().unwrap();
         held.staging_mut(2).fill(b'y');
-        assert_eq!(held.front(), Some(&b"aa"[..]));
+        assert_eq!(held.get(0).map(|m| m.0), Some(&b"aa"[..]));
         held.pop_front();
-        assert_eq!(held.front(), Some(&b"bb"[..]));
+        assert_eq!(held.get(0).map(|m| m.0), Some(&b"bb"[..]));
     }
 
     #[test]
@@ -1189,31 +1335,38 @@ mod tests {
 
     #[test]
     fn marks_tell_laps_apart() {
-        // Three slots of 9 bytes: positions 0, 9, 18; a lap is 32 (marks
+        // Three slots of 17 bytes (a 16-byte header): positions 0, 17, 34; a
+        // lap is 64 (marks
         // count in quarters of a byte, the state bits below them).
         let ring = Ring::new(1, 1).unwrap();
         let q = 1 << SHIFT;
-        assert_eq!(ring.lap, 32 * q);
-        assert_eq!(ring.next(0), 9 * q);
+        assert_eq!(ring.lap, 64 * q);
+        assert_eq!(ring.next(0), 17 * q);
         assert_eq!(
-            ring.next(18 * q),
-            32 * q,
+            ring.next(34 * q),
+            64 * q,
             "past the end: position 0, next lap"
         );
-        assert_eq!(ring.pos(32 * q), 0);
-        assert!(ring.full(0, 9 * q), "one message in a depth-1 ring");
+        assert_eq!(ring.pos(64 * q), 0);
+        // `prev` undoes `next`, across the end and the lap too.
+        assert_eq!(ring.prev(64 * q), 34 * q);
+        assert_eq!(ring.prev(0), (34 * q).wrapping_sub(64 * q));
+        for mark in [0, 17 * q, 34 * q, 64 * q, 81 * q] {
+            assert_eq!(ring.prev(ring.next(mark)), mark);
+        }
+        assert!(ring.full(0, 17 * q), "one message in a depth-1 ring");
         assert!(
-            !ring.full(32 * q, 9 * q),
+            !ring.full(64 * q, 17 * q),
             "same positions, a lap apart: not full"
         );
-        assert_eq!(ring.lap_on(0usize.wrapping_sub(32 * q)), 0, "marks wrap");
+        assert_eq!(ring.lap_on(0usize.wrapping_sub(64 * q)), 0, "marks wrap");
         // An empty ring read as a stale head and a later-lap tail is not
         // empty.
         let mut held = ring.hold().unwrap();
         held.staging_mut(0);
         held.commit_staged(0);
         held.pop_front();
-        assert_eq!((held.head, held.tail), (9 * q, 9 * q));
+        assert_eq!((held.head, held.tail), (17 * q, 17 * q));
     }
 
     #[test]
@@ -1232,7 +1385,6 @@ mod tests {
     #[test]
     fn rejects_zero_and_overflowing_sizes() {
         assert_eq!(Ring::new(0, 1).err(), Some(Status::BadParam));
-        assert_eq!(Ring::new(1, 0).err(), Some(Status::BadParam));
         assert_eq!(Ring::new(2, usize::MAX).err(), Some(Status::BadParam));
         assert_eq!(Ring::new(usize::MAX / 2, 3).err(), Some(Status::BadParam));
     }

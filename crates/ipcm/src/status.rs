@@ -57,11 +57,14 @@ pub enum Status {
     /// The allocator could not provide memory for a pipe, a name or a wait
     /// queue entry. Nothing changed.
     NoMemory = 14,
+    /// The pipe was closed: every write fails with this, and a read or peek
+    /// once nothing it could return is queued (DESIGN §9).
+    Closed = 15,
 }
 
 impl Status {
     /// Every status, in code order (`ALL[i].code() == i`).
-    pub const ALL: [Status; 15] = [
+    pub const ALL: [Status; 16] = [
         Status::Ok,
         Status::Blocked,
         Status::NotFound,
@@ -77,6 +80,7 @@ impl Status {
         Status::BadParam,
         Status::AlreadyPending,
         Status::NoMemory,
+        Status::Closed,
     ];
 
     /// The stable integer of this status (the C ABI's `IPCM_STATUS_*`).
@@ -114,6 +118,7 @@ impl Status {
             Status::BadParam => "IPCM_STATUS_BAD_PARAM",
             Status::AlreadyPending => "IPCM_STATUS_ALREADY_PENDING",
             Status::NoMemory => "IPCM_STATUS_NO_MEMORY",
+            Status::Closed => "IPCM_STATUS_CLOSED",
         }
     }
 
@@ -136,6 +141,7 @@ impl Status {
             Status::BadParam => "invalid parameter",
             Status::AlreadyPending => "thread already has a pending operation",
             Status::NoMemory => "out of memory",
+            Status::Closed => "pipe was closed",
         }
     }
 }

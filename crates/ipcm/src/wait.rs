@@ -1,9 +1,13 @@
 //! Pending operations: what a blocked thread asked for, queued per pipe, and
 //! the records of operations finished but not yet woken.
 //!
-//! A pipe's pending operations are all of one direction: readers and
-//! peekers wait only on an empty pipe, writers only on a full one, and a pipe
-//! (capacity >= 1) is never both. So one queue per pipe suffices.
+//! A pipe's pending operations are mostly of one direction: readers and
+//! peekers wait only on an empty pipe, writers only on a full one. Two
+//! exceptions share the queue with the other direction (DESIGN §9): a
+//! peek-newer waits on a pipe whose queued messages are all too old (full
+//! or not), and a rendezvous pipe (capacity 0) is both full and empty. So
+//! the code that serves one kind looks for the first record of that kind
+//! ([`WaitQueue::first`]).
 //!
 //! # Wait records and finished chains
 //! Every pending operation lives in a *wait record*, a slot of the pipe's
@@ -24,7 +28,10 @@
 //! blocked.
 
 use alloc::collections::TryReserveError;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+
+use crate::select::{Member, SelectGroup};
 
 use crate::kernel::{Priority, UserAddr};
 use crate::{PipeId, Status};
@@ -87,12 +94,37 @@ impl Ticket {
 /// What a pending operation will do when it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PendingOp {
-    /// Take the oldest message into `buf`, its length into `len_out`.
-    Read { buf: UserAddr, len_out: UserAddr },
-    /// Copy the oldest message into `buf` without taking it.
-    Peek { buf: UserAddr, len_out: UserAddr },
-    /// Append the `len` bytes at `buf`.
-    Write { buf: UserAddr, len: usize },
+    /// Take the oldest message into `buf`, its length into `len_out` (and
+    /// its sequence number into `seq_out`, if given).
+    Read {
+        buf: UserAddr,
+        len_out: UserAddr,
+        seq_out: Option<UserAddr>,
+    },
+    /// Copy the oldest message into `buf` without taking it; with `after`,
+    /// only a message numbered above it (peek-newer, DESIGN §9).
+    Peek {
+        buf: UserAddr,
+        len_out: UserAddr,
+        seq_out: Option<UserAddr>,
+        after: Option<u64>,
+    },
+    /// Append (or with `urgent`, put at the front) the `len` bytes at `buf`.
+    Write {
+        buf: UserAddr,
+        len: usize,
+        urgent: bool,
+    },
+}
+
+impl PendingOp {
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self, PendingOp::Read { .. })
+    }
+
+    pub(crate) fn is_write(&self) -> bool {
+        matches!(self, PendingOp::Write { .. })
+    }
 }
 
 /// One blocked thread and what it waits to do.
@@ -104,6 +136,18 @@ pub(crate) struct Pending<T> {
     /// The operation's number on this pipe (never reused): with the pipe id
     /// and the record's index, its ticket.
     pub(crate) seq: u64,
+    /// The select this operation is a member of, if any.
+    pub(crate) member: Option<Member>,
+}
+
+impl<T> Pending<T> {
+    /// Whether another call may still complete this operation: a plain
+    /// one, or a member of a select that is still waiting.
+    fn is_live(&self) -> bool {
+        self.member
+            .as_ref()
+            .is_none_or(|m| m.claimed || m.group.is_armed(m.generation))
+    }
 }
 
 /// The index of a wait record in its pipe's table.
@@ -126,6 +170,8 @@ enum Record<T> {
         thread: T,
         status: Status,
         seq: u64,
+        /// The select it completed: its ticket names the thread's wait.
+        group: Option<Arc<SelectGroup>>,
         next: Link,
     },
 }
@@ -157,6 +203,8 @@ pub(crate) struct Wake<T> {
     pub(crate) status: Status,
     pub(crate) seq: u64,
     pub(crate) slot: RecordIndex,
+    /// The select it completed, whose ticket the thread's wait holds.
+    pub(crate) group: Option<Arc<SelectGroup>>,
 }
 
 /// The FIFO (optionally priority-ordered) queue of a pipe's pending
@@ -169,6 +217,8 @@ pub(crate) struct WaitQueue<T> {
     len: usize,
     peekers: usize,
     writers: usize,
+    /// Waiting records that are select members (maybe withdrawn).
+    members: usize,
     next_seq: u64,
     /// Records finished by the call that holds the pipe's lock now.
     current: Chain,
@@ -202,6 +252,7 @@ impl<T> WaitQueue<T> {
             len: 0,
             peekers: 0,
             writers: 0,
+            members: 0,
             next_seq: 1,
             current: Chain::EMPTY,
         }
@@ -213,11 +264,109 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// How many operations of each kind wait. Withdrawn select members
+    /// (their group completed elsewhere, the record not yet met) are not
+    /// counted: they will never happen.
     pub(crate) fn counts(&self) -> WaitCounts {
-        WaitCounts {
+        let mut counts = WaitCounts {
             readers: self.len - self.peekers - self.writers,
             peekers: self.peekers,
             writers: self.writers,
+        };
+        if self.members > 0 {
+            let mut at = self.head;
+            while let Some(index) = at {
+                let Record::Waiting { pending, next, .. } = self.at(index) else {
+                    break;
+                };
+                at = *next;
+                if !pending.is_live() {
+                    match pending.op {
+                        PendingOp::Read { .. } => counts.readers -= 1,
+                        PendingOp::Peek { .. } => counts.peekers -= 1,
+                        PendingOp::Write { .. } => counts.writers -= 1,
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    /// Whether some waiting operation of the kind `wanted` accepts could
+    /// be completed by another call (not a withdrawn member, nor a member
+    /// of `own`, the group of the select asking).
+    pub(crate) fn has_live(
+        &self,
+        wanted: impl Fn(&PendingOp) -> bool,
+        own: Option<&Arc<SelectGroup>>,
+    ) -> bool {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return false;
+            };
+            at = *next;
+            let foreign = match (&pending.member, own) {
+                (Some(m), Some(own)) => !Arc::ptr_eq(&m.group, own),
+                _ => true,
+            };
+            if wanted(&pending.op) && foreign && pending.is_live() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The waiting operation in record `index`.
+    pub(crate) fn get(&self, index: RecordIndex) -> Option<&Pending<T>> {
+        match self.at(index) {
+            Record::Waiting { pending, .. } => Some(pending),
+            _ => None,
+        }
+    }
+
+    /// Claim record `index` for completion by this call, before anything
+    /// is copied for it: always for a plain operation; for a select member,
+    /// only if this call wins its group (DESIGN §9). A member whose group
+    /// completed elsewhere is withdrawn here (freed, never woken): returns
+    /// false then.
+    pub(crate) fn claim(&mut self, index: RecordIndex) -> bool {
+        let Record::Waiting { pending, .. } = self.at_mut(index) else {
+            return false;
+        };
+        let Some(member) = pending.member.as_mut() else {
+            return true;
+        };
+        if member.claimed || member.group.claim(member.generation) {
+            member.claimed = true;
+            return true;
+        }
+        self.discard(index);
+        false
+    }
+
+    /// Free every waiting select member whose group completed elsewhere.
+    #[cold]
+    fn discard_withdrawn(&mut self) {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return;
+            };
+            at = *next;
+            if !pending.is_live() {
+                self.discard(index);
+            }
+        }
+    }
+
+    /// Free waiting record `index` without finishing it (a withdrawn
+    /// member: its operation never happens and nobody wakes for it).
+    fn discard(&mut self, index: RecordIndex) {
+        if self.unlink(index).is_some() {
+            let free = self.free;
+            *self.at_mut(index) = Record::Free { next: free };
+            self.free = Some(index);
         }
     }
 
@@ -277,7 +426,14 @@ impl<T> WaitQueue<T> {
         priority: Priority,
         op: PendingOp,
         by_priority: bool,
+        member: Option<Member>,
     ) -> Result<(RecordIndex, u64), NoRoom> {
+        // Withdrawn select members nobody met yet would pile up on a pipe
+        // that is only ever selected on: free them first, so the table
+        // stays at its high-water mark of live operations.
+        if self.members > 0 {
+            self.discard_withdrawn();
+        }
         let index = self.reserve()?;
         let next_free = match self.at(index) {
             Record::Free { next } => *next,
@@ -288,6 +444,7 @@ impl<T> WaitQueue<T> {
         self.next_seq += 1;
         self.count(&op, true);
         self.len += 1;
+        self.members += usize::from(member.is_some());
         // Insert after `after` (None: at the front). Scan from the back:
         // equal priorities keep FIFO order, and the common case (all equal)
         // stops at once.
@@ -316,6 +473,7 @@ impl<T> WaitQueue<T> {
                 priority,
                 op,
                 seq,
+                member,
             },
             prev: after,
             next: before,
@@ -340,11 +498,12 @@ impl<T> WaitQueue<T> {
         };
         self.count(&pending.op, false);
         self.len -= 1;
+        self.members -= usize::from(pending.member.is_some());
         Some(pending)
     }
 
     /// The oldest waiting operation, without removing it.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn front(&self) -> Option<(RecordIndex, &Pending<T>)> {
         let index = self.head?;
         match self.at(index) {
@@ -354,18 +513,49 @@ impl<T> WaitQueue<T> {
     }
 
     /// End the waiting operation in record `index` with `status`: it moves
-    /// to the current call's chain.
-    pub(crate) fn finish(&mut self, index: RecordIndex, status: Status) {
-        if let Some(pending) = self.unlink(index) {
-            self.push_finished(index, pending.thread, status, pending.seq);
-        }
+    /// to the current call's chain. A select member is claimed first (if
+    /// this call has not yet), and withdrawn instead if its group completed
+    /// elsewhere; otherwise its select completes with this member. Returns
+    /// whether the operation was finished (false: withdrawn).
+    pub(crate) fn finish(&mut self, index: RecordIndex, status: Status) -> bool {
+        self.finish_as(index, status, false)
     }
 
-    fn push_finished(&mut self, index: RecordIndex, thread: T, status: Status, seq: u64) {
+    /// [`finish`](Self::finish) for a cancel: a select completes as a
+    /// whole (no member index).
+    pub(crate) fn finish_group(&mut self, index: RecordIndex, status: Status) -> bool {
+        self.finish_as(index, status, true)
+    }
+
+    fn finish_as(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
+        if !self.claim(index) {
+            return false;
+        }
+        let Some(pending) = self.unlink(index) else {
+            return false;
+        };
+        let group = pending.member.map(|member| {
+            let index = (!whole_group).then_some(member.index);
+            member.group.set_outcome(index, status);
+            member.group
+        });
+        self.push_finished(index, pending.thread, status, pending.seq, group);
+        true
+    }
+
+    fn push_finished(
+        &mut self,
+        index: RecordIndex,
+        thread: T,
+        status: Status,
+        seq: u64,
+        group: Option<Arc<SelectGroup>>,
+    ) {
         *self.at_mut(index) = Record::Finished {
             thread,
             status,
             seq,
+            group,
             next: None,
         };
         match self.current.tail {
@@ -379,28 +569,63 @@ impl<T> WaitQueue<T> {
         self.current.tail = Some(index);
     }
 
-    /// Finish every peeker, oldest first, with the status `serve` returns
-    /// for the thread, buffer and length word it waits to fill.
+    /// Offer a message to every peeker, oldest first: each one `wants`
+    /// accepts (a peek-newer may not) is claimed, then `serve` delivers to
+    /// it and returns the status to finish it with.
     #[inline]
-    pub(crate) fn drain_peekers(&mut self, serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
+    pub(crate) fn drain_peekers(
+        &mut self,
+        wants: impl Fn(&PendingOp) -> bool,
+        serve: impl FnMut(&T, &PendingOp) -> Status,
+    ) {
         if self.peekers > 0 {
-            self.drain_peekers_slow(serve);
+            self.drain_peekers_slow(wants, serve);
         }
     }
 
     #[cold]
-    fn drain_peekers_slow(&mut self, mut serve: impl FnMut(&T, UserAddr, UserAddr) -> Status) {
+    fn drain_peekers_slow(
+        &mut self,
+        wants: impl Fn(&PendingOp) -> bool,
+        mut serve: impl FnMut(&T, &PendingOp) -> Status,
+    ) {
         let mut at = self.head;
         while let Some(index) = at {
             let Record::Waiting { pending, next, .. } = self.at(index) else {
                 break;
             };
             at = *next;
-            if let PendingOp::Peek { buf, len_out } = pending.op {
-                let status = serve(&pending.thread, buf, len_out);
+            if !(matches!(pending.op, PendingOp::Peek { .. }) && wants(&pending.op)) {
+                continue;
+            }
+            if !self.claim(index) {
+                continue;
+            }
+            if let Some(pending) = self.get(index) {
+                let status = serve(&pending.thread, &pending.op);
                 self.finish(index, status);
             }
         }
+    }
+
+    /// The oldest waiting operation that `wanted` accepts. A scan: the
+    /// records it passes over are peek-newer waiters a message did not
+    /// satisfy, or (on a rendezvous pipe) operations of the other kind.
+    pub(crate) fn first(
+        &self,
+        wanted: impl Fn(&PendingOp) -> bool,
+    ) -> Option<(RecordIndex, &Pending<T>)> {
+        let mut at = self.head;
+        while let Some(index) = at {
+            let Record::Waiting { pending, next, .. } = self.at(index) else {
+                return None;
+            };
+            if wanted(&pending.op) {
+                return Some((index, pending));
+            }
+            at = *next;
+        }
+        None
     }
 
     /// Finish every waiting operation with `status` (destroy).
@@ -438,6 +663,7 @@ impl<T> WaitQueue<T> {
                 thread,
                 status,
                 seq,
+                group,
                 next,
             } = record
             else {
@@ -456,6 +682,7 @@ impl<T> WaitQueue<T> {
                 status,
                 seq,
                 slot: index,
+                group,
             });
             filled += 1;
         }
@@ -496,14 +723,19 @@ mod tests {
     const READ: PendingOp = PendingOp::Read {
         buf: UserAddr(0x1000),
         len_out: UserAddr(0x2000),
+        seq_out: None,
     };
     const PEEK: PendingOp = PendingOp::Peek {
         buf: UserAddr(0x1000),
         len_out: UserAddr(0x2000),
+        seq_out: None,
+        after: None,
     };
 
     fn push(queue: &mut WaitQueue<u32>, thread: u32, priority: u8, op: PendingOp, by: bool) {
-        queue.push(thread, Priority(priority), op, by).unwrap();
+        queue
+            .push(thread, Priority(priority), op, by, None)
+            .unwrap();
     }
 
     /// Finish everything in queue order and return the threads.
@@ -525,6 +757,28 @@ mod tests {
         }
         assert!(chain.is_empty());
         threads
+    }
+
+    #[test]
+    fn withdrawn_members_are_freed_before_the_table_grows() {
+        let group = Arc::new(SelectGroup::new());
+        let mut queue: WaitQueue<u32> = WaitQueue::new();
+        for _ in 0..100 {
+            let generation = group.arm().unwrap();
+            let member = Member {
+                group: Arc::clone(&group),
+                generation,
+                index: 0,
+                claimed: false,
+            };
+            queue
+                .push(1, Priority(0), READ, false, Some(member))
+                .unwrap();
+            // The select completes through another pipe.
+            assert!(group.claim(generation));
+        }
+        assert_eq!(queue.records.len(), 1, "one record, reused");
+        assert_eq!(queue.counts().readers, 0);
     }
 
     #[test]
@@ -553,10 +807,13 @@ mod tests {
         push(&mut queue, 3, 0, READ, false);
         push(&mut queue, 4, 0, PEEK, false);
         let mut served = Vec::new();
-        queue.drain_peekers(|thread, _, _| {
-            served.push(*thread);
-            Status::Ok
-        });
+        queue.drain_peekers(
+            |_| true,
+            |thread, _| {
+                served.push(*thread);
+                Status::Ok
+            },
+        );
         assert_eq!(served, [2, 4]);
         assert_eq!(drain(&mut queue), [2, 4]);
         assert_eq!(queue.counts().peekers, 0);
@@ -567,8 +824,8 @@ mod tests {
     #[test]
     fn a_record_is_found_only_by_its_own_ticket() {
         let mut queue = WaitQueue::new();
-        let (slot, seq) = queue.push(1, Priority(0), PEEK, false).unwrap();
-        let (_, other) = queue.push(2, Priority(0), READ, false).unwrap();
+        let (slot, seq) = queue.push(1, Priority(0), PEEK, false, None).unwrap();
+        let (_, other) = queue.push(2, Priority(0), READ, false, None).unwrap();
         assert_eq!(queue.find(slot, seq, &1), Some(slot));
         assert_eq!(queue.find(slot, seq, &2), None, "another thread");
         assert_eq!(queue.find(slot, other, &1), None, "another operation");
@@ -585,7 +842,7 @@ mod tests {
         assert_eq!(drain(&mut queue), [1]);
         // The freed record is reused with a new number: the old ticket
         // stays stale.
-        let (again, seq2) = queue.push(1, Priority(0), PEEK, false).unwrap();
+        let (again, seq2) = queue.push(1, Priority(0), PEEK, false, None).unwrap();
         assert_eq!(again, slot);
         assert_ne!(seq2, seq);
         assert_eq!(queue.find(slot, seq, &1), None);

@@ -208,10 +208,17 @@ fn bad_names_are_bad_param_and_duplicates_name_taken() {
 
 #[test]
 fn zero_and_overflowing_sizes_are_bad_param() {
+    // `max_msgs` 0 is a rendezvous pipe since DESIGN §9 (see ops.rs), so
+    // only a zero message size is refused, and 0 depth with discard.
     let fx = Fixture::new();
+    assert_eq!(
+        fx.ipcm
+            .create(Caller::Kernel, None, 1, 0, PipeFlags::DISCARD_OLDEST),
+        Err(Status::BadParam),
+        "rendezvous with discard-oldest"
+    );
     for (msg_size, max_msgs) in [
         (0, 1),
-        (1, 0),
         (0, 0),
         (usize::MAX, 2),
         (2, usize::MAX),

@@ -594,3 +594,125 @@ fn peek_racing_a_fast_read_and_write_is_never_torn() {
         assert_eq!((info.queued, info.written, info.read), (1, 2, 1));
     });
 }
+
+/// A select of `READER` over reads of pipes `a` and `b` (one shared
+/// buffer: only one member may ever write it).
+fn select_ab(
+    ipcm: &LoomIpcm,
+    group: &std::sync::Arc<ipcm::SelectGroup>,
+    a: ipcm::PipeId,
+    b: ipcm::PipeId,
+) -> Result<Progress<ipcm::Selected>, Status> {
+    let ops = [
+        ipcm::SelectOp::Read {
+            pipe: a,
+            buf: MSG,
+            len_out: LEN,
+        },
+        ipcm::SelectOp::Read {
+            pipe: b,
+            buf: MSG,
+            len_out: LEN,
+        },
+    ];
+    ipcm.select(&READER, group, &ops)
+}
+
+/// The select's one outcome: (member index, status).
+fn select_outcome(
+    ipcm: &LoomIpcm,
+    group: &ipcm::SelectGroup,
+    result: Result<Progress<ipcm::Selected>, Status>,
+) -> Result<(Option<usize>, Status), Status> {
+    let wakes = wakes_of(ipcm, READER);
+    match result {
+        Ok(Progress::Done(selected)) => {
+            assert!(wakes.is_empty(), "a select that completed was also woken");
+            Ok((selected.index, selected.status))
+        }
+        Ok(Progress::Blocked(_)) => {
+            assert_eq!(wakes.len(), 1, "a waiting select is woken exactly once");
+            let outcome = group.outcome().expect("woken with an outcome");
+            assert_eq!(outcome.status, wakes[0]);
+            Ok((outcome.index, outcome.status))
+        }
+        Err(status) => {
+            assert!(wakes.is_empty());
+            Err(status)
+        }
+    }
+}
+
+#[test]
+fn select_racing_two_writers_on_its_two_members_completes_exactly_one() {
+    model(|| {
+        let ipcm = Arc::new(LoomIpcm::new(LoomKernel::default()));
+        let a = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
+            .unwrap();
+        let b = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
+            .unwrap();
+        let group = std::sync::Arc::new(ipcm::SelectGroup::new());
+        let selector = {
+            let (ipcm, group) = (ipcm.clone(), group.clone());
+            loom::thread::spawn(move || select_ab(&ipcm, &group, a, b))
+        };
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.kernel_write(a, b"AAAA"))
+        };
+        assert!(ipcm.kernel_write(b, b"BBBB").is_ok());
+        assert!(writer.join().unwrap().is_ok());
+        let result = selector.join().unwrap();
+        let (index, status) = select_outcome(&ipcm, &group, result).expect("select");
+        assert_eq!(status, Status::Ok);
+        let queued = |p| ipcm.info(p).unwrap().queued;
+        let (expected, taken, other) = match index {
+            Some(0) => (b"AAAA", a, b),
+            Some(1) => (b"BBBB", b, a),
+            other => panic!("completed {other:?}"),
+        };
+        assert_eq!((queued(taken), queued(other)), (0, 1), "exactly one taken");
+        assert_eq!(&ipcm.kernel().memory[READER].lock().unwrap()[..4], expected);
+        assert!(!ipcm.is_pending(&READER));
+    });
+}
+
+#[test]
+fn select_withdrawal_racing_destroy_has_one_outcome() {
+    model(|| {
+        let ipcm = Arc::new(LoomIpcm::new(LoomKernel::default()));
+        let a = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
+            .unwrap();
+        let b = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
+            .unwrap();
+        let group = std::sync::Arc::new(ipcm::SelectGroup::new());
+        let selector = {
+            let (ipcm, group) = (ipcm.clone(), group.clone());
+            loom::thread::spawn(move || select_ab(&ipcm, &group, a, b))
+        };
+        let destroyer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.destroy(Caller::Kernel, b))
+        };
+        assert!(ipcm.kernel_write(a, b"AAAA").is_ok());
+        assert_eq!(destroyer.join().unwrap(), Ok(()));
+        let result = selector.join().unwrap();
+        let queued_a = ipcm.info(a).unwrap().queued;
+        match select_outcome(&ipcm, &group, result) {
+            Ok((Some(0), Status::Ok)) => {
+                assert_eq!(queued_a, 0);
+                assert_eq!(&ipcm.kernel().memory[READER].lock().unwrap()[..4], b"AAAA");
+            }
+            Ok((Some(1), Status::Destroyed)) | Err(Status::NotFound) => {
+                assert_eq!(queued_a, 1, "the read member of `a` never happened");
+            }
+            other => panic!("select ended with {other:?}"),
+        }
+        assert!(!ipcm.is_pending(&READER));
+        assert_eq!(ipcm.info(a).unwrap().pending_readers, 0);
+    });
+}

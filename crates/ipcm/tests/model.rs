@@ -4,7 +4,9 @@
 //! After every operation the manager's result, the exact sequence of wakes,
 //! every delivered message and every pipe's `info` must equal the model's.
 //! That pins down: no message lost, duplicated or reordered; every pending
-//! operation woken exactly once; capacity never exceeded.
+//! operation woken exactly once; capacity never exceeded. The §9
+//! operations are in the mix: urgent writes (user and kernel), purge,
+//! close, indexed peek, and every kernel read checks the sequence number.
 
 mod common;
 use std::collections::VecDeque;
@@ -24,6 +26,7 @@ enum Op {
         len_seed: usize,
         bad: bool,
         nonblocking: bool,
+        urgent: bool,
     },
     Read {
         thread: usize,
@@ -35,6 +38,17 @@ enum Op {
     KernelWrite {
         pipe: usize,
         len_seed: usize,
+        urgent: bool,
+    },
+    KernelPeekAt {
+        pipe: usize,
+        index: usize,
+    },
+    Purge {
+        pipe: usize,
+    },
+    Close {
+        pipe: usize,
     },
     KernelRead {
         pipe: usize,
@@ -66,11 +80,14 @@ fn op() -> impl Strategy<Value = Op> {
     let thread = 0..THREADS;
     let pipe = 0..PIPES;
     prop_oneof![
-        6 => (thread.clone(), pipe.clone(), any::<usize>(), prop::bool::weighted(0.1), any::<bool>())
-            .prop_map(|(thread, pipe, len_seed, bad, nonblocking)| Op::Write { thread, pipe, len_seed, bad, nonblocking }),
+        6 => (thread.clone(), pipe.clone(), any::<usize>(), prop::bool::weighted(0.1), any::<bool>(), prop::bool::weighted(0.2))
+            .prop_map(|(thread, pipe, len_seed, bad, nonblocking, urgent)| Op::Write { thread, pipe, len_seed, bad, nonblocking, urgent }),
         6 => (thread.clone(), pipe.clone(), prop::bool::weighted(0.1), any::<bool>(), prop::bool::weighted(0.25))
             .prop_map(|(thread, pipe, bad, nonblocking, peek)| Op::Read { thread, pipe, bad, nonblocking, peek }),
-        2 => (pipe.clone(), any::<usize>()).prop_map(|(pipe, len_seed)| Op::KernelWrite { pipe, len_seed }),
+        2 => (pipe.clone(), any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(pipe, len_seed, urgent)| Op::KernelWrite { pipe, len_seed, urgent }),
+        1 => (pipe.clone(), 0..4usize).prop_map(|(pipe, index)| Op::KernelPeekAt { pipe, index }),
+        1 => pipe.clone().prop_map(|pipe| Op::Purge { pipe }),
+        1 => (pipe.clone(), 0..4u8).prop_map(|(pipe, one_in_four)| if one_in_four == 0 { Op::Close { pipe } } else { Op::Purge { pipe } }),
         2 => (pipe.clone(), any::<bool>()).prop_map(|(pipe, peek)| Op::KernelRead { pipe, peek }),
         2 => (thread.clone(), any::<bool>()).prop_map(|(thread, timed_out)| Op::Cancel { thread, timed_out }),
         2 => (thread, any::<usize>(), any::<bool>())
@@ -95,6 +112,7 @@ enum Waiter {
         thread: usize,
         bad: bool,
         msg: Vec<u8>,
+        urgent: bool,
     },
 }
 
@@ -113,11 +131,63 @@ struct ModelPipe {
     msg_size: usize,
     max_msgs: usize,
     discard: bool,
-    queue: VecDeque<Vec<u8>>,
+    /// Each message with its sequence number.
+    queue: VecDeque<(Vec<u8>, u64)>,
     waiters: VecDeque<Waiter>,
     written: u64,
     read: u64,
     dropped: u64,
+    purged: u64,
+    closed: bool,
+}
+
+impl ModelPipe {
+    /// Accept `msg` into the queue (at the front when `urgent`), dropping
+    /// the oldest when full (discard-oldest).
+    fn accept(&mut self, msg: Vec<u8>, urgent: bool) {
+        self.written += 1;
+        let seq = self.written;
+        if urgent {
+            if self.queue.len() == self.max_msgs {
+                self.queue.pop_front();
+                self.dropped += 1;
+            }
+            self.queue.push_front((msg, seq));
+        } else {
+            self.queue.push_back((msg, seq));
+            if self.queue.len() > self.max_msgs {
+                self.queue.pop_front();
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// Admit pending writers, oldest first, while there is room.
+    fn admit(&mut self, e: &mut Expect) {
+        while self.queue.len() < self.max_msgs {
+            match self.waiters.pop_front() {
+                None => break,
+                Some(Waiter::Write {
+                    thread, bad, msg, ..
+                }) if faults(bad, &msg) => e.wakes.push((thread, Status::BadAddress, None)),
+                Some(Waiter::Write {
+                    thread,
+                    msg,
+                    urgent,
+                    ..
+                }) => {
+                    self.accept(msg, urgent);
+                    e.wakes.push((thread, Status::Ok, None));
+                }
+                // Readers and peekers wait (a purge of an empty pipe): no
+                // writer does then.
+                Some(other) => {
+                    self.waiters.push_front(other);
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// What the model predicts one operation does.
@@ -135,6 +205,9 @@ fn faults(bad: bool, msg: &[u8]) -> bool {
 
 struct Model {
     pipes: Vec<Option<ModelPipe>>,
+    /// The sequence number of the message the last successful read or
+    /// peek returned now.
+    last_seq: u64,
 }
 
 impl Model {
@@ -146,6 +219,7 @@ impl Model {
     }
 
     /// Write `msg`; `None` thread is the kernel.
+    #[allow(clippy::too_many_arguments)] // the model mirrors the call
     fn write(
         &mut self,
         pipe: usize,
@@ -153,11 +227,15 @@ impl Model {
         msg: Vec<u8>,
         bad: bool,
         nonblocking: bool,
+        urgent: bool,
         e: &mut Expect,
     ) -> Result<Option<Vec<u8>>, Status> {
         let Some(p) = self.pipes[pipe].as_mut() else {
             return Err(Status::NotFound);
         };
+        if p.closed {
+            return Err(Status::Closed);
+        }
         if msg.len() > p.msg_size {
             return Err(Status::TooLarge);
         }
@@ -169,13 +247,15 @@ impl Model {
                 thread: thread.unwrap(),
                 bad,
                 msg,
+                urgent,
             });
             return Ok(None);
         }
         if faults(bad, &msg) {
             return Err(Status::BadAddress);
         }
-        p.written += 1;
+        let seq = p.written + 1;
+        let _ = seq;
         let mut kept = VecDeque::new();
         for w in p.waiters.drain(..) {
             match w {
@@ -195,6 +275,7 @@ impl Model {
                     e.wakes.push((thread, Status::BadAddress, None))
                 }
                 Waiter::Read { thread, .. } => {
+                    p.written += 1;
                     p.read += 1;
                     e.wakes.push((thread, Status::Ok, Some(msg)));
                     return Ok(None);
@@ -202,11 +283,7 @@ impl Model {
                 other => panic!("model: {other:?} waits on a pipe that is not full"),
             }
         }
-        p.queue.push_back(msg);
-        if p.queue.len() > p.max_msgs {
-            p.queue.pop_front();
-            p.dropped += 1;
-        }
+        p.accept(msg, urgent);
         Ok(None)
     }
 
@@ -222,7 +299,10 @@ impl Model {
         let Some(p) = self.pipes[pipe].as_mut() else {
             return Err(Status::NotFound);
         };
-        let Some(front) = p.queue.front().cloned() else {
+        let Some((front, seq)) = p.queue.front().cloned() else {
+            if p.closed {
+                return Err(Status::Closed);
+            }
             if nonblocking {
                 return Err(Status::Empty);
             }
@@ -240,21 +320,9 @@ impl Model {
         if !peek {
             p.queue.pop_front();
             p.read += 1;
-            while p.queue.len() < p.max_msgs {
-                match p.waiters.pop_front() {
-                    None => break,
-                    Some(Waiter::Write { thread, bad, msg }) if faults(bad, &msg) => {
-                        e.wakes.push((thread, Status::BadAddress, None))
-                    }
-                    Some(Waiter::Write { thread, msg, .. }) => {
-                        p.queue.push_back(msg);
-                        p.written += 1;
-                        e.wakes.push((thread, Status::Ok, None));
-                    }
-                    Some(other) => panic!("model: {other:?} waits on a pipe that is not empty"),
-                }
-            }
+            p.admit(e);
         }
+        self.last_seq = seq;
         Ok(Some(front))
     }
 }
@@ -277,7 +345,10 @@ impl Harness {
         let mut h = Harness {
             fx,
             actors,
-            model: Model { pipes: Vec::new() },
+            model: Model {
+                pipes: Vec::new(),
+                last_seq: 0,
+            },
             seq: std::cell::Cell::new(0),
             tickets: vec![None; THREADS],
             seen: Vec::new(),
@@ -305,6 +376,8 @@ impl Harness {
             written: 0,
             read: 0,
             dropped: 0,
+            purged: 0,
+            closed: false,
         }
     }
 
@@ -336,6 +409,7 @@ impl Harness {
                 len_seed,
                 bad,
                 nonblocking,
+                urgent,
             } => {
                 let msg = self.message(pipe, len_seed);
                 if self.model.pending_thread(thread).is_some() {
@@ -355,21 +429,30 @@ impl Harness {
                 let src = if bad { BAD } else { UserAddr(SRC) };
                 // `Some(())`: done now; `None`: blocked.
                 let mut blocked_with = None;
-                let got = if nonblocking {
-                    ipcm.try_write(&actor.tid, id, src, msg.len())
-                        .map(|_| Some(()))
-                } else {
-                    ipcm.write(&actor.tid, id, src, msg.len()).map(|p| match p {
-                        Progress::Done(_) => Some(()),
-                        Progress::Blocked(ticket) => {
-                            blocked_with = Some(ticket);
-                            None
-                        }
-                    })
+                let mut progress = |p| match p {
+                    Progress::Done(_) => Some(()),
+                    Progress::Blocked(ticket) => {
+                        blocked_with = Some(ticket);
+                        None
+                    }
                 };
-                let want = self
-                    .model
-                    .write(pipe, Some(thread), msg, bad, nonblocking, &mut e);
+                let got = match (nonblocking, urgent) {
+                    (true, false) => ipcm
+                        .try_write(&actor.tid, id, src, msg.len())
+                        .map(|_| Some(())),
+                    (true, true) => ipcm
+                        .try_write_urgent(&actor.tid, id, src, msg.len())
+                        .map(|_| Some(())),
+                    (false, false) => ipcm
+                        .write(&actor.tid, id, src, msg.len())
+                        .map(&mut progress),
+                    (false, true) => ipcm
+                        .write_urgent(&actor.tid, id, src, msg.len())
+                        .map(&mut progress),
+                };
+                let want =
+                    self.model
+                        .write(pipe, Some(thread), msg, bad, nonblocking, urgent, &mut e);
                 let want_progress = want.map(|_| {
                     if self.model.pending_thread(thread).is_some() {
                         None
@@ -427,12 +510,21 @@ impl Harness {
                     _ => prop_assert!(false, "{:?}: got {:?}, model {:?}", op, got, want),
                 }
             }
-            Op::KernelWrite { pipe, len_seed } => {
+            Op::KernelWrite {
+                pipe,
+                len_seed,
+                urgent,
+            } => {
                 let msg = self.message(pipe, len_seed);
-                let got = ipcm.kernel_write(self.id(pipe, stale), &msg).map(|_| ());
+                let id = self.id(pipe, stale);
+                let got = if urgent {
+                    ipcm.kernel_write_urgent(id, &msg).map(|_| ())
+                } else {
+                    ipcm.kernel_write(id, &msg).map(|_| ())
+                };
                 let want = self
                     .model
-                    .write(pipe, None, msg, false, true, &mut e)
+                    .write(pipe, None, msg, false, true, urgent, &mut e)
                     .map(|_| ());
                 prop_assert_eq!(got, want, "{:?}", op);
             }
@@ -440,12 +532,59 @@ impl Harness {
                 let mut buf = [0u8; 8];
                 let id = self.id(pipe, stale);
                 let got = if peek {
-                    ipcm.kernel_peek(id, &mut buf)
+                    ipcm.kernel_peek_seq(id, &mut buf)
                 } else {
-                    ipcm.kernel_read(id, &mut buf)
+                    ipcm.kernel_read_seq(id, &mut buf)
                 };
-                let got = got.map(|len| Some(buf[..len].to_vec()));
-                let want = self.model.read(pipe, None, false, true, peek, &mut e);
+                let got = got.map(|r| (Some(buf[..r.len].to_vec()), r.seq));
+                let want = self
+                    .model
+                    .read(pipe, None, false, true, peek, &mut e)
+                    .map(|msg| (msg, self.model.last_seq));
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::KernelPeekAt { pipe, index } => {
+                let mut buf = [0u8; 8];
+                let got = ipcm
+                    .kernel_peek_at(self.id(pipe, stale), index, &mut buf)
+                    .map(|r| (buf[..r.len].to_vec(), r.seq));
+                let want = match self.model.pipes[pipe].as_ref() {
+                    None => Err(Status::NotFound),
+                    Some(p) => match p.queue.get(index) {
+                        Some(entry) => Ok(entry.clone()),
+                        None if p.closed && p.queue.is_empty() => Err(Status::Closed),
+                        None => Err(Status::Empty),
+                    },
+                };
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::Purge { pipe } => {
+                let got = ipcm.purge(Caller::Kernel, self.id(pipe, stale));
+                let want = match self.model.pipes[pipe].as_mut() {
+                    None => Err(Status::NotFound),
+                    Some(p) => {
+                        let n = p.queue.len();
+                        p.queue.clear();
+                        p.purged += n as u64;
+                        p.admit(&mut e);
+                        Ok(n)
+                    }
+                };
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::Close { pipe } => {
+                let got = ipcm.close(Caller::Kernel, self.id(pipe, stale));
+                let want = match self.model.pipes[pipe].as_mut() {
+                    None => Err(Status::NotFound),
+                    Some(p) if p.closed => Err(Status::Closed),
+                    Some(p) => {
+                        p.closed = true;
+                        for w in p.waiters.drain(..) {
+                            e.wakes.push((w.thread(), Status::Closed, None));
+                        }
+                        Ok(())
+                    }
+                };
                 prop_assert_eq!(got, want, "{:?}", op);
             }
             Op::Cancel { thread, timed_out } => {
@@ -607,8 +746,22 @@ impl Harness {
             prop_assert!(info.queued <= info.max_msgs, "capacity exceeded");
             let count = |f: fn(&Waiter) -> bool| p.waiters.iter().filter(|w| f(w)).count();
             prop_assert_eq!(
-                (info.queued, info.written, info.read, info.dropped),
-                (p.queue.len(), p.written, p.read, p.dropped)
+                (
+                    info.queued,
+                    info.written,
+                    info.read,
+                    info.dropped,
+                    info.purged,
+                    info.closed
+                ),
+                (
+                    p.queue.len(),
+                    p.written,
+                    p.read,
+                    p.dropped,
+                    p.purged,
+                    p.closed
+                )
             );
             prop_assert_eq!(
                 (
@@ -639,7 +792,8 @@ impl Harness {
             self.step(&op, &mut stale)?;
         }
         for p in self.model.pipes.iter().flatten() {
-            prop_assert_eq!(self.fx.drain(p.id), Vec::from(p.queue.clone()));
+            let queued: Vec<Vec<u8>> = p.queue.iter().map(|(msg, _)| msg.clone()).collect();
+            prop_assert_eq!(self.fx.drain(p.id), queued);
         }
         Ok(())
     }

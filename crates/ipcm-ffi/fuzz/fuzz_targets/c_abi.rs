@@ -128,6 +128,8 @@ unsafe extern "C" fn wake(_: *mut c_void, t: *mut thread_t, status: c_int) {
                 | IPCM_STATUS_TIMED_OUT
                 | IPCM_STATUS_CANCELLED
                 | IPCM_STATUS_DESTROYED
+                | IPCM_STATUS_CLOSED
+                | IPCM_STATUS_FULL
         ),
         "thread {i} woken with {status}"
     );
@@ -252,6 +254,50 @@ enum Op {
         offset: u16,
         bytes: Vec<u8>,
     },
+    Purge {
+        who: Who,
+        id: Id,
+    },
+    Close {
+        who: Who,
+        id: Id,
+    },
+    WriteUrgent {
+        thread: u8,
+        id: Id,
+        va: Va,
+        len: Len,
+    },
+    /// `after`: peek-newer after it; else peek_at(index) when `at` is set,
+    /// else read_seq.
+    Numbered {
+        thread: u8,
+        id: Id,
+        va: Va,
+        len_va: Va,
+        seq_va: Va,
+        after: u64,
+        index: u8,
+        how: u8,
+    },
+    Select {
+        thread: u8,
+        /// (kind, pipe, buffer, length word, message length)
+        members: Vec<(i8, Id, Va, Va, Len)>,
+    },
+}
+
+/// One select group record per simulated thread, made once and kept for
+/// the process (a static, so the leak checker sees it reachable).
+static GROUPS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+
+fn group_of(thread: u8) -> *mut ipcm_select_group_t {
+    let groups = GROUPS.get_or_init(|| {
+        (0..THREADS)
+            .map(|_| ipcm_select_group_new() as usize)
+            .collect()
+    });
+    groups[thread as usize % THREADS] as *mut ipcm_select_group_t
 }
 
 struct Run {
@@ -314,7 +360,7 @@ fn name_ptr(name: &Option<Vec<u8>>) -> *mut c_char {
 
 fn check_status(status: c_int) {
     assert!(
-        (0..=IPCM_STATUS_NO_MEMORY).contains(&status),
+        (0..=IPCM_STATUS_CLOSED).contains(&status),
         "unexpected status {status} (INTERNAL = a caught panic)"
     );
 }
@@ -328,7 +374,7 @@ fn info(id: usize) -> Option<ipcm_pipe_info_t> {
         assert!(info.queued <= info.max_msgs, "{info:?}");
         assert_eq!(
             info.written,
-            info.read + info.dropped + info.queued as u64,
+            info.read + info.dropped + info.purged + info.queued as u64,
             "{info:?}"
         );
         info
@@ -633,6 +679,88 @@ fn step(run: &mut Run, op: &Op) {
             let pipe = ipcm_pipe_lookup_by_id(id);
             assert!(pipe.is_null() || ipcm_pipe_id(pipe) == id);
             assert_eq!(pipe.is_null(), info(id).is_none());
+        }
+        Op::Purge { who, id } => {
+            let mut purged = usize::MAX;
+            // SAFETY: a valid out-pointer.
+            let status = unsafe { ipcm_pipe_purge(thread_of(*who), run.id(id), &mut purged) };
+            check_status(status);
+            assert!(status != IPCM_STATUS_OK || purged != usize::MAX);
+        }
+        Op::Close { who, id } => check_status(ipcm_pipe_close(thread_of(*who), run.id(id))),
+        Op::WriteUrgent { thread, id, va: v, len: l } => {
+            let who = Who::Thread(*thread);
+            let mut ticket = UNTOUCHED;
+            // SAFETY: thread addresses are data for the hooks; the ticket
+            // out-pointer is valid.
+            let status = unsafe {
+                ipcm_pipe_write_urgent(thread_of(who), run.id(id), va(v), len(l), &mut ticket)
+            };
+            after_call(run, who, status, Some(ticket));
+        }
+        Op::Numbered {
+            thread,
+            id,
+            va: v,
+            len_va,
+            seq_va,
+            after,
+            index,
+            how,
+        } => {
+            let who = Who::Thread(*thread);
+            let (t, id) = (thread_of(who), run.id(id));
+            let (buf, len_out, seq_out) = (va(v), va(len_va).cast(), va(seq_va).cast());
+            let mut ticket = UNTOUCHED;
+            // SAFETY: thread addresses are data for the hooks.
+            let (status, ticket) = unsafe {
+                match how % 3 {
+                    0 => (ipcm_pipe_read_seq(t, id, buf, len_out, seq_out, &mut ticket), Some(ticket)),
+                    1 => (
+                        ipcm_pipe_peek_newer(t, id, *after, buf, len_out, seq_out, &mut ticket),
+                        Some(ticket),
+                    ),
+                    _ => (
+                        ipcm_pipe_peek_at(t, id, usize::from(*index), buf, len_out, seq_out),
+                        None,
+                    ),
+                }
+            };
+            after_call(run, who, status, ticket);
+        }
+        Op::Select { thread, members } => {
+            let who = Who::Thread(*thread);
+            let ops: Vec<ipcm_select_op_t> = members
+                .iter()
+                .take(IPCM_SELECT_MAX + 1)
+                .map(|(kind, id, buf, len_out, l)| ipcm_select_op_t {
+                    kind: c_int::from(*kind),
+                    pipe: run.id(id),
+                    buf: va(buf),
+                    len_out: va(len_out).cast(),
+                    len: len(l),
+                })
+                .collect();
+            let group = group_of(*thread);
+            let (mut index, mut status_out, mut ticket) = (usize::MAX, -1, UNTOUCHED);
+            // SAFETY: `ops` holds ops.len() entries; the group is live; the
+            // out-pointers are valid.
+            let status = unsafe {
+                ipcm_select(
+                    thread_of(who),
+                    group,
+                    ops.as_ptr(),
+                    ops.len(),
+                    &mut index,
+                    &mut status_out,
+                    &mut ticket,
+                )
+            };
+            if status == IPCM_STATUS_OK {
+                assert!(index < ops.len(), "completed member {index} of {}", ops.len());
+                check_status(status_out);
+            }
+            after_call(run, who, status, Some(ticket));
         }
         Op::Poke {
             thread,

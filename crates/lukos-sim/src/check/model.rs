@@ -79,6 +79,8 @@ impl ModelPipe {
             written: self.written,
             read: self.read,
             dropped: self.dropped,
+            purged: 0,
+            closed: false,
         }
     }
 
