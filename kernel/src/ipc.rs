@@ -86,6 +86,7 @@ const _: () = {
         (Status::BadParam, abi::BAD_PARAM),
         (Status::AlreadyPending, abi::ALREADY_PENDING),
         (Status::NoMemory, abi::NO_MEMORY),
+        (Status::Closed, abi::CLOSED),
     ];
     assert!(pairs.len() == Status::ALL.len());
     let mut i = 0;

@@ -92,6 +92,8 @@ pub mod status {
     pub const ALREADY_PENDING: u64 = 13;
     /// Out of memory.
     pub const NO_MEMORY: u64 = 14;
+    /// The pipe is closed: writes fail, reads fail once it is drained.
+    pub const CLOSED: u64 = 15;
     /// Unknown system-call number (kernel-only code, beyond the IPCM's).
     pub const NO_SYSCALL: u64 = 100;
 
@@ -113,6 +115,7 @@ pub mod status {
             BAD_PARAM => "BAD_PARAM",
             ALREADY_PENDING => "ALREADY_PENDING",
             NO_MEMORY => "NO_MEMORY",
+            CLOSED => "CLOSED",
             NO_SYSCALL => "NO_SYSCALL",
             _ => "UNKNOWN",
         }
