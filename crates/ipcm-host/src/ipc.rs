@@ -152,6 +152,7 @@ impl Ipc {
             // Make the manager's loom locks in this thread (see sync.rs).
             let _ = ipc.shared.ipcm.pipe_count();
             let _ = current(|me| ipc.shared.ipcm.is_pending(me));
+            ipc.shared.ipcm.touch_locks();
             ipc.shared.handles.touch();
         }
         ipc

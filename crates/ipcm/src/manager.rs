@@ -273,6 +273,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.pending.contains(thread)
     }
 
+    /// Use every lock of the pending-thread state once from this thread
+    /// (loom builds only): a runtime whose loom locks are made on first use
+    /// calls it in the thread that built the manager, before sharing it.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn touch_locks(&self) {
+        self.pending.touch();
+    }
+
     /// Write `len` bytes at `src` in `thread`'s address space as one message.
     /// Blocks (returns [`Progress::Blocked`]) while the pipe is full, unless
     /// it discards the oldest message.

@@ -106,6 +106,16 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
             % SHARDS
     }
 
+    /// Lock every shard once. Under loom a hosted lock is made on first
+    /// use, and loom does not see that as synchronization, so the thread
+    /// that builds the manager must use each lock before sharing it.
+    #[cfg(loom)]
+    pub(crate) fn touch(&self) {
+        for shard in &self.shards {
+            drop(shard.lock());
+        }
+    }
+
     /// Whether `thread` has a pending operation. Cheap while no thread
     /// waits anywhere (one load).
     #[inline(always)]
