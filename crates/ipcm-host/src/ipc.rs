@@ -310,7 +310,7 @@ impl<'a> PipeBuilder<'a> {
     pub fn create(self) -> Result<Pipe, Error> {
         if self.msg_size == 0 {
             return Err(Error::bad_param(format!(
-                "msg_size is 0 (depth {}): it must be at least 1",
+                "msg_size is 0 and depth is {}: msg_size must be at least 1",
                 self.depth
             )));
         }
