@@ -52,4 +52,6 @@ if [ "$what" = core ]; then
     # The no-op kernel's hook calls alone (copy in, copy out, length out).
     copies=$(( ($(count 110000 copies) - $(count 10000 copies)) / 100000 ))
     echo "  of which the kernel's copies: ${copies}; the core itself: $(( (high - low) / 100000 - copies ))"
+    by_id=$(( ($(count 110000 by-id) - $(count 10000 by-id)) / 100000 ))
+    echo "  the same pairs by id: ${by_id} instructions (by id / by handle = $(awk "BEGIN { printf \"%.2f\", ${by_id} / ((${high} - ${low}) / 100000) }"))"
 fi

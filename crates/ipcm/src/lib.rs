@@ -71,6 +71,7 @@
 extern crate alloc;
 
 mod flags;
+mod handle;
 mod id;
 mod kernel;
 mod manager;
@@ -93,10 +94,11 @@ pub mod testing;
 pub mod design {}
 
 pub use flags::PipeFlags;
+pub use handle::PipeHandle;
 pub use id::PipeId;
 pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
-pub use pipe::{Pipe, PipeInfo, Received, Written};
+pub use pipe::{PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
 pub use select::{SELECT_MAX, SelectGroup, SelectOp, Selected};
 pub use slots::MAX_PIPES;

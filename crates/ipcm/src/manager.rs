@@ -17,9 +17,11 @@
 //! operations and never leaves its own to someone else; and nothing is
 //! allocated: each record was reserved when its thread blocked.
 
-use alloc::sync::Arc;
+use core::ops::Deref;
+
 use lock_api::{Mutex, MutexGuard, RawMutex};
 
+use crate::handle::PipeHandle;
 use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Received, Sink, Source, Written};
@@ -36,8 +38,41 @@ mod select;
 /// acquisition before it wakes them (on its stack, so kept small).
 const WAKE_BATCH: usize = 8;
 
-/// A shared handle to a pipe; see [`Ipcm::open`].
-pub type PipeRef<R, K> = Arc<Pipe<R, <K as Kernel>::Thread>>;
+/// A handle to a pipe of a manager with kernel `K`; see [`Ipcm::open`].
+pub type PipeRef<R, K> = PipeHandle<R, <K as Kernel>::Thread>;
+
+/// A pipe found in the by-id table: its header, the id it was found by,
+/// and the status a call ends with if the header no longer holds that
+/// pipe when the call commits (`NotFound` by id, `Destroyed` by handle).
+/// Derefs to the header; [`id`](Self::id) is the id looked up.
+pub(crate) struct Opened<'a, R: RawMutex, T> {
+    pipe: &'a Pipe<R, T>,
+    id: PipeId,
+    gone: Status,
+}
+
+impl<R: RawMutex, T> Opened<'_, R, T> {
+    /// The id the pipe was looked up by (the header's may have changed).
+    #[inline(always)]
+    pub(crate) fn id(&self) -> PipeId {
+        self.id
+    }
+
+    /// Whether the header still holds the pipe looked up.
+    #[inline(always)]
+    fn is_current(&self) -> bool {
+        self.pipe.holds(self.id)
+    }
+}
+
+impl<R: RawMutex, T> Deref for Opened<'_, R, T> {
+    type Target = Pipe<R, T>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Pipe<R, T> {
+        self.pipe
+    }
+}
 
 /// The outcome of a call that may block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,13 +173,13 @@ impl CancelReason {
     }
 }
 
-/// Which pipe an operation is for: an id (looked up in the registry) or a
-/// handle already held (no registry lock taken).
+/// Which pipe an operation is for: an id or a handle. Both are looked up
+/// the same way (one lock-free look at the by-id table).
 pub enum Target<'a, R: RawMutex, T> {
     /// Look the pipe up by id; a stale or unknown id is `NotFound`.
     Id(PipeId),
     /// A pipe already opened; a destroyed one is `Destroyed`.
-    Pipe(&'a Pipe<R, T>),
+    Pipe(&'a PipeHandle<R, T>),
 }
 
 impl<R: RawMutex, T> From<PipeId> for Target<'_, R, T> {
@@ -153,14 +188,8 @@ impl<R: RawMutex, T> From<PipeId> for Target<'_, R, T> {
     }
 }
 
-impl<'a, R: RawMutex, T> From<&'a Pipe<R, T>> for Target<'a, R, T> {
-    fn from(pipe: &'a Pipe<R, T>) -> Self {
-        Target::Pipe(pipe)
-    }
-}
-
-impl<'a, R: RawMutex, T> From<&'a Arc<Pipe<R, T>>> for Target<'a, R, T> {
-    fn from(pipe: &'a Arc<Pipe<R, T>>) -> Self {
+impl<'a, R: RawMutex, T> From<&'a PipeHandle<R, T>> for Target<'a, R, T> {
+    fn from(pipe: &'a PipeHandle<R, T>) -> Self {
         Target::Pipe(pipe)
     }
 }
@@ -174,9 +203,9 @@ pub struct Ipcm<R: RawMutex, K: Kernel> {
     kernel: K,
     /// Names, free slots and generations; taken by create, destroy and
     /// lookup by name only.
-    registry: Mutex<R, Registry<Pipe<R, K::Thread>>>,
-    /// The live pipes by id, read without a shared lock.
-    by_id: SlotTable<R, Pipe<R, K::Thread>>,
+    registry: Mutex<R, Registry>,
+    /// The pipe headers by slot, read without a lock.
+    by_id: SlotTable<Pipe<R, K::Thread>>,
     /// The pending operation of each thread that has one, sharded by
     /// thread. An entry leaves just before its thread is woken.
     pending: PendingThreads<R, K::Thread>,
@@ -189,7 +218,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         Ipcm {
             kernel,
             registry: Mutex::new(Registry::new()),
-            by_id: SlotTable::new(),
+            by_id: SlotTable::new(Pipe::vacant),
             pending: PendingThreads::new(),
         }
     }
@@ -229,17 +258,20 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             return Err(Status::BadParam);
         }
         // Allocate the store before taking the registry lock.
-        let ring = Ring::new(msg_size, max_msgs)?;
+        let store = Ring::allocate(msg_size, max_msgs)?;
         let mut registry = self.registry.lock();
-        let id = registry.insert(
+        registry.insert(
             name,
-            |index| self.by_id.reserve(index),
-            |id, name| Pipe::new(id, name, owner, flags, ring),
-        )?;
-        if let Some(pipe) = registry.get(id) {
-            self.by_id.publish(pipe.clone());
-        }
-        Ok(id)
+            |index| self.by_id.reserve(index).map(drop),
+            |id| {
+                let header = self.by_id.get(id.index()).ok_or(Status::NoMemory)?;
+                // A free slot's header is vacant (a destroy releases the
+                // slot only after vacating it).
+                header
+                    .revive(id, name, owner, flags, store)
+                    .map_err(|_| Status::NoMemory)
+            },
+        )
     }
 
     /// The id of the live pipe called `name`.
@@ -259,7 +291,29 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// # Errors
     /// `NotFound` for an unknown or stale id.
     pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
-        self.by_id.get(id).ok_or(Status::NotFound)
+        let pipe = self.find(id, Status::NotFound)?;
+        // The settings change only under the name's lock, with the id.
+        let name = pipe.name.lock();
+        if !pipe.is_current() {
+            return Err(Status::NotFound);
+        }
+        Ok(PipeHandle::new(
+            id,
+            *name,
+            pipe.owner(),
+            pipe.flags(),
+            pipe.msg_size(),
+            pipe.max_msgs(),
+        ))
+    }
+
+    /// The header holding pipe `id` now, lock-free; `gone` if none does.
+    #[inline(always)]
+    fn find(&self, id: PipeId, gone: Status) -> Result<Opened<'_, R, K::Thread>, Status> {
+        match self.by_id.get(id.index()) {
+            Some(pipe) if pipe.holds(id) => Ok(Opened { pipe, id, gone }),
+            _ => Err(gone),
+        }
     }
 
     /// How many pipes exist.
@@ -491,9 +545,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            if let Some(result) =
-                pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard, false)
-            {
+            if let Some(result) = pipe.fast_write(
+                pipe.id(),
+                &self.kernel,
+                &Source::Kernel(msg),
+                discard,
+                false,
+            ) {
                 return result;
             }
             self.locked(pipe, |state, ring| {
@@ -570,7 +628,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         ticket: Ticket,
         reason: CancelReason,
     ) -> Result<(), Status> {
-        let pipe = self.open(ticket.pipe())?;
+        let pipe = self.find(ticket.pipe(), Status::NotFound)?;
         self.locked(&pipe, |state, _| {
             if state.cancel(thread, ticket.slot(), ticket.seq(), reason.status()) {
                 Ok(())
@@ -598,16 +656,25 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         };
         let pipe = {
             let mut registry = self.registry.lock();
-            let pipe = registry.get(id).cloned().ok_or(Status::NotFound)?;
+            if !registry.contains(id) {
+                return Err(Status::NotFound);
+            }
+            let pipe = self.find(id, Status::NotFound)?;
             pipe.check_owner(process)?;
-            registry.remove(id, pipe.name());
-            self.by_id.clear(id);
+            let name = *pipe.name.lock();
+            // The slot is not reused before `release` below.
+            registry.remove(id, name.as_str());
             pipe
         };
-        self.locked(&pipe, |state, ring| {
+        let destroyed = self.locked(&pipe, |state, ring| {
             state.destroy(ring);
+            pipe.vacate();
             Ok(())
-        })
+        });
+        // Every waiter is woken: the header holds nothing of this pipe
+        // that any call still needs, so a create may reuse it.
+        self.registry.lock().release(id);
+        destroyed
     }
 
     /// A snapshot of the pipe's sizes, flags, contents, waiters and counters.
@@ -629,22 +696,23 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         })
     }
 
-    #[inline]
+    /// Run `f` on the pipe `target` names, found lock-free. An error of
+    /// `f` from a pipe destroyed meanwhile is that of a destroyed pipe.
+    #[inline(always)]
     fn with_pipe<T>(
         &self,
         target: Target<'_, R, K::Thread>,
-        f: impl FnOnce(&Pipe<R, K::Thread>) -> Result<T, Status>,
+        f: impl FnOnce(&Opened<'_, R, K::Thread>) -> Result<T, Status>,
     ) -> Result<T, Status> {
-        // One call of `f`, so that it is inlined here.
-        let opened;
-        let pipe = match target {
-            Target::Pipe(pipe) => pipe,
-            Target::Id(id) => {
-                opened = self.open(id)?;
-                &*opened
-            }
+        let (id, gone) = match target {
+            Target::Id(id) => (id, Status::NotFound),
+            Target::Pipe(handle) => (handle.id(), Status::Destroyed),
         };
-        f(pipe)
+        let pipe = self.find(id, gone)?;
+        match f(&pipe) {
+            Err(status) if status != gone && !pipe.is_current() => Err(gone),
+            result => result,
+        }
     }
 
     /// Run `f` on the pipe's state under its lock with both ends of its
@@ -656,10 +724,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     #[inline]
     fn locked<T>(
         &self,
-        pipe: &Pipe<R, K::Thread>,
+        pipe: &Opened<'_, R, K::Thread>,
         f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
+        if !pipe.is_current() {
+            return Err(pipe.gone);
+        }
         let Ok(mut ring) = pipe.ring.hold() else {
             return Err(Status::Destroyed);
         };
@@ -680,11 +751,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// asked after the lock is released, before each wake).
     fn locked_reporting<T>(
         &self,
-        pipe: &Pipe<R, K::Thread>,
+        pipe: &Opened<'_, R, K::Thread>,
         than: Priority,
         f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
     ) -> (Result<T, Status>, bool) {
         let mut state = pipe.state.lock();
+        if !pipe.is_current() {
+            return (Err(pipe.gone), false);
+        }
         let Ok(mut ring) = pipe.ring.hold() else {
             return (Err(Status::Destroyed), false);
         };
@@ -708,7 +782,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     #[cold]
     fn wake_finished(
         &self,
-        pipe: &Pipe<R, K::Thread>,
+        pipe: &Opened<'_, R, K::Thread>,
         state: MutexGuard<'_, R, PipeState<K::Thread>>,
         mut chain: Chain,
         than: Option<Priority>,
@@ -772,7 +846,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             let may_block = would_block.is_some();
             // An urgent write changes the front: the slow path does it.
             if !urgent
-                && let Some(result) = pipe.fast_write(&self.kernel, &source, discard, may_block)
+                && let Some(result) =
+                    pipe.fast_write(pipe.id(), &self.kernel, &source, discard, may_block)
             {
                 return result.map(done);
             }
@@ -818,7 +893,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             let may_block = would_block.is_some();
             let consume = how == How::Read;
             if !matches!(how, How::PeekNewer(_))
-                && let Some(result) = pipe.fast_read(&self.kernel, sink, consume, may_block)
+                && let Some(result) =
+                    pipe.fast_read(pipe.id(), &self.kernel, sink, consume, may_block)
             {
                 return result.map(done);
             }
@@ -852,9 +928,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         consume: bool,
     ) -> Result<Received, Status> {
         self.with_pipe(target, |pipe| {
-            if let Some(result) =
-                pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), consume, false)
-            {
+            if let Some(result) = pipe.fast_read(
+                pipe.id(),
+                &self.kernel,
+                Sink::Kernel(&mut *buf),
+                consume,
+                false,
+            ) {
                 return result;
             }
             self.locked(pipe, |state, ring| {

@@ -13,27 +13,30 @@
 //! unlocking and wakes, after unlocking and before it returns. So the only
 //! hooks called under the lock are the bounded copies.
 
-use alloc::boxed::Box;
-
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::{Held, Miss, Ring};
+use crate::ring::{Held, Miss, NewStore, Ring};
 use crate::select::{Member, SelectGroup};
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
-/// A pipe, shared between the registry and any handles to it.
+/// The header of a pipe slot: type-stable, it lives as long as the
+/// manager and holds the slot's pipes one after another (see
+/// [`crate::slots`]). Its id says which pipe it holds now.
 ///
-/// Obtain one with [`Ipcm::open`](crate::Ipcm::open); pass it to the
-/// manager's operations instead of an id to skip the registry lookup.
-pub struct Pipe<R: RawMutex, T> {
-    id: PipeId,
-    name: Option<Box<str>>,
-    owner: ProcessId,
-    flags: PipeFlags,
-    msg_size: usize,
-    max_msgs: usize,
+/// The id, owner and flags change only at a create or destroy, under
+/// `state`'s lock and `name`'s; a call that found the header lock-free by
+/// id checks the id again where it commits (after taking a ring end, or
+/// under `state`'s lock), so it never acts on a later pipe of the slot.
+pub(crate) struct Pipe<R: RawMutex, T> {
+    /// The raw id of the pipe held now, or [`VACANT`].
+    id: AtomicUsize,
+    owner: AtomicU64,
+    flags: AtomicU32,
+    /// The name, read by [`Ipcm::open`](crate::Ipcm::open) (the id is
+    /// checked under this lock too).
+    pub(crate) name: Mutex<R, crate::handle::Name>,
     /// Set (under `state`'s lock) when the pipe is closed, for the fast
     /// path's empty answer (see [`fast_read`](Self::fast_read)).
     pub(crate) closed: core::sync::atomic::AtomicBool,
@@ -42,61 +45,102 @@ pub struct Pipe<R: RawMutex, T> {
     pub(crate) state: Mutex<R, PipeState<T>>,
 }
 
+/// The id of a header that holds no pipe (no id is 0).
+const VACANT: usize = 0;
+
+#[cfg(not(loom))]
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
 impl<R: RawMutex, T> Pipe<R, T> {
-    pub(crate) fn new(
-        id: PipeId,
-        name: Option<Box<str>>,
-        owner: ProcessId,
-        flags: PipeFlags,
-        ring: Ring,
-    ) -> Self {
+    /// A header holding no pipe (its ring is dead).
+    pub(crate) fn vacant() -> Self {
         Pipe {
-            id,
-            name,
-            owner,
-            flags,
-            msg_size: ring.msg_size(),
-            max_msgs: ring.capacity(),
+            id: AtomicUsize::new(VACANT),
+            owner: AtomicU64::new(0),
+            flags: AtomicU32::new(0),
+            name: Mutex::new(crate::handle::Name::default()),
             closed: core::sync::atomic::AtomicBool::new(false),
-            ring,
+            ring: Ring::vacant(),
             state: Mutex::new(PipeState::new()),
         }
     }
 
-    /// The pipe's id (stays the same for its whole life, never reused).
-    #[must_use]
-    pub fn id(&self) -> PipeId {
-        self.id
+    /// Make this vacant header hold the new pipe `id` (the caller holds
+    /// the registry lock, so no other create or destroy runs on it).
+    ///
+    /// # Errors
+    /// `store` back if the header is not vacant (nothing changed).
+    pub(crate) fn revive(
+        &self,
+        id: PipeId,
+        name: Option<&str>,
+        owner: ProcessId,
+        flags: PipeFlags,
+        store: NewStore,
+    ) -> Result<(), NewStore> {
+        let mut state = self.state.lock();
+        let mut held_name = self.name.lock();
+        if self.id.load(Ordering::Relaxed) != VACANT {
+            return Err(store);
+        }
+        self.ring.revive(store)?;
+        // The wait table stays: a call that finished operations of the
+        // previous pipe may still be taking their records back.
+        state.revive();
+        *held_name = crate::handle::Name::new(name.unwrap_or(""));
+        self.owner.store(owner.0, Ordering::Relaxed);
+        self.flags.store(flags.bits(), Ordering::Relaxed);
+        self.closed
+            .store(false, core::sync::atomic::Ordering::Relaxed);
+        // Release: a lookup that reads this id sees the pipe's settings.
+        self.id.store(id.to_raw(), Ordering::Release);
+        Ok(())
     }
 
-    /// The pipe's name, if it was created with one.
-    #[must_use]
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+    /// Mark the header as holding no pipe; the caller holds `state`'s lock
+    /// and has destroyed the ring.
+    pub(crate) fn vacate(&self) {
+        let _name = self.name.lock();
+        self.id.store(VACANT, Ordering::Release);
+    }
+
+    /// The pipe's id (stays the same for its whole life, never reused).
+    #[inline(always)]
+    pub(crate) fn id(&self) -> PipeId {
+        PipeId::from_raw(self.id.load(Ordering::Relaxed))
+    }
+
+    /// Whether the header holds pipe `id` now (Acquire: then its settings
+    /// are those of `id`).
+    #[inline(always)]
+    pub(crate) fn holds(&self, id: PipeId) -> bool {
+        self.id.load(Ordering::Acquire) == id.to_raw()
     }
 
     /// The process that created the pipe.
-    #[must_use]
-    pub fn owner(&self) -> ProcessId {
-        self.owner
+    #[inline(always)]
+    pub(crate) fn owner(&self) -> ProcessId {
+        ProcessId(self.owner.load(Ordering::Relaxed))
     }
 
     /// The flags the pipe was created with.
-    #[must_use]
-    pub fn flags(&self) -> PipeFlags {
-        self.flags
+    #[inline(always)]
+    pub(crate) fn flags(&self) -> PipeFlags {
+        PipeFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
     }
 
     /// The largest message, in bytes.
-    #[must_use]
-    pub fn msg_size(&self) -> usize {
-        self.msg_size
+    #[inline(always)]
+    pub(crate) fn msg_size(&self) -> usize {
+        self.ring.msg_size()
     }
 
     /// How many messages the pipe holds when full.
-    #[must_use]
-    pub fn max_msgs(&self) -> usize {
-        self.max_msgs
+    #[inline(always)]
+    pub(crate) fn max_msgs(&self) -> usize {
+        self.ring.capacity()
     }
 
     /// Whether `caller` passes the owner-only check `restriction`
@@ -109,11 +153,11 @@ impl<R: RawMutex, T> Pipe<R, T> {
         caller: Caller<'_, T>,
         restriction: PipeFlags,
     ) -> Result<(), Status> {
-        let restricted = restriction.is_empty() || self.flags.intersects(restriction);
+        let restricted = restriction.is_empty() || self.flags().intersects(restriction);
         match caller {
             Caller::Kernel => Ok(()),
             Caller::Thread(_) if !restricted => Ok(()),
-            Caller::Thread(thread) if kernel.process_of(thread) == self.owner => Ok(()),
+            Caller::Thread(thread) if kernel.process_of(thread) == self.owner() => Ok(()),
             Caller::Thread(_) => Err(Status::Denied),
         }
     }
@@ -123,7 +167,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
     pub(crate) fn check_owner(&self, process: Option<ProcessId>) -> Result<(), Status> {
         match process {
             None => Ok(()),
-            Some(process) if process == self.owner => Ok(()),
+            Some(process) if process == self.owner() => Ok(()),
             Some(_) => Err(Status::Denied),
         }
     }
@@ -131,7 +175,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
     /// the pipe is closed or a rendezvous pipe.
     #[cold]
     fn empty_is_special(&self) -> bool {
-        self.max_msgs == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
+        self.max_msgs() == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// Write without the lock, when the pipe has no waiter. `None`: take
@@ -142,13 +186,14 @@ impl<R: RawMutex, T> Pipe<R, T> {
     #[inline(always)]
     pub(crate) fn fast_write<K: Kernel<Thread = T>>(
         &self,
+        id: PipeId,
         kernel: &K,
         src: &Source<'_, T>,
         discard: bool,
         may_block: bool,
     ) -> Option<Result<Written, Status>> {
         let len = src.len();
-        if len > self.msg_size {
+        if len > self.msg_size() {
             // `TooLarge`, unless destroyed: the slow path says which.
             return None;
         }
@@ -157,6 +202,11 @@ impl<R: RawMutex, T> Pipe<R, T> {
             Err(Miss::Full) if !may_block => return Some(Err(Status::Full)),
             Err(_) => return None,
         };
+        // A destroy and a create may have reused the header since the
+        // lookup: the slow path tells which status.
+        if !self.holds(id) {
+            return None;
+        }
         debug_assert!(discard || !writer.is_full());
         if src.fetch(kernel, writer.staging_mut(len)).is_err() {
             return Some(Err(Status::BadAddress));
@@ -174,13 +224,14 @@ impl<R: RawMutex, T> Pipe<R, T> {
     #[inline(always)]
     pub(crate) fn fast_read<K: Kernel<Thread = T>>(
         &self,
+        id: PipeId,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
         may_block: bool,
     ) -> Option<Result<Received, Status>> {
         if let Sink::Kernel(buf) = &sink
-            && buf.len() < self.msg_size
+            && buf.len() < self.msg_size()
         {
             // `BadParam`, unless destroyed: the slow path says which.
             return None;
@@ -196,6 +247,10 @@ impl<R: RawMutex, T> Pipe<R, T> {
             }
             Err(_) => return None,
         };
+        // As in `fast_write`, before the front is read.
+        if !self.holds(id) {
+            return None;
+        }
         let msg = reader.front();
         let len = msg.len();
         let seq = reader.front_seq();
@@ -206,12 +261,6 @@ impl<R: RawMutex, T> Pipe<R, T> {
             reader.pop();
         }
         Some(Ok(Received { len, seq }))
-    }
-}
-
-impl<R: RawMutex, T> crate::slots::HasId for Pipe<R, T> {
-    fn id(&self) -> PipeId {
-        self.id
     }
 }
 
@@ -415,6 +464,15 @@ impl<T> PipeState<T> {
             closed: false,
             purged: 0,
         }
+    }
+
+    /// Ready for the slot's next pipe: everything but the wait table
+    /// (whose records of the destroyed pipe are all finished, and some
+    /// may still be in a finishing call's chain) starts afresh.
+    fn revive(&mut self) {
+        self.destroyed = false;
+        self.closed = false;
+        self.purged = 0;
     }
 
     /// Whether the lock holder finished any pending operation.

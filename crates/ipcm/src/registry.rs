@@ -1,7 +1,6 @@
 //! Which pipes exist: O(1) lookup by id, O(log n) by name, ids never reused.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::id::{MAX_GENERATION, MAX_SLOTS};
@@ -33,15 +32,18 @@ fn try_box_str(name: &str) -> Result<Box<str>, Status> {
     Ok(owned.into_boxed_str())
 }
 
-struct Slot<P> {
+#[derive(Clone, Copy)]
+struct Slot {
     /// Generation of the current (or next) pipe in this slot, >= 1.
     generation: usize,
-    pipe: Option<Arc<P>>,
+    /// A live pipe is in the slot.
+    used: bool,
 }
 
-/// Every live pipe, by id and by name.
-pub(crate) struct Registry<P> {
-    slots: Vec<Slot<P>>,
+/// Which pipes exist: free slots, generations and names. The pipes
+/// themselves are in the by-id table ([`crate::slots`]).
+pub(crate) struct Registry {
+    slots: Vec<Slot>,
     /// Slots without a pipe whose generation can still grow.
     free: Vec<usize>,
     /// Sorted by name.
@@ -50,7 +52,7 @@ pub(crate) struct Registry<P> {
     live: usize,
 }
 
-impl<P> Registry<P> {
+impl Registry {
     pub(crate) const fn new() -> Self {
         Registry {
             slots: Vec::new(),
@@ -60,13 +62,11 @@ impl<P> Registry<P> {
         }
     }
 
-    pub(crate) fn get(&self, id: PipeId) -> Option<&Arc<P>> {
-        let slot = self.slots.get(id.index())?;
-        if slot.generation == id.generation() {
-            slot.pipe.as_ref()
-        } else {
-            None
-        }
+    /// Whether `id` is a live pipe.
+    pub(crate) fn contains(&self, id: PipeId) -> bool {
+        self.slots
+            .get(id.index())
+            .is_some_and(|slot| slot.used && slot.generation == id.generation())
     }
 
     pub(crate) fn id_by_name(&self, name: &str) -> Option<PipeId> {
@@ -74,17 +74,18 @@ impl<P> Registry<P> {
         Some(self.names[at].1)
     }
 
-    /// Add a pipe built by `make` for its new id. `reserve` is told the
-    /// slot index first and may refuse it (the by-id table cannot hold it).
+    /// Add a pipe: `reserve` is told the slot index first and may refuse
+    /// it (the by-id table cannot hold it); `make` then builds the pipe
+    /// for its new id and may fail too.
     ///
     /// # Errors
     /// `NameTaken`, or `NoMemory` when the tables cannot grow (or every id
-    /// is used up), or `reserve`'s error; nothing changed then.
+    /// is used up), or `reserve`'s or `make`'s error; nothing changed then.
     pub(crate) fn insert(
         &mut self,
         name: Option<&str>,
         reserve: impl FnOnce(usize) -> Result<(), Status>,
-        make: impl FnOnce(PipeId, Option<Box<str>>) -> P,
+        make: impl FnOnce(PipeId) -> Result<(), Status>,
     ) -> Result<PipeId, Status> {
         let name_at = match name {
             Some(name) => match self.names.binary_search_by(|(n, _)| (**n).cmp(name)) {
@@ -93,14 +94,14 @@ impl<P> Registry<P> {
             },
             None => None,
         };
-        // Two copies of the name (the pipe's and the index's), both
-        // allocated fallibly before anything changes.
-        let (owned_name, indexed_name) = match name {
+        // The index's copy of the name, allocated fallibly before anything
+        // changes (the pipe keeps its own inline).
+        let indexed_name = match name {
             Some(name) => {
                 self.names.try_reserve(1).map_err(|_| Status::NoMemory)?;
-                (Some(try_box_str(name)?), Some(try_box_str(name)?))
+                Some(try_box_str(name)?)
             }
-            None => (None, None),
+            None => None,
         };
         let (index, reused) = match self.free.pop() {
             Some(index) => (index, true),
@@ -115,12 +116,13 @@ impl<P> Registry<P> {
                     .map_err(|_| Status::NoMemory)?;
                 self.slots.push(Slot {
                     generation: 1,
-                    pipe: None,
+                    used: false,
                 });
                 (self.slots.len() - 1, false)
             }
         };
-        if let Err(status) = reserve(index) {
+        let id = PipeId::new(index, self.slots[index].generation);
+        if let Err(status) = reserve(index).and_then(|()| make(id)) {
             // Undo the slot choice: the free list has room for every slot.
             if reused {
                 self.free.push(index);
@@ -129,37 +131,43 @@ impl<P> Registry<P> {
             }
             return Err(status);
         }
-        let id = PipeId::new(index, self.slots[index].generation);
-        // The one allocation that cannot be fallible on stable Rust
-        // (`Arc::try_new` is unstable); see the crate's `alloc_failure`
-        // test, which names it.
-        let pipe = Arc::new(make(id, owned_name));
         if let (Some(at), Some(name)) = (name_at, indexed_name) {
             self.names.insert(at, (name, id));
         }
-        self.slots[index].pipe = Some(pipe);
+        self.slots[index].used = true;
         self.live += 1;
         Ok(id)
     }
 
-    /// Remove the pipe `id` (and its name); its slot gets a new generation.
-    pub(crate) fn remove(&mut self, id: PipeId, name: Option<&str>) -> Option<Arc<P>> {
-        self.get(id)?;
+    /// Remove the pipe `id` (and its name `name`); its slot gets a new
+    /// generation but is not reused before [`release`](Self::release).
+    /// Returns whether `id` was live.
+    pub(crate) fn remove(&mut self, id: PipeId, name: Option<&str>) -> bool {
+        if !self.contains(id) {
+            return false;
+        }
         let slot = &mut self.slots[id.index()];
-        let pipe = slot.pipe.take();
+        slot.used = false;
+        slot.generation = slot.generation.saturating_add(1);
         self.live -= 1;
         if let Some(name) = name
             && let Ok(at) = self.names.binary_search_by(|(n, _)| (**n).cmp(name))
         {
             self.names.remove(at);
         }
-        if slot.generation < MAX_GENERATION {
-            slot.generation += 1;
+        true
+    }
+
+    /// Let creates reuse the slot of `id`, removed before (once the pipe's
+    /// header holds nothing any call of the destroy still needs).
+    pub(crate) fn release(&mut self, id: PipeId) {
+        let index = id.index();
+        // A slot past its last generation is retired: its ids are never
+        // handed out again.
+        if self.slots[index].generation <= MAX_GENERATION && !self.slots[index].used {
             // Capacity reserved when the slot was created.
-            self.free.push(id.index());
+            self.free.push(index);
         }
-        // else: the slot is retired, so its ids are never handed out again.
-        pipe
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -171,32 +179,58 @@ impl<P> Registry<P> {
 mod tests {
     use super::*;
 
+    fn add(registry: &mut Registry, name: Option<&str>) -> Result<PipeId, Status> {
+        registry.insert(name, |_| Ok(()), |_| Ok(()))
+    }
+
+    fn destroy(registry: &mut Registry, id: PipeId, name: Option<&str>) -> bool {
+        let removed = registry.remove(id, name);
+        if removed {
+            registry.release(id);
+        }
+        removed
+    }
+
     #[test]
     fn stale_ids_never_reach_a_new_pipe() {
         let mut registry = Registry::new();
-        let first = registry.insert(Some("a"), |_| Ok(()), |_, _| 1).unwrap();
-        assert!(registry.remove(first, Some("a")).is_some());
-        let second = registry.insert(Some("a"), |_| Ok(()), |_, _| 2).unwrap();
+        let first = add(&mut registry, Some("a")).unwrap();
+        assert!(destroy(&mut registry, first, Some("a")));
+        let second = add(&mut registry, Some("a")).unwrap();
         assert_eq!(first.index(), second.index());
         assert_ne!(first, second);
-        assert!(registry.get(first).is_none());
-        assert_eq!(registry.get(second).map(|p| **p), Some(2));
+        assert!(!registry.contains(first));
+        assert!(registry.contains(second));
         assert_eq!(registry.id_by_name("a"), Some(second));
+        assert!(
+            !registry.remove(first, Some("a")),
+            "a stale id removes nothing"
+        );
+        assert!(registry.contains(second));
+    }
+
+    #[test]
+    fn a_removed_slot_waits_for_its_release() {
+        let mut registry = Registry::new();
+        let first = add(&mut registry, None).unwrap();
+        assert!(registry.remove(first, None));
+        let second = add(&mut registry, None).unwrap();
+        assert_ne!(second.index(), first.index(), "not released yet");
+        registry.release(first);
+        let third = add(&mut registry, None).unwrap();
+        assert_eq!(third.index(), first.index());
     }
 
     #[test]
     fn names_are_unique_and_sorted_lookup_works() {
         let mut registry = Registry::new();
         for name in ["m", "c", "x", "a"] {
-            registry.insert(Some(name), |_| Ok(()), |_, _| ()).unwrap();
+            add(&mut registry, Some(name)).unwrap();
         }
-        assert_eq!(
-            registry.insert(Some("c"), |_| Ok(()), |_, _| ()),
-            Err(Status::NameTaken)
-        );
+        assert_eq!(add(&mut registry, Some("c")), Err(Status::NameTaken));
         for name in ["m", "c", "x", "a"] {
             let id = registry.id_by_name(name).unwrap();
-            assert!(registry.get(id).is_some());
+            assert!(registry.contains(id));
         }
         assert_eq!(registry.id_by_name("b"), None);
         assert_eq!(registry.len(), 4);
@@ -204,34 +238,36 @@ mod tests {
 
     #[test]
     fn a_slot_at_the_last_generation_is_retired() {
-        let mut registry: Registry<()> = Registry::new();
-        let id = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
+        let mut registry = Registry::new();
+        let id = add(&mut registry, None).unwrap();
         registry.slots[id.index()].generation = MAX_GENERATION;
         let last = PipeId::new(id.index(), MAX_GENERATION);
-        assert!(registry.remove(last, None).is_some());
-        let next = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
+        assert!(destroy(&mut registry, last, None));
+        let next = add(&mut registry, None).unwrap();
         assert_ne!(next.index(), id.index());
     }
 
     #[test]
     fn a_refused_slot_changes_nothing() {
-        let mut registry: Registry<()> = Registry::new();
-        let kept = registry
-            .insert(Some("kept"), |_| Ok(()), |_, _| ())
-            .unwrap();
+        let mut registry = Registry::new();
+        let kept = add(&mut registry, Some("kept")).unwrap();
         assert_eq!(
-            registry.insert(Some("new"), |_| Err(Status::NoMemory), |_, _| ()),
+            registry.insert(Some("new"), |_| Err(Status::NoMemory), |_| Ok(())),
             Err(Status::NoMemory)
         );
-        assert!(registry.remove(kept, Some("kept")).is_some());
         assert_eq!(
-            registry.insert(None, |_| Err(Status::NoMemory), |_, _| ()),
+            registry.insert(Some("new"), |_| Ok(()), |_| Err(Status::NoMemory)),
+            Err(Status::NoMemory)
+        );
+        assert!(destroy(&mut registry, kept, Some("kept")));
+        assert_eq!(
+            registry.insert(None, |_| Err(Status::NoMemory), |_| Ok(())),
             Err(Status::NoMemory),
             "a reused slot goes back on the free list"
         );
         assert_eq!(registry.len(), 0);
         assert_eq!(registry.id_by_name("new"), None);
-        let again = registry.insert(None, |_| Ok(()), |_, _| ()).unwrap();
+        let again = add(&mut registry, None).unwrap();
         assert_eq!(again.index(), kept.index());
         assert_eq!(registry.slots.len(), 1);
     }

@@ -166,9 +166,9 @@ struct End<C> {
 }
 
 impl<C: Default> End<C> {
-    fn new() -> Self {
+    fn new(word: usize) -> Self {
         End {
-            word: AtomicUsize::new(FREE),
+            word: AtomicUsize::new(word),
             counters: Cell::new(C::default()),
         }
     }
@@ -197,23 +197,40 @@ struct Store {
 pub(crate) struct Ring {
     tail: End<TailCounters>,
     head: End<HeadCounters>,
-    /// `None` once destroyed (invariant 7).
+    /// `None` while dead (invariant 7).
     store: Cell<Option<Store>>,
+    /// The sizes of the current store.
+    shape: Shape,
+}
+
+/// The sizes of a ring's store. Atomics (read `Relaxed`): the ring is
+/// reused for the next pipe of its slot, so a call that looked the old
+/// pipe up may read them while a create installs new ones; such a call
+/// then finds the pipe's id changed and drops what it read (see
+/// [`Ring::revive`]).
+///
+/// Marks are kept as they sit in an end word, shifted left past the state
+/// bits (so they wrap at `2^62` by themselves): `step` is a slot (of
+/// `HEADER + msg_size` bytes), `end` the whole store (`capacity + 2`
+/// slots), `lap` one lap (the store's size rounded up to a power of two),
+/// all in those units.
+struct Shape {
+    msg_size: AtomicUsize,
+    capacity: AtomicUsize,
+    step: AtomicUsize,
+    end: AtomicUsize,
+    lap: AtomicUsize,
+}
+
+/// A store allocated for a ring and its sizes, not yet installed: see
+/// [`Ring::allocate`] and [`Ring::revive`].
+pub(crate) struct NewStore {
+    store: Store,
     msg_size: usize,
     capacity: usize,
-    /// Bytes per slot: `HEADER + msg_size`.
-    stride: usize,
-    /// Bytes of the store: `(capacity + 2) * stride`.
-    total: usize,
-    /// Marks are kept as they sit in an end word, shifted left past the
-    /// state bits (so they wrap at `2^62` by themselves): `step` is a
-    /// slot, `end` the whole store, `lap` one lap
-    /// (`total.next_power_of_two()`), all in those units.
     step: usize,
     end: usize,
     lap: usize,
-    /// `lap - 1`: a mark's position bits (its state bits are clear).
-    lap_mask: usize,
 }
 
 // SAFETY: every cell of a `Ring` is reached only by the owner of the end
@@ -251,12 +268,39 @@ pub(crate) enum Miss {
 }
 
 impl Ring {
-    /// Allocate the whole store up front.
+    /// A ring with no store, dead (invariant 7) until [`revive`](Self::revive)d.
+    pub(crate) fn vacant() -> Ring {
+        Ring {
+            tail: End::new(DEAD_TAIL),
+            head: End::new(DEAD_HEAD),
+            store: Cell::new(None),
+            shape: Shape {
+                msg_size: AtomicUsize::new(0),
+                capacity: AtomicUsize::new(0),
+                step: AtomicUsize::new(0),
+                end: AtomicUsize::new(0),
+                lap: AtomicUsize::new(0),
+            },
+        }
+    }
+
+    /// A live ring with its store (tests; the manager allocates, then
+    /// revives a vacant ring).
+    #[cfg(test)]
+    pub(crate) fn new(msg_size: usize, capacity: usize) -> Result<Ring, Status> {
+        let ring = Ring::vacant();
+        if ring.revive(Ring::allocate(msg_size, capacity)?).is_err() {
+            unreachable!("a vacant ring is dead");
+        }
+        Ok(ring)
+    }
+
+    /// Allocate the whole store of a ring up front.
     ///
     /// # Errors
     /// [`Status::BadParam`] for zero sizes or a size that overflows,
     /// [`Status::NoMemory`] when the allocator refuses.
-    pub(crate) fn new(msg_size: usize, capacity: usize) -> Result<Ring, Status> {
+    pub(crate) fn allocate(msg_size: usize, capacity: usize) -> Result<NewStore, Status> {
         // A capacity of 0 is a rendezvous pipe (DESIGN §9): its two spare
         // slots make it always full and always empty, and its staging slot
         // carries hand-offs.
@@ -278,27 +322,103 @@ impl Ring {
             #[cfg(loom)]
             tracked: filled(slots, || Cell::new(()))?,
         };
-        Ok(Ring {
-            tail: End::new(),
-            head: End::new(),
-            store: Cell::new(Some(store)),
+        Ok(NewStore {
+            store,
             msg_size,
             capacity,
-            stride,
-            total,
             step: stride << SHIFT,
             end: total << SHIFT,
             lap: lap << SHIFT,
-            lap_mask: (lap << SHIFT) - 1,
         })
     }
 
-    pub(crate) fn msg_size(&self) -> usize {
-        self.msg_size
+    /// Install `new` in this dead ring (a destroyed pipe's, or a vacant
+    /// one), empty, its counters at 0, both ends `FREE` at mark 0. A call
+    /// that looked up the slot's previous pipe may take an end of the
+    /// revived ring: it must check, after taking it, that the slot still
+    /// holds the pipe it looked up (the Acquire of the take orders this
+    /// revive, and the id change before it, before that check).
+    ///
+    /// # Errors
+    /// `new` back if the ring is not dead (then nothing changed).
+    pub(crate) fn revive(&self, new: NewStore) -> Result<(), NewStore> {
+        // Only a revive leaves `DEAD_TAIL`, so one revive at most owns the
+        // dead ring; the head stays dead until it is done.
+        if self
+            .tail
+            .word
+            .compare_exchange(DEAD_TAIL, HELD, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(new);
+        }
+        let NewStore {
+            store,
+            msg_size,
+            capacity,
+            step,
+            end,
+            lap,
+        } = new;
+        self.store.with_mut(|cell| {
+            // SAFETY: the ring is dead and this revive took the tail out of
+            // `DEAD_TAIL`, so no end is owned and nobody reaches the store
+            // cell (invariant 7); the Acquire above ordered the destroy's
+            // last use of it before this.
+            unsafe { *cell = Some(store) }
+        });
+        // SAFETY: as above, nobody else owns either end, so nobody touches
+        // their counters.
+        unsafe {
+            self.tail_counters(|c| *c = TailCounters::default());
+            self.head_counters(|c| *c = HeadCounters::default());
+        }
+        self.shape.msg_size.store(msg_size, Ordering::Relaxed);
+        self.shape.capacity.store(capacity, Ordering::Relaxed);
+        self.shape.step.store(step, Ordering::Relaxed);
+        self.shape.end.store(end, Ordering::Relaxed);
+        self.shape.lap.store(lap, Ordering::Relaxed);
+        // Release: whoever takes an end sees the store and its sizes.
+        self.head.word.store(FREE, Ordering::Release);
+        self.tail.word.store(FREE, Ordering::Release);
+        Ok(())
     }
 
+    #[inline(always)]
+    pub(crate) fn msg_size(&self) -> usize {
+        self.shape.msg_size.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.shape.capacity.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn step(&self) -> usize {
+        self.shape.step.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn end(&self) -> usize {
+        self.shape.end.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    fn lap(&self) -> usize {
+        self.shape.lap.load(Ordering::Relaxed)
+    }
+
+    /// `lap - 1`: a mark's position bits (its state bits are clear).
+    #[inline(always)]
+    fn lap_mask(&self) -> usize {
+        self.lap().wrapping_sub(1)
+    }
+
+    /// Bytes per slot.
+    #[inline(always)]
+    fn stride(&self) -> usize {
+        self.step() >> SHIFT
     }
 
     /// Whether the store is still allocated (false once destroyed).
@@ -314,7 +434,7 @@ impl Ring {
     /// The position of `mark` (in mark units).
     #[inline(always)]
     fn pos(&self, mark: usize) -> usize {
-        mark & self.lap_mask
+        mark & self.lap_mask()
     }
 
     /// The mark `by` (less than `end`) after `mark`, into the next lap
@@ -322,10 +442,10 @@ impl Ring {
     #[inline(always)]
     fn advance(&self, mark: usize, by: usize) -> usize {
         let pos = self.pos(mark) + by;
-        if pos >= self.end {
+        if pos >= self.end() {
             (mark - self.pos(mark))
-                .wrapping_add(self.lap)
-                .wrapping_add(pos - self.end)
+                .wrapping_add(self.lap())
+                .wrapping_add(pos - self.end())
         } else {
             mark + by
         }
@@ -334,7 +454,7 @@ impl Ring {
     /// The mark of the slot after `mark`'s.
     #[inline(always)]
     fn next(&self, mark: usize) -> usize {
-        self.advance(mark, self.step)
+        self.advance(mark, self.step())
     }
 
     /// The mark of the slot before `mark`'s: the inverse of
@@ -344,17 +464,17 @@ impl Ring {
         let pos = self.pos(mark);
         if pos == 0 {
             (mark - pos)
-                .wrapping_sub(self.lap)
-                .wrapping_add(self.end - self.step)
+                .wrapping_sub(self.lap())
+                .wrapping_add(self.end() - self.step())
         } else {
-            mark - self.step
+            mark - self.step()
         }
     }
 
     /// `mark` one lap on: the same slot.
     #[inline(always)]
     fn lap_on(&self, mark: usize) -> usize {
-        mark.wrapping_add(self.lap)
+        mark.wrapping_add(self.lap())
     }
 
     /// How many messages lie from `head` up to `tail` (at most
@@ -365,9 +485,9 @@ impl Ring {
         let bytes = if tail >= head {
             tail - head
         } else {
-            tail + self.end - head
+            tail + self.end() - head
         };
-        bytes / self.step
+        bytes / self.step()
     }
 
     /// Whether exactly `capacity` messages lie from `head` up to `tail`:
@@ -376,7 +496,7 @@ impl Ring {
     /// they were full when the later was read).
     #[inline(always)]
     fn full(&self, head: usize, tail: usize) -> bool {
-        self.advance(tail, 2 * self.step) == self.lap_on(head)
+        self.advance(tail, 2 * self.step()) == self.lap_on(head)
     }
 
     /// Take the tail for a fast write, unless the ring is full and not
@@ -542,14 +662,14 @@ impl Ring {
                 // A live owned end always has its store (invariant 7).
                 unreachable_store()
             };
-            debug_assert!(pos < self.total && pos.is_multiple_of(self.stride));
+            debug_assert!(pos < self.end() >> SHIFT && pos.is_multiple_of(self.stride()));
             #[cfg(loom)]
-            let tracked: *const Cell<()> = &store.tracked[pos / self.stride];
+            let tracked: *const Cell<()> = &store.tracked[pos / self.stride()];
             Slot {
                 // SAFETY: positions are below `total`, the store's length,
                 // and leave a whole slot after them.
                 start: unsafe { UnsafeCell::raw_get(store.bytes.as_ptr()).add(pos) },
-                msg_size: self.msg_size,
+                msg_size: self.msg_size(),
                 #[cfg(loom)]
                 tracked,
             }
@@ -984,11 +1104,11 @@ impl Held<'_> {
     }
 
     pub(crate) fn msg_size(&self) -> usize {
-        self.ring.msg_size
+        self.ring.msg_size()
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.ring.capacity
+        self.ring.capacity()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -1059,7 +1179,7 @@ impl Held<'_> {
     /// oldest message is dropped (and counted) to make room; returns
     /// whether one was.
     pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
-        debug_assert!(len <= self.ring.msg_size);
+        debug_assert!(len <= self.ring.msg_size());
         let dropped = self.is_full();
         let slot = self.slot(self.tail);
         // SAFETY: both ends are held.
@@ -1094,7 +1214,7 @@ impl Held<'_> {
     /// and the head moves back onto it (`prev` is `next`'s inverse, so the
     /// marks keep their laps).
     pub(crate) fn commit_staged_front(&mut self, len: usize) -> bool {
-        debug_assert!(len <= self.ring.msg_size && self.ring.capacity > 0);
+        debug_assert!(len <= self.ring.msg_size() && self.ring.capacity() > 0);
         let dropped = self.is_full();
         if dropped {
             // SAFETY: both ends are held.
@@ -1128,7 +1248,7 @@ impl Held<'_> {
             return None;
         }
         // `index < len <= capacity`, so `index * step < end`.
-        let mark = self.ring.advance(self.head, index * self.ring.step);
+        let mark = self.ring.advance(self.head, index * self.ring.step());
         let slot = self.slot(mark);
         // SAFETY: both ends are held while `self` is borrowed, and the
         // slot holds a committed message.
@@ -1340,7 +1460,7 @@ mod tests {
         // count in quarters of a byte, the state bits below them).
         let ring = Ring::new(1, 1).unwrap();
         let q = 1 << SHIFT;
-        assert_eq!(ring.lap, 64 * q);
+        assert_eq!(ring.lap(), 64 * q);
         assert_eq!(ring.next(0), 17 * q);
         assert_eq!(
             ring.next(34 * q),

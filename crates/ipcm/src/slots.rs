@@ -1,54 +1,53 @@
-//! The by-id view of the registry: a table of pipe slots that never moves,
-//! read without any lock shared by all pipes (DESIGN §8).
+//! The by-id view of the registry: a table of pipe headers that never
+//! move nor go away while the manager lives, read without any lock
+//! (DESIGN §8).
 //!
-//! Slots live in fixed-size chunks, reached through a fixed top table and
-//! a middle level; every chunk and middle block is allocated once
+//! Headers live in fixed-size chunks, reached through a fixed top table
+//! and a middle level; every chunk and middle block is allocated once
 //! (fallibly, by `create`, under the registry lock) and published through
 //! a [`OnceBox`]: a lookup finds its chunk with two acquire loads and never
-//! sees a chunk move or disappear while the manager lives. Each slot is a
-//! lock of its own, on its own cache line, holding the slot's current
-//! pipe; a lookup takes only that lock, checks the pipe's id (the
-//! generation inside it) and clones the `Arc`. Two pipes never share a
-//! slot lock or its cache line, so lookups of disjoint pipes do not meet.
+//! sees a chunk move or disappear while the manager lives. A header is
+//! *type-stable*: it holds the pipes of its slot one after another, and a
+//! lookup by id is one more load, the header's id, compared with the one
+//! asked for (the generation is part of the id). No lock is taken and no
+//! reference count is touched, so lookups of any pipes never write a
+//! shared line.
 //!
-//! A destroy racing a lookup is safe without unsafe code: the destroy
-//! empties the slot under the slot's lock; a lookup either cloned the
-//! `Arc` before (and then holds a counted reference: it reaches the pipe,
-//! sees it destroyed under the pipe's lock, `Destroyed`) or finds the slot
-//! empty or holding a newer generation (`NotFound`).
+//! A destroy racing a lookup is safe without unsafe code: the header stays,
+//! and every step of an operation that commits anything checks the id
+//! again (after taking a ring end, or under the pipe's lock), so an
+//! operation that looked up a pipe since destroyed ends with `NotFound`
+//! (by id) or `Destroyed` (by handle), never on the slot's next pipe.
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crossbeam_utils::CachePadded;
-use lock_api::{Mutex, RawMutex};
 use once_cell::race::OnceBox;
 
-use crate::{PipeId, Status};
+use crate::Status;
 
-/// Slots per chunk (a chunk is 8 KiB: one cache-padded slot is 128 B).
-const CHUNK: usize = 64;
+/// Headers per chunk (a header is a few hundred bytes: a chunk is a few
+/// KiB). Under loom, two, so that a model builds few loom objects.
+#[cfg(not(loom))]
+const CHUNK: usize = 16;
+#[cfg(loom)]
+const CHUNK: usize = 2;
 /// Chunks per middle block.
-const MID: usize = 256;
+const MID: usize = 1024;
 /// Middle blocks in the top table.
 const TOP: usize = 64;
 /// How many pipes can exist at once; `create` beyond it is
 /// [`Status::NoMemory`].
 pub const MAX_PIPES: usize = CHUNK * MID * TOP;
 
-/// Anything the table can hold: it must know its own id.
-pub(crate) trait HasId {
-    fn id(&self) -> PipeId;
-}
+type Chunk<P> = [P; CHUNK];
+type Middle<P> = [OnceBox<Chunk<P>>; MID];
 
-type Cell<R, P> = CachePadded<Mutex<R, Option<Arc<P>>>>;
-type Chunk<R, P> = [Cell<R, P>; CHUNK];
-type Middle<R, P> = [OnceBox<Chunk<R, P>>; MID];
-
-/// The chunked table of slots.
-pub(crate) struct SlotTable<R: RawMutex, P> {
-    top: [OnceBox<Middle<R, P>>; TOP],
+/// The chunked table of headers, each made by `P::vacant` when its chunk
+/// is allocated.
+pub(crate) struct SlotTable<P> {
+    top: [OnceBox<Middle<P>>; TOP],
+    vacant: fn() -> P,
 }
 
 /// A boxed array of `N` values made by `make`, allocated fallibly.
@@ -62,64 +61,38 @@ fn try_boxed_array<T, const N: usize>(make: impl FnMut() -> T) -> Result<Box<[T;
         .map_err(|_| Status::NoMemory)
 }
 
-impl<R: RawMutex, P: HasId> SlotTable<R, P> {
-    /// An empty table (512 bytes; nothing allocated until a create).
-    pub(crate) fn new() -> Self {
+impl<P> SlotTable<P> {
+    /// An empty table (512 bytes; nothing allocated until a create), whose
+    /// headers start as `vacant()`.
+    pub(crate) fn new(vacant: fn() -> P) -> Self {
         SlotTable {
             top: [const { OnceBox::new() }; TOP],
+            vacant,
         }
     }
 
-    /// Make sure slot `index` exists (allocating its chunk).
+    /// The header of slot `index`, allocating its chunk if needed.
     ///
     /// # Errors
     /// `NoMemory` past [`MAX_PIPES`] or when the chunk cannot be
     /// allocated; nothing changed then.
-    pub(crate) fn reserve(&self, index: usize) -> Result<(), Status> {
+    pub(crate) fn reserve(&self, index: usize) -> Result<&P, Status> {
         let top = self
             .top
             .get(index / (CHUNK * MID))
             .ok_or(Status::NoMemory)?;
         let middle = top.get_or_try_init(|| try_boxed_array(OnceBox::new))?;
-        middle[index / CHUNK % MID]
-            .get_or_try_init(|| try_boxed_array(|| CachePadded::new(Mutex::new(None))))?;
-        Ok(())
+        let chunk = middle[index / CHUNK % MID].get_or_try_init(|| try_boxed_array(self.vacant))?;
+        Ok(&chunk[index % CHUNK])
     }
 
-    #[inline]
-    fn cell(&self, index: usize) -> Option<&Cell<R, P>> {
+    /// The header of slot `index`, if its chunk exists (whatever pipe it
+    /// holds: the caller checks the id).
+    #[inline(always)]
+    pub(crate) fn get(&self, index: usize) -> Option<&P> {
         let middle = self.top.get(index / (CHUNK * MID))?.get()?;
         let chunk = middle[index / CHUNK % MID].get()?;
         Some(&chunk[index % CHUNK])
-    }
-
-    /// Put `pipe` in its slot (reserved before).
-    pub(crate) fn publish(&self, pipe: Arc<P>) {
-        let index = pipe.id().index();
-        match self.cell(index) {
-            Some(cell) => *cell.lock() = Some(pipe),
-            None => debug_assert!(false, "publish into a slot never reserved"),
-        }
-    }
-
-    /// Empty slot of `id`, if it holds that pipe.
-    pub(crate) fn clear(&self, id: PipeId) {
-        if let Some(cell) = self.cell(id.index()) {
-            let mut slot = cell.lock();
-            if slot.as_ref().is_some_and(|pipe| pipe.id() == id) {
-                // Dropped after the slot lock is released.
-                let pipe = slot.take();
-                drop(slot);
-                drop(pipe);
-            }
-        }
-    }
-
-    /// The live pipe `id`: `None` for an id never handed out, or stale.
-    #[inline]
-    pub(crate) fn get(&self, id: PipeId) -> Option<Arc<P>> {
-        let slot = self.cell(id.index())?.lock();
-        slot.as_ref().filter(|pipe| pipe.id() == id).cloned()
     }
 }
 
@@ -127,35 +100,22 @@ impl<R: RawMutex, P: HasId> SlotTable<R, P> {
 mod tests {
     use super::*;
 
-    struct Named(PipeId);
-
-    impl HasId for Named {
-        fn id(&self) -> PipeId {
-            self.0
-        }
-    }
-
     #[test]
-    fn a_stale_id_finds_nothing_even_in_a_reused_slot() {
-        let table: SlotTable<spin::Mutex<()>, Named> = SlotTable::new();
-        let first = PipeId::new(70, 1);
-        assert!(table.get(first).is_none(), "chunk never allocated");
-        table.reserve(70).unwrap();
-        table.publish(Arc::new(Named(first)));
-        assert_eq!(table.get(first).map(|p| p.0), Some(first));
-        table.clear(first);
-        assert!(table.get(first).is_none());
-        let second = PipeId::new(70, 2);
-        table.publish(Arc::new(Named(second)));
-        assert!(table.get(first).is_none());
-        table.clear(first);
-        assert!(table.get(second).is_some(), "a stale clear changes nothing");
+    fn a_header_stays_where_it_was_reserved() {
+        let table: SlotTable<u32> = SlotTable::new(|| 7);
+        assert!(table.get(70).is_none(), "chunk never allocated");
+        let header: *const u32 = table.reserve(70).unwrap();
+        assert_eq!(table.get(70).copied(), Some(7));
+        assert!(core::ptr::eq(table.get(70).unwrap(), header));
+        table.reserve(71).unwrap();
+        assert!(core::ptr::eq(table.reserve(70).unwrap(), header));
     }
 
     #[test]
     fn the_table_is_bounded() {
-        let table: SlotTable<spin::Mutex<()>, Named> = SlotTable::new();
-        assert_eq!(table.reserve(MAX_PIPES), Err(Status::NoMemory));
-        assert_eq!(table.reserve(MAX_PIPES - 1), Ok(()));
+        let table: SlotTable<u8> = SlotTable::new(|| 0);
+        assert_eq!(table.reserve(MAX_PIPES).err(), Some(Status::NoMemory));
+        assert!(table.reserve(MAX_PIPES - 1).is_ok());
+        assert!(table.get(MAX_PIPES).is_none());
     }
 }

@@ -8,9 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ipcm::{
-    Caller, Fault, Ipcm, Kernel, Pipe, PipeFlags, PipeId, ProcessId, Progress, Status, UserAddr,
-};
+use ipcm::{Caller, Fault, Ipcm, Kernel, PipeFlags, PipeId, ProcessId, Progress, Status, UserAddr};
 
 /// Fails the allocation numbered `FAIL_AT` (0-based) of the current
 /// thread's armed section; counts allocations and live bytes.
@@ -20,9 +18,6 @@ thread_local! {
     static ARMED: Cell<bool> = const { Cell::new(false) };
     static SEEN: Cell<usize> = const { Cell::new(0) };
     static FAIL_AT: Cell<Option<usize>> = const { Cell::new(None) };
-    /// Allocations of this size are exempt (see `ARC_EXEMPT`).
-    static EXEMPT_SIZE: Cell<Option<usize>> = const { Cell::new(None) };
-    static EXEMPTED: Cell<usize> = const { Cell::new(0) };
 }
 
 thread_local! {
@@ -39,13 +34,9 @@ fn count_bytes(delta: isize) {
     LIVE_BYTES.with(|b| b.set(b.get() + delta));
 }
 
-/// Whether this allocation (of `size` bytes) is the one to fail.
-fn should_fail(size: usize) -> bool {
+/// Whether this allocation is the one to fail.
+fn should_fail() -> bool {
     if !ARMED.with(Cell::get) {
-        return false;
-    }
-    if EXEMPT_SIZE.with(Cell::get) == Some(size) {
-        EXEMPTED.with(|e| e.set(e.get() + 1));
         return false;
     }
     let seen = SEEN.with(|s| {
@@ -60,7 +51,7 @@ fn should_fail(size: usize) -> bool {
 // allocation failure); only counts otherwise.
 unsafe impl GlobalAlloc for FailingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if should_fail(layout.size()) {
+        if should_fail() {
             return std::ptr::null_mut();
         }
         // SAFETY: same contract as ours.
@@ -78,7 +69,7 @@ unsafe impl GlobalAlloc for FailingAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if should_fail(new_size) {
+        if should_fail() {
             return std::ptr::null_mut();
         }
         // SAFETY: same contract as ours.
@@ -146,18 +137,6 @@ fn manager() -> FlatIpcm {
     })
 }
 
-/// The size of the one allocation that stable Rust cannot make fallible:
-/// the `Arc` of a new pipe's header (`Arc::try_new` is unstable). It is
-/// exempted from failing, and the test checks it is the only exemption, so
-/// the day it becomes fallible (or disappears) this must be revisited.
-fn arc_exempt() -> usize {
-    // `ArcInner` is the two counts then the pipe, at the pipe's alignment
-    // (its ring's ends are cache-line aligned).
-    let counts =
-        (2 * size_of::<usize>()).next_multiple_of(align_of::<Pipe<spin::Mutex<()>, usize>>());
-    counts + size_of::<Pipe<spin::Mutex<()>, usize>>()
-}
-
 /// Fail each allocation of `call` in turn on a fresh manager prepared by
 /// `setup`; every failure must be `NoMemory` and pass `unchanged`.
 /// Returns how many allocations the successful call made.
@@ -166,7 +145,6 @@ fn fail_each_allocation<S, T: std::fmt::Debug>(
     call: impl Fn(&FlatIpcm, &S) -> Result<T, Status>,
     unchanged: impl Fn(&FlatIpcm, &S),
 ) -> usize {
-    EXEMPT_SIZE.with(|e| e.set(Some(arc_exempt())));
     let (ipcm, state) = setup();
     let (result, total) = armed(None, || call(&ipcm, &state));
     assert!(result.is_ok(), "without failures: {result:?}");
@@ -182,13 +160,11 @@ fn fail_each_allocation<S, T: std::fmt::Debug>(
         // And the same call succeeds once memory is back.
         assert!(call(&ipcm, &state).is_ok(), "after failing allocation {k}");
     }
-    EXEMPT_SIZE.with(|e| e.set(None));
     total
 }
 
 #[test]
 fn create_fails_cleanly_at_every_allocation() {
-    EXEMPTED.with(|e| e.set(0));
     let fresh = || (manager(), ());
     let create = |ipcm: &FlatIpcm, _: &()| {
         ipcm.create(Caller::Thread(&1), Some("name"), 64, 4, PipeFlags::empty())
@@ -198,8 +174,9 @@ fn create_fails_cleanly_at_every_allocation() {
         assert_eq!(ipcm.lookup_by_name("name"), Err(Status::NotFound));
     };
     let total = fail_each_allocation(fresh, create, nothing_created);
-    // Store (each slot holds its length), two name copies, name index,
-    // slot list, free list, the by-id table's chunk.
+    // Store (each slot holds its length), the index's name copy, name
+    // index, slot list, free list, the by-id table's middle block and
+    // chunk (the pipe's header is in the chunk: no allocation of its own).
     assert!(total >= 7, "{total} allocations");
     // A create into a slot freed by a destroy, and with another name there.
     let reuse = || {
@@ -218,8 +195,6 @@ fn create_fails_cleanly_at_every_allocation() {
         assert!(ipcm.lookup_by_name("z").is_ok());
     };
     fail_each_allocation(reuse, create, only_z);
-    // Each successful create made exactly one exempt (Arc) allocation.
-    assert!(EXEMPTED.with(Cell::get) > 0);
 }
 
 fn pipe_with(queued: usize) -> (FlatIpcm, PipeId) {
@@ -322,9 +297,8 @@ fn destroy_frees_the_store_while_a_handle_is_held() {
     assert!(with_store > 4096 * 256, "{with_store} bytes");
     ipcm.destroy(Caller::Kernel, pipe).unwrap();
     let after = live_bytes() - before;
-    // What is left: the header the handle holds, and the registry's
-    // tables, a few hundred bytes, not the 1 MiB store.
+    // What is left: the registry's tables, a few bytes, not the 1 MiB
+    // store (the header stays in the by-id table, allocated before).
     assert!(after < 4096, "{after} bytes still allocated after destroy");
     assert_eq!(ipcm.kernel_write(&handle, b"late"), Err(Status::Destroyed));
-    drop(handle);
 }

@@ -716,3 +716,39 @@ fn select_withdrawal_racing_destroy_has_one_outcome() {
         assert_eq!(ipcm.info(a).unwrap().pending_readers, 0);
     });
 }
+
+/// The lock-free lookup by id (an id check on a type-stable header)
+/// racing a destroy and a create that reuses the header for a pipe of
+/// another size: the write reaches the old pipe or nothing, never the new
+/// one, and its status says which.
+#[test]
+fn destroy_and_reuse_racing_a_by_id_write_never_reach_the_new_pipe() {
+    model(|| {
+        let (ipcm, old) = setup(1);
+        let writer = {
+            let ipcm = ipcm.clone();
+            loom::thread::spawn(move || ipcm.try_write(&WRITER, old, MSG, 4))
+        };
+        assert_eq!(ipcm.destroy(Caller::Kernel, old), Ok(()));
+        let new = ipcm
+            .create(Caller::Kernel, None, 8, 2, PipeFlags::empty())
+            .unwrap();
+        let written = writer.join().unwrap();
+        assert!(
+            matches!(written, Ok(_) | Err(Status::NotFound | Status::Destroyed)),
+            "{written:?}"
+        );
+        assert_eq!(
+            format!("{old}").split('.').next(),
+            format!("{new}").split('.').next(),
+            "the header is reused"
+        );
+        let info = ipcm.info(new).unwrap();
+        assert_eq!(
+            (info.written, info.queued),
+            (0, 0),
+            "nothing reached the new pipe"
+        );
+        assert_eq!(ipcm.try_write(&WRITER, old, MSG, 4), Err(Status::NotFound));
+    });
+}

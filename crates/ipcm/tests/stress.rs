@@ -270,3 +270,98 @@ fn discard_oldest_under_contention_counts_every_drop_once() {
         "each drop reported by exactly one write"
     );
 }
+
+/// The lock-free lookup by id against slot reuse: one thread destroys
+/// and re-creates pipes in the same slot (alternating sizes) while others
+/// keep writing and reading by the first pipe's id and through a handle to
+/// it. Every call on the stale pipe ends `NotFound` (by id) or
+/// `Destroyed` (handle) once it is gone, and no later pipe of the slot
+/// ever sees a message or a waiter.
+#[test]
+fn stale_ids_and_handles_never_reach_the_next_pipe_of_their_slot() {
+    let ipcm = Arc::new(StressIpcm::new(StressKernel::new(4)));
+    let old = ipcm
+        .create(Caller::Kernel, None, MSG_SIZE, 2, PipeFlags::empty())
+        .unwrap();
+    let handle = ipcm.open(old).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = |thread: usize, by_handle: bool| {
+        let (ipcm, handle, stop) = (ipcm.clone(), handle.clone(), stop.clone());
+        thread::spawn(move || {
+            let gone = if by_handle {
+                Status::Destroyed
+            } else {
+                Status::NotFound
+            };
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) || rounds < 1000 {
+                rounds += 1;
+                let (written, read) = if by_handle {
+                    (
+                        ipcm.try_write(&thread, &handle, MSG, MSG_SIZE),
+                        ipcm.try_read(&thread, &handle, MSG, LEN),
+                    )
+                } else {
+                    (
+                        ipcm.try_write(&thread, old, MSG, MSG_SIZE),
+                        ipcm.try_read(&thread, old, MSG, LEN),
+                    )
+                };
+                assert!(
+                    matches!(written, Ok(_) | Err(Status::Full | Status::Destroyed))
+                        || written == Err(gone),
+                    "{written:?}"
+                );
+                assert!(
+                    matches!(read, Ok(_) | Err(Status::Empty | Status::Destroyed))
+                        || read == Err(gone),
+                    "{read:?}"
+                );
+                // A blocking read never waits on a later pipe.
+                if rounds.is_multiple_of(16) {
+                    match ipcm.read(&thread, old, MSG, LEN) {
+                        Ok(Progress::Blocked(_)) => {
+                            let _ = ipcm.cancel(&thread, CancelReason::Cancelled);
+                            let _ = ipcm.kernel().wait(thread);
+                        }
+                        Ok(Progress::Done(_)) => {}
+                        Err(status) => {
+                            assert!(matches!(status, Status::NotFound | Status::Destroyed))
+                        }
+                    }
+                }
+            }
+        })
+    };
+    let workers = [hammer(1, false), hammer(2, true), hammer(3, false)];
+    thread::sleep(std::time::Duration::from_millis(5));
+    ipcm.destroy(Caller::Kernel, old).unwrap();
+    let mut reused = 0;
+    for round in 0..2000 {
+        let size = if round % 2 == 0 { 8 } else { MSG_SIZE * 2 };
+        let new = ipcm
+            .create(
+                Caller::Kernel,
+                None,
+                size,
+                1 + round % 3,
+                PipeFlags::empty(),
+            )
+            .unwrap();
+        if new.to_raw() & 0xffff_ffff == old.to_raw() & 0xffff_ffff {
+            reused += 1;
+        }
+        let info = ipcm.info(new).unwrap();
+        assert_eq!(
+            (info.written, info.pending_readers, info.pending_writers),
+            (0, 0, 0),
+            "round {round}: a stale call reached {new}"
+        );
+        ipcm.destroy(Caller::Kernel, new).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    assert!(reused > 0, "the slot was never reused");
+}

@@ -401,9 +401,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
             // No waiter means nobody to wake: the fast path answers.
-            if let Some(result) =
-                pipe.fast_write(&self.kernel, &Source::Kernel(msg), discard, false)
-            {
+            if let Some(result) = pipe.fast_write(
+                pipe.id(),
+                &self.kernel,
+                &Source::Kernel(msg),
+                discard,
+                false,
+            ) {
                 return result.map(|result| Woke {
                     result,
                     higher_priority: false,
@@ -439,8 +443,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         K::Thread: 'a,
     {
         self.with_pipe(pipe.into(), |pipe| {
-            if let Some(result) = pipe.fast_read(&self.kernel, Sink::Kernel(&mut *buf), true, false)
-            {
+            if let Some(result) = pipe.fast_read(
+                pipe.id(),
+                &self.kernel,
+                Sink::Kernel(&mut *buf),
+                true,
+                false,
+            ) {
                 return result.map(|result| Woke {
                     result,
                     higher_priority: false,

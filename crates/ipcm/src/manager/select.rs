@@ -5,7 +5,7 @@ use alloc::sync::Arc;
 
 use lock_api::RawMutex;
 
-use super::{Ipcm, PipeRef, Progress};
+use super::{Ipcm, Progress};
 use crate::kernel::{Caller, Kernel, Priority};
 use crate::pipe::{Attempt, Sink, Source};
 use crate::select::{Member, SELECT_MAX, SelectGroup, SelectOp, Selected};
@@ -57,10 +57,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
         self.check_not_pending(thread)?;
         // Every check and hook before any lock (DESIGN §8).
-        let mut pipes: [Option<PipeRef<R, K>>; SELECT_MAX] = [const { None }; SELECT_MAX];
+        let mut pipes: [Option<super::Opened<'_, R, K::Thread>>; SELECT_MAX] =
+            [const { None }; SELECT_MAX];
         let mut by_priority = false;
         for (op, slot) in ops.iter().zip(pipes.iter_mut()) {
-            let pipe = self.open(op.pipe())?;
+            let pipe = self.find(op.pipe(), Status::NotFound)?;
             let restriction = match op {
                 SelectOp::Write { .. } => PipeFlags::OWNER_WRITE,
                 _ => PipeFlags::OWNER_READ,
