@@ -1,14 +1,17 @@
-//! Handles to pipes: a pipe's id and a copy of its fixed settings, for a
-//! caller to keep. A handle holds no reference into the manager: an
-//! operation through it finds the pipe by its id, as an operation by id
-//! does (one lock-free look at the slot table, [`crate::slots`]), and a
-//! destroyed pipe is [`Status::Destroyed`](crate::Status::Destroyed)
-//! through a handle where it is `NotFound` by id.
+//! Handles to pipes: a pipe's id, a reference to its header in the by-id
+//! table ([`crate::slots`]) and a copy of its fixed settings, for a caller
+//! to keep. An operation through a handle goes to the header directly and
+//! checks the id there, as a lookup by id does; a destroyed pipe is
+//! [`Status::Destroyed`](crate::Status::Destroyed) through a handle where
+//! it is `NotFound` by id.
 
 use core::fmt;
-use core::marker::PhantomData;
 
+use lock_api::RawMutex;
+
+use crate::pipe::Pipe;
 use crate::registry::MAX_NAME_LEN;
+use crate::slots::Pinned;
 use crate::{PipeFlags, PipeId, ProcessId};
 
 /// A pipe name kept inline (no allocation): at most [`MAX_NAME_LEN`]
@@ -52,29 +55,26 @@ impl Name {
 /// its settings as they were at creation (they never change). Pass it as a
 /// [`Target`](crate::Target); it works exactly like the id, except that a
 /// destroyed pipe is `Destroyed` instead of `NotFound`. Cloning copies it
-/// (about 100 bytes, no allocation). `R` and `T` are the manager's lock and
-/// thread types, so a handle is used with the kind of manager it came from.
-pub struct PipeHandle<R, T> {
+/// (about 100 bytes, no allocation, no reference count). `R` and `T` are
+/// the manager's lock and thread types. A handle used with another manager
+/// than its own is looked up there by its id.
+pub struct PipeHandle<R: RawMutex, T> {
     id: PipeId,
+    header: Pinned<Pipe<R, T>>,
     name: Name,
     owner: ProcessId,
     flags: PipeFlags,
     msg_size: usize,
     max_msgs: usize,
-    _manager: PhantomData<fn() -> (R, T)>,
 }
 
-impl<R, T> Clone for PipeHandle<R, T> {
+impl<R: RawMutex, T> Clone for PipeHandle<R, T> {
     fn clone(&self) -> Self {
-        PipeHandle {
-            name: self.name,
-            _manager: PhantomData,
-            ..*self
-        }
+        PipeHandle { ..*self }
     }
 }
 
-impl<R, T> fmt::Debug for PipeHandle<R, T> {
+impl<R: RawMutex, T> fmt::Debug for PipeHandle<R, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PipeHandle")
             .field("id", &self.id)
@@ -85,9 +85,10 @@ impl<R, T> fmt::Debug for PipeHandle<R, T> {
     }
 }
 
-impl<R, T> PipeHandle<R, T> {
+impl<R: RawMutex, T> PipeHandle<R, T> {
     pub(crate) fn new(
         id: PipeId,
+        header: Pinned<Pipe<R, T>>,
         name: Name,
         owner: ProcessId,
         flags: PipeFlags,
@@ -96,13 +97,19 @@ impl<R, T> PipeHandle<R, T> {
     ) -> Self {
         PipeHandle {
             id,
+            header,
             name,
             owner,
             flags,
             msg_size,
             max_msgs,
-            _manager: PhantomData,
         }
+    }
+
+    /// The pipe's header, for the manager to resolve.
+    #[inline(always)]
+    pub(crate) fn header(&self) -> &Pinned<Pipe<R, T>> {
+        &self.header
     }
 
     /// The pipe's id (stays the same for its whole life, never reused).

@@ -292,6 +292,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// `NotFound` for an unknown or stale id.
     pub fn open(&self, id: PipeId) -> Result<PipeRef<R, K>, Status> {
         let pipe = self.find(id, Status::NotFound)?;
+        let header = self.by_id.pin(id.index()).ok_or(Status::NotFound)?;
         // The settings change only under the name's lock, with the id.
         let name = pipe.name.lock();
         if !pipe.is_current() {
@@ -299,6 +300,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
         Ok(PipeHandle::new(
             id,
+            header,
             *name,
             pipe.owner(),
             pipe.flags(),
@@ -704,11 +706,20 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         target: Target<'_, R, K::Thread>,
         f: impl FnOnce(&Opened<'_, R, K::Thread>) -> Result<T, Status>,
     ) -> Result<T, Status> {
-        let (id, gone) = match target {
-            Target::Id(id) => (id, Status::NotFound),
-            Target::Pipe(handle) => (handle.id(), Status::Destroyed),
+        let pipe = match target {
+            Target::Id(id) => self.find(id, Status::NotFound)?,
+            Target::Pipe(handle) => match self.by_id.resolve(handle.header()) {
+                Some(pipe) if pipe.holds(handle.id()) => Opened {
+                    pipe,
+                    id: handle.id(),
+                    gone: Status::Destroyed,
+                },
+                Some(_) => return Err(Status::Destroyed),
+                // Another manager's handle: this one's pipe of that id.
+                None => self.find(handle.id(), Status::Destroyed)?,
+            },
         };
-        let pipe = self.find(id, gone)?;
+        let gone = pipe.gone;
         match f(&pipe) {
             Err(status) if status != gone && !pipe.is_current() => Err(gone),
             result => result,

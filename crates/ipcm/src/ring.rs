@@ -1,7 +1,8 @@
 //! The message store of one pipe: a ring of fixed-size slots whose two ends
 //! are owned, one operation at a time, either by a lock-free *fast*
 //! operation or by the pipe's lock (the *slow* path). This is the core's
-//! one module with unsafe code.
+//! one module with unsafe code (with its child [`stable`], the storage of
+//! the by-id table).
 //!
 //! # Layout
 //! `capacity + 2` slots of `msg_size` bytes, each with its length; the
@@ -74,6 +75,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
+
+pub(crate) mod stable;
 
 use crate::Status;
 
