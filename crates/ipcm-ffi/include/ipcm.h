@@ -847,9 +847,7 @@ int ipcm_kernel_write_woke(size_t id, const void *msg, size_t len, uint8_t than,
 
 /**
  * A new select group record for one thread (allocated now, never at a
- * select). Call it when the thread is created: the allocation is not
- * fallible yet (stable Rust has no fallible `Arc` constructor), so out of
- * memory here aborts, unlike every other call of this library.
+ * select), or NULL when out of memory. Call it when the thread is created.
  */
 struct ipcm_select_group_t *ipcm_select_group_new(void);
 

@@ -5,10 +5,9 @@
 #![allow(unsafe_code)]
 
 use core::ffi::{c_int, c_void};
-use std::boxed::Box;
-use std::sync::Arc;
+use core::mem::ManuallyDrop;
 
-use ipcm::{Caller, PipeId, Priority, Progress, SELECT_MAX, SelectGroup, SelectOp, Status};
+use ipcm::{Caller, PipeId, Priority, Progress, SELECT_MAX, SelectGroup, SelectOp, Shared, Status};
 
 use crate::abi::{
     IPCM_SELECT_PEEK, IPCM_SELECT_READ, IPCM_SELECT_WRITE, ipcm_select_group_t, ipcm_select_op_t,
@@ -271,13 +270,12 @@ pub unsafe extern "C" fn ipcm_kernel_write_woke(
 }
 
 /// A new select group record for one thread (allocated now, never at a
-/// select). Call it when the thread is created: the allocation is not
-/// fallible yet (stable Rust has no fallible `Arc` constructor), so out of
-/// memory here aborts, unlike every other call of this library.
+/// select), or NULL when out of memory. Call it when the thread is created.
 #[unsafe(no_mangle)]
 pub extern "C" fn ipcm_select_group_new() -> *mut ipcm_select_group_t {
-    boundary::value(core::ptr::null_mut(), || {
-        Box::into_raw(Box::new(Arc::new(SelectGroup::new()))).cast()
+    boundary::value(core::ptr::null_mut(), || match SelectGroup::shared() {
+        Ok(group) => Shared::into_raw(group).cast_mut().cast(),
+        Err(_) => core::ptr::null_mut(),
     })
 }
 
@@ -290,9 +288,9 @@ pub extern "C" fn ipcm_select_group_new() -> *mut ipcm_select_group_t {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ipcm_select_group_free(group: *mut ipcm_select_group_t) {
     if !group.is_null() {
-        // SAFETY: made by `ipcm_select_group_new` from this Box type (the
+        // SAFETY: made by `ipcm_select_group_new` with `into_raw` (the
         // contract), freed once.
-        drop(unsafe { Box::from_raw(group.cast::<Arc<SelectGroup>>()) });
+        drop(unsafe { Shared::<SelectGroup>::from_raw(group.cast_const().cast()) });
     }
 }
 
@@ -300,12 +298,17 @@ pub unsafe extern "C" fn ipcm_select_group_free(group: *mut ipcm_select_group_t)
 ///
 /// # Safety
 /// `group` is NULL or from `ipcm_select_group_new` and not freed.
-unsafe fn group<'a>(group: *const ipcm_select_group_t) -> Result<&'a Arc<SelectGroup>, Status> {
+unsafe fn group(
+    group: *const ipcm_select_group_t,
+) -> Result<ManuallyDrop<Shared<SelectGroup>>, Status> {
     if group.is_null() {
         return Err(Status::BadParam);
     }
-    // SAFETY: per the contract it points to a live `Arc<SelectGroup>`.
-    Ok(unsafe { &*group.cast::<Arc<SelectGroup>>() })
+    // SAFETY: per the contract it came from `into_raw` and is live; the
+    // `ManuallyDrop` keeps this borrow from dropping its count.
+    Ok(ManuallyDrop::new(unsafe {
+        Shared::<SelectGroup>::from_raw(group.cast())
+    }))
 }
 
 /// Store a select's outcome.
@@ -381,7 +384,7 @@ pub unsafe extern "C" fn ipcm_select(
                 _ => return Err(Status::BadParam),
             };
         }
-        match ipcm().select(&thread, group, &list[..count])? {
+        match ipcm().select(&thread, &group, &list[..count])? {
             Progress::Done(selected) => {
                 // SAFETY: the contract.
                 unsafe { store_outcome(selected, index_out, status_out) };

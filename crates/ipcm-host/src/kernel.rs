@@ -46,7 +46,7 @@ pub(crate) struct Waiter {
     _live: Option<LiveThread>,
     /// This thread's select group record (made with the record, so a
     /// select allocates nothing).
-    pub(crate) select: Arc<ipcm::SelectGroup>,
+    pub(crate) select: ipcm::Shared<ipcm::SelectGroup>,
 }
 
 /// The IPC manager's name for a thread: its waiter record, compared and
@@ -77,7 +77,7 @@ impl HostThread {
             lease: Lease::new(),
             spins: SpinRecord::new(),
             _live: Some(LiveThread::new()),
-            select: Arc::new(ipcm::SelectGroup::new()),
+            select: ipcm::SelectGroup::shared().expect("memory for a select group record"),
         }))
     }
 
@@ -92,7 +92,7 @@ impl HostThread {
             lease: Lease::new(),
             spins: SpinRecord::new(),
             _live: None,
-            select: Arc::new(ipcm::SelectGroup::new()),
+            select: ipcm::SelectGroup::shared().expect("memory for a select group record"),
         }))
     }
 

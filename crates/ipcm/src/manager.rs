@@ -719,11 +719,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 None => self.find(handle.id(), Status::Destroyed)?,
             },
         };
-        let gone = pipe.gone;
-        match f(&pipe) {
-            Err(status) if status != gone && !pipe.is_current() => Err(gone),
-            result => result,
+        let result = f(&pipe);
+        if result.is_err() {
+            return result.map_err(|status| stale_error(&pipe, status));
         }
+        result
     }
 
     /// Run `f` on the pipe's state under its lock with both ends of its
@@ -1001,5 +1001,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             Ok(Ticket::new(pipe.id(), slot, seq))
         })?;
         Ok(Progress::Blocked(ticket))
+    }
+}
+
+/// The error a call on `pipe` ends with: `status`, or the pipe's `gone`
+/// status if it was destroyed meanwhile (the error may be about a later
+/// pipe of its header, e.g. `Full`).
+#[cold]
+#[inline(never)]
+fn stale_error<R: RawMutex, T>(pipe: &Opened<'_, R, T>, status: Status) -> Status {
+    if status != pipe.gone && !pipe.is_current() {
+        pipe.gone
+    } else {
+        status
     }
 }

@@ -890,7 +890,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
         ring: &Held<'_>,
         op: &PendingOp,
         discard: bool,
-        own: &alloc::sync::Arc<SelectGroup>,
+        own: &crate::Shared<SelectGroup>,
     ) -> bool {
         if self.destroyed || self.closed {
             return true;

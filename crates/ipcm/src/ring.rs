@@ -1,8 +1,8 @@
 //! The message store of one pipe: a ring of fixed-size slots whose two ends
 //! are owned, one operation at a time, either by a lock-free *fast*
 //! operation or by the pipe's lock (the *slow* path). This is the core's
-//! one module with unsafe code (with its child [`stable`], the storage of
-//! the by-id table).
+//! one module with unsafe code (with its children [`stable`], the storage
+//! of the by-id table, and [`shared`], a fallible reference-counted box).
 //!
 //! # Layout
 //! `capacity + 2` slots of `msg_size` bytes, each with its length; the
@@ -76,6 +76,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
+pub(crate) mod shared;
 pub(crate) mod stable;
 
 use crate::Status;
@@ -223,6 +224,8 @@ struct Shape {
     step: AtomicUsize,
     end: AtomicUsize,
     lap: AtomicUsize,
+    /// `lap - 1`: a mark's position bits (its state bits are clear).
+    lap_mask: AtomicUsize,
 }
 
 /// A store allocated for a ring and its sizes, not yet installed: see
@@ -283,6 +286,7 @@ impl Ring {
                 step: AtomicUsize::new(0),
                 end: AtomicUsize::new(0),
                 lap: AtomicUsize::new(0),
+                lap_mask: AtomicUsize::new(0),
             },
         }
     }
@@ -381,6 +385,7 @@ impl Ring {
         self.shape.step.store(step, Ordering::Relaxed);
         self.shape.end.store(end, Ordering::Relaxed);
         self.shape.lap.store(lap, Ordering::Relaxed);
+        self.shape.lap_mask.store(lap - 1, Ordering::Relaxed);
         // Release: whoever takes an end sees the store and its sizes.
         self.head.word.store(FREE, Ordering::Release);
         self.tail.word.store(FREE, Ordering::Release);
@@ -415,7 +420,7 @@ impl Ring {
     /// `lap - 1`: a mark's position bits (its state bits are clear).
     #[inline(always)]
     fn lap_mask(&self) -> usize {
-        self.lap().wrapping_sub(1)
+        self.shape.lap_mask.load(Ordering::Relaxed)
     }
 
     /// Bytes per slot.

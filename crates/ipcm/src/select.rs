@@ -28,7 +28,7 @@
 //! generation keeps a record left from an earlier select of the same
 //! thread from claiming a later one.
 
-use alloc::sync::Arc;
+use crate::Shared;
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
@@ -123,6 +123,16 @@ impl Default for SelectGroup {
 }
 
 impl SelectGroup {
+    /// A group record with no select in flight, shared as
+    /// [`select`](crate::Ipcm::select) takes it.
+    ///
+    /// # Errors
+    /// [`Status::NoMemory`](crate::Status::NoMemory): the record could
+    /// not be allocated.
+    pub fn shared() -> Result<Shared<SelectGroup>, crate::Status> {
+        Shared::try_new(SelectGroup::new())
+    }
+
     /// A group record with no select in flight.
     #[must_use]
     pub fn new() -> SelectGroup {
@@ -206,7 +216,7 @@ impl SelectGroup {
 /// which member.
 #[derive(Clone, Debug)]
 pub(crate) struct Member {
-    pub(crate) group: Arc<SelectGroup>,
+    pub(crate) group: Shared<SelectGroup>,
     pub(crate) generation: u64,
     pub(crate) index: u32,
     /// This record's call claimed the group already (it completes it).

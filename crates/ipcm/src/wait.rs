@@ -27,8 +27,8 @@
 //! and waking allocates nothing: the storage was reserved when each thread
 //! blocked.
 
+use crate::Shared;
 use alloc::collections::TryReserveError;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::select::{Member, SelectGroup};
@@ -171,7 +171,7 @@ enum Record<T> {
         status: Status,
         seq: u64,
         /// The select it completed: its ticket names the thread's wait.
-        group: Option<Arc<SelectGroup>>,
+        group: Option<Shared<SelectGroup>>,
         next: Link,
     },
 }
@@ -204,7 +204,7 @@ pub(crate) struct Wake<T> {
     pub(crate) seq: u64,
     pub(crate) slot: RecordIndex,
     /// The select it completed, whose ticket the thread's wait holds.
-    pub(crate) group: Option<Arc<SelectGroup>>,
+    pub(crate) group: Option<Shared<SelectGroup>>,
 }
 
 /// The FIFO (optionally priority-ordered) queue of a pipe's pending
@@ -298,7 +298,7 @@ impl<T> WaitQueue<T> {
     pub(crate) fn has_live(
         &self,
         wanted: impl Fn(&PendingOp) -> bool,
-        own: Option<&Arc<SelectGroup>>,
+        own: Option<&Shared<SelectGroup>>,
     ) -> bool {
         let mut at = self.head;
         while let Some(index) = at {
@@ -307,7 +307,7 @@ impl<T> WaitQueue<T> {
             };
             at = *next;
             let foreign = match (&pending.member, own) {
-                (Some(m), Some(own)) => !Arc::ptr_eq(&m.group, own),
+                (Some(m), Some(own)) => !Shared::ptr_eq(&m.group, own),
                 _ => true,
             };
             if wanted(&pending.op) && foreign && pending.is_live() {
@@ -549,7 +549,7 @@ impl<T> WaitQueue<T> {
         thread: T,
         status: Status,
         seq: u64,
-        group: Option<Arc<SelectGroup>>,
+        group: Option<Shared<SelectGroup>>,
     ) {
         *self.at_mut(index) = Record::Finished {
             thread,
@@ -761,12 +761,12 @@ mod tests {
 
     #[test]
     fn withdrawn_members_are_freed_before_the_table_grows() {
-        let group = Arc::new(SelectGroup::new());
+        let group = SelectGroup::shared().unwrap();
         let mut queue: WaitQueue<u32> = WaitQueue::new();
         for _ in 0..100 {
             let generation = group.arm().unwrap();
             let member = Member {
-                group: Arc::clone(&group),
+                group: group.clone(),
                 generation,
                 index: 0,
                 claimed: false,

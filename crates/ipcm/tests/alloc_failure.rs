@@ -8,7 +8,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ipcm::{Caller, Fault, Ipcm, Kernel, PipeFlags, PipeId, ProcessId, Progress, Status, UserAddr};
+use ipcm::{
+    Caller, Fault, Ipcm, Kernel, PipeFlags, PipeId, ProcessId, Progress, SelectGroup, SelectOp,
+    Shared, Status, UserAddr,
+};
 
 /// Fails the allocation numbered `FAIL_AT` (0-based) of the current
 /// thread's armed section; counts allocations and live bytes.
@@ -301,4 +304,51 @@ fn destroy_frees_the_store_while_a_handle_is_held() {
     // store (the header stays in the by-id table, allocated before).
     assert!(after < 4096, "{after} bytes still allocated after destroy");
     assert_eq!(ipcm.kernel_write(&handle, b"late"), Err(Status::Destroyed));
+}
+
+#[test]
+fn a_blocking_select_fails_cleanly_at_every_allocation() {
+    let (buf, len) = (UserAddr(0), UserAddr(128));
+    let two_pipes = || {
+        let (ipcm, first) = pipe_with(0);
+        let second = ipcm
+            .create(Caller::Kernel, None, 16, 2, PipeFlags::empty())
+            .unwrap();
+        let group = SelectGroup::shared().unwrap();
+        (ipcm, (first, second, group))
+    };
+    let select = |ipcm: &FlatIpcm,
+                  (first, second, group): &(PipeId, PipeId, Shared<SelectGroup>)| {
+        let ops = [
+            SelectOp::Read {
+                pipe: *first,
+                buf,
+                len_out: len,
+            },
+            SelectOp::Read {
+                pipe: *second,
+                buf,
+                len_out: len,
+            },
+        ];
+        match ipcm.select(&0, group, &ops)? {
+            Progress::Blocked(_) => Ok(()),
+            Progress::Done(done) => panic!("expected to block, done: {done:?}"),
+        }
+    };
+    let nothing_waits =
+        |ipcm: &FlatIpcm, (first, second, _): &(PipeId, PipeId, Shared<SelectGroup>)| {
+            no_waiter(ipcm, first, 0);
+            no_waiter(ipcm, second, 0);
+        };
+    let total = fail_each_allocation(two_pipes, select, nothing_waits);
+    // Each member's pipe grows its wait records, and the pending table.
+    assert!(total >= 3, "{total} allocations");
+}
+
+#[test]
+fn a_select_group_record_is_allocated_fallibly() {
+    let (group, _) = armed(Some(0), SelectGroup::shared);
+    assert_eq!(group.err(), Some(Status::NoMemory));
+    assert!(SelectGroup::shared().is_ok());
 }

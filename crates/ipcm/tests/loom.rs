@@ -599,7 +599,7 @@ fn peek_racing_a_fast_read_and_write_is_never_torn() {
 /// buffer: only one member may ever write it).
 fn select_ab(
     ipcm: &LoomIpcm,
-    group: &std::sync::Arc<ipcm::SelectGroup>,
+    group: &ipcm::Shared<ipcm::SelectGroup>,
     a: ipcm::PipeId,
     b: ipcm::PipeId,
 ) -> Result<Progress<ipcm::Selected>, Status> {
@@ -653,7 +653,7 @@ fn select_racing_two_writers_on_its_two_members_completes_exactly_one() {
         let b = ipcm
             .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
             .unwrap();
-        let group = std::sync::Arc::new(ipcm::SelectGroup::new());
+        let group = ipcm::SelectGroup::shared().unwrap();
         let selector = {
             let (ipcm, group) = (ipcm.clone(), group.clone());
             loom::thread::spawn(move || select_ab(&ipcm, &group, a, b))
@@ -689,7 +689,7 @@ fn select_withdrawal_racing_destroy_has_one_outcome() {
         let b = ipcm
             .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
             .unwrap();
-        let group = std::sync::Arc::new(ipcm::SelectGroup::new());
+        let group = ipcm::SelectGroup::shared().unwrap();
         let selector = {
             let (ipcm, group) = (ipcm.clone(), group.clone());
             loom::thread::spawn(move || select_ab(&ipcm, &group, a, b))

@@ -1,7 +1,6 @@
 //! DESIGN §9: select completes exactly one of its operations.
 
 mod common;
-use std::sync::Arc;
 
 use common::*;
 use ipcm::{SELECT_MAX, SelectGroup, SelectOp, Selected};
@@ -49,7 +48,7 @@ fn selected(index: usize, status: Status) -> Option<Selected> {
 fn select_completes_the_first_ready_member_in_list_order_at_once() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b, c) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -77,7 +76,7 @@ fn select_completes_the_first_ready_member_in_list_order_at_once() {
 fn select_waits_and_the_first_member_that_can_complete_completes_the_others_never_happen() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -106,7 +105,7 @@ fn select_waits_and_the_first_member_that_can_complete_completes_the_others_neve
 fn select_whose_two_members_become_ready_together_completes_exactly_one() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -131,7 +130,10 @@ fn select_whose_two_members_become_ready_together_completes_exactly_one() {
 fn a_write_to_a_pipe_in_two_threads_selects_hands_off_to_exactly_one() {
     let fx = Fixture::new();
     let (t1, t2) = (fx.actor(), fx.actor());
-    let (g1, g2) = (Arc::new(SelectGroup::new()), Arc::new(SelectGroup::new()));
+    let (g1, g2) = (
+        SelectGroup::shared().unwrap(),
+        SelectGroup::shared().unwrap(),
+    );
     let (shared, x, y) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -156,7 +158,7 @@ fn a_write_to_a_pipe_in_two_threads_selects_hands_off_to_exactly_one() {
 fn a_select_write_member_completes_when_a_read_makes_room() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (full, empty) = (
         fx.pipe(8, 1, PipeFlags::empty()),
         fx.pipe(8, 1, PipeFlags::empty()),
@@ -176,7 +178,7 @@ fn a_select_write_member_completes_when_a_read_makes_room() {
 fn destroy_of_a_member_pipe_completes_the_select_with_that_member() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -197,7 +199,7 @@ fn destroy_of_a_member_pipe_completes_the_select_with_that_member() {
 fn close_of_a_member_pipe_completes_the_select_with_closed() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -221,7 +223,7 @@ fn close_of_a_member_pipe_completes_the_select_with_closed() {
 fn cancel_of_a_select_ends_the_whole_group() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -259,7 +261,7 @@ fn cancel_of_a_select_ends_the_whole_group() {
 fn a_select_may_name_one_pipe_twice() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let pipe = fx.pipe(8, 2, PipeFlags::empty());
     blocked(
         fx.ipcm
@@ -279,7 +281,7 @@ fn a_select_may_name_one_pipe_twice() {
 fn a_select_member_with_a_bad_buffer_completes_it_with_bad_address() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (a, b) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 2, PipeFlags::empty()),
@@ -300,7 +302,7 @@ fn a_select_member_with_a_bad_buffer_completes_it_with_bad_address() {
 fn select_rejects_bad_lists_before_anything_happens() {
     let fx = Fixture::new();
     let actor = fx.actor();
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let pipe = fx.pipe(4, 2, PipeFlags::empty());
     assert_eq!(
         fx.ipcm.select(&actor.tid, &group, &[]),

@@ -1,7 +1,7 @@
 //! [`Ipcm::select`]: the selecting call. The protocol (one claim word per
 //! group, lazy withdrawal, never two pipe locks) is in [`crate::select`].
 
-use alloc::sync::Arc;
+use crate::Shared;
 
 use lock_api::RawMutex;
 
@@ -49,7 +49,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     pub fn select(
         &self,
         thread: &K::Thread,
-        group: &Arc<SelectGroup>,
+        group: &Shared<SelectGroup>,
         ops: &[SelectOp],
     ) -> Result<Progress<Selected>, Status> {
         if ops.is_empty() || ops.len() > SELECT_MAX {
@@ -87,7 +87,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 break;
             };
             let member = Member {
-                group: Arc::clone(group),
+                group: group.clone(),
                 generation,
                 index: index as u32,
                 claimed: false,
