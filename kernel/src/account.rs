@@ -52,7 +52,9 @@ pub fn pool_free() -> u64 {
     ACCOUNTS.lock().pool_free
 }
 
-fn reserve(pid: Pid, bytes: u64) -> Result<(), Status> {
+/// Charges `bytes` to `pid` if they fit its quota and the pool (NO_MEMORY
+/// otherwise, nothing charged); [`release`] gives them back.
+pub fn reserve(pid: Pid, bytes: u64) -> Result<(), Status> {
     let mut accounts = ACCOUNTS.lock();
     let held = accounts.charged.get(&pid).copied().unwrap_or(0);
     if bytes > accounts.pool_free || held.saturating_add(bytes) > PROCESS_QUOTA {

@@ -20,9 +20,10 @@ use crate::sync::Global;
 use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ipcm::Status;
+use ipcm::{SelectGroup, Status};
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
@@ -272,11 +273,16 @@ impl Scheduler {
 pub type Refusal = (Status, &'static str);
 
 /// Heap bytes a thread costs at most: its record in the thread table, its
-/// SSE area, its slots in the process's and the ready queue's vectors.
-const THREAD_COST_BOUND: u64 = 2048;
-/// Heap bytes a thread's one pending IPCM operation may take (its entry in
-/// the manager's pending map and in a pipe's wait queue), reserved at spawn.
-const WAIT_RECORD_BYTES: u64 = 128;
+/// SSE area, its select group record, its slots in the process's and the
+/// ready queue's vectors.
+const THREAD_COST_BOUND: u64 = 2048 + SELECT_GROUP_BOUND;
+/// Heap bytes of a thread's select group record (an `Arc<SelectGroup>`
+/// with allocator rounding), at most.
+const SELECT_GROUP_BOUND: u64 = 128;
+/// Heap bytes one pending IPCM operation may take (its entry in the
+/// manager's pending map and in a pipe's wait queue): one is reserved at
+/// spawn, a select reserves one per member (see [`reserve_wait_records`]).
+pub const WAIT_RECORD_BYTES: u64 = 128;
 
 /// Sets up the (empty) scheduler.
 pub fn init() {
@@ -375,6 +381,40 @@ pub fn describe(tid: Tid) -> String {
     }
 }
 
+/// The select group record of `tid` (`None`: thread gone).
+pub fn select_group(tid: Tid) -> Option<Arc<SelectGroup>> {
+    SCHED
+        .lock()
+        .threads
+        .get(&tid)
+        .map(|t| Arc::clone(&t.select))
+}
+
+/// Marks `tid` as waiting in a select (its wake then stores the completed
+/// member's index in rdx), or not.
+pub fn set_selecting(tid: Tid, selecting: bool) {
+    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
+        thread.selecting = selecting;
+    }
+}
+
+/// Makes sure `records` wait records are charged to `tid`'s process for
+/// it (a select of that many members may hold one in each member's pipe):
+/// charges the ones missing, for the thread's life. NO_MEMORY when they do
+/// not fit the process's quota or the pool.
+pub fn reserve_wait_records(tid: Tid, records: u64) -> Result<(), Status> {
+    let mut sched = SCHED.lock();
+    let thread = sched.threads.get_mut(&tid).ok_or(Status::BadParam)?;
+    if records <= thread.wait_records {
+        return Ok(());
+    }
+    let bytes = (records - thread.wait_records) * WAIT_RECORD_BYTES;
+    account::reserve(thread.process, bytes)?;
+    thread.charge += bytes;
+    thread.wait_records = records;
+    Ok(())
+}
+
 /// The IPCM's wake hook: the thread's pending operation ended with
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
@@ -393,6 +433,11 @@ pub fn wake(tid: Tid, status: u64) {
         return;
     }
     thread.regs.rax = status;
+    if thread.selecting {
+        thread.selecting = false;
+        let index = thread.select.outcome().and_then(|o| o.index);
+        thread.regs.rdx = index.map_or(u64::MAX, |i| i as u64);
+    }
     let priority = thread.priority;
     let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
     if direct {
