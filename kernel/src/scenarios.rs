@@ -98,6 +98,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
             launch("select-client", 2, 3),
         ],
     ),
+    ("queue-ops", &[launch("queue-ops", 2, 0)]),
     (
         "pipeline-close",
         &[

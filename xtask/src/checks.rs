@@ -81,6 +81,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_select_server,
     },
     Scenario {
+        name: "queue-ops",
+        expect_failure_exit: false,
+        check: check_queue_ops,
+    },
+    Scenario {
         name: "pipeline-close",
         expect_failure_exit: false,
         check: check_pipeline_close,
@@ -843,6 +848,45 @@ fn check_select_server(log: &Log) -> Vec<String> {
     problems
 }
 
+/// The §9 operations through the system calls, one line each.
+fn check_queue_ops(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for line in [
+        "QOPS urgent order=[9, 1, 2] seqs=[3, 1, 2]",
+        "QOPS peek-at values=[10, 11, 12] past-end=Err(EMPTY) queued=3",
+        "QOPS purge dropped=Ok(2) queued-after=1 purged=2 pending-writers=0",
+        "QOPS purge-writer result=Ok(())",
+        "QOPS purge then-read=Ok(3)",
+        "QOPS newer before-write waiting=1 try-now=Err(TIMED_OUT)",
+        "QOPS newer woken v=2 seq=2",
+        "QOPS rendezvous no-reader=Err(FULL) handoff=Ok(()) queued=0",
+        "QOPS rendezvous reader-got=Ok(8) v=42",
+        "QOPS select-both-ready index=Some(0) status=Ok(()) got=100 y-queued=1 y-buf-untouched=true",
+        "QOPS select-write reader-got=Ok(8) v=76",
+        "QOPS select-write index=Some(0) status=Ok(()) z-then-holds=Ok(77)",
+        "QOPS select-closed closer=Ok(())",
+        "QOPS select-closed index=Some(1) status=Err(CLOSED) empty-pending=0",
+        "QOPS done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    // Woken by the next write, not before.
+    let at = |needle: &str| log.user.iter().position(|(_, t)| t.starts_with(needle));
+    match (
+        at("QOPS newer before-write"),
+        at("QOPS newer woken"),
+        at("QOPS newer after-write"),
+    ) {
+        (Some(before), Some(woken), Some(after)) if before < woken && woken < after => {}
+        other => problems.push(format!(
+            "peek-newer waiter lines at {other:?}: expected woken between the write's before and after"
+        )),
+    }
+    problems
+}
+
 /// Close at shutdown: the producer closes with messages queued; the
 /// consumer drains all 50 in order, then sees CLOSED (and again); a write
 /// after the close fails CLOSED; the producer gets the acknowledgement.
@@ -915,6 +959,7 @@ fn check_hostile_select(log: &Log) -> Vec<String> {
         "SELATTACK read-seq-wrap result=Err(BAD_ADDRESS) peek-newer-kernel result=Err(BAD_ADDRESS) peek-at-kernel result=Err(BAD_ADDRESS)",
         "SELATTACK read-after-woken result=Ok(6)",
         "SELATTACK foreign close=Err(DENIED) purge=Err(DENIED)",
+        "SELATTACK quota-full pipes=some index=None status=Err(NO_MEMORY)",
         "SELOWNER owned queued=2 closed=0 purged=0",
         "SELOWNER before-kill select-members-waiting=2",
         "SELOWNER after-kill a-queued=1 b-queued=1 a-read=0 b-read=0 pending=0",
@@ -929,6 +974,7 @@ fn check_hostile_select(log: &Log) -> Vec<String> {
         "pipe_select refused: BAD_ADDRESS (member list at 0xffffffff80100000",
         "pipe_close refused: DENIED",
         "pipe_purge refused: DENIED",
+        "pipe_select refused: NO_MEMORY (16 wait records do not fit",
     ] {
         require_kernel(log, line, &mut problems);
     }
@@ -1347,6 +1393,22 @@ mod tests {
         );
         assert!(!check_pipeline_close(&pipeline_close_log(0, 50)).is_empty());
         assert!(!check_pipeline_close(&pipeline_close_log(8, 49)).is_empty());
+    }
+
+    #[test]
+    fn peek_newer_woken_before_the_write_fails() {
+        let mut lines = finished();
+        lines.push(user("queue-ops", "QOPS newer woken v=2 seq=2"));
+        lines.push(user(
+            "queue-ops",
+            "QOPS newer before-write waiting=1 try-now=Err(TIMED_OUT)",
+        ));
+        lines.push(user("queue-ops", "QOPS newer after-write"));
+        let problems = check_queue_ops(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("peek-newer waiter")),
+            "{problems:?}"
+        );
     }
 
     #[test]

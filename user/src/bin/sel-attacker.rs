@@ -151,6 +151,21 @@ fn main(_arg: u64) {
     while a.info().map_or(0, |i| i.pending_readers) == 0 {
         sleep(1);
     }
+    // A select's members each may hold a wait record: with the quota
+    // taken by tiny pipes, a 16-member select is refused NO_MEMORY (the
+    // thread was charged for 2 members only so far).
+    let mut filled = 0u64;
+    while Pipe::create("", 1, 1, 0).is_ok() {
+        filled += 1;
+    }
+    let many = [good; SELECT_MAX];
+    let got = select(&many, 0);
+    println!(
+        "SELATTACK quota-full pipes={} index={:?} status={:?}",
+        if filled > 0 { "some" } else { "none" },
+        got.index,
+        got.status
+    );
     let go = Pipe::wait_for("hs-go");
     let _ = go.write(&[0u8; 8], timeout::FOREVER);
     println!("SELATTACK faulting with a select pending");
