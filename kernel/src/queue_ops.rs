@@ -81,34 +81,33 @@ pub fn select(tid: Tid, args: Args<'_>) -> Action {
         *op = decoded;
     }
     let ops = &ops[..count];
-    let Some(group) = sched::select_group(tid) else {
-        return selected(Status::BadParam, None);
+    // Marked selecting before the call: a member may complete (and wake
+    // the thread) as soon as it is recorded.
+    let group = match sched::begin_select(tid, count as u64) {
+        Ok(group) => group,
+        Err(status) => {
+            kprintln!(
+                "{}: pipe_select refused: {} ({} wait records do not fit: {} held of a {}-byte quota, {} free in the pool)",
+                sched::describe(tid),
+                lukos_abi::status::name(status.code() as u64),
+                count,
+                sched::process_of(tid).map_or(0, account::held_by),
+                account::PROCESS_QUOTA,
+                account::pool_free()
+            );
+            return selected(status, None);
+        }
     };
-    if let Err(status) = sched::reserve_wait_records(tid, count as u64) {
-        kprintln!(
-            "{}: pipe_select refused: {} ({} wait records do not fit: {} held of a {}-byte quota, {} free in the pool)",
-            sched::describe(tid),
-            lukos_abi::status::name(status.code() as u64),
-            count,
-            sched::process_of(tid).map_or(0, account::held_by),
-            account::PROCESS_QUOTA,
-            account::pool_free()
-        );
-        return selected(status, None);
-    }
-    // Set before the call: a member may complete (and wake) as soon as it
-    // is recorded.
-    sched::set_selecting(tid, true);
     match ipc::ipcm().select(&tid, &group, ops) {
         Ok(Progress::Blocked(_)) => Action::Block {
             deadline: deadline(ticks),
         },
         Ok(Progress::Done(outcome)) => {
-            sched::set_selecting(tid, false);
+            sched::end_select(tid);
             selected(outcome.status, outcome.index)
         }
         Err(status) => {
-            sched::set_selecting(tid, false);
+            sched::end_select(tid);
             selected(status, None)
         }
     }

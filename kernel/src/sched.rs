@@ -281,7 +281,7 @@ const THREAD_COST_BOUND: u64 = 2048 + SELECT_GROUP_BOUND;
 const SELECT_GROUP_BOUND: u64 = 128;
 /// Heap bytes one pending IPCM operation may take (its entry in the
 /// manager's pending map and in a pipe's wait queue): one is reserved at
-/// spawn, a select reserves one per member (see [`reserve_wait_records`]).
+/// spawn, a select reserves one per member (see [`begin_select`]).
 pub const WAIT_RECORD_BYTES: u64 = 128;
 
 /// Sets up the (empty) scheduler.
@@ -381,38 +381,30 @@ pub fn describe(tid: Tid) -> String {
     }
 }
 
-/// The select group record of `tid` (`None`: thread gone).
-pub fn select_group(tid: Tid) -> Option<Arc<SelectGroup>> {
-    SCHED
-        .lock()
-        .threads
-        .get(&tid)
-        .map(|t| Arc::clone(&t.select))
-}
-
-/// Marks `tid` as waiting in a select (its wake then stores the completed
-/// member's index in rdx), or not.
-pub fn set_selecting(tid: Tid, selecting: bool) {
-    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
-        thread.selecting = selecting;
-    }
-}
-
-/// Makes sure `records` wait records are charged to `tid`'s process for
-/// it (a select of that many members may hold one in each member's pipe):
-/// charges the ones missing, for the thread's life. NO_MEMORY when they do
-/// not fit the process's quota or the pool.
-pub fn reserve_wait_records(tid: Tid, records: u64) -> Result<(), Status> {
+/// Readies `tid` for a select of `members` members: makes sure that many
+/// wait records are charged to its process for it (each member may hold
+/// one in its pipe; the missing ones are charged for the thread's life),
+/// marks it selecting (its wake then also stores the completed member's
+/// index in rdx) and returns its group record. NO_MEMORY, nothing changed,
+/// when the records do not fit the process's quota or the pool.
+pub fn begin_select(tid: Tid, members: u64) -> Result<Arc<SelectGroup>, Status> {
     let mut sched = SCHED.lock();
     let thread = sched.threads.get_mut(&tid).ok_or(Status::BadParam)?;
-    if records <= thread.wait_records {
-        return Ok(());
+    if members > thread.wait_records {
+        let bytes = (members - thread.wait_records) * WAIT_RECORD_BYTES;
+        account::reserve(thread.process, bytes)?;
+        thread.charge += bytes;
+        thread.wait_records = members;
     }
-    let bytes = (records - thread.wait_records) * WAIT_RECORD_BYTES;
-    account::reserve(thread.process, bytes)?;
-    thread.charge += bytes;
-    thread.wait_records = records;
-    Ok(())
+    thread.selecting = true;
+    Ok(Arc::clone(&thread.select))
+}
+
+/// The select of `tid` ended without blocking: its next wake is not one.
+pub fn end_select(tid: Tid) {
+    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
+        thread.selecting = false;
+    }
 }
 
 /// The IPCM's wake hook: the thread's pending operation ended with
