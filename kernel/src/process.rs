@@ -14,7 +14,7 @@ use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use ipcm::SelectGroup;
+use ipcm::{SelectGroup, Ticket};
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
 /// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
@@ -193,6 +193,9 @@ pub struct Thread {
     /// It is blocked in a `pipe_select`: its wake also stores the index of
     /// the member that completed (rdx).
     pub selecting: bool,
+    /// The ticket of its blocked select (its first member's): its timeout
+    /// and a kill cancel the select by it, and no other operation.
+    pub select_ticket: Option<Ticket>,
     /// Wait records charged to its process for it: one at spawn, raised to
     /// the largest select it made (one record per member).
     pub wait_records: u64,
@@ -284,6 +287,7 @@ impl Thread {
             charge: 0,
             select: Arc::new(SelectGroup::new()),
             selecting: false,
+            select_ticket: None,
             wait_records: 1,
         }
     }
