@@ -176,6 +176,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
         &[
             launch("sel-owner", 2, 0),
             launch("sel-attacker", 2, 0),
+            launch("sel-fuzz", 1, 0),
             launch("bystander", 2, 1),
         ],
     ),

@@ -989,6 +989,17 @@ fn check_hostile_select(log: &Log) -> Vec<String> {
     if log.contains("must not happen") {
         problems.push("the dead select completed, or the fault did not kill".into());
     }
+    // Random arguments: every call answered with a known status, some
+    // completed.
+    match log.tagged("SELFUZZ").next() {
+        Some(t)
+            if t.starts_with("calls=3000 ")
+                && t.ends_with(" other=0")
+                && number(&fields(t), "OK").is_some_and(|n| n > 0) => {}
+        other => problems.push(format!(
+            "random calls: {other:?}, expected 3000 answered with known statuses"
+        )),
+    }
     problems
 }
 
