@@ -110,6 +110,13 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
         "bench",
         &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
     ),
+    (
+        "bench-select",
+        &[
+            launch("bench-select", 2, 0),
+            launch("bench-select-echo", 2, 0),
+        ],
+    ),
     // The hostile suite: one attacker class each, next to bystanders that
     // must finish.
     (

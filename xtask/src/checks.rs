@@ -96,6 +96,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_bench,
     },
     Scenario {
+        name: "bench-select",
+        expect_failure_exit: false,
+        check: check_bench_select,
+    },
+    Scenario {
         name: "hostile-flags",
         expect_failure_exit: false,
         check: check_hostile_flags,
@@ -1010,6 +1015,21 @@ fn check_bench(log: &Log) -> Vec<String> {
     no_kills(log, &mut problems);
     require(log, "BENCH syscall", &mut problems);
     require(log, "BENCH pipe-ping-pong", &mut problems);
+    problems
+}
+
+/// Select ping-pong measurements over 1, 2 and 16 members.
+fn check_bench_select(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for members in [1, 2, 16] {
+        require(
+            log,
+            &format!("BENCH select-ping-pong members={members} rdtsc="),
+            &mut problems,
+        );
+    }
     problems
 }
 
