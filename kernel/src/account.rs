@@ -4,7 +4,9 @@
 //! it with the heap bytes the request really took (measured across the
 //! call: ring, lengths, header, name, registry entry, allocator rounding;
 //! for a thread also its wait record, reserved at spawn because a thread
-//! has at most one pending operation). A request is admitted only if an
+//! has at most one pending operation, and its select group record; a
+//! select charges one more wait record per member beyond the first, for
+//! the thread's life). A request is admitted only if an
 //! upper bound of its cost fits both the process's quota and the shared
 //! user pool, so the heap never runs dry on a process's behalf: a refused
 //! request is NO_MEMORY, never a failed allocation. Charges come back when
