@@ -4,7 +4,9 @@
 //! it with the heap bytes the request really took (measured across the
 //! call: ring, lengths, header, name, registry entry, allocator rounding;
 //! for a thread also its wait record, reserved at spawn because a thread
-//! has at most one pending operation). A request is admitted only if an
+//! has at most one pending operation, and its select group record; a
+//! select charges one more wait record per member beyond the first, for
+//! the thread's life). A request is admitted only if an
 //! upper bound of its cost fits both the process's quota and the shared
 //! user pool, so the heap never runs dry on a process's behalf: a refused
 //! request is NO_MEMORY, never a failed allocation. Charges come back when
@@ -52,7 +54,9 @@ pub fn pool_free() -> u64 {
     ACCOUNTS.lock().pool_free
 }
 
-fn reserve(pid: Pid, bytes: u64) -> Result<(), Status> {
+/// Charges `bytes` to `pid` if they fit its quota and the pool (NO_MEMORY
+/// otherwise, nothing charged); [`release`] gives them back.
+pub fn reserve(pid: Pid, bytes: u64) -> Result<(), Status> {
     let mut accounts = ACCOUNTS.lock();
     let held = accounts.charged.get(&pid).copied().unwrap_or(0);
     if bytes > accounts.pool_free || held.saturating_add(bytes) > PROCESS_QUOTA {

@@ -6,7 +6,7 @@
 use crate::paging::UserSpace;
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
-use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, UserAddr};
+use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, Ticket, UserAddr};
 use lukos_abi::status as abi;
 
 /// The kernel's side of the IPCM contract.
@@ -61,10 +61,14 @@ pub fn ipcm() -> &'static KernelIpcm {
     IPCM.get()
 }
 
-/// Cancels `tid`'s pending operation; true if there was one (the IPCM has
-/// then woken the thread with TIMED_OUT / CANCELLED).
-pub fn cancel(tid: Tid, reason: CancelReason) -> bool {
-    ipcm().cancel(&tid, reason).is_ok()
+/// Cancels `tid`'s pending operation: the one under `ticket` if given (a
+/// select's), else whatever it waits for; true if there was one (the IPCM
+/// has then woken the thread with TIMED_OUT / CANCELLED).
+pub fn cancel(tid: Tid, ticket: Option<Ticket>, reason: CancelReason) -> bool {
+    match ticket {
+        Some(ticket) => ipcm().cancel_op(&tid, ticket, reason).is_ok(),
+        None => ipcm().cancel(&tid, reason).is_ok(),
+    }
 }
 
 /// The syscall ABI's status codes must be the IPCM's: checked at compile

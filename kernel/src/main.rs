@@ -25,6 +25,7 @@ mod paging;
 mod process;
 mod programs;
 mod qemu;
+mod queue_ops;
 mod rt;
 mod scenarios;
 mod sched;

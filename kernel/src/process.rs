@@ -12,7 +12,9 @@ use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use ipcm::{SelectGroup, Ticket};
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
 /// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
@@ -185,6 +187,18 @@ pub struct Thread {
     pub timer_armed: u64,
     /// Heap bytes charged to its process for it (see [`crate::account`]).
     pub charge: u64,
+    /// The group record every `pipe_select` of this thread uses (made with
+    /// the thread, so a select allocates nothing).
+    pub select: Arc<SelectGroup>,
+    /// It is blocked in a `pipe_select`: its wake also stores the index of
+    /// the member that completed (rdx).
+    pub selecting: bool,
+    /// The ticket of its blocked select (its first member's): its timeout
+    /// and a kill cancel the select by it, and no other operation.
+    pub select_ticket: Option<Ticket>,
+    /// Wait records charged to its process for it: one at spawn, raised to
+    /// the largest select it made (one record per member).
+    pub wait_records: u64,
 }
 
 /// A process: an address space and its threads.
@@ -271,6 +285,10 @@ impl Thread {
             fx: Box::new(FxState::initial()),
             timer_armed: 0,
             charge: 0,
+            select: Arc::new(SelectGroup::new()),
+            selecting: false,
+            select_ticket: None,
+            wait_records: 1,
         }
     }
 }

@@ -90,8 +90,32 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
         &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
     ),
     (
+        "select-server",
+        &[
+            launch("select-server", 3, 0),
+            launch("select-client", 2, 1),
+            launch("select-client", 2, 2),
+            launch("select-client", 2, 3),
+        ],
+    ),
+    ("queue-ops", &[launch("queue-ops", 2, 0)]),
+    (
+        "pipeline-close",
+        &[
+            launch("drain-producer", 3, 0),
+            launch("drain-consumer", 2, 0),
+        ],
+    ),
+    (
         "bench",
         &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
+    ),
+    (
+        "bench-select",
+        &[
+            launch("bench-select", 2, 0),
+            launch("bench-select-echo", 2, 0),
+        ],
     ),
     // The hostile suite: one attacker class each, next to bystanders that
     // must finish.
@@ -153,6 +177,15 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     (
         "iret-fault",
         &[launch("bystander", 2, 0), launch("bystander", 2, 1)],
+    ),
+    (
+        "hostile-select",
+        &[
+            launch("sel-owner", 2, 0),
+            launch("sel-attacker", 2, 0),
+            launch("sel-fuzz", 1, 0),
+            launch("bystander", 2, 1),
+        ],
     ),
     (
         "hostile-spin",

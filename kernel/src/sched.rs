@@ -20,9 +20,10 @@ use crate::sync::Global;
 use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ipcm::Status;
+use ipcm::{SelectGroup, Status, Ticket};
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
@@ -272,11 +273,16 @@ impl Scheduler {
 pub type Refusal = (Status, &'static str);
 
 /// Heap bytes a thread costs at most: its record in the thread table, its
-/// SSE area, its slots in the process's and the ready queue's vectors.
-const THREAD_COST_BOUND: u64 = 2048;
-/// Heap bytes a thread's one pending IPCM operation may take (its entry in
-/// the manager's pending map and in a pipe's wait queue), reserved at spawn.
-const WAIT_RECORD_BYTES: u64 = 128;
+/// SSE area, its select group record, its slots in the process's and the
+/// ready queue's vectors.
+const THREAD_COST_BOUND: u64 = 2048 + SELECT_GROUP_BOUND;
+/// Heap bytes of a thread's select group record (an `Arc<SelectGroup>`
+/// with allocator rounding), at most.
+const SELECT_GROUP_BOUND: u64 = 128;
+/// Heap bytes one pending IPCM operation may take (its entry in the
+/// manager's pending map and in a pipe's wait queue): one is reserved at
+/// spawn, a select reserves one per member (see [`begin_select`]).
+pub const WAIT_RECORD_BYTES: u64 = 128;
 
 /// Sets up the (empty) scheduler.
 pub fn init() {
@@ -375,6 +381,39 @@ pub fn describe(tid: Tid) -> String {
     }
 }
 
+/// Readies `tid` for a select of `members` members: makes sure that many
+/// wait records are charged to its process for it (each member may hold
+/// one in its pipe; the missing ones are charged for the thread's life),
+/// marks it selecting (its wake then also stores the completed member's
+/// index in rdx) and returns its group record. NO_MEMORY, nothing changed,
+/// when the records do not fit the process's quota or the pool.
+pub fn begin_select(tid: Tid, members: u64) -> Result<Arc<SelectGroup>, Status> {
+    let mut sched = SCHED.lock();
+    let thread = sched.threads.get_mut(&tid).ok_or(Status::BadParam)?;
+    if members > thread.wait_records {
+        let bytes = (members - thread.wait_records) * WAIT_RECORD_BYTES;
+        account::reserve(thread.process, bytes)?;
+        thread.charge += bytes;
+        thread.wait_records = members;
+    }
+    thread.selecting = true;
+    Ok(Arc::clone(&thread.select))
+}
+
+/// The select of `tid` blocked under `ticket`.
+pub fn select_blocked(tid: Tid, ticket: Ticket) {
+    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
+        thread.select_ticket = Some(ticket);
+    }
+}
+
+/// The select of `tid` ended without blocking: its next wake is not one.
+pub fn end_select(tid: Tid) {
+    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
+        thread.selecting = false;
+    }
+}
+
 /// The IPCM's wake hook: the thread's pending operation ended with
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
@@ -393,6 +432,12 @@ pub fn wake(tid: Tid, status: u64) {
         return;
     }
     thread.regs.rax = status;
+    if thread.selecting {
+        thread.selecting = false;
+        thread.select_ticket = None;
+        let index = thread.select.outcome().and_then(|o| o.index);
+        thread.regs.rdx = index.map_or(u64::MAX, |i| i as u64);
+    }
     let priority = thread.priority;
     let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
     if direct {
@@ -571,7 +616,7 @@ fn apply(tid: Tid, action: Action) {
 /// Ends a process: cancels its threads' pending IPCM operations (through
 /// the IPCM, so no pending operation is left behind), then frees it.
 pub fn end_process(pid: Pid, why: &str) {
-    let blocked: Vec<Tid> = {
+    let blocked: Vec<(Tid, Option<Ticket>)> = {
         let sched = SCHED.lock();
         let Some(process) = sched.processes.get(&pid) else {
             return;
@@ -579,13 +624,14 @@ pub fn end_process(pid: Pid, why: &str) {
         process
             .threads
             .iter()
-            .copied()
-            .filter(|tid| matches!(sched.threads[tid].state, ThreadState::Blocked { .. }))
+            .map(|&tid| (tid, &sched.threads[&tid]))
+            .filter(|(_, t)| matches!(t.state, ThreadState::Blocked { .. }))
+            .map(|(tid, t)| (tid, t.select_ticket))
             .collect()
     };
     let cancelled = blocked
         .iter()
-        .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
+        .filter(|&&(tid, ticket)| ipc::cancel(tid, ticket, ipcm::CancelReason::Cancelled))
         .count();
     let process = SCHED.lock().remove_process(pid);
     let Some(process) = process else {
@@ -623,21 +669,21 @@ pub fn end_process(pid: Pid, why: &str) {
 /// order.
 fn expire_timers() {
     let now = timer::now();
-    // (deadline, armed, thread, is a sleep)
+    // (deadline, armed, thread, is a sleep, a select's ticket)
     // Nothing can fall due again within the tick already checked
     // (deadlines are at least one tick ahead, except a zero timeout, which
     // resets this): no lock needed to know.
     if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
         return;
     }
-    let mut due: Vec<(u64, u64, Tid, bool)> = {
+    let mut due: Vec<(u64, u64, Tid, bool, Option<Ticket>)> = {
         let mut sched = SCHED.lock();
         TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
         let mut due = Vec::new();
         for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {
                 ThreadState::Sleeping { until } if until <= now => {
-                    due.push((until, thread.timer_armed, tid, true));
+                    due.push((until, thread.timer_armed, tid, true, None));
                 }
                 ThreadState::Blocked {
                     deadline: Some(deadline),
@@ -645,19 +691,25 @@ fn expire_timers() {
                     // Cancel once: if the operation completed first, the
                     // cancel finds nothing and the wake already happened.
                     thread.state = ThreadState::Blocked { deadline: None };
-                    due.push((deadline, thread.timer_armed, tid, false));
+                    due.push((
+                        deadline,
+                        thread.timer_armed,
+                        tid,
+                        false,
+                        thread.select_ticket,
+                    ));
                 }
                 _ => {}
             }
         }
         due
     };
-    due.sort_unstable();
-    for (_, _, tid, sleep) in due {
+    due.sort_unstable_by_key(|&(deadline, armed, ..)| (deadline, armed));
+    for (_, _, tid, sleep, ticket) in due {
         if sleep {
             SCHED.lock().make_ready(tid);
         } else {
-            ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+            ipc::cancel(tid, ticket, ipcm::CancelReason::TimedOut);
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::entry::TrapFrame;
 use crate::ipc::{self, Hooks};
 use crate::sched::{self, Action, Tid};
-use crate::{account, kprintln, serial, timer};
+use crate::{account, kprintln, queue_ops, serial, timer};
 use alloc::string::String;
 use ipcm::{Caller, Kernel, PipeFlags, PipeId, Progress, Status, UserAddr};
 use lukos_abi::{MAX_PRINT, PipeInfo, nr, status, timeout};
@@ -19,28 +19,28 @@ const MAX_USER_PIPE_BYTES: u64 = 256 * 1024;
 /// rounding of each allocation.
 const PIPE_OVERHEAD_BOUND: u64 = 1024;
 
-fn done(status: u64) -> Action {
+pub(crate) fn done(status: u64) -> Action {
     Action::Return {
         status,
         value: None,
     }
 }
 
-fn value(value: u64) -> Action {
+pub(crate) fn value(value: u64) -> Action {
     Action::Return {
         status: status::OK,
         value: Some(value),
     }
 }
 
-fn failed(error: Status) -> Action {
+pub(crate) fn failed(error: Status) -> Action {
     done(error.code() as u64)
 }
 
 /// The system-call arguments, read from the saved registers where they
 /// are (rdi, rsi, rdx, r10, r8) rather than copied out first.
 #[derive(Clone, Copy)]
-struct Args<'a>(&'a TrapFrame);
+pub(crate) struct Args<'a>(&'a TrapFrame);
 
 impl core::ops::Index<usize> for Args<'_> {
     type Output = u64;
@@ -98,6 +98,14 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
         nr::PIPE_TRY_READ => pipe_read(tid, args, Take::Consume, Wait::Never),
         nr::PIPE_TRY_PEEK => pipe_read(tid, args, Take::Copy, Wait::Never),
         nr::PIPE_DESTROY => pipe_destroy(tid, args[0]),
+        // The queue operations of DESIGN §9 (`queue_ops`).
+        nr::PIPE_SELECT => queue_ops::select(tid, args),
+        nr::PIPE_WRITE_URGENT => queue_ops::write_urgent(tid, args),
+        nr::PIPE_PURGE => queue_ops::purge(tid, args[0]),
+        nr::PIPE_CLOSE => queue_ops::close(tid, args[0]),
+        nr::PIPE_READ_SEQ => queue_ops::read_seq(tid, args),
+        nr::PIPE_PEEK_NEWER => queue_ops::peek_newer(tid, args),
+        nr::PIPE_PEEK_AT => queue_ops::peek_at(tid, args),
         _ => done(status::NO_SYSCALL),
     }
 }
@@ -109,7 +117,7 @@ fn result_value(result: Result<u64, Status>) -> Action {
     }
 }
 
-fn result_unit(result: Result<(), Status>) -> Action {
+pub(crate) fn result_unit(result: Result<(), Status>) -> Action {
     match result {
         Ok(()) => done(status::OK),
         Err(e) => failed(e),
@@ -169,8 +177,9 @@ fn pipe_create(tid: Tid, args: Args<'_>) -> Action {
         Ok(flags) => flags,
         Err(e) => return failed(e),
     };
+    // `max_msgs` 0 is a rendezvous pipe (DESIGN §9).
     let (msg_size, max_msgs) = (args[2], args[3]);
-    if msg_size == 0 || max_msgs == 0 {
+    if msg_size == 0 {
         return failed(Status::BadParam);
     }
     // Kernel policy: one pipe's store is bounded, and the whole pipe is
@@ -242,6 +251,8 @@ fn pipe_info(tid: Tid, id: u64, out: u64) -> Action {
         written: info.written,
         read: info.read,
         dropped: info.dropped,
+        purged: info.purged,
+        closed: u64::from(info.closed),
     };
     match Hooks.copy_to_user(&tid, UserAddr(out as usize), &info.to_bytes()) {
         Ok(()) => done(status::OK),
@@ -251,11 +262,14 @@ fn pipe_info(tid: Tid, id: u64, out: u64) -> Action {
 
 /// The deadline of a blocking call with this timeout argument (0: now, so
 /// an operation that would block times out at once).
-fn deadline(ticks: u64) -> Option<u64> {
+pub(crate) fn deadline(ticks: u64) -> Option<u64> {
     (ticks != timeout::FOREVER).then(|| timer::now().saturating_add(ticks))
 }
 
-fn blocked_or_done<T>(progress: Result<Progress<T>, Status>, timeout_ticks: u64) -> Action {
+pub(crate) fn blocked_or_done<T>(
+    progress: Result<Progress<T>, Status>,
+    timeout_ticks: u64,
+) -> Action {
     match progress {
         Ok(Progress::Done(_)) => done(status::OK),
         Ok(Progress::Blocked(_)) => Action::Block {

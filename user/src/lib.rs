@@ -20,7 +20,9 @@ mod rt;
 pub mod sys;
 
 use core::fmt;
-pub use lukos_abi::{PipeInfo, flags, nr, status, timeout};
+pub use lukos_abi::{
+    PipeInfo, Received, SELECT_MAX, SelectMember, flags, nr, select_op, status, timeout,
+};
 
 /// A non-OK status from the kernel (the IPCM's codes).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -272,6 +274,93 @@ impl Pipe {
     /// Destroys the pipe (owner only).
     pub fn destroy(self) -> Result<()> {
         sys::pipe_destroy(self.id)
+    }
+
+    /// Writes one message to the head of the queue (read next), waiting
+    /// like [`write`](Self::write).
+    pub fn write_urgent(self, msg: &[u8], timeout: u64) -> Result<()> {
+        sys::pipe_write_urgent(self.id, msg.as_ptr() as u64, msg.len() as u64, timeout)
+    }
+
+    /// Drops every queued message (owner only); returns how many.
+    pub fn purge(self) -> Result<u64> {
+        sys::pipe_purge(self.id)
+    }
+
+    /// Closes the pipe (owner only): writes fail CLOSED from now on,
+    /// readers drain what is queued and then get CLOSED.
+    pub fn close(self) -> Result<()> {
+        sys::pipe_close(self.id)
+    }
+
+    /// Reads one message like [`read`](Self::read); returns its length and
+    /// sequence number.
+    pub fn read_seq(self, buf: &mut [u8], timeout: u64) -> Result<Received> {
+        let mut out = Received::default();
+        sys::pipe_read_seq(
+            self.id,
+            buf.as_mut_ptr() as u64,
+            &raw mut out as u64,
+            timeout,
+        )
+        .map(|()| out)
+    }
+
+    /// Copies the oldest queued message numbered above `after`, waiting at
+    /// most `timeout` ticks for a write to bring one.
+    pub fn peek_newer(self, after: u64, buf: &mut [u8], timeout: u64) -> Result<Received> {
+        let mut out = Received::default();
+        let (buf, out_ptr) = (buf.as_mut_ptr() as u64, &raw mut out as u64);
+        sys::pipe_peek_newer(self.id, after, buf, out_ptr, timeout).map(|()| out)
+    }
+
+    /// Copies the message `index` places from the front (0: read next)
+    /// without taking it; EMPTY past the end.
+    pub fn peek_at(self, index: u64, buf: &mut [u8]) -> Result<Received> {
+        let mut out = Received::default();
+        sys::pipe_peek_at(self.id, index, buf.as_mut_ptr() as u64, &raw mut out as u64)
+            .map(|()| out)
+    }
+}
+
+/// A read member of a [`select`]: the message goes to `buf`, its length
+/// to `len`.
+pub fn select_read(pipe: Pipe, buf: &mut [u8], len: &mut usize) -> SelectMember {
+    SelectMember {
+        op: select_op::READ,
+        pipe: pipe.id,
+        buf: buf.as_mut_ptr() as u64,
+        arg: len as *mut usize as u64,
+    }
+}
+
+/// A write member of a [`select`].
+pub fn select_write(pipe: Pipe, msg: &[u8]) -> SelectMember {
+    SelectMember {
+        op: select_op::WRITE,
+        pipe: pipe.id,
+        buf: msg.as_ptr() as u64,
+        arg: msg.len() as u64,
+    }
+}
+
+/// What a [`select`] did: which member completed (`None`: none did, the
+/// call was refused or the group timed out) and with what status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selected {
+    /// The completed member's index in the list.
+    pub index: Option<usize>,
+    /// Its status (or the call's).
+    pub status: Result<()>,
+}
+
+/// Waits at most `timeout` ticks on every member at once and completes
+/// exactly one (`pipe_select`); the others never happen.
+pub fn select(members: &[SelectMember], timeout: u64) -> Selected {
+    let (code, index) = sys::pipe_select(members.as_ptr() as u64, members.len() as u64, timeout);
+    Selected {
+        index: (index != u64::MAX).then_some(index as usize),
+        status: check(code),
     }
 }
 

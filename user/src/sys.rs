@@ -119,3 +119,40 @@ pub fn pipe_try_peek(id: u64, buf: u64, len_out: u64) -> Result<()> {
 pub fn pipe_destroy(id: u64) -> Result<()> {
     check(syscall1(nr::PIPE_DESTROY, id).0)
 }
+
+/// `pipe_select`: returns (status, index of the member that completed or
+/// `u64::MAX`) as the kernel answered.
+pub fn pipe_select(members: u64, count: u64, timeout: u64) -> (u64, u64) {
+    syscall5(nr::PIPE_SELECT, members, count, timeout, 0, 0)
+}
+
+/// `pipe_write_urgent`.
+pub fn pipe_write_urgent(id: u64, buf: u64, len: u64, timeout: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_WRITE_URGENT, id, buf, len, timeout).0)
+}
+
+/// `pipe_purge`: how many messages it dropped.
+pub fn pipe_purge(id: u64) -> Result<u64> {
+    let (code, dropped) = syscall1(nr::PIPE_PURGE, id);
+    check(code).map(|()| dropped)
+}
+
+/// `pipe_close`.
+pub fn pipe_close(id: u64) -> Result<()> {
+    check(syscall1(nr::PIPE_CLOSE, id).0)
+}
+
+/// `pipe_read_seq`.
+pub fn pipe_read_seq(id: u64, buf: u64, out: u64, timeout: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_READ_SEQ, id, buf, out, timeout).0)
+}
+
+/// `pipe_peek_newer`.
+pub fn pipe_peek_newer(id: u64, after: u64, buf: u64, out: u64, timeout: u64) -> Result<()> {
+    check(syscall5(nr::PIPE_PEEK_NEWER, id, after, buf, out, timeout).0)
+}
+
+/// `pipe_peek_at`.
+pub fn pipe_peek_at(id: u64, index: u64, buf: u64, out: u64) -> Result<()> {
+    check(syscall4(nr::PIPE_PEEK_AT, id, index, buf, out).0)
+}

@@ -76,9 +76,29 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_destroy,
     },
     Scenario {
+        name: "select-server",
+        expect_failure_exit: false,
+        check: check_select_server,
+    },
+    Scenario {
+        name: "queue-ops",
+        expect_failure_exit: false,
+        check: check_queue_ops,
+    },
+    Scenario {
+        name: "pipeline-close",
+        expect_failure_exit: false,
+        check: check_pipeline_close,
+    },
+    Scenario {
         name: "bench",
         expect_failure_exit: false,
         check: check_bench,
+    },
+    Scenario {
+        name: "bench-select",
+        expect_failure_exit: false,
+        check: check_bench_select,
     },
     Scenario {
         name: "hostile-flags",
@@ -129,6 +149,11 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "hostile-spin",
         expect_failure_exit: false,
         check: check_hostile_spin,
+    },
+    Scenario {
+        name: "hostile-select",
+        expect_failure_exit: false,
+        check: check_hostile_select,
     },
     Scenario {
         name: "kernel-write-text",
@@ -759,6 +784,230 @@ fn check_destroy(log: &Log) -> Vec<String> {
     problems
 }
 
+/// One server serves three clients' request pipes with one select: every
+/// request served exactly once, by the member of its own client's pipe, in
+/// each client's order; every reply is the right one; the server's
+/// per-client counts are the clients' request counts (4, 8, 12).
+fn check_select_server(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let mut served: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for text in log.tagged("SELSERVE") {
+        let f = fields(text);
+        match (number(&f, "index"), number(&f, "c"), number(&f, "seq")) {
+            (Some(index), Some(client), Some(seq)) if index + 1 == client => {
+                served.entry(client).or_default().push(seq);
+            }
+            _ => problems.push(format!("bad served line {text:?}")),
+        }
+    }
+    let counts = log
+        .tagged("SELSERVER")
+        .find(|t| t.starts_with("done"))
+        .map(|t| {
+            let f = fields(t);
+            [number(&f, "c1"), number(&f, "c2"), number(&f, "c3")]
+        });
+    for client in 1..=3u64 {
+        let expected: Vec<u64> = (0..4 * client).collect();
+        if served.get(&client) != Some(&expected) {
+            problems.push(format!(
+                "client {client}'s requests served {:?}, expected {expected:?} once each in order",
+                served.get(&client)
+            ));
+        }
+        let replies: Vec<(u64, u64)> = log
+            .tagged("SELREPLY")
+            .map(fields)
+            .filter(|f| number(f, "c") == Some(client))
+            .filter_map(|f| {
+                let right = number(&f, "seq")? == number(&f, "want-seq")?
+                    && number(&f, "sum")? == number(&f, "want-sum")?;
+                Some((number(&f, "seq")?, u64::from(right)))
+            })
+            .collect();
+        let good: Vec<(u64, u64)> = (0..4 * client).map(|seq| (seq, 1)).collect();
+        if replies != good {
+            problems.push(format!(
+                "client {client}'s replies {replies:?}: expected every one right, in order"
+            ));
+        }
+        let per_client = counts.map(|c| c[client as usize - 1]);
+        if per_client != Some(Some(4 * client)) {
+            problems.push(format!(
+                "server reports {per_client:?} requests of client {client}, expected {}",
+                4 * client
+            ));
+        }
+        require(
+            log,
+            &format!(
+                "SELCLIENT c={client} done sent={} good={}",
+                4 * client,
+                4 * client
+            ),
+            &mut problems,
+        );
+    }
+    problems
+}
+
+/// The §9 operations through the system calls, one line each.
+fn check_queue_ops(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for line in [
+        "QOPS urgent order=[9, 1, 2] seqs=[3, 1, 2]",
+        "QOPS peek-at values=[10, 11, 12] past-end=Err(EMPTY) queued=3",
+        "QOPS purge dropped=Ok(2) queued-after=1 purged=2 pending-writers=0",
+        "QOPS purge-writer result=Ok(())",
+        "QOPS purge then-read=Ok(3)",
+        "QOPS newer before-write waiting=1 try-now=Err(TIMED_OUT)",
+        "QOPS newer woken v=2 seq=2",
+        "QOPS rendezvous no-reader=Err(FULL) handoff=Ok(()) queued=0",
+        "QOPS rendezvous reader-got=Ok(8) v=42",
+        "QOPS select-both-ready index=Some(0) status=Ok(()) got=100 y-queued=1 y-buf-untouched=true",
+        "QOPS select-write reader-got=Ok(8) v=76",
+        "QOPS select-write index=Some(0) status=Ok(()) z-then-holds=Ok(77)",
+        "QOPS select-closed closer=Ok(())",
+        "QOPS select-closed index=Some(1) status=Err(CLOSED) empty-pending=0",
+        "QOPS done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    // Woken by the next write, not before.
+    let at = |needle: &str| log.user.iter().position(|(_, t)| t.starts_with(needle));
+    match (
+        at("QOPS newer before-write"),
+        at("QOPS newer woken"),
+        at("QOPS newer after-write"),
+    ) {
+        (Some(before), Some(woken), Some(after)) if before < woken && woken < after => {}
+        other => problems.push(format!(
+            "peek-newer waiter lines at {other:?}: expected woken between the write's before and after"
+        )),
+    }
+    problems
+}
+
+/// Close at shutdown: the producer closes with messages queued; the
+/// consumer drains all 50 in order, then sees CLOSED (and again); a write
+/// after the close fails CLOSED; the producer gets the acknowledgement.
+fn check_pipeline_close(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    let drained: Vec<(u64, u64)> = log
+        .tagged("DRAINED")
+        .filter_map(|text| {
+            let f = fields(text);
+            Some((number(&f, "x")?, number(&f, "seq")?))
+        })
+        .collect();
+    let expected: Vec<(u64, u64)> = (0..50).map(|x| (x, x + 1)).collect();
+    if drained != expected {
+        problems.push(format!(
+            "drained {} messages, expected x=0..50 in order with seq=x+1",
+            drained.len()
+        ));
+    }
+    match log.tagged("DRAINP").find(|t| t.starts_with("sent=")) {
+        Some(t) => {
+            let f = fields(t);
+            if number(&f, "queued-at-close").is_none_or(|q| q == 0) {
+                problems.push(format!("nothing was queued at the close: {t:?}"));
+            }
+            for (key, want) in [
+                ("close", "Ok(())"),
+                ("write-after-close", "Err(CLOSED)"),
+                ("close-again", "Err(CLOSED)"),
+            ] {
+                if f.get(key) != Some(&want) {
+                    problems.push(format!("producer {key}={:?}, expected {want}", f.get(key)));
+                }
+            }
+        }
+        None => problems.push("no producer close line".into()),
+    }
+    require(
+        log,
+        "DRAINC end=CLOSED received=50 again=Err(CLOSED) closed=1",
+        &mut problems,
+    );
+    require(log, "DRAINP ack received=50", &mut problems);
+    problems
+}
+
+/// Hostile inputs to the §9 calls are refused (with a kernel line where
+/// the kernel refuses the call itself), change nothing, and a thread
+/// killed while in a select leaves no member behind.
+fn check_hostile_select(log: &Log) -> Vec<String> {
+    let mut problems = survived(log, &[1], 1);
+    for line in [
+        "SELATTACK count-0 status=BAD_PARAM index=0xffffffffffffffff",
+        "SELATTACK count-17 status=BAD_PARAM index=0xffffffffffffffff",
+        "SELATTACK count-huge status=BAD_PARAM index=0xffffffffffffffff",
+        "SELATTACK list-null status=BAD_ADDRESS index=0xffffffffffffffff",
+        "SELATTACK list-kernel status=BAD_ADDRESS index=0xffffffffffffffff",
+        "SELATTACK member-bad-op index=None status=Err(BAD_PARAM)",
+        "SELATTACK member-no-pipe index=None status=Err(NOT_FOUND)",
+        "SELATTACK member-too-long index=None status=Err(TOO_LARGE)",
+        "SELATTACK member-bad-buffer-ready index=Some(1) status=Err(BAD_ADDRESS)",
+        "SELATTACK member-bad-len-ready index=Some(1) status=Err(BAD_ADDRESS)",
+        "SELATTACK after-bad-buffer mine-queued=1 other-queued=0 other-pending=0",
+        "SELATTACK read-after result=Ok(5)",
+        "SELATTACK timeout index=None status=Err(TIMED_OUT)",
+        "SELATTACK member-bad-buffer-woken index=Some(1) status=Err(BAD_ADDRESS)",
+        "SELATTACK after-bad-buffer-woken mine-queued=1 other-pending=0",
+        "SELATTACK read-seq-wrap result=Err(BAD_ADDRESS) peek-newer-kernel result=Err(BAD_ADDRESS) peek-at-kernel result=Err(BAD_ADDRESS)",
+        "SELATTACK read-after-woken result=Ok(6)",
+        "SELATTACK foreign close=Err(DENIED) purge=Err(DENIED)",
+        "SELATTACK quota-full pipes=some index=None status=Err(NO_MEMORY)",
+        "SELOWNER owned queued=2 closed=0 purged=0",
+        "SELOWNER before-kill select-members-waiting=2",
+        "SELOWNER after-kill a-queued=1 b-queued=1 a-read=0 b-read=0 pending=0",
+        "SELOWNER done",
+    ] {
+        require(log, line, &mut problems);
+    }
+    for line in [
+        "pipe_select refused: BAD_PARAM (17 members, 1 to 16 allowed)",
+        "pipe_select refused: BAD_PARAM (0 members",
+        "pipe_select refused: BAD_ADDRESS (member list at 0x0",
+        "pipe_select refused: BAD_ADDRESS (member list at 0xffffffff80100000",
+        "pipe_close refused: DENIED",
+        "pipe_purge refused: DENIED",
+        "pipe_select refused: NO_MEMORY (16 wait records do not fit",
+    ] {
+        require_kernel(log, line, &mut problems);
+    }
+    match log.kernel_lines("process sel-attacker#").next() {
+        Some(line)
+            if line.contains("KILLED: page fault")
+                && line.contains("; 1 pending operation(s) cancelled") => {}
+        other => problems.push(format!(
+            "attacker's end: {other:?}, expected killed by its page fault with its select cancelled"
+        )),
+    }
+    if log.contains("must not happen") {
+        problems.push("the dead select completed, or the fault did not kill".into());
+    }
+    // Random arguments: every call answered with a known status, some
+    // completed.
+    match log.tagged("SELFUZZ").next() {
+        Some(t)
+            if t.starts_with("calls=3000 ")
+                && t.ends_with(" other=0")
+                && number(&fields(t), "OK").is_some_and(|n| n > 0) => {}
+        other => problems.push(format!(
+            "random calls: {other:?}, expected 3000 answered with known statuses"
+        )),
+    }
+    problems
+}
+
 /// Measurements (rdtsc under TCG is emulated: the numbers are QEMU's).
 fn check_bench(log: &Log) -> Vec<String> {
     let mut problems = Vec::new();
@@ -766,6 +1015,21 @@ fn check_bench(log: &Log) -> Vec<String> {
     no_kills(log, &mut problems);
     require(log, "BENCH syscall", &mut problems);
     require(log, "BENCH pipe-ping-pong", &mut problems);
+    problems
+}
+
+/// Select ping-pong measurements over 1, 2 and 16 members.
+fn check_bench_select(log: &Log) -> Vec<String> {
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    no_kills(log, &mut problems);
+    for members in [1, 2, 16] {
+        require(
+            log,
+            &format!("BENCH select-ping-pong members={members} rdtsc="),
+            &mut problems,
+        );
+    }
     problems
 }
 
@@ -1056,6 +1320,138 @@ mod tests {
             "[   0.100000] kernel: all processes finished; 100 free frames; 4096 pool bytes free"
                 .into(),
         ]
+    }
+
+    /// A select-server log that passes; `served(client, seq)` gives the
+    /// server lines (empty to drop one, two to serve it twice).
+    fn select_server_log(served: impl Fn(u64, u64) -> Vec<String>, sum_offset: u64) -> Log {
+        let mut lines = finished();
+        for client in 1..=3u64 {
+            for seq in 0..4 * client {
+                lines.extend(served(client, seq));
+                let want = seq * 7 + client + 100 * client;
+                lines.push(user(
+                    "select-client",
+                    &format!(
+                        "SELREPLY c={client} seq={seq} sum={} want-seq={seq} want-sum={want}",
+                        want + sum_offset
+                    ),
+                ));
+            }
+            let n = 4 * client;
+            lines.push(user(
+                "select-client",
+                &format!("SELCLIENT c={client} done sent={n} good={n}"),
+            ));
+        }
+        lines.push(user(
+            "select-server",
+            "SELSERVER done served=24 c1=4 c2=8 c3=12",
+        ));
+        Log::new(lines)
+    }
+
+    fn served_once(client: u64, seq: u64) -> Vec<String> {
+        vec![user(
+            "select-server",
+            &format!("SELSERVE index={} c={client} seq={seq} len=32", client - 1),
+        )]
+    }
+
+    #[test]
+    fn select_server_passes_and_a_request_served_twice_fails() {
+        assert_eq!(
+            check_select_server(&select_server_log(served_once, 0)),
+            Vec::<String>::new()
+        );
+        let twice = |client, seq| {
+            let mut lines = served_once(client, seq);
+            if (client, seq) == (2, 3) {
+                lines.extend(served_once(client, seq));
+            }
+            lines
+        };
+        assert!(!check_select_server(&select_server_log(twice, 0)).is_empty());
+        let lost = |client, seq| {
+            if (client, seq) == (3, 0) {
+                vec![]
+            } else {
+                served_once(client, seq)
+            }
+        };
+        assert!(!check_select_server(&select_server_log(lost, 0)).is_empty());
+    }
+
+    #[test]
+    fn select_server_with_a_wrong_member_or_reply_fails() {
+        let wrong_index = |client, seq| {
+            vec![user(
+                "select-server",
+                &format!("SELSERVE index=0 c={client} seq={seq} len=32"),
+            )]
+        };
+        assert!(!check_select_server(&select_server_log(wrong_index, 0)).is_empty());
+        assert!(!check_select_server(&select_server_log(served_once, 1)).is_empty());
+    }
+
+    fn pipeline_close_log(queued_at_close: u64, drained: u64) -> Log {
+        let mut lines = finished();
+        for x in 0..drained {
+            lines.push(user(
+                "drain-consumer",
+                &format!("DRAINED x={x} seq={} len=8", x + 1),
+            ));
+        }
+        lines.push(user(
+            "drain-producer",
+            &format!(
+                "DRAINP sent=50 close=Ok(()) queued-at-close={queued_at_close} write-after-close=Err(CLOSED) close-again=Err(CLOSED)"
+            ),
+        ));
+        lines.push(user(
+            "drain-consumer",
+            "DRAINC end=CLOSED received=50 again=Err(CLOSED) closed=1",
+        ));
+        lines.push(user("drain-producer", "DRAINP ack received=50"));
+        Log::new(lines)
+    }
+
+    #[test]
+    fn pipeline_close_without_a_drain_fails() {
+        assert_eq!(
+            check_pipeline_close(&pipeline_close_log(8, 50)),
+            Vec::<String>::new()
+        );
+        assert!(!check_pipeline_close(&pipeline_close_log(0, 50)).is_empty());
+        assert!(!check_pipeline_close(&pipeline_close_log(8, 49)).is_empty());
+    }
+
+    #[test]
+    fn peek_newer_woken_before_the_write_fails() {
+        let mut lines = finished();
+        lines.push(user("queue-ops", "QOPS newer woken v=2 seq=2"));
+        lines.push(user(
+            "queue-ops",
+            "QOPS newer before-write waiting=1 try-now=Err(TIMED_OUT)",
+        ));
+        lines.push(user("queue-ops", "QOPS newer after-write"));
+        let problems = check_queue_ops(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("peek-newer waiter")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn hostile_select_without_the_cancel_fails() {
+        let killed = "[   0.030000] kernel: process sel-attacker#2 KILLED: page fault (vector 14, error 0x6) at rip 0x4018d8, address 0x10; 0 pending operation(s) cancelled; 2 pipe(s) destroyed";
+        let mut lines = finished();
+        lines.push(killed.into());
+        let problems = check_hostile_select(&Log::new(lines));
+        assert!(
+            problems.iter().any(|p| p.contains("attacker's end")),
+            "{problems:?}"
+        );
     }
 
     #[test]

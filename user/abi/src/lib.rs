@@ -48,6 +48,94 @@ pub mod nr {
     pub const PIPE_TRY_READ: u64 = 18;
     /// `pipe_try_peek(id, buf, len_ptr)`: EMPTY instead of blocking.
     pub const PIPE_TRY_PEEK: u64 = 19;
+    /// `pipe_select(members, count, timeout) -> index`: `count` (1 to
+    /// [`SELECT_MAX`](super::SELECT_MAX)) [`SelectMember`](super::SelectMember)
+    /// records at `members`; completes exactly one of them (DESIGN §9). The
+    /// status is that member's (OK, or its failure: BAD_ADDRESS, CLOSED,
+    /// DESTROYED, ...) with its index in rdx; TIMED_OUT / CANCELLED (index
+    /// `u64::MAX`) when the whole group timed out; a refusal of the call
+    /// itself (BAD_PARAM, NOT_FOUND, DENIED, TOO_LARGE, BAD_ADDRESS for the
+    /// member list) also has index `u64::MAX`.
+    pub const PIPE_SELECT: u64 = 20;
+    /// `pipe_write_urgent(id, buf, len, timeout)`: a write to the head of
+    /// the queue (read next).
+    pub const PIPE_WRITE_URGENT: u64 = 21;
+    /// `pipe_purge(id) -> dropped`: drop every queued message, admit
+    /// pending writers (owner only).
+    pub const PIPE_PURGE: u64 = 22;
+    /// `pipe_close(id)`: writes fail CLOSED from now on; readers drain what
+    /// is queued, then get CLOSED (owner only).
+    pub const PIPE_CLOSE: u64 = 23;
+    /// `pipe_read_seq(id, buf, out, timeout)`: a read that also reports the
+    /// message's sequence number: `out` is a [`Received`](super::Received)
+    /// record (length, then number).
+    pub const PIPE_READ_SEQ: u64 = 24;
+    /// `pipe_peek_newer(id, after, buf, out, timeout)`: copy the oldest
+    /// queued message numbered above `after`, waiting for a write to bring
+    /// one; `out` as for `pipe_read_seq`.
+    pub const PIPE_PEEK_NEWER: u64 = 25;
+    /// `pipe_peek_at(id, index, buf, out)`: copy the message `index` places
+    /// from the front without taking it; EMPTY past the end, never blocks.
+    pub const PIPE_PEEK_AT: u64 = 26;
+}
+
+/// The most members one `pipe_select` may name (the IPCM's `SELECT_MAX`).
+pub const SELECT_MAX: usize = 16;
+
+/// What a `pipe_select` member does.
+pub mod select_op {
+    /// Take the oldest message into `buf`; its length goes to the `usize`
+    /// at `arg`.
+    pub const READ: u64 = 0;
+    /// Copy the oldest message without taking it (`arg` as for READ).
+    pub const PEEK: u64 = 1;
+    /// Write the `arg` bytes at `buf`.
+    pub const WRITE: u64 = 2;
+}
+
+/// One operation of a `pipe_select`, as the caller lays it out in memory.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectMember {
+    /// A [`select_op`] code.
+    pub op: u64,
+    /// The pipe id.
+    pub pipe: u64,
+    /// The message buffer.
+    pub buf: u64,
+    /// READ / PEEK: where the length goes; WRITE: the message length.
+    pub arg: u64,
+}
+
+impl SelectMember {
+    /// Its size in bytes in the caller's memory.
+    pub const SIZE: usize = core::mem::size_of::<SelectMember>();
+
+    /// The record from the native-endian bytes the kernel copied in.
+    pub fn from_bytes(bytes: &[u8; Self::SIZE]) -> SelectMember {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        SelectMember {
+            op: word(0),
+            pipe: word(1),
+            buf: word(2),
+            arg: word(3),
+        }
+    }
+}
+
+/// Where `pipe_read_seq`, `pipe_peek_newer` and `pipe_peek_at` put what
+/// they report besides the message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// The message's length.
+    pub len: u64,
+    /// Its sequence number (1, 2, ... in the order the pipe accepted them).
+    pub seq: u64,
 }
 
 /// Timeout arguments of the blocking read/write/peek, in timer ticks: an
@@ -162,6 +250,10 @@ pub struct PipeInfo {
     pub read: u64,
     /// Messages dropped by discard-oldest writes so far.
     pub dropped: u64,
+    /// Messages dropped by purges so far.
+    pub purged: u64,
+    /// 1 once the pipe is closed.
+    pub closed: u64,
 }
 
 impl PipeInfo {
@@ -183,6 +275,8 @@ impl PipeInfo {
             self.written,
             self.read,
             self.dropped,
+            self.purged,
+            self.closed,
         ];
         let mut bytes = [0u8; Self::SIZE];
         for (chunk, field) in bytes.chunks_exact_mut(8).zip(fields) {
