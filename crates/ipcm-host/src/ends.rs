@@ -8,26 +8,82 @@
 //! handles like any other: cheap to clone, usable from any thread, and they
 //! keep the pipe alive (see [`Pipe`] for when a pipe is freed).
 //!
-//! **No disconnect yet.** Dropping every `Sender` does not tell a
-//! `Receiver` anything: a blocked read keeps waiting (use a timed read, or
-//! destroy the pipe: waiting readers then fail with [`Error::Destroyed`]
-//! and [`Receiver::iter`] ends). Disconnect — a reader drains what is
-//! queued, then learns that the last sender is gone, as with
-//! crossbeam-channel — will be built on the core's *close* operation
-//! (DESIGN.md §9) once the core has it.
+//! **Disconnect**, as with crossbeam-channel, for the ends of a split:
+//! when the last [`Sender`] of a [`split`](Pipe::split) (it and its
+//! clones) is dropped, the pipe is *closed* (DESIGN.md §9): receivers
+//! drain what is queued, then get [`Error::Closed`], and their iterators
+//! end. When the last [`Receiver`] of a split is dropped, the pipe is
+//! closed too: writes fail with [`Error::Closed`] rather than fill a pipe
+//! nobody reads. Ends made one at a time with [`Pipe::sender`] and
+//! [`Pipe::receiver`] belong to no split and never close the pipe, so a
+//! short-lived end cannot close a pipe others still use. The runtime
+//! closes with the kernel's authority, so the ends of any process
+//! disconnect, owner or not.
 
 use std::time::{Duration, Instant};
 
-use ipcm::{PipeId, PipeInfo};
+use std::sync::Arc;
+
+use ipcm::{Caller, PipeId, PipeInfo};
 
 use crate::iter::{Iter, TryIter};
 use bytemuck::Pod;
 
+use crate::sync::{AtomicUsize, Ordering};
 use crate::{Error, MessagePipe, OnFull, Pipe, Written};
 
+/// The ends of one split, counted by side.
+#[derive(Debug)]
+struct Link {
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+}
+
+/// Which side of a split an end is on.
+#[derive(Clone, Copy)]
+enum Side {
+    Send,
+    Receive,
+}
+
+impl Link {
+    /// A split's link, counting its first sender and receiver.
+    fn new() -> Arc<Link> {
+        Arc::new(Link {
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        })
+    }
+
+    fn count(&self, side: Side) -> &AtomicUsize {
+        match side {
+            Side::Send => &self.senders,
+            Side::Receive => &self.receivers,
+        }
+    }
+
+    /// Count a clone of a live end of `side`. Relaxed, as `Arc`'s clone:
+    /// the end cloned from keeps the count above zero meanwhile.
+    fn join(link: &Option<Arc<Link>>, side: Side) -> Option<Arc<Link>> {
+        let link = link.as_ref()?;
+        link.count(side).fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(link))
+    }
+
+    /// Count an end of `side` of `pipe` less; the last of its side closes
+    /// the pipe (already closed or destroyed: nothing left to do).
+    fn leave(link: &Option<Arc<Link>>, side: Side, pipe: &Pipe) {
+        if let Some(link) = link
+            && link.count(side).fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            let _ = pipe.ipc().shared.ipcm.close(Caller::Kernel, pipe.handle());
+        }
+    }
+}
+
 /// The writing end of a pipe: [`write`](Sender::write) and its `try_`,
-/// `_timeout` and `_deadline` forms, nothing that reads. Dropping every
-/// sender does not wake a waiting receiver yet (see below).
+/// `_timeout` and `_deadline` forms, nothing that reads. Dropping the
+/// last sender of a split closes the pipe (see below).
 ///
 /// ```
 /// use std::thread;
@@ -53,20 +109,35 @@ use crate::{Error, MessagePipe, OnFull, Pipe, Written};
 /// # Ok::<(), Error>(())
 /// ```
 ///
-/// **No disconnect yet.** Dropping every `Sender` does not tell a
-/// [`Receiver`] anything: a blocked read keeps waiting (use a timed read,
-/// or destroy the pipe: waiting readers then fail with
-/// [`Error::Destroyed`] and [`Receiver::iter`] ends). Disconnect — a
-/// reader drains what is queued, then learns that the last sender is gone,
-/// as with crossbeam-channel — will be built on the core's *close*
-/// operation (DESIGN.md §9) once the core has it.
-#[derive(Clone, Debug)]
+/// **Disconnect.** When the last `Sender` of a [`split`](Pipe::split) is
+/// dropped, the pipe is closed: a [`Receiver`] drains what is queued, then
+/// gets [`Error::Closed`], and [`Receiver::iter`] ends.
+///
+/// ```
+/// use std::thread;
+/// use ipcm_host::{Error, Ipc};
+///
+/// let (tx, rx) = Ipc::new().pipe(8, 4).create()?.split();
+/// thread::spawn(move || {
+///     tx.write(b"last")?;
+///     Ok::<(), Error>(())
+///     // `tx` dropped here: the pipe is closed.
+/// });
+/// let got: Result<Vec<_>, _> = rx.iter().collect();
+/// assert_eq!(got?, [b"last".to_vec()]);
+/// assert_eq!(rx.try_read(&mut [0; 8]), Err(Error::Closed));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug)]
 pub struct Sender {
     pipe: Pipe,
+    /// The split this end belongs to (`None`: made by [`Pipe::sender`]).
+    link: Option<Arc<Link>>,
 }
 
 /// The reading end of a pipe: reads, peeks, [`read_to_vec`] and the
-/// iterators, nothing that writes.
+/// iterators, nothing that writes. Dropping the last receiver of a split
+/// closes the pipe: writes then fail with [`Error::Closed`].
 ///
 /// [`read_to_vec`]: Receiver::read_to_vec
 ///
@@ -74,28 +145,79 @@ pub struct Sender {
 /// let (_tx, rx) = ipcm_host::Ipc::new().pipe(4, 1).create().unwrap().split();
 /// rx.write(b"x"); // error: a Receiver has no `write`
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Receiver {
     pipe: Pipe,
+    /// The split this end belongs to (`None`: made by [`Pipe::receiver`]).
+    link: Option<Arc<Link>>,
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        Sender {
+            pipe: self.pipe.clone(),
+            link: Link::join(&self.link, Side::Send),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        Link::leave(&self.link, Side::Send, &self.pipe);
+    }
+}
+
+impl Clone for Receiver {
+    fn clone(&self) -> Self {
+        Receiver {
+            pipe: self.pipe.clone(),
+            link: Link::join(&self.link, Side::Receive),
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        Link::leave(&self.link, Side::Receive, &self.pipe);
+    }
 }
 
 impl Pipe {
-    /// Split this handle into its two ends.
+    /// Split this handle into its two ends, which disconnect: when every
+    /// sender (this one and its clones) or every receiver is dropped, the
+    /// pipe is closed (see [`Sender`]).
     #[must_use]
     pub fn split(self) -> (Sender, Receiver) {
-        (self.sender(), Receiver { pipe: self })
+        let link = Link::new();
+        let sender = Sender {
+            pipe: self.clone(),
+            link: Some(Arc::clone(&link)),
+        };
+        let receiver = Receiver {
+            pipe: self,
+            link: Some(link),
+        };
+        (sender, receiver)
     }
 
-    /// A writing end of the same pipe (this handle stays usable).
+    /// A writing end of the same pipe (this handle stays usable). It
+    /// belongs to no split: dropping it never closes the pipe.
     #[must_use]
     pub fn sender(&self) -> Sender {
-        Sender { pipe: self.clone() }
+        Sender {
+            pipe: self.clone(),
+            link: None,
+        }
     }
 
-    /// A reading end of the same pipe (this handle stays usable).
+    /// A reading end of the same pipe (this handle stays usable). It
+    /// belongs to no split: dropping it never closes the pipe.
     #[must_use]
     pub fn receiver(&self) -> Receiver {
-        Receiver { pipe: self.clone() }
+        Receiver {
+            pipe: self.clone(),
+            link: None,
+        }
     }
 }
 
@@ -287,7 +409,8 @@ impl<'a> IntoIterator for &'a Receiver {
 
 /// The sending end of a [`MessagePipe`]: whole values of `T`, nothing
 /// that receives. Made by [`MessagePipe::split`] or
-/// [`MessagePipe::sender`]; no disconnect yet, as for [`Sender`].
+/// [`MessagePipe::sender`]; the ends of a split disconnect as for
+/// [`Sender`].
 ///
 /// ```
 /// use std::thread;
@@ -306,19 +429,28 @@ impl<'a> IntoIterator for &'a Receiver {
 /// ```
 pub struct MessageSender<T> {
     pipe: MessagePipe<T>,
+    link: Option<Arc<Link>>,
 }
 
 /// The receiving end of a [`MessagePipe`]: whole values of `T`, and the
 /// iterators, nothing that sends.
 pub struct MessageReceiver<T> {
     pipe: MessagePipe<T>,
+    link: Option<Arc<Link>>,
 }
 
 impl<T> Clone for MessageSender<T> {
     fn clone(&self) -> Self {
         MessageSender {
             pipe: self.pipe.clone(),
+            link: Link::join(&self.link, Side::Send),
         }
+    }
+}
+
+impl<T> Drop for MessageSender<T> {
+    fn drop(&mut self) {
+        Link::leave(&self.link, Side::Send, self.pipe.pipe());
     }
 }
 
@@ -326,7 +458,14 @@ impl<T> Clone for MessageReceiver<T> {
     fn clone(&self) -> Self {
         MessageReceiver {
             pipe: self.pipe.clone(),
+            link: Link::join(&self.link, Side::Receive),
         }
+    }
+}
+
+impl<T> Drop for MessageReceiver<T> {
+    fn drop(&mut self) {
+        Link::leave(&self.link, Side::Receive, self.pipe.pipe());
     }
 }
 
@@ -347,22 +486,40 @@ impl<T> std::fmt::Debug for MessageReceiver<T> {
 }
 
 impl<T: Pod> MessagePipe<T> {
-    /// Split this handle into its two ends.
+    /// Split this handle into its two ends, which disconnect as those of
+    /// [`Pipe::split`].
     #[must_use]
     pub fn split(self) -> (MessageSender<T>, MessageReceiver<T>) {
-        (self.sender(), MessageReceiver { pipe: self })
+        let link = Link::new();
+        let sender = MessageSender {
+            pipe: self.clone(),
+            link: Some(Arc::clone(&link)),
+        };
+        let receiver = MessageReceiver {
+            pipe: self,
+            link: Some(link),
+        };
+        (sender, receiver)
     }
 
-    /// A sending end of the same pipe (this handle stays usable).
+    /// A sending end of the same pipe (this handle stays usable); it
+    /// belongs to no split and never closes the pipe.
     #[must_use]
     pub fn sender(&self) -> MessageSender<T> {
-        MessageSender { pipe: self.clone() }
+        MessageSender {
+            pipe: self.clone(),
+            link: None,
+        }
     }
 
-    /// A receiving end of the same pipe (this handle stays usable).
+    /// A receiving end of the same pipe (this handle stays usable); it
+    /// belongs to no split and never closes the pipe.
     #[must_use]
     pub fn receiver(&self) -> MessageReceiver<T> {
-        MessageReceiver { pipe: self.clone() }
+        MessageReceiver {
+            pipe: self.clone(),
+            link: None,
+        }
     }
 }
 

@@ -49,8 +49,8 @@ pub struct TryIter<'a, T = Vec<u8>> {
     done: bool,
 }
 
-/// The next item of an iterator that ends at `Destroyed` and, if
-/// `empty_ends`, at `Empty`.
+/// The next item of an iterator that ends at `Destroyed`, at `Closed`
+/// (the pipe is closed and drained) and, if `empty_ends`, at `Empty`.
 fn next_item<T>(
     pipe: &Pipe,
     receive: Receive<T>,
@@ -63,7 +63,7 @@ fn next_item<T>(
     }
     match receive(pipe, scratch) {
         Ok(item) => Some(Ok(item)),
-        Err(Error::Destroyed) => {
+        Err(Error::Destroyed | Error::Closed) => {
             *done = true;
             None
         }

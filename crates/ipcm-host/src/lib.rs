@@ -39,7 +39,7 @@
 //!   iterate over received messages, waiting or not.
 //! - [`Sender`] and [`Receiver`] are a pipe's two ends as types
 //!   ([`Pipe::split`]), [`MessageSender`] and [`MessageReceiver`] those of
-//!   a [`MessagePipe`]; they have no disconnect yet (see [`Sender`]).
+//!   a [`MessagePipe`]; the ends of a split disconnect (see [`Sender`]).
 //! - A pipe lives until it is destroyed or its last handle is dropped,
 //!   which frees its name (see [`Pipe`]).
 //! - The three usage patterns as types: [`Blackboard`] (the freshest value,

@@ -40,6 +40,14 @@ impl<T> Clone for MessagePipe<T> {
     }
 }
 
+impl<T> MessagePipe<T> {
+    /// The underlying pipe.
+    #[must_use]
+    pub fn pipe(&self) -> &Pipe {
+        &self.pipe
+    }
+}
+
 impl<T> std::fmt::Debug for MessagePipe<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessagePipe")
@@ -95,12 +103,6 @@ impl<T: Pod> MessagePipe<T> {
             pipe,
             _value: PhantomData,
         })
-    }
-
-    /// The underlying pipe.
-    #[must_use]
-    pub fn pipe(&self) -> &Pipe {
-        &self.pipe
     }
 
     /// Send `value`, waiting while the pipe is full.

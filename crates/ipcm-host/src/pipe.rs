@@ -324,49 +324,46 @@ impl Pipe {
             .map_err(Error::from_status)
     }
 
-    /// The fast path: one non-blocking attempt; only when it would block
-    /// and the caller may wait does [`write_wait`](Pipe::write_wait) wait
-    /// (kept out of line so the fast path stays small).
+    /// The fast path: one non-blocking attempt from `msg` itself (no
+    /// thread record, no lease: [`ipcm::Ipcm::try_write_as`]); only when it
+    /// would block and the caller may wait does
+    /// [`write_wait`](Pipe::write_wait) wait (kept out of line so the fast
+    /// path stays small).
     #[inline]
     fn write_with(&self, msg: &[u8], wait: Wait) -> Result<Written, Error> {
         let ipcm = &self.ipc.shared.ipcm;
-        let result = current(|me| {
+        let result = match ipcm.try_write_as(self.ipc.process, &self.pipe, msg) {
+            Ok(written) => Ok(written.into()),
+            Err(Status::Full) => match wait {
+                Wait::Never => Err(Status::Full),
+                Wait::Until(deadline) => self.write_wait(msg, deadline),
+            },
+            Err(status) => Err(status),
+        };
+        result.map_err(|status| self.write_error(status, msg.len()))
+    }
+
+    /// Block, for a write that found the pipe full: lend `msg`, record the
+    /// write as pending (unless room appeared meanwhile) and wait for its
+    /// wake (which spins first, see [`crate::waiting`]).
+    #[cold]
+    #[inline(never)]
+    fn write_wait(&self, msg: &[u8], deadline: Option<Instant>) -> Result<Written, Status> {
+        current(|me| {
             me.act_for(self.ipc.process);
             let (lease, src) = me.waiter().lease.lend_source(msg);
-            let result = match ipcm.try_write(me, &self.pipe, src, msg.len()) {
-                Ok(written) => Ok(written.into()),
-                Err(Status::Full) => match wait {
-                    Wait::Never => Err(Status::Full),
-                    Wait::Until(deadline) => self.write_wait(me, src, msg.len(), deadline),
-                },
+            let result = match self.ipc.shared.ipcm.write(me, &self.pipe, src, msg.len()) {
+                Ok(Progress::Done(written)) => Ok(written.into()),
+                // A waiting writer is admitted into a freed slot: it neither
+                // drops nor hands off.
+                Ok(Progress::Blocked(ticket)) => {
+                    wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| Written::default())
+                }
                 Err(status) => Err(status),
             };
             drop(lease);
             result
-        });
-        result.map_err(|status| self.write_error(status, msg.len()))
-    }
-
-    /// Block, for a write that found the pipe full: record it as pending
-    /// and wait for its wake (which spins first, see [`crate::waiting`]).
-    #[cold]
-    #[inline(never)]
-    fn write_wait(
-        &self,
-        me: &HostThread,
-        src: ipcm::UserAddr,
-        len: usize,
-        deadline: Option<Instant>,
-    ) -> Result<Written, Status> {
-        match self.ipc.shared.ipcm.write(me, &self.pipe, src, len) {
-            Ok(Progress::Done(written)) => Ok(written.into()),
-            // A waiting writer is admitted into a freed slot: it neither
-            // drops nor hands off.
-            Ok(Progress::Blocked(ticket)) => {
-                wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| Written::default())
-            }
-            Err(status) => Err(status),
-        }
+        })
     }
 
     #[cold]
@@ -381,36 +378,28 @@ impl Pipe {
         }
     }
 
-    /// The fast path, as for writes: one non-blocking attempt, then
-    /// [`read_wait`](Pipe::read_wait) if the pipe is empty and the caller
-    /// may wait.
+    /// The fast path, as for writes: one non-blocking attempt into `buf`
+    /// itself, then [`read_wait`](Pipe::read_wait) if the pipe is empty and
+    /// the caller may wait.
     #[inline]
     fn read_with(&self, buf: &mut [u8], consume: bool, wait: Wait) -> Result<usize, Error> {
         if buf.len() < self.msg_size() {
             return Err(self.short_buffer(buf.len()));
         }
         let ipcm = &self.ipc.shared.ipcm;
-        current(|me| {
-            me.act_for(self.ipc.process);
-            let mut len = 0;
-            let (lease, dst, len_out) = me.waiter().lease.lend_sink(buf, &mut len);
-            let attempt = if consume {
-                ipcm.try_read(me, &self.pipe, dst, len_out)
-            } else {
-                ipcm.try_peek(me, &self.pipe, dst, len_out)
-            };
-            let result = match attempt {
-                Ok(len) => Ok(Some(len)),
-                Err(Status::Empty) => match wait {
-                    Wait::Never => Err(Status::Empty),
-                    Wait::Until(deadline) => self.read_wait(me, dst, len_out, consume, deadline),
-                },
-                Err(status) => Err(status),
-            };
-            drop(lease);
-            // `None`: the completer stored the length in `len`.
-            result.map(|done| done.unwrap_or(len))
-        })
+        let attempt = if consume {
+            ipcm.try_read_as(self.ipc.process, &self.pipe, buf)
+        } else {
+            ipcm.try_peek_as(self.ipc.process, &self.pipe, buf)
+        };
+        match attempt {
+            Ok(len) => Ok(len),
+            Err(Status::Empty) => match wait {
+                Wait::Never => Err(Status::Empty),
+                Wait::Until(deadline) => self.read_wait(buf, consume, deadline),
+            },
+            Err(status) => Err(status),
+        }
         .map_err(Error::from_status)
     }
 
@@ -433,32 +422,39 @@ impl Pipe {
         }
     }
 
-    /// Block, for a read or peek that found the pipe empty, as for writes.
-    /// `Some(len)` when it completed here, `None` when a completer did it
-    /// (and stored the length through `len_out`).
+    /// Block, for a read or peek that found the pipe empty, as for writes:
+    /// lend `buf` and wait; returns the message's length, whether this
+    /// call completed the read or a completer did (storing the length in
+    /// the lent `len`).
     #[cold]
     #[inline(never)]
     fn read_wait(
         &self,
-        me: &HostThread,
-        dst: ipcm::UserAddr,
-        len_out: ipcm::UserAddr,
+        buf: &mut [u8],
         consume: bool,
         deadline: Option<Instant>,
-    ) -> Result<Option<usize>, Status> {
+    ) -> Result<usize, Status> {
         let ipcm = &self.ipc.shared.ipcm;
-        let progress = if consume {
-            ipcm.read(me, &self.pipe, dst, len_out)
-        } else {
-            ipcm.peek(me, &self.pipe, dst, len_out)
-        };
-        match progress {
-            Ok(Progress::Done(len)) => Ok(Some(len)),
-            Ok(Progress::Blocked(ticket)) => {
-                wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| None)
-            }
-            Err(status) => Err(status),
-        }
+        current(|me| {
+            me.act_for(self.ipc.process);
+            let mut len = 0;
+            let (lease, dst, len_out) = me.waiter().lease.lend_sink(buf, &mut len);
+            let progress = if consume {
+                ipcm.read(me, &self.pipe, dst, len_out)
+            } else {
+                ipcm.peek(me, &self.pipe, dst, len_out)
+            };
+            let result = match progress {
+                Ok(Progress::Done(len)) => Ok(Some(len)),
+                Ok(Progress::Blocked(ticket)) => {
+                    wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| None)
+                }
+                Err(status) => Err(status),
+            };
+            drop(lease);
+            // `None`: the completer stored the length in `len`.
+            result.map(|done| done.unwrap_or(len))
+        })
     }
 }
 

@@ -57,7 +57,8 @@ fn typed_ends_carry_messages_between_threads_in_order() {
         producer.join().unwrap();
     }
     assert_eq!(next, [500, 500]);
-    assert_eq!(rx.try_read(&mut buf), Err(Error::Empty));
+    // Every sender of the split is gone: the pipe is closed, and drained.
+    assert_eq!(rx.try_read(&mut buf), Err(Error::Closed));
 }
 
 #[test]
@@ -100,31 +101,100 @@ fn message_ends_carry_values_and_iterate() {
         assert_eq!(rx.recv(), Ok(Job { id, cost: id * 2 }));
     }
     producer.join().unwrap();
-    assert_eq!(rx.try_recv(), Err(Error::Empty));
-    let again = rx.clone();
-    let tx = MessagePipe::<Job>::from_pipe(ipc.open_id(rx.id()).unwrap())
+    // The split's one sender is gone: the pipe is closed, and drained.
+    assert_eq!(rx.try_recv(), Err(Error::Closed));
+
+    // Ends made one at a time belong to no split and close nothing.
+    let pipe = MessagePipe::<Job>::create(&ipc, None, 2).unwrap();
+    let again = pipe.receiver();
+    let tx = MessagePipe::<Job>::from_pipe(ipc.open_id(pipe.pipe().id()).unwrap())
         .unwrap()
         .sender();
     tx.try_send(&Job { id: 7, cost: 1 }).unwrap();
+    drop(tx);
     let drained: Vec<Job> = again.try_iter().collect::<Result<_, _>>().unwrap();
     assert_eq!(drained, [Job { id: 7, cost: 1 }]);
     assert_eq!(
-        rx.recv_timeout(Duration::from_millis(1)),
+        again.recv_timeout(Duration::from_millis(1)),
         Err(Error::TimedOut)
     );
 }
 
 #[test]
-fn a_blocked_receiver_is_not_told_when_every_sender_is_dropped() {
-    // Documented: there is no disconnect until the core has close. The
-    // reader's timed wait runs out instead of ending early.
+fn dropping_the_last_sender_of_a_split_wakes_a_blocked_receiver_with_closed() {
     let ipc = Ipc::new();
     let (tx, rx) = ipc.pipe(4, 1).create().unwrap().split();
+    let pipe = ipc.open_id(rx.id()).unwrap();
+    // Timed, so that a missing disconnect fails rather than hangs.
+    let reader = thread::spawn(move || rx.read_timeout(&mut [0; 4], Duration::from_secs(20)));
+    wait_until("the reader waits", || pending_readers(&pipe) == 1);
+    let clone = tx.clone();
     drop(tx);
-    assert_eq!(
-        rx.read_timeout(&mut [0; 4], Duration::from_millis(20)),
-        Err(Error::TimedOut)
-    );
+    // A clone keeps the split connected.
+    assert_eq!(pending_readers(&pipe), 1);
+    drop(clone);
+    assert_eq!(reader.join().unwrap(), Err(Error::Closed));
+}
+
+#[test]
+fn receivers_drain_what_is_queued_after_the_last_sender_goes() {
+    let ipc = Ipc::new();
+    let (tx, rx) = ipc.pipe(4, 4).create().unwrap().split();
+    for msg in [b"a", b"b"] {
+        tx.write(msg).unwrap();
+    }
+    drop(tx);
+    let got: Vec<Vec<u8>> = rx.iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(got, [b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(rx.read(&mut [0; 4]), Err(Error::Closed));
+}
+
+#[test]
+fn dropping_the_last_receiver_of_a_split_fails_writes_with_closed() {
+    let ipc = Ipc::new();
+    let (tx, rx) = ipc.pipe(4, 1).create().unwrap().split();
+    tx.write(b"full").unwrap();
+    let pipe = ipc.open_id(tx.id()).unwrap();
+    let writer = thread::spawn(move || tx.write_timeout(b"more", Duration::from_secs(20)));
+    wait_until("the writer waits", || {
+        pipe.info().unwrap().pending_writers == 1
+    });
+    let clone = rx.clone();
+    drop(rx);
+    assert_eq!(pipe.info().unwrap().pending_writers, 1);
+    drop(clone);
+    assert_eq!(writer.join().unwrap(), Err(Error::Closed));
+    assert_eq!(pipe.try_write(b"x"), Err(Error::Closed));
+}
+
+#[test]
+fn message_ends_of_a_split_disconnect_too() {
+    let ipc = Ipc::new();
+    let (tx, rx) = MessagePipe::<u32>::create(&ipc, None, 2).unwrap().split();
+    tx.send(&1).unwrap();
+    drop(tx);
+    assert_eq!(rx.iter().collect::<Result<Vec<_>, _>>(), Ok(vec![1]));
+    assert_eq!(rx.recv(), Err(Error::Closed));
+
+    let (tx, rx) = MessagePipe::<u32>::create(&ipc, None, 2).unwrap().split();
+    drop(rx);
+    assert_eq!(tx.try_send(&2), Err(Error::Closed));
+}
+
+#[test]
+fn ends_made_one_at_a_time_never_close_the_pipe() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 2).create().unwrap();
+    drop(pipe.sender());
+    drop(pipe.receiver());
+    pipe.sender().write(b"ok").unwrap();
+    assert_eq!(pipe.receiver().try_read(&mut [0; 4]), Ok(2));
+    // Nor does a split of another handle of the same pipe while its ends
+    // live: only the split's own last end closes.
+    let (tx, rx) = pipe.clone().split();
+    drop(pipe.receiver());
+    tx.write(b"more").unwrap();
+    assert_eq!(rx.try_read(&mut [0; 4]), Ok(4));
 }
 
 // ---- owned permits ----------------------------------------------------
@@ -303,9 +373,10 @@ fn the_name_stays_taken_while_any_handle_of_any_process_lives() {
     let ipc = Ipc::new();
     let pipe = ipc.pipe(4, 1).name("kept").create().unwrap();
     let other = ipc.new_process();
-    let (tx, _rx_clone_dropped) = other.open("kept").unwrap().split();
-    drop(pipe);
-    drop(_rx_clone_dropped);
+    let opened = other.open("kept").unwrap();
+    // Ends of no split: dropping the receiver closes nothing.
+    let (tx, rx) = (opened.sender(), opened.receiver());
+    drop((pipe, opened, rx));
     assert!(matches!(
         ipc.pipe(4, 1).name("kept").create(),
         Err(Error::NameTaken { .. })
@@ -336,7 +407,7 @@ fn handles_cloned_and_dropped_across_threads_keep_the_pipe_until_the_last() {
             let pipe = pipe.clone();
             thread::spawn(move || {
                 for _ in 0..1000 {
-                    let (tx, rx) = pipe.clone().split();
+                    let (tx, rx) = (pipe.sender(), pipe.receiver());
                     drop(rx);
                     drop(tx.clone());
                     drop(tx);

@@ -31,6 +31,7 @@ use crate::slots::SlotTable;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
+mod local;
 mod ops;
 mod select;
 
@@ -545,24 +546,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.with_pipe(pipe.into(), |pipe| {
-            let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-            if let Some(result) = pipe.fast_write(
-                pipe.id(),
-                &self.kernel,
-                &Source::Kernel(msg),
-                discard,
-                false,
-            ) {
-                return result;
-            }
-            self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
-                    Attempt::Done(written) => Ok(written),
-                    Attempt::WouldBlock => Err(Status::Full),
-                }
-            })
-        })
+        self.with_pipe(pipe.into(), |pipe| self.kernel_write_to(pipe, msg))
     }
 
     /// Take the oldest message into a kernel buffer of at least `msg_size`
@@ -938,22 +922,58 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         buf: &mut [u8],
         consume: bool,
     ) -> Result<Received, Status> {
-        self.with_pipe(target, |pipe| {
-            if let Some(result) = pipe.fast_read(
-                pipe.id(),
-                &self.kernel,
-                Sink::Kernel(&mut *buf),
-                consume,
-                false,
-            ) {
-                return result;
+        self.with_pipe(target, |pipe| self.kernel_receive_from(pipe, buf, consume))
+    }
+
+    /// A non-blocking write of `msg` from the manager's own memory to
+    /// `pipe` (the kernel's, or a hosted thread's: see `local`).
+    #[inline]
+    fn kernel_write_to(
+        &self,
+        pipe: &Opened<'_, R, K::Thread>,
+        msg: &[u8],
+    ) -> Result<Written, Status> {
+        let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+        if let Some(result) = pipe.fast_write(
+            pipe.id(),
+            &self.kernel,
+            &Source::Kernel(msg),
+            discard,
+            false,
+        ) {
+            return result;
+        }
+        self.locked(pipe, |state, ring| {
+            match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
+                Attempt::Done(written) => Ok(written),
+                Attempt::WouldBlock => Err(Status::Full),
             }
-            self.locked(pipe, |state, ring| {
-                match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
-                    Attempt::Done(received) => Ok(received),
-                    Attempt::WouldBlock => Err(Status::Empty),
-                }
-            })
+        })
+    }
+
+    /// A non-blocking read (`consume`) or peek from `pipe` into the
+    /// manager's own memory, as [`kernel_write_to`](Self::kernel_write_to).
+    #[inline]
+    fn kernel_receive_from(
+        &self,
+        pipe: &Opened<'_, R, K::Thread>,
+        buf: &mut [u8],
+        consume: bool,
+    ) -> Result<Received, Status> {
+        if let Some(result) = pipe.fast_read(
+            pipe.id(),
+            &self.kernel,
+            Sink::Kernel(&mut *buf),
+            consume,
+            false,
+        ) {
+            return result;
+        }
+        self.locked(pipe, |state, ring| {
+            match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
+                Attempt::Done(received) => Ok(received),
+                Attempt::WouldBlock => Err(Status::Empty),
+            }
         })
     }
 

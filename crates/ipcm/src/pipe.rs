@@ -153,13 +153,32 @@ impl<R: RawMutex, T> Pipe<R, T> {
         caller: Caller<'_, T>,
         restriction: PipeFlags,
     ) -> Result<(), Status> {
-        let restricted = restriction.is_empty() || self.flags().intersects(restriction);
         match caller {
             Caller::Kernel => Ok(()),
-            Caller::Thread(_) if !restricted => Ok(()),
+            Caller::Thread(_) if !self.restricts(restriction) => Ok(()),
             Caller::Thread(thread) if kernel.process_of(thread) == self.owner() => Ok(()),
             Caller::Thread(_) => Err(Status::Denied),
         }
+    }
+
+    /// [`check_access`](Self::check_access) for a thread of `process`.
+    #[inline]
+    pub(crate) fn check_access_of(
+        &self,
+        process: ProcessId,
+        restriction: PipeFlags,
+    ) -> Result<(), Status> {
+        if self.restricts(restriction) {
+            return self.check_owner(Some(process));
+        }
+        Ok(())
+    }
+
+    /// Whether the answer to an owner-only check `restriction` depends on
+    /// the caller's process.
+    #[inline]
+    fn restricts(&self, restriction: PipeFlags) -> bool {
+        restriction.is_empty() || self.flags().intersects(restriction)
     }
 
     /// [`check_access`](Self::check_access) for a caller whose process was

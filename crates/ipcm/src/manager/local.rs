@@ -1,0 +1,86 @@
+//! Non-blocking calls for a runtime whose threads share the IPC manager's
+//! address space (the hosted runtime): the buffer is the caller's own
+//! memory, so the message is copied with no copy hook and no lease, and the
+//! caller names the process whose permissions apply instead of a thread.
+//!
+//! They are the [`try_write`](Ipcm::try_write)/[`try_read`](Ipcm::try_read)/
+//! [`try_peek`](Ipcm::try_peek) of a thread of `process`, with two
+//! differences a runtime must know: there is no thread, so no
+//! `AlreadyPending` check (call them only from a thread that has no pending
+//! operation, which is every thread a runtime lets run), and a bad address
+//! cannot happen. A runtime falls back to the thread calls to block.
+
+use lock_api::RawMutex;
+
+use super::{Ipcm, Target};
+use crate::kernel::{Kernel, ProcessId};
+use crate::pipe::Written;
+use crate::{PipeFlags, Status};
+
+impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
+    /// [`try_write`](Self::try_write) of `msg` by a thread of `process`.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `TooLarge`, `Denied`, `Closed`, `Full`.
+    #[inline]
+    pub fn try_write_as<'a>(
+        &self,
+        process: ProcessId,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        msg: &[u8],
+    ) -> Result<Written, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.with_pipe(pipe.into(), |pipe| {
+            pipe.check_access_of(process, PipeFlags::OWNER_WRITE)?;
+            self.kernel_write_to(pipe, msg)
+        })
+    }
+
+    /// [`try_read`](Self::try_read) into `buf` (at least `msg_size` bytes)
+    /// by a thread of `process`; returns the message's length.
+    ///
+    /// # Errors
+    /// `NotFound`/`Destroyed`, `Denied`, `BadParam` (buffer too short),
+    /// `Closed`, `Empty`.
+    #[inline]
+    pub fn try_read_as<'a>(
+        &self,
+        process: ProcessId,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        buf: &mut [u8],
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.with_pipe(pipe.into(), |pipe| {
+            pipe.check_access_of(process, PipeFlags::OWNER_READ)?;
+            self.kernel_receive_from(pipe, buf, true).map(|r| r.len)
+        })
+    }
+
+    /// [`try_peek`](Self::try_peek) into `buf` by a thread of `process`,
+    /// as [`try_read_as`](Self::try_read_as).
+    ///
+    /// # Errors
+    /// As `try_read_as`.
+    #[inline]
+    pub fn try_peek_as<'a>(
+        &self,
+        process: ProcessId,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        buf: &mut [u8],
+    ) -> Result<usize, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        self.with_pipe(pipe.into(), |pipe| {
+            pipe.check_access_of(process, PipeFlags::OWNER_READ)?;
+            self.kernel_receive_from(pipe, buf, false).map(|r| r.len)
+        })
+    }
+}
