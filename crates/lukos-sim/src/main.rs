@@ -56,6 +56,7 @@ enum ScenarioArg {
     TokenSemaphore,
     MessagePassing,
     Pipeline,
+    SelectServer,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -65,6 +66,7 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::TokenSemaphore => Scenario::TokenSemaphore,
             ScenarioArg::MessagePassing => Scenario::MessagePassing,
             ScenarioArg::Pipeline => Scenario::Pipeline,
+            ScenarioArg::SelectServer => Scenario::SelectServer,
         }
     }
 }
