@@ -6,7 +6,9 @@
 //! That pins down: no message lost, duplicated or reordered; every pending
 //! operation woken exactly once; capacity never exceeded. The §9
 //! operations are in the mix: urgent writes (user and kernel), purge,
-//! close, indexed peek, and every kernel read checks the sequence number.
+//! close, indexed peek, peek-newer (kernel form, `after` near the newest
+//! number, so urgent messages in front are in play), and every kernel read
+//! checks the sequence number.
 
 mod common;
 use std::collections::VecDeque;
@@ -43,6 +45,12 @@ enum Op {
     KernelPeekAt {
         pipe: usize,
         index: usize,
+    },
+    /// `kernel_peek_newer` with `after` = the pipe's written count minus
+    /// `back`.
+    KernelPeekNewer {
+        pipe: usize,
+        back: u64,
     },
     Purge {
         pipe: usize,
@@ -86,6 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(thread, pipe, bad, nonblocking, peek)| Op::Read { thread, pipe, bad, nonblocking, peek }),
         2 => (pipe.clone(), any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(pipe, len_seed, urgent)| Op::KernelWrite { pipe, len_seed, urgent }),
         1 => (pipe.clone(), 0..4usize).prop_map(|(pipe, index)| Op::KernelPeekAt { pipe, index }),
+        1 => (pipe.clone(), 0..4u64).prop_map(|(pipe, back)| Op::KernelPeekNewer { pipe, back }),
         1 => pipe.clone().prop_map(|pipe| Op::Purge { pipe }),
         1 => (pipe.clone(), 0..4u8).prop_map(|(pipe, one_in_four)| if one_in_four == 0 { Op::Close { pipe } } else { Op::Purge { pipe } }),
         2 => (pipe.clone(), any::<bool>()).prop_map(|(pipe, peek)| Op::KernelRead { pipe, peek }),
@@ -553,6 +562,23 @@ impl Harness {
                     Some(p) => match p.queue.get(index) {
                         Some(entry) => Ok(entry.clone()),
                         None if p.closed && p.queue.is_empty() => Err(Status::Closed),
+                        None => Err(Status::Empty),
+                    },
+                };
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
+            Op::KernelPeekNewer { pipe, back } => {
+                let written = self.model.pipes[pipe].as_ref().map_or(0, |p| p.written);
+                let after = written.saturating_sub(back);
+                let mut buf = [0u8; 8];
+                let got = ipcm
+                    .kernel_peek_newer(self.id(pipe, stale), after, &mut buf)
+                    .map(|r| (buf[..r.len].to_vec(), r.seq));
+                let want = match self.model.pipes[pipe].as_ref() {
+                    None => Err(Status::NotFound),
+                    Some(p) => match p.queue.iter().find(|(_, seq)| *seq > after) {
+                        Some(entry) => Ok(entry.clone()),
+                        None if p.closed => Err(Status::Closed),
                         None => Err(Status::Empty),
                     },
                 };
