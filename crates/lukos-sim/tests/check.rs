@@ -212,3 +212,67 @@ fn the_model_flags_a_message_the_pipe_lost_and_accepts_one_a_destroy_released() 
     assert!(model.lost_messages().is_empty());
     assert_eq!(model.violations.len(), 1);
 }
+
+#[test]
+fn the_model_flags_a_withdrawn_select_member_that_happens_anyway() {
+    // A thread known to the machine (never run): the model asks its
+    // priority and finds its (unmapped) buffers.
+    let mut sim = lukos_sim::Sim::new(1, lukos_sim::SchedConfig::default());
+    let pid = sim.create_process("p");
+    let tid = sim.spawn(pid, "t", 1, |_| async { Ok(()) });
+    let machine = sim.machine();
+    let mut model = Model::new();
+    let feed = |call: IpcCall<'_>, outcome, wakes: &[(Tid, Status)], model: &mut Model| {
+        model.before(&call, machine);
+        model.after(&call, &outcome, wakes, machine);
+        model.violations.len()
+    };
+    let (a, b) = (
+        ipcm::PipeId::from_raw(1 << 32),
+        ipcm::PipeId::from_raw(2 << 32),
+    );
+    for id in [a, b] {
+        let create = IpcCall::Create {
+            caller: None,
+            name: None,
+            msg_size: 8,
+            max_msgs: 2,
+            flags: ipcm::PipeFlags::empty(),
+        };
+        assert_eq!(feed(create, Ok(IpcValue::Id(id)), &[], &mut model), 0);
+    }
+    let member = |pipe| ipcm::SelectOp::Read {
+        pipe,
+        buf: ipcm::UserAddr(0x9000),
+        len_out: ipcm::UserAddr(0x9100),
+    };
+    let ops = [member(a), member(b)];
+    let ticket = ipcm::Ticket::from_raw(a.to_raw(), 0, 1);
+    let select = IpcCall::Select {
+        thread: tid,
+        ops: &ops,
+    };
+    assert_eq!(
+        feed(select, Ok(IpcValue::Blocked(ticket)), &[], &mut model),
+        0
+    );
+    let written = || {
+        Ok(IpcValue::Written(ipcm::Written {
+            dropped_oldest: false,
+            handed_off: false,
+        }))
+    };
+    // The write to `a` completes the select (the buffer faults: unmapped).
+    let to_a = IpcCall::KernelWrite {
+        id: a,
+        msg: b"to a",
+    };
+    let woken = [(tid, Status::BadAddress)];
+    assert_eq!(feed(to_a, written(), &woken, &mut model), 0);
+    // The member on `b` was withdrawn: a wake for it is a violation.
+    let to_b = IpcCall::KernelWrite {
+        id: b,
+        msg: b"to b",
+    };
+    assert_eq!(feed(to_b, written(), &woken, &mut model), 1);
+}
