@@ -302,6 +302,13 @@ pub enum IpcCall<'a> {
         /// The interrupted thread's priority.
         than: Priority,
     },
+    /// `kernel_read_woke` (an interrupt handler's read).
+    KernelReadWoke {
+        /// The pipe.
+        id: PipeId,
+        /// The interrupted thread's priority.
+        than: Priority,
+    },
     /// `kernel_write`.
     KernelWrite {
         /// The pipe.
@@ -360,6 +367,8 @@ pub enum IpcValue {
     Selected(Selected),
     /// A kernel write with its wake feedback.
     WokeWritten(Woke<Written>),
+    /// A message read by the kernel, with its wake feedback.
+    WokeMessage(Woke<Vec<u8>>),
     /// A message read by the kernel.
     Message(Vec<u8>),
     /// The caller's operation is pending, with this ticket.
@@ -1036,6 +1045,7 @@ impl Sim {
                 | IpcCall::Close { id, .. }
                 | IpcCall::KernelWrite { id, .. }
                 | IpcCall::KernelWriteWoke { id, .. }
+                | IpcCall::KernelReadWoke { id, .. }
                 | IpcCall::KernelRead { id, .. },
                 _,
             ) => self.refresh_pipe(*id),
@@ -1177,6 +1187,15 @@ impl Sim {
             IpcCall::KernelWriteWoke { id, msg, than } => ipcm
                 .kernel_write_woke(id, msg, than)
                 .map(IpcValue::WokeWritten),
+            IpcCall::KernelReadWoke { id, than } => {
+                let mut buf = vec![0; ipcm.info(id)?.msg_size];
+                let woke = ipcm.kernel_read_woke(id, &mut buf, than)?;
+                buf.truncate(woke.result.len);
+                Ok(IpcValue::WokeMessage(Woke {
+                    result: buf,
+                    higher_priority: woke.higher_priority,
+                }))
+            }
             IpcCall::KernelWrite { id, msg } => ipcm.kernel_write(id, msg).map(IpcValue::Written),
             IpcCall::KernelRead { id, consume } => {
                 let size = ipcm.info(id)?.msg_size;

@@ -299,7 +299,7 @@ fn check(args: &CheckArgs) -> ExitCode {
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "calls by kind: {} writes, {} urgent writes, {} reads/peeks, {} numbered reads/peeks, {} peek_newer, {} peek_at, {} purges, {} closes, {} selects ({} blocked, {} timed out as a group), {} kernel writes with wake feedback, {} cancels; {} calls on zero-depth pipes",
+        "calls by kind: {} writes, {} urgent writes, {} reads/peeks, {} numbered reads/peeks, {} peek_newer, {} peek_at, {} purges, {} closes, {} selects ({} blocked, {} timed out as a group), {} kernel writes/reads with wake feedback, {} cancels; {} calls on zero-depth pipes",
         c.writes,
         c.urgent_writes,
         c.reads,
@@ -311,7 +311,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         c.selects,
         c.selects_blocked,
         summary.select_timeouts,
-        c.woke_writes,
+        c.woke_calls,
         c.cancels,
         c.rendezvous,
     );

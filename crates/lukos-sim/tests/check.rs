@@ -60,7 +60,7 @@ fn the_workload_uses_every_queue_operation_and_ends_selects_every_way() {
         ("closes", c.closes),
         ("selects", c.selects),
         ("blocked selects", c.selects_blocked),
-        ("wake feedback", c.woke_writes),
+        ("wake feedback", c.woke_calls),
         ("zero-depth calls", c.rendezvous),
         ("select timeouts", summary.select_timeouts),
     ] {

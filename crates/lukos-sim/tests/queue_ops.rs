@@ -523,3 +523,34 @@ fn peek_newer_finds_an_urgent_message_queued_in_front_of_older_ones() {
         Ok((2, b"urgent".to_vec()))
     );
 }
+
+#[test]
+fn kernel_read_woke_reports_an_admitted_writer_of_higher_priority() {
+    for (than, higher) in [(1, true), (2, false)] {
+        let mut sim = Sim::new(15, SchedConfig::default());
+        let id = kernel_pipe(&sim, "irq", 1);
+        sim.ipcm().kernel_write(id, b"queued").expect("room");
+        let pid = process(&mut sim, "driver");
+        sim.spawn(pid, "driver", 2, move |sys| async move {
+            sys.store(MSG, b"next")?;
+            sys.pipe_write(id, MSG, 4).await?;
+            Ok(())
+        });
+        assert_eq!(sim.run(100), Step::Stuck, "the writer waits on a full pipe");
+        let outcome = sim.ipc(IpcCall::KernelReadWoke {
+            id,
+            than: Priority(than),
+        });
+        match outcome {
+            Ok(IpcValue::WokeMessage(woke)) => {
+                assert_eq!(
+                    (woke.result.as_slice(), woke.higher_priority),
+                    (&b"queued"[..], higher)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(sim.run(100), Step::Finished);
+        assert_eq!(queued(&sim, id), 1, "the writer was admitted");
+    }
+}

@@ -81,7 +81,7 @@ pub const INJECTED: [&str; 9] = [
     "select members' pipes closed while the select waits",
     "kernel purges",
     "kernel closes",
-    "kernel writes with wake feedback",
+    "kernel writes and reads with wake feedback",
 ];
 
 /// The result of checking one seed.
@@ -633,14 +633,18 @@ impl Run {
             }
             112..120 => {
                 if let Some(id) = self.random_live_pipe() {
-                    let size = self.msg_size(id).unwrap_or(8);
-                    let message = self.kernel_message(size);
                     let than = ipcm::Priority(self.sim.rng().random_range(0..3));
-                    let _ = self.sim.ipc(IpcCall::KernelWriteWoke {
-                        id,
-                        msg: &message,
-                        than,
-                    });
+                    if self.sim.rng().random_bool(0.5) {
+                        let size = self.msg_size(id).unwrap_or(8);
+                        let message = self.kernel_message(size);
+                        let _ = self.sim.ipc(IpcCall::KernelWriteWoke {
+                            id,
+                            msg: &message,
+                            than,
+                        });
+                    } else {
+                        let _ = self.sim.ipc(IpcCall::KernelReadWoke { id, than });
+                    }
                     self.report.injected[8] += 1;
                 }
             }

@@ -359,8 +359,8 @@ pub struct OpCounts {
     pub selects: u64,
     /// Selects that blocked.
     pub selects_blocked: u64,
-    /// Kernel writes with wake feedback.
-    pub woke_writes: u64,
+    /// Kernel writes and reads with wake feedback.
+    pub woke_calls: u64,
     /// Calls on zero-depth pipes.
     pub rendezvous: u64,
     /// Cancels (kills, timeouts, late timers).
@@ -380,7 +380,7 @@ impl OpCounts {
         self.closes += other.closes;
         self.selects += other.selects;
         self.selects_blocked += other.selects_blocked;
-        self.woke_writes += other.woke_writes;
+        self.woke_calls += other.woke_calls;
         self.rendezvous += other.rendezvous;
         self.cancels += other.cancels;
     }
@@ -905,8 +905,8 @@ impl Model {
                 c.selects += 1;
                 None
             }
-            IpcCall::KernelWriteWoke { id, .. } => {
-                c.woke_writes += 1;
+            IpcCall::KernelWriteWoke { id, .. } | IpcCall::KernelReadWoke { id, .. } => {
+                c.woke_calls += 1;
                 Some(id)
             }
             IpcCall::Cancel { .. } | IpcCall::CancelOp { .. } => {
@@ -1247,22 +1247,35 @@ impl Model {
                 };
                 p.outcome = exactly(outcome);
             }
-            IpcCall::KernelRead { id, consume } => {
+            IpcCall::KernelRead { id, .. } | IpcCall::KernelReadWoke { id, .. } => {
                 let Some(pipe) = self.pipes.get_mut(&id) else {
                     p.outcome = exactly(Err(Status::NotFound));
                     return p;
                 };
+                let consume = !matches!(*call, IpcCall::KernelRead { consume: false, .. });
                 let mut step = Step {
                     machine,
                     id,
                     groups: &mut self.groups,
                     p: &mut p,
                 };
-                p.outcome = exactly(match step.read(pipe, Sink::Kernel, consume) {
+                let result = match step.read(pipe, Sink::Kernel, consume) {
                     Err(status) => Err(status),
-                    Ok(Some(msg)) => Ok(IpcValue::Message(msg.bytes)),
+                    Ok(Some(msg)) => Ok(msg.bytes),
                     Ok(None) => Err(Status::Empty),
-                });
+                };
+                let outcome = match *call {
+                    IpcCall::KernelReadWoke { than, .. } => result.map(|result| {
+                        let higher_priority =
+                            p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
+                        IpcValue::WokeMessage(Woke {
+                            result,
+                            higher_priority,
+                        })
+                    }),
+                    _ => result.map(IpcValue::Message),
+                };
+                p.outcome = exactly(outcome);
             }
             IpcCall::Cancel { thread, reason } => {
                 let status = match reason {

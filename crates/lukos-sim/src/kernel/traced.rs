@@ -143,6 +143,7 @@ impl Sim {
             Ok(IpcValue::Len(len)) => *len,
             Ok(IpcValue::Received(received)) => received.len,
             Ok(IpcValue::Message(msg)) => msg.len(),
+            Ok(IpcValue::WokeMessage(woke)) => woke.result.len(),
             _ => 0,
         };
         Some(match *call {
@@ -201,6 +202,9 @@ impl Sim {
             }
             IpcCall::Purge { caller, id } => (caller, "purge".to_owned(), Some(id), 0),
             IpcCall::Close { caller, id } => (caller, "close".to_owned(), Some(id), 0),
+            IpcCall::KernelReadWoke { id, .. } => {
+                (None, "kernel_read_woke".to_owned(), Some(id), moved)
+            }
             IpcCall::KernelWriteWoke { id, msg, .. } => {
                 let bytes = if outcome.is_ok() { msg.len() } else { 0 };
                 (None, "kernel_write_woke".to_owned(), Some(id), bytes)
