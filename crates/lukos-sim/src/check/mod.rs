@@ -411,6 +411,23 @@ async fn select(
     if sys.store_select(list, &members).is_err() {
         return Ok(Err(Status::BadAddress));
     }
+    // Every read or peek member's length word starts as a sentinel: only
+    // the member that completed may change its own (the others never
+    // happen), which also checks the index the kernel answered.
+    const UNTOUCHED: usize = usize::MAX;
+    let len_words: Vec<(usize, usize)> = members
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| match *m {
+            SelectEntry::Read { len_out, .. } | SelectEntry::Peek { len_out, .. } => {
+                Some((i, len_out))
+            }
+            SelectEntry::Write { .. } => None,
+        })
+        .collect();
+    for &(_, va) in &len_words {
+        let _ = sys.store_usize(va, UNTOUCHED);
+    }
     let (entries, count) = match rng.random_range(0..40) {
         0 => (list, 0),
         1 => (list, ipcm::SELECT_MAX + 1),
@@ -427,6 +444,26 @@ async fn select(
         return Err(UserError::Check(format!(
             "select of {count} answered index {index:?} with {status:?}"
         )));
+    }
+    for &(i, va) in &len_words {
+        // Pages may have been taken away under the select: then nothing
+        // can be said about this word.
+        let Ok(word) = sys.load_usize(va) else {
+            continue;
+        };
+        let completed = index == Some(i);
+        let wrong = if completed && status == Status::Ok {
+            word == UNTOUCHED
+        } else {
+            // A member that failed with a bad buffer may have had its
+            // length written before the fault; any other never happened.
+            word != UNTOUCHED && !(completed && status == Status::BadAddress)
+        };
+        if wrong {
+            return Err(UserError::Check(format!(
+                "select {members:?} answered ({index:?}, {status:?}) but member {i}'s length word holds {word:#x}"
+            )));
+        }
     }
     Ok(match status {
         Status::Ok => Ok(()),

@@ -226,6 +226,8 @@ impl Sim {
                 let pipe = match (call, &self.threads[thread.0 as usize].state) {
                     (IpcCall::CancelOp { ticket, .. }, _) => Some(ticket.pipe()),
                     (_, ThreadState::Blocked(BlockedOn::Pipe { id, .. })) => Some(*id),
+                    // A select's ticket names its first member's pipe.
+                    (_, ThreadState::Blocked(BlockedOn::Select { ticket })) => Some(ticket.pipe()),
                     _ => None,
                 };
                 let name = match reason {
