@@ -6,10 +6,18 @@
 //! That pins down: no message lost, duplicated or reordered; every pending
 //! operation woken exactly once; capacity never exceeded. The §9
 //! operations are in the mix: urgent writes (user and kernel), purge,
-//! close, indexed peek, and every kernel read checks the sequence number.
+//! close, indexed peek, peek-newer (kernel form, `after` near the newest
+//! number, so urgent messages in front are in play), and every kernel read
+//! checks the sequence number. Select is in the mix too: one to three
+//! read, peek or write members (a pipe may come twice, a member's buffer
+//! may be bad); the model withdraws a woken thread's other members at once
+//! (the core does it lazily, which nothing can observe).
 
 mod common;
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use ipcm::{SelectGroup, SelectOp, Selected};
 
 use common::*;
 use proptest::prelude::*;
@@ -44,6 +52,12 @@ enum Op {
         pipe: usize,
         index: usize,
     },
+    /// `kernel_peek_newer` with `after` = the pipe's written count minus
+    /// `back`.
+    KernelPeekNewer {
+        pipe: usize,
+        back: u64,
+    },
     Purge {
         pipe: usize,
     },
@@ -68,6 +82,13 @@ enum Op {
     Destroy {
         pipe: usize,
     },
+    /// A select of `thread` over `members` (pipe, kind 0 read / 1 peek /
+    /// 2 write, bad buffer); every write member writes the same message.
+    Select {
+        thread: usize,
+        members: Vec<(usize, u8, bool)>,
+        len_seed: usize,
+    },
     Recreate {
         pipe: usize,
         msg_size: usize,
@@ -86,13 +107,16 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(thread, pipe, bad, nonblocking, peek)| Op::Read { thread, pipe, bad, nonblocking, peek }),
         2 => (pipe.clone(), any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(pipe, len_seed, urgent)| Op::KernelWrite { pipe, len_seed, urgent }),
         1 => (pipe.clone(), 0..4usize).prop_map(|(pipe, index)| Op::KernelPeekAt { pipe, index }),
+        1 => (pipe.clone(), 0..4u64).prop_map(|(pipe, back)| Op::KernelPeekNewer { pipe, back }),
         1 => pipe.clone().prop_map(|pipe| Op::Purge { pipe }),
         1 => (pipe.clone(), 0..4u8).prop_map(|(pipe, one_in_four)| if one_in_four == 0 { Op::Close { pipe } } else { Op::Purge { pipe } }),
         2 => (pipe.clone(), any::<bool>()).prop_map(|(pipe, peek)| Op::KernelRead { pipe, peek }),
         2 => (thread.clone(), any::<bool>()).prop_map(|(thread, timed_out)| Op::Cancel { thread, timed_out }),
-        2 => (thread, any::<usize>(), any::<bool>())
+        2 => (thread.clone(), any::<usize>(), any::<bool>())
             .prop_map(|(thread, which, timed_out)| Op::CancelByTicket { thread, which, timed_out }),
         1 => pipe.clone().prop_map(|pipe| Op::Destroy { pipe }),
+        3 => (thread.clone(), prop::collection::vec((pipe.clone(), 0..3u8, prop::bool::weighted(0.1)), 1..4), any::<usize>())
+            .prop_map(|(thread, members, len_seed)| Op::Select { thread, members, len_seed }),
         1 => (pipe, 1..6usize, 1..4usize, any::<bool>())
             .prop_map(|(pipe, msg_size, max_msgs, discard)| Op::Recreate { pipe, msg_size, max_msgs, discard }),
     ]
@@ -167,6 +191,7 @@ impl ModelPipe {
         while self.queue.len() < self.max_msgs {
             match self.waiters.pop_front() {
                 None => break,
+                Some(w) if e.woken(w.thread()) => {}
                 Some(Waiter::Write {
                     thread, bad, msg, ..
                 }) if faults(bad, &msg) => e.wakes.push((thread, Status::BadAddress, None)),
@@ -195,6 +220,14 @@ impl ModelPipe {
 struct Expect {
     /// (thread, status, message delivered to a woken reader/peeker)
     wakes: Vec<(usize, Status, Option<Vec<u8>>)>,
+}
+
+impl Expect {
+    /// Whether `thread` was woken by this operation already: then its
+    /// other waiters are withdrawn select members, served by nobody.
+    fn woken(&self, thread: usize) -> bool {
+        self.wakes.iter().any(|(t, ..)| *t == thread)
+    }
 }
 
 /// Whether copying `msg` through a bad buffer faults: a zero-length copy
@@ -259,6 +292,7 @@ impl Model {
         let mut kept = VecDeque::new();
         for w in p.waiters.drain(..) {
             match w {
+                w if e.woken(w.thread()) => {}
                 Waiter::Peek { thread, bad } if faults(bad, &msg) => {
                     e.wakes.push((thread, Status::BadAddress, None))
                 }
@@ -271,6 +305,7 @@ impl Model {
         p.waiters = kept;
         while let Some(w) = p.waiters.pop_front() {
             match w {
+                w if e.woken(w.thread()) => {}
                 Waiter::Read { thread, bad } if faults(bad, &msg) => {
                     e.wakes.push((thread, Status::BadAddress, None))
                 }
@@ -327,6 +362,64 @@ impl Model {
     }
 }
 
+impl Model {
+    /// A select: the checks, then each member in list order completes now
+    /// (its earlier members withdrawn) or waits. `Ok(None)`: blocked.
+    #[allow(clippy::type_complexity)] // (index, status, message delivered)
+    fn select(
+        &mut self,
+        thread: usize,
+        members: &[(usize, u8, bool)],
+        msg: &[u8],
+        e: &mut Expect,
+    ) -> Result<Option<(usize, Status, Option<Vec<u8>>)>, Status> {
+        for &(pipe, kind, _) in members {
+            let p = self.pipes[pipe].as_ref().ok_or(Status::NotFound)?;
+            if kind == 2 && msg.len() > p.msg_size {
+                return Err(Status::TooLarge);
+            }
+        }
+        for (index, &(pipe, kind, bad)) in members.iter().enumerate() {
+            let p = self.pipes[pipe].as_mut().expect("checked");
+            let ready = p.closed
+                || match kind {
+                    2 => p.queue.len() < p.max_msgs || p.discard,
+                    _ => !p.queue.is_empty(),
+                };
+            if !ready {
+                p.waiters.push_back(match kind {
+                    0 => Waiter::Read { thread, bad },
+                    1 => Waiter::Peek { thread, bad },
+                    _ => Waiter::Write {
+                        thread,
+                        bad,
+                        msg: msg.to_vec(),
+                        urgent: false,
+                    },
+                });
+                continue;
+            }
+            // This member completes: the ones queued before it withdraw.
+            for p in self.pipes.iter_mut().flatten() {
+                p.waiters.retain(|w| w.thread() != thread);
+            }
+            let (status, delivered) = if kind == 2 {
+                match self.write(pipe, Some(thread), msg.to_vec(), bad, true, false, e) {
+                    Ok(_) => (Status::Ok, None),
+                    Err(status) => (status, None),
+                }
+            } else {
+                match self.read(pipe, Some(thread), bad, true, kind == 1, e) {
+                    Ok(delivered) => (Status::Ok, delivered),
+                    Err(status) => (status, None),
+                }
+            };
+            return Ok(Some((index, status, delivered)));
+        }
+        Ok(None)
+    }
+}
+
 struct Harness {
     fx: Fixture,
     actors: Vec<Actor>,
@@ -336,6 +429,8 @@ struct Harness {
     tickets: Vec<Option<Ticket>>,
     /// Every ticket handed out, with its thread.
     seen: Vec<(usize, Ticket)>,
+    /// Each thread's select group record.
+    groups: Vec<Arc<SelectGroup>>,
 }
 
 impl Harness {
@@ -352,6 +447,7 @@ impl Harness {
             seq: std::cell::Cell::new(0),
             tickets: vec![None; THREADS],
             seen: Vec::new(),
+            groups: (0..THREADS).map(|_| Arc::new(SelectGroup::new())).collect(),
         };
         for (msg_size, max_msgs, discard) in [(4, 2, false), (3, 1, true), (5, 3, false)] {
             let pipe = h.create(msg_size, max_msgs, discard);
@@ -558,6 +654,23 @@ impl Harness {
                 };
                 prop_assert_eq!(got, want, "{:?}", op);
             }
+            Op::KernelPeekNewer { pipe, back } => {
+                let written = self.model.pipes[pipe].as_ref().map_or(0, |p| p.written);
+                let after = written.saturating_sub(back);
+                let mut buf = [0u8; 8];
+                let got = ipcm
+                    .kernel_peek_newer(self.id(pipe, stale), after, &mut buf)
+                    .map(|r| (buf[..r.len].to_vec(), r.seq));
+                let want = match self.model.pipes[pipe].as_ref() {
+                    None => Err(Status::NotFound),
+                    Some(p) => match p.queue.iter().find(|(_, seq)| *seq > after) {
+                        Some(entry) => Ok(entry.clone()),
+                        None if p.closed => Err(Status::Closed),
+                        None => Err(Status::Empty),
+                    },
+                };
+                prop_assert_eq!(got, want, "{:?}", op);
+            }
             Op::Purge { pipe } => {
                 let got = ipcm.purge(Caller::Kernel, self.id(pipe, stale));
                 let want = match self.model.pipes[pipe].as_mut() {
@@ -580,7 +693,9 @@ impl Harness {
                     Some(p) => {
                         p.closed = true;
                         for w in p.waiters.drain(..) {
-                            e.wakes.push((w.thread(), Status::Closed, None));
+                            if !e.woken(w.thread()) {
+                                e.wakes.push((w.thread(), Status::Closed, None));
+                            }
                         }
                         Ok(())
                     }
@@ -655,16 +770,92 @@ impl Harness {
                 let want = match self.model.pipes[pipe].take() {
                     Some(p) => {
                         stale[pipe] = p.id;
-                        e.wakes.extend(
-                            p.waiters
-                                .iter()
-                                .map(|w| (w.thread(), Status::Destroyed, None)),
-                        );
+                        for w in &p.waiters {
+                            if !e.woken(w.thread()) {
+                                e.wakes.push((w.thread(), Status::Destroyed, None));
+                            }
+                        }
                         Ok(())
                     }
                     None => Err(Status::NotFound),
                 };
                 prop_assert_eq!(ipcm.destroy(Caller::Kernel, id), want, "{:?}", op);
+            }
+            Op::Select {
+                thread,
+                ref members,
+                len_seed,
+            } => {
+                let actor = self.actors[thread];
+                let msg = self.message(members[0].0, len_seed);
+                let ops: Vec<SelectOp> = members
+                    .iter()
+                    .map(|&(pipe, kind, bad)| {
+                        let pipe = self.id(pipe, stale);
+                        let (buf, src) = if bad {
+                            (BAD, BAD)
+                        } else {
+                            (UserAddr(DST), UserAddr(SRC))
+                        };
+                        match kind {
+                            0 => SelectOp::Read {
+                                pipe,
+                                buf,
+                                len_out: UserAddr(LEN),
+                            },
+                            1 => SelectOp::Peek {
+                                pipe,
+                                buf,
+                                len_out: UserAddr(LEN),
+                            },
+                            _ => SelectOp::Write {
+                                pipe,
+                                buf: src,
+                                len: msg.len(),
+                            },
+                        }
+                    })
+                    .collect();
+                if self.model.pending_thread(thread).is_some() {
+                    let got = ipcm.select(&actor.tid, &self.groups[thread], &ops);
+                    prop_assert_eq!(got, Err(Status::AlreadyPending), "{:?}", op);
+                    return self.check_pipes();
+                }
+                self.fx.kernel().poke(actor.pid, SRC, &msg);
+                self.fx.clear_received(actor);
+                let got = ipcm.select(&actor.tid, &self.groups[thread], &ops);
+                let want = self.model.select(thread, members, &msg, &mut e);
+                match (got, want) {
+                    (Ok(Progress::Done(selected)), Ok(Some((index, status, delivered)))) => {
+                        prop_assert_eq!(
+                            selected,
+                            Selected {
+                                index: Some(index),
+                                status
+                            },
+                            "{:?}",
+                            op
+                        );
+                        prop_assert_eq!(self.groups[thread].outcome(), Some(selected));
+                        if let Some(delivered) = delivered {
+                            prop_assert_eq!(&self.fx.received(actor), &delivered, "{:?}", op);
+                        }
+                    }
+                    (Ok(Progress::Blocked(ticket)), Ok(None)) => {
+                        prop_assert!(
+                            !self.seen.iter().any(|(_, t)| *t == ticket),
+                            "{:?} handed out twice",
+                            ticket
+                        );
+                        prop_assert_eq!(ticket.pipe(), ops[0].pipe(), "the first member's");
+                        self.tickets[thread] = Some(ticket);
+                        self.seen.push((thread, ticket));
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b, "{:?}", op),
+                    (got, want) => {
+                        prop_assert!(false, "{:?}: got {:?}, model {:?}", op, got, want)
+                    }
+                }
             }
             Op::Recreate {
                 pipe,
@@ -680,6 +871,12 @@ impl Harness {
                     );
                     self.model.pipes[pipe] = Some(created);
                 }
+            }
+        }
+        // A woken thread's other select members are withdrawn everywhere.
+        for (thread, ..) in &e.wakes {
+            for p in self.model.pipes.iter_mut().flatten() {
+                p.waiters.retain(|w| w.thread() != *thread);
             }
         }
         self.check_wakes(&e, op)?;
