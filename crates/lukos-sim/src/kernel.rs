@@ -16,13 +16,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use ipcm::{
     Caller, CancelReason, Ipcm, MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, Priority, ProcessId,
-    Progress, Received, SELECT_MAX, SelectGroup, SelectOp, Selected, Status, Ticket, UserAddr,
-    Woke, Written,
+    Progress, Received, SELECT_MAX, SelectGroup, SelectOp, Selected, Shared, Status, Ticket,
+    UserAddr, Woke, Written,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -184,7 +183,7 @@ struct Thread {
     stats: ThreadStats,
     /// The group record of the thread's selects (one per thread, made at
     /// spawn: a select allocates nothing).
-    group: Arc<SelectGroup>,
+    group: Shared<SelectGroup>,
     /// The members of the thread's last select (what it waits for while
     /// blocked in it).
     select: Vec<SelectOp>,
@@ -624,7 +623,9 @@ impl Sim {
             compute_left: 0,
             timer: None,
             stats: ThreadStats::default(),
-            group: Arc::new(SelectGroup::new()),
+            // The simulator runs on std, where memory running out aborts
+            // anyway; a kernel answers NO_MEMORY to the spawn instead.
+            group: SelectGroup::shared().expect("memory for a select group record"),
             select: Vec::new(),
         });
         if let Some(trace) = &mut self.trace {
