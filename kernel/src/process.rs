@@ -12,9 +12,8 @@ use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
-use ipcm::{SelectGroup, Ticket};
+use ipcm::{SelectGroup, Shared, Ticket};
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
 /// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
@@ -189,7 +188,7 @@ pub struct Thread {
     pub charge: u64,
     /// The group record every `pipe_select` of this thread uses (made with
     /// the thread, so a select allocates nothing).
-    pub select: Arc<SelectGroup>,
+    pub select: Shared<SelectGroup>,
     /// It is blocked in a `pipe_select`: its wake also stores the index of
     /// the member that completed (rdx).
     pub selecting: bool,
@@ -285,7 +284,9 @@ impl Thread {
             fx: Box::new(FxState::initial()),
             timer_armed: 0,
             charge: 0,
-            select: Arc::new(SelectGroup::new()),
+            // Like the boxes above, paid from what spawn reserved
+            // (`THREAD_COST_BOUND` includes the group record).
+            select: SelectGroup::shared().expect("the reserved select group record"),
             selecting: false,
             select_ticket: None,
             wait_records: 1,

@@ -20,10 +20,9 @@ use crate::sync::Global;
 use crate::{account, kprintln, loader, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use ipcm::{SelectGroup, Status, Ticket};
+use ipcm::{SelectGroup, Shared, Status, Ticket};
 
 /// Number of priority levels (0 = lowest).
 pub const PRIORITIES: usize = 8;
@@ -276,7 +275,7 @@ pub type Refusal = (Status, &'static str);
 /// SSE area, its select group record, its slots in the process's and the
 /// ready queue's vectors.
 const THREAD_COST_BOUND: u64 = 2048 + SELECT_GROUP_BOUND;
-/// Heap bytes of a thread's select group record (an `Arc<SelectGroup>`
+/// Heap bytes of a thread's select group record (a `Shared<SelectGroup>`
 /// with allocator rounding), at most.
 const SELECT_GROUP_BOUND: u64 = 128;
 /// Heap bytes one pending IPCM operation may take (its entry in the
@@ -387,7 +386,7 @@ pub fn describe(tid: Tid) -> String {
 /// marks it selecting (its wake then also stores the completed member's
 /// index in rdx) and returns its group record. NO_MEMORY, nothing changed,
 /// when the records do not fit the process's quota or the pool.
-pub fn begin_select(tid: Tid, members: u64) -> Result<Arc<SelectGroup>, Status> {
+pub fn begin_select(tid: Tid, members: u64) -> Result<Shared<SelectGroup>, Status> {
     let mut sched = SCHED.lock();
     let thread = sched.threads.get_mut(&tid).ok_or(Status::BadParam)?;
     if members > thread.wait_records {
@@ -397,7 +396,7 @@ pub fn begin_select(tid: Tid, members: u64) -> Result<Arc<SelectGroup>, Status> 
         thread.wait_records = members;
     }
     thread.selecting = true;
-    Ok(Arc::clone(&thread.select))
+    Ok(thread.select.clone())
 }
 
 /// The select of `tid` blocked under `ticket`.
