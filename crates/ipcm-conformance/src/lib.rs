@@ -432,11 +432,11 @@ macro_rules! conformance_tests {
     };
 }
 
-/// [`conformance_tests!`] for every behaviour of [`behaviours`] that needs
-/// only [`Substrate`] (not [`WakeFeedback`]) and no clock of the
-/// substrate's own beyond [`Wait::Briefly`].
+/// [`conformance_tests!`] for the behaviours of DESIGN §1–7 (and
+/// rendezvous pipes, which need only `create` with depth 0): plain reads,
+/// peeks and writes, `try_` forms, timeouts and destroy.
 #[macro_export]
-macro_rules! common_conformance_tests {
+macro_rules! queue_conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!($make;
             fifo_order,
@@ -454,6 +454,19 @@ macro_rules! common_conformance_tests {
             destroy_wakes_every_waiter_with_destroyed,
             destroyed_pipe_is_gone,
             bad_create_parameters,
+            zero_depth_write_completes_only_by_hand_off,
+            zero_depth_read_takes_pending_writer,
+        );
+    };
+}
+
+/// [`conformance_tests!`] for the DESIGN §9 operations every layer has
+/// (select without a timeout, urgent writes, purge, close, sequence
+/// numbers, peek-newer, peek-at).
+#[macro_export]
+macro_rules! operations_conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!($make;
             select_completes_first_ready_member,
             select_completes_exactly_one_and_withdraws_the_rest,
             select_write_member_admitted_by_read,
@@ -472,8 +485,17 @@ macro_rules! common_conformance_tests {
             peek_newer_returns_first_newer_message,
             peek_newer_waiter_woken_only_by_newer_write,
             peek_at_indexes_the_queue,
-            zero_depth_write_completes_only_by_hand_off,
-            zero_depth_read_takes_pending_writer,
         );
+    };
+}
+
+/// Both [`queue_conformance_tests!`] and
+/// [`operations_conformance_tests!`]: every behaviour that needs only
+/// [`Substrate`] (not [`WakeFeedback`]) and no select timeout.
+#[macro_export]
+macro_rules! common_conformance_tests {
+    ($make:expr) => {
+        $crate::queue_conformance_tests!($make);
+        $crate::operations_conformance_tests!($make);
     };
 }
