@@ -350,6 +350,12 @@ impl Substrate for FfiSubstrate {
     }
 
     fn join(&mut self, helper: Helper) -> Outcome {
+        let start = Instant::now();
+        while !helper.finished.load(Ordering::Acquire) {
+            // A missing wake fails the test instead of hanging it.
+            assert!(start.elapsed() < SETTLE_LIMIT, "the operation still waits");
+            thread::sleep(Duration::from_millis(1));
+        }
         let _ = helper.release.send(());
         helper.handle.join().expect("the helper thread panicked")
     }

@@ -196,6 +196,12 @@ impl Substrate for HostSubstrate {
     }
 
     fn join(&mut self, helper: JoinHandle<Outcome>) -> Outcome {
+        let start = Instant::now();
+        while !helper.is_finished() {
+            // A missing wake fails the test instead of hanging it.
+            assert!(start.elapsed() < SETTLE_LIMIT, "the operation still waits");
+            thread::sleep(Duration::from_millis(1));
+        }
         helper.join().expect("the helper thread panicked")
     }
 
