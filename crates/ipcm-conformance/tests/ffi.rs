@@ -15,6 +15,8 @@
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
+use std::any::Any;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -33,6 +35,33 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 
 fn status(code: c_int) -> Status {
     Status::from_code(code).unwrap_or_else(|| panic!("not a status: {code}"))
+}
+
+std::thread_local! {
+    /// Set when this helper thread's call returned `BLOCKED` (its
+    /// operation waits for good, not for a moment inside the call).
+    static BLOCKED: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+    /// The buffers of this thread's operations, kept until it exits: a
+    /// defect that completed a finished operation again (a withdrawn
+    /// select member) then writes into live memory, where the suite sees
+    /// the message it took, instead of into freed memory.
+    static KEPT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn keep<T: 'static>(value: T) {
+    KEPT.with(|kept| kept.borrow_mut().push(Box::new(value)));
+}
+
+/// `ipcm_host_finish`, noting first that the call blocked.
+fn finish(code: c_int, timeout_ns: i64) -> c_int {
+    if code == IPCM_STATUS_BLOCKED {
+        BLOCKED.with(|flag| {
+            if let Some(flag) = &*flag.borrow() {
+                flag.store(true, Ordering::Release);
+            }
+        });
+    }
+    ipcm_host_finish(code, timeout_ns)
 }
 
 fn me() -> *mut thread_t {
@@ -70,12 +99,13 @@ struct Sink {
 }
 
 impl Sink {
-    fn new(id: usize) -> Sink {
-        Sink {
+    /// Boxed, so that its length and number words never move.
+    fn new(id: usize) -> Box<Sink> {
+        Box::new(Sink {
             buf: vec![0; msg_size(id)],
             len: 0,
             seq: 0,
-        }
+        })
     }
 
     fn outcome(&self, code: c_int, seq: bool) -> Outcome {
@@ -106,15 +136,14 @@ fn perform(op: Op<usize>) -> Outcome {
                     (true, Wait::Never) => {
                         ipcm_pipe_write_urgent(ptr::null_mut(), pipe, src, len, ptr::null_mut())
                     }
-                    (false, wait) => {
-                        ipcm_host_finish(ipcm_pipe_write(me, pipe, src, len), timeout_ns(wait))
-                    }
-                    (true, wait) => ipcm_host_finish(
+                    (false, wait) => finish(ipcm_pipe_write(me, pipe, src, len), timeout_ns(wait)),
+                    (true, wait) => finish(
                         ipcm_pipe_write_urgent(me, pipe, src, len, ptr::null_mut()),
                         timeout_ns(wait),
                     ),
                 }
             };
+            keep(msg);
             Outcome::status(status(code))
         }
         Op::Read { pipe, wait } => {
@@ -125,7 +154,7 @@ fn perform(op: Op<usize>) -> Outcome {
             let code = unsafe {
                 match wait {
                     Wait::Never => ipcm_pipe_try_read(me, pipe, buf, &mut sink.len),
-                    wait => ipcm_host_finish(
+                    wait => finish(
                         ipcm_pipe_read_seq(
                             me,
                             pipe,
@@ -138,7 +167,9 @@ fn perform(op: Op<usize>) -> Outcome {
                     ),
                 }
             };
-            sink.outcome(code, wait != Wait::Never)
+            let outcome = sink.outcome(code, wait != Wait::Never);
+            keep(sink);
+            outcome
         }
         Op::Peek { pipe, wait } => {
             let mut sink = Sink::new(pipe);
@@ -147,20 +178,22 @@ fn perform(op: Op<usize>) -> Outcome {
             let code = unsafe {
                 match wait {
                     Wait::Never => ipcm_pipe_try_peek(me, pipe, buf, &mut sink.len),
-                    wait => ipcm_host_finish(
+                    wait => finish(
                         ipcm_pipe_peek(me, pipe, buf, &mut sink.len),
                         timeout_ns(wait),
                     ),
                 }
             };
-            sink.outcome(code, false)
+            let outcome = sink.outcome(code, false);
+            keep(sink);
+            outcome
         }
         Op::PeekNewer { pipe, after, wait } => {
             let mut sink = Sink::new(pipe);
             let buf = sink.buf.as_mut_ptr().cast::<c_void>();
             // SAFETY: as for a read.
             let code = unsafe {
-                ipcm_host_finish(
+                finish(
                     ipcm_pipe_peek_newer(
                         me,
                         pipe,
@@ -173,7 +206,9 @@ fn perform(op: Op<usize>) -> Outcome {
                     timeout_ns(wait),
                 )
             };
-            sink.outcome(code, true)
+            let outcome = sink.outcome(code, true);
+            keep(sink);
+            outcome
         }
         Op::PeekAt { pipe, index } => {
             let mut sink = Sink::new(pipe);
@@ -181,14 +216,20 @@ fn perform(op: Op<usize>) -> Outcome {
             // SAFETY: as for a read; it never blocks.
             let code =
                 unsafe { ipcm_pipe_peek_at(me, pipe, index, buf, &mut sink.len, &mut sink.seq) };
-            sink.outcome(code, true)
+            let outcome = sink.outcome(code, true);
+            keep(sink);
+            outcome
         }
-        Op::Select { members, wait } => select(me, &members, wait),
+        Op::Select { members, wait } => {
+            let outcome = select(me, &members, wait);
+            keep(members);
+            outcome
+        }
     }
 }
 
 fn select(me: *mut thread_t, members: &[Member<usize>], wait: Wait) -> Outcome {
-    let mut sinks: Vec<Sink> = members.iter().map(|m| Sink::new(*m.pipe())).collect();
+    let mut sinks: Vec<Box<Sink>> = members.iter().map(|m| Sink::new(*m.pipe())).collect();
     let ops: Vec<ipcm_select_op_t> = members
         .iter()
         .zip(sinks.iter_mut())
@@ -232,7 +273,7 @@ fn select(me: *mut thread_t, members: &[Member<usize>], wait: Wait) -> Outcome {
     let outcome = match status(code) {
         Status::Ok => Some(()),
         Status::Blocked => {
-            ipcm_host_finish(code, timeout_ns(wait));
+            finish(code, timeout_ns(wait));
             // SAFETY: as above.
             let found = unsafe { ipcm_select_outcome(group, &mut index, &mut member_status) };
             assert_eq!(status(found), Status::Ok, "a woken select has an outcome");
@@ -242,7 +283,9 @@ fn select(me: *mut thread_t, members: &[Member<usize>], wait: Wait) -> Outcome {
     };
     // SAFETY: made above, not used afterwards.
     unsafe { ipcm_select_group_free(group) };
+    keep(ops);
     if outcome.is_none() {
+        keep(sinks);
         return Outcome::status(status(code));
     }
     let index = (index != usize::MAX).then_some(index);
@@ -253,6 +296,7 @@ fn select(me: *mut thread_t, members: &[Member<usize>], wait: Wait) -> Outcome {
         _ => Outcome::status(status(member_status)),
     };
     outcome.index = index;
+    keep(sinks);
     outcome
 }
 
@@ -260,6 +304,8 @@ fn select(me: *mut thread_t, members: &[Member<usize>], wait: Wait) -> Outcome {
 /// `thread_t` names no other thread) until it is joined.
 struct Helper {
     thread: usize,
+    /// Its call returned `BLOCKED`.
+    blocked: Arc<AtomicBool>,
     finished: Arc<AtomicBool>,
     release: mpsc::Sender<()>,
     handle: JoinHandle<Outcome>,
@@ -268,7 +314,9 @@ struct Helper {
 impl Helper {
     fn is_pending(&self) -> bool {
         let thread = ptr::without_provenance_mut(self.thread);
-        !self.finished.load(Ordering::Acquire) && ipcm_thread_is_pending(thread)
+        self.blocked.load(Ordering::Acquire)
+            && !self.finished.load(Ordering::Acquire)
+            && ipcm_thread_is_pending(thread)
     }
 }
 
@@ -310,7 +358,9 @@ impl Substrate for FfiSubstrate {
     }
 
     fn run(&mut self, op: Op<usize>) -> Outcome {
-        perform(op)
+        let outcome = perform(op);
+        KEPT.with(|kept| kept.borrow_mut().clear());
+        outcome
     }
 
     fn spawn(&mut self, op: Op<usize>) -> Helper {
@@ -318,7 +368,10 @@ impl Substrate for FfiSubstrate {
         let (release, released) = mpsc::channel::<()>();
         let finished = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&finished);
+        let blocked = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&blocked);
         let handle = thread::spawn(move || {
+            BLOCKED.with(|blocked| *blocked.borrow_mut() = Some(flag));
             thread_tx
                 .send(me().expose_provenance())
                 .expect("the test waits");
@@ -330,6 +383,7 @@ impl Substrate for FfiSubstrate {
         let thread = thread_rx.recv().expect("the helper started");
         let helper = Helper {
             thread,
+            blocked,
             finished,
             release,
             handle,

@@ -21,7 +21,7 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a thread an action may have woken gets to finish before
 /// [`Substrate::is_pending`] answers.
-const GRACE: Duration = Duration::from_millis(20);
+const GRACE: Duration = Duration::from_millis(50);
 
 struct HostSubstrate {
     ipc: Ipc,
