@@ -662,12 +662,17 @@ impl<T: Clone + PartialEq> PipeState<T> {
             }
             let seq = ring.next_seq();
             let msg = ring.staged(len);
-            // A sink that faults fails this read and leaves the writer
-            // pending. A select member's group stays claimed by its record
-            // then: its other members are withdrawn, and this one
-            // completes with a later read (still exactly one member).
-            sink.deliver(kernel, msg, seq)
-                .map_err(|Fault| Status::BadAddress)?;
+            // A sink that faults fails this read. A plain writer stays
+            // pending. A select member cannot: its claim withdrew the other
+            // members, the one its select's ticket names among them, so no
+            // cancel could reach it; its select ends as a select's own
+            // write does when every reader faulted (tried, nobody took it).
+            if sink.deliver(kernel, msg, seq).is_err() {
+                if writer.member.is_some() {
+                    self.waiters.finish(index, Status::Full);
+                }
+                return Err(Status::BadAddress);
+            }
             self.waiters.finish(index, Status::Ok);
             self.waiters.drain_peekers(
                 |op| peek_wants(op, seq),
@@ -727,9 +732,15 @@ impl<T: Clone + PartialEq> PipeState<T> {
         {
             return Err(Status::BadParam);
         }
-        // The newest message has the highest number (urgent messages are
-        // numbered when accepted too), so it answers "none" in O(1).
-        let found = if ring.back_seq().is_some_and(|newest| newest > after) {
+        // Urgent messages go to the front and the others to the back, each
+        // numbered when accepted: the newest is at one of the two ends, so
+        // they answer "none" in O(1).
+        let front_seq = ring.get(0).map(|(_, seq)| seq);
+        let found = if ring
+            .back_seq()
+            .max(front_seq)
+            .is_some_and(|newest| newest > after)
+        {
             (0..ring.len())
                 .filter_map(|index| ring.get(index))
                 .find(|&(_, seq)| seq > after)

@@ -331,6 +331,19 @@ fn peek_newer_returns_the_oldest_message_numbered_above_after() {
 }
 
 #[test]
+fn peek_newer_finds_an_urgent_message_in_front_of_older_ones() {
+    // Found by `lukos-sim check`: the newest number is at the front after
+    // an urgent write, and the back-only shortcut answered `Empty`.
+    let fx = Fixture::new();
+    let watcher = fx.actor();
+    let pipe = fx.pipe(8, 4, PipeFlags::empty());
+    fx.ipcm.kernel_write(pipe, b"1").unwrap();
+    fx.ipcm.kernel_write_urgent(pipe, b"2").unwrap();
+    let got = done(peek_newer(&fx, watcher, pipe, 1));
+    assert_eq!((got.seq, fx.received(watcher)), (2, b"2".to_vec()));
+}
+
+#[test]
 fn peek_newer_waiter_is_served_by_a_writer_a_read_admits() {
     let fx = Fixture::new();
     let (writer, watcher) = (fx.actor(), fx.actor());

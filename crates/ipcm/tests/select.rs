@@ -340,3 +340,38 @@ fn select_rejects_bad_lists_before_anything_happens() {
     assert_eq!(fx.wakes(), [(actor.tid, Status::Ok)]);
     assert_eq!(fx.info(pipe).pending_readers, 0, "the other 15 withdrawn");
 }
+
+#[test]
+fn a_select_whose_zero_depth_writer_a_faulting_reader_claimed_still_ends_by_its_timeout() {
+    // Found by `lukos-sim check`: a read of a rendezvous pipe claims the
+    // oldest pending writer, then its own buffer faults. A select writing
+    // there (not as its first member) kept the claim and stayed pending,
+    // its other members withdrawn: the select's ticket named a withdrawn
+    // record, so no timeout, cancel or kill could end it.
+    let fx = Fixture::new();
+    let (selector, reader) = (fx.actor(), fx.actor());
+    let group = Arc::new(SelectGroup::new());
+    let (idle, rendezvous) = (
+        fx.pipe(8, 2, PipeFlags::empty()),
+        fx.pipe(8, 0, PipeFlags::empty()),
+    );
+    let ops = [read(idle, 0), write(&fx, selector, rendezvous, 1, b"hand")];
+    let ticket = blocked(fx.ipcm.select(&selector.tid, &group, &ops));
+    let bad = fx.ipcm.try_read(
+        &reader.tid,
+        rendezvous,
+        UserAddr(0x9000_0000),
+        UserAddr(LEN),
+    );
+    assert_eq!(bad, Err(Status::BadAddress));
+    // Either the select ended already, or its timeout ends it now.
+    let timed_out = fx
+        .ipcm
+        .cancel_op(&selector.tid, ticket, CancelReason::TimedOut);
+    assert!(
+        !fx.ipcm.is_pending(&selector.tid),
+        "the select still waits (cancel_op: {timed_out:?}, wakes {:?})",
+        fx.wakes()
+    );
+    assert_eq!(fx.wakes().len(), 1, "woken once: {:?}", fx.wakes());
+}

@@ -16,18 +16,20 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use ipcm::{
     Caller, CancelReason, Ipcm, MAX_NAME_LEN, PipeFlags, PipeId, PipeInfo, Priority, ProcessId,
-    Progress, Status, Ticket, UserAddr, Written,
+    Progress, Received, SELECT_MAX, SelectGroup, SelectOp, Selected, Status, Ticket, UserAddr,
+    Woke, Written,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::machine::{Hooks, Machine, Ticks, Tid};
 use crate::mem::{PAGE_SIZE, Perm};
-use crate::syscall::{Reply, Request, Syscall, Wait};
+use crate::syscall::{NO_MEMBER, Reply, Request, SelectEntry, Syscall, Wait};
 use crate::trace::Trace;
 use crate::user::{Program, Sys, UserError, UserResult};
 
@@ -78,8 +80,25 @@ pub enum BlockedOn {
         /// else.
         ticket: Ticket,
     },
+    /// A select: its members wait on their pipes (see
+    /// [`Sim::select_members`]).
+    Select {
+        /// The select's ticket: its timeout cancels the whole group.
+        ticket: Ticket,
+    },
     /// A sleep.
     Sleep,
+}
+
+impl BlockedOn {
+    /// The ticket of the pending IPC operation, if the thread waits for one.
+    #[must_use]
+    pub fn ticket(&self) -> Option<Ticket> {
+        match *self {
+            BlockedOn::Pipe { ticket, .. } | BlockedOn::Select { ticket } => Some(ticket),
+            BlockedOn::Sleep => None,
+        }
+    }
 }
 
 /// The kind of a pending pipe operation.
@@ -89,8 +108,22 @@ pub enum PipeOp {
     Read,
     /// Copy a message without taking it.
     Peek,
+    /// Copy the oldest queued message numbered above this one.
+    PeekNewer(u64),
     /// Put a message.
     Write,
+}
+
+impl PipeOp {
+    /// The kind of a select member.
+    #[must_use]
+    pub fn of(op: &SelectOp) -> PipeOp {
+        match op {
+            SelectOp::Read { .. } => PipeOp::Read,
+            SelectOp::Peek { .. } => PipeOp::Peek,
+            SelectOp::Write { .. } => PipeOp::Write,
+        }
+    }
 }
 
 /// Why a thread stopped.
@@ -149,6 +182,12 @@ struct Thread {
     /// The thread's armed timer, if any.
     timer: Option<(Ticks, u64)>,
     stats: ThreadStats,
+    /// The group record of the thread's selects (one per thread, made at
+    /// spawn: a select allocates nothing).
+    group: Arc<SelectGroup>,
+    /// The members of the thread's last select (what it waits for while
+    /// blocked in it).
+    select: Vec<SelectOp>,
 }
 
 struct Process {
@@ -181,7 +220,8 @@ pub enum IpcCall<'a> {
         /// The pipe.
         id: PipeId,
     },
-    /// `write` (`wait`) or `try_write`.
+    /// `write` (`wait`) or `try_write`; `write_urgent`/`try_write_urgent`
+    /// when `urgent`.
     Write {
         /// The writer.
         thread: Tid,
@@ -193,8 +233,12 @@ pub enum IpcCall<'a> {
         len: usize,
         /// Block when full.
         wait: bool,
+        /// To the head of the queue.
+        urgent: bool,
     },
-    /// `read`/`peek` (`wait`) or `try_read`/`try_peek`.
+    /// `read`/`peek` (`wait`) or `try_read`/`try_peek`; `read_seq`/
+    /// `peek_seq` with `seq_out`; `peek_newer`/`try_peek_newer` with
+    /// `after` (a peek).
     Read {
         /// The reader.
         thread: Tid,
@@ -208,6 +252,55 @@ pub enum IpcCall<'a> {
         consume: bool,
         /// Block when empty.
         wait: bool,
+        /// Where the sequence number goes, if asked.
+        seq_out: Option<usize>,
+        /// Peek-newer: only a message numbered above this.
+        after: Option<u64>,
+    },
+    /// `peek_at`.
+    PeekAt {
+        /// The peeker.
+        thread: Tid,
+        /// The pipe.
+        id: PipeId,
+        /// Position from the front.
+        index: usize,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+        /// Where the sequence number goes.
+        seq_out: usize,
+    },
+    /// `select` with the thread's group record.
+    Select {
+        /// The selecting thread.
+        thread: Tid,
+        /// The members.
+        ops: &'a [SelectOp],
+    },
+    /// `purge`.
+    Purge {
+        /// The calling thread, or `None` for the kernel.
+        caller: Option<Tid>,
+        /// The pipe.
+        id: PipeId,
+    },
+    /// `close`.
+    Close {
+        /// The calling thread, or `None` for the kernel.
+        caller: Option<Tid>,
+        /// The pipe.
+        id: PipeId,
+    },
+    /// `kernel_write_woke` (an interrupt handler's write).
+    KernelWriteWoke {
+        /// The pipe.
+        id: PipeId,
+        /// The message.
+        msg: &'a [u8],
+        /// The interrupted thread's priority.
+        than: Priority,
     },
     /// `kernel_write`.
     KernelWrite {
@@ -259,6 +352,14 @@ pub enum IpcValue {
     Written(Written),
     /// A completed read or peek of this many bytes.
     Len(usize),
+    /// A completed read or peek that reports the message's number.
+    Received(Received),
+    /// How many messages a purge dropped.
+    Count(usize),
+    /// The member that completed a select now.
+    Selected(Selected),
+    /// A kernel write with its wake feedback.
+    WokeWritten(Woke<Written>),
     /// A message read by the kernel.
     Message(Vec<u8>),
     /// The caller's operation is pending, with this ticket.
@@ -315,6 +416,8 @@ pub struct SimStats {
     pub timeouts: u64,
     /// Messages copied to user threads by peeks (not counted as read).
     pub peeked: u64,
+    /// Timeouts that ended a whole select.
+    pub select_timeouts: u64,
 }
 
 impl SimStats {
@@ -512,6 +615,8 @@ impl Sim {
             compute_left: 0,
             timer: None,
             stats: ThreadStats::default(),
+            group: Arc::new(SelectGroup::new()),
+            select: Vec::new(),
         });
         if let Some(trace) = &mut self.trace {
             trace.thread_name(process, tid, name);
@@ -617,7 +722,9 @@ impl Sim {
             ThreadState::Running => thread.stats.run_ticks += spent,
             ThreadState::Ready => thread.stats.ready_ticks += spent,
             ThreadState::Blocked(BlockedOn::Sleep) => thread.stats.sleep_ticks += spent,
-            ThreadState::Blocked(BlockedOn::Pipe { .. }) => thread.stats.blocked_ticks += spent,
+            ThreadState::Blocked(BlockedOn::Pipe { .. } | BlockedOn::Select { .. }) => {
+                thread.stats.blocked_ticks += spent;
+            }
             ThreadState::Exited(_) => {}
         }
         if let Some(trace) = &mut self.trace {
@@ -773,7 +880,7 @@ impl Sim {
     pub fn kill(&mut self, tid: Tid) -> bool {
         match self.threads[tid.0 as usize].state.clone() {
             ThreadState::Exited(_) => return false,
-            ThreadState::Blocked(BlockedOn::Pipe { ticket, .. }) => {
+            ThreadState::Blocked(BlockedOn::Pipe { ticket, .. } | BlockedOn::Select { ticket }) => {
                 // The kernel knows which operation it is ending.
                 let outcome = self.ipc(IpcCall::CancelOp {
                     thread: tid,
@@ -818,13 +925,20 @@ impl Sim {
                     // was disarmed already and we never get here. The
                     // ticket makes sure a timer can only ever end the
                     // operation it was armed for.
+                    let select = matches!(
+                        self.threads[tid.0 as usize].state,
+                        ThreadState::Blocked(BlockedOn::Select { .. })
+                    );
                     let outcome = self.ipc(IpcCall::CancelOp {
                         thread: tid,
                         ticket,
                         reason: CancelReason::TimedOut,
                     });
                     match outcome {
-                        Ok(_) => self.stats.timeouts += 1,
+                        Ok(_) => {
+                            self.stats.timeouts += 1;
+                            self.stats.select_timeouts += u64::from(select);
+                        }
                         Err(status) => self.anomalies.push(format!(
                             "timeout of {tid} found no pending operation ({status:?})"
                         )),
@@ -838,7 +952,10 @@ impl Sim {
     fn apply_wake(&mut self, tid: Tid, status: Status) {
         self.stats.wakes[status.code() as usize] += 1;
         let thread = &mut self.threads[tid.0 as usize];
-        if !matches!(thread.state, ThreadState::Blocked(BlockedOn::Pipe { .. })) {
+        if !matches!(
+            thread.state,
+            ThreadState::Blocked(BlockedOn::Pipe { .. } | BlockedOn::Select { .. })
+        ) {
             let state = thread.state.clone();
             self.anomalies.push(format!(
                 "wake({tid}, {status:?}) for a thread that is {state:?}"
@@ -846,7 +963,8 @@ impl Sim {
             return;
         }
         if let ThreadState::Blocked(BlockedOn::Pipe {
-            op: PipeOp::Peek, ..
+            op: PipeOp::Peek | PipeOp::PeekNewer(_),
+            ..
         }) = thread.state
             && status == Status::Ok
         {
@@ -855,7 +973,16 @@ impl Sim {
         if let Some(key) = thread.timer.take() {
             self.timers.remove(&key);
         }
-        self.machine.post_reply(tid, Reply::status(status));
+        let mut reply = Reply::status(status);
+        if let ThreadState::Blocked(BlockedOn::Select { .. }) = thread.state {
+            // The claimer recorded which member completed before the wake.
+            reply.value = thread
+                .group
+                .outcome()
+                .and_then(|selected| selected.index)
+                .unwrap_or(NO_MEMBER);
+        }
+        self.machine.post_reply(tid, reply);
         self.set_state(tid, ThreadState::Ready);
     }
 
@@ -904,10 +1031,19 @@ impl Sim {
             (
                 IpcCall::Write { id, .. }
                 | IpcCall::Read { id, .. }
+                | IpcCall::PeekAt { id, .. }
+                | IpcCall::Purge { id, .. }
+                | IpcCall::Close { id, .. }
                 | IpcCall::KernelWrite { id, .. }
+                | IpcCall::KernelWriteWoke { id, .. }
                 | IpcCall::KernelRead { id, .. },
                 _,
             ) => self.refresh_pipe(*id),
+            (IpcCall::Select { ops, .. }, _) => {
+                for op in *ops {
+                    self.refresh_pipe(op.pipe());
+                }
+            }
             (IpcCall::Cancel { .. } | IpcCall::CancelOp { .. }, _)
             | (
                 IpcCall::Lookup { .. }
@@ -945,19 +1081,23 @@ impl Sim {
                 id,
                 src,
                 len,
-                wait: true,
-            } => ipcm
-                .write(&thread, id, UserAddr(src), len)
-                .map(|p| blocked(map_progress(p, IpcValue::Written))),
-            IpcCall::Write {
-                thread,
-                id,
-                src,
-                len,
-                wait: false,
-            } => ipcm
-                .try_write(&thread, id, UserAddr(src), len)
-                .map(IpcValue::Written),
+                wait,
+                urgent,
+            } => {
+                let src = UserAddr(src);
+                match (wait, urgent) {
+                    (true, false) => ipcm
+                        .write(&thread, id, src, len)
+                        .map(|p| blocked(map_progress(p, IpcValue::Written))),
+                    (false, false) => ipcm.try_write(&thread, id, src, len).map(IpcValue::Written),
+                    (true, true) => ipcm
+                        .write_urgent(&thread, id, src, len)
+                        .map(|p| blocked(map_progress(p, IpcValue::Written))),
+                    (false, true) => ipcm
+                        .try_write_urgent(&thread, id, src, len)
+                        .map(IpcValue::Written),
+                }
+            }
             IpcCall::Read {
                 thread,
                 id,
@@ -965,8 +1105,34 @@ impl Sim {
                 len_out,
                 consume,
                 wait,
+                seq_out,
+                after,
             } => {
                 let (dst, len_out) = (UserAddr(dst), UserAddr(len_out));
+                let received = |p| blocked(map_progress(p, IpcValue::Received));
+                match (after, seq_out) {
+                    (Some(after), seq_out) => {
+                        let seq_out = UserAddr(seq_out.unwrap_or(0));
+                        return if wait {
+                            ipcm.peek_newer(&thread, id, after, dst, len_out, seq_out)
+                                .map(received)
+                        } else {
+                            ipcm.try_peek_newer(&thread, id, after, dst, len_out, seq_out)
+                                .map(IpcValue::Received)
+                        };
+                    }
+                    (None, Some(seq_out)) => {
+                        let seq_out = UserAddr(seq_out);
+                        return if consume {
+                            ipcm.read_seq(&thread, id, dst, len_out, seq_out)
+                                .map(received)
+                        } else {
+                            ipcm.peek_seq(&thread, id, dst, len_out, seq_out)
+                                .map(received)
+                        };
+                    }
+                    (None, None) => {}
+                }
                 match (consume, wait) {
                     (true, true) => ipcm
                         .read(&thread, id, dst, len_out)
@@ -978,6 +1144,39 @@ impl Sim {
                     (false, false) => ipcm.try_peek(&thread, id, dst, len_out).map(IpcValue::Len),
                 }
             }
+            IpcCall::PeekAt {
+                thread,
+                id,
+                index,
+                dst,
+                len_out,
+                seq_out,
+            } => ipcm
+                .peek_at(
+                    &thread,
+                    id,
+                    index,
+                    UserAddr(dst),
+                    UserAddr(len_out),
+                    UserAddr(seq_out),
+                )
+                .map(IpcValue::Received),
+            IpcCall::Select { thread, ops } => {
+                let group = &self.threads[thread.0 as usize].group;
+                ipcm.select(&thread, group, ops)
+                    .map(|p| blocked(map_progress(p, IpcValue::Selected)))
+            }
+            IpcCall::Purge { caller, id } => {
+                let caller = caller.as_ref().map_or(Caller::Kernel, Caller::Thread);
+                ipcm.purge(caller, id).map(IpcValue::Count)
+            }
+            IpcCall::Close { caller, id } => {
+                let caller = caller.as_ref().map_or(Caller::Kernel, Caller::Thread);
+                ipcm.close(caller, id).map(|()| IpcValue::Done)
+            }
+            IpcCall::KernelWriteWoke { id, msg, than } => ipcm
+                .kernel_write_woke(id, msg, than)
+                .map(IpcValue::WokeWritten),
             IpcCall::KernelWrite { id, msg } => ipcm.kernel_write(id, msg).map(IpcValue::Written),
             IpcCall::KernelRead { id, consume } => {
                 let size = ipcm.info(id)?.msg_size;
@@ -1030,7 +1229,12 @@ impl Sim {
     fn block(&mut self, tid: Tid, on: BlockedOn, wait: Wait) -> Option<Reply> {
         self.threads[tid.0 as usize].stats.blocks += 1;
         self.set_state(tid, ThreadState::Blocked(on));
-        if let (Wait::Ticks(ticks), BlockedOn::Pipe { ticket, .. }) = (wait, on) {
+        let wait = match (wait, on) {
+            // A select has no non-blocking form: it gives up at once.
+            (Wait::Never, BlockedOn::Select { .. }) => Wait::Ticks(0),
+            _ => wait,
+        };
+        if let (Wait::Ticks(ticks), Some(ticket)) = (wait, on.ticket()) {
             if ticks == 0 {
                 // Would block with the deadline already here: time out now.
                 let outcome = self.ipc(IpcCall::CancelOp {
@@ -1040,14 +1244,15 @@ impl Sim {
                 });
                 if outcome.is_ok() {
                     self.stats.timeouts += 1;
+                    self.stats.select_timeouts += u64::from(matches!(on, BlockedOn::Select { .. }));
                 }
                 // The wake made the thread ready with TimedOut; it goes on
                 // running now (it never left the CPU).
                 self.set_state(tid, ThreadState::Running);
-                return self
-                    .machine
-                    .take_reply(tid)
-                    .or(Some(Reply::status(Status::TimedOut)));
+                return self.machine.take_reply(tid).or(Some(Reply {
+                    status: Status::TimedOut,
+                    value: NO_MEMBER,
+                }));
             }
             let deadline = self.machine.now() + ticks;
             self.arm_timer(tid, deadline, TimerKind::Timeout(ticket));
@@ -1142,7 +1347,8 @@ impl Sim {
                 };
                 Some(status_of(result))
             }
-            Syscall::PipeWrite { id, src, len, wait } => {
+            Syscall::PipeWrite { id, src, len, wait }
+            | Syscall::PipeWriteUrgent { id, src, len, wait } => {
                 let id = PipeId::from_raw(id);
                 let call = IpcCall::Write {
                     thread: tid,
@@ -1150,6 +1356,7 @@ impl Sim {
                     src,
                     len,
                     wait: wait != Wait::Never,
+                    urgent: matches!(syscall, Syscall::PipeWriteUrgent { .. }),
                 };
                 match self.ipc(call) {
                     Ok(IpcValue::Blocked(ticket)) => self.block(
@@ -1180,19 +1387,103 @@ impl Sim {
                     len_out,
                     consume,
                     wait: wait != Wait::Never,
+                    seq_out: None,
+                    after: None,
                 };
-                let op = if consume { PipeOp::Read } else { PipeOp::Peek };
-                match self.ipc(call) {
-                    Ok(IpcValue::Blocked(ticket)) => {
-                        self.block(tid, BlockedOn::Pipe { id, op, ticket }, wait)
-                    }
-                    Ok(_) => {
-                        self.stats.peeked += u64::from(!consume);
-                        Some(Reply::status(Status::Ok))
-                    }
-                    Err(status) => Some(Reply::status(status)),
-                }
+                self.receive(tid, call, wait)
             }
+            Syscall::PipeReadSeq {
+                id,
+                dst,
+                len_out,
+                seq_out,
+                consume,
+                wait,
+            } => {
+                if wait == Wait::Never {
+                    // The core has no try form that reports the number.
+                    return Some(Reply::status(Status::BadParam));
+                }
+                let call = IpcCall::Read {
+                    thread: tid,
+                    id: PipeId::from_raw(id),
+                    dst,
+                    len_out,
+                    consume,
+                    wait: true,
+                    seq_out: Some(seq_out),
+                    after: None,
+                };
+                self.receive(tid, call, wait)
+            }
+            Syscall::PipePeekNewer {
+                id,
+                after,
+                dst,
+                len_out,
+                seq_out,
+                wait,
+            } => {
+                let call = IpcCall::Read {
+                    thread: tid,
+                    id: PipeId::from_raw(id),
+                    dst,
+                    len_out,
+                    consume: false,
+                    wait: wait != Wait::Never,
+                    seq_out: Some(seq_out),
+                    after: Some(after),
+                };
+                self.receive(tid, call, wait)
+            }
+            Syscall::PipePeekAt {
+                id,
+                index,
+                dst,
+                len_out,
+                seq_out,
+            } => {
+                let call = IpcCall::PeekAt {
+                    thread: tid,
+                    id: PipeId::from_raw(id),
+                    index,
+                    dst,
+                    len_out,
+                    seq_out,
+                };
+                let outcome = self.ipc(call);
+                self.stats.peeked += u64::from(outcome.is_ok());
+                Some(status_of(outcome.map(drop)))
+            }
+            Syscall::PipePurge { id } => {
+                let call = IpcCall::Purge {
+                    caller: Some(tid),
+                    id: PipeId::from_raw(id),
+                };
+                Some(match self.ipc(call) {
+                    Ok(IpcValue::Count(dropped)) => Reply::value(dropped),
+                    Ok(other) => unreachable!("purge returned {other:?}"),
+                    Err(status) => Reply::status(status),
+                })
+            }
+            Syscall::PipeClose { id } => {
+                let call = IpcCall::Close {
+                    caller: Some(tid),
+                    id: PipeId::from_raw(id),
+                };
+                Some(status_of(self.ipc(call).map(drop)))
+            }
+            Syscall::PipeSelect {
+                entries,
+                count,
+                wait,
+            } => Some(match self.select_syscall(tid, entries, count, wait) {
+                Ok(reply) => reply?,
+                Err(status) => Reply {
+                    status,
+                    value: NO_MEMBER,
+                },
+            }),
             Syscall::PipeDestroy { id } => {
                 let call = IpcCall::Destroy {
                     caller: Some(tid),
@@ -1237,6 +1528,82 @@ impl Sim {
         }
     }
 
+    /// A read or peek call: blocks the thread when the IPC manager says so.
+    fn receive(&mut self, tid: Tid, call: IpcCall<'_>, wait: Wait) -> Option<Reply> {
+        let IpcCall::Read {
+            id, consume, after, ..
+        } = call
+        else {
+            unreachable!("receive is for reads");
+        };
+        let op = match (consume, after) {
+            (true, _) => PipeOp::Read,
+            (false, None) => PipeOp::Peek,
+            (false, Some(after)) => PipeOp::PeekNewer(after),
+        };
+        match self.ipc(call) {
+            Ok(IpcValue::Blocked(ticket)) => {
+                self.block(tid, BlockedOn::Pipe { id, op, ticket }, wait)
+            }
+            Ok(_) => {
+                self.stats.peeked += u64::from(!consume);
+                Some(Reply::status(Status::Ok))
+            }
+            Err(status) => Some(Reply::status(status)),
+        }
+    }
+
+    /// `pipe_select`: the member list is copied in and checked here (a
+    /// count out of range is `BadParam`, an unreadable list `BadAddress`,
+    /// an unknown kind `BadParam`); the IPC manager checks each member.
+    /// `Ok(None)`: the thread blocked.
+    fn select_syscall(
+        &mut self,
+        tid: Tid,
+        entries: usize,
+        count: usize,
+        wait: Wait,
+    ) -> Result<Option<Reply>, Status> {
+        if count == 0 || count > SELECT_MAX {
+            return Err(Status::BadParam);
+        }
+        let raw = self
+            .machine
+            .read_user(tid, entries, count * SelectEntry::SIZE)
+            .map_err(|_| Status::BadAddress)?;
+        let word = size_of::<usize>();
+        let mut ops = Vec::with_capacity(count);
+        for record in raw.chunks_exact(SelectEntry::SIZE) {
+            let mut words = [0usize; 4];
+            for (w, bytes) in words.iter_mut().zip(record.chunks_exact(word)) {
+                *w = usize::from_ne_bytes(bytes.try_into().expect("word-sized chunk"));
+            }
+            let entry = SelectEntry::decode(words).ok_or(Status::BadParam)?;
+            ops.push(select_op(entry));
+        }
+        match self.ipc(IpcCall::Select {
+            thread: tid,
+            ops: &ops,
+        })? {
+            IpcValue::Selected(selected) => {
+                let peeked = selected.status == Status::Ok
+                    && selected
+                        .index
+                        .is_some_and(|i| matches!(ops[i], SelectOp::Peek { .. }));
+                self.stats.peeked += u64::from(peeked);
+                Ok(Some(Reply {
+                    status: selected.status,
+                    value: selected.index.unwrap_or(NO_MEMBER),
+                }))
+            }
+            IpcValue::Blocked(ticket) => {
+                self.threads[tid.0 as usize].select = ops;
+                Ok(self.block(tid, BlockedOn::Select { ticket }, wait))
+            }
+            other => unreachable!("select returned {other:?}"),
+        }
+    }
+
     fn copy_out(&self, tid: Tid, va: usize, bytes: &[u8]) -> Result<(), Status> {
         self.machine
             .write_user(tid, va, bytes)
@@ -1250,6 +1617,27 @@ impl Sim {
         let start = va / PAGE_SIZE * PAGE_SIZE;
         let end = va.saturating_add(len.max(1)).div_ceil(PAGE_SIZE) * PAGE_SIZE;
         (start, end - start)
+    }
+}
+
+/// The IPC manager's form of a select record.
+fn select_op(entry: SelectEntry) -> SelectOp {
+    match entry {
+        SelectEntry::Read { id, dst, len_out } => SelectOp::Read {
+            pipe: PipeId::from_raw(id),
+            buf: UserAddr(dst),
+            len_out: UserAddr(len_out),
+        },
+        SelectEntry::Peek { id, dst, len_out } => SelectOp::Peek {
+            pipe: PipeId::from_raw(id),
+            buf: UserAddr(dst),
+            len_out: UserAddr(len_out),
+        },
+        SelectEntry::Write { id, src, len } => SelectOp::Write {
+            pipe: PipeId::from_raw(id),
+            buf: UserAddr(src),
+            len,
+        },
     }
 }
 
@@ -1282,9 +1670,15 @@ fn state_name(state: &ThreadState, pipes: &BTreeMap<PipeId, PipeRecord>) -> Stri
         }) => format!("blocked: peek {}", pipe(id)),
         ThreadState::Blocked(BlockedOn::Pipe {
             id,
+            op: PipeOp::PeekNewer(after),
+            ..
+        }) => format!("blocked: peek newer than {after} {}", pipe(id)),
+        ThreadState::Blocked(BlockedOn::Pipe {
+            id,
             op: PipeOp::Write,
             ..
         }) => format!("blocked: write {}", pipe(id)),
+        ThreadState::Blocked(BlockedOn::Select { .. }) => "blocked: select".into(),
         ThreadState::Exited(_) => "exited".into(),
     }
 }
@@ -1292,18 +1686,33 @@ fn state_name(state: &ThreadState, pipes: &BTreeMap<PipeId, PipeRecord>) -> Stri
 /// Kernel-internal helper for the check harness and scenarios: the tids of
 /// threads blocked on a pipe, with what they wait for.
 impl Sim {
-    /// Threads blocked on a pipe operation.
+    /// Threads blocked on a pipe operation; a thread blocked in a select
+    /// once per member.
     #[must_use]
     pub fn blocked_on_pipes(&self) -> Vec<(Tid, PipeId, PipeOp)> {
-        self.threads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| match t.state {
+        let mut blocked = Vec::new();
+        for (i, t) in self.threads.iter().enumerate() {
+            match t.state {
                 ThreadState::Blocked(BlockedOn::Pipe { id, op, .. }) => {
-                    Some((Tid(i as u32), id, op))
+                    blocked.push((Tid(i as u32), id, op));
                 }
-                _ => None,
-            })
-            .collect()
+                ThreadState::Blocked(BlockedOn::Select { .. }) => blocked.extend(
+                    t.select
+                        .iter()
+                        .map(|op| (Tid(i as u32), op.pipe(), PipeOp::of(op))),
+                ),
+                _ => {}
+            }
+        }
+        blocked
+    }
+
+    /// The members of the select `tid` waits in (empty when it does not).
+    #[must_use]
+    pub fn select_members(&self, tid: Tid) -> &[SelectOp] {
+        match self.threads[tid.0 as usize].state {
+            ThreadState::Blocked(BlockedOn::Select { .. }) => &self.threads[tid.0 as usize].select,
+            _ => &[],
+        }
     }
 }

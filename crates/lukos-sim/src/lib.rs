@@ -78,6 +78,6 @@ pub use kernel::{
 };
 pub use machine::{Machine, Ticks, Tid};
 pub use mem::{Access, AddressSpace, PAGE_SIZE, PageFault, Perm};
-pub use syscall::{Reply, Request, Syscall, Wait};
+pub use syscall::{NO_MEMBER, Reply, Request, SelectEntry, Syscall, Wait};
 pub use trace::Trace;
 pub use user::{Sys, UserError, UserResult};

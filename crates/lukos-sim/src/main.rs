@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipcm::Status;
 use lukos_sim::Trace;
-use lukos_sim::check::{check_seed_traced, check_seeds, replay_command};
+use lukos_sim::check::{INJECTED, check_seed_traced, check_seeds, replay_command};
 use lukos_sim::scenarios::Scenario;
 
 /// A simulated LuKOS microkernel hosting the IPC manager: processes with
@@ -56,6 +56,7 @@ enum ScenarioArg {
     TokenSemaphore,
     MessagePassing,
     Pipeline,
+    SelectServer,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -65,6 +66,7 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::TokenSemaphore => Scenario::TokenSemaphore,
             ScenarioArg::MessagePassing => Scenario::MessagePassing,
             ScenarioArg::Pipeline => Scenario::Pipeline,
+            ScenarioArg::SelectServer => Scenario::SelectServer,
         }
     }
 }
@@ -283,11 +285,35 @@ fn check(args: &CheckArgs) -> ExitCode {
         summary.ops,
         summary.calls,
     );
-    let [unmapped, killed, destroyed, late_timers] = summary.injected;
+    let injected: Vec<String> = INJECTED
+        .iter()
+        .zip(summary.injected)
+        .map(|(what, count)| format!("{count} {what}"))
+        .collect();
     let _ = writeln!(
         out,
-        "faults injected: {unmapped} pages unmapped under blocked threads, {killed} threads killed, {destroyed} pipes destroyed, {late_timers} late timers (cancel_op with an old ticket); {} all-blocked states resolved",
+        "faults injected: {}; {} all-blocked states resolved",
+        injected.join(", "),
         summary.stuck,
+    );
+    let c = &summary.counts;
+    let _ = writeln!(
+        out,
+        "calls by kind: {} writes, {} urgent writes, {} reads/peeks, {} numbered reads/peeks, {} peek_newer, {} peek_at, {} purges, {} closes, {} selects ({} blocked, {} timed out as a group), {} kernel writes with wake feedback, {} cancels; {} calls on zero-depth pipes",
+        c.writes,
+        c.urgent_writes,
+        c.reads,
+        c.seq_reads,
+        c.peek_newer,
+        c.peek_at,
+        c.purges,
+        c.closes,
+        c.selects,
+        c.selects_blocked,
+        summary.select_timeouts,
+        c.woke_writes,
+        c.cancels,
+        c.rendezvous,
     );
     let wakes: Vec<String> = Status::ALL
         .iter()

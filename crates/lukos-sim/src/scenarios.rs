@@ -1,6 +1,8 @@
 //! The scenarios the default run shows: the three pipe patterns of the LuKOS
-//! seed (blackboard, token semaphore, message passing) and a multi-stage
-//! pipeline, each as user processes on the simulated kernel.
+//! seed (blackboard, token semaphore, message passing), a multi-stage
+//! pipeline and a select server (one thread serving several clients'
+//! request pipes with one `pipe_select`, DESIGN §9), each as user
+//! processes on the simulated kernel.
 //!
 //! Every scenario checks its own outcome (the freshest value, at most N token
 //! holders, every reply right and in order, every item through every stage)
@@ -20,7 +22,7 @@ use crate::machine::Ticks;
 use crate::mem::{PAGE_SIZE, Perm};
 use crate::trace::Trace;
 use crate::user::{Sys, UserError, raw_flags};
-use crate::{Tid, Wait};
+use crate::{SelectEntry, Tid, Wait};
 
 /// Where every scenario process's data segment starts.
 pub const DATA: usize = 0x10_000;
@@ -50,15 +52,19 @@ pub enum Scenario {
     MessagePassing,
     /// producer → scale → offset → consumer, with back-pressure.
     Pipeline,
+    /// One server thread selects over every client's request pipe and
+    /// replies on each client's reply pipe.
+    SelectServer,
 }
 
 impl Scenario {
     /// Every scenario, in the order the default run shows them.
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::Blackboard,
         Scenario::TokenSemaphore,
         Scenario::MessagePassing,
         Scenario::Pipeline,
+        Scenario::SelectServer,
     ];
 
     /// The scenario's command-line name.
@@ -69,6 +75,7 @@ impl Scenario {
             Scenario::TokenSemaphore => "token-semaphore",
             Scenario::MessagePassing => "message-passing",
             Scenario::Pipeline => "pipeline",
+            Scenario::SelectServer => "select-server",
         }
     }
 
@@ -79,6 +86,7 @@ impl Scenario {
             Scenario::TokenSemaphore => token_semaphore(seed, trace).outcome,
             Scenario::MessagePassing => message_passing(seed, trace).outcome,
             Scenario::Pipeline => pipeline(seed, trace).outcome,
+            Scenario::SelectServer => select_server(seed, trace).outcome,
         }
     }
 }
@@ -884,5 +892,204 @@ pub fn pipeline(seed: u64, trace: Option<&mut Trace>) -> Pipeline {
         received,
         producer_blocks,
         stalls,
+    }
+}
+
+// ------------------------------------------------------------- select server
+
+/// The select server's result.
+pub struct SelectServer {
+    /// The common outcome.
+    pub outcome: Outcome,
+    /// Requests the server served, per client.
+    pub served: Vec<u64>,
+    /// Replies each client received and found right, in order.
+    pub verified: Vec<u64>,
+    /// The server's selects, and how many of them blocked.
+    pub selects: u64,
+    /// Selects that blocked (nothing was ready when the server asked).
+    pub selects_blocked: u64,
+}
+
+/// Requests client `k` sends.
+#[must_use]
+pub const fn select_requests(k: usize) -> u64 {
+    8 + 4 * k as u64
+}
+
+/// Clients of the select server.
+pub const SELECT_CLIENTS: usize = 3;
+
+/// The reply to request `n` of client `k`.
+#[must_use]
+pub const fn select_reply(k: usize, n: u64) -> u64 {
+    n * 1000 + k as u64
+}
+
+/// One server thread serves `SELECT_CLIENTS` clients: each client creates
+/// its request pipe `select-server/request-k` (depth 2) and reply pipe
+/// `select-server/reply-k` (depth 1), and sends numbered requests at its own
+/// pace, each waiting for its reply. The server selects over the request
+/// pipes of the clients not yet finished (one read member each), serves the
+/// one member that completed and replies on that client's reply pipe; a
+/// request numbered 0 ends a client. Checks: every request served exactly
+/// once, every reply right and in order, the select's index always names a
+/// live client, and every request pipe ends empty (a withdrawn member read
+/// nothing).
+pub fn select_server(seed: u64, trace: Option<&mut Trace>) -> SelectServer {
+    let served: Probe<usize> = probe();
+    let verified: Vec<Probe<u64>> = (0..SELECT_CLIENTS).map(|_| probe()).collect();
+    let selects = Rc::new(std::cell::Cell::new(0u64));
+    let mut server_tid: Option<Tid> = None;
+    let (mut outcome, sim) = run_scenario(Scenario::SelectServer, seed, trace, |sim| {
+        for (k, log) in verified.iter().enumerate() {
+            let pid = process(sim, &format!("client-{k}"));
+            let log = log.clone();
+            sim.spawn(pid, "main", 1, move |sys| async move {
+                let base = region(0);
+                let request_name = sys.cstr(base, &format!("select-server/request-{k}"))?;
+                let requests = sys.pipe_create(request_name, 16, 2, 0).await?;
+                let reply_name = sys.cstr(base, &format!("select-server/reply-{k}"))?;
+                let replies = sys.pipe_create(reply_name, 8, 1, 0).await?;
+                for n in (1..=select_requests(k)).chain([0]) {
+                    sys.compute(5 + 7 * k as Ticks).await;
+                    let mut request = (k as u64).to_le_bytes().to_vec();
+                    request.extend(n.to_le_bytes());
+                    sys.store(base + BUF, &request)?;
+                    sys.pipe_write(requests, base + BUF, 16).await?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    sys.pipe_read(replies, base + BUF, base + LEN).await?;
+                    let reply = load_u64(&sys, base + BUF)?;
+                    if reply != select_reply(k, n) {
+                        return Err(UserError::Check(format!(
+                            "client {k} request {n}: reply {reply}"
+                        )));
+                    }
+                    log.borrow_mut().push(n);
+                }
+                Ok(())
+            });
+        }
+        let server = process(sim, "server");
+        let log = served.clone();
+        let counts = selects.clone();
+        server_tid = Some(sim.spawn(server, "main", 2, move |sys| async move {
+            let base = region(0);
+            let mut requests = Vec::new();
+            let mut replies = Vec::new();
+            for k in 0..SELECT_CLIENTS {
+                let scratch = base + 0x400;
+                requests.push(
+                    sys.wait_for_pipe(&format!("select-server/request-{k}"), scratch, 5)
+                        .await?,
+                );
+                replies.push(
+                    sys.wait_for_pipe(&format!("select-server/reply-{k}"), scratch, 5)
+                        .await?,
+                );
+            }
+            // The clients still sending, by index into the member list.
+            let mut active: Vec<usize> = (0..SELECT_CLIENTS).collect();
+            let list = base + 0x800;
+            while !active.is_empty() {
+                let members: Vec<SelectEntry> = active
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, &k)| SelectEntry::Read {
+                        id: requests[k].to_raw(),
+                        dst: base + 0x100 + 0x20 * slot,
+                        len_out: base + 0x300 + 8 * slot,
+                    })
+                    .collect();
+                let (index, status) = sys.pipe_select(list, &members, Wait::Forever).await?;
+                counts.set(counts.get() + 1);
+                let slot = match (index, status) {
+                    (Some(slot), Status::Ok) if slot < active.len() => slot,
+                    other => {
+                        return Err(UserError::Check(format!("select answered {other:?}")));
+                    }
+                };
+                let request = sys.load(base + 0x100 + 0x20 * slot, 16)?;
+                let k = u64::from_le_bytes(request[..8].try_into().expect("8 bytes")) as usize;
+                let n = u64::from_le_bytes(request[8..].try_into().expect("8 bytes"));
+                if k != active[slot] {
+                    return Err(UserError::Check(format!(
+                        "member {slot} (client {}) delivered client {k}'s request",
+                        active[slot]
+                    )));
+                }
+                if n == 0 {
+                    active.remove(slot);
+                    continue;
+                }
+                log.borrow_mut().push(k);
+                sys.compute(4).await;
+                sys.store(base + BUF, &select_reply(k, n).to_le_bytes())?;
+                sys.pipe_write(replies[k], base + BUF, 8).await?;
+            }
+            Ok(())
+        }));
+    });
+    let served: Vec<u64> = (0..SELECT_CLIENTS)
+        .map(|k| served.borrow().iter().filter(|&&c| c == k).count() as u64)
+        .collect();
+    let verified: Vec<u64> = verified
+        .iter()
+        .map(|log| log.borrow().len() as u64)
+        .collect();
+    for k in 0..SELECT_CLIENTS {
+        let expected = select_requests(k);
+        check(
+            &mut outcome,
+            served[k] == expected && verified[k] == expected,
+            format!(
+                "client {k}: {} served, {} replies verified, of {expected}",
+                served[k], verified[k]
+            ),
+        );
+        if let Some(pipe) = pipe_info(&outcome, &format!("select-server/request-{k}")) {
+            check(
+                &mut outcome,
+                pipe.info.queued == 0 && pipe.info.read == expected + 1,
+                format!(
+                    "request-{k}: {} read, {} left queued",
+                    pipe.info.read, pipe.info.queued
+                ),
+            );
+        }
+    }
+    let selects = selects.get();
+    // The server blocks only in its select: a reply pipe always has room
+    // (each client reads its reply before its next request).
+    let selects_blocked = sim.thread_stats(server_tid.expect("spawned")).blocks;
+    let total: u64 = served.iter().sum();
+    check(
+        &mut outcome,
+        selects == total + SELECT_CLIENTS as u64,
+        format!("{selects} selects for {total} requests and {SELECT_CLIENTS} ends"),
+    );
+    check(
+        &mut outcome,
+        selects_blocked > 0,
+        "the server never waited in its select",
+    );
+    let per_client: Vec<String> = served
+        .iter()
+        .zip(&verified)
+        .enumerate()
+        .map(|(k, (s, v))| format!("client-{k} {s} served/{v} verified"))
+        .collect();
+    outcome.findings.push(format!(
+        "one server thread, one select over {SELECT_CLIENTS} request pipes: {}; {selects} selects ({selects_blocked} blocked), each completing exactly one read",
+        per_client.join(", ")
+    ));
+    SelectServer {
+        outcome,
+        served,
+        verified,
+        selects,
+        selects_blocked,
     }
 }

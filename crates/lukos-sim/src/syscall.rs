@@ -6,7 +6,11 @@
 //! `pipe_create(name, msg_size, max_msgs, flags)`, `pipe_id_get(name, &id)`,
 //! `pipe_info_get(id, &msg_size, &max_msgs, &flags)`, `pipe_write(id, va,
 //! len)`, `pipe_read(id, va, &len)`, plus peek, try (never block), timeout
-//! and destroy.
+//! and destroy. The queue operations of DESIGN §9 follow the same style:
+//! `pipe_write_urgent`, `pipe_read_seq` (read or peek reporting the
+//! message's number), `pipe_peek_newer`, `pipe_peek_at`, `pipe_purge`,
+//! `pipe_close` and `pipe_select` over an array of [`SelectEntry`] records
+//! in the caller's memory.
 
 use ipcm::Status;
 
@@ -83,6 +87,90 @@ pub enum Syscall {
         /// Whether to wait for a message.
         wait: Wait,
     },
+    /// [`PipeWrite`](Self::PipeWrite) to the head of the queue (read next).
+    PipeWriteUrgent {
+        /// The pipe.
+        id: usize,
+        /// The message.
+        src: usize,
+        /// Its length.
+        len: usize,
+        /// Whether to wait for room.
+        wait: Wait,
+    },
+    /// [`PipeRead`](Self::PipeRead) that also stores the message's sequence
+    /// number (a `u64`) at `seq_out`. The core has no non-blocking form:
+    /// `Wait::Never` is `BadParam` (use `Wait::Ticks(0)`).
+    PipeReadSeq {
+        /// The pipe.
+        id: usize,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+        /// Where the sequence number goes.
+        seq_out: usize,
+        /// Remove the message (read) or leave it (peek).
+        consume: bool,
+        /// Whether to wait for a message.
+        wait: Wait,
+    },
+    /// Peek at the oldest queued message numbered above `after`, waiting
+    /// for a write to bring one; its number goes to `seq_out`.
+    PipePeekNewer {
+        /// The pipe.
+        id: usize,
+        /// Only a message numbered above this.
+        after: u64,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+        /// Where the sequence number goes.
+        seq_out: usize,
+        /// Whether to wait (`Never`: `Empty` when none is newer).
+        wait: Wait,
+    },
+    /// Peek at the message `index` places from the front (0: read next);
+    /// never blocks (`Empty` past the end).
+    PipePeekAt {
+        /// The pipe.
+        id: usize,
+        /// Position from the front.
+        index: usize,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+        /// Where the sequence number goes.
+        seq_out: usize,
+    },
+    /// Drop every queued message of a pipe the caller's process owns;
+    /// replies with how many.
+    PipePurge {
+        /// The pipe.
+        id: usize,
+    },
+    /// Close a pipe the caller's process owns: writes fail `Closed`,
+    /// readers drain what is queued, then fail `Closed`.
+    PipeClose {
+        /// The pipe.
+        id: usize,
+    },
+    /// Complete exactly one of `count` operations (at most
+    /// [`ipcm::SELECT_MAX`]) described by the [`SelectEntry`] records at
+    /// `entries`. Replies with the completed member's status and its index
+    /// as the value; a failure of the whole call (bad list, timeout,
+    /// cancel) has [`NO_MEMBER`] as the value. `Wait::Never` is
+    /// `Wait::Ticks(0)`: `TimedOut` when no member can complete now.
+    PipeSelect {
+        /// Address of the first record.
+        entries: usize,
+        /// How many records.
+        count: usize,
+        /// Whether to wait.
+        wait: Wait,
+    },
     /// Destroy a pipe the caller's process owns.
     PipeDestroy {
         /// The pipe.
@@ -111,6 +199,82 @@ pub enum Syscall {
         /// Length in bytes.
         len: usize,
     },
+}
+
+/// The value of a select's reply when no member completed it.
+pub const NO_MEMBER: usize = usize::MAX;
+
+/// One member of a `pipe_select`, as four `usize` words in user memory:
+/// `[kind, pipe id, buffer, len_or_len_out]` (kind 0 read, 1 peek, 2 write;
+/// the last word is a read's or peek's length address, a write's length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SelectEntry {
+    /// Read the oldest message of `id` into `dst`, its length to `len_out`.
+    Read {
+        /// The pipe.
+        id: usize,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+    },
+    /// Copy the oldest message of `id` without taking it.
+    Peek {
+        /// The pipe.
+        id: usize,
+        /// Receive buffer.
+        dst: usize,
+        /// Where the length goes.
+        len_out: usize,
+    },
+    /// Write the `len` bytes at `src` to `id`.
+    Write {
+        /// The pipe.
+        id: usize,
+        /// The message.
+        src: usize,
+        /// Its length.
+        len: usize,
+    },
+}
+
+impl SelectEntry {
+    /// Bytes one record takes in user memory.
+    pub const SIZE: usize = 4 * size_of::<usize>();
+
+    /// The record's four words.
+    #[must_use]
+    pub fn encode(self) -> [usize; 4] {
+        match self {
+            SelectEntry::Read { id, dst, len_out } => [0, id, dst, len_out],
+            SelectEntry::Peek { id, dst, len_out } => [1, id, dst, len_out],
+            SelectEntry::Write { id, src, len } => [2, id, src, len],
+        }
+    }
+
+    /// A record from its four words; `None` for an unknown kind.
+    #[must_use]
+    pub fn decode(words: [usize; 4]) -> Option<SelectEntry> {
+        let [kind, id, addr, last] = words;
+        Some(match kind {
+            0 => SelectEntry::Read {
+                id,
+                dst: addr,
+                len_out: last,
+            },
+            1 => SelectEntry::Peek {
+                id,
+                dst: addr,
+                len_out: last,
+            },
+            2 => SelectEntry::Write {
+                id,
+                src: addr,
+                len: last,
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// What a user program asks of the kernel when it yields.

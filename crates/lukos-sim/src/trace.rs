@@ -28,7 +28,7 @@
 //! viewers bind them without ambiguity. A wait that ended in the tick it
 //! began (a zero timeout) has no arrow: the thread never left the CPU.
 //!
-//! **Runs.** Several runs (the four scenarios, or check seeds) share one
+//! **Runs.** Several runs (the scenarios, or check seeds) share one
 //! file: each gets its own process and thread ids and its own stretch of
 //! the timeline, one after another with a gap of [`RUN_GAP`] ticks.
 

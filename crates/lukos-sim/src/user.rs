@@ -18,7 +18,7 @@ use ipcm::{PipeFlags, PipeId, ProcessId, Status};
 
 use crate::machine::{Machine, Ticks, Tid, access_cost};
 use crate::mem::PageFault;
-use crate::syscall::{Reply, Request, Syscall, Wait};
+use crate::syscall::{NO_MEMBER, Reply, Request, SelectEntry, Syscall, Wait};
 
 /// Why a program stopped early.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -344,6 +344,170 @@ impl Sys {
     pub async fn pipe_peek(&self, id: PipeId, dst: usize, len_out: usize) -> Result<(), Status> {
         self.pipe_read_with(id, dst, len_out, false, Wait::Forever)
             .await
+    }
+
+    /// `pipe_write_urgent(id, va, len)`: the message goes to the head of
+    /// the queue.
+    ///
+    /// # Errors
+    /// As [`pipe_write_with`](Self::pipe_write_with), plus `Closed`.
+    pub async fn pipe_write_urgent(
+        &self,
+        id: PipeId,
+        src: usize,
+        len: usize,
+        wait: Wait,
+    ) -> Result<(), Status> {
+        let call = Syscall::PipeWriteUrgent {
+            id: id.to_raw(),
+            src,
+            len,
+            wait,
+        };
+        reply_unit(self.call(call).await)
+    }
+
+    /// A read (`consume`) or peek that also stores the message's sequence
+    /// number (a `u64`) at `seq_out`.
+    ///
+    /// # Errors
+    /// As [`pipe_read_with`](Self::pipe_read_with), plus `Closed`;
+    /// `BadParam` for `Wait::Never`.
+    pub async fn pipe_read_seq(
+        &self,
+        id: PipeId,
+        dst: usize,
+        len_out: usize,
+        seq_out: usize,
+        consume: bool,
+        wait: Wait,
+    ) -> Result<(), Status> {
+        let call = Syscall::PipeReadSeq {
+            id: id.to_raw(),
+            dst,
+            len_out,
+            seq_out,
+            consume,
+            wait,
+        };
+        reply_unit(self.call(call).await)
+    }
+
+    /// Peek at the oldest queued message numbered above `after`, waiting
+    /// (as `wait` says) for a write to bring one.
+    ///
+    /// # Errors
+    /// As [`pipe_read_seq`](Self::pipe_read_seq); `Empty` for
+    /// `Wait::Never` when none is newer.
+    pub async fn pipe_peek_newer(
+        &self,
+        id: PipeId,
+        after: u64,
+        dst: usize,
+        len_out: usize,
+        seq_out: usize,
+        wait: Wait,
+    ) -> Result<(), Status> {
+        let call = Syscall::PipePeekNewer {
+            id: id.to_raw(),
+            after,
+            dst,
+            len_out,
+            seq_out,
+            wait,
+        };
+        reply_unit(self.call(call).await)
+    }
+
+    /// Peek at the message `index` places from the front; never blocks.
+    ///
+    /// # Errors
+    /// `Empty` past the end (`Closed` when closed and empty), `NotFound`,
+    /// `Denied`, `BadAddress`.
+    pub async fn pipe_peek_at(
+        &self,
+        id: PipeId,
+        index: usize,
+        dst: usize,
+        len_out: usize,
+        seq_out: usize,
+    ) -> Result<(), Status> {
+        let call = Syscall::PipePeekAt {
+            id: id.to_raw(),
+            index,
+            dst,
+            len_out,
+            seq_out,
+        };
+        reply_unit(self.call(call).await)
+    }
+
+    /// Drop every queued message; returns how many.
+    ///
+    /// # Errors
+    /// `NotFound`, `Denied`.
+    pub async fn pipe_purge(&self, id: PipeId) -> Result<usize, Status> {
+        let reply = self.call(Syscall::PipePurge { id: id.to_raw() }).await;
+        reply.into_result()
+    }
+
+    /// Close a pipe the caller's process owns.
+    ///
+    /// # Errors
+    /// `NotFound`, `Denied`, `Closed` (closed already).
+    pub async fn pipe_close(&self, id: PipeId) -> Result<(), Status> {
+        reply_unit(self.call(Syscall::PipeClose { id: id.to_raw() }).await)
+    }
+
+    /// `pipe_select(entries, count)` over records already in memory: the
+    /// index of the member that completed and its status (`Ok`, or why it
+    /// failed); `None` as the index when the whole call failed (a bad
+    /// list, a timeout, a cancel).
+    pub async fn pipe_select_raw(
+        &self,
+        entries: usize,
+        count: usize,
+        wait: Wait,
+    ) -> (Option<usize>, Status) {
+        let reply = self
+            .call(Syscall::PipeSelect {
+                entries,
+                count,
+                wait,
+            })
+            .await;
+        (
+            (reply.value != NO_MEMBER).then_some(reply.value),
+            reply.status,
+        )
+    }
+
+    /// Store `members` as select records at `va`, then select over them.
+    ///
+    /// # Errors
+    /// A fault storing the records (the select was not made); otherwise
+    /// as [`pipe_select_raw`](Self::pipe_select_raw).
+    pub async fn pipe_select(
+        &self,
+        va: usize,
+        members: &[SelectEntry],
+        wait: Wait,
+    ) -> Result<(Option<usize>, Status), PageFault> {
+        self.store_select(va, members)?;
+        Ok(self.pipe_select_raw(va, members.len(), wait).await)
+    }
+
+    /// Write `members` as select records at `va`.
+    ///
+    /// # Errors
+    /// A [`PageFault`] when the range is not mapped writable.
+    pub fn store_select(&self, va: usize, members: &[SelectEntry]) -> Result<(), PageFault> {
+        let bytes: Vec<u8> = members
+            .iter()
+            .flat_map(|m| m.encode())
+            .flat_map(usize::to_ne_bytes)
+            .collect();
+        self.store(va, &bytes)
     }
 
     /// Destroy a pipe the caller's process owns.

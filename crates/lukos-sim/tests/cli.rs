@@ -23,6 +23,7 @@ fn the_default_run_shows_every_scenario_and_passes() {
         "token-semaphore",
         "message-passing",
         "pipeline",
+        "select-server",
     ] {
         assert!(
             stdout.contains(&format!("== {name} (seed 1) — PASS ==")),
@@ -31,6 +32,10 @@ fn the_default_run_shows_every_scenario_and_passes() {
     }
     assert!(
         stdout.contains("at most 3 holders at once (limit 3)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("one select over 3 request pipes: client-0 8 served/8 verified"),
         "{stdout}"
     );
     assert!(stdout.contains("all scenarios passed"));

@@ -3,8 +3,8 @@
 use ipcm::Status;
 use lukos_sim::Trace;
 use lukos_sim::scenarios::{
-    CLIENTS, ITEMS, READINGS, ROUNDS, Scenario, TOKENS, WORKERS, blackboard, message_passing,
-    pipeline, pipeline_result, token_semaphore,
+    CLIENTS, ITEMS, READINGS, ROUNDS, SELECT_CLIENTS, Scenario, TOKENS, WORKERS, blackboard,
+    message_passing, pipeline, pipeline_result, select_requests, select_server, token_semaphore,
 };
 
 const SEEDS: std::ops::Range<u64> = 0..6;
@@ -147,6 +147,34 @@ fn pipeline_moves_every_item_through_every_stage_in_order_with_back_pressure() {
 }
 
 #[test]
+fn select_server_serves_every_client_with_one_select_and_every_reply_is_right() {
+    for seed in SEEDS {
+        let run = select_server(seed, None);
+        assert!(
+            run.outcome.passed(),
+            "seed {seed}: {:?}",
+            run.outcome.failures
+        );
+        let expected: Vec<u64> = (0..SELECT_CLIENTS).map(select_requests).collect();
+        assert_eq!(run.served, expected, "seed {seed}");
+        assert_eq!(run.verified, expected, "seed {seed}");
+        // One select per request plus one per client's end message.
+        let total: u64 = expected.iter().sum();
+        assert_eq!(run.selects, total + SELECT_CLIENTS as u64);
+        assert!(run.selects_blocked > 0 && run.selects_blocked <= run.selects);
+        for pipe in run
+            .outcome
+            .pipes
+            .iter()
+            .filter(|p| p.name.contains("request"))
+        {
+            assert_eq!(pipe.info.queued, 0, "seed {seed}: {}", pipe.name);
+            assert_eq!(pipe.info.written, pipe.info.read);
+        }
+    }
+}
+
+#[test]
 fn a_seed_gives_the_same_run_and_seeds_give_different_interleavings() {
     let fingerprint = |seed| {
         let outcome = Scenario::MessagePassing.run(seed, None);
@@ -186,6 +214,8 @@ fn the_trace_has_thread_states_and_pipe_depths() {
     assert!(named("X", "blocked: write pipeline/"));
     assert!(named("X", "blocked: peek sensor/temperature"));
     assert!(named("C", "depth pipeline/raw"));
+    assert!(named("X", "blocked: select"));
+    assert!(named("X", "select"));
     // Depth counters never exceed the pipe's capacity (2 in the pipeline).
     for event in events
         .iter()
@@ -193,13 +223,13 @@ fn the_trace_has_thread_states_and_pipe_depths() {
     {
         assert!(event["args"]["messages"].as_u64().expect("count") <= 2);
     }
-    // Four runs, each with its own process ids.
+    // One run per scenario, each with its own process ids.
     let processes: std::collections::BTreeSet<u64> = events
         .iter()
         .filter_map(|e| e["pid"].as_u64())
         .map(|pid| pid / 1000)
         .collect();
-    assert_eq!(processes.len(), 4);
+    assert_eq!(processes.len(), Scenario::ALL.len());
 }
 
 #[test]

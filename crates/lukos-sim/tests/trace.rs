@@ -9,7 +9,7 @@ use lukos_sim::check::check_seed_traced;
 use lukos_sim::scenarios::Scenario;
 use serde_json::Value;
 
-/// The four scenarios, then one check seed (which destroys pipes under
+/// Every scenario, then one check seed (which destroys pipes under
 /// waiters and faults their buffers), in one file.
 fn document() -> Value {
     let mut trace = Trace::new();
@@ -189,7 +189,11 @@ fn runs_are_laid_one_after_another_on_the_timeline() {
         span.0 = span.0.min(ts(event));
         span.1 = span.1.max(stop);
     }
-    assert_eq!(spans.len(), 5, "four scenarios and a check seed");
+    assert_eq!(
+        spans.len(),
+        lukos_sim::scenarios::Scenario::ALL.len() + 1,
+        "every scenario and a check seed"
+    );
     let spans: Vec<(f64, f64)> = spans.into_values().collect();
     assert_eq!(spans[0].0, 0.0);
     for pair in spans.windows(2) {

@@ -18,6 +18,15 @@
 //! - no deadlock: when every thread is blocked the kernel unblocks one (as
 //!   an outside event would), and the run must end within a step budget.
 //!
+//! The workload uses the queue operations of DESIGN §9 too (urgent writes,
+//! numbered reads and peeks, peek-newer, indexed peeks, purge, close,
+//! zero-depth pipes, select over up to four members, some of them with a
+//! bad buffer, a bad list or a bad count), and the kernel side injects
+//! faults into selects: a page unmapped under one member's buffer, one
+//! member's pipe destroyed or closed while the select waits, the group's
+//! timeout (a select with `Wait::Ticks`), and kernel writes with wake
+//! feedback.
+//!
 //! A seed's run is a pure function of the seed and the operation budget, so a
 //! failing seed replays exactly.
 
@@ -31,16 +40,16 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use model::Model;
+pub use model::{Model, OpCounts};
 
 use crate::kernel::{
     IpcCall, IpcOutcome, IpcValue, Observer, PipeOp, SchedConfig, Sim, Step, ThreadState,
 };
 use crate::machine::{Machine, Tid};
 use crate::mem::{PAGE_SIZE, Perm};
-use crate::syscall::Wait;
+use crate::syscall::{SelectEntry, Wait};
 use crate::trace::Trace;
-use crate::user::{Sys, UserResult, raw_flags};
+use crate::user::{Sys, UserError, UserResult, raw_flags};
 
 /// Names workers and the kernel create and look up pipes by.
 const NAMES: [&str; 6] = ["p0", "p1", "p2", "p3", "p4", "p5"];
@@ -62,6 +71,19 @@ fn slot(k: usize) -> usize {
     SLOT_BASE + k * SLOT_SIZE
 }
 
+/// What each count of [`SeedReport::injected`] counts.
+pub const INJECTED: [&str; 9] = [
+    "pages unmapped under blocked threads (select members among them)",
+    "threads killed",
+    "pipes destroyed by the kernel",
+    "late timers (cancel_op with an old ticket)",
+    "select members' pipes destroyed while the select waits",
+    "select members' pipes closed while the select waits",
+    "kernel purges",
+    "kernel closes",
+    "kernel writes with wake feedback",
+];
+
 /// The result of checking one seed.
 #[derive(Clone, Debug, Default)]
 pub struct SeedReport {
@@ -73,10 +95,12 @@ pub struct SeedReport {
     pub calls: u64,
     /// Scheduling steps.
     pub steps: u64,
-    /// Faults injected: `[pages unmapped under a blocked thread, threads
-    /// killed, pipes destroyed by the kernel, late timers (cancel_op with
-    /// a ticket seen earlier, most of them stale)]`.
-    pub injected: [u64; 4],
+    /// Faults injected: see [`INJECTED`].
+    pub injected: [u64; INJECTED.len()],
+    /// IPC manager calls checked, by kind.
+    pub counts: OpCounts,
+    /// Selects that timed out as a whole.
+    pub select_timeouts: u64,
     /// Times every thread was blocked and the kernel had to act.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.
@@ -149,8 +173,11 @@ async fn worker(
     let base = slot(k);
     let (scratch, buffers, lengths) = (base, base + PAGE_SIZE, base + 2 * PAGE_SIZE);
     let mut seq = 0u32;
+    // The newest message number this worker saw per pipe (peek-newer).
+    let mut seen: std::collections::HashMap<PipeId, u64> = std::collections::HashMap::new();
+    let seq_out = lengths + 0x100;
     while budget.take() {
-        let roll = rng.random_range(0..100);
+        let roll = rng.random_range(0..125);
         let id = if ids.is_empty() || rng.random_bool(0.03) {
             PipeId::from_raw(rng.random_range(0..1 << 20))
         } else {
@@ -191,7 +218,11 @@ async fn worker(
                 if src == buffers + 0x800 {
                     let _ = sys.store(src, &message);
                 }
-                sys.pipe_write_with(id, src, len, wait).await
+                if rng.random_bool(0.2) {
+                    sys.pipe_write_urgent(id, src, len, wait).await
+                } else {
+                    sys.pipe_write_with(id, src, len, wait).await
+                }
             }
             35..70 => {
                 let consume = rng.random_bool(0.7);
@@ -202,7 +233,41 @@ async fn worker(
                     3 => (base + 3 * PAGE_SIZE - 4, lengths),
                     _ => (buffers, lengths),
                 };
-                sys.pipe_read_with(id, dst, len_out, consume, wait).await
+                let seq_va = if rng.random_bool(0.05) {
+                    UNMAPPED
+                } else {
+                    seq_out
+                };
+                let result = match rng.random_range(0..20) {
+                    0..11 => sys.pipe_read_with(id, dst, len_out, consume, wait).await,
+                    11..14 => {
+                        sys.pipe_read_seq(id, dst, len_out, seq_va, consume, wait)
+                            .await
+                    }
+                    14..18 => {
+                        let last = seen.get(&id).copied().unwrap_or(0);
+                        let after = match rng.random_range(0..4) {
+                            0 => 0,
+                            1 => last.saturating_sub(1),
+                            _ => last,
+                        };
+                        sys.pipe_peek_newer(id, after, dst, len_out, seq_va, wait)
+                            .await
+                    }
+                    _ => {
+                        let index = rng.random_range(0..5);
+                        sys.pipe_peek_at(id, index, dst, len_out, seq_va).await
+                    }
+                };
+                if result.is_ok()
+                    && seq_va == seq_out
+                    && let Ok(bytes) = sys.load(seq_out, 8)
+                {
+                    let number = u64::from_ne_bytes(bytes.try_into().expect("8 bytes"));
+                    let last = seen.entry(id).or_default();
+                    *last = (*last).max(number);
+                }
+                result
             }
             70..75 => {
                 let name = *NAMES.choose(&mut rng).expect("names");
@@ -227,6 +292,7 @@ async fn worker(
                 let (msg_size, max_msgs) = match rng.random_range(0..12) {
                     0 => (0, 2),
                     1 => (usize::MAX / 2, 3),
+                    2 => (rng.random_range(1..=24), 0),
                     _ => (rng.random_range(1..=24), rng.random_range(1..=4)),
                 };
                 let flags = random_flags(&mut rng);
@@ -259,19 +325,113 @@ async fn worker(
                 sys.sleep(rng.random_range(1..40)).await;
                 Ok(())
             }
-            _ => {
+            97..100 => {
                 sys.yield_now().await;
                 Ok(())
             }
+            100..104 => sys.pipe_purge(id).await.map(drop),
+            104..106 => sys.pipe_close(id).await,
+            _ => select(&sys, &mut rng, &ids, base, &mut seq, wait).await?,
         };
         match result {
             Err(Status::NotFound | Status::Destroyed) => ids.retain(|known| *known != id),
+            Err(Status::Closed) if rng.random_bool(0.3) => ids.retain(|known| *known != id),
             // Pages may have been taken away: map them back.
             Err(Status::BadAddress) => sys.vm_map(base, 3 * PAGE_SIZE, true).await?,
             _ => {}
         }
     }
     Ok(())
+}
+
+/// A random select: one to four members on known pipes (a pipe may come
+/// twice), each with its own buffers; sometimes one member's buffer is bad,
+/// or the list itself is (an unmapped list, an unknown kind, a count of 0
+/// or over `SELECT_MAX`).
+async fn select(
+    sys: &Sys,
+    rng: &mut ChaCha8Rng,
+    ids: &[PipeId],
+    base: usize,
+    seq: &mut u32,
+    wait: Wait,
+) -> Result<Result<(), Status>, UserError> {
+    let (scratch, buffers, lengths) = (base, base + PAGE_SIZE, base + 2 * PAGE_SIZE);
+    let list = scratch + 0x200;
+    let count = rng.random_range(1..=4);
+    let bad_member = rng.random_bool(0.1).then(|| rng.random_range(0..count));
+    let mut members = Vec::with_capacity(count);
+    for i in 0..count {
+        let id = match ids.choose(rng) {
+            Some(id) if rng.random_bool(0.97) => *id,
+            _ => PipeId::from_raw(rng.random_range(0..1 << 20)),
+        }
+        .to_raw();
+        let (dst, len_out) = (buffers + 0x40 * i, lengths + 0x10 * i);
+        let bad = |good: usize| {
+            if bad_member == Some(i) {
+                [0, UNMAPPED, READ_ONLY, base + 3 * PAGE_SIZE - 4][i % 4]
+            } else {
+                good
+            }
+        };
+        members.push(match rng.random_range(0..3) {
+            0 => SelectEntry::Read {
+                id,
+                dst: bad(dst),
+                len_out,
+            },
+            1 => SelectEntry::Peek {
+                id,
+                dst: bad(dst),
+                len_out,
+            },
+            _ => {
+                *seq += 1;
+                let src = buffers + 0x800 + 0x40 * i;
+                let len = rng.random_range(8..=16);
+                let message: Vec<u8> = sys
+                    .tid()
+                    .0
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(seq.to_le_bytes())
+                    .chain((0..len - 8).map(|k| *seq as u8 ^ k as u8))
+                    .collect();
+                let _ = sys.store(src, &message);
+                let src = if bad_member == Some(i) {
+                    [0, UNMAPPED, base + 3 * PAGE_SIZE - 4][i % 3]
+                } else {
+                    src
+                };
+                SelectEntry::Write { id, src, len }
+            }
+        });
+    }
+    if sys.store_select(list, &members).is_err() {
+        return Ok(Err(Status::BadAddress));
+    }
+    let (entries, count) = match rng.random_range(0..40) {
+        0 => (list, 0),
+        1 => (list, ipcm::SELECT_MAX + 1),
+        2 => (UNMAPPED, count),
+        3 => {
+            // An unknown kind in the last record.
+            let _ = sys.store_usize(list + (count - 1) * SelectEntry::SIZE, 7);
+            (list, count)
+        }
+        _ => (list, count),
+    };
+    let (index, status) = sys.pipe_select_raw(entries, count, wait).await;
+    if index.is_some_and(|i| i >= count) || (status == Status::Ok && index.is_none()) {
+        return Err(UserError::Check(format!(
+            "select of {count} answered index {index:?} with {status:?}"
+        )));
+    }
+    Ok(match status {
+        Status::Ok => Ok(()),
+        status => Err(status),
+    })
 }
 
 fn random_flags(rng: &mut ChaCha8Rng) -> PipeFlags {
@@ -344,7 +504,7 @@ impl Run {
         for _ in 0..setup.random_range(2..=5) {
             let name = *NAMES.choose(&mut setup).expect("names");
             let flags = random_flags(&mut setup);
-            let (msg_size, max_msgs) = (setup.random_range(1..=24), setup.random_range(1..=4));
+            let (msg_size, max_msgs) = (setup.random_range(1..=24), setup.random_range(0..=4));
             let _ = run.sim.ipc(IpcCall::Create {
                 caller: None,
                 name: Some(name),
@@ -435,8 +595,55 @@ impl Run {
     /// Inject one fault or kernel action.
     fn inject(&mut self) {
         self.note_tickets();
-        let roll = self.sim.rng().random_range(0..100);
+        let roll = self.sim.rng().random_range(0..120);
         match roll {
+            100..106 => {
+                // Destroy or close one member's pipe under a waiting select.
+                let members: Vec<(Tid, PipeId)> = self
+                    .sim
+                    .tids()
+                    .flat_map(|t| {
+                        self.sim
+                            .select_members(t)
+                            .iter()
+                            .map(move |op| (t, op.pipe()))
+                    })
+                    .collect();
+                if let Some(&(_, id)) = members.choose(self.sim.rng()) {
+                    if self.sim.rng().random_bool(0.5) {
+                        let _ = self.sim.ipc(IpcCall::Destroy { caller: None, id });
+                        self.report.injected[4] += 1;
+                    } else {
+                        let _ = self.sim.ipc(IpcCall::Close { caller: None, id });
+                        self.report.injected[5] += 1;
+                    }
+                }
+            }
+            106..110 => {
+                if let Some(id) = self.random_live_pipe() {
+                    let _ = self.sim.ipc(IpcCall::Purge { caller: None, id });
+                    self.report.injected[6] += 1;
+                }
+            }
+            110..112 => {
+                if let Some(id) = self.random_live_pipe() {
+                    let _ = self.sim.ipc(IpcCall::Close { caller: None, id });
+                    self.report.injected[7] += 1;
+                }
+            }
+            112..120 => {
+                if let Some(id) = self.random_live_pipe() {
+                    let size = self.msg_size(id).unwrap_or(8);
+                    let message = self.kernel_message(size);
+                    let than = ipcm::Priority(self.sim.rng().random_range(0..3));
+                    let _ = self.sim.ipc(IpcCall::KernelWriteWoke {
+                        id,
+                        msg: &message,
+                        than,
+                    });
+                    self.report.injected[8] += 1;
+                }
+            }
             0..20 => {
                 // Take a page away from under a blocked thread.
                 let blocked = self.sim.blocked_on_pipes();
@@ -534,7 +741,7 @@ impl Run {
             (_, 1) => {
                 let _ = self.sim.ipc(IpcCall::Destroy { caller: None, id });
             }
-            (PipeOp::Read | PipeOp::Peek, _) => {
+            (PipeOp::Read | PipeOp::Peek | PipeOp::PeekNewer(_), _) => {
                 let size = self.msg_size(id).unwrap_or(8);
                 let message = self.kernel_message(size);
                 let _ = self.sim.ipc(IpcCall::KernelWrite { id, msg: &message });
@@ -555,40 +762,59 @@ impl Run {
         }
     }
 
-    /// The kernel's view must agree with the IPC manager's after every step.
+    /// The kernel's view must agree with the IPC manager's after every step,
+    /// and every wait must be genuine (the model says why not).
     fn check_waits(&mut self) {
         for tid in self.sim.tids() {
             let pending = self.sim.ipcm().is_pending(&tid);
-            match *self.sim.state(tid) {
-                ThreadState::Blocked(crate::kernel::BlockedOn::Pipe { id, op, .. }) => {
-                    if !pending {
+            let blocked = match self.sim.state(tid) {
+                ThreadState::Blocked(on) => on.ticket().is_some(),
+                _ => false,
+            };
+            if blocked && !pending {
+                self.violation(format!(
+                    "{tid} is {:?} but has no pending operation",
+                    self.sim.state(tid)
+                ));
+            } else if pending && !blocked {
+                self.violation(format!(
+                    "{tid} has a pending operation but is {:?}",
+                    self.sim.state(tid)
+                ));
+            }
+        }
+        for (tid, id, op) in self.sim.blocked_on_pipes() {
+            let alone = matches!(
+                self.sim.state(tid),
+                ThreadState::Blocked(crate::kernel::BlockedOn::Pipe { .. })
+            );
+            if alone {
+                // The core's own counters, for a thread blocked on one pipe.
+                match self.sim.ipcm().info(id) {
+                    Err(status) => {
                         self.violation(format!(
-                            "{tid} is blocked on {id} but has no pending operation"
-                        ));
-                    }
-                    match self.sim.ipcm().info(id) {
-                        Err(status) => self.violation(format!(
                             "{tid} is blocked on {id}, which is gone ({status:?})"
-                        )),
-                        Ok(info) => {
-                            let waits_rightly = match op {
-                                PipeOp::Read | PipeOp::Peek => info.queued == 0,
-                                PipeOp::Write => info.queued == info.max_msgs,
-                            };
-                            if !waits_rightly {
-                                self.violation(format!(
-                                    "{tid} is still blocked to {op:?} on {id} though its condition cleared ({} of {} queued)",
-                                    info.queued, info.max_msgs
-                                ));
-                            }
+                        ));
+                        continue;
+                    }
+                    Ok(info) => {
+                        let waits_rightly = match op {
+                            PipeOp::Read | PipeOp::Peek => info.queued == 0,
+                            PipeOp::PeekNewer(_) => true,
+                            PipeOp::Write => info.queued == info.max_msgs,
+                        };
+                        if !waits_rightly || info.closed {
+                            self.violation(format!(
+                                "{tid} is still blocked to {op:?} on {id} though its condition cleared ({} of {} queued, closed {})",
+                                info.queued, info.max_msgs, info.closed
+                            ));
                         }
                     }
                 }
-                _ if pending => self.violation(format!(
-                    "{tid} has a pending operation but is {:?}",
-                    self.sim.state(tid)
-                )),
-                _ => {}
+            }
+            let why = self.model.borrow().wait_cleared(tid, id, op);
+            if let Some(why) = why {
+                self.violation(format!("{tid} is still blocked to {op:?} on {id}: {why}"));
             }
         }
     }
@@ -621,8 +847,10 @@ impl Run {
                     .violations
                     .extend(self.model.borrow().violations.iter().cloned());
                 report.calls = self.model.borrow().calls;
+                report.counts = self.model.borrow().counts.clone();
                 report.ops = ops - self.budget.left.get();
                 report.wakes = self.sim.stats().wakes;
+                report.select_timeouts = self.sim.stats().select_timeouts;
                 return report;
             }
         }
@@ -653,7 +881,7 @@ impl Run {
             loop {
                 match self.sim.ipc(IpcCall::KernelRead { id, consume: true }) {
                     Ok(IpcValue::Message(_)) => drained += 1,
-                    Err(Status::Empty) => break,
+                    Err(Status::Empty | Status::Closed) => break,
                     other => {
                         self.violation(format!("draining {id}: {other:?}"));
                         break;
@@ -676,8 +904,10 @@ impl Run {
         let mut report = self.report.clone();
         report.violations.extend(model.violations.iter().cloned());
         report.calls = model.calls;
+        report.counts = model.counts.clone();
         report.ops = ops - self.budget.left.get();
         report.wakes = self.sim.stats().wakes;
+        report.select_timeouts = self.sim.stats().select_timeouts;
         report
     }
 }
@@ -712,9 +942,12 @@ pub struct Summary {
     pub ops: u64,
     /// IPC manager calls checked against the model.
     pub calls: u64,
-    /// Faults injected: `[pages unmapped under a blocked thread, threads
-    /// killed, pipes destroyed by the kernel, late timers]`.
-    pub injected: [u64; 4],
+    /// Faults injected: see [`INJECTED`].
+    pub injected: [u64; INJECTED.len()],
+    /// IPC manager calls checked, by kind.
+    pub counts: OpCounts,
+    /// Selects that timed out as a whole.
+    pub select_timeouts: u64,
     /// Times the kernel had to unblock an all-blocked system.
     pub stuck: u64,
     /// Wakes of pending operations, indexed by status code.
@@ -754,6 +987,8 @@ pub fn check_seeds(
                         *total += count;
                     }
                     summary.stuck += report.stuck;
+                    summary.counts.add(&report.counts);
+                    summary.select_timeouts += report.select_timeouts;
                     for (total, count) in summary.wakes.iter_mut().zip(report.wakes) {
                         *total += count;
                     }

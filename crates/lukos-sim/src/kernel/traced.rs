@@ -37,6 +37,21 @@ pub(super) fn state_args(thread: &Thread, pipes: &BTreeMap<PipeId, PipeRecord>) 
         args["pipe_id"] = json!(id.to_string());
         args["op"] = json!(op_name(op));
     }
+    if let ThreadState::Blocked(BlockedOn::Select { .. }) = thread.state {
+        let members: Vec<String> = thread
+            .select
+            .iter()
+            .map(|op| {
+                format!(
+                    "{} {}",
+                    op_name(PipeOp::of(op)),
+                    pipe_name(pipes, op.pipe())
+                )
+            })
+            .collect();
+        args["pipe"] = json!(members.join(", "));
+        args["op"] = json!("select");
+    }
     args
 }
 
@@ -44,6 +59,7 @@ fn op_name(op: PipeOp) -> &'static str {
     match op {
         PipeOp::Read => "read",
         PipeOp::Peek => "peek",
+        PipeOp::PeekNewer(_) => "peek_newer",
         PipeOp::Write => "write",
     }
 }
@@ -125,6 +141,7 @@ impl Sim {
     ) -> Option<(Option<Tid>, String, Option<PipeId>, usize)> {
         let moved = match outcome {
             Ok(IpcValue::Len(len)) => *len,
+            Ok(IpcValue::Received(received)) => received.len,
             Ok(IpcValue::Message(msg)) => msg.len(),
             _ => 0,
         };
@@ -154,15 +171,39 @@ impl Sim {
                 id,
                 consume,
                 wait,
+                after,
+                seq_out,
                 ..
             } => {
-                let name = match (consume, wait) {
-                    (true, true) => "read",
-                    (true, false) => "try_read",
-                    (false, true) => "peek",
-                    (false, false) => "try_peek",
+                let name = match (consume, wait, after, seq_out) {
+                    (false, true, Some(_), _) => "peek_newer",
+                    (false, false, Some(_), _) => "try_peek_newer",
+                    (true, _, None, Some(_)) => "read_seq",
+                    (false, _, None, Some(_)) => "peek_seq",
+                    (true, true, ..) => "read",
+                    (true, false, ..) => "try_read",
+                    (false, true, ..) => "peek",
+                    (false, false, ..) => "try_peek",
                 };
                 (Some(thread), name.to_owned(), Some(id), moved)
+            }
+            IpcCall::PeekAt { thread, id, .. } => {
+                (Some(thread), "peek_at".to_owned(), Some(id), moved)
+            }
+            IpcCall::Select { thread, ops } => {
+                let pipe = match outcome {
+                    Ok(IpcValue::Selected(selected)) => {
+                        selected.index.and_then(|i| ops.get(i)).map(|op| op.pipe())
+                    }
+                    _ => ops.first().map(|op| op.pipe()),
+                };
+                (Some(thread), "select".to_owned(), pipe, 0)
+            }
+            IpcCall::Purge { caller, id } => (caller, "purge".to_owned(), Some(id), 0),
+            IpcCall::Close { caller, id } => (caller, "close".to_owned(), Some(id), 0),
+            IpcCall::KernelWriteWoke { id, msg, .. } => {
+                let bytes = if outcome.is_ok() { msg.len() } else { 0 };
+                (None, "kernel_write_woke".to_owned(), Some(id), bytes)
             }
             IpcCall::KernelWrite { id, msg } => {
                 let bytes = if outcome.is_ok() { msg.len() } else { 0 };
@@ -196,12 +237,21 @@ impl Sim {
     /// What a wake of `tid` with `status` did, from what it waited for.
     fn describe_wake(&mut self, tid: Tid, status: Status) -> Option<Wake> {
         let thread = &self.threads[tid.0 as usize];
-        let ThreadState::Blocked(BlockedOn::Pipe { op, .. }) = thread.state else {
-            return None; // an anomaly, reported by the kernel
+        let op = match thread.state {
+            ThreadState::Blocked(BlockedOn::Pipe { op, .. }) => op,
+            // Which member completed is in the group record; the trace
+            // shows the member's kind from the list.
+            ThreadState::Blocked(BlockedOn::Select { .. }) => thread
+                .group
+                .outcome()
+                .and_then(|selected| selected.index)
+                .and_then(|i| thread.select.get(i))
+                .map_or(PipeOp::Read, PipeOp::of),
+            _ => return None, // an anomaly, reported by the kernel
         };
         let kind = match (status, op) {
             (Status::Ok, PipeOp::Read) => WakeKind::HandOff,
-            (Status::Ok, PipeOp::Peek) => WakeKind::PeekCopy,
+            (Status::Ok, PipeOp::Peek | PipeOp::PeekNewer(_)) => WakeKind::PeekCopy,
             (Status::Ok, PipeOp::Write) => WakeKind::Admission,
             (Status::TimedOut | Status::Cancelled, _) => WakeKind::Cancel,
             (Status::Destroyed, _) => WakeKind::Destroy,
