@@ -714,6 +714,22 @@ pub fn peek_newer_waiter_woken_only_by_newer_write<S: Substrate>(s: &mut S) {
     assert_eq!((out.message(), out.seq), (&b"m6"[..], Some(6)), "{out:?}");
 }
 
+/// §9: an urgent message is numbered like any other and is the newest
+/// one although it is at the front: `peek_newer` finds it.
+pub fn peek_newer_finds_urgent_message_at_the_front<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 4));
+    put(s, &pipe, b"m1");
+    put(s, &pipe, b"m2");
+    assert_eq!(s.run(Op::urgent(pipe.clone(), b"u3")).status, Status::Ok);
+    let out = s.run(Op::peek_newer(pipe.clone(), 2));
+    assert_eq!((out.message(), out.seq), (&b"u3"[..], Some(3)), "{out:?}");
+    let waiter = s.spawn(Op::peek_newer(pipe.clone(), 3));
+    assert_pending(s, &waiter, "peek_newer(3) with 1..=3 queued");
+    assert_eq!(s.run(Op::urgent(pipe.clone(), b"u4")).status, Status::Ok);
+    let out = s.join(waiter);
+    assert_eq!((out.message(), out.seq), (&b"u4"[..], Some(4)), "{out:?}");
+}
+
 /// §9: `peek_at(i)` copies the message `i` places from the front, never
 /// waits, takes nothing, and is `Empty` past the end.
 pub fn peek_at_indexes_the_queue<S: Substrate>(s: &mut S) {

@@ -484,6 +484,7 @@ macro_rules! operations_conformance_tests {
             sequence_numbers_count_accepted_messages,
             peek_newer_returns_first_newer_message,
             peek_newer_waiter_woken_only_by_newer_write,
+            peek_newer_finds_urgent_message_at_the_front,
             peek_at_indexes_the_queue,
         );
     };

@@ -4,20 +4,24 @@
 //! deadline is the syscall's timeout in ticks, fired by the simulated
 //! clock as the machine idles.
 //!
-//! Runs the DESIGN §1–7 behaviours (and rendezvous pipes) on the sim's
-//! system calls: `pipe_create`, `pipe_write`/`pipe_read` (peek, try,
-//! timeout) and `pipe_destroy`. The §9 operations (select, urgent, purge,
-//! close, sequence numbers, peek-newer, peek-at) have no system call in
-//! the simulator yet; this substrate panics on them and does not run
-//! their behaviours (helper `sim` adds the syscalls on its branch).
+//! Every behaviour runs on the sim's system calls: `pipe_create`,
+//! `pipe_write`/`pipe_read` (peek, try, timeout), `pipe_destroy`, and the
+//! §9 ones: `pipe_write_urgent`, `pipe_read_seq`, `pipe_peek_newer`,
+//! `pipe_peek_at`, `pipe_purge`, `pipe_close`, `pipe_select`. Wake
+//! feedback is the kernel's `kernel_write_woke` (an interrupt handler's
+//! call, not a syscall), through `Sim::ipc` so that its wakes are applied.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ipcm::{PipeId, ProcessId};
-use lukos_sim::{ExitReason, PAGE_SIZE, Perm, SchedConfig, Sim, Step, ThreadState, Tid};
+use ipcm::{PipeId, Priority, ProcessId};
+use lukos_sim::syscall::SelectEntry;
+use lukos_sim::{
+    ExitReason, IpcCall, IpcValue, PAGE_SIZE, Perm, SchedConfig, Sim, Step, Sys, ThreadState, Tid,
+    UserError,
+};
 
-use ipcm_conformance::{Counts, Op, Outcome, Spec, Status, Substrate, Wait};
+use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Status, Substrate, Wait, WakeFeedback};
 
 /// Where the suite's buffers start in the process.
 const DATA: usize = 0x10_0000;
@@ -27,6 +31,33 @@ const BRIEFLY: u64 = 5;
 
 /// Scheduling steps one operation may take to block or exit.
 const STEP_LIMIT: usize = 100_000;
+
+/// Where a receive's message, length and number go.
+#[derive(Clone, Copy)]
+struct SimSink {
+    dst: usize,
+    len_out: usize,
+    seq_out: usize,
+}
+
+impl SimSink {
+    /// The outcome of a receive into this sink that ended with `done`.
+    fn outcome(self, sys: &Sys, done: Result<(), Status>, seq: bool) -> Result<Outcome, UserError> {
+        Ok(match done {
+            Ok(()) => {
+                let len = sys.load_usize(self.len_out)?;
+                let seq = if seq {
+                    let bytes = sys.load(self.seq_out, 8)?;
+                    Some(u64::from_ne_bytes(bytes.try_into().expect("8 bytes")))
+                } else {
+                    None
+                };
+                Outcome::received(sys.load(self.dst, len)?, seq)
+            }
+            Err(status) => Outcome::status(status),
+        })
+    }
+}
 
 /// A started operation: its thread and where its outcome lands.
 struct Started {
@@ -96,49 +127,153 @@ impl SimSubstrate {
     }
 
     /// Start `op` on a simulated thread; returns once it blocks or exits.
-    fn start(&mut self, op: Op<PipeId>) -> Started {
+    /// A receive buffer, its length and number words, for `pipe`.
+    fn sink(&mut self, pipe: PipeId) -> SimSink {
+        let msg_size = self.msg_size(pipe);
+        let dst = self.alloc(msg_size + 16);
+        let len_out = dst + msg_size.next_multiple_of(8);
+        SimSink {
+            dst,
+            len_out,
+            seq_out: len_out + 8,
+        }
+    }
+
+    fn start(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         let outcome = Rc::new(RefCell::new(None));
         let slot = Rc::clone(&outcome);
         let tid = match op {
             Op::Write {
                 pipe,
                 msg,
-                urgent: false,
+                urgent,
                 wait,
             } => {
                 let src = self.alloc(msg.len());
-                self.sim.spawn(self.pid, "write", 1, move |sys| async move {
-                    sys.store(src, &msg)?;
-                    let status = sys
-                        .pipe_write_with(pipe, src, msg.len(), wait_of(wait))
-                        .await
-                        .err()
-                        .unwrap_or(Status::Ok);
-                    *slot.borrow_mut() = Some(Outcome::status(status));
-                    Ok(())
-                })
+                self.sim
+                    .spawn(self.pid, "write", priority, move |sys| async move {
+                        sys.store(src, &msg)?;
+                        let (len, wait) = (msg.len(), wait_of(wait));
+                        let done = if urgent {
+                            sys.pipe_write_urgent(pipe, src, len, wait).await
+                        } else {
+                            sys.pipe_write_with(pipe, src, len, wait).await
+                        };
+                        *slot.borrow_mut() =
+                            Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
+                        Ok(())
+                    })
             }
             Op::Read { pipe, wait } | Op::Peek { pipe, wait } => {
                 let consume = matches!(op, Op::Read { .. });
-                let msg_size = self.msg_size(pipe);
-                let dst = self.alloc(msg_size + 8);
-                let len_out = dst + msg_size.next_multiple_of(8);
-                self.sim.spawn(self.pid, "read", 1, move |sys| async move {
-                    let done = sys
-                        .pipe_read_with(pipe, dst, len_out, consume, wait_of(wait))
-                        .await;
-                    let outcome = match done {
-                        Ok(()) => {
-                            let len = sys.load_usize(len_out)?;
-                            Outcome::received(sys.load(dst, len)?, None)
-                        }
-                        Err(status) => Outcome::status(status),
-                    };
-                    *slot.borrow_mut() = Some(outcome);
-                    Ok(())
-                })
+                let sink = self.sink(pipe);
+                self.sim
+                    .spawn(self.pid, "read", priority, move |sys| async move {
+                        let done = match wait {
+                            // The numbered read has no try form.
+                            Wait::Never => {
+                                sys.pipe_read_with(
+                                    pipe,
+                                    sink.dst,
+                                    sink.len_out,
+                                    consume,
+                                    wait_of(wait),
+                                )
+                                .await
+                            }
+                            wait => {
+                                sys.pipe_read_seq(
+                                    pipe,
+                                    sink.dst,
+                                    sink.len_out,
+                                    sink.seq_out,
+                                    consume,
+                                    wait_of(wait),
+                                )
+                                .await
+                            }
+                        };
+                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, wait != Wait::Never)?);
+                        Ok(())
+                    })
             }
-            other => panic!("lukos-sim has no system call for {other:?} yet"),
+            Op::PeekNewer { pipe, after, wait } => {
+                let sink = self.sink(pipe);
+                self.sim
+                    .spawn(self.pid, "peek_newer", priority, move |sys| async move {
+                        let done = sys
+                            .pipe_peek_newer(
+                                pipe,
+                                after,
+                                sink.dst,
+                                sink.len_out,
+                                sink.seq_out,
+                                wait_of(wait),
+                            )
+                            .await;
+                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
+                        Ok(())
+                    })
+            }
+            Op::PeekAt { pipe, index } => {
+                let sink = self.sink(pipe);
+                self.sim
+                    .spawn(self.pid, "peek_at", priority, move |sys| async move {
+                        let done = sys
+                            .pipe_peek_at(pipe, index, sink.dst, sink.len_out, sink.seq_out)
+                            .await;
+                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
+                        Ok(())
+                    })
+            }
+            Op::Select { members, wait } => {
+                let list = self.alloc(members.len().max(1) * SelectEntry::SIZE);
+                let mut entries = Vec::new();
+                let mut sinks = Vec::new();
+                let mut messages = Vec::new();
+                for member in &members {
+                    let id = member.pipe().to_raw();
+                    match member {
+                        Member::Read(pipe) | Member::Peek(pipe) => {
+                            let sink = self.sink(*pipe);
+                            let (dst, len_out) = (sink.dst, sink.len_out);
+                            entries.push(if matches!(member, Member::Read(_)) {
+                                SelectEntry::Read { id, dst, len_out }
+                            } else {
+                                SelectEntry::Peek { id, dst, len_out }
+                            });
+                            sinks.push(Some(sink));
+                        }
+                        Member::Write(_, msg) => {
+                            let src = self.alloc(msg.len());
+                            messages.push((src, msg.clone()));
+                            entries.push(SelectEntry::Write {
+                                id,
+                                src,
+                                len: msg.len(),
+                            });
+                            sinks.push(None);
+                        }
+                    }
+                }
+                self.sim
+                    .spawn(self.pid, "select", priority, move |sys| async move {
+                        for (src, msg) in &messages {
+                            sys.store(*src, msg)?;
+                        }
+                        let (index, status) =
+                            sys.pipe_select(list, &entries, wait_of(wait)).await?;
+                        let mut outcome = match index.and_then(|i| sinks[i]) {
+                            Some(sink) if status == Status::Ok => {
+                                sink.outcome(&sys, Ok(()), false)?
+                            }
+                            _ => Outcome::status(status),
+                        };
+                        outcome.index = index;
+                        *slot.borrow_mut() = Some(outcome);
+                        Ok(())
+                    })
+            }
         };
         self.run_until(tid, |state| {
             matches!(state, ThreadState::Blocked(_) | ThreadState::Exited(_))
@@ -215,12 +350,12 @@ impl Substrate for SimSubstrate {
     }
 
     fn run(&mut self, op: Op<PipeId>) -> Outcome {
-        let started = self.start(op);
+        let started = self.start(op, 1);
         self.join(started)
     }
 
     fn spawn(&mut self, op: Op<PipeId>) -> Started {
-        self.start(op)
+        self.start(op, 1)
     }
 
     fn is_pending(&mut self, started: &Started) -> bool {
@@ -233,12 +368,15 @@ impl Substrate for SimSubstrate {
         self.outcome(&started)
     }
 
-    fn purge(&mut self, _: &PipeId) -> Result<usize, Status> {
-        panic!("lukos-sim has no purge system call yet")
+    fn purge(&mut self, pipe: &PipeId) -> Result<usize, Status> {
+        let pipe = *pipe;
+        self.owner_call(async move |sys| sys.pipe_purge(pipe).await)
     }
 
-    fn close(&mut self, _: &PipeId) -> Result<(), Status> {
-        panic!("lukos-sim has no close system call yet")
+    fn close(&mut self, pipe: &PipeId) -> Result<(), Status> {
+        let pipe = *pipe;
+        self.owner_call(async move |sys| sys.pipe_close(pipe).await.map(|()| 0))
+            .map(drop)
     }
 
     fn destroy(&mut self, pipe: &PipeId) -> Result<(), Status> {
@@ -249,6 +387,24 @@ impl Substrate for SimSubstrate {
 
     fn counts(&mut self, pipe: &PipeId) -> Result<Counts, Status> {
         self.sim.ipcm().info(*pipe).map(|info| Counts::from(&info))
+    }
+}
+
+impl WakeFeedback for SimSubstrate {
+    fn spawn_at(&mut self, op: Op<PipeId>, priority: u8) -> Started {
+        self.start(op, priority)
+    }
+
+    fn kernel_write_woke(&mut self, pipe: &PipeId, msg: &[u8], than: u8) -> Result<bool, Status> {
+        let call = IpcCall::KernelWriteWoke {
+            id: *pipe,
+            msg,
+            than: Priority(than),
+        };
+        match self.sim.ipc(call)? {
+            IpcValue::WokeWritten(woke) => Ok(woke.higher_priority),
+            other => panic!("kernel_write_woke answered {other:?}"),
+        }
     }
 }
 
@@ -265,4 +421,5 @@ impl Drop for SimSubstrate {
     }
 }
 
-ipcm_conformance::queue_conformance_tests!(SimSubstrate::new());
+ipcm_conformance::common_conformance_tests!(SimSubstrate::new());
+ipcm_conformance::conformance_tests!(SimSubstrate::new(); select_times_out_as_a_group, wake_feedback);
