@@ -169,9 +169,11 @@ impl SimSubstrate {
                 let sink = self.sink(pipe);
                 self.sim
                     .spawn(self.pid, "read", priority, move |sys| async move {
+                        // The numbered read has no try form; a peek uses the
+                        // seed's call, so that both stay covered.
+                        let numbered = consume && wait != Wait::Never;
                         let done = match wait {
-                            // The numbered read has no try form.
-                            Wait::Never => {
+                            _ if !numbered => {
                                 sys.pipe_read_with(
                                     pipe,
                                     sink.dst,
@@ -193,7 +195,7 @@ impl SimSubstrate {
                                 .await
                             }
                         };
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, wait != Wait::Never)?);
+                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, numbered)?);
                         Ok(())
                     })
             }
