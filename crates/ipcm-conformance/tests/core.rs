@@ -4,12 +4,11 @@
 //! deadline is the kernel cancelling the operation's ticket.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use ipcm::testing::{PAGE_SIZE, Perm, TestIpcm, TestKernel, ThreadId};
 use ipcm::{
     Caller, CancelReason, PipeFlags, PipeId, Priority, ProcessId, Progress, SelectGroup, SelectOp,
-    Status, Ticket, UserAddr,
+    Shared, Status, Ticket, UserAddr,
 };
 use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Substrate, Wait, WakeFeedback};
 
@@ -32,7 +31,7 @@ struct Started {
     slots: Vec<Slot>,
     /// Which members receive (for a plain op: whether it does).
     receives: Vec<bool>,
-    group: Option<Arc<SelectGroup>>,
+    group: Option<Shared<SelectGroup>>,
     state: State,
 }
 
@@ -192,7 +191,7 @@ impl CoreSubstrate {
             }
             Op::Select { members, wait } => {
                 started.wait = wait;
-                let group = Arc::new(SelectGroup::new());
+                let group = SelectGroup::shared().expect("group record");
                 let mut ops = Vec::new();
                 for member in &members {
                     let slot = self.receive_slot(&mut started, *member.pipe());
@@ -218,7 +217,7 @@ impl CoreSubstrate {
                         }
                     });
                 }
-                started.group = Some(Arc::clone(&group));
+                started.group = Some(group.clone());
                 self.ipcm
                     .select(&thread, &group, &ops)
                     .map(|p| then(p, |_| self.selected(&started)))
