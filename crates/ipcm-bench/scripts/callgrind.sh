@@ -52,4 +52,7 @@ if [ "$what" = core ]; then
     # The no-op kernel's hook calls alone (copy in, copy out, length out).
     copies=$(( ($(count 110000 copies) - $(count 10000 copies)) / 100000 ))
     echo "  of which the kernel's copies: ${copies}; the core itself: $(( (high - low) / 100000 - copies ))"
+    # The blocking path: a read that blocks, a write that hands off and wakes.
+    rounds=$(( ($(count 110000 blockwake) - $(count 10000 blockwake)) / 100000 ))
+    echo "core block + hand-off + wake of ${size} B (by id): ${rounds} instructions per round"
 fi
