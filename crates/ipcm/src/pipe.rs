@@ -430,6 +430,12 @@ impl<T> PipeState<T> {
         self.waiters.take_finished()
     }
 
+    /// Take back the first record of `chain` (see [`WaitQueue::take_one`]).
+    #[inline]
+    pub(crate) fn take_one(&mut self, chain: &mut Chain) -> Option<Wake<T>> {
+        self.waiters.take_one(chain)
+    }
+
     /// Take back up to `out.len()` records of `chain` (see
     /// [`WaitQueue::take_batch`]).
     #[inline]
