@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use lock_api::{Mutex, RawMutex};
 
 use crate::Status;
@@ -35,7 +35,9 @@ use crate::wait::Ticket;
 /// Number of shards (one bit each in the summary word).
 pub(crate) const SHARDS: usize = 64;
 
-type Shard<R, T> = CachePadded<Mutex<R, HashMap<T, Ticket>>>;
+/// A shard: threads and their tickets, keyed by the thread's hash, which
+/// each call computes once (it also picks the shard).
+type Shard<R, T> = CachePadded<Mutex<R, HashTable<(T, Ticket)>>>;
 
 /// The pending operation of each thread that has one.
 pub(crate) struct PendingThreads<R: RawMutex, T> {
@@ -55,7 +57,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         // Built in place (no array on the stack); the one allocation of a
         // manager's construction, at boot, not one a caller can cause.
         let mut shards = Vec::with_capacity(SHARDS);
-        shards.resize_with(SHARDS, || CachePadded::new(Mutex::new(HashMap::default())));
+        shards.resize_with(SHARDS, || CachePadded::new(Mutex::new(HashTable::new())));
         PendingThreads {
             shards: shards.into_boxed_slice(),
             nonempty: AtomicU64::new(0),
@@ -63,7 +65,14 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         }
     }
 
-    fn shard_of(&self, thread: &T) -> usize {
+    #[inline]
+    fn hash(&self, thread: &T) -> u64 {
+        self.hasher.hash_one(thread)
+    }
+
+    /// The shard of a thread whose hash is `hash`.
+    #[inline]
+    fn shard_of(hash: u64) -> usize {
         // Under loom, one shard: loom replays executions and rejects one
         // whose lock sequence changed, and a thread's hash (a seed, or an
         // address in the hosted runtime) changes between executions.
@@ -73,12 +82,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         // Remixed by a Fibonacci multiply before taking the top bits: for
         // some seeds the hasher's own top bits spread small keys over too
         // few shards (the spread test failed about 1 run in 10).
-        (self
-            .hasher
-            .hash_one(thread)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            >> 58) as usize
-            % SHARDS
+        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
     }
 
     /// Lock every shard once. Under loom a hosted lock is made on first
@@ -103,19 +107,24 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
 
     #[cold]
     fn contains_slow(&self, thread: &T) -> bool {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
         if self.nonempty.load(Ordering::Relaxed) & (1 << shard) == 0 {
             return false;
         }
-        self.shards[shard].lock().contains_key(thread)
+        self.shards[shard]
+            .lock()
+            .find(hash, |(t, _)| t == thread)
+            .is_some()
     }
 
     /// The ticket of `thread`'s pending operation.
     pub(crate) fn ticket(&self, thread: &T) -> Option<Ticket> {
-        self.shards[self.shard_of(thread)]
+        let hash = self.hash(thread);
+        self.shards[Self::shard_of(hash)]
             .lock()
-            .get(thread)
-            .copied()
+            .find(hash, |(t, _)| t == thread)
+            .map(|&(_, ticket)| ticket)
     }
 
     /// Record `thread`'s pending operation: `add` (run under the shard's
@@ -132,27 +141,32 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
     where
         T: Clone,
     {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
+        let rehash = |(t, _): &(T, Ticket)| self.hash(t);
         let mut map = self.shards[shard].lock();
-        if map.contains_key(thread) {
+        if map.find(hash, |(t, _)| t == thread).is_some() {
             return Err(Status::AlreadyPending);
         }
-        map.try_reserve(1).map_err(|_| Status::NoMemory)?;
+        map.try_reserve(1, rehash).map_err(|_| Status::NoMemory)?;
         let ticket = add()?;
         if map.is_empty() {
             self.nonempty.fetch_or(1 << shard, Ordering::Relaxed);
         }
-        map.insert(thread.clone(), ticket);
+        map.insert_unique(hash, (thread.clone(), ticket), rehash);
         Ok(ticket)
     }
 
     /// Forget `thread`'s pending operation if it is `ticket` (it is about
     /// to be woken).
     pub(crate) fn remove(&self, thread: &T, ticket: Ticket) {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
         let mut map = self.shards[shard].lock();
-        if map.get(thread) == Some(&ticket) {
-            map.remove(thread);
+        if let Ok(entry) = map.find_entry(hash, |(t, _)| t == thread)
+            && entry.get().1 == ticket
+        {
+            drop(entry.remove());
             if map.is_empty() {
                 self.nonempty.fetch_and(!(1 << shard), Ordering::Relaxed);
             }
