@@ -572,7 +572,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             match deliver_op(kernel, &reader.thread, &reader.op, msg, seq) {
                 Status::Ok => {
-                    waiters.finish(index, Status::Ok);
+                    waiters.finish_claimed(index, Status::Ok);
                     if rendezvous {
                         serve_peekers(waiters);
                     }
@@ -586,7 +586,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
                 status => {
-                    waiters.finish(index, status);
+                    waiters.finish_claimed(index, status);
                 }
             }
         }
@@ -663,7 +663,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             if copied.is_err() {
-                self.waiters.finish(index, Status::BadAddress);
+                self.waiters.finish_claimed(index, Status::BadAddress);
                 continue;
             }
             let seq = ring.next_seq();
@@ -674,7 +674,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             // completes with a later read (still exactly one member).
             sink.deliver(kernel, msg, seq)
                 .map_err(|Fault| Status::BadAddress)?;
-            self.waiters.finish(index, Status::Ok);
+            self.waiters.finish_claimed(index, Status::Ok);
             self.waiters.drain_peekers(
                 |op| peek_wants(op, seq),
                 |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
@@ -791,7 +791,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                     );
                 }
             }
-            self.waiters.finish(index, status);
+            self.waiters.finish_claimed(index, status);
         }
     }
 

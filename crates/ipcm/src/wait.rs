@@ -557,8 +557,25 @@ impl<T> WaitQueue<T> {
         self.finish_as(index, status, true)
     }
 
+    /// [`finish`](Self::finish) of record `index`, which this call has
+    /// claimed already ([`claim`](Self::claim) returned true, and the lock
+    /// has been held since): no second claim.
+    pub(crate) fn finish_claimed(&mut self, index: RecordIndex, status: Status) -> bool {
+        debug_assert!(
+            self.get(index)
+                .is_some_and(|p| p.member.as_ref().is_none_or(|m| m.claimed)),
+            "finish_claimed of a record not claimed"
+        );
+        self.finish_now(index, status, false)
+    }
+
     fn finish_as(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
-        if !self.claim(index) || !self.unlink(index) {
+        self.claim(index) && self.finish_now(index, status, whole_group)
+    }
+
+    /// Move waiting record `index` (claimed) to the current chain.
+    fn finish_now(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
+        if !self.unlink(index) {
             return false;
         }
         let tail = self.current.tail;
@@ -612,7 +629,7 @@ impl<T> WaitQueue<T> {
             }
             if let Some(pending) = self.get(index) {
                 let status = serve(&pending.thread, &pending.op);
-                self.finish(index, status);
+                self.finish_claimed(index, status);
             }
         }
     }
