@@ -3,8 +3,9 @@
 //! different CPUs do not meet on one lock (DESIGN §8).
 //!
 //! Each shard is a small map under its own lock, on its own cache line:
-//! its first thread in an inline slot, the others in a hash table. The data path (every read and write must refuse a thread that
-//! already waits: `AlreadyPending`) does not hash at all while no shard
+//! its first thread in an inline slot, the others in a hash table. The
+//! data path (every read and write must refuse a thread that already
+//! waits: `AlreadyPending`) does not hash at all while no shard
 //! holds anything: it reads one word, a bitmask of the shards that are not
 //! empty. That word is written only when a shard goes from empty to not
 //! empty or back, under that shard's lock, so it is read-mostly; a thread
