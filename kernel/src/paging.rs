@@ -391,8 +391,10 @@ impl UserSpace {
     /// and no per-page loop. `None` sends the caller to the full check.
     #[inline(always)]
     fn cached_single_page(&self, va: u64, len: u64, write: bool) -> Option<u64> {
-        let end = va.checked_add(len)?;
-        if len == 0 || va < USER_START || end > USER_END || (va ^ (end - 1)) >= FRAME_SIZE {
+        // `last` wraps for len 0 and for ranges past 2^64; both then fail
+        // the one-page test or the bounds (va >= USER_START > 0).
+        let last = va.wrapping_add(len).wrapping_sub(1);
+        if len == 0 || (va ^ last) >= FRAME_SIZE || va < USER_START || last >= USER_END {
             return None;
         }
         let offset = va & (FRAME_SIZE - 1);
@@ -403,11 +405,20 @@ impl UserSpace {
     /// Copies `dst.len()` bytes from user address `src`.
     pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
         if let Some(phys) = self.cached_single_page(src, dst.len() as u64, false) {
+            let at = phys_to_virt(phys) as *const u8;
+            if let Ok(word) = <&mut [u8; 8]>::try_from(&mut *dst) {
+                // A length or a word-sized message (most IPC copies): one
+                // load, no call of memcpy.
+                // SAFETY: the 8 bytes at `at` lie in one user frame of this
+                // address space whose translation (present, user) is
+                // cached; mapped in the kernel half, in no Rust object.
+                *word = unsafe { at.cast::<[u8; 8]>().read_unaligned() };
+                return Ok(());
+            }
             // SAFETY: `phys..phys+len` lies in one user frame of this
             // address space whose translation (present, user) is cached;
             // mapped in the kernel half and not part of any Rust object.
-            let bytes =
-                unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, dst.len()) };
+            let bytes = unsafe { core::slice::from_raw_parts(at, dst.len()) };
             dst.copy_from_slice(bytes);
             return Ok(());
         }
@@ -417,12 +428,18 @@ impl UserSpace {
     /// Copies `src` to user address `dst`.
     pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
         if let Some(phys) = self.cached_single_page(dst, src.len() as u64, true) {
+            let at = phys_to_virt(phys) as *mut u8;
+            if let Ok(word) = <[u8; 8]>::try_from(src) {
+                // SAFETY: the 8 bytes at `at` lie in one user frame of this
+                // address space whose translation (present, user, writable)
+                // is cached; mapped in the kernel half, in no Rust object.
+                unsafe { at.cast::<[u8; 8]>().write_unaligned(word) };
+                return Ok(());
+            }
             // SAFETY: `phys..phys+len` lies in one user frame of this
             // address space whose translation (present, user, writable) is
             // cached; mapped in the kernel half, not part of any Rust object.
-            let bytes = unsafe {
-                core::slice::from_raw_parts_mut(phys_to_virt(phys) as *mut u8, src.len())
-            };
+            let bytes = unsafe { core::slice::from_raw_parts_mut(at, src.len()) };
             bytes.copy_from_slice(src);
             return Ok(());
         }

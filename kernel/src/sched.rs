@@ -494,7 +494,11 @@ pub fn user_syscall(frame: &mut TrapFrame) {
         schedule();
         return;
     }
-    apply(tid, action);
+    if let Action::Block { deadline } = action {
+        block(tid, deadline);
+    } else {
+        apply(tid, action);
+    }
     schedule();
 }
 
@@ -545,6 +549,26 @@ pub fn kill_current(reason: String) {
     schedule();
 }
 
+/// Parks the running thread `tid` on its pending IPCM operation (the
+/// `Block` action; inlined into the system-call path, where a blocking
+/// read ends every ping-pong round).
+#[inline(always)]
+fn block(tid: Tid, deadline: Option<u64>) {
+    let mut sched = SCHED.lock();
+    let armed = sched.next_timer;
+    let Some(thread) = sched.threads.get_mut(&tid) else {
+        return;
+    };
+    thread.state = ThreadState::Blocked { deadline };
+    thread.timer_armed = armed;
+    sched.next_timer += 1;
+    sched.clear_current();
+    if deadline.is_some_and(|d| d <= timer::now()) {
+        // Already due (a zero timeout): expire it before anyone runs.
+        TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
+    }
+}
+
 fn apply(tid: Tid, action: Action) {
     let mut sched = SCHED.lock();
     let armed = sched.next_timer;
@@ -559,14 +583,8 @@ fn apply(tid: Tid, action: Action) {
             }
         }
         Action::Block { deadline } => {
-            thread.state = ThreadState::Blocked { deadline };
-            thread.timer_armed = armed;
-            sched.next_timer += 1;
-            sched.clear_current();
-            if deadline.is_some_and(|d| d <= timer::now()) {
-                // Already due (a zero timeout): expire it before anyone runs.
-                TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
-            }
+            drop(sched);
+            block(tid, deadline);
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;

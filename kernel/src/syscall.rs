@@ -297,6 +297,7 @@ enum Take {
     Copy,
 }
 
+#[inline(always)]
 fn pipe_write(tid: Tid, args: Args<'_>, wait: Wait) -> Action {
     let (id, buf, len) = (
         PipeId::from_raw(args[0] as usize),
@@ -310,6 +311,7 @@ fn pipe_write(tid: Tid, args: Args<'_>, wait: Wait) -> Action {
     }
 }
 
+#[inline(always)]
 fn pipe_read(tid: Tid, args: Args<'_>, take: Take, wait: Wait) -> Action {
     let (id, buf, len_out) = (
         PipeId::from_raw(args[0] as usize),

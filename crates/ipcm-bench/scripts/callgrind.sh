@@ -54,4 +54,7 @@ if [ "$what" = core ]; then
     echo "  of which the kernel's copies: ${copies}; the core itself: $(( (high - low) / 100000 - copies ))"
     by_id=$(( ($(count 110000 by-id) - $(count 10000 by-id)) / 100000 ))
     echo "  the same pairs by id: ${by_id} instructions (by id / by handle = $(awk "BEGIN { printf \"%.2f\", ${by_id} / ((${high} - ${low}) / 100000) }"))"
+    # The blocking path: a read that blocks, a write that hands off and wakes.
+    rounds=$(( ($(count 110000 blockwake) - $(count 10000 blockwake)) / 100000 ))
+    echo "core block + hand-off + wake of ${size} B (by id): ${rounds} instructions per round"
 fi

@@ -73,6 +73,18 @@ pub fn copies_of_write_read(kernel: &NoopKernel, slot: &mut [u8]) {
     let _ = black_box((copied_in, copied_out, len_out));
 }
 
+/// The kernel's blocking round: thread 2 reads the empty pipe and blocks,
+/// then thread 1's write hands its `len` bytes straight to it and wakes it
+/// (the no-op kernel's wake only counts). A block, a hand-off and a wake.
+#[inline]
+pub fn block_wake(ipcm: &CoreIpcm, id: PipeId, len: usize) {
+    let blocked = ipcm.read(&2, id, UserAddr(0), UserAddr(0));
+    debug_assert!(matches!(blocked, Ok(Progress::Blocked(_))));
+    let written = ipcm.write(&1, id, UserAddr(0), len);
+    debug_assert!(matches!(written, Ok(Progress::Done(w)) if w.handed_off));
+    let _ = black_box((blocked, written));
+}
+
 /// One uncontended write + read of `len` bytes by id (registry lookup).
 #[inline]
 pub fn write_read_by_id(ipcm: &CoreIpcm, id: PipeId, len: usize) {
@@ -145,6 +157,9 @@ mod tests {
         write_read(&ipcm, &pipe, 64);
         write_read_by_id(&ipcm, id, 64);
         assert_eq!(ipcm.info(id).unwrap().read, 2);
+        block_wake(&ipcm, id, 64);
+        let info = ipcm.info(id).unwrap();
+        assert_eq!((info.written, info.pending_readers), (3, 0), "handed off");
         assert!(cost_with_pipes(10, 10).0 > 0.0);
         assert!(cost_with_waiters(150, 10) > 0.0);
         let mut slot = [0u8; 64];

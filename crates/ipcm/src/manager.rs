@@ -778,10 +778,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     fn wake_finished(
         &self,
         pipe: &Opened<'_, R, K::Thread>,
-        state: MutexGuard<'_, R, PipeState<K::Thread>>,
+        mut state: MutexGuard<'_, R, PipeState<K::Thread>>,
         mut chain: Chain,
         than: Option<Priority>,
     ) -> bool {
+        // One operation finished (a hand-off, an admitted writer, a
+        // cancel): no batch to fill and drop.
+        if chain.is_single() {
+            let wake = state.take_one(&mut chain);
+            drop(state);
+            debug_assert!(chain.is_empty());
+            return wake.is_some_and(|wake| self.wake_one(pipe, wake, than));
+        }
         let mut higher = false;
         let mut batch: [Option<Wake<K::Thread>>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
         let mut held = Some(state);
@@ -794,20 +802,32 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return higher;
             }
             for wake in batch[..taken].iter_mut().filter_map(Option::take) {
-                // A select's thread waits under its group's ticket.
-                let ticket = match &wake.group {
-                    Some(group) => group.ticket(),
-                    None => Ticket::new(pipe.id(), wake.slot, wake.seq),
-                };
-                self.pending.remove(&wake.thread, ticket);
-                if let Some(than) = than
-                    && !higher
-                {
-                    higher = self.kernel.priority_of(&wake.thread) > than;
-                }
-                self.kernel.wake(wake.thread, wake.status);
+                // Ask the priority only until one is above `than`.
+                let than = than.filter(|_| !higher);
+                higher |= self.wake_one(pipe, wake, than);
             }
         }
+        higher
+    }
+
+    /// Wake one finished operation's thread (no lock held): its pending
+    /// entry goes first, so that the woken thread may call again at once.
+    /// With `than`, returns whether its priority is above it.
+    #[inline]
+    fn wake_one(
+        &self,
+        pipe: &Pipe<R, K::Thread>,
+        wake: Wake<K::Thread>,
+        than: Option<Priority>,
+    ) -> bool {
+        // A select's thread waits under its group's ticket.
+        let ticket = match &wake.group {
+            Some(group) => group.ticket(),
+            None => Ticket::new(pipe.id(), wake.slot, wake.seq),
+        };
+        self.pending.remove(&wake.thread, ticket);
+        let higher = than.is_some_and(|than| self.kernel.priority_of(&wake.thread) > than);
+        self.kernel.wake(wake.thread, wake.status);
         higher
     }
 

@@ -2,9 +2,10 @@
 //! by thread hash, so that threads blocking, waking and being cancelled on
 //! different CPUs do not meet on one lock (DESIGN §8).
 //!
-//! Each shard is a small hash map under its own lock, on its own cache
-//! line. The data path (every read and write must refuse a thread that
-//! already waits: `AlreadyPending`) does not hash at all while no shard
+//! Each shard is a small map under its own lock, on its own cache line:
+//! its first thread in an inline slot, the others in a hash table. The
+//! data path (every read and write must refuse a thread that already
+//! waits: `AlreadyPending`) does not hash at all while no shard
 //! holds anything: it reads one word, a bitmask of the shards that are not
 //! empty. That word is written only when a shard goes from empty to not
 //! empty or back, under that shard's lock, so it is read-mostly; a thread
@@ -26,7 +27,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use lock_api::{Mutex, RawMutex};
 
 use crate::Status;
@@ -35,7 +36,91 @@ use crate::wait::Ticket;
 /// Number of shards (one bit each in the summary word).
 pub(crate) const SHARDS: usize = 64;
 
-type Shard<R, T> = CachePadded<Mutex<R, HashMap<T, Ticket>>>;
+/// A shard under its lock.
+type Shard<R, T> = CachePadded<Mutex<R, ShardMap<T>>>;
+
+/// The threads of one shard and their tickets, keyed by the thread's hash
+/// (each call computes it once; it also picks the shard). A shard mostly
+/// holds one thread or none (threads spread over [`SHARDS`] shards), so
+/// the first one sits in `solo`, found by one compare, and only further
+/// ones go to the hash table. A thread is in one of the two, never both.
+struct ShardMap<T> {
+    solo: Option<(u64, T, Ticket)>,
+    table: HashTable<(T, Ticket)>,
+}
+
+impl<T: Eq> ShardMap<T> {
+    fn new() -> Self {
+        ShardMap {
+            solo: None,
+            table: HashTable::new(),
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.solo.is_none() && self.table.is_empty()
+    }
+
+    #[inline]
+    fn get(&self, hash: u64, thread: &T) -> Option<Ticket> {
+        match &self.solo {
+            Some((h, t, ticket)) if *h == hash && t == thread => Some(*ticket),
+            _ if self.table.is_empty() => None,
+            _ => self
+                .table
+                .find(hash, |(t, _)| t == thread)
+                .map(|&(_, ticket)| ticket),
+        }
+    }
+
+    /// Make room for one more thread (in the table if `solo` is taken).
+    #[inline]
+    fn reserve_one(&mut self, rehash: impl Fn(&(T, Ticket)) -> u64) -> Result<(), Status> {
+        if self.solo.is_none() {
+            return Ok(());
+        }
+        self.table
+            .try_reserve(1, rehash)
+            .map_err(|_| Status::NoMemory)
+    }
+
+    /// Add `thread` (absent; room reserved by [`reserve_one`](Self::reserve_one)).
+    #[inline]
+    fn insert(
+        &mut self,
+        hash: u64,
+        thread: T,
+        ticket: Ticket,
+        rehash: impl Fn(&(T, Ticket)) -> u64,
+    ) {
+        if self.solo.is_none() {
+            self.solo = Some((hash, thread, ticket));
+        } else {
+            self.table.insert_unique(hash, (thread, ticket), rehash);
+        }
+    }
+
+    /// Remove `thread` if its ticket is `ticket`.
+    #[inline]
+    fn remove(&mut self, hash: u64, thread: &T, ticket: Ticket) {
+        match &self.solo {
+            Some((h, t, own)) if *h == hash && t == thread => {
+                if *own == ticket {
+                    self.solo = None;
+                }
+            }
+            _ if self.table.is_empty() => {}
+            _ => {
+                if let Ok(entry) = self.table.find_entry(hash, |(t, _)| t == thread)
+                    && entry.get().1 == ticket
+                {
+                    drop(entry.remove());
+                }
+            }
+        }
+    }
+}
 
 /// The pending operation of each thread that has one.
 pub(crate) struct PendingThreads<R: RawMutex, T> {
@@ -55,7 +140,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         // Built in place (no array on the stack); the one allocation of a
         // manager's construction, at boot, not one a caller can cause.
         let mut shards = Vec::with_capacity(SHARDS);
-        shards.resize_with(SHARDS, || CachePadded::new(Mutex::new(HashMap::default())));
+        shards.resize_with(SHARDS, || CachePadded::new(Mutex::new(ShardMap::new())));
         PendingThreads {
             shards: shards.into_boxed_slice(),
             nonempty: AtomicU64::new(0),
@@ -63,7 +148,14 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         }
     }
 
-    fn shard_of(&self, thread: &T) -> usize {
+    #[inline]
+    fn hash(&self, thread: &T) -> u64 {
+        self.hasher.hash_one(thread)
+    }
+
+    /// The shard of a thread whose hash is `hash`.
+    #[inline]
+    fn shard_of(hash: u64) -> usize {
         // Under loom, one shard: loom replays executions and rejects one
         // whose lock sequence changed, and a thread's hash (a seed, or an
         // address in the hosted runtime) changes between executions.
@@ -73,12 +165,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
         // Remixed by a Fibonacci multiply before taking the top bits: for
         // some seeds the hasher's own top bits spread small keys over too
         // few shards (the spread test failed about 1 run in 10).
-        (self
-            .hasher
-            .hash_one(thread)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            >> 58) as usize
-            % SHARDS
+        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize % SHARDS
     }
 
     /// Lock every shard once. Under loom a hosted lock is made on first
@@ -103,19 +190,18 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
 
     #[cold]
     fn contains_slow(&self, thread: &T) -> bool {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
         if self.nonempty.load(Ordering::Relaxed) & (1 << shard) == 0 {
             return false;
         }
-        self.shards[shard].lock().contains_key(thread)
+        self.shards[shard].lock().get(hash, thread).is_some()
     }
 
     /// The ticket of `thread`'s pending operation.
     pub(crate) fn ticket(&self, thread: &T) -> Option<Ticket> {
-        self.shards[self.shard_of(thread)]
-            .lock()
-            .get(thread)
-            .copied()
+        let hash = self.hash(thread);
+        self.shards[Self::shard_of(hash)].lock().get(hash, thread)
     }
 
     /// Record `thread`'s pending operation: `add` (run under the shard's
@@ -132,30 +218,31 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
     where
         T: Clone,
     {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
+        let rehash = |(t, _): &(T, Ticket)| self.hash(t);
         let mut map = self.shards[shard].lock();
-        if map.contains_key(thread) {
+        if map.get(hash, thread).is_some() {
             return Err(Status::AlreadyPending);
         }
-        map.try_reserve(1).map_err(|_| Status::NoMemory)?;
+        map.reserve_one(rehash)?;
         let ticket = add()?;
         if map.is_empty() {
             self.nonempty.fetch_or(1 << shard, Ordering::Relaxed);
         }
-        map.insert(thread.clone(), ticket);
+        map.insert(hash, thread.clone(), ticket, rehash);
         Ok(ticket)
     }
 
     /// Forget `thread`'s pending operation if it is `ticket` (it is about
     /// to be woken).
     pub(crate) fn remove(&self, thread: &T, ticket: Ticket) {
-        let shard = self.shard_of(thread);
+        let hash = self.hash(thread);
+        let shard = Self::shard_of(hash);
         let mut map = self.shards[shard].lock();
-        if map.get(thread) == Some(&ticket) {
-            map.remove(thread);
-            if map.is_empty() {
-                self.nonempty.fetch_and(!(1 << shard), Ordering::Relaxed);
-            }
+        map.remove(hash, thread, ticket);
+        if map.is_empty() {
+            self.nonempty.fetch_and(!(1 << shard), Ordering::Relaxed);
         }
     }
 }
@@ -197,6 +284,49 @@ mod tests {
             Err(Status::NoMemory)
         );
         assert!(!table.contains(&3));
+        assert_eq!(table.nonempty.load(Ordering::Relaxed), 0);
+    }
+
+    /// 1000 threads over 64 shards: every shard has a `solo` thread and
+    /// table ones. Removing some (a solo among them) and adding them back
+    /// loses nobody, and a wrong ticket removes nothing in either place.
+    #[test]
+    fn solo_and_table_entries_come_and_go_independently() {
+        let table = Table::new();
+        for thread in 0..1000 {
+            table
+                .insert_with(&thread, || Ok(ticket(thread.into())))
+                .unwrap();
+        }
+        for thread in 0..1000 {
+            table.remove(&thread, ticket(u64::from(thread) + 1));
+        }
+        for thread in (0..1000).step_by(2) {
+            table.remove(&thread, ticket(thread.into()));
+        }
+        for thread in 0..1000 {
+            let expected = (thread % 2 == 1).then(|| ticket(thread.into()));
+            assert_eq!(table.ticket(&thread), expected, "thread {thread}");
+            assert_eq!(table.contains(&thread), thread % 2 == 1);
+        }
+        for thread in (0..1000).step_by(2) {
+            assert_eq!(table.insert_with(&thread, || Ok(ticket(7))), Ok(ticket(7)));
+        }
+        for thread in 1..1000 {
+            assert_eq!(
+                table.insert_with(&thread, || Ok(ticket(8))),
+                Err(Status::AlreadyPending),
+                "thread {thread}"
+            );
+        }
+        for thread in 0..1000 {
+            let t = if thread % 2 == 0 {
+                ticket(7)
+            } else {
+                ticket(thread.into())
+            };
+            table.remove(&thread, t);
+        }
         assert_eq!(table.nonempty.load(Ordering::Relaxed), 0);
     }
 

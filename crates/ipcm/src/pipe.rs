@@ -507,6 +507,12 @@ impl<T> PipeState<T> {
         self.waiters.take_finished()
     }
 
+    /// Take back the first record of `chain` (see [`WaitQueue::take_one`]).
+    #[inline]
+    pub(crate) fn take_one(&mut self, chain: &mut Chain) -> Option<Wake<T>> {
+        self.waiters.take_one(chain)
+    }
+
     /// Take back up to `out.len()` records of `chain` (see
     /// [`WaitQueue::take_batch`]).
     #[inline]
@@ -643,7 +649,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             match deliver_op(kernel, &reader.thread, &reader.op, msg, seq) {
                 Status::Ok => {
-                    waiters.finish(index, Status::Ok);
+                    waiters.finish_claimed(index, Status::Ok);
                     if rendezvous {
                         serve_peekers(waiters);
                     }
@@ -657,7 +663,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                 // The reader's buffer is bad: it alone fails; the message
                 // goes on to the next reader or the queue.
                 status => {
-                    waiters.finish(index, status);
+                    waiters.finish_claimed(index, status);
                 }
             }
         }
@@ -734,7 +740,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             if copied.is_err() {
-                self.waiters.finish(index, Status::BadAddress);
+                self.waiters.finish_claimed(index, Status::BadAddress);
                 continue;
             }
             let seq = ring.next_seq();
@@ -746,11 +752,11 @@ impl<T: Clone + PartialEq> PipeState<T> {
             // write does when every reader faulted (tried, nobody took it).
             if sink.deliver(kernel, msg, seq).is_err() {
                 if writer.member.is_some() {
-                    self.waiters.finish(index, Status::Full);
+                    self.waiters.finish_claimed(index, Status::Full);
                 }
                 return Err(Status::BadAddress);
             }
-            self.waiters.finish(index, Status::Ok);
+            self.waiters.finish_claimed(index, Status::Ok);
             self.waiters.drain_peekers(
                 |op| peek_wants(op, seq),
                 |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
@@ -873,7 +879,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
                     );
                 }
             }
-            self.waiters.finish(index, status);
+            self.waiters.finish_claimed(index, status);
         }
     }
 

@@ -156,24 +156,39 @@ pub(crate) type RecordIndex = u32;
 /// A link between records; `None` ends a list.
 type Link = Option<RecordIndex>;
 
-enum Record<T> {
-    /// On the free list.
-    Free { next: Link },
-    /// In the wait queue.
-    Waiting {
-        pending: Pending<T>,
-        prev: Link,
-        next: Link,
-    },
-    /// Finished with `status`, on some call's chain, not yet woken.
-    Finished {
-        thread: T,
-        status: Status,
-        seq: u64,
-        /// The select it completed: its ticket names the thread's wait.
-        group: Option<Shared<SelectGroup>>,
-        next: Link,
-    },
+/// What a wait record is used for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    /// On the free list (`next`).
+    Free,
+    /// In the wait queue (`prev`, `next`).
+    Waiting,
+    /// Finished with this status, on some call's chain (`next`), not yet
+    /// woken.
+    Finished(Status),
+}
+
+/// One slot of a pipe's record table. A record changes use in place: an
+/// operation's fields are written once when it blocks and moved out once
+/// when its thread is woken (finishing it changes only the use and links),
+/// so no step copies the whole record.
+struct Record<T> {
+    use_: Use,
+    prev: Link,
+    next: Link,
+    /// The operation, while waiting or finished.
+    pending: Option<Pending<T>>,
+}
+
+impl<T> Record<T> {
+    /// The waiting operation, if the record waits.
+    #[inline]
+    fn waiting(&self) -> Option<&Pending<T>> {
+        match self.use_ {
+            Use::Waiting => self.pending.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// The records one call finished, oldest first; it owns them until it has
@@ -194,6 +209,13 @@ impl Chain {
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.is_none()
+    }
+
+    /// Whether the chain holds exactly one record (the common case: a
+    /// hand-off, an admitted writer, a cancel).
+    #[inline]
+    pub(crate) fn is_single(&self) -> bool {
+        self.head.is_some() && self.head == self.tail
     }
 }
 
@@ -264,6 +286,18 @@ impl<T> WaitQueue<T> {
         self.len
     }
 
+    /// The waiting records in queue order, with their indices.
+    fn iter(&self) -> impl Iterator<Item = (RecordIndex, &Pending<T>)> + '_ {
+        let mut at = self.head;
+        core::iter::from_fn(move || {
+            let index = at?;
+            let record = self.at(index);
+            let pending = record.waiting()?;
+            at = record.next;
+            Some((index, pending))
+        })
+    }
+
     /// How many operations of each kind wait. Withdrawn select members
     /// (their group completed elsewhere, the record not yet met) are not
     /// counted: they will never happen.
@@ -274,12 +308,7 @@ impl<T> WaitQueue<T> {
             writers: self.writers,
         };
         if self.members > 0 {
-            let mut at = self.head;
-            while let Some(index) = at {
-                let Record::Waiting { pending, next, .. } = self.at(index) else {
-                    break;
-                };
-                at = *next;
+            for (_, pending) in self.iter() {
                 if !pending.is_live() {
                     match pending.op {
                         PendingOp::Read { .. } => counts.readers -= 1,
@@ -300,29 +329,18 @@ impl<T> WaitQueue<T> {
         wanted: impl Fn(&PendingOp) -> bool,
         own: Option<&Shared<SelectGroup>>,
     ) -> bool {
-        let mut at = self.head;
-        while let Some(index) = at {
-            let Record::Waiting { pending, next, .. } = self.at(index) else {
-                return false;
-            };
-            at = *next;
+        self.iter().any(|(_, pending)| {
             let foreign = match (&pending.member, own) {
                 (Some(m), Some(own)) => !Shared::ptr_eq(&m.group, own),
                 _ => true,
             };
-            if wanted(&pending.op) && foreign && pending.is_live() {
-                return true;
-            }
-        }
-        false
+            wanted(&pending.op) && foreign && pending.is_live()
+        })
     }
 
     /// The waiting operation in record `index`.
     pub(crate) fn get(&self, index: RecordIndex) -> Option<&Pending<T>> {
-        match self.at(index) {
-            Record::Waiting { pending, .. } => Some(pending),
-            _ => None,
-        }
+        self.at(index).waiting()
     }
 
     /// Claim record `index` for completion by this call, before anything
@@ -331,10 +349,11 @@ impl<T> WaitQueue<T> {
     /// completed elsewhere is withdrawn here (freed, never woken): returns
     /// false then.
     pub(crate) fn claim(&mut self, index: RecordIndex) -> bool {
-        let Record::Waiting { pending, .. } = self.at_mut(index) else {
+        let record = self.at_mut(index);
+        if record.use_ != Use::Waiting {
             return false;
-        };
-        let Some(member) = pending.member.as_mut() else {
+        }
+        let Some(member) = record.pending.as_mut().and_then(|p| p.member.as_mut()) else {
             return true;
         };
         if member.claimed || member.group.claim(member.generation) {
@@ -350,10 +369,11 @@ impl<T> WaitQueue<T> {
     fn discard_withdrawn(&mut self) {
         let mut at = self.head;
         while let Some(index) = at {
-            let Record::Waiting { pending, next, .. } = self.at(index) else {
+            let record = self.at(index);
+            let Some(pending) = record.waiting() else {
                 return;
             };
-            at = *next;
+            at = record.next;
             if !pending.is_live() {
                 self.discard(index);
             }
@@ -363,11 +383,20 @@ impl<T> WaitQueue<T> {
     /// Free waiting record `index` without finishing it (a withdrawn
     /// member: its operation never happens and nobody wakes for it).
     fn discard(&mut self, index: RecordIndex) {
-        if self.unlink(index).is_some() {
-            let free = self.free;
-            *self.at_mut(index) = Record::Free { next: free };
-            self.free = Some(index);
+        if self.unlink(index) {
+            self.release(index);
         }
+    }
+
+    /// Put record `index` (unlinked) on the free list, dropping what it
+    /// still holds.
+    fn release(&mut self, index: RecordIndex) {
+        let free = self.free;
+        let record = self.at_mut(index);
+        record.use_ = Use::Free;
+        record.next = free;
+        record.pending = None;
+        self.free = Some(index);
     }
 
     fn at(&self, index: RecordIndex) -> &Record<T> {
@@ -381,20 +410,30 @@ impl<T> WaitQueue<T> {
     fn set_next(&mut self, index: Link, to: Link) {
         match index {
             None => self.head = to,
-            Some(index) => match self.at_mut(index) {
-                Record::Waiting { next, .. } => *next = to,
-                _ => debug_assert!(false, "queue link to a record that does not wait"),
-            },
+            Some(index) => {
+                let record = self.at_mut(index);
+                debug_assert_eq!(
+                    record.use_,
+                    Use::Waiting,
+                    "queue link to a record that does not wait"
+                );
+                record.next = to;
+            }
         }
     }
 
     fn set_prev(&mut self, index: Link, to: Link) {
         match index {
             None => self.tail = to,
-            Some(index) => match self.at_mut(index) {
-                Record::Waiting { prev, .. } => *prev = to,
-                _ => debug_assert!(false, "queue link to a record that does not wait"),
-            },
+            Some(index) => {
+                let record = self.at_mut(index);
+                debug_assert_eq!(
+                    record.use_,
+                    Use::Waiting,
+                    "queue link to a record that does not wait"
+                );
+                record.prev = to;
+            }
         }
     }
 
@@ -409,7 +448,12 @@ impl<T> WaitQueue<T> {
             return Err(NoRoom);
         }
         self.records.try_reserve(1)?;
-        self.records.push(Record::Free { next: None });
+        self.records.push(Record {
+            use_: Use::Free,
+            prev: None,
+            next: None,
+            pending: None,
+        });
         self.free = Some(index);
         Ok(index)
     }
@@ -435,81 +479,67 @@ impl<T> WaitQueue<T> {
             self.discard_withdrawn();
         }
         let index = self.reserve()?;
-        let next_free = match self.at(index) {
-            Record::Free { next } => *next,
-            _ => return Err(NoRoom),
-        };
-        self.free = next_free;
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.count(&op, true);
-        self.len += 1;
-        self.members += usize::from(member.is_some());
         // Insert after `after` (None: at the front). Scan from the back:
         // equal priorities keep FIFO order, and the common case (all equal)
         // stops at once.
         let mut after = self.tail;
         if by_priority {
             while let Some(at) = after {
-                let Record::Waiting { pending, prev, .. } = self.at(at) else {
-                    break;
-                };
-                if pending.priority >= priority {
-                    break;
+                let record = self.at(at);
+                match record.waiting() {
+                    Some(pending) if pending.priority < priority => after = record.prev,
+                    _ => break,
                 }
-                after = *prev;
             }
         }
         let before = match after {
             None => self.head,
-            Some(at) => match self.at(at) {
-                Record::Waiting { next, .. } => *next,
-                _ => None,
-            },
+            Some(at) => self.at(at).next,
         };
-        *self.at_mut(index) = Record::Waiting {
-            pending: Pending {
-                thread,
-                priority,
-                op,
-                seq,
-                member,
-            },
-            prev: after,
-            next: before,
-        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.count(&op, true);
+        self.len += 1;
+        self.members += usize::from(member.is_some());
+        let record = self.at_mut(index);
+        let next_free = record.next;
+        record.use_ = Use::Waiting;
+        record.prev = after;
+        record.next = before;
+        record.pending = Some(Pending {
+            thread,
+            priority,
+            op,
+            seq,
+            member,
+        });
+        self.free = next_free;
         self.set_next(after, Some(index));
         self.set_prev(before, Some(index));
         Ok((index, seq))
     }
 
-    /// Take record `index` out of the queue (it must be waiting).
-    fn unlink(&mut self, index: RecordIndex) -> Option<Pending<T>> {
-        let Record::Waiting { prev, next, .. } = *self.at(index) else {
-            return None;
+    /// Take record `index` out of the queue (if it waits): its operation
+    /// stays in it. Returns whether it waited.
+    fn unlink(&mut self, index: RecordIndex) -> bool {
+        let record = self.at(index);
+        let Some(pending) = record.waiting() else {
+            return false;
         };
+        let (prev, next) = (record.prev, record.next);
+        let (op, member) = (pending.op, pending.member.is_some());
         self.set_next(prev, next);
         self.set_prev(next, prev);
-        // Temporarily free-shaped until the caller finishes it.
-        let Record::Waiting { pending, .. } =
-            core::mem::replace(self.at_mut(index), Record::Free { next: None })
-        else {
-            return None;
-        };
-        self.count(&pending.op, false);
+        self.count(&op, false);
         self.len -= 1;
-        self.members -= usize::from(pending.member.is_some());
-        Some(pending)
+        self.members -= usize::from(member);
+        true
     }
 
     /// The oldest waiting operation, without removing it.
     #[cfg(test)]
     pub(crate) fn front(&self) -> Option<(RecordIndex, &Pending<T>)> {
-        let index = self.head?;
-        match self.at(index) {
-            Record::Waiting { pending, .. } => Some((index, pending)),
-            _ => None,
-        }
+        self.iter().next()
     }
 
     /// End the waiting operation in record `index` with `status`: it moves
@@ -527,46 +557,41 @@ impl<T> WaitQueue<T> {
         self.finish_as(index, status, true)
     }
 
-    fn finish_as(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
-        if !self.claim(index) {
-            return false;
-        }
-        let Some(pending) = self.unlink(index) else {
-            return false;
-        };
-        let group = pending.member.map(|member| {
-            let index = (!whole_group).then_some(member.index);
-            member.group.set_outcome(index, status);
-            member.group
-        });
-        self.push_finished(index, pending.thread, status, pending.seq, group);
-        true
+    /// [`finish`](Self::finish) of record `index`, which this call has
+    /// claimed already ([`claim`](Self::claim) returned true, and the lock
+    /// has been held since): no second claim.
+    pub(crate) fn finish_claimed(&mut self, index: RecordIndex, status: Status) -> bool {
+        debug_assert!(
+            self.get(index)
+                .is_some_and(|p| p.member.as_ref().is_none_or(|m| m.claimed)),
+            "finish_claimed of a record not claimed"
+        );
+        self.finish_now(index, status, false)
     }
 
-    fn push_finished(
-        &mut self,
-        index: RecordIndex,
-        thread: T,
-        status: Status,
-        seq: u64,
-        group: Option<Shared<SelectGroup>>,
-    ) {
-        *self.at_mut(index) = Record::Finished {
-            thread,
-            status,
-            seq,
-            group,
-            next: None,
-        };
-        match self.current.tail {
+    fn finish_as(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
+        self.claim(index) && self.finish_now(index, status, whole_group)
+    }
+
+    /// Move waiting record `index` (claimed) to the current chain.
+    fn finish_now(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
+        if !self.unlink(index) {
+            return false;
+        }
+        let tail = self.current.tail;
+        let record = self.at_mut(index);
+        if let Some(member) = record.pending.as_ref().and_then(|p| p.member.as_ref()) {
+            let index = (!whole_group).then_some(member.index);
+            member.group.set_outcome(index, status);
+        }
+        record.use_ = Use::Finished(status);
+        record.next = None;
+        match tail {
             None => self.current.head = Some(index),
-            Some(tail) => {
-                if let Record::Finished { next, .. } = self.at_mut(tail) {
-                    *next = Some(index);
-                }
-            }
+            Some(tail) => self.at_mut(tail).next = Some(index),
         }
         self.current.tail = Some(index);
+        true
     }
 
     /// Offer a message to every peeker, oldest first: each one `wants`
@@ -591,10 +616,11 @@ impl<T> WaitQueue<T> {
     ) {
         let mut at = self.head;
         while let Some(index) = at {
-            let Record::Waiting { pending, next, .. } = self.at(index) else {
+            let record = self.at(index);
+            let Some(pending) = record.waiting() else {
                 break;
             };
-            at = *next;
+            at = record.next;
             if !(matches!(pending.op, PendingOp::Peek { .. }) && wants(&pending.op)) {
                 continue;
             }
@@ -603,7 +629,7 @@ impl<T> WaitQueue<T> {
             }
             if let Some(pending) = self.get(index) {
                 let status = serve(&pending.thread, &pending.op);
-                self.finish(index, status);
+                self.finish_claimed(index, status);
             }
         }
     }
@@ -615,17 +641,7 @@ impl<T> WaitQueue<T> {
         &self,
         wanted: impl Fn(&PendingOp) -> bool,
     ) -> Option<(RecordIndex, &Pending<T>)> {
-        let mut at = self.head;
-        while let Some(index) = at {
-            let Record::Waiting { pending, next, .. } = self.at(index) else {
-                return None;
-            };
-            if wanted(&pending.op) {
-                return Some((index, pending));
-            }
-            at = *next;
-        }
-        None
+        self.iter().find(|(_, pending)| wanted(&pending.op))
     }
 
     /// Finish every waiting operation with `status` (destroy).
@@ -648,42 +664,47 @@ impl<T> WaitQueue<T> {
         core::mem::replace(&mut self.current, Chain::EMPTY)
     }
 
+    /// Take back the record at the front of `chain` (one
+    /// [`take_finished`](Self::take_finished) returned), freeing it: its
+    /// thread to wake. `None` when the chain is empty.
+    #[inline]
+    pub(crate) fn take_one(&mut self, chain: &mut Chain) -> Option<Wake<T>> {
+        let index = chain.head?;
+        let free = self.free;
+        let record = self.at_mut(index);
+        let Use::Finished(status) = record.use_ else {
+            debug_assert!(false, "a chain reached a record that is not finished");
+            *chain = Chain::EMPTY;
+            return None;
+        };
+        let pending = record.pending.take()?;
+        let next = record.next;
+        record.use_ = Use::Free;
+        record.next = free;
+        self.free = Some(index);
+        chain.head = next;
+        if next.is_none() {
+            chain.tail = None;
+        }
+        Some(Wake {
+            thread: pending.thread,
+            status,
+            seq: pending.seq,
+            slot: index,
+            group: pending.member.map(|member| member.group),
+        })
+    }
+
     /// Take back up to `out.len()` records from the front of `chain` (one
     /// [`take_finished`](Self::take_finished) returned), freeing them, and
     /// return how many of `out` were filled.
     pub(crate) fn take_batch(&mut self, chain: &mut Chain, out: &mut [Option<Wake<T>>]) -> usize {
         let mut filled = 0;
         while filled < out.len() {
-            let Some(index) = chain.head else {
+            let Some(wake) = self.take_one(chain) else {
                 break;
             };
-            let free = self.free;
-            let record = core::mem::replace(self.at_mut(index), Record::Free { next: free });
-            let Record::Finished {
-                thread,
-                status,
-                seq,
-                group,
-                next,
-            } = record
-            else {
-                debug_assert!(false, "a chain reached a record that is not finished");
-                *self.at_mut(index) = record;
-                *chain = Chain::EMPTY;
-                break;
-            };
-            self.free = Some(index);
-            chain.head = next;
-            if next.is_none() {
-                chain.tail = None;
-            }
-            out[filled] = Some(Wake {
-                thread,
-                status,
-                seq,
-                slot: index,
-                group,
-            });
+            out[filled] = Some(wake);
             filled += 1;
         }
         filled
@@ -707,12 +728,8 @@ impl<T: PartialEq> WaitQueue<T> {
     /// The record of `thread`'s waiting operation number `seq`, if it is
     /// still waiting in record `index`.
     pub(crate) fn find(&self, index: RecordIndex, seq: u64, thread: &T) -> Option<RecordIndex> {
-        match self.records.get(index as usize)? {
-            Record::Waiting { pending, .. } if pending.seq == seq && pending.thread == *thread => {
-                Some(index)
-            }
-            _ => None,
-        }
+        let pending = self.records.get(index as usize)?.waiting()?;
+        (pending.seq == seq && pending.thread == *thread).then_some(index)
     }
 }
 
