@@ -383,8 +383,9 @@ fn a_blocking_select_fails_cleanly_at_every_allocation() {
             no_waiter(ipcm, second, 0);
         };
     let total = fail_each_allocation(two_pipes, select, nothing_waits);
-    // Each member's pipe grows its wait records, and the pending table.
-    assert!(total >= 3, "{total} allocations");
+    // Each member's pipe grows its wait records (a thread alone in its
+    // pending shard takes the shard's inline slot: no allocation there).
+    assert!(total >= 2, "{total} allocations");
 }
 
 #[test]
