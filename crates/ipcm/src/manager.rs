@@ -816,7 +816,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     #[inline]
     fn wake_one(
         &self,
-        pipe: &Pipe<R, K::Thread>,
+        // Opened: its id is the one looked up; a destroy has vacated the
+        // header's by the time its waiters are woken.
+        pipe: &Opened<'_, R, K::Thread>,
         wake: Wake<K::Thread>,
         than: Option<Priority>,
     ) -> bool {
