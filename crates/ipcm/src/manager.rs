@@ -23,14 +23,19 @@ use lock_api::{Mutex, MutexGuard, RawMutex};
 use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Received, Sink, Source, Written};
+use crate::prio::PrioQueue;
 use crate::registry::{Registry, validate_name};
-use crate::ring::{Held, Ring};
+use crate::ring::Ring;
 use crate::slots::SlotTable;
+use crate::store::Store;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
 mod ops;
+mod prio;
 mod select;
+
+use prio::{check_prio, with_store};
 
 /// How many finished operations a call takes back under one lock
 /// acquisition before it wakes them (on its stack, so kept small).
@@ -228,13 +233,20 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         if max_msgs == 0 && flags.contains(PipeFlags::DISCARD_OLDEST) {
             return Err(Status::BadParam);
         }
-        // Allocate the store before taking the registry lock.
-        let ring = Ring::new(msg_size, max_msgs)?;
+        // Allocate the store before taking the registry lock. A priority
+        // pipe's messages live in their own store; its ring is the
+        // smallest one and stays parked and empty.
+        let (ring, prio) = if flags.contains(PipeFlags::PRIORITY_MESSAGES) {
+            let prio = PrioQueue::new(msg_size, max_msgs)?;
+            (Ring::new(msg_size, 0)?, Some(prio))
+        } else {
+            (Ring::new(msg_size, max_msgs)?, None)
+        };
         let mut registry = self.registry.lock();
         let id = registry.insert(
             name,
             |index| self.by_id.reserve(index),
-            |id, name| Pipe::new(id, name, owner, flags, ring),
+            |id, name| Pipe::new(id, name, owner, flags, ring, prio),
         )?;
         if let Some(pipe) = registry.get(id) {
             self.by_id.publish(pipe.clone());
@@ -307,6 +319,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             false,
+            0,
             Progress::Done,
             Some(|pipe: &_, state: &mut _, priority| {
                 self.block(
@@ -317,6 +330,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                         buf: src,
                         len,
                         urgent: false,
+                        prio: 0,
                     },
                     priority,
                 )
@@ -346,6 +360,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             false,
+            0,
             |written| written,
             None::<NeverBlocks<R, K, Written>>,
         )
@@ -497,7 +512,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result;
             }
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false, 0)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }
@@ -657,13 +672,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     fn locked<T>(
         &self,
         pipe: &Pipe<R, K::Thread>,
-        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Store<'_, '_>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
         let Ok(mut ring) = pipe.ring.hold() else {
             return Err(Status::Destroyed);
         };
-        let result = f(&mut state, &mut ring);
+        let result = with_store(&mut state, &mut ring, f);
         ring.park(state.must_park());
         drop(ring);
         if state.has_finished() {
@@ -682,13 +697,13 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         &self,
         pipe: &Pipe<R, K::Thread>,
         than: Priority,
-        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Store<'_, '_>) -> Result<T, Status>,
     ) -> (Result<T, Status>, bool) {
         let mut state = pipe.state.lock();
         let Ok(mut ring) = pipe.ring.hold() else {
             return (Err(Status::Destroyed), false);
         };
-        let result = f(&mut state, &mut ring);
+        let result = with_store(&mut state, &mut ring, f);
         ring.park(state.must_park());
         drop(ring);
         let higher = if state.has_finished() {
@@ -755,6 +770,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         src: UserAddr,
         len: usize,
         urgent: bool,
+        prio: u8,
         done: impl FnOnce(Written) -> P,
         would_block: Option<
             impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
@@ -763,6 +779,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
+            check_prio(pipe.flags(), prio)?;
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
             let source = Source::User {
                 thread,
@@ -778,7 +795,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, source, discard, urgent)? {
+                match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),

@@ -18,8 +18,10 @@ use alloc::boxed::Box;
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::{Held, Miss, Ring};
+use crate::prio::PrioQueue;
+use crate::ring::{Miss, Ring};
 use crate::select::{Member, SelectGroup};
+use crate::store::Store;
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -49,17 +51,25 @@ impl<R: RawMutex, T> Pipe<R, T> {
         owner: ProcessId,
         flags: PipeFlags,
         ring: Ring,
+        prio: Option<PrioQueue>,
     ) -> Self {
+        if prio.is_some()
+            && let Ok(mut held) = ring.hold()
+        {
+            // A priority pipe's messages are not in its ring: every
+            // operation takes the lock (see `PipeState::must_park`).
+            held.park(true);
+        }
         Pipe {
             id,
             name,
             owner,
             flags,
             msg_size: ring.msg_size(),
-            max_msgs: ring.capacity(),
+            max_msgs: prio.as_ref().map_or(ring.capacity(), PrioQueue::capacity),
             closed: core::sync::atomic::AtomicBool::new(false),
             ring,
-            state: Mutex::new(PipeState::new()),
+            state: Mutex::new(PipeState::new(prio)),
         }
     }
 
@@ -128,10 +138,13 @@ impl<R: RawMutex, T> Pipe<R, T> {
         }
     }
     /// Whether an empty ring must not be answered `Empty` without the lock:
-    /// the pipe is closed or a rendezvous pipe.
+    /// the pipe is closed, a rendezvous pipe, or a priority pipe (whose
+    /// ring is always empty).
     #[cold]
     fn empty_is_special(&self) -> bool {
-        self.max_msgs == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
+        self.max_msgs == 0
+            || self.flags.contains(PipeFlags::PRIORITY_MESSAGES)
+            || self.closed.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// Write without the lock, when the pipe has no waiter. `None`: take
@@ -405,15 +418,19 @@ pub(crate) struct PipeState<T> {
     closed: bool,
     /// Messages dropped by purges.
     purged: u64,
+    /// A priority pipe's messages (taken out by the manager for the
+    /// length of each locked call, see [`Store`]).
+    pub(crate) prio: Option<PrioQueue>,
 }
 
 impl<T> PipeState<T> {
-    fn new() -> Self {
+    fn new(prio: Option<PrioQueue>) -> Self {
         PipeState {
             waiters: WaitQueue::new(),
             destroyed: false,
             closed: false,
             purged: 0,
+            prio,
         }
     }
 
@@ -443,15 +460,16 @@ impl<T: Clone + PartialEq> PipeState<T> {
         self.destroyed
     }
 
-    /// Whether fast operations must take the lock: some thread waits, or
-    /// the pipe is closed (whose every operation the slow path answers).
+    /// Whether fast operations must take the lock: some thread waits, the
+    /// pipe is closed (whose every operation the slow path answers), or its
+    /// messages are by priority (not in the ring).
     pub(crate) fn must_park(&self) -> bool {
-        self.waiters.len() > 0 || self.closed
+        self.waiters.len() > 0 || self.closed || self.prio.is_some()
     }
 
     pub(crate) fn info(
         &self,
-        ring: &Held<'_>,
+        ring: &Store<'_, '_>,
         pipe_id: PipeId,
         flags: PipeFlags,
         owner: ProcessId,
@@ -484,11 +502,12 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         src: Source<'_, T>,
         discard: bool,
         urgent: bool,
+        prio: u8,
     ) -> Result<Attempt<Written>, Status> {
         if self.destroyed {
             return Err(Status::Destroyed);
@@ -520,11 +539,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Ok(Attempt::WouldBlock);
         }
         // Counts the message written, and the dropped one if any.
-        let dropped_oldest = if urgent {
-            ring.commit_staged_front(len)
-        } else {
-            ring.commit_staged(len)
-        };
+        let dropped_oldest = ring.commit_staged(len, urgent, prio);
         Ok(Attempt::Done(Written {
             dropped_oldest,
             handed_off: false,
@@ -539,7 +554,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn serve_waiters<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         len: usize,
         rendezvous: bool,
@@ -595,7 +610,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
@@ -638,7 +653,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn rendezvous<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
     ) -> Result<Attempt<Received>, Status> {
@@ -683,7 +698,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// when the pipe is closed and empty). Never blocks.
     pub(crate) fn peek_at<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         index: usize,
@@ -714,7 +729,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// none (`Closed` on a closed pipe: no write can bring one).
     pub(crate) fn peek_newer<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         after: u64,
@@ -727,16 +742,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
         {
             return Err(Status::BadParam);
         }
-        // The newest message has the highest number (urgent messages are
-        // numbered when accepted too), so it answers "none" in O(1).
-        let found = if ring.back_seq().is_some_and(|newest| newest > after) {
-            (0..ring.len())
-                .filter_map(|index| ring.get(index))
-                .find(|&(_, seq)| seq > after)
-        } else {
-            None
-        };
-        let Some((msg, seq)) = found else {
+        let Some((msg, seq)) = ring.first_newer(after) else {
             return if self.closed {
                 Err(Status::Closed)
             } else {
@@ -753,7 +759,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// buffer faults is woken with `BadAddress` and the next one is tried.
     /// Each admitted message is offered to pending peek-newers.
     #[cold]
-    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
+    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Store<'_, '_>, kernel: &K) {
         while !ring.is_full() {
             let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
                 return;
@@ -764,26 +770,26 @@ impl<T: Clone + PartialEq> PipeState<T> {
             let Some(writer) = self.waiters.get(index) else {
                 return;
             };
-            let PendingOp::Write { buf, len, urgent } = writer.op else {
+            let PendingOp::Write {
+                buf,
+                len,
+                urgent,
+                prio,
+            } = writer.op
+            else {
                 return;
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
                 let seq = ring.next_seq();
+                let msg = ring.staged(len);
+                self.waiters.drain_peekers(
+                    |op| peek_wants(op, seq),
+                    |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+                );
                 // Counts the message written.
-                if urgent {
-                    ring.commit_staged_front(len);
-                } else {
-                    ring.commit_staged(len);
-                }
-                let at = if urgent { 0 } else { ring.len() - 1 };
-                if let Some((msg, _)) = ring.get(at) {
-                    self.waiters.drain_peekers(
-                        |op| peek_wants(op, seq),
-                        |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
-                    );
-                }
+                ring.commit_staged(len, urgent, prio);
             }
             self.waiters.finish(index, status);
         }
@@ -794,7 +800,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// how many messages were dropped.
     pub(crate) fn purge<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
     ) -> Result<usize, Status> {
         if self.destroyed {
@@ -829,7 +835,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// `WouldBlock` (a failure such as `Closed` completes it too).
     pub(crate) fn member_ready(
         &self,
-        ring: &Held<'_>,
+        ring: &Store<'_, '_>,
         op: &PendingOp,
         discard: bool,
         own: &alloc::sync::Arc<SelectGroup>,
@@ -886,7 +892,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
 
     /// Mark destroyed, free the message store and end every pending
     /// operation with `Destroyed`. Returns how many messages were released.
-    pub(crate) fn destroy(&mut self, ring: &mut Held<'_>) -> usize {
+    pub(crate) fn destroy(&mut self, ring: &mut Store<'_, '_>) -> usize {
         self.destroyed = true;
         self.waiters.finish_all(Status::Destroyed);
         ring.destroy()

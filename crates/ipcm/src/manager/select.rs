@@ -105,7 +105,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     let status = match *op {
                         SelectOp::Write { buf, len, .. } => {
                             let source = Source::User { thread, buf, len };
-                            match state.write(ring, &self.kernel, source, discard, false) {
+                            match state.write(ring, &self.kernel, source, discard, false, 0) {
                                 Ok(Attempt::Done(_)) => Status::Ok,
                                 // Every pending reader of a rendezvous pipe
                                 // faulted: it was tried, nobody took it.
@@ -233,6 +233,7 @@ fn pending_op(op: &SelectOp) -> PendingOp {
             buf,
             len,
             urgent: false,
+            prio: 0,
         },
     }
 }
