@@ -313,3 +313,30 @@ fn typed_priority_pipe_receives_higher_priority_first() {
     assert_eq!(typed.recv().unwrap(), 2);
     assert_eq!(typed.recv().unwrap(), 1);
 }
+
+#[test]
+fn select_built_in_place_completes_exactly_one() {
+    let ipc = Ipc::new();
+    let pipes: Vec<_> = (0..4).map(|_| ipc.pipe(8, 2).create().unwrap()).collect();
+    pipes[2].write(b"two").unwrap();
+    pipes[3].write(b"three").unwrap();
+    let mut bufs = [[0u8; 8]; 4];
+    let mut select = Select::new();
+    for (pipe, buf) in pipes.iter().zip(bufs.iter_mut()) {
+        select.push_read(pipe, buf);
+    }
+    let done = select.wait().unwrap();
+    assert_eq!((done.index, done.result), (2, Ok(3)));
+    assert_eq!(&bufs[2][..3], b"two");
+    assert_eq!(
+        pipes[3].info().unwrap().queued,
+        1,
+        "the other never happened"
+    );
+    let mut select = Select::new();
+    select
+        .push_peek(&pipes[0], &mut bufs[0])
+        .push_write(&pipes[1], b"w");
+    assert_eq!(select.wait().unwrap().index, 1);
+    assert_eq!(pipes[1].info().unwrap().queued, 1);
+}

@@ -80,6 +80,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             Priority::default()
         };
         let generation = group.arm().ok_or(Status::AlreadyPending)?;
+        if let Some(selected) = self.select_lock_free(thread, group, generation, ops, &pipes) {
+            return Ok(Progress::Done(selected));
+        }
         let mut ticket: Option<Ticket> = None;
         for (index, (op, pipe)) in ops.iter().zip(pipes.iter()).enumerate() {
             let Some(pipe) = pipe else {
@@ -203,6 +206,61 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             // recorded (with its ticket) or by this call.
             None => Err(Status::BadParam),
         }
+    }
+
+    /// The select's first pass, with no lock and no wait record: try each
+    /// member in list order on the lock-free path, as a non-blocking call
+    /// would. The first that completes (or fails) completes the select,
+    /// provided every member before it answered `Empty`/`Full` there (not
+    /// ready when looked at, as the locked pass would have found). `None`
+    /// when none completed or a member needs the lock (waiters, closed,
+    /// rendezvous or priority pipe): then the locked pass starts over from
+    /// the first member. Only this call can claim the armed group now (it
+    /// has no recorded member), so the claim always succeeds.
+    #[inline]
+    fn select_lock_free<P: core::ops::Deref<Target = crate::Pipe<R, K::Thread>>>(
+        &self,
+        thread: &K::Thread,
+        group: &Arc<SelectGroup>,
+        generation: u64,
+        ops: &[SelectOp],
+        pipes: &[Option<P>],
+    ) -> Option<Selected> {
+        for (index, (op, pipe)) in ops.iter().zip(pipes).enumerate() {
+            let pipe = pipe.as_ref()?;
+            let attempt = match *op {
+                SelectOp::Write { buf, len, .. } => {
+                    let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+                    let source = Source::User { thread, buf, len };
+                    pipe.fast_write(&self.kernel, &source, discard, false)?
+                        .map(drop)
+                }
+                SelectOp::Read { buf, len_out, .. } | SelectOp::Peek { buf, len_out, .. } => {
+                    let sink = Sink::User {
+                        thread,
+                        buf,
+                        len_out,
+                        seq_out: None,
+                    };
+                    let consume = matches!(op, SelectOp::Read { .. });
+                    pipe.fast_read(&self.kernel, sink, consume, false)?
+                        .map(drop)
+                }
+            };
+            let status = match attempt {
+                Ok(()) => Status::Ok,
+                Err(Status::Empty | Status::Full) => continue,
+                Err(status) => status,
+            };
+            let claimed = group.claim(generation);
+            debug_assert!(claimed, "only this call can claim the group now");
+            group.set_outcome(Some(index as u32), status);
+            return Some(Selected {
+                index: Some(index),
+                status,
+            });
+        }
+        None
     }
 
     /// Remove the pending entry a select made (under `ticket`), when the
