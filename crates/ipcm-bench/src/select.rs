@@ -222,7 +222,7 @@ pub fn plot(
         })
         .collect();
     let head = format!(
-        "ipcm-host Select vs crossbeam-channel Select · {} · medians of {repeats} interleaved repeats · shared machine",
+        "Select vs crossbeam's · {} · {repeats} repeats, shared machine",
         machine.describe()
     );
     crate::plot::png(&dir.join("select.png"), &head, &panels, 2)

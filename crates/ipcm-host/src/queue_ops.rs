@@ -153,6 +153,15 @@ impl Pipe {
         self.numbered(buf, Kind::Read, None)
     }
 
+    /// [`read_seq`](Pipe::read_seq), but [`Error::Empty`] instead of
+    /// waiting.
+    ///
+    /// # Errors
+    /// As `read_seq`, plus [`Error::Empty`].
+    pub fn try_read_seq(&self, buf: &mut [u8]) -> Result<Numbered, Error> {
+        self.numbered(buf, Kind::TryRead, None)
+    }
+
     /// Copy, without taking it, the first queued message numbered above
     /// `after`, waiting until a write brings one. `peek_newer(0)` is a
     /// peek that reports the number.
@@ -216,6 +225,9 @@ impl Pipe {
                 me.waiter().lease.lend_sink_seq(buf, &mut len, &mut seq);
             let progress = match kind {
                 Kind::Read => ipcm.read_seq(me, self.handle(), dst, len_out, seq_out),
+                Kind::TryRead => ipcm
+                    .try_read_seq(me, self.handle(), dst, len_out, seq_out)
+                    .map(Progress::Done),
                 Kind::PeekNewer(after) => {
                     ipcm.peek_newer(me, self.handle(), after, dst, len_out, seq_out)
                 }
@@ -245,6 +257,7 @@ impl Pipe {
 #[derive(Clone, Copy)]
 enum Kind {
     Read,
+    TryRead,
     PeekNewer(u64),
     At(usize),
 }

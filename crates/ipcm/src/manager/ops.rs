@@ -135,6 +135,37 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.receive_blocking(thread, pipe.into(), dst, len_out, How::Read, seq_out)
     }
 
+    /// [`read_seq`](Self::read_seq) that never blocks: `Empty` instead.
+    ///
+    /// # Errors
+    /// As `read_seq`, plus `Empty`.
+    pub fn try_read_seq<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+        seq_out: UserAddr,
+    ) -> Result<Received, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        let kind = Receive {
+            how: How::Read,
+            seq_out: Some(seq_out),
+        };
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            kind,
+            |received| received,
+            None::<NeverBlocks<R, K, Received>>,
+        )
+    }
+
     /// [`peek`](Self::peek) that also reports the sequence number, like
     /// [`read_seq`](Self::read_seq).
     ///
