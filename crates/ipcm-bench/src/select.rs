@@ -202,9 +202,8 @@ pub fn plot(
             let theirs = median(&mut f.crossbeam.clone());
             Panel {
                 title: format!("select over {} members", f.members),
-                unit:
-                    "ns per write + select (log) · ratio = ipcm-host ÷ peer, > 1: ipcm-host slower"
-                        .to_owned(),
+                unit: "ns per write + select (log) · ratio ipcm-host ÷ peer, > 1: slower"
+                    .to_owned(),
                 log: true,
                 bars: vec![
                     Bar {
