@@ -8,14 +8,16 @@
 #   crossbeam-channel's try_send + try_recv in the same run for comparison
 #   (callgrind_crossbeam, 64 B only);
 #   async: instructions per async ping-pong round trip on one thread, for
-#   ipcm-host's futures, tokio mpsc and flume (callgrind_async).
+#   ipcm-host's futures, tokio mpsc and flume (callgrind_async);
+#   select: instructions per write + select over 2 and 16 members, for
+#   ipcm-host's Select and crossbeam-channel's (callgrind_select).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 size="${1:-64}"
 what="${2:-core}"
 case "$what" in
-    core|host|async) ;;
-    *) echo "usage: $0 [SIZE] [core|host|async]" >&2; exit 2 ;;
+    core|host|async|select) ;;
+    *) echo "usage: $0 [SIZE] [core|host|async|select]" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 cargo build --release -q -p ipcm-bench --bin "callgrind_$what" --bin callgrind_crossbeam
@@ -31,6 +33,22 @@ count() {
     rm -f "$out"
     echo "$total"
 }
+valgrind_select() {
+    local out; out=$(mktemp)
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$2" "$3" >/dev/null 2>&1
+    grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+    rm -f "$out"
+}
+if [ "$what" = select ]; then
+    for members in 2 16; do
+        for channel in ipcm crossbeam; do
+            low=$(valgrind_select 2000 "$members" "$channel")
+            high=$(valgrind_select 12000 "$members" "$channel")
+            echo "write + select over $members members, $channel: $(( (high - low) / 10000 )) instructions"
+        done
+    done
+    exit 0
+fi
 if [ "$what" = async ]; then
     for channel in ipcm tokio flume; do
         low=$(count 2000 "" "$channel")

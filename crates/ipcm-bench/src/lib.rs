@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The `compare` binary runs every measurement, interleaving the peers and
-//! repeating, then the async comparison ([`asynk`]), and writes
+//! repeating, then the async comparison ([`asynk`]) and the select
+//! comparison ([`select`]), and writes
 //! `docs/bench/results.md` and PNG plots ([`plot`]);
 //! `scripts/callgrind.sh [SIZE] [core|host]` counts instructions per
 //! uncontended write + read (the core with a no-op kernel, split into the
@@ -33,3 +34,4 @@ pub mod noop;
 pub mod peers;
 pub mod plot;
 pub mod report;
+pub mod select;

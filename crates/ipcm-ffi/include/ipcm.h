@@ -139,6 +139,13 @@ typedef struct thread_t thread_t;
 #define IPCM_FLAG_PRIORITY_WAITERS 8
 
 /**
+ * Messages are read by message priority (`ipcm_pipe_write_prio`: higher
+ * first, FIFO within a priority) instead of in arrival order. Not with
+ * `max_msgs` 0.
+ */
+#define IPCM_FLAG_PRIORITY_MESSAGES 16
+
+/**
  * The most operations one `ipcm_select` may name.
  */
 #define IPCM_SELECT_MAX 16
@@ -767,6 +774,30 @@ int ipcm_pipe_write_urgent(thread_t *from,
                            void *vamsg,
                            size_t len,
                            struct ipcm_ticket_t *ticket_out);
+
+/**
+ * Write `len` bytes at `vamsg` to pipe `id` at message priority `prio`
+ * (0 to 255; higher is read first, FIFO within a priority) on a pipe
+ * created with `IPCM_FLAG_PRIORITY_MESSAGES`; otherwise as
+ * `ipcm_pipe_write_ticket` (a pending reader takes it directly; a full
+ * pipe blocks the writer, admitted FIFO with the other blocked writers).
+ * `from` NULL: the kernel writes from its own buffer and never blocks
+ * (`FULL`).
+ *
+ * Returns `OK`, `BLOCKED` (ticket at `ticket_out` if not NULL), or a
+ * failure status; `BAD_PARAM` for a `prio` above 255, or other than 0 on
+ * a pipe without the flag.
+ *
+ * # Safety
+ * For the kernel, `vamsg` is valid for `len` bytes; `ticket_out` is NULL
+ * or valid for a write.
+ */
+int ipcm_pipe_write_prio(thread_t *from,
+                         size_t id,
+                         void *vamsg,
+                         size_t len,
+                         uint32_t prio,
+                         struct ipcm_ticket_t *ticket_out);
 
 /**
  * Drop every queued message of pipe `id` (counted in `purged`), then

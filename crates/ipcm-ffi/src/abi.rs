@@ -215,6 +215,10 @@ pub const IPCM_FLAG_OWNER_READ: usize = 2;
 pub const IPCM_FLAG_OWNER_WRITE: usize = 4;
 /// Waiters are served by thread priority, FIFO within a priority.
 pub const IPCM_FLAG_PRIORITY_WAITERS: usize = 8;
+/// Messages are read by message priority (`ipcm_pipe_write_prio`: higher
+/// first, FIFO within a priority) instead of in arrival order. Not with
+/// `max_msgs` 0.
+pub const IPCM_FLAG_PRIORITY_MESSAGES: usize = 16;
 
 /// The most operations one `ipcm_select` may name.
 pub const IPCM_SELECT_MAX: usize = 16;
@@ -288,11 +292,12 @@ const _: () = {
 };
 
 /// Every `IPCM_FLAG_*` constant with the core flag it must equal.
-pub(crate) const FLAG_CONSTANTS: [(usize, PipeFlags); 4] = [
+pub(crate) const FLAG_CONSTANTS: [(usize, PipeFlags); 5] = [
     (IPCM_FLAG_DISCARD_OLDEST, PipeFlags::DISCARD_OLDEST),
     (IPCM_FLAG_OWNER_READ, PipeFlags::OWNER_READ),
     (IPCM_FLAG_OWNER_WRITE, PipeFlags::OWNER_WRITE),
     (IPCM_FLAG_PRIORITY_WAITERS, PipeFlags::PRIORITY_WAITERS),
+    (IPCM_FLAG_PRIORITY_MESSAGES, PipeFlags::PRIORITY_MESSAGES),
 ];
 
 const _: () = {

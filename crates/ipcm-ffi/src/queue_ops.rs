@@ -61,6 +61,56 @@ pub unsafe extern "C" fn ipcm_pipe_write_urgent(
     })
 }
 
+/// Write `len` bytes at `vamsg` to pipe `id` at message priority `prio`
+/// (0 to 255; higher is read first, FIFO within a priority) on a pipe
+/// created with `IPCM_FLAG_PRIORITY_MESSAGES`; otherwise as
+/// `ipcm_pipe_write_ticket` (a pending reader takes it directly; a full
+/// pipe blocks the writer, admitted FIFO with the other blocked writers).
+/// `from` NULL: the kernel writes from its own buffer and never blocks
+/// (`FULL`).
+///
+/// Returns `OK`, `BLOCKED` (ticket at `ticket_out` if not NULL), or a
+/// failure status; `BAD_PARAM` for a `prio` above 255, or other than 0 on
+/// a pipe without the flag.
+///
+/// # Safety
+/// For the kernel, `vamsg` is valid for `len` bytes; `ticket_out` is NULL
+/// or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ipcm_pipe_write_prio(
+    from: *mut thread_t,
+    id: usize,
+    vamsg: *mut c_void,
+    len: usize,
+    prio: u32,
+    ticket_out: *mut ipcm_ticket_t,
+) -> c_int {
+    boundary::status(|| {
+        let ipcm = ipcm();
+        let id = PipeId::from_raw(id);
+        let prio = u8::try_from(prio).map_err(|_| Status::BadParam)?;
+        match caller(from)? {
+            // SAFETY: `ticket_out` as the contract says.
+            Some(thread) => unsafe {
+                finished(
+                    ipcm.write_prio(&thread, id, user_addr(vamsg), len, prio)?,
+                    ticket_out,
+                )
+            },
+            None => {
+                let pipe = ipcm.open(id)?;
+                if len > pipe.msg_size() {
+                    return Err(Status::TooLarge);
+                }
+                // SAFETY: valid for `len` bytes (the contract), `len`
+                // bounded by `msg_size`.
+                let msg = unsafe { kptr::kernel_bytes(vamsg, len) }?;
+                ipcm.kernel_write_prio(&pipe, msg, prio).map(drop)
+            }
+        }
+    })
+}
+
 /// Drop every queued message of pipe `id` (counted in `purged`), then
 /// admit pending writers while room remains; the count dropped goes to
 /// `*purged_out` (if not NULL). Owner process or kernel (`caller` NULL).

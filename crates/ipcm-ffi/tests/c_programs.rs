@@ -347,6 +347,7 @@ fn c_queue_operations_and_select() {
         "close, purge, urgent, numbers",
         "peek newer, rendezvous",
         "select",
+        "priority messages",
     ] {
         assert!(out.contains(&format!("{part}: ok")), "{out}");
     }

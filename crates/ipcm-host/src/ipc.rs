@@ -185,6 +185,7 @@ impl Ipc {
             depth,
             on_full: OnFull::Block,
             access: Access::Anyone,
+            by_message_priority: false,
         }
     }
 
@@ -275,9 +276,18 @@ pub struct PipeBuilder<'a> {
     depth: usize,
     on_full: OnFull,
     access: Access,
+    by_message_priority: bool,
 }
 
 impl<'a> PipeBuilder<'a> {
+    /// Read messages by message priority (given by
+    /// [`Pipe::write_prio`]): higher first, FIFO within a priority,
+    /// instead of in arrival order (DESIGN §9). Not with depth 0.
+    pub fn by_message_priority(mut self) -> Self {
+        self.by_message_priority = true;
+        self
+    }
+
     /// Give the pipe a name others can [`open`](Ipc::open) it by.
     pub fn name(mut self, name: &'a str) -> Self {
         self.name = Some(name);
@@ -319,9 +329,17 @@ impl<'a> PipeBuilder<'a> {
                 "a rendezvous pipe (depth 0) has nothing to discard: use OnFull::Block",
             ));
         }
+        if self.depth == 0 && self.by_message_priority {
+            return Err(Error::bad_param(
+                "a rendezvous pipe (depth 0) queues nothing to order by priority",
+            ));
+        }
         let mut flags = self.access.flags();
         if self.on_full == OnFull::DiscardOldest {
             flags |= PipeFlags::DISCARD_OLDEST;
+        }
+        if self.by_message_priority {
+            flags |= PipeFlags::PRIORITY_MESSAGES;
         }
         let ipc = self.ipc;
         let ipcm = &ipc.shared.ipcm;

@@ -113,6 +113,30 @@ impl<T: Pod> MessagePipe<T> {
         self.pipe.write(bytemuck::bytes_of(value)).map(|_| ())
     }
 
+    /// Send `value` at message priority `prio`, waiting while the pipe is
+    /// full: on a pipe built with
+    /// [`by_message_priority`](crate::PipeBuilder::by_message_priority)
+    /// (and made typed with [`from_pipe`](Self::from_pipe)), higher
+    /// priorities are received first.
+    ///
+    /// # Errors
+    /// As [`Pipe::write_prio`].
+    pub fn send_prio(&self, value: &T, prio: u8) -> Result<(), Error> {
+        self.pipe
+            .write_prio(bytemuck::bytes_of(value), prio)
+            .map(|_| ())
+    }
+
+    /// [`send_prio`](Self::send_prio) if there is room now.
+    ///
+    /// # Errors
+    /// As [`Pipe::try_write_prio`].
+    pub fn try_send_prio(&self, value: &T, prio: u8) -> Result<(), Error> {
+        self.pipe
+            .try_write_prio(bytemuck::bytes_of(value), prio)
+            .map(|_| ())
+    }
+
     /// Send `value` if there is room now.
     ///
     /// # Errors

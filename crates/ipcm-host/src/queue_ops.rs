@@ -38,6 +38,59 @@ impl Pipe {
         self.urgent(msg, false)
     }
 
+    /// Write `msg` at message priority `prio` (higher is read first, FIFO
+    /// within a priority) to a pipe built with
+    /// [`by_message_priority`](crate::PipeBuilder::by_message_priority),
+    /// waiting while it is full; otherwise like [`write`](Pipe::write). A
+    /// waiting reader takes it at once, whatever its priority; a writer
+    /// that waits is let in first come, first served, and its message then
+    /// takes its place by `prio`.
+    ///
+    /// # Errors
+    /// As `write`, plus [`Error::Closed`]; [`Error::BadParam`] for a `prio`
+    /// other than 0 on a pipe that does not order by priority.
+    pub fn write_prio(&self, msg: &[u8], prio: u8) -> Result<Written, Error> {
+        self.prio(msg, prio, true)
+    }
+
+    /// [`write_prio`](Pipe::write_prio), but [`Error::Full`] instead of
+    /// waiting.
+    ///
+    /// # Errors
+    /// As `write_prio`, plus [`Error::Full`].
+    pub fn try_write_prio(&self, msg: &[u8], prio: u8) -> Result<Written, Error> {
+        self.prio(msg, prio, false)
+    }
+
+    fn prio(&self, msg: &[u8], prio: u8, wait: bool) -> Result<Written, Error> {
+        let ipcm = &self.ipc().shared.ipcm;
+        current(|me| {
+            me.act_for(self.ipc().process);
+            let (lease, src) = me.waiter().lease.lend_source(msg);
+            let result = if wait {
+                match ipcm.write_prio(me, self.handle(), src, msg.len(), prio) {
+                    Ok(Progress::Done(written)) => Ok(written.into()),
+                    Ok(Progress::Blocked(ticket)) => match me.wait(ipcm, ticket, None) {
+                        Status::Ok => Ok(Written::default()),
+                        status => Err(status),
+                    },
+                    Err(status) => Err(status),
+                }
+            } else {
+                ipcm.try_write_prio(me, self.handle(), src, msg.len(), prio)
+                    .map(Written::from)
+            };
+            drop(lease);
+            result
+        })
+        .map_err(|status| match status {
+            Status::BadParam => Error::bad_param(format!(
+                "message priority {prio} on a pipe not built with by_message_priority"
+            )),
+            status => self.status_error(status, msg.len()),
+        })
+    }
+
     fn urgent(&self, msg: &[u8], wait: bool) -> Result<Written, Error> {
         let ipcm = &self.ipc().shared.ipcm;
         current(|me| {
@@ -98,6 +151,15 @@ impl Pipe {
     /// As `read`, plus [`Error::Closed`].
     pub fn read_seq(&self, buf: &mut [u8]) -> Result<Numbered, Error> {
         self.numbered(buf, Kind::Read, None)
+    }
+
+    /// [`read_seq`](Pipe::read_seq), but [`Error::Empty`] instead of
+    /// waiting.
+    ///
+    /// # Errors
+    /// As `read_seq`, plus [`Error::Empty`].
+    pub fn try_read_seq(&self, buf: &mut [u8]) -> Result<Numbered, Error> {
+        self.numbered(buf, Kind::TryRead, None)
     }
 
     /// Copy, without taking it, the first queued message numbered above
@@ -163,6 +225,9 @@ impl Pipe {
                 me.waiter().lease.lend_sink_seq(buf, &mut len, &mut seq);
             let progress = match kind {
                 Kind::Read => ipcm.read_seq(me, self.handle(), dst, len_out, seq_out),
+                Kind::TryRead => ipcm
+                    .try_read_seq(me, self.handle(), dst, len_out, seq_out)
+                    .map(Progress::Done),
                 Kind::PeekNewer(after) => {
                     ipcm.peek_newer(me, self.handle(), after, dst, len_out, seq_out)
                 }
@@ -192,6 +257,7 @@ impl Pipe {
 #[derive(Clone, Copy)]
 enum Kind {
     Read,
+    TryRead,
     PeekNewer(u64),
     At(usize),
 }

@@ -219,7 +219,8 @@ impl Lease {
         let is_len = dst.0 == len_out && src.len() == size_of::<usize>();
         let seq_out = self.seq_out.load(Ordering::Relaxed);
         if seq_out != 0 && dst.0 == seq_out && src.len() == size_of::<u64>() {
-            // SAFETY: `seq_out` is the `u64` lent by `lend_sink_seq`, kept
+            // SAFETY: `seq_out` is the `u64` lent by `lend_sink_seq` (or by
+            // `lend_unguarded_seq`, see its contract), kept
             // borrowed by its guard as the buffer is (see below).
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0 as *mut u8, src.len()) };
             return Ok(());
@@ -301,8 +302,21 @@ impl Lease {
         // A lent allocation never wraps around the address space.
         self.buf_end.store(addr + buf_len, Ordering::Relaxed);
         self.len_out.store(len_addr, Ordering::Relaxed);
+        self.seq_out.store(0, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (UserAddr(addr), UserAddr(len_addr))
+    }
+
+    /// Also lend the `u64` at `seq_out` (writable), after
+    /// [`lend_unguarded`](Self::lend_unguarded) lent a sink; returns its
+    /// address.
+    ///
+    /// # Safety
+    /// As `lend_unguarded`, for the 8 bytes at `seq_out`.
+    pub(crate) unsafe fn lend_unguarded_seq(&self, seq_out: *mut u8) -> UserAddr {
+        let addr = seq_out as usize;
+        self.seq_out.store(addr, Ordering::Relaxed);
+        UserAddr(addr)
     }
 }
 

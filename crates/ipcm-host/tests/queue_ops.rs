@@ -250,3 +250,93 @@ fn two_select_servers_over_four_pipes_receive_every_message_exactly_once() {
         assert_eq!(pipe.info().unwrap().queued, 0);
     }
 }
+
+#[test]
+fn priority_pipe_reads_higher_priority_first_and_fifo_within_a_priority() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(8, 8).by_message_priority().create().unwrap();
+    for (msg, prio) in [(b"b1", 1), (b"a1", 9), (b"b2", 1), (b"a2", 9)] {
+        pipe.try_write_prio(msg, prio).unwrap();
+    }
+    pipe.write(b"c").unwrap(); // priority 0
+    let mut buf = [0; 8];
+    let order: Vec<_> = (0..5)
+        .map(|_| {
+            let len = pipe.read(&mut buf).unwrap();
+            buf[..len].to_vec()
+        })
+        .collect();
+    assert_eq!(order, [&b"a1"[..], b"a2", b"b1", b"b2", b"c"]);
+}
+
+#[test]
+fn priority_pipe_waiting_writer_is_let_in_then_ordered_by_priority() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(8, 1).by_message_priority().create().unwrap();
+    pipe.write_prio(b"low", 1).unwrap();
+    let writer = {
+        let pipe = pipe.clone();
+        thread::spawn(move || pipe.write_prio(b"high", 200))
+    };
+    while pipe.info().unwrap().pending_writers == 0 {
+        thread::yield_now();
+    }
+    let mut buf = [0; 8];
+    assert_eq!(pipe.read(&mut buf).unwrap(), 3);
+    writer.join().unwrap().unwrap();
+    assert_eq!(pipe.read(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"high");
+}
+
+#[test]
+fn message_priority_needs_a_priority_pipe_and_a_queue() {
+    let ipc = Ipc::new();
+    let plain = ipc.pipe(8, 2).create().unwrap();
+    assert!(matches!(
+        plain.try_write_prio(b"x", 3),
+        Err(Error::BadParam { .. })
+    ));
+    plain.try_write_prio(b"x", 0).unwrap();
+    assert!(matches!(
+        ipc.pipe(8, 0).by_message_priority().create(),
+        Err(Error::BadParam { .. })
+    ));
+}
+
+#[test]
+fn typed_priority_pipe_receives_higher_priority_first() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 4).by_message_priority().create().unwrap();
+    let typed = ipcm_host::MessagePipe::<u32>::from_pipe(pipe).unwrap();
+    typed.send_prio(&1, 0).unwrap();
+    typed.try_send_prio(&2, 5).unwrap();
+    assert_eq!(typed.recv().unwrap(), 2);
+    assert_eq!(typed.recv().unwrap(), 1);
+}
+
+#[test]
+fn select_built_in_place_completes_exactly_one() {
+    let ipc = Ipc::new();
+    let pipes: Vec<_> = (0..4).map(|_| ipc.pipe(8, 2).create().unwrap()).collect();
+    pipes[2].write(b"two").unwrap();
+    pipes[3].write(b"three").unwrap();
+    let mut bufs = [[0u8; 8]; 4];
+    let mut select = Select::new();
+    for (pipe, buf) in pipes.iter().zip(bufs.iter_mut()) {
+        select.push_read(pipe, buf);
+    }
+    let done = select.wait().unwrap();
+    assert_eq!((done.index, done.result), (2, Ok(3)));
+    assert_eq!(&bufs[2][..3], b"two");
+    assert_eq!(
+        pipes[3].info().unwrap().queued,
+        1,
+        "the other never happened"
+    );
+    let mut select = Select::new();
+    select
+        .push_peek(&pipes[0], &mut bufs[0])
+        .push_write(&pipes[1], b"w");
+    assert_eq!(select.wait().unwrap().index, 1);
+    assert_eq!(pipes[1].info().unwrap().queued, 1);
+}

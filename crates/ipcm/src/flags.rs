@@ -17,6 +17,10 @@ bitflags::bitflags! {
         /// Pending operations are served by thread priority (FIFO within a
         /// priority) instead of plain FIFO.
         const PRIORITY_WAITERS = 1 << 3;
+        /// Messages are read by message priority (higher first, FIFO
+        /// within a priority; see `Ipcm::write_prio`) instead of in
+        /// arrival order. Not on a rendezvous pipe (`max_msgs` 0).
+        const PRIORITY_MESSAGES = 1 << 4;
     }
 }
 

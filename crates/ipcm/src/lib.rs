@@ -77,12 +77,14 @@ mod kernel;
 mod manager;
 mod pending;
 mod pipe;
+mod prio;
 mod registry;
 #[allow(unsafe_code)] // the one module with unsafe code: see its invariants
 mod ring;
 mod select;
 mod slots;
 mod status;
+mod store;
 mod wait;
 
 #[cfg(feature = "testing")]

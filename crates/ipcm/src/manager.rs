@@ -25,15 +25,20 @@ use crate::handle::PipeHandle;
 use crate::kernel::{Caller, Kernel, UserAddr};
 use crate::pending::PendingThreads;
 use crate::pipe::{Attempt, Pipe, PipeInfo, PipeState, Received, Sink, Source, Written};
+use crate::prio::PrioQueue;
 use crate::registry::{Registry, validate_name};
-use crate::ring::{Held, Ring};
+use crate::ring::Ring;
 use crate::slots::SlotTable;
+use crate::store::Store;
 use crate::wait::{Chain, PendingOp, Ticket, Wake};
 use crate::{PipeFlags, PipeId, Priority, Status};
 
 mod local;
 mod ops;
+mod prio;
 mod select;
+
+use prio::{check_prio, with_store};
 
 /// How many finished operations a call takes back under one lock
 /// acquisition before it wakes them (on its stack, so kept small).
@@ -258,8 +263,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         if max_msgs == 0 && flags.contains(PipeFlags::DISCARD_OLDEST) {
             return Err(Status::BadParam);
         }
-        // Allocate the store before taking the registry lock.
-        let store = Ring::allocate(msg_size, max_msgs)?;
+        // Allocate the store before taking the registry lock. A priority
+        // pipe's messages live in their own store; its ring is the
+        // smallest one and stays parked and empty.
+        let (store, prio) = if flags.contains(PipeFlags::PRIORITY_MESSAGES) {
+            let prio = PrioQueue::new(msg_size, max_msgs)?;
+            (Ring::allocate(msg_size, 0)?, Some(prio))
+        } else {
+            (Ring::allocate(msg_size, max_msgs)?, None)
+        };
         let mut registry = self.registry.lock();
         registry.insert(
             name,
@@ -269,7 +281,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 // A free slot's header is vacant (a destroy releases the
                 // slot only after vacating it).
                 header
-                    .revive(id, name, owner, flags, store)
+                    .revive(id, name, owner, flags, store, prio)
                     .map_err(|_| Status::NoMemory)
             },
         )
@@ -364,6 +376,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             false,
+            0,
             Progress::Done,
             Some(|pipe: &_, state: &mut _, priority| {
                 self.block(
@@ -374,6 +387,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                         buf: src,
                         len,
                         urgent: false,
+                        prio: 0,
                     },
                     priority,
                 )
@@ -403,6 +417,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             false,
+            0,
             |written| written,
             None::<NeverBlocks<R, K, Written>>,
         )
@@ -720,7 +735,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     fn locked<T>(
         &self,
         pipe: &Opened<'_, R, K::Thread>,
-        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Store<'_, '_>) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let mut state = pipe.state.lock();
         if !pipe.is_current() {
@@ -729,7 +744,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let Ok(mut ring) = pipe.ring.hold() else {
             return Err(Status::Destroyed);
         };
-        let result = f(&mut state, &mut ring);
+        let result = with_store(&mut state, &mut ring, f);
         ring.park(state.must_park());
         drop(ring);
         if state.has_finished() {
@@ -748,7 +763,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         &self,
         pipe: &Opened<'_, R, K::Thread>,
         than: Priority,
-        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Held<'_>) -> Result<T, Status>,
+        f: impl FnOnce(&mut PipeState<K::Thread>, &mut Store<'_, '_>) -> Result<T, Status>,
     ) -> (Result<T, Status>, bool) {
         let mut state = pipe.state.lock();
         if !pipe.is_current() {
@@ -757,7 +772,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         let Ok(mut ring) = pipe.ring.hold() else {
             return (Err(Status::Destroyed), false);
         };
-        let result = f(&mut state, &mut ring);
+        let result = with_store(&mut state, &mut ring, f);
         ring.park(state.must_park());
         drop(ring);
         let higher = if state.has_finished() {
@@ -846,6 +861,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         src: UserAddr,
         len: usize,
         urgent: bool,
+        prio: u8,
         done: impl FnOnce(Written) -> P,
         would_block: Option<
             impl FnOnce(&Pipe<R, K::Thread>, &mut PipeState<K::Thread>, Priority) -> Result<P, Status>,
@@ -854,6 +870,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
+            check_prio(pipe.flags(), prio)?;
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
             let source = Source::User {
                 thread,
@@ -870,7 +887,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, source, discard, urgent)? {
+                match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
                         Some(block) => block(pipe, state, priority),
@@ -966,7 +983,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             return result;
         }
         self.locked(pipe, |state, ring| {
-            match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
+            match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false, 0)? {
                 Attempt::Done(written) => Ok(written),
                 Attempt::WouldBlock => Err(Status::Full),
             }

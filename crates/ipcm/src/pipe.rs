@@ -16,8 +16,10 @@
 use lock_api::{Mutex, RawMutex};
 
 use crate::kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
-use crate::ring::{Held, Miss, NewStore, Ring};
+use crate::prio::PrioQueue;
+use crate::ring::{Miss, NewStore, Ring};
 use crate::select::{Member, SelectGroup};
+use crate::store::Store;
 use crate::wait::{Chain, PendingOp, RecordIndex, WaitQueue, Wake};
 use crate::{PipeFlags, PipeId, Status};
 
@@ -34,6 +36,9 @@ pub(crate) struct Pipe<R: RawMutex, T> {
     id: AtomicUsize,
     owner: AtomicU64,
     flags: AtomicU32,
+    /// The ring's capacity, or the priority queue's for a
+    /// `PRIORITY_MESSAGES` pipe (whose ring has none).
+    max_msgs: AtomicUsize,
     /// The name, read by [`Ipcm::open`](crate::Ipcm::open) (the id is
     /// checked under this lock too).
     pub(crate) name: Mutex<R, crate::handle::Name>,
@@ -60,10 +65,11 @@ impl<R: RawMutex, T> Pipe<R, T> {
             id: AtomicUsize::new(VACANT),
             owner: AtomicU64::new(0),
             flags: AtomicU32::new(0),
+            max_msgs: AtomicUsize::new(0),
             name: Mutex::new(crate::handle::Name::default()),
             closed: core::sync::atomic::AtomicBool::new(false),
             ring: Ring::vacant(),
-            state: Mutex::new(PipeState::new()),
+            state: Mutex::new(PipeState::new(None)),
         }
     }
 
@@ -79,6 +85,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
         owner: ProcessId,
         flags: PipeFlags,
         store: NewStore,
+        prio: Option<PrioQueue>,
     ) -> Result<(), NewStore> {
         let mut state = self.state.lock();
         let mut held_name = self.name.lock();
@@ -86,9 +93,20 @@ impl<R: RawMutex, T> Pipe<R, T> {
             return Err(store);
         }
         self.ring.revive(store)?;
+        let max_msgs = prio
+            .as_ref()
+            .map_or(self.ring.capacity(), PrioQueue::capacity);
+        if prio.is_some()
+            && let Ok(mut held) = self.ring.hold()
+        {
+            // A priority pipe's messages are not in its ring: every
+            // operation takes the lock (see `PipeState::must_park`).
+            held.park(true);
+        }
         // The wait table stays: a call that finished operations of the
         // previous pipe may still be taking their records back.
-        state.revive();
+        state.revive(prio);
+        self.max_msgs.store(max_msgs, Ordering::Relaxed);
         *held_name = crate::handle::Name::new(name.unwrap_or(""));
         self.owner.store(owner.0, Ordering::Relaxed);
         self.flags.store(flags.bits(), Ordering::Relaxed);
@@ -140,7 +158,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
     /// How many messages the pipe holds when full.
     #[inline(always)]
     pub(crate) fn max_msgs(&self) -> usize {
-        self.ring.capacity()
+        self.max_msgs.load(Ordering::Relaxed)
     }
 
     /// Whether `caller` passes the owner-only check `restriction`
@@ -191,10 +209,13 @@ impl<R: RawMutex, T> Pipe<R, T> {
         }
     }
     /// Whether an empty ring must not be answered `Empty` without the lock:
-    /// the pipe is closed or a rendezvous pipe.
+    /// the pipe is closed, a rendezvous pipe, or a priority pipe (whose
+    /// ring is always empty).
     #[cold]
     fn empty_is_special(&self) -> bool {
-        self.max_msgs() == 0 || self.closed.load(core::sync::atomic::Ordering::Acquire)
+        self.max_msgs() == 0
+            || self.flags().contains(PipeFlags::PRIORITY_MESSAGES)
+            || self.closed.load(core::sync::atomic::Ordering::Acquire)
     }
 
     /// Write without the lock, when the pipe has no waiter. `None`: take
@@ -473,25 +494,30 @@ pub(crate) struct PipeState<T> {
     closed: bool,
     /// Messages dropped by purges.
     purged: u64,
+    /// A priority pipe's messages (taken out by the manager for the
+    /// length of each locked call, see [`Store`]).
+    pub(crate) prio: Option<PrioQueue>,
 }
 
 impl<T> PipeState<T> {
-    fn new() -> Self {
+    fn new(prio: Option<PrioQueue>) -> Self {
         PipeState {
             waiters: WaitQueue::new(),
             destroyed: false,
             closed: false,
             purged: 0,
+            prio,
         }
     }
 
     /// Ready for the slot's next pipe: everything but the wait table
     /// (whose records of the destroyed pipe are all finished, and some
     /// may still be in a finishing call's chain) starts afresh.
-    fn revive(&mut self) {
+    fn revive(&mut self, prio: Option<PrioQueue>) {
         self.destroyed = false;
         self.closed = false;
         self.purged = 0;
+        self.prio = prio;
     }
 
     /// Whether the lock holder finished any pending operation.
@@ -526,15 +552,16 @@ impl<T: Clone + PartialEq> PipeState<T> {
         self.destroyed
     }
 
-    /// Whether fast operations must take the lock: some thread waits, or
-    /// the pipe is closed (whose every operation the slow path answers).
+    /// Whether fast operations must take the lock: some thread waits, the
+    /// pipe is closed (whose every operation the slow path answers), or its
+    /// messages are by priority (not in the ring).
     pub(crate) fn must_park(&self) -> bool {
-        self.waiters.len() > 0 || self.closed
+        self.waiters.len() > 0 || self.closed || self.prio.is_some()
     }
 
     pub(crate) fn info(
         &self,
-        ring: &Held<'_>,
+        ring: &Store<'_, '_>,
         pipe_id: PipeId,
         flags: PipeFlags,
         owner: ProcessId,
@@ -567,11 +594,12 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn write<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         src: Source<'_, T>,
         discard: bool,
         urgent: bool,
+        prio: u8,
     ) -> Result<Attempt<Written>, Status> {
         if self.destroyed {
             return Err(Status::Destroyed);
@@ -603,11 +631,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
             return Ok(Attempt::WouldBlock);
         }
         // Counts the message written, and the dropped one if any.
-        let dropped_oldest = if urgent {
-            ring.commit_staged_front(len)
-        } else {
-            ring.commit_staged(len)
-        };
+        let dropped_oldest = ring.commit_staged(len, urgent, prio);
         Ok(Attempt::Done(Written {
             dropped_oldest,
             handed_off: false,
@@ -622,7 +646,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn serve_waiters<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         len: usize,
         rendezvous: bool,
@@ -678,7 +702,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[inline]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         consume: bool,
@@ -721,7 +745,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     #[cold]
     fn rendezvous<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
     ) -> Result<Attempt<Received>, Status> {
@@ -771,7 +795,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// when the pipe is closed and empty). Never blocks.
     pub(crate) fn peek_at<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         index: usize,
@@ -802,7 +826,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// none (`Closed` on a closed pipe: no write can bring one).
     pub(crate) fn peek_newer<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
         sink: Sink<'_, T>,
         after: u64,
@@ -815,22 +839,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
         {
             return Err(Status::BadParam);
         }
-        // Urgent messages go to the front and the others to the back, each
-        // numbered when accepted: the newest is at one of the two ends, so
-        // they answer "none" in O(1).
-        let front_seq = ring.get(0).map(|(_, seq)| seq);
-        let found = if ring
-            .back_seq()
-            .max(front_seq)
-            .is_some_and(|newest| newest > after)
-        {
-            (0..ring.len())
-                .filter_map(|index| ring.get(index))
-                .find(|&(_, seq)| seq > after)
-        } else {
-            None
-        };
-        let Some((msg, seq)) = found else {
+        let Some((msg, seq)) = ring.first_newer(after) else {
             return if self.closed {
                 Err(Status::Closed)
             } else {
@@ -847,7 +856,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// buffer faults is woken with `BadAddress` and the next one is tried.
     /// Each admitted message is offered to pending peek-newers.
     #[cold]
-    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Held<'_>, kernel: &K) {
+    fn admit_writers<K: Kernel<Thread = T>>(&mut self, ring: &mut Store<'_, '_>, kernel: &K) {
         while !ring.is_full() {
             let Some((index, _)) = self.waiters.first(PendingOp::is_write) else {
                 return;
@@ -858,26 +867,26 @@ impl<T: Clone + PartialEq> PipeState<T> {
             let Some(writer) = self.waiters.get(index) else {
                 return;
             };
-            let PendingOp::Write { buf, len, urgent } = writer.op else {
+            let PendingOp::Write {
+                buf,
+                len,
+                urgent,
+                prio,
+            } = writer.op
+            else {
                 return;
             };
             let copied = kernel.copy_from_user(&writer.thread, buf, ring.staging_mut(len));
             let status = deliver_status(copied);
             if status == Status::Ok {
                 let seq = ring.next_seq();
+                let msg = ring.staged(len);
+                self.waiters.drain_peekers(
+                    |op| peek_wants(op, seq),
+                    |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
+                );
                 // Counts the message written.
-                if urgent {
-                    ring.commit_staged_front(len);
-                } else {
-                    ring.commit_staged(len);
-                }
-                let at = if urgent { 0 } else { ring.len() - 1 };
-                if let Some((msg, _)) = ring.get(at) {
-                    self.waiters.drain_peekers(
-                        |op| peek_wants(op, seq),
-                        |peeker, op| deliver_op(kernel, peeker, op, msg, seq),
-                    );
-                }
+                ring.commit_staged(len, urgent, prio);
             }
             self.waiters.finish_claimed(index, status);
         }
@@ -888,7 +897,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// how many messages were dropped.
     pub(crate) fn purge<K: Kernel<Thread = T>>(
         &mut self,
-        ring: &mut Held<'_>,
+        ring: &mut Store<'_, '_>,
         kernel: &K,
     ) -> Result<usize, Status> {
         if self.destroyed {
@@ -923,7 +932,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// `WouldBlock` (a failure such as `Closed` completes it too).
     pub(crate) fn member_ready(
         &self,
-        ring: &Held<'_>,
+        ring: &Store<'_, '_>,
         op: &PendingOp,
         discard: bool,
         own: &crate::Shared<SelectGroup>,
@@ -980,7 +989,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
 
     /// Mark destroyed, free the message store and end every pending
     /// operation with `Destroyed`. Returns how many messages were released.
-    pub(crate) fn destroy(&mut self, ring: &mut Held<'_>) -> usize {
+    pub(crate) fn destroy(&mut self, ring: &mut Store<'_, '_>) -> usize {
         self.destroyed = true;
         self.waiters.finish_all(Status::Destroyed);
         ring.destroy()

@@ -109,11 +109,13 @@ pub(crate) enum PendingOp {
         seq_out: Option<UserAddr>,
         after: Option<u64>,
     },
-    /// Append (or with `urgent`, put at the front) the `len` bytes at `buf`.
+    /// Append (or with `urgent`, put at the front) the `len` bytes at `buf`;
+    /// on a priority pipe at message priority `prio` (0 otherwise).
     Write {
         buf: UserAddr,
         len: usize,
         urgent: bool,
+        prio: u8,
     },
 }
 

@@ -259,9 +259,9 @@ fn a_store_the_allocator_refuses_is_no_memory_not_an_abort() {
 
 #[test]
 fn unknown_flag_bits_are_bad_param() {
-    assert_eq!(PipeFlags::from_raw(1 << 4), Err(Status::BadParam));
+    assert_eq!(PipeFlags::from_raw(1 << 5), Err(Status::BadParam));
     assert_eq!(PipeFlags::from_raw(usize::MAX), Err(Status::BadParam));
-    assert_eq!(PipeFlags::from_raw(0b1111), Ok(PipeFlags::all()));
+    assert_eq!(PipeFlags::from_raw(0b1_1111), Ok(PipeFlags::all()));
 }
 
 // ---- access control ----

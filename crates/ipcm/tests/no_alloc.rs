@@ -80,13 +80,23 @@ impl Kernel for Flat {
 
 #[test]
 fn steady_state_write_read_peek_never_allocate() {
+    steady_state(PipeFlags::empty());
+}
+
+#[test]
+fn steady_state_on_a_priority_pipe_never_allocates() {
+    steady_state(PipeFlags::PRIORITY_MESSAGES);
+}
+
+fn steady_state(flags: PipeFlags) {
+    let by_prio = flags.contains(PipeFlags::PRIORITY_MESSAGES);
     let kernel = Flat {
         memory: [spin::Mutex::new([0; 256]), spin::Mutex::new([0; 256])],
         wakes: AtomicUsize::new(0),
     };
     let ipcm: Ipcm<spin::Mutex<()>, Flat> = Ipcm::new(kernel);
     let pipe = ipcm
-        .create(Caller::Kernel, Some("steady"), 64, 4, PipeFlags::empty())
+        .create(Caller::Kernel, Some("steady"), 64, 4, flags)
         .unwrap();
     let handle = ipcm.open(pipe).unwrap();
     let (writer, reader) = (0, 1);
@@ -112,8 +122,9 @@ fn steady_state_write_read_peek_never_allocate() {
             Ok(Progress::Blocked(_))
         ));
         assert!(matches!(ipcm.try_write(&writer, &handle, buf, 10), Ok(w) if w.handed_off));
-        for _ in 0..4 {
-            let _ = ipcm.kernel_write(&handle, b"fill").unwrap();
+        for prio in 0..4 {
+            let prio = if by_prio { prio * 60 } else { 0 };
+            let _ = ipcm.kernel_write_prio(&handle, b"fill", prio).unwrap();
         }
         assert!(matches!(
             ipcm.write(&writer, &handle, buf, 64),

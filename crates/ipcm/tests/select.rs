@@ -377,3 +377,35 @@ fn a_select_whose_zero_depth_writer_a_faulting_reader_claimed_still_ends_by_its_
     );
     assert_eq!(fx.wakes().len(), 1, "woken once: {:?}", fx.wakes());
 }
+
+#[test]
+fn select_ready_at_once_keeps_list_order_when_an_earlier_member_needs_the_lock() {
+    // The lock-free first pass completes the first ready member after
+    // members it found empty without a lock...
+    let fx = Fixture::new();
+    let actor = fx.actor();
+    let group = SelectGroup::shared().unwrap();
+    let (a, b) = (
+        fx.pipe(8, 2, PipeFlags::empty()),
+        fx.pipe(8, 2, PipeFlags::empty()),
+    );
+    fx.ipcm.kernel_write(b, b"in b").unwrap();
+    let first = done(
+        fx.ipcm
+            .select(&actor.tid, &group, &[read(a, 0), read(b, 1)]),
+    );
+    assert_eq!(Some(first), selected(1, Status::Ok));
+    assert_eq!(group.outcome(), selected(1, Status::Ok));
+    assert_eq!(fx.info(a).pending_readers, 0);
+    assert!(!fx.ipcm.is_pending(&actor.tid));
+    // ...and hands over to the locked pass at a member that needs the lock:
+    // a closed member before the ready one still completes the select.
+    fx.ipcm.kernel_write(b, b"again").unwrap();
+    fx.ipcm.close(Caller::Kernel, a).unwrap();
+    let first = done(
+        fx.ipcm
+            .select(&actor.tid, &group, &[read(a, 0), read(b, 1)]),
+    );
+    assert_eq!(Some(first), selected(0, Status::Closed));
+    assert_eq!(fx.info(b).queued, 1);
+}

@@ -1,7 +1,8 @@
 //! `compare`: every measurement of the IPC manager and its peers in one
-//! process run, interleaved and repeated, then the async comparison;
-//! writes `docs/bench/results.md`, `docs/bench/channels.png` and
-//! `docs/bench/async.png` and prints the tables.
+//! process run, interleaved and repeated, then the async comparison and the
+//! select comparison; writes `docs/bench/results.md`,
+//! `docs/bench/channels.png`, `docs/bench/async.png` and
+//! `docs/bench/select.png` and prints the tables.
 //!
 //! `cargo run --release -p ipcm-bench --bin compare` (add `--quick` for a
 //! smoke run that only checks everything runs).
@@ -76,6 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |step| eprintln!("{step}"),
     );
 
+    eprintln!("select over {:?} members", ipcm_bench::select::MEMBERS);
+    let select_iterations = if args.quick { 2_000 } else { 200_000 };
+    let select = ipcm_bench::select::run_all(select_iterations, effort.repeats);
+
     eprintln!("core alone");
     let iterations = if args.quick { 10_000 } else { 2_000_000 };
     let (ipcm, _, pipe) = core_fixture(64);
@@ -102,7 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_vec(),
     };
 
-    let report = markdown(&figures, &asynk, &core, effort, &machine);
+    let mut report = markdown(&figures, &asynk, &core, effort, &machine);
+    report.push_str(&ipcm_bench::select::markdown(&select));
     println!("{report}");
     if args.quick {
         eprintln!("quick run: results not written");
@@ -111,6 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("results.md"), &report)?;
     plots(&figures, &asynk, effort, &machine, &args.out)?;
+    ipcm_bench::select::plot(&select, effort.repeats, &machine, &args.out)?;
     eprintln!("wrote {}", args.out.display());
     Ok(())
 }

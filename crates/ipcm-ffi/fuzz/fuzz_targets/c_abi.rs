@@ -268,6 +268,14 @@ enum Op {
         va: Va,
         len: Len,
     },
+    /// `ipcm_pipe_write_prio` (priorities above 255 are `BAD_PARAM`).
+    WritePrio {
+        thread: u8,
+        id: Id,
+        va: Va,
+        len: Len,
+        prio: u16,
+    },
     /// `after`: peek-newer after it; else peek_at(index) when `at` is set,
     /// else read_seq.
     Numbered {
@@ -695,6 +703,29 @@ fn step(run: &mut Run, op: &Op) {
             // out-pointer is valid.
             let status = unsafe {
                 ipcm_pipe_write_urgent(thread_of(who), run.id(id), va(v), len(l), &mut ticket)
+            };
+            after_call(run, who, status, Some(ticket));
+        }
+        Op::WritePrio {
+            thread,
+            id,
+            va: v,
+            len: l,
+            prio,
+        } => {
+            let who = Who::Thread(*thread);
+            let mut ticket = UNTOUCHED;
+            // SAFETY: thread addresses are data for the hooks; the ticket
+            // out-pointer is valid.
+            let status = unsafe {
+                ipcm_pipe_write_prio(
+                    thread_of(who),
+                    run.id(id),
+                    va(v),
+                    len(l),
+                    u32::from(*prio),
+                    &mut ticket,
+                )
             };
             after_call(run, who, status, Some(ticket));
         }

@@ -146,7 +146,7 @@ static void bad_sizes_and_flags(void) {
     CHECK(out == NULL);
     CHECK(ipcm_pipe_create("s", (size_t)1 << 40, 1, 0) == NULL);
     /* Unknown flag bits. */
-    CHECK(ipcm_pipe_create("s", 8, 1, 1u << 4) == NULL);
+    CHECK(ipcm_pipe_create("s", 8, 1, 1u << 5) == NULL);
     CHECK(ipcm_pipe_create("s", 8, 1, SIZE_MAX) == NULL);
     CHECK_STATUS(ipcm_pipe_create_as(NULL, "s", 8, 1, (size_t)1 << 40, &out), IPCM_STATUS_BAD_PARAM);
     /* None of these created anything. */

@@ -27,7 +27,8 @@ use crate::kernel::{HostThread, Manager};
 /// [`HostThread::for_task`]): the waker to wake and the lent memory.
 pub(crate) struct Task {
     waker: parking_lot::Mutex<Option<Waker>>,
-    /// `msg_size` bytes of message, then a native `usize` for its length.
+    /// `msg_size` bytes of message, then a native `usize` for its length,
+    /// then a `u64` for its sequence number.
     storage: Box<[UnsafeCell<u8>]>,
 }
 
@@ -71,9 +72,12 @@ impl Task {
     }
 
     fn msg_size(&self) -> usize {
-        self.storage.len() - size_of::<usize>()
+        self.storage.len() - TRAILER
     }
 }
+
+/// Bytes of a record's storage after the message: its length, its number.
+const TRAILER: usize = size_of::<usize>() + size_of::<u64>();
 
 /// A future's core "thread" and whether its operation is in flight.
 pub(crate) struct Op {
@@ -152,7 +156,7 @@ impl Op {
                 pending: None,
             };
         }
-        let storage = (0..msg_size + size_of::<usize>())
+        let storage = (0..msg_size + TRAILER)
             .map(|_| UnsafeCell::new(0))
             .collect();
         let task = Task {
@@ -219,6 +223,28 @@ impl Op {
         waker: &Waker,
         call: impl FnOnce(&HostThread, UserAddr, UserAddr) -> Result<Progress<usize>, Status>,
     ) -> Result<Progress<usize>, Status> {
+        self.start_sink_with(waker, false, |record, dst, len_out, _| {
+            call(record, dst, len_out)
+        })
+    }
+
+    /// [`start_sink`](Self::start_sink) that also lends the storage's
+    /// `u64` for the message's sequence number (see
+    /// [`received_seq`](Self::received_seq)).
+    pub(crate) fn start_sink_seq<T>(
+        &mut self,
+        waker: &Waker,
+        call: impl FnOnce(&HostThread, UserAddr, UserAddr, UserAddr) -> Result<Progress<T>, Status>,
+    ) -> Result<Progress<T>, Status> {
+        self.start_sink_with(waker, true, call)
+    }
+
+    fn start_sink_with<T>(
+        &mut self,
+        waker: &Waker,
+        with_seq: bool,
+        call: impl FnOnce(&HostThread, UserAddr, UserAddr, UserAddr) -> Result<Progress<T>, Status>,
+    ) -> Result<Progress<T>, Status> {
         assert!(self.pending.is_none(), "one operation at a time per record");
         let task = self.task();
         task.set_waker(waker);
@@ -232,7 +258,16 @@ impl Op {
                 .lease
                 .lend_unguarded(base, msg_size, Some(base.add(msg_size)))
         };
-        let progress = call(&self.record, dst, len_out);
+        let seq_out = if with_seq {
+            // SAFETY: as above; the `u64` is the storage's last 8 bytes.
+            unsafe {
+                let seq = task.base().add(msg_size + size_of::<usize>());
+                self.record.waiter().lease.lend_unguarded_seq(seq)
+            }
+        } else {
+            UserAddr::NULL
+        };
+        let progress = call(&self.record, dst, len_out, seq_out);
         self.pending = match progress {
             Ok(Progress::Blocked(ticket)) => Some(ticket),
             _ => None,
@@ -272,6 +307,27 @@ impl Op {
         };
         // The core wrote at most `msg_size`; never trust a length beyond.
         Some(&bytes[..usize::from_ne_bytes(len).min(msg_size)])
+    }
+
+    /// The sequence number the last [`start_sink_seq`](Self::start_sink_seq)
+    /// operation left in the storage, once it is over.
+    pub(crate) fn received_seq(&self) -> Option<u64> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let task = self.task();
+        let mut seq = [0; size_of::<u64>()];
+        // SAFETY: no operation is in flight (checked above), so nobody
+        // writes the storage meanwhile (module docs); the word lies inside
+        // it.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                task.base().add(task.msg_size() + size_of::<usize>()),
+                seq.as_mut_ptr(),
+                seq.len(),
+            );
+        }
+        Some(u64::from_ne_bytes(seq))
     }
 
     /// Cancel the operation in flight, if any. Returns immediately: after

@@ -64,22 +64,27 @@ impl Pipe {
     /// # Errors
     /// As [`write`](Pipe::write).
     pub fn write_async<'a>(&'a self, msg: &'a [u8]) -> WriteFuture<'a> {
+        self.write_future(msg, WriteHow::Plain)
+    }
+
+    pub(super) fn write_future<'a>(&'a self, msg: &'a [u8], how: WriteHow) -> WriteFuture<'a> {
         WriteFuture {
             pipe: self,
             msg,
+            how,
             op: None,
             done: false,
         }
     }
 
     /// A record of its own for a future of this pipe.
-    fn new_op(&self) -> Op {
+    pub(super) fn new_op(&self) -> Op {
         Op::new(self.ipc().process, self.msg_size())
     }
 
     /// Cancel a future's operation, if one is in flight (never blocks for
     /// longer than the pipe's lock is held).
-    fn cancel(&self, op: Option<Op>) {
+    pub(super) fn cancel(&self, op: Option<Op>) {
         if let Some(op) = op {
             let _ = op.cancel(&self.ipc().shared.ipcm);
         }
@@ -226,12 +231,25 @@ impl Drop for PeekFuture<'_> {
     }
 }
 
-/// The future of [`Pipe::write_async`].
+/// Where a [`WriteFuture`] puts its message.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum WriteHow {
+    /// At the back ([`Pipe::write_async`]).
+    Plain,
+    /// At the front ([`Pipe::write_urgent_async`]).
+    Urgent,
+    /// By message priority ([`Pipe::write_prio_async`]).
+    Prio(u8),
+}
+
+/// The future of [`Pipe::write_async`], [`Pipe::write_urgent_async`] and
+/// [`Pipe::write_prio_async`].
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct WriteFuture<'a> {
     pipe: &'a Pipe,
     msg: &'a [u8],
+    how: WriteHow,
     op: Option<Op>,
     done: bool,
 }
@@ -251,13 +269,22 @@ impl Future for WriteFuture<'_> {
                 Some(status) => Err(Error::from_status(status)),
             }
         } else {
-            match this.pipe.try_write(this.msg) {
+            let attempt = match this.how {
+                WriteHow::Plain => this.pipe.try_write(this.msg),
+                WriteHow::Urgent => this.pipe.try_write_urgent(this.msg),
+                WriteHow::Prio(prio) => this.pipe.try_write_prio(this.msg, prio),
+            };
+            match attempt {
                 Err(Error::Full) => {
-                    let pipe = this.pipe;
+                    let (pipe, how) = (this.pipe, this.how);
                     let op = this.op.insert(pipe.new_op());
                     let ipcm = &pipe.ipc().shared.ipcm;
-                    match op.start_source(cx.waker(), this.msg, |me, src, len| {
-                        ipcm.write(me, pipe.core_pipe(), src, len)
+                    match op.start_source(cx.waker(), this.msg, |me, src, len| match how {
+                        WriteHow::Plain => ipcm.write(me, pipe.core_pipe(), src, len),
+                        WriteHow::Urgent => ipcm.write_urgent(me, pipe.core_pipe(), src, len),
+                        WriteHow::Prio(prio) => {
+                            ipcm.write_prio(me, pipe.core_pipe(), src, len, prio)
+                        }
                     }) {
                         Ok(Progress::Blocked(_)) => return Poll::Pending,
                         Ok(Progress::Done(written)) => Ok(written.into()),

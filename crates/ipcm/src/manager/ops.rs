@@ -42,6 +42,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             true,
+            0,
             Progress::Done,
             Some(|pipe: &_, state: &mut _, priority| {
                 self.block(
@@ -52,6 +53,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                         buf: src,
                         len,
                         urgent: true,
+                        prio: 0,
                     },
                     priority,
                 )
@@ -81,6 +83,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             src,
             len,
             true,
+            0,
             |written| written,
             None::<NeverBlocks<R, K, Written>>,
         )
@@ -102,7 +105,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         self.with_pipe(pipe.into(), |pipe| {
             let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
             self.locked(pipe, |state, ring| {
-                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, true)? {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, true, 0)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }
@@ -130,6 +133,37 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         K::Thread: 'a,
     {
         self.receive_blocking(thread, pipe.into(), dst, len_out, How::Read, seq_out)
+    }
+
+    /// [`read_seq`](Self::read_seq) that never blocks: `Empty` instead.
+    ///
+    /// # Errors
+    /// As `read_seq`, plus `Empty`.
+    pub fn try_read_seq<'a>(
+        &self,
+        thread: &K::Thread,
+        pipe: impl Into<Target<'a, R, K::Thread>>,
+        dst: UserAddr,
+        len_out: UserAddr,
+        seq_out: UserAddr,
+    ) -> Result<Received, Status>
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        let kind = Receive {
+            how: How::Read,
+            seq_out: Some(seq_out),
+        };
+        self.user_read(
+            thread,
+            pipe.into(),
+            dst,
+            len_out,
+            kind,
+            |received| received,
+            None::<NeverBlocks<R, K, Received>>,
+        )
     }
 
     /// [`peek`](Self::peek) that also reports the sequence number, like
@@ -414,7 +448,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 });
             }
             let (result, higher_priority) = self.locked_reporting(pipe, than, |state, ring| {
-                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false)? {
+                match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false, 0)? {
                     Attempt::Done(written) => Ok(written),
                     Attempt::WouldBlock => Err(Status::Full),
                 }

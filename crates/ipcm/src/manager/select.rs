@@ -81,6 +81,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             Priority::default()
         };
         let generation = group.arm().ok_or(Status::AlreadyPending)?;
+        if let Some(selected) = self.select_lock_free(thread, group, generation, ops, &pipes) {
+            return Ok(Progress::Done(selected));
+        }
         let mut ticket: Option<Ticket> = None;
         for (index, (op, pipe)) in ops.iter().zip(pipes.iter()).enumerate() {
             let Some(pipe) = pipe else {
@@ -106,7 +109,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                     let status = match *op {
                         SelectOp::Write { buf, len, .. } => {
                             let source = Source::User { thread, buf, len };
-                            match state.write(ring, &self.kernel, source, discard, false) {
+                            match state.write(ring, &self.kernel, source, discard, false, 0) {
                                 Ok(Attempt::Done(_)) => Status::Ok,
                                 // Every pending reader of a rendezvous pipe
                                 // faulted: it was tried, nobody took it.
@@ -206,6 +209,61 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
     }
 
+    /// The select's first pass, with no lock and no wait record: try each
+    /// member in list order on the lock-free path, as a non-blocking call
+    /// would. The first that completes (or fails) completes the select,
+    /// provided every member before it answered `Empty`/`Full` there (not
+    /// ready when looked at, as the locked pass would have found). `None`
+    /// when none completed or a member needs the lock (waiters, closed,
+    /// rendezvous or priority pipe): then the locked pass starts over from
+    /// the first member. Only this call can claim the armed group now (it
+    /// has no recorded member), so the claim always succeeds.
+    #[inline]
+    fn select_lock_free(
+        &self,
+        thread: &K::Thread,
+        group: &Shared<SelectGroup>,
+        generation: u64,
+        ops: &[SelectOp],
+        pipes: &[Option<super::Opened<'_, R, K::Thread>>],
+    ) -> Option<Selected> {
+        for (index, (op, pipe)) in ops.iter().zip(pipes).enumerate() {
+            let pipe = pipe.as_ref()?;
+            let attempt = match *op {
+                SelectOp::Write { buf, len, .. } => {
+                    let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+                    let source = Source::User { thread, buf, len };
+                    pipe.fast_write(pipe.id(), &self.kernel, &source, discard, false)?
+                        .map(drop)
+                }
+                SelectOp::Read { buf, len_out, .. } | SelectOp::Peek { buf, len_out, .. } => {
+                    let sink = Sink::User {
+                        thread,
+                        buf,
+                        len_out,
+                        seq_out: None,
+                    };
+                    let consume = matches!(op, SelectOp::Read { .. });
+                    pipe.fast_read(pipe.id(), &self.kernel, sink, consume, false)?
+                        .map(drop)
+                }
+            };
+            let status = match attempt {
+                Ok(()) => Status::Ok,
+                Err(Status::Empty | Status::Full) => continue,
+                Err(status) => status,
+            };
+            let claimed = group.claim(generation);
+            debug_assert!(claimed, "only this call can claim the group now");
+            group.set_outcome(Some(index as u32), status);
+            return Some(Selected {
+                index: Some(index),
+                status,
+            });
+        }
+        None
+    }
+
     /// Remove the pending entry a select made (under `ticket`), when the
     /// select ended without blocking.
     fn unregister(&self, thread: &K::Thread, ticket: Option<Ticket>) {
@@ -234,6 +292,7 @@ fn pending_op(op: &SelectOp) -> PendingOp {
             buf,
             len,
             urgent: false,
+            prio: 0,
         },
     }
 }
