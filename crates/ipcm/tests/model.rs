@@ -15,9 +15,8 @@
 
 mod common;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-use ipcm::{SelectGroup, SelectOp, Selected};
+use ipcm::{SelectGroup, SelectOp, Selected, Shared};
 
 use common::*;
 use proptest::prelude::*;
@@ -430,7 +429,7 @@ struct Harness {
     /// Every ticket handed out, with its thread.
     seen: Vec<(usize, Ticket)>,
     /// Each thread's select group record.
-    groups: Vec<Arc<SelectGroup>>,
+    groups: Vec<Shared<SelectGroup>>,
 }
 
 impl Harness {
@@ -447,7 +446,9 @@ impl Harness {
             seq: std::cell::Cell::new(0),
             tickets: vec![None; THREADS],
             seen: Vec::new(),
-            groups: (0..THREADS).map(|_| Arc::new(SelectGroup::new())).collect(),
+            groups: (0..THREADS)
+                .map(|_| SelectGroup::shared().expect("a select group record"))
+                .collect(),
         };
         for (msg_size, max_msgs, discard) in [(4, 2, false), (3, 1, true), (5, 3, false)] {
             let pipe = h.create(msg_size, max_msgs, discard);
