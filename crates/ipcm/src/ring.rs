@@ -666,10 +666,12 @@ impl Ring {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
             // `Held::destroy`, after which no end is ever owned again).
-            let Some(store) = (unsafe { &*store }) else {
-                // A live owned end always has its store (invariant 7).
-                unreachable_store()
-            };
+            let store = unsafe { &*store };
+            debug_assert!(store.is_some(), "an owned end of a destroyed ring");
+            // SAFETY: a live owned end always has its store (invariant 7:
+            // only `Held::destroy`, holding both ends, empties the cell, and
+            // then leaves both end words dead, so no end is owned again).
+            let store = unsafe { store.as_ref().unwrap_unchecked() };
             debug_assert!(pos < self.end() >> SHIFT && pos.is_multiple_of(self.stride()));
             #[cfg(loom)]
             let tracked: *const Cell<()> = &store.tracked[pos / self.stride()];
