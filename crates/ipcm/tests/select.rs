@@ -352,7 +352,7 @@ fn a_select_whose_zero_depth_writer_a_faulting_reader_claimed_still_ends_by_its_
     // record, so no timeout, cancel or kill could end it.
     let fx = Fixture::new();
     let (selector, reader) = (fx.actor(), fx.actor());
-    let group = Arc::new(SelectGroup::new());
+    let group = SelectGroup::shared().unwrap();
     let (idle, rendezvous) = (
         fx.pipe(8, 2, PipeFlags::empty()),
         fx.pipe(8, 0, PipeFlags::empty()),
