@@ -847,7 +847,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, |state, ring| {
+            self.locked(pipe, move |state, ring| {
                 match state.write(ring, &self.kernel, source, discard, urgent)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
@@ -894,7 +894,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, |state, ring| {
+            self.locked(pipe, move |state, ring| {
                 let sink = Sink::User {
                     thread,
                     buf: dst,
