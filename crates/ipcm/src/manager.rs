@@ -831,8 +831,14 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
-            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
-            let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+            let flags = pipe.flags();
+            pipe.check_access_with(
+                flags,
+                &self.kernel,
+                Caller::Thread(thread),
+                PipeFlags::OWNER_WRITE,
+            )?;
+            let discard = flags.contains(PipeFlags::DISCARD_OLDEST);
             let source = Source::User {
                 thread,
                 buf: src,
