@@ -581,7 +581,12 @@ impl Ring {
                     ring: self,
                     // SAFETY: this writer owns the tail of a live ring (a
                     // dead one has no end to take), so the store stays.
-                    slot: unsafe { self.slot_at(tail & geometry.lap_mask) },
+                    // `slot` reads the lap mask again, after the CAS: the
+                    // sizes read before it may be a previous pipe's of
+                    // this ring (then the caller's id check fails, and
+                    // drops `next` and `full`), but a position must be
+                    // within this store even so.
+                    slot: unsafe { self.slot(tail) },
                     tail,
                     next,
                     full,
@@ -702,17 +707,7 @@ impl Ring {
     /// while the end is owned.
     #[inline(always)]
     unsafe fn slot(&self, mark: usize) -> Slot {
-        // SAFETY: per this function's contract.
-        unsafe { self.slot_at(self.pos(mark)) }
-    }
-
-    /// The slot at `pos`, a mark's position (`mark & lap_mask`).
-    ///
-    /// # Safety
-    /// As [`slot`](Self::slot).
-    #[inline(always)]
-    unsafe fn slot_at(&self, pos: usize) -> Slot {
-        let pos = pos >> SHIFT;
+        let pos = self.pos(mark) >> SHIFT;
         self.store.with(|store| {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
