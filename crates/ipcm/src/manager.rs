@@ -869,9 +869,15 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
         self.with_pipe(target, |pipe| {
-            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_WRITE)?;
-            check_prio(pipe.flags(), prio)?;
-            let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+            let flags = pipe.flags();
+            pipe.check_access_with(
+                flags,
+                &self.kernel,
+                Caller::Thread(thread),
+                PipeFlags::OWNER_WRITE,
+            )?;
+            check_prio(flags, prio)?;
+            let discard = flags.contains(PipeFlags::DISCARD_OLDEST);
             let source = Source::User {
                 thread,
                 buf: src,
@@ -886,7 +892,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, |state, ring| {
+            self.locked(pipe, move |state, ring| {
                 match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
                     Attempt::Done(written) => Ok(done(written)),
                     Attempt::WouldBlock => match would_block {
@@ -933,7 +939,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
                 return result.map(done);
             }
             let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, |state, ring| {
+            self.locked(pipe, move |state, ring| {
                 let sink = Sink::User {
                     thread,
                     buf: dst,

@@ -171,9 +171,22 @@ impl<R: RawMutex, T> Pipe<R, T> {
         caller: Caller<'_, T>,
         restriction: PipeFlags,
     ) -> Result<(), Status> {
+        self.check_access_with(self.flags(), kernel, caller, restriction)
+    }
+
+    /// [`check_access`](Self::check_access) with the pipe's `flags` read
+    /// already (by a caller that needs them too: one load of the atomic).
+    #[inline]
+    pub(crate) fn check_access_with<K: Kernel<Thread = T>>(
+        &self,
+        flags: PipeFlags,
+        kernel: &K,
+        caller: Caller<'_, T>,
+        restriction: PipeFlags,
+    ) -> Result<(), Status> {
         match caller {
             Caller::Kernel => Ok(()),
-            Caller::Thread(_) if !self.restricts(restriction) => Ok(()),
+            Caller::Thread(_) if !restricts(flags, restriction) => Ok(()),
             Caller::Thread(thread) if kernel.process_of(thread) == self.owner() => Ok(()),
             Caller::Thread(_) => Err(Status::Denied),
         }
@@ -196,7 +209,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
     /// the caller's process.
     #[inline]
     fn restricts(&self, restriction: PipeFlags) -> bool {
-        restriction.is_empty() || self.flags().intersects(restriction)
+        restricts(self.flags(), restriction)
     }
 
     /// [`check_access`](Self::check_access) for a caller whose process was
@@ -302,6 +315,13 @@ impl<R: RawMutex, T> Pipe<R, T> {
         }
         Some(Ok(Received { len, seq }))
     }
+}
+
+/// Whether the answer to an owner-only check `restriction` of a pipe with
+/// `flags` depends on the caller's process.
+#[inline(always)]
+fn restricts(flags: PipeFlags, restriction: PipeFlags) -> bool {
+    restriction.is_empty() || flags.intersects(restriction)
 }
 
 /// A snapshot of a pipe's configuration, contents and counters.

@@ -228,6 +228,32 @@ struct Shape {
     lap_mask: AtomicUsize,
 }
 
+/// The sizes a fast write steps its marks with, read from [`Shape`] once
+/// (atomics are loaded again at every use, so the helpers of [`Ring`] that
+/// read them one by one cost a load each).
+#[derive(Clone, Copy)]
+struct Geometry {
+    step: usize,
+    end: usize,
+    lap: usize,
+    lap_mask: usize,
+}
+
+impl Geometry {
+    /// As [`Ring::next`].
+    #[inline(always)]
+    fn next(self, mark: usize) -> usize {
+        let pos = (mark & self.lap_mask) + self.step;
+        if pos >= self.end {
+            (mark & !self.lap_mask)
+                .wrapping_add(self.lap)
+                .wrapping_add(pos - self.end)
+        } else {
+            mark + self.step
+        }
+    }
+}
+
 /// A store allocated for a ring and its sizes, not yet installed: see
 /// [`Ring::allocate`] and [`Ring::revive`].
 pub(crate) struct NewStore {
@@ -423,6 +449,17 @@ impl Ring {
         self.shape.lap_mask.load(Ordering::Relaxed)
     }
 
+    /// The sizes a fast write needs, each read once.
+    #[inline(always)]
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            step: self.step(),
+            end: self.end(),
+            lap: self.lap(),
+            lap_mask: self.lap_mask(),
+        }
+    }
+
     /// Bytes per slot.
     #[inline(always)]
     fn stride(&self) -> usize {
@@ -522,10 +559,12 @@ impl Ring {
         let head = self.head.word.load(Ordering::Acquire) & !STATE;
         if word & STATE == FREE {
             let tail = word & !STATE;
+            let geometry = self.geometry();
+            let next = geometry.next(tail);
             // Exact with laps: full when the head was read (only a tail
             // owner adds, and a writer that does not discard stops at
-            // `capacity`).
-            let full = self.full(head, tail);
+            // `capacity`). As `full`, one slot at a time.
+            let full = geometry.next(next) == head.wrapping_add(geometry.lap);
             if full && !claim_when_full {
                 return Err(Miss::Full);
             }
@@ -542,8 +581,14 @@ impl Ring {
                     ring: self,
                     // SAFETY: this writer owns the tail of a live ring (a
                     // dead one has no end to take), so the store stays.
+                    // `slot` reads the lap mask again, after the CAS: the
+                    // sizes read before it may be a previous pipe's of
+                    // this ring (then the caller's id check fails, and
+                    // drops `next` and `full`), but a position must be
+                    // within this store even so.
                     slot: unsafe { self.slot(tail) },
                     tail,
+                    next,
                     full,
                 });
             }
@@ -564,6 +609,7 @@ impl Ring {
             // SAFETY: as in `writer`.
             slot: unsafe { self.slot(tail) },
             tail,
+            next: self.next(tail),
             full: self.full(head, tail),
         };
         if writer.full && !claim_when_full {
@@ -666,10 +712,12 @@ impl Ring {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
             // `Held::destroy`, after which no end is ever owned again).
-            let Some(store) = (unsafe { &*store }) else {
-                // A live owned end always has its store (invariant 7).
-                unreachable_store()
-            };
+            let store = unsafe { &*store };
+            debug_assert!(store.is_some(), "an owned end of a destroyed ring");
+            // SAFETY: a live owned end always has its store (invariant 7:
+            // only `Held::destroy`, holding both ends, empties the cell, and
+            // then leaves both end words dead, so no end is owned again).
+            let store = unsafe { store.as_ref().unwrap_unchecked() };
             debug_assert!(pos < self.end() >> SHIFT && pos.is_multiple_of(self.stride()));
             #[cfg(loom)]
             let tracked: *const Cell<()> = &store.tracked[pos / self.stride()];
@@ -933,6 +981,8 @@ pub(crate) struct Writer<'a> {
     /// The staging slot, at `tail`.
     slot: Slot,
     tail: usize,
+    /// The mark after `tail`: the tail once committed.
+    next: usize,
     /// The ring held `capacity` messages when the tail was taken. Only
     /// readers can change that until this writer commits, and only
     /// towards room, so `false` stays true.
@@ -970,7 +1020,7 @@ impl Writer<'_> {
     #[inline(always)]
     pub(crate) fn commit(self) -> bool {
         let ring = self.ring;
-        let tail = self.tail;
+        let next = self.next;
         let full = self.full;
         let slot = self.slot;
         core::mem::forget(self);
@@ -982,7 +1032,6 @@ impl Writer<'_> {
             });
             slot.set_seq(seq);
         }
-        let next = ring.next(tail);
         if !full {
             ring.tail.word.store(next | FREE, Ordering::Release);
             return false;
