@@ -12,6 +12,7 @@
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
 use crate::gdt::{IstStack, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::percpu;
 use alloc::boxed::Box;
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
@@ -128,7 +129,7 @@ trap_stub_\num:
     TRAP_ERR \num
     .endr
 
-    .macro SAVE_REGS
+    .macro PUSH_REGS
     push rax
     push rbx
     push rcx
@@ -144,16 +145,27 @@ trap_stub_\num:
     push r13
     push r14
     push r15
+    .endm
+
     /* Straight into the running thread's own SSE area: no copies when
        the kernel switches threads (it only repoints trap_fx_area). */
-    mov rax, [rip + trap_fx_area]
+    .macro FXSAVE_AREA
+    mov rax, gs:[{fx_area}]
     fxsave [rax]
+    .endm
+
+    .macro SAVE_REGS
+    PUSH_REGS
+    FXSAVE_AREA
     mov rdi, rsp
     .endm
 
-    .macro RESTORE_REGS
-    mov rax, [rip + trap_fx_area]
+    .macro FXRSTOR_AREA
+    mov rax, gs:[{fx_area}]
     fxrstor [rax]
+    .endm
+
+    .macro POP_REGS
     pop r15
     pop r14
     pop r13
@@ -180,17 +192,18 @@ trap_stub_\num:
        kernel stack for the Rust code. */
     .globl syscall_entry
 syscall_entry:
-    mov [rip + syscall_user_rsp], rsp
-    mov rsp, [rip + trap_frame_top]
+    swapgs
+    mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{frame_top}]
     push {user_ss}
-    push qword ptr [rip + syscall_user_rsp]
+    push qword ptr gs:[{user_rsp}]
     push r11
     push {user_cs}
     push rcx
     push 0
     push {syscall_vector}
     SAVE_REGS
-    lea rsp, [rip + trap_stack_top]
+    mov rsp, gs:[{stack_top}]
     call syscall_dispatch
     jmp trap_exit_user
 
@@ -201,31 +214,53 @@ syscall_entry:
 trap_common:
     test byte ptr [rsp + 24], 3
     jz 1f
+    swapgs
     SAVE_REGS
-    lea rsp, [rip + trap_stack_top]
+    mov rsp, gs:[{stack_top}]
     call trap_dispatch
     jmp trap_exit_user
 1:
-    SAVE_REGS
+    /* From ring 0, GS may still be the user's: an NMI, #DB or #MC can
+       land between syscall and its swapgs or between the exit's swapgs
+       and sysretq/iretq, and a refused iretq faults after the swapgs.
+       GS_BASE decides (the user's is never a kernel-half address); ebx
+       (callee-saved, already pushed) remembers whether to swap back. */
+    PUSH_REGS
+    mov ecx, 0xC0000101
+    rdmsr
+    xor ebx, ebx
+    test edx, edx
+    js 2f
+    swapgs
+    mov ebx, 1
+2:
+    FXSAVE_AREA
+    mov rdi, rsp
     call trap_dispatch
     /* Non-zero: the trap killed the thread being returned to (a faulting
        iretq) and another thread is to run. */
     test rax, rax
     jnz trap_exit_user
-    RESTORE_REGS
+    FXRSTOR_AREA
+    test ebx, ebx
+    jz 3f
+    swapgs
+3:
+    POP_REGS
     iretq
 
     /* Returns to ring 3: to the thread whose register area trap_frame
        points at. */
     .globl trap_exit_user
 trap_exit_user:
-    mov rsp, [rip + trap_frame]
+    mov rsp, gs:[{frame}]
     /* The dispatcher said whether sysretq may be used. */
-    cmp qword ptr [rip + trap_exit_via_sysret], 0
+    cmp qword ptr gs:[{sysret}], 0
     jne 4f
     /* iretq from the kernel stack: if the CPU refuses the frame, its
        fault is pushed there, not over the thread's area. */
-    lea rax, [rip + trap_stack_top - 40]
+    mov rax, gs:[{stack_top}]
+    sub rax, 40
     mov rcx, [rsp + 136]
     mov [rax], rcx
     mov rcx, [rsp + 144]
@@ -236,44 +271,26 @@ trap_exit_user:
     mov [rax + 24], rcx
     mov rcx, [rsp + 168]
     mov [rax + 32], rcx
-    RESTORE_REGS
-    lea rsp, [rip + trap_stack_top - 40]
+    FXRSTOR_AREA
+    POP_REGS
+    mov rsp, gs:[{stack_top}]
+    sub rsp, 40
+    swapgs
     .globl trap_iretq
 trap_iretq:
     iretq
 4:
-    RESTORE_REGS
+    FXRSTOR_AREA
+    POP_REGS
     /* Thread entered through syscall: rcx and r11 are dead in its ABI.
        Stack: rip, cs, rflags, rsp, ss. */
     mov rcx, [rsp]
     mov r11, [rsp + 16]
     mov rsp, [rsp + 24]
+    swapgs
     sysretq
 
-    .section .data
-    .balign 8
-    .globl trap_fx_area
-trap_fx_area:
-    .quad trap_fx_scratch
-    /* The running thread's register area (a TrapFrame) and its end. */
-    .globl trap_frame
-trap_frame:
-    .quad 0
-    .globl trap_frame_top
-trap_frame_top:
-    .quad 0
-
     .section .bss
-    .balign 16
-    .globl trap_fx_scratch
-trap_fx_scratch:
-    .skip 512
-    .balign 8
-syscall_user_rsp:
-    .skip 8
-    .globl trap_exit_via_sysret
-trap_exit_via_sysret:
-    .skip 8
     /* Every kernel stack sits on top of a guard page that
        `paging::protect_kernel` leaves unmapped: an overflow faults (and
        the fault runs on an IST stack, so it is reported) instead of
@@ -323,13 +340,16 @@ trap_stub_table:
     user_ss = const USER_DATA_SELECTOR,
     user_cs = const USER_CODE_SELECTOR,
     syscall_vector = const SYSCALL_VECTOR,
+    fx_area = const percpu::TRAP_FX_AREA,
+    user_rsp = const percpu::SYSCALL_USER_RSP,
+    frame = const percpu::TRAP_FRAME,
+    frame_top = const percpu::TRAP_FRAME_TOP,
+    sysret = const percpu::EXIT_VIA_SYSRET,
+    stack_top = const percpu::TRAP_STACK_TOP,
 );
 
 unsafe extern "C" {
     static trap_stub_table: [u64; 48];
-    static mut trap_fx_scratch: FxState;
-    static mut trap_fx_area: *mut FxState;
-    static mut trap_exit_via_sysret: u64;
     static trap_stack_top: u8;
     static double_fault_stack_top: u8;
     static nmi_stack_top: u8;
@@ -338,8 +358,6 @@ unsafe extern "C" {
     static kernel_stack_guards: [u64; 5];
     fn syscall_entry();
     fn trap_exit_user() -> !;
-    static mut trap_frame: *mut TrapFrame;
-    static mut trap_frame_top: u64;
     /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
     static trap_iretq: u8;
 }
@@ -381,11 +399,9 @@ pub fn stack_guards() -> [u64; 5] {
 pub fn set_current_frame(frame: &mut TrapFrame) {
     let base: *mut TrapFrame = frame;
     let top = base as u64 + core::mem::size_of::<TrapFrame>() as u64;
-    // SAFETY: read only by the stubs; single CPU, interrupts off.
-    unsafe {
-        core::ptr::write_volatile(&raw mut trap_frame, base);
-        core::ptr::write_volatile(&raw mut trap_frame_top, top);
-    }
+    // Read only by this CPU's stubs; the kernel runs with interrupts off.
+    percpu::set_trap_frame(base as u64);
+    percpu::set_trap_frame_top(top);
     crate::gdt::set_rsp0(top);
 }
 
@@ -393,26 +409,23 @@ pub fn set_current_frame(frame: &mut TrapFrame) {
 /// exit restores the SSE state from it and every entry saves into it until
 /// it is changed. It must stay allocated while it is in use: the
 /// scheduler points it at the running thread's own area, and at the
-/// kernel's scratch area (see [`use_scratch_fx`]) before that thread can
+/// CPU's scratch area (see [`use_scratch_fx`]) before that thread can
 /// go away or while the CPU idles.
 pub fn set_fx_area(area: &mut FxState) {
-    // SAFETY: read only by the stubs; single CPU, interrupts off (the
-    // idle loop's interrupts run with the scratch area set).
-    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, area) };
+    percpu::set_trap_fx_area(area as *mut FxState as u64);
 }
 
-/// Points the stubs at the kernel's own scratch area (no thread's).
+/// Points the stubs at this CPU's own scratch area (no thread's).
 pub fn use_scratch_fx() {
-    // SAFETY: as for `set_fx_area`; the scratch area is static.
-    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, &raw mut trap_fx_scratch) };
+    percpu::set_trap_fx_area(percpu::fx_scratch() as u64);
 }
 
 /// Chooses the exit instruction for the frame being returned to: `sysretq`
 /// is only used for a thread whose last entry was `syscall` (its rcx/r11 are
 /// dead) and whose rip is canonical user space.
+#[inline(always)]
 pub fn set_exit_via_sysret(sysret: bool) {
-    // SAFETY: read only by the exit stub; single CPU, interrupts off.
-    unsafe { core::ptr::write_volatile(&raw mut trap_exit_via_sysret, u64::from(sysret)) };
+    percpu::set_exit_via_sysret(u64::from(sysret));
 }
 
 /// Installs the IDT and programs the `syscall` MSRs.

@@ -22,6 +22,7 @@ mod heap;
 mod ipc;
 mod loader;
 mod paging;
+mod percpu;
 mod process;
 mod programs;
 mod qemu;
@@ -39,6 +40,9 @@ use qemu::ExitCode;
 /// The Rust entry point, called by `pvh_start` in long mode on the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry() -> ! {
+    // GS first: the entry stubs and the scheduler reach this CPU's state
+    // through it.
+    percpu::init_this_cpu(0, entry::trap_stack_top_addr());
     serial::init();
     heap::init();
     let boot = boot::read_boot_info();

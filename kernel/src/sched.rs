@@ -17,7 +17,7 @@ use crate::paging::{self, AddressSpace};
 pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
-use crate::{account, kprintln, loader, timer, trap};
+use crate::{account, kprintln, loader, percpu, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -81,31 +81,25 @@ impl ReadyQueues {
     }
 }
 
-/// The running thread, for the entry path (0: none); kept equal to
-/// `Scheduler::current`, readable without the scheduler's lock.
-static CURRENT: AtomicU64 = AtomicU64::new(0);
+// The running thread (0: none), kept equal to `Scheduler::current`, and
+// its page-table root, process and priority live in this CPU's block
+// (`percpu::current` and `running_*`), readable without the scheduler's
+// lock: the IPCM's hooks ask for them on every call.
 
 /// The tick at which timers were last expired (`u64::MAX`: never, or a
 /// timer armed already due).
 static TIMERS_CHECKED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The running thread's page-table root, process and priority, next to
-/// [`CURRENT`] (valid while it is non-zero): the IPCM's hooks ask for them
-/// on every call and need no lock for the running thread.
-static RUNNING_ROOT: AtomicU64 = AtomicU64::new(0);
-static RUNNING_PID: AtomicU64 = AtomicU64::new(0);
-static RUNNING_PRIORITY: AtomicU64 = AtomicU64::new(0);
-
 /// The running thread's priority (`None`: no thread runs).
 #[inline(always)]
 fn running_priority() -> Option<u8> {
-    (CURRENT.load(Ordering::Relaxed) != 0).then(|| RUNNING_PRIORITY.load(Ordering::Relaxed) as u8)
+    (percpu::current() != 0).then(|| percpu::running_priority() as u8)
 }
 
 /// Whether `tid` is the running thread.
 #[inline(always)]
 fn is_running(tid: Tid) -> bool {
-    CURRENT.load(Ordering::Relaxed) == tid.0
+    percpu::current() == tid.0
 }
 
 /// Set whenever the running thread may have to give way: a thread was
@@ -177,7 +171,7 @@ impl Scheduler {
     /// stubs then save SSE state into the kernel's scratch area.
     fn clear_current(&mut self) {
         self.current = None;
-        CURRENT.store(0, Ordering::Relaxed);
+        percpu::set_current(0);
         entry::use_scratch_fx();
     }
 
@@ -338,7 +332,7 @@ pub fn spawn_thread_for(
 /// The page-table root of `tid`'s address space (`None`: thread gone).
 pub fn space_root(tid: Tid) -> Option<u64> {
     if is_running(tid) {
-        return Some(RUNNING_ROOT.load(Ordering::Relaxed));
+        return Some(percpu::running_root());
     }
     let sched = SCHED.lock();
     sched.threads.get(&tid).map(|t| t.root)
@@ -347,7 +341,7 @@ pub fn space_root(tid: Tid) -> Option<u64> {
 /// The process of `tid`, if it still exists.
 pub fn process_of(tid: Tid) -> Option<Pid> {
     if is_running(tid) {
-        return Some(Pid(RUNNING_PID.load(Ordering::Relaxed)));
+        return Some(Pid(percpu::running_pid()));
     }
     let sched = SCHED.lock();
     sched.threads.get(&tid).map(|t| t.process)
@@ -356,7 +350,7 @@ pub fn process_of(tid: Tid) -> Option<Pid> {
 /// The priority of `tid` (0 if gone).
 pub fn priority_of(tid: Tid) -> u8 {
     if is_running(tid) {
-        return RUNNING_PRIORITY.load(Ordering::Relaxed) as u8;
+        return percpu::running_priority() as u8;
     }
     let sched = SCHED.lock();
     sched.threads.get(&tid).map_or(0, |t| t.priority)
@@ -410,7 +404,7 @@ pub fn wake(tid: Tid, status: u64) {
 /// thread's register area (or, for the IST vectors, a frame on their own
 /// stack, copied into it here).
 pub fn user_trap(frame: &mut TrapFrame) {
-    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let tid = Tid(percpu::current());
     debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
     adopt_frame(tid, frame);
     let action = match frame.vector {
@@ -432,7 +426,7 @@ pub fn user_trap(frame: &mut TrapFrame) {
 /// thread's register area. Inlined into the entry path.
 #[inline(always)]
 pub fn user_syscall(frame: &mut TrapFrame) {
-    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let tid = Tid(percpu::current());
     let action = crate::syscall::handle(tid, frame);
     if let Action::Return { status, value } = action {
         frame.rax = status;
@@ -709,10 +703,10 @@ fn schedule() {
             if root != paging::active_root() {
                 paging::activate(root);
             }
-            RUNNING_ROOT.store(root, Ordering::Relaxed);
-            RUNNING_PID.store(pid.0, Ordering::Relaxed);
-            RUNNING_PRIORITY.store(u64::from(priority), Ordering::Relaxed);
-            CURRENT.store(tid.0, Ordering::Relaxed);
+            percpu::set_running_root(root);
+            percpu::set_running_pid(pid.0);
+            percpu::set_running_priority(u64::from(priority));
+            percpu::set_current(tid.0);
             return;
         }
         if sched.threads.is_empty() {
