@@ -1,7 +1,7 @@
 //! Every way into and out of the kernel: interrupt/exception stubs, the
 //! `syscall` entry, and the two exit paths (`iretq`, `sysretq`).
 //!
-//! The kernel has one trap stack and no per-thread kernel stacks (seL4 /
+//! The kernel has one trap stack per CPU and no per-thread kernel stacks (seL4 /
 //! Hubris style): an entry pushes the full user register state as a
 //! [`TrapFrame`] at the top of that stack and saves the SSE state with
 //! `fxsave` *before any Rust code runs* (the precompiled `core` uses SSE).
@@ -12,8 +12,9 @@
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
 use crate::gdt::{IstStack, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
-use crate::percpu;
+use crate::percpu::{self, MAX_CPUS};
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
@@ -123,6 +124,9 @@ trap_stub_\num:
     TRAP_NOERR \num
     .endr
     .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    TRAP_NOERR \num
+    .endr
+    .irp num, 48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
     TRAP_NOERR \num
     .endr
     .irp num, 8,10,11,12,13,14,17,21,29,30
@@ -296,44 +300,52 @@ trap_iretq:
        the fault runs on an IST stack, so it is reported) instead of
        silently overwriting what lies below. */
     .balign 4096
-trap_stack_guard:
+    .irp cpu, 0,1,2,3,4,5,6,7
+trap_stack_guard_\cpu:
     .skip 4096
-trap_stack:
     .skip 65536
-    .globl trap_stack_top
-trap_stack_top:
-double_fault_stack_guard:
+trap_stack_top_\cpu:
+double_fault_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl double_fault_stack_top
-double_fault_stack_top:
-nmi_stack_guard:
+double_fault_stack_top_\cpu:
+nmi_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl nmi_stack_top
-nmi_stack_top:
-machine_check_stack_guard:
+nmi_stack_top_\cpu:
+machine_check_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl machine_check_stack_top
-machine_check_stack_top:
-debug_stack_guard:
+machine_check_stack_top_\cpu:
+debug_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl debug_stack_top
-debug_stack_top:
+debug_stack_top_\cpu:
+    .endr
 
     .section .rodata
     .balign 8
+    /* Per CPU: the trap stack, then the IST stacks in IstStack order. */
+    .globl kernel_stack_tops
+kernel_stack_tops:
+    .irp cpu, 0,1,2,3,4,5,6,7
+    .quad trap_stack_top_\cpu, double_fault_stack_top_\cpu, nmi_stack_top_\cpu
+    .quad machine_check_stack_top_\cpu, debug_stack_top_\cpu
+    .endr
     .globl kernel_stack_guards
 kernel_stack_guards:
-    .quad trap_stack_guard, double_fault_stack_guard, nmi_stack_guard
-    .quad machine_check_stack_guard, debug_stack_guard
+    .irp cpu, 0,1,2,3,4,5,6,7
+    .quad trap_stack_guard_\cpu, double_fault_stack_guard_\cpu, nmi_stack_guard_\cpu
+    .quad machine_check_stack_guard_\cpu, debug_stack_guard_\cpu
+    .endr
 trap_stub_table:
     .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad trap_stub_\num
     .endr
     .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .quad trap_stub_\num
+    .endr
+    .irp num, 48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
     .quad trap_stub_\num
     .endr
     "#,
@@ -349,13 +361,9 @@ trap_stub_table:
 );
 
 unsafe extern "C" {
-    static trap_stub_table: [u64; 48];
-    static trap_stack_top: u8;
-    static double_fault_stack_top: u8;
-    static nmi_stack_top: u8;
-    static machine_check_stack_top: u8;
-    static debug_stack_top: u8;
-    static kernel_stack_guards: [u64; 5];
+    static trap_stub_table: [u64; VECTORS];
+    static kernel_stack_tops: [[u64; 5]; MAX_CPUS];
+    static kernel_stack_guards: [[u64; 5]; MAX_CPUS];
     fn syscall_entry();
     fn trap_exit_user() -> !;
     /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
@@ -369,26 +377,33 @@ pub fn is_user_return(rip: u64) -> bool {
     rip == &raw const trap_iretq as u64
 }
 
-/// Top of the trap stack (TSS RSP0, and the `syscall` entry's stack).
-pub fn trap_stack_top_addr() -> u64 {
-    &raw const trap_stack_top as u64
-}
+/// Vectors with an entry stub: the exceptions, the PIC's 16 IRQs
+/// (32..48) and the local APIC's (48..64, see [`crate::lapic`]).
+const VECTORS: usize = 64;
 
-/// The tops of the IST stacks, by [`IstStack`] slot.
-pub fn ist_stack_tops() -> [u64; 4] {
-    [
-        &raw const double_fault_stack_top as u64,
-        &raw const nmi_stack_top as u64,
-        &raw const machine_check_stack_top as u64,
-        &raw const debug_stack_top as u64,
-    ]
-}
+// The stacks above are laid out for exactly this many CPUs.
+const _: () = assert!(MAX_CPUS == 8);
 
-/// The guard page under each kernel stack of this module (kernel-half
-/// addresses), to be left unmapped.
-pub fn stack_guards() -> [u64; 5] {
+/// Top of CPU `cpu`'s trap stack (TSS RSP0, and the `syscall` entry's
+/// stack).
+pub fn trap_stack_top_addr(cpu: usize) -> u64 {
     // SAFETY: an immutable table of addresses defined above.
-    unsafe { kernel_stack_guards }
+    unsafe { kernel_stack_tops[cpu][0] }
+}
+
+/// The tops of CPU `cpu`'s IST stacks, by [`IstStack`] slot.
+pub fn ist_stack_tops(cpu: usize) -> [u64; 4] {
+    // SAFETY: an immutable table of addresses defined above.
+    let tops = unsafe { kernel_stack_tops[cpu] };
+    [tops[1], tops[2], tops[3], tops[4]]
+}
+
+/// The guard page under each kernel stack of this module, every CPU's
+/// (kernel-half addresses), to be left unmapped.
+pub fn stack_guards() -> impl Iterator<Item = u64> {
+    // SAFETY: an immutable table of addresses defined above.
+    let guards: &[[u64; 5]; MAX_CPUS] = unsafe { &kernel_stack_guards };
+    guards.iter().flatten().copied()
 }
 
 /// Makes `frame` the register area of the running thread: the `syscall`
@@ -428,11 +443,12 @@ pub fn set_exit_via_sysret(sysret: bool) {
     percpu::set_exit_via_sysret(u64::from(sysret));
 }
 
-/// Installs the IDT and programs the `syscall` MSRs.
+/// Builds and installs the IDT and programs the `syscall` MSRs (the boot
+/// CPU; the others call [`init_cpu`]).
 pub fn init(selectors: &Selectors) {
     let mut idt = InterruptDescriptorTable::new();
     // SAFETY: reading an immutable asm-defined table of stub addresses.
-    let stubs: &[u64; 48] = unsafe { &trap_stub_table };
+    let stubs: &[u64; VECTORS] = unsafe { &trap_stub_table };
     let addr = |v: usize| VirtAddr::new(stubs[v]);
     // SAFETY: each address is an entry stub from the table above; the
     // stubs save the full state, call the dispatcher and return with
@@ -473,13 +489,25 @@ pub fn init(selectors: &Selectors) {
         idt.hv_injection_exception.set_handler_addr(addr(28));
         idt.vmm_communication_exception.set_handler_addr(addr(29));
         idt.security_exception.set_handler_addr(addr(30));
-        for vector in 32..48u8 {
+        for vector in 32..VECTORS as u8 {
             idt[vector].set_handler_addr(addr(usize::from(vector)));
         }
     }
     let idt: &'static InterruptDescriptorTable = Box::leak(Box::new(idt));
-    idt.load();
+    IDT.store(core::ptr::from_ref(idt).cast_mut(), Ordering::Release);
+    init_cpu(selectors);
+}
 
+/// The IDT all CPUs share (built once by [`init`]).
+static IDT: AtomicPtr<InterruptDescriptorTable> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Loads the shared IDT and programs this CPU's `syscall` MSRs (each CPU
+/// has its own). [`init`] must have run (on the boot CPU).
+pub fn init_cpu(selectors: &Selectors) {
+    // SAFETY: set once by `init` from a leaked table, never freed or
+    // written again.
+    let idt: &'static InterruptDescriptorTable = unsafe { &*IDT.load(Ordering::Acquire) };
+    idt.load();
     Star::write(
         selectors.user_code,
         selectors.user_data,

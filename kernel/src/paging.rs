@@ -201,10 +201,7 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
     let rodata = to_phys(&raw const __rodata_start as u64);
     let data = to_phys(&raw const __data_start as u64);
     let end = to_phys(&raw const __kernel_end as u64);
-    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards()
-        .into_iter()
-        .map(to_phys)
-        .collect();
+    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards().map(to_phys).collect();
     guards.push(&raw const boot_stack_guard as u64);
     let leaf = |phys: u64| -> u64 {
         if guards.contains(&phys) {
@@ -242,6 +239,31 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
         core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags));
     }
     Ok(())
+}
+
+/// Where [`map_device`] maps device registers: the GiB above the RAM the
+/// kernel half maps (kernel-half PDPT entry 511).
+const DEVICE_BASE: u64 = 0xFFFF_FFFF_C000_0000;
+/// Cache disabled, write-through: device registers, never cached.
+const UNCACHED: u64 = (1 << 4) | (1 << 3);
+
+/// Maps the 2 MiB around device registers at `phys` into the kernel half
+/// (every address space shares it), uncached, no-execute, in `slot`
+/// (0..512, one per device); returns the kernel address of `phys`.
+pub fn map_device(slot: usize, phys: u64) -> Result<u64, OutOfMemory> {
+    let boot_pml4 = table(crate::boot::boot_pml4_addr());
+    let pdpt = table(boot_pml4[511] & ADDR_MASK);
+    if pdpt[511] & PRESENT == 0 {
+        let pd = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+        pdpt[511] = pd.0 | PRESENT | WRITABLE;
+    }
+    let pd = table(pdpt[511] & ADDR_MASK);
+    pd[slot] = (phys & !(HUGE_PAGE - 1)) | PRESENT | WRITABLE | HUGE | UNCACHED | NO_EXECUTE;
+    let virt = DEVICE_BASE + slot as u64 * HUGE_PAGE;
+    // SAFETY: invalidates one kernel-half translation that was not
+    // present before (or is being replaced): no effect on anything else.
+    unsafe { core::arch::asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) };
+    Ok(virt + (phys & (HUGE_PAGE - 1)))
 }
 
 /// Recent user translations: (root, page) -> frame | writable, direct-mapped. A copy to or from a buffer the same thread used last

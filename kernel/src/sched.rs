@@ -17,7 +17,7 @@ use crate::paging::{self, AddressSpace};
 pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
-use crate::{account, kprintln, loader, percpu, timer, trap};
+use crate::{account, kprintln, lapic, loader, percpu, timer, trap};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -416,6 +416,11 @@ pub fn user_trap(frame: &mut TrapFrame) {
             timer::acknowledge(frame.vector);
             Action::Preempt
         }
+        lapic::TIMER_VECTOR | lapic::RESCHEDULE_VECTOR => {
+            lapic::eoi();
+            Action::Preempt
+        }
+        lapic::SPURIOUS_VECTOR => Action::Preempt,
         _ => Action::Kill(trap::describe_fault(frame)),
     };
     apply(tid, action);
@@ -750,6 +755,14 @@ fn schedule() {
 fn idle_until_tick() {
     x86_64::instructions::interrupts::enable_and_hlt();
     x86_64::instructions::interrupts::disable();
+}
+
+/// An application processor's life: it idles, taking its local APIC
+/// ticks (threads run on the boot CPU only).
+pub fn run_ap() -> ! {
+    loop {
+        idle_until_tick();
+    }
 }
 
 /// Starts the first thread; never returns.

@@ -15,7 +15,8 @@
 //! 3. the kernel's accounting ([`crate::account`]);
 //! 4. address spaces: the frame allocator ([`crate::frames`]), taken when
 //!    page tables are built or freed;
-//! 5. the serial line (log output), taken last, from anywhere.
+//! 5. the serial line (log output), from anywhere;
+//! 6. the PIT's counter (read for a log line's time), last.
 //!
 //! The copies under a pipe lock read the target thread's page-table root
 //! (the scheduler's lock, briefly, for a thread not running here) and

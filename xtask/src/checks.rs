@@ -275,6 +275,18 @@ fn clean_finish(log: &Log, problems: &mut Vec<String>) {
     }
 }
 
+/// The kernel's count of CPUs that came online must be the `cpus` QEMU
+/// was given (`smp: N of M CPUs online`, N = M = cpus).
+pub fn cpus_online(log: &Log, cpus: usize) -> Vec<String> {
+    let wanted = format!("smp: {cpus} of {cpus} CPUs online");
+    if log.kernel_says(&wanted) {
+        Vec::new()
+    } else {
+        let said: Vec<&str> = log.kernel_lines("CPUs online").collect();
+        vec![format!("kernel never said {wanted:?} (it said {said:?})")]
+    }
+}
+
 /// The number in the `"; "`-separated part of `line` that ends with
 /// `unit` (e.g. "30233 free frames").
 fn figure(line: &str, unit: &str) -> Option<u64> {
@@ -1056,6 +1068,21 @@ mod tests {
             "[   0.100000] kernel: all processes finished; 100 free frames; 4096 pool bytes free"
                 .into(),
         ]
+    }
+
+    #[test]
+    fn fewer_cpus_online_than_asked_fails() {
+        let four = log(&[
+            "[   0.000000] kernel: smp: 4 of 4 CPUs online; local APIC timer 9 counts per tick",
+        ]);
+        assert!(cpus_online(&four, 4).is_empty());
+        let three = log(&[
+            "[   0.000000] kernel: smp: 3 of 4 CPUs online; local APIC timer 9 counts per tick",
+        ]);
+        assert!(!cpus_online(&three, 4).is_empty());
+        assert!(!cpus_online(&four, 1).is_empty());
+        let forged = log(&[&user("liar", "kernel: smp: 4 of 4 CPUs online")]);
+        assert!(!cpus_online(&forged, 4).is_empty());
     }
 
     #[test]
