@@ -6,7 +6,7 @@
 use crate::paging::UserSpace;
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
-use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, UserAddr};
+use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, Ticket, UserAddr};
 use lukos_abi::status as abi;
 
 /// The kernel's side of the IPCM contract.
@@ -16,18 +16,20 @@ impl Kernel for Hooks {
     type Thread = Tid;
 
     /// Walks the thread's page tables and checks P and U on every page of
-    /// the range before copying; a thread that is gone faults.
+    /// the range before copying; a thread that is gone faults. The address
+    /// space stays alive until the copy is done, even if the thread's
+    /// process ends on another CPU meanwhile.
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
-        let root = sched::space_root(*thread).ok_or(Fault)?;
-        UserSpace::new(root)
+        let space = sched::space_of(*thread).ok_or(Fault)?;
+        UserSpace::new(space.root())
             .copy_in(src.0 as u64, dst)
             .map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
-        let root = sched::space_root(*thread).ok_or(Fault)?;
-        UserSpace::new(root)
+        let space = sched::space_of(*thread).ok_or(Fault)?;
+        UserSpace::new(space.root())
             .copy_out(dst.0 as u64, src)
             .map_err(|_| Fault)
     }
@@ -61,10 +63,11 @@ pub fn ipcm() -> &'static KernelIpcm {
     IPCM.get()
 }
 
-/// Cancels `tid`'s pending operation; true if there was one (the IPCM has
-/// then woken the thread with TIMED_OUT / CANCELLED).
-pub fn cancel(tid: Tid, reason: CancelReason) -> bool {
-    ipcm().cancel(&tid, reason).is_ok()
+/// Cancels `tid`'s pending operation named by `ticket`; true if it was
+/// still pending (the IPCM has then woken the thread with TIMED_OUT /
+/// CANCELLED). A stale ticket changes nothing (DESIGN §8).
+pub fn cancel_op(tid: Tid, ticket: Ticket, reason: CancelReason) -> bool {
+    ipcm().cancel_op(&tid, ticket, reason).is_ok()
 }
 
 /// The syscall ABI's status codes must be the IPCM's: checked at compile

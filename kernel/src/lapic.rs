@@ -12,6 +12,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 pub const TIMER_VECTOR: u64 = 48;
 /// An IPI that makes a CPU look at the ready queue (it idles otherwise).
 pub const RESCHEDULE_VECTOR: u64 = 49;
+/// An IPI that makes a CPU drop an address space that is going away
+/// (see [`crate::tlb`]).
+pub const TLB_VECTOR: u64 = 50;
 /// The spurious-interrupt vector (no EOI).
 pub const SPURIOUS_VECTOR: u64 = 63;
 
@@ -112,4 +115,9 @@ pub fn start_cpu(apic_id: u8, page: u8) {
         send(apic_id, 0x4600 | u32::from(page)); // STARTUP
         timer::wait_us(200);
     }
+}
+
+/// Sends `vector` to the CPU with local APIC id `apic_id`.
+pub fn send_ipi(apic_id: u8, vector: u64) {
+    send(apic_id, 0x4000 | vector as u32);
 }

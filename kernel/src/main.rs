@@ -36,6 +36,7 @@ mod smp;
 mod sync;
 mod syscall;
 mod timer;
+mod tlb;
 mod trap;
 
 use qemu::ExitCode;

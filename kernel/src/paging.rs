@@ -64,8 +64,9 @@ const KERNEL_HALF: usize = 256;
 fn table(frame: u64) -> &'static mut [u64; 512] {
     // SAFETY: `frame` is a page-table frame owned by an address space (or
     // the boot PML4), below 1 GiB, so mapped in the kernel half. The kernel
-    // is single-threaded with interrupts off, and callers never hold two
-    // references to the same table at once.
+    // runs with interrupts off; a user table is only written while its
+    // process is being built or under the scheduler's lock (new stacks),
+    // and callers never hold two references to the same table at once.
     unsafe { &mut *(phys_to_virt(frame) as *mut [u64; 512]) }
 }
 
@@ -91,7 +92,7 @@ impl AddressSpace {
     /// existing mapping, when two segments share a page: the frame passed in
     /// is then returned to the allocator). Returns the frame mapped.
     pub fn map_user(
-        &mut self,
+        &self,
         va: u64,
         frame: Frame,
         rights: PageRights,
@@ -100,7 +101,7 @@ impl AddressSpace {
             (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
             "bad user page 0x{va:x}"
         );
-        TRANSLATIONS.flush();
+        invalidate_translations();
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -149,7 +150,7 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
-        TRANSLATIONS.flush();
+        invalidate_translations();
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
                 if entry & PRESENT == 0 {
@@ -271,29 +272,60 @@ pub fn map_device(slot: usize, phys: u64) -> Result<u64, OutOfMemory> {
 /// page tables only change in `map_user` (mappings added or widened) and
 /// when an address space is freed (its root may be reused): both flush
 /// the whole cache.
+///
+/// One cache per CPU (a CPU only reads and writes its own, so its three
+/// words never tear). A change that may make an entry wrong anywhere bumps
+/// [`TRANSLATION_EPOCH`]; each CPU flushes its own cache when it sees the
+/// epoch moved, before its next look-up. A copy holds the address space
+/// it copies into alive, so no entry it uses can go stale during it.
 struct TranslationCache {
     entries: [[AtomicU64; 3]; 16],
+    /// The epoch this cache was last flushed at.
+    epoch: AtomicU64,
 }
 
-static TRANSLATIONS: TranslationCache = TranslationCache {
-    entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
-};
+static TRANSLATIONS: [TranslationCache; crate::percpu::MAX_CPUS] = [const {
+    TranslationCache {
+        entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
+        epoch: AtomicU64::new(0),
+    }
+}; crate::percpu::MAX_CPUS];
+
+/// Bumped when a user page table changes or an address space is freed.
+static TRANSLATION_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every CPU's cached translations go (before their next use).
+fn invalidate_translations() {
+    TRANSLATION_EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
+/// This CPU's cache, flushed first if the epoch moved.
+#[inline(always)]
+fn translations() -> &'static TranslationCache {
+    let cache = &TRANSLATIONS[crate::percpu::index() as usize];
+    let epoch = TRANSLATION_EPOCH.load(Ordering::Acquire);
+    if cache.epoch.load(Ordering::Relaxed) != epoch {
+        cache.flush();
+        cache.epoch.store(epoch, Ordering::Relaxed);
+    }
+    cache
+}
 
 impl TranslationCache {
     /// Indexed by page number and root together: two processes' buffers
     /// at the same address (their stacks) must not evict each other.
-    fn slot(root: u64, key: u64) -> &'static [AtomicU64; 3] {
-        &TRANSLATIONS.entries[(((key ^ root) >> 12) & 15) as usize]
+    fn slot(&self, root: u64, key: u64) -> &[AtomicU64; 3] {
+        &self.entries[(((key ^ root) >> 12) & 15) as usize]
     }
 
     fn get(&self, root: u64, key: u64) -> Option<u64> {
-        let slot = Self::slot(root, key);
+        let slot = self.slot(root, key);
         (slot[0].load(Ordering::Relaxed) == root && slot[1].load(Ordering::Relaxed) == key)
             .then(|| slot[2].load(Ordering::Relaxed))
     }
 
     fn put(&self, root: u64, key: u64, frame: u64) {
-        let slot = Self::slot(root, key);
+        let slot = self.slot(root, key);
         slot[0].store(root, Ordering::Relaxed);
         slot[1].store(key, Ordering::Relaxed);
         slot[2].store(frame, Ordering::Relaxed);
@@ -309,7 +341,8 @@ impl TranslationCache {
 
 /// The user half of an address space, by its page-table root: what the
 /// copies walk. The root must belong to a live address space while the
-/// copy runs (the kernel is single-threaded, so nothing frees it then).
+/// copy runs: the running thread's (its process cannot end while it
+/// runs), or one the copier holds an `Arc` of (see `sched::space_of`).
 #[derive(Clone, Copy, Debug)]
 pub struct UserSpace {
     root: u64,
@@ -330,7 +363,8 @@ impl UserSpace {
         }
         let offset = va & (FRAME_SIZE - 1);
         let page = va - offset;
-        if let Some(entry) = TRANSLATIONS.get(self.root, page)
+        let cache = translations();
+        if let Some(entry) = cache.get(self.root, page)
             && (!write || entry & 1 != 0)
         {
             return Some((entry & !1) + offset);
@@ -338,7 +372,7 @@ impl UserSpace {
         // Walk for the rights asked; remember whether the page is writable.
         let frame = self.walk(va, write)?;
         let writable = write || self.walk(va, true).is_some();
-        TRANSLATIONS.put(self.root, page, frame | u64::from(writable));
+        cache.put(self.root, page, frame | u64::from(writable));
         Some(frame + offset)
     }
 
@@ -418,7 +452,7 @@ impl UserSpace {
             return None;
         }
         let offset = va & (FRAME_SIZE - 1);
-        let entry = TRANSLATIONS.get(self.root, va - offset)?;
+        let entry = translations().get(self.root, va - offset)?;
         (!write || entry & 1 != 0).then_some((entry & !1) + offset)
     }
 

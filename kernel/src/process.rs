@@ -12,6 +12,7 @@ use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
@@ -148,8 +149,11 @@ const MAX_THREAD_SLOTS: u64 = 64;
 pub enum ThreadState {
     /// In a ready queue.
     Ready,
-    /// On the CPU (the scheduler's `current`).
+    /// On a CPU (that CPU's `current` in the scheduler).
     Running,
+    /// Its process is being killed: it runs no more and waits to be
+    /// removed (in no ready queue, with no pending operation).
+    Parked,
     /// Parked on an IPCM operation until the IPCM's wake hook runs; the
     /// operation is cancelled (TIMED_OUT) at `deadline` if given.
     Blocked {
@@ -185,14 +189,24 @@ pub struct Thread {
     pub timer_armed: u64,
     /// Heap bytes charged to its process for it (see [`crate::account`]).
     pub charge: u64,
+    /// The ticket of its pending IPCM operation (while `Blocked`): a
+    /// timeout or kill cancels exactly that operation (DESIGN §8).
+    pub ticket: Option<ipcm::Ticket>,
+    /// A wake that came while it was still running, between the IPCM
+    /// recording its operation and the scheduler parking it (another CPU
+    /// completed it): the status its `Block` returns at once.
+    pub early_wake: Option<u64>,
 }
 
 /// A process: an address space and its threads.
 pub struct Process {
     /// Program name, for the log.
     pub name: &'static str,
-    /// Its page tables and user memory.
-    pub space: AddressSpace,
+    /// Its page tables and user memory, shared with copies under way into
+    /// it (they keep it alive: see `sched::space_of`).
+    pub space: Arc<AddressSpace>,
+    /// Being ended: its threads are no longer scheduled.
+    pub dying: bool,
     /// Its live threads.
     pub threads: Vec<Tid>,
     /// Timer ticks its threads were running at.
@@ -207,7 +221,8 @@ impl Process {
     pub fn new(name: &'static str, space: AddressSpace) -> Process {
         Process {
             name,
-            space,
+            space: Arc::new(space),
+            dying: false,
             threads: Vec::new(),
             cpu_used: 0,
             cpu_limit: None,
@@ -271,6 +286,8 @@ impl Thread {
             fx: Box::new(FxState::initial()),
             timer_armed: 0,
             charge: 0,
+            ticket: None,
+            early_wake: None,
         }
     }
 }

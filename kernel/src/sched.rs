@@ -6,6 +6,22 @@
 //! through [`user_trap`]: save the thread's registers, handle the event
 //! (which returns an [`Action`] rather than switching itself), apply it,
 //! then pick who runs next — possibly after idling until a tick.
+//!
+//! ## Several CPUs
+//! Every CPU schedules from the same ready queues, behind the scheduler's
+//! one lock. One queue keeps the priority rule exact across CPUs (the most
+//! urgent ready thread is always the next one taken, by whichever CPU
+//! asks) and makes migration free; the lock is held for short, bounded
+//! work (no copies, no IPCM calls under it), and the IPC data path takes it
+//! only to park or wake a thread, while the IPCM's own pipe locks carry
+//! the parallelism. A thread may run on any CPU: its registers and SSE
+//! state live in the thread (saved on every entry), so they go with it.
+//! A CPU that idles while a thread becomes ready is woken by a reschedule
+//! IPI. Each CPU's running thread and direct-switch candidate are its own
+//! (`current[cpu]`, `direct[cpu]`). A thread running on one CPU is only
+//! ever removed by that CPU: ending a process marks it dying, sends its
+//! running threads' CPUs an IPI and waits until none runs, then cancels
+//! the blocked ones' operations by ticket and frees it.
 
 #![forbid(unsafe_code)]
 
@@ -14,14 +30,17 @@ use crate::frames;
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::ipc;
 use crate::paging::{self, AddressSpace};
+use crate::percpu::MAX_CPUS;
 pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
 use crate::{account, kprintln, lapic, loader, percpu, timer, trap};
+use crate::{smp, tlb};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use ipcm::Status;
 
 /// Number of priority levels (0 = lowest).
@@ -32,17 +51,40 @@ pub struct Scheduler {
     processes: BTreeMap<Pid, Process>,
     threads: ThreadTable,
     ready: ReadyQueues,
-    current: Option<Tid>,
+    /// Each CPU's running thread.
+    current: [Option<Tid>; MAX_CPUS],
     next_id: u64,
-    /// A thread woken by the running one that gets the CPU straight away
-    /// when the running one's system call ends (seL4's direct switch: its
-    /// priority is at least the waker's). Ready, but in no ready queue.
-    direct: Option<Tid>,
+    /// Per CPU: a thread woken by the running one that gets the CPU
+    /// straight away when the running one's system call ends (seL4's
+    /// direct switch: its priority is at least the waker's). Ready, but in
+    /// no ready queue.
+    direct: [Option<Tid>; MAX_CPUS],
     /// Sequence number of the next timer armed (sleep or deadline).
     next_timer: u64,
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// This CPU's index.
+#[inline(always)]
+fn cpu() -> usize {
+    percpu::index() as usize
+}
+
+/// A bit per CPU idling in `schedule` (waiting for a tick or an IPI).
+static IDLE: AtomicU32 = AtomicU32::new(0);
+
+/// The boot CPU has called [`start`]: the other CPUs may schedule.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Wakes one idling CPU (not this one) to look at the ready queue.
+fn kick_idle() {
+    let others = IDLE.load(Ordering::Acquire) & !(1 << cpu());
+    if others != 0 {
+        let target = others.trailing_zeros() as usize;
+        lapic::send_ipi(smp::apic_id(target), lapic::RESCHEDULE_VECTOR);
+    }
+}
 
 /// One FIFO of ready threads per priority, and a bit per non-empty one,
 /// so the most urgent is found with one instruction, not a scan.
@@ -138,6 +180,8 @@ pub enum Action {
     Block {
         /// Tick at which the operation times out.
         deadline: Option<u64>,
+        /// The operation's ticket, for cancelling exactly it.
+        ticket: ipcm::Ticket,
     },
     /// Sleep until the tick.
     Sleep {
@@ -165,14 +209,30 @@ impl Scheduler {
         if running_priority().is_none_or(|running| priority > running) {
             NEED_RESCHEDULE.store(true, Ordering::Relaxed);
         }
+        kick_idle();
     }
 
     /// Forgets the running thread (it stops running or goes away); the
     /// stubs then save SSE state into the kernel's scratch area.
     fn clear_current(&mut self) {
-        self.current = None;
+        self.current[cpu()] = None;
         percpu::set_current(0);
         entry::use_scratch_fx();
+    }
+
+    /// Whether `tid`'s process is being ended.
+    fn is_dying(&self, tid: Tid) -> bool {
+        self.threads
+            .get(&tid)
+            .and_then(|t| self.processes.get(&t.process))
+            .is_some_and(|p| p.dying)
+    }
+
+    /// Takes a thread of a dying process out of scheduling for good.
+    fn park(&mut self, tid: Tid) {
+        if let Some(thread) = self.threads.get_mut(&tid) {
+            thread.state = ThreadState::Parked;
+        }
     }
 
     fn highest_ready(&self) -> Option<usize> {
@@ -187,11 +247,24 @@ impl Scheduler {
                 process.threads.retain(|&t| t != tid);
             }
         }
-        if self.current == Some(tid) {
+        self.forget_running(tid);
+    }
+
+    /// `tid` goes away: no CPU's current or direct switch any more. Only
+    /// this CPU's current can be it (a thread running elsewhere is never
+    /// removed: see [`end_process`]).
+    fn forget_running(&mut self, tid: Tid) {
+        if self.current[cpu()] == Some(tid) {
             self.clear_current();
         }
-        if self.direct == Some(tid) {
-            self.direct = None;
+        debug_assert!(
+            !self.current.contains(&Some(tid)),
+            "removed while running elsewhere"
+        );
+        for direct in &mut self.direct {
+            if *direct == Some(tid) {
+                *direct = None;
+            }
         }
     }
 
@@ -202,16 +275,7 @@ impl Scheduler {
                 account::release(pid, thread.charge);
                 self.ready.remove(thread.priority, tid);
             }
-            if self.current == Some(tid) {
-                self.clear_current();
-            }
-            if self.direct == Some(tid) {
-                self.direct = None;
-            }
-        }
-        if process.space.root() == paging::active_root() {
-            // Never free the page tables the CPU is using.
-            paging::activate_kernel_only();
+            self.forget_running(tid);
         }
         Some(process)
     }
@@ -278,9 +342,9 @@ pub fn init() {
         processes: BTreeMap::new(),
         threads: ThreadTable::default(),
         ready: Default::default(),
-        current: None,
+        current: [None; MAX_CPUS],
         next_id: 1,
-        direct: None,
+        direct: [None; MAX_CPUS],
         next_timer: 0,
     });
 }
@@ -329,13 +393,36 @@ pub fn spawn_thread_for(
     sched.spawn_thread(pid, entry, args, priority)
 }
 
-/// The page-table root of `tid`'s address space (`None`: thread gone).
-pub fn space_root(tid: Tid) -> Option<u64> {
+/// The address space a copy into or out of `tid` walks (`None`: thread
+/// gone): the running thread's root as it is (its process cannot end while
+/// it runs here), any other's with a reference that keeps it alive until
+/// the copy is done, even if its process ends meanwhile.
+pub fn space_of(tid: Tid) -> Option<SpaceRef> {
     if is_running(tid) {
-        return Some(percpu::running_root());
+        return Some(SpaceRef::Running(percpu::running_root()));
     }
     let sched = SCHED.lock();
-    sched.threads.get(&tid).map(|t| t.root)
+    let thread = sched.threads.get(&tid)?;
+    let process = sched.processes.get(&thread.process)?;
+    Some(SpaceRef::Held(process.space.clone()))
+}
+
+/// An address space a copy may walk (see [`space_of`]).
+pub enum SpaceRef {
+    /// The running thread's: alive while it runs on this CPU.
+    Running(u64),
+    /// Another thread's, kept alive by this reference.
+    Held(Arc<AddressSpace>),
+}
+
+impl SpaceRef {
+    /// Its page-table root.
+    pub fn root(&self) -> u64 {
+        match self {
+            SpaceRef::Running(root) => *root,
+            SpaceRef::Held(space) => space.root(),
+        }
+    }
 }
 
 /// The process of `tid`, if it still exists.
@@ -373,11 +460,18 @@ pub fn describe(tid: Tid) -> String {
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
-    let (direct_free, waker_priority) = (sched.direct.is_none(), running_priority());
+    let here = cpu();
+    let (direct_free, waker_priority) = (sched.direct[here].is_none(), running_priority());
     let Some(thread) = sched.threads.get_mut(&tid) else {
         kprintln!("wake for vanished thread {}", tid.0);
         return;
     };
+    if thread.state == ThreadState::Running {
+        // Still on its CPU, in the call that is about to park it: another
+        // CPU completed its operation first. Its `Block` returns this.
+        thread.early_wake = Some(status);
+        return;
+    }
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
         kprintln!(
             "wake for thread {} that is not blocked ({:?})",
@@ -387,13 +481,14 @@ pub fn wake(tid: Tid, status: u64) {
         return;
     }
     thread.regs.rax = status;
+    thread.ticket = None;
     let priority = thread.priority;
     let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
     if direct {
         // seL4's fastpath: the woken thread runs next, straight from the
         // waker's system call, without a trip through the ready queues.
         thread.state = ThreadState::Ready;
-        sched.direct = Some(tid);
+        sched.direct[here] = Some(tid);
         NEED_RESCHEDULE.store(true, Ordering::Relaxed);
     } else {
         sched.make_ready(tid);
@@ -416,7 +511,16 @@ pub fn user_trap(frame: &mut TrapFrame) {
             timer::acknowledge(frame.vector);
             Action::Preempt
         }
-        lapic::TIMER_VECTOR | lapic::RESCHEDULE_VECTOR => {
+        lapic::TIMER_VECTOR => {
+            lapic::eoi();
+            charge_tick(tid)
+        }
+        lapic::RESCHEDULE_VECTOR => {
+            lapic::eoi();
+            Action::Preempt
+        }
+        lapic::TLB_VECTOR => {
+            tlb::service();
             lapic::eoi();
             Action::Preempt
         }
@@ -493,7 +597,7 @@ fn charge_tick(tid: Tid) -> Action {
 /// The return to the current thread faulted in ring 0: kill its process
 /// and load someone else (the caller then leaves to ring 3).
 pub fn kill_current(reason: String) {
-    let current = SCHED.lock().current;
+    let current = SCHED.lock().current[cpu()];
     if let Some(tid) = current {
         apply(tid, Action::Kill(reason));
     }
@@ -513,7 +617,13 @@ fn apply(tid: Tid, action: Action) {
                 thread.regs.rdx = value;
             }
         }
-        Action::Block { deadline } => {
+        Action::Block { deadline, ticket } => {
+            if let Some(status) = thread.early_wake.take() {
+                // Already completed by another CPU: go on running.
+                thread.regs.rax = status;
+                return;
+            }
+            thread.ticket = Some(ticket);
             thread.state = ThreadState::Blocked { deadline };
             thread.timer_armed = armed;
             sched.next_timer += 1;
@@ -567,10 +677,34 @@ fn apply(tid: Tid, action: Action) {
     }
 }
 
-/// Ends a process: cancels its threads' pending IPCM operations (through
-/// the IPCM, so no pending operation is left behind), then frees it.
+/// Ends a process: stops its threads on every CPU, cancels their pending
+/// IPCM operations (through the IPCM, by ticket, so no pending operation
+/// is left behind), then frees it once no CPU has its address space
+/// loaded. If another CPU is already ending it, returns at once (the
+/// caller's thread, if it is one of them, is parked by `schedule`).
 pub fn end_process(pid: Pid, why: &str) {
-    let blocked: Vec<Tid> = {
+    {
+        let mut sched = SCHED.lock();
+        let Some(process) = sched.processes.get_mut(&pid) else {
+            return;
+        };
+        if process.dying {
+            return;
+        }
+        process.dying = true;
+        ENDING.fetch_add(1, Ordering::AcqRel);
+        // A thread of it in a system call on another CPU takes the slow
+        // way out (through `schedule`, which parks it).
+        NEED_RESCHEDULE.store(true, Ordering::Relaxed);
+    }
+    wait_until_stopped(pid);
+    finish_process(pid, why);
+    ENDING.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// The rest of [`end_process`], once no thread of `pid` runs anywhere.
+fn finish_process(pid: Pid, why: &str) {
+    let blocked: Vec<(Tid, ipcm::Ticket)> = {
         let sched = SCHED.lock();
         let Some(process) = sched.processes.get(&pid) else {
             return;
@@ -578,18 +712,25 @@ pub fn end_process(pid: Pid, why: &str) {
         process
             .threads
             .iter()
-            .copied()
-            .filter(|tid| matches!(sched.threads[tid].state, ThreadState::Blocked { .. }))
+            .filter_map(|tid| {
+                let thread = &sched.threads[tid];
+                match (thread.state, thread.ticket) {
+                    (ThreadState::Blocked { .. }, Some(ticket)) => Some((*tid, ticket)),
+                    _ => None,
+                }
+            })
             .collect()
     };
     let cancelled = blocked
         .iter()
-        .filter(|&&tid| ipc::cancel(tid, ipcm::CancelReason::Cancelled))
+        .filter(|&&(tid, ticket)| ipc::cancel_op(tid, ticket, ipcm::CancelReason::Cancelled))
         .count();
     let process = SCHED.lock().remove_process(pid);
     let Some(process) = process else {
         return;
     };
+    // No CPU may walk its page tables once they are freed.
+    tlb::shoot_down(process.space.root());
     // Everything else it owned goes too: its pipes are destroyed (their
     // waiters, in other processes, woken with DESTROYED) and their bytes
     // return to the pool.
@@ -615,6 +756,40 @@ pub fn end_process(pid: Pid, why: &str) {
     );
 }
 
+/// Processes being ended (marked dying, not yet freed): the run is not
+/// over while one is, even if its threads are gone.
+static ENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Waits until no thread of the dying process `pid` runs on another CPU:
+/// each such CPU gets a reschedule IPI, and its `schedule` parks the
+/// thread. Holds no lock while it waits (and answers TLB shootdowns).
+fn wait_until_stopped(pid: Pid) {
+    let here = cpu();
+    let mut kicked = 0u32;
+    loop {
+        let running: u32 = {
+            let sched = SCHED.lock();
+            (0..smp::online())
+                .filter(|&c| c != here)
+                .filter(|&c| {
+                    sched.current[c]
+                        .and_then(|tid| sched.threads.get(&tid))
+                        .is_some_and(|t| t.process == pid)
+                })
+                .fold(0, |mask, c| mask | 1 << c)
+        };
+        if running == 0 {
+            return;
+        }
+        for c in (0..smp::online()).filter(|&c| running & !kicked & (1 << c) != 0) {
+            lapic::send_ipi(smp::apic_id(c), lapic::RESCHEDULE_VECTOR);
+        }
+        kicked |= running;
+        tlb::service();
+        core::hint::spin_loop();
+    }
+}
+
 /// Wakes sleepers whose time came and cancels IPCM operations whose
 /// deadline passed (the IPCM wakes those threads with TIMED_OUT), in
 /// deadline order, ties in the order the timers were armed (DESIGN §7:
@@ -629,34 +804,49 @@ fn expire_timers() {
     if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
         return;
     }
-    let mut due: Vec<(u64, u64, Tid, bool)> = {
+    let mut due: Vec<(u64, u64, Tid, Option<ipcm::Ticket>)> = {
         let mut sched = SCHED.lock();
         TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
         let mut due = Vec::new();
         for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {
                 ThreadState::Sleeping { until } if until <= now => {
-                    due.push((until, thread.timer_armed, tid, true));
+                    due.push((until, thread.timer_armed, tid, None));
                 }
                 ThreadState::Blocked {
                     deadline: Some(deadline),
                 } if deadline <= now => {
-                    // Cancel once: if the operation completed first, the
-                    // cancel finds nothing and the wake already happened.
-                    thread.state = ThreadState::Blocked { deadline: None };
-                    due.push((deadline, thread.timer_armed, tid, false));
+                    // Cancel once, by ticket: if the operation completed
+                    // first, the cancel finds nothing (and cannot touch
+                    // the thread's next operation).
+                    // Taking the ticket marks it: the deadline stays, so
+                    // no CPU takes it for blocked for ever meanwhile.
+                    if let Some(ticket) = thread.ticket.take() {
+                        due.push((deadline, thread.timer_armed, tid, Some(ticket)));
+                    }
                 }
                 _ => {}
             }
         }
         due
     };
-    due.sort_unstable();
-    for (_, _, tid, sleep) in due {
-        if sleep {
-            SCHED.lock().make_ready(tid);
-        } else {
-            ipc::cancel(tid, ipcm::CancelReason::TimedOut);
+    due.sort_unstable_by_key(|&(deadline, armed, tid, _)| (deadline, armed, tid));
+    for (_, _, tid, ticket) in due {
+        match ticket {
+            None => {
+                let mut sched = SCHED.lock();
+                // Still asleep (its process may be ending meanwhile).
+                if sched
+                    .threads
+                    .get(&tid)
+                    .is_some_and(|t| matches!(t.state, ThreadState::Sleeping { .. }))
+                {
+                    sched.make_ready(tid);
+                }
+            }
+            Some(ticket) => {
+                ipc::cancel_op(tid, ticket, ipcm::CancelReason::TimedOut);
+            }
         }
     }
 }
@@ -668,25 +858,43 @@ fn schedule() {
     loop {
         NEED_RESCHEDULE.store(false, Ordering::Relaxed);
         expire_timers();
+        let here = cpu();
         let mut sched = SCHED.lock();
-        if let Some(next) = sched.direct.take() {
-            // The waker (if still running) yields its turn to the woken.
-            if let Some(current) = sched.current {
-                sched.make_ready(current);
-            }
-            sched.current = Some(next);
+        if let Some(current) = sched.current[here]
+            && sched.is_dying(current)
+        {
+            sched.park(current);
+            sched.clear_current();
         }
-        if let Some(current) = sched.current {
+        if let Some(next) = sched.direct[here].take() {
+            if sched.is_dying(next) {
+                sched.park(next);
+            } else {
+                // The waker (if still running) yields its turn to the woken.
+                if let Some(current) = sched.current[here] {
+                    sched.make_ready(current);
+                }
+                sched.current[here] = Some(next);
+            }
+        }
+        if let Some(current) = sched.current[here] {
             let priority = usize::from(sched.threads[&current].priority);
             if sched.highest_ready().is_some_and(|p| p > priority) {
                 sched.make_ready(current);
-                sched.current = None;
+                sched.current[here] = None;
             }
         }
-        if sched.current.is_none() {
-            sched.current = sched.ready.pop_highest();
+        while sched.current[here].is_none() {
+            let Some(next) = sched.ready.pop_highest() else {
+                break;
+            };
+            if sched.is_dying(next) {
+                sched.park(next);
+            } else {
+                sched.current[here] = Some(next);
+            }
         }
-        if let Some(tid) = sched.current {
+        if let Some(tid) = sched.current[here] {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
             thread.state = ThreadState::Running;
             thread.regs.rflags = user_rflags(thread.regs.rflags);
@@ -714,7 +922,10 @@ fn schedule() {
             percpu::set_current(tid.0);
             return;
         }
-        if sched.threads.is_empty() {
+        if sched.threads.is_empty()
+            && sched.processes.is_empty()
+            && ENDING.load(Ordering::Acquire) == 0
+        {
             kprintln!(
                 "all processes finished; {} free frames; {} pool bytes free",
                 frames::free_count(),
@@ -722,12 +933,18 @@ fn schedule() {
             );
             qemu::exit(ExitCode::Success);
         }
+        // Another CPU's running thread, a queued one another CPU is about
+        // to take, or a process being ended can still wake the others.
         let can_wake = sched.threads.iter().any(|(_, t)| {
             matches!(
                 t.state,
-                ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
+                ThreadState::Sleeping { .. }
+                    | ThreadState::Blocked { deadline: Some(_) }
+                    | ThreadState::Running
+                    | ThreadState::Ready
+                    | ThreadState::Parked
             )
-        });
+        }) || ENDING.load(Ordering::Acquire) != 0;
         if !can_wake {
             kprintln!("DEADLOCK: every thread is blocked with no timeout:");
             for (tid, thread) in sched.threads.iter() {
@@ -745,8 +962,10 @@ fn schedule() {
         // The idle loop's own interrupts go through the stubs: they save
         // into the scratch area, no thread's.
         entry::use_scratch_fx();
+        IDLE.fetch_or(1 << here, Ordering::AcqRel);
         drop(sched);
         idle_until_tick();
+        IDLE.fetch_and(!(1 << here), Ordering::AcqRel);
     }
 }
 
@@ -757,16 +976,20 @@ fn idle_until_tick() {
     x86_64::instructions::interrupts::disable();
 }
 
-/// An application processor's life: it idles, taking its local APIC
-/// ticks (threads run on the boot CPU only).
+/// An application processor's life: once the boot CPU has started the
+/// first processes, it schedules like every CPU.
 pub fn run_ap() -> ! {
-    loop {
+    while !STARTED.load(Ordering::Acquire) {
         idle_until_tick();
     }
+    schedule();
+    entry::enter_first()
 }
 
-/// Starts the first thread; never returns.
+/// Starts the first thread (the boot CPU; then the others may schedule
+/// too); never returns.
 pub fn start() -> ! {
+    STARTED.store(true, Ordering::Release);
     schedule();
     entry::enter_first()
 }

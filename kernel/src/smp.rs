@@ -108,6 +108,11 @@ pub fn online() -> usize {
     ONLINE.load(Ordering::Acquire)
 }
 
+/// The local APIC id of CPU `index`.
+pub fn apic_id(index: usize) -> u8 {
+    APIC_IDS[index].load(Ordering::Relaxed)
+}
+
 fn write_param(offset: u64, value: u64) {
     let at = crate::boot::phys_to_virt(TRAMPOLINE + PARAMS + offset) as *mut u64;
     // SAFETY: the trampoline page is low memory the kernel owns (never

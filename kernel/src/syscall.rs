@@ -260,8 +260,9 @@ fn deadline(ticks: u64) -> Option<u64> {
 fn blocked_or_done<T>(progress: Result<Progress<T>, Status>, timeout_ticks: u64) -> Action {
     match progress {
         Ok(Progress::Done(_)) => done(status::OK),
-        Ok(Progress::Blocked(_)) => Action::Block {
+        Ok(Progress::Blocked(ticket)) => Action::Block {
             deadline: deadline(timeout_ticks),
+            ticket,
         },
         Err(e) => failed(e),
     }

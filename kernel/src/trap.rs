@@ -92,6 +92,10 @@ fn kernel_trap(frame: &mut TrapFrame) -> bool {
         timer::TIMER_VECTOR => timer::on_tick(),
         33..48 => timer::acknowledge(frame.vector),
         lapic::TIMER_VECTOR | lapic::RESCHEDULE_VECTOR => lapic::eoi(),
+        lapic::TLB_VECTOR => {
+            crate::tlb::service();
+            lapic::eoi();
+        }
         lapic::SPURIOUS_VECTOR => {}
         SYSCALL_VECTOR => panic!("syscall from ring 0"),
         // The iretq to ring 3 faulted (the CPU checks the frame before it

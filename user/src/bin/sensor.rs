@@ -21,10 +21,12 @@ fn main(_arg: u64) {
     let seen = Pipe::create("blackboard-seen", 8, DISPLAYS, 0).expect("create blackboard-seen");
     for value in 1..=LAST {
         let last = u64::from(value == LAST);
+        // Said before it is written: on another CPU a display may see it
+        // (and say so) before this line would otherwise be printed.
+        println!("PUBLISH v={value}");
         if let Err(status) = board.write(&pair_to_bytes(value, last), timeout::FOREVER) {
             println!("PUBLISH v={value} failed: {status}");
         }
-        println!("PUBLISH v={value}");
         sleep(2);
     }
     let mut note = [0u8; 8];
