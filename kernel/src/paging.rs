@@ -302,7 +302,8 @@ fn invalidate_translations() {
 /// This CPU's cache, flushed first if the epoch moved.
 #[inline(always)]
 fn translations() -> &'static TranslationCache {
-    let cache = &TRANSLATIONS[crate::percpu::index() as usize];
+    // Masked (MAX_CPUS is a power of two): no bounds check on the IPC path.
+    let cache = &TRANSLATIONS[crate::percpu::index() as usize & (crate::percpu::MAX_CPUS - 1)];
     let epoch = TRANSLATION_EPOCH.load(Ordering::Acquire);
     if cache.epoch.load(Ordering::Relaxed) != epoch {
         cache.flush();

@@ -171,9 +171,14 @@ pub enum ThreadState {
 pub struct Thread {
     /// Its process.
     pub process: Pid,
-    /// Its process's page-table root (for copies into a thread that is not
-    /// running, without a look-up of the process).
+    /// Its process's page-table root (for the switch to it).
     pub root: u64,
+    /// Its process's address space, for copies into it while it is not
+    /// running (they hold a clone: see `sched::space_of`).
+    pub space: Arc<AddressSpace>,
+    /// Its process is being ended (copied from the process, so the
+    /// scheduler's checks need no look-up of it).
+    pub dying: bool,
     /// Scheduling priority.
     pub priority: u8,
     /// What it is doing.
@@ -260,7 +265,7 @@ impl Thread {
     /// ring 3 with its stack at `stack_top`.
     pub fn new(
         process: Pid,
-        root: u64,
+        space: Arc<AddressSpace>,
         priority: u8,
         entry: u64,
         args: (u64, u64),
@@ -279,7 +284,9 @@ impl Thread {
         };
         Thread {
             process,
-            root,
+            root: space.root(),
+            space,
+            dying: false,
             priority,
             state: ThreadState::Ready,
             regs: Box::new(regs),

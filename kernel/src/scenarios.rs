@@ -86,6 +86,16 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     ("timeout", &[launch("timeouts", 2, 0)]),
     ("timer-order", &[launch("timer-order", 2, 0)]),
     (
+        "smp-stress",
+        &[
+            launch("stress", 2, 0),
+            launch("stress", 2, 1),
+            launch("stress", 2, 2),
+            launch("stress", 2, 3),
+            limited("stress", 2, 4, 20),
+        ],
+    ),
+    (
         "destroy",
         &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
     ),

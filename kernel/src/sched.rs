@@ -68,7 +68,9 @@ static SCHED: Global<Scheduler> = Global::new();
 /// This CPU's index.
 #[inline(always)]
 fn cpu() -> usize {
-    percpu::index() as usize
+    // Masked: the index is below MAX_CPUS (a power of two), and the mask
+    // spares the per-CPU arrays their bounds checks on the switch path.
+    percpu::index() as usize & (MAX_CPUS - 1)
 }
 
 /// A bit per CPU idling in `schedule` (waiting for a tick or an IPI).
@@ -78,8 +80,17 @@ static IDLE: AtomicU32 = AtomicU32::new(0);
 static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// Wakes one idling CPU (not this one) to look at the ready queue.
+#[inline(always)]
 fn kick_idle() {
-    let others = IDLE.load(Ordering::Acquire) & !(1 << cpu());
+    let idle = IDLE.load(Ordering::Acquire);
+    if idle != 0 {
+        kick_one(idle);
+    }
+}
+
+#[cold]
+fn kick_one(idle: u32) {
+    let others = idle & !(1 << cpu());
     if others != 0 {
         let target = others.trailing_zeros() as usize;
         lapic::send_ipi(smp::apic_id(target), lapic::RESCHEDULE_VECTOR);
@@ -222,10 +233,7 @@ impl Scheduler {
 
     /// Whether `tid`'s process is being ended.
     fn is_dying(&self, tid: Tid) -> bool {
-        self.threads
-            .get(&tid)
-            .and_then(|t| self.processes.get(&t.process))
-            .is_some_and(|p| p.dying)
+        self.threads.get(&tid).is_some_and(|t| t.dying)
     }
 
     /// Takes a thread of a dying process out of scheduling for good.
@@ -295,17 +303,21 @@ impl Scheduler {
         if !(paging::USER_START..paging::USER_END).contains(&entry) {
             return Err((Status::BadParam, "entry outside user space"));
         }
-        if !self.processes.contains_key(&pid) {
-            return Err((Status::BadParam, "no such process"));
+        match self.processes.get(&pid) {
+            None => return Err((Status::BadParam, "no such process")),
+            Some(process) if process.dying => {
+                return Err((Status::BadParam, "its process is ending"));
+            }
+            Some(_) => {}
         }
         let tid = self.threads.vacant();
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
-            let root = process.space.root();
+            let space = process.space.clone();
             process.threads.push(tid);
             self.threads
-                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
+                .insert(Thread::new(pid, space, priority, entry, args, stack_top));
             self.ready.push_back(priority, tid);
             Ok(())
         });
@@ -403,8 +415,7 @@ pub fn space_of(tid: Tid) -> Option<SpaceRef> {
     }
     let sched = SCHED.lock();
     let thread = sched.threads.get(&tid)?;
-    let process = sched.processes.get(&thread.process)?;
-    Some(SpaceRef::Held(process.space.clone()))
+    Some(SpaceRef::Held(thread.space.clone()))
 }
 
 /// An address space a copy may walk (see [`space_of`]).
@@ -692,6 +703,11 @@ pub fn end_process(pid: Pid, why: &str) {
             return;
         }
         process.dying = true;
+        for tid in process.threads.clone() {
+            if let Some(thread) = sched.threads.get_mut(&tid) {
+                thread.dying = true;
+            }
+        }
         ENDING.fetch_add(1, Ordering::AcqRel);
         // A thread of it in a system call on another CPU takes the slow
         // way out (through `schedule`, which parks it).

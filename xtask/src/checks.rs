@@ -71,6 +71,11 @@ pub const SCENARIOS: &[Scenario] = &[
         check: check_timer_order,
     },
     Scenario {
+        name: "smp-stress",
+        expect_failure_exit: false,
+        check: check_smp_stress,
+    },
+    Scenario {
         name: "destroy",
         expect_failure_exit: false,
         check: check_destroy,
@@ -285,6 +290,108 @@ pub fn cpus_online(log: &Log, cpus: usize) -> Vec<String> {
         let said: Vec<&str> = log.kernel_lines("CPUs online").collect();
         vec![format!("kernel never said {wanted:?} (it said {said:?})")]
     }
+}
+
+/// smp-stress: every message of every writer arrived exactly once
+/// (per writer, the readers' counts, sums and sums of squares of its
+/// sequence numbers add up to 0..25,000's), no reader saw a writer go
+/// backwards, the board never went backwards and balances, the victim was
+/// killed at its CPU budget before the writers were done with its pending
+/// operations cancelled, and nothing is pending at the end.
+fn check_smp_stress(log: &Log) -> Vec<String> {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 25_000;
+    const READERS: usize = 3;
+    let mut problems = Vec::new();
+    clean_finish(log, &mut problems);
+    let kills: Vec<&str> = log.kernel_lines("KILLED").collect();
+    match kills.as_slice() {
+        [line]
+            if line.contains("KILLED: used its CPU budget of 20 ticks")
+                && !line.contains("; 0 pending operation(s) cancelled") =>
+        {
+            let at = |needle: &str| log.lines.iter().position(|l| l.contains(needle));
+            if at(line) > at("STRESS hub stopping readers") {
+                problems.push("the victim was not killed mid-run".into());
+            }
+        }
+        other => problems.push(format!(
+            "expected one kill at the CPU budget with pending operations cancelled, got {other:?}"
+        )),
+    }
+    let sent = log
+        .tagged("STRESS")
+        .filter(|t| t.starts_with("writer") && t.contains(&format!("sent={PER_WRITER} ")))
+        .count();
+    if sent != WRITERS as usize {
+        problems.push(format!("{sent} writers finished, expected {WRITERS}"));
+    }
+    let (want_sum, want_squares) = (0..PER_WRITER).fold((0u64, 0u64), |(s, q), k| {
+        (s.wrapping_add(k), q.wrapping_add(k.wrapping_mul(k)))
+    });
+    for w in 0..WRITERS {
+        let (mut count, mut sum, mut squares, mut readers) = (0u64, 0u64, 0u64, 0);
+        for text in log.tagged("STRESS").filter(|t| t.starts_with("got ")) {
+            let f = fields(text);
+            if number(&f, "w") != Some(w) {
+                continue;
+            }
+            readers += 1;
+            count += number(&f, "count").unwrap_or(0);
+            sum = sum.wrapping_add(number(&f, "sum").unwrap_or(0));
+            squares = squares.wrapping_add(number(&f, "squares").unwrap_or(0));
+        }
+        if readers != READERS || count != PER_WRITER || sum != want_sum || squares != want_squares {
+            problems.push(format!(
+                "writer {w}: {readers} readers got {count} messages (sum {sum}, squares {squares}); expected each of 0..{PER_WRITER} once"
+            ));
+        }
+    }
+    let readers_ok = log
+        .tagged("STRESS")
+        .filter(|t| t.starts_with("reader ") && t.contains(" backwards=0 "))
+        .count();
+    if readers_ok != READERS {
+        problems.push(format!(
+            "{readers_ok} of {READERS} readers saw every writer in order"
+        ));
+    }
+    require(log, "STRESS board-reader got=", &mut problems);
+    if !log
+        .tagged("STRESS")
+        .any(|t| t.starts_with("board-reader") && t.contains("backwards=0 newest=2000"))
+    {
+        problems.push("the board reader saw a value go back or missed the last".into());
+    }
+    let pipes: Vec<BTreeMap<&str, &str>> = log
+        .tagged("STRESS")
+        .filter(|t| t.starts_with("pipe "))
+        .map(fields)
+        .collect();
+    if pipes.len() != 6 {
+        problems.push(format!("{} pipe lines, expected 6", pipes.len()));
+    }
+    for f in &pipes {
+        let n = |k: &str| number(f, k).unwrap_or(u64::MAX);
+        let name = f.get("name").copied().unwrap_or("?");
+        if n("pending_readers") + n("pending_peekers") + n("pending_writers") != 0 {
+            problems.push(format!("operations left pending on {name}: {f:?}"));
+        }
+        if n("read") + n("dropped") + n("queued") != n("written") {
+            problems.push(format!("{name} does not balance: {f:?}"));
+        }
+        match name {
+            "stress-a" if n("written") != WRITERS * PER_WRITER + READERS as u64 => {
+                problems.push(format!("stress-a written {}", n("written")));
+            }
+            "stress-board" if n("written") != 2000 => {
+                problems.push(format!("stress-board written {}", n("written")));
+            }
+            _ => {}
+        }
+    }
+    require(log, "STRESS done", &mut problems);
+    problems
 }
 
 /// How many CPUs the kernel says came online (1 if it does not say).
