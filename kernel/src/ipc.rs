@@ -3,7 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-use crate::paging::UserSpace;
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, Ticket, UserAddr};
@@ -21,17 +20,13 @@ impl Kernel for Hooks {
     /// process ends on another CPU meanwhile.
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
         let space = sched::space_of(*thread).ok_or(Fault)?;
-        UserSpace::new(space.root())
-            .copy_in(src.0 as u64, dst)
-            .map_err(|_| Fault)
+        space.user().copy_in(src.0 as u64, dst).map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let space = sched::space_of(*thread).ok_or(Fault)?;
-        UserSpace::new(space.root())
-            .copy_out(dst.0 as u64, src)
-            .map_err(|_| Fault)
+        space.user().copy_out(dst.0 as u64, src).map_err(|_| Fault)
     }
 
     fn wake(&self, thread: Tid, status: Status) {

@@ -101,7 +101,6 @@ impl AddressSpace {
             (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
             "bad user page 0x{va:x}"
         );
-        invalidate_translations();
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -150,7 +149,7 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
-        invalidate_translations();
+        flush_translations();
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
                 if entry & PRESENT == 0 {
@@ -274,42 +273,41 @@ pub fn map_device(slot: usize, phys: u64) -> Result<u64, OutOfMemory> {
 /// the whole cache.
 ///
 /// One cache per CPU (a CPU only reads and writes its own, so its three
-/// words never tear). A change that may make an entry wrong anywhere bumps
-/// [`TRANSLATION_EPOCH`]; each CPU flushes its own cache when it sees the
-/// epoch moved, before its next look-up. A copy holds the address space
-/// it copies into alive, so no entry it uses can go stale during it.
+/// words never tear). Only copies for the thread running on this CPU add
+/// entries (its address space cannot die meanwhile); copies into another
+/// thread's space (held alive by the copy) only look. An address space's
+/// death is shot down on every CPU (`tlb`), which flushes every cache, so
+/// after it no entry for its root is left anywhere and none is added.
+/// User mappings are only ever added or widened, so an entry is never
+/// wrong while its space lives (a too-narrow one just sends the copy to
+/// the walk).
 struct TranslationCache {
     entries: [[AtomicU64; 3]; 16],
-    /// The epoch this cache was last flushed at.
-    epoch: AtomicU64,
 }
 
 static TRANSLATIONS: [TranslationCache; crate::percpu::MAX_CPUS] = [const {
     TranslationCache {
         entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
-        epoch: AtomicU64::new(0),
     }
 }; crate::percpu::MAX_CPUS];
 
-/// Bumped when a user page table changes or an address space is freed.
-static TRANSLATION_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// Makes every CPU's cached translations go (before their next use).
-fn invalidate_translations() {
-    TRANSLATION_EPOCH.fetch_add(1, Ordering::AcqRel);
+/// CPU `index`'s cache, by address (for its per-CPU block).
+pub fn translation_cache_addr(index: usize) -> u64 {
+    core::ptr::from_ref(&TRANSLATIONS[index]) as u64
 }
 
-/// This CPU's cache, flushed first if the epoch moved.
+/// This CPU's cache (its address is in the per-CPU block: one load).
 #[inline(always)]
 fn translations() -> &'static TranslationCache {
-    // Masked (MAX_CPUS is a power of two): no bounds check on the IPC path.
-    let cache = &TRANSLATIONS[crate::percpu::index() as usize & (crate::percpu::MAX_CPUS - 1)];
-    let epoch = TRANSLATION_EPOCH.load(Ordering::Acquire);
-    if cache.epoch.load(Ordering::Relaxed) != epoch {
-        cache.flush();
-        cache.epoch.store(epoch, Ordering::Relaxed);
-    }
-    cache
+    let addr = crate::percpu::translations() as *const TranslationCache;
+    // SAFETY: `init_this_cpu` set the field to `&TRANSLATIONS[index]`, a
+    // static that lives for ever and is only read through shared references.
+    unsafe { &*addr }
+}
+
+/// Forgets this CPU's cached translations (an address space is dying).
+pub fn flush_translations() {
+    translations().flush();
 }
 
 impl TranslationCache {
@@ -347,12 +345,26 @@ impl TranslationCache {
 #[derive(Clone, Copy, Debug)]
 pub struct UserSpace {
     root: u64,
+    /// Whether look-ups may add to the cache (the running thread's space).
+    cache_new: bool,
 }
 
 impl UserSpace {
     /// The user half of the address space whose PML4 is at `root`.
     pub fn new(root: u64) -> UserSpace {
-        UserSpace { root }
+        UserSpace {
+            root,
+            cache_new: true,
+        }
+    }
+
+    /// Another thread's address space (alive while the copy holds it):
+    /// its translations are looked up in the cache but never added.
+    pub fn held(root: u64) -> UserSpace {
+        UserSpace {
+            root,
+            cache_new: false,
+        }
     }
 
     /// The physical address behind user address `va` if it is mapped
@@ -373,7 +385,9 @@ impl UserSpace {
         // Walk for the rights asked; remember whether the page is writable.
         let frame = self.walk(va, write)?;
         let writable = write || self.walk(va, true).is_some();
-        cache.put(self.root, page, frame | u64::from(writable));
+        if self.cache_new {
+            cache.put(self.root, page, frame | u64::from(writable));
+        }
         Some(frame + offset)
     }
 

@@ -49,6 +49,9 @@ pub struct PerCpu {
     tss: AtomicU64,
     /// This CPU's index (0 = the boot CPU).
     index: AtomicU64,
+    /// This CPU's cache of user translations (see `paging`), by address:
+    /// one load on the copy path.
+    translations: AtomicU64,
     /// The SSE area the stubs use while no thread owns the CPU's SSE state.
     fx_scratch: UnsafeCell<FxState>,
 }
@@ -72,6 +75,7 @@ impl PerCpu {
             running_priority: AtomicU64::new(0),
             tss: AtomicU64::new(0),
             index: AtomicU64::new(0),
+            translations: AtomicU64::new(0),
             fx_scratch: UnsafeCell::new(FxState([0; 512])),
         }
     }
@@ -97,6 +101,7 @@ const RUNNING_PID: usize = offset_of!(PerCpu, running_pid);
 const RUNNING_PRIORITY: usize = offset_of!(PerCpu, running_priority);
 const TSS: usize = offset_of!(PerCpu, tss);
 const INDEX: usize = offset_of!(PerCpu, index);
+const TRANSLATIONS: usize = offset_of!(PerCpu, translations);
 
 /// Makes `CPUS[index]` this CPU's block (GS_BASE; the user's GS base, 0,
 /// in KERNEL_GS_BASE for the first exit's `swapgs`) and gives it its
@@ -107,6 +112,10 @@ pub fn init_this_cpu(index: usize, trap_stack_top: u64) {
     block
         .trap_stack_top
         .store(trap_stack_top, Ordering::Relaxed);
+    block.translations.store(
+        crate::paging::translation_cache_addr(index),
+        Ordering::Relaxed,
+    );
     block
         .trap_fx_area
         .store(block.fx_scratch.get() as u64, Ordering::Relaxed);
@@ -214,6 +223,10 @@ gs_set!(
 gs_get!(
     /// This CPU's index (0 = the boot CPU).
     index, INDEX
+);
+gs_get!(
+    /// The address of this CPU's translation cache.
+    translations, TRANSLATIONS
 );
 
 /// This CPU's SSE scratch area (no thread's).

@@ -231,18 +231,6 @@ impl Scheduler {
         entry::use_scratch_fx();
     }
 
-    /// Whether `tid`'s process is being ended.
-    fn is_dying(&self, tid: Tid) -> bool {
-        self.threads.get(&tid).is_some_and(|t| t.dying)
-    }
-
-    /// Takes a thread of a dying process out of scheduling for good.
-    fn park(&mut self, tid: Tid) {
-        if let Some(thread) = self.threads.get_mut(&tid) {
-            thread.state = ThreadState::Parked;
-        }
-    }
-
     fn highest_ready(&self) -> Option<usize> {
         self.ready.highest()
     }
@@ -427,11 +415,11 @@ pub enum SpaceRef {
 }
 
 impl SpaceRef {
-    /// Its page-table root.
-    pub fn root(&self) -> u64 {
+    /// Its user half, for the copy (see [`paging::UserSpace::held`]).
+    pub fn user(&self) -> paging::UserSpace {
         match self {
-            SpaceRef::Running(root) => *root,
-            SpaceRef::Held(space) => space.root(),
+            SpaceRef::Running(root) => paging::UserSpace::new(*root),
+            SpaceRef::Held(space) => paging::UserSpace::held(space.root()),
         }
     }
 }
@@ -876,22 +864,12 @@ fn schedule() {
         expire_timers();
         let here = cpu();
         let mut sched = SCHED.lock();
-        if let Some(current) = sched.current[here]
-            && sched.is_dying(current)
-        {
-            sched.park(current);
-            sched.clear_current();
-        }
         if let Some(next) = sched.direct[here].take() {
-            if sched.is_dying(next) {
-                sched.park(next);
-            } else {
-                // The waker (if still running) yields its turn to the woken.
-                if let Some(current) = sched.current[here] {
-                    sched.make_ready(current);
-                }
-                sched.current[here] = Some(next);
+            // The waker (if still running) yields its turn to the woken.
+            if let Some(current) = sched.current[here] {
+                sched.make_ready(current);
             }
+            sched.current[here] = Some(next);
         }
         if let Some(current) = sched.current[here] {
             let priority = usize::from(sched.threads[&current].priority);
@@ -900,18 +878,18 @@ fn schedule() {
                 sched.current[here] = None;
             }
         }
-        while sched.current[here].is_none() {
-            let Some(next) = sched.ready.pop_highest() else {
-                break;
-            };
-            if sched.is_dying(next) {
-                sched.park(next);
-            } else {
-                sched.current[here] = Some(next);
-            }
+        if sched.current[here].is_none() {
+            sched.current[here] = sched.ready.pop_highest();
         }
         if let Some(tid) = sched.current[here] {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
+            if thread.dying {
+                // Its process is being ended (on this CPU or another):
+                // it runs no more; choose again.
+                thread.state = ThreadState::Parked;
+                sched.clear_current();
+                continue;
+            }
             thread.state = ThreadState::Running;
             thread.regs.rflags = user_rflags(thread.regs.rflags);
             thread.regs.cs = u64::from(USER_CODE_SELECTOR);

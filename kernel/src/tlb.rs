@@ -34,6 +34,7 @@ pub fn service() {
         if paging::active_root() == ROOT.load(Ordering::Acquire) {
             paging::activate_kernel_only();
         }
+        paging::flush_translations();
         PENDING[me].store(false, Ordering::Release);
     }
 }
@@ -44,6 +45,8 @@ pub fn shoot_down(root: u64) {
     if paging::active_root() == root {
         paging::activate_kernel_only();
     }
+    // And the cached translations of every CPU (see `paging`).
+    paging::flush_translations();
     let cpus = smp::online();
     if cpus == 1 {
         return;
