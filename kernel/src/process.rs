@@ -179,6 +179,8 @@ pub struct Thread {
     /// Its process is being ended (copied from the process, so the
     /// scheduler's checks need no look-up of it).
     pub dying: bool,
+    /// The only CPU it runs on (its process's pin; `None`: any).
+    pub pin: Option<u8>,
     /// Scheduling priority.
     pub priority: u8,
     /// What it is doing.
@@ -218,6 +220,8 @@ pub struct Process {
     pub cpu_used: u64,
     /// Ticks after which it is killed (`None`: no limit).
     pub cpu_limit: Option<u64>,
+    /// The only CPU its threads run on (`None`: any).
+    pub pin: Option<u8>,
     next_stack_slot: u64,
 }
 
@@ -231,6 +235,7 @@ impl Process {
             threads: Vec::new(),
             cpu_used: 0,
             cpu_limit: None,
+            pin: None,
             next_stack_slot: 0,
         }
     }
@@ -287,6 +292,7 @@ impl Thread {
             root: space.root(),
             space,
             dying: false,
+            pin: None,
             priority,
             state: ThreadState::Ready,
             regs: Box::new(regs),

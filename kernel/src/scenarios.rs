@@ -14,6 +14,9 @@ pub struct Launch {
     /// Timer ticks of CPU the process may use before it is killed (`None`:
     /// no limit).
     pub cpu_ticks: Option<u64>,
+    /// The CPU its threads run on (`None`, or a CPU that is not online:
+    /// any).
+    pub cpu: Option<u8>,
 }
 
 const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
@@ -22,6 +25,18 @@ const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
         priority,
         arg,
         cpu_ticks: None,
+        cpu: None,
+    }
+}
+
+/// A process whose threads run only on CPU `cpu` (when it is online).
+const fn pinned(program: &'static str, priority: u8, arg: u64, cpu: u8) -> Launch {
+    Launch {
+        program,
+        priority,
+        arg,
+        cpu_ticks: None,
+        cpu: Some(cpu),
     }
 }
 
@@ -32,6 +47,7 @@ const fn limited(program: &'static str, priority: u8, arg: u64, cpu_ticks: u64) 
         priority,
         arg,
         cpu_ticks: Some(cpu_ticks),
+        cpu: None,
     }
 }
 
@@ -102,6 +118,10 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     (
         "bench",
         &[launch("bench", 2, 0), launch("bench-echo", 2, 0)],
+    ),
+    (
+        "bench-cross",
+        &[pinned("bench", 2, 1, 1), pinned("bench-echo", 2, 0, 2)],
     ),
     // The hostile suite: one attacker class each, next to bystanders that
     // must finish.

@@ -73,6 +73,10 @@ fn cpu() -> usize {
     percpu::index() as usize & (MAX_CPUS - 1)
 }
 
+/// Some process is pinned to a CPU: picking a thread must then skip the
+/// ones pinned elsewhere (otherwise the plain most-urgent pop).
+static PINNED: AtomicBool = AtomicBool::new(false);
+
 /// A bit per CPU idling in `schedule` (waiting for a tick or an IPI).
 static IDLE: AtomicU32 = AtomicU32::new(0);
 
@@ -215,12 +219,20 @@ impl Scheduler {
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
-        let priority = thread.priority;
+        let (priority, pin) = (thread.priority, thread.pin);
         self.ready.push_back(priority, tid);
         if running_priority().is_none_or(|running| priority > running) {
             NEED_RESCHEDULE.store(true, Ordering::Relaxed);
         }
-        kick_idle();
+        match pin {
+            // Only its own CPU may take it: wake that one if it idles.
+            Some(cpu) if usize::from(cpu) != percpu::index() as usize => {
+                if IDLE.load(Ordering::Acquire) & (1 << cpu) != 0 {
+                    lapic::send_ipi(smp::apic_id(usize::from(cpu)), lapic::RESCHEDULE_VECTOR);
+                }
+            }
+            _ => kick_idle(),
+        }
     }
 
     /// Forgets the running thread (it stops running or goes away); the
@@ -229,6 +241,27 @@ impl Scheduler {
         self.current[cpu()] = None;
         percpu::set_current(0);
         entry::use_scratch_fx();
+    }
+
+    /// The most urgent ready thread that may run on CPU `here` (some are
+    /// pinned to other CPUs), out of its queue.
+    fn pop_runnable_here(&mut self, here: usize) -> Option<Tid> {
+        let allowed = |t: &Thread| t.pin.is_none_or(|p| usize::from(p) == here);
+        for priority in (0..PRIORITIES).rev() {
+            let queue = &self.ready.queues[priority];
+            let Some(at) = queue
+                .iter()
+                .position(|tid| self.threads.get(tid).is_some_and(allowed))
+            else {
+                continue;
+            };
+            let tid = self.ready.queues[priority].remove(at);
+            if self.ready.queues[priority].is_empty() {
+                self.ready.non_empty &= !(1 << priority);
+            }
+            return tid;
+        }
+        None
     }
 
     fn highest_ready(&self) -> Option<usize> {
@@ -303,9 +336,13 @@ impl Scheduler {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
             let space = process.space.clone();
+            let pin = process.pin;
             process.threads.push(tid);
             self.threads
                 .insert(Thread::new(pid, space, priority, entry, args, stack_top));
+            if let Some(thread) = self.threads.get_mut(&tid) {
+                thread.pin = pin;
+            }
             self.ready.push_back(priority, tid);
             Ok(())
         });
@@ -363,6 +400,11 @@ pub fn spawn_process(
     sched.next_id += 1;
     let mut process = Process::new(name, space);
     process.cpu_limit = launch.cpu_ticks;
+    // A pin to a CPU that is not online is no pin (one CPU: none at all).
+    process.pin = launch.cpu.filter(|&c| usize::from(c) < smp::online());
+    if process.pin.is_some() {
+        PINNED.store(true, Ordering::Relaxed);
+    }
     sched.processes.insert(pid, process);
     if let Err((_, why)) = sched.spawn_thread(pid, entry, (launch.arg, 0), launch.priority) {
         drop(sched.remove_process(pid));
@@ -482,7 +524,9 @@ pub fn wake(tid: Tid, status: u64) {
     thread.regs.rax = status;
     thread.ticket = None;
     let priority = thread.priority;
-    let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
+    let direct = direct_free
+        && waker_priority.is_some_and(|waker| priority >= waker)
+        && thread.pin.is_none_or(|p| usize::from(p) == here);
     if direct {
         // seL4's fastpath: the woken thread runs next, straight from the
         // waker's system call, without a trip through the ready queues.
@@ -879,7 +923,11 @@ fn schedule() {
             }
         }
         if sched.current[here].is_none() {
-            sched.current[here] = sched.ready.pop_highest();
+            sched.current[here] = if PINNED.load(Ordering::Relaxed) {
+                sched.pop_runnable_here(here)
+            } else {
+                sched.ready.pop_highest()
+            };
         }
         if let Some(tid) = sched.current[here] {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
