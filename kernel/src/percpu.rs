@@ -168,6 +168,10 @@ gs_set!(
     /// Sets the running thread's register area (`*mut TrapFrame`).
     set_trap_frame, TRAP_FRAME
 );
+gs_get!(
+    /// The running thread's register area (`*mut TrapFrame` as u64).
+    trap_frame, TRAP_FRAME
+);
 gs_set!(
     /// Sets the end of the running thread's register area.
     set_trap_frame_top, TRAP_FRAME_TOP

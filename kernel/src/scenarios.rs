@@ -108,7 +108,7 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
             launch("stress", 2, 1),
             launch("stress", 2, 2),
             launch("stress", 2, 3),
-            limited("stress", 2, 4, 20),
+            limited("stress", 2, 4, 50),
         ],
     ),
     (

@@ -610,6 +610,12 @@ fn user_rflags(rflags: u64) -> u64 {
 /// copied into the thread's register area, where everything else expects
 /// it.
 fn adopt_frame(tid: Tid, frame: &TrapFrame) {
+    // The common case (not an IST vector): the frame is the running
+    // thread's own area already; no need for the scheduler's lock, which
+    // every CPU's tick would otherwise take once more.
+    if core::ptr::eq(frame, percpu::trap_frame() as *const TrapFrame) {
+        return;
+    }
     let mut sched = SCHED.lock();
     if let Some(thread) = sched.threads.get_mut(&tid)
         && !core::ptr::eq(&*thread.regs, frame)

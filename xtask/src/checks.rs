@@ -312,8 +312,8 @@ fn check_smp_stress(log: &Log) -> Vec<String> {
     let kills: Vec<&str> = log.kernel_lines("KILLED").collect();
     match kills.as_slice() {
         [line]
-            if line.contains("KILLED: used its CPU budget of 20 ticks")
-                && !line.contains("; 0 pending operation(s) cancelled") =>
+            if line.contains("KILLED: used its CPU budget of 50 ticks")
+                && line.contains("; 2 pending operation(s) cancelled") =>
         {
             let at = |needle: &str| log.lines.iter().position(|l| l.contains(needle));
             if at(line) > at("STRESS hub stopping readers") {

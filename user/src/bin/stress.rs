@@ -13,9 +13,9 @@
 //! - 3: a discard-oldest board: one thread publishes 2,000 increasing
 //!   values without ever blocking, one reads them with a timeout and counts
 //!   any that went backwards.
-//! - 4, the victim: peeks the shared pipe and blocks writing into a full
-//!   one while its main thread spins until the kernel kills it at its CPU
-//!   budget; its pending operations must be cancelled.
+//! - 4, the victim: blocks reading a pipe nobody writes and writing into a
+//!   full one, then its main thread spins until the kernel kills it at its
+//!   CPU budget; both pending operations must be cancelled.
 #![no_std]
 #![no_main]
 
@@ -253,12 +253,15 @@ fn board_reader(_arg: u64) {
 }
 
 fn victim() {
-    spawn(victim_peeker, 0, 2).expect("spawn peeker");
+    spawn(victim_reader, 0, 2).expect("spawn reader");
     spawn(victim_sink_writer, 0, 2).expect("spawn sink writer");
-    // Spin only once the sink writer is blocked (by state, not by time: a
-    // slow vCPU must not let the budget run out first).
+    // Spin only once both are blocked (by state, not by time: a slow vCPU
+    // must not let the budget run out first).
     let sink = Pipe::wait_for("stress-sink");
-    while sink.info().map_or(0, |i| i.pending_writers) == 0 {
+    let empty = Pipe::wait_for("stress-empty");
+    while sink.info().map_or(0, |i| i.pending_writers) == 0
+        || empty.info().map_or(0, |i| i.pending_readers) == 0
+    {
         sleep(1);
     }
     println!("STRESS victim spinning");
@@ -268,15 +271,12 @@ fn victim() {
     }
 }
 
-fn victim_peeker(_arg: u64) {
-    let shared = Pipe::wait_for("stress-a");
-    let mut buf = [0u8; 16];
-    loop {
-        if shared.peek(&mut buf, timeout::FOREVER).is_err() {
-            break;
-        }
-        sleep(1);
-    }
+fn victim_reader(_arg: u64) {
+    // Nobody writes this pipe: the read is pending when the kernel kills
+    // the process (and must then be cancelled).
+    let empty = Pipe::wait_for("stress-empty");
+    let mut buf = [0u8; 8];
+    let _ = empty.read(&mut buf, timeout::FOREVER);
 }
 
 fn victim_sink_writer(_arg: u64) {
