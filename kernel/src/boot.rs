@@ -30,7 +30,7 @@ pub const fn phys_to_virt(phys: u64) -> u64 {
 pub const MAPPED_RAM: u64 = 1 << 30;
 
 /// Whether `[addr, addr + len)` lies in the RAM the kernel half maps.
-fn mapped(addr: u64, len: u64) -> bool {
+pub fn mapped(addr: u64, len: u64) -> bool {
     addr.checked_add(len).is_some_and(|end| end <= MAPPED_RAM)
 }
 
@@ -219,6 +219,8 @@ pub struct BootInfo {
     pub cmdline: String,
     /// Usable RAM.
     pub ram: Vec<RamRegion>,
+    /// Physical address of the ACPI RSDP (0: none given).
+    pub rsdp: u64,
 }
 
 /// Physical address range occupied by the kernel image (boot stub and
@@ -262,6 +264,7 @@ pub fn read_boot_info() -> BootInfo {
     let mut boot = BootInfo {
         cmdline: String::new(),
         ram: Vec::new(),
+        rsdp: 0,
     };
     if info_addr == 0 || !mapped(info_addr, core::mem::size_of::<HvmStartInfo>() as u64) {
         return boot;
@@ -273,6 +276,7 @@ pub fn read_boot_info() -> BootInfo {
     if info.magic != XEN_HVM_START_MAGIC {
         return boot;
     }
+    boot.rsdp = info.rsdp_paddr;
     if info.cmdline_paddr != 0 {
         let mut addr = info.cmdline_paddr;
         // Bounded: a command line longer than 4 KiB is cut.

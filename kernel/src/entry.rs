@@ -1,7 +1,7 @@
 //! Every way into and out of the kernel: interrupt/exception stubs, the
 //! `syscall` entry, and the two exit paths (`iretq`, `sysretq`).
 //!
-//! The kernel has one trap stack and no per-thread kernel stacks (seL4 /
+//! The kernel has one trap stack per CPU and no per-thread kernel stacks (seL4 /
 //! Hubris style): an entry pushes the full user register state as a
 //! [`TrapFrame`] at the top of that stack and saves the SSE state with
 //! `fxsave` *before any Rust code runs* (the precompiled `core` uses SSE).
@@ -12,7 +12,9 @@
 //! interrupts off; interrupts arrive from ring 3 or from the idle loop.
 
 use crate::gdt::{IstStack, Selectors, USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::percpu::{self, MAX_CPUS};
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use x86_64::VirtAddr;
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
@@ -124,11 +126,14 @@ trap_stub_\num:
     .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
     TRAP_NOERR \num
     .endr
+    .irp num, 48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
+    TRAP_NOERR \num
+    .endr
     .irp num, 8,10,11,12,13,14,17,21,29,30
     TRAP_ERR \num
     .endr
 
-    .macro SAVE_REGS
+    .macro PUSH_REGS
     push rax
     push rbx
     push rcx
@@ -144,16 +149,27 @@ trap_stub_\num:
     push r13
     push r14
     push r15
+    .endm
+
     /* Straight into the running thread's own SSE area: no copies when
        the kernel switches threads (it only repoints trap_fx_area). */
-    mov rax, [rip + trap_fx_area]
+    .macro FXSAVE_AREA
+    mov rax, gs:[{fx_area}]
     fxsave [rax]
+    .endm
+
+    .macro SAVE_REGS
+    PUSH_REGS
+    FXSAVE_AREA
     mov rdi, rsp
     .endm
 
-    .macro RESTORE_REGS
-    mov rax, [rip + trap_fx_area]
+    .macro FXRSTOR_AREA
+    mov rax, gs:[{fx_area}]
     fxrstor [rax]
+    .endm
+
+    .macro POP_REGS
     pop r15
     pop r14
     pop r13
@@ -180,17 +196,18 @@ trap_stub_\num:
        kernel stack for the Rust code. */
     .globl syscall_entry
 syscall_entry:
-    mov [rip + syscall_user_rsp], rsp
-    mov rsp, [rip + trap_frame_top]
+    swapgs
+    mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{frame_top}]
     push {user_ss}
-    push qword ptr [rip + syscall_user_rsp]
+    push qword ptr gs:[{user_rsp}]
     push r11
     push {user_cs}
     push rcx
     push 0
     push {syscall_vector}
     SAVE_REGS
-    lea rsp, [rip + trap_stack_top]
+    mov rsp, gs:[{stack_top}]
     call syscall_dispatch
     jmp trap_exit_user
 
@@ -201,31 +218,53 @@ syscall_entry:
 trap_common:
     test byte ptr [rsp + 24], 3
     jz 1f
+    swapgs
     SAVE_REGS
-    lea rsp, [rip + trap_stack_top]
+    mov rsp, gs:[{stack_top}]
     call trap_dispatch
     jmp trap_exit_user
 1:
-    SAVE_REGS
+    /* From ring 0, GS may still be the user's: an NMI, #DB or #MC can
+       land between syscall and its swapgs or between the exit's swapgs
+       and sysretq/iretq, and a refused iretq faults after the swapgs.
+       GS_BASE decides (the user's is never a kernel-half address); ebx
+       (callee-saved, already pushed) remembers whether to swap back. */
+    PUSH_REGS
+    mov ecx, 0xC0000101
+    rdmsr
+    xor ebx, ebx
+    test edx, edx
+    js 2f
+    swapgs
+    mov ebx, 1
+2:
+    FXSAVE_AREA
+    mov rdi, rsp
     call trap_dispatch
     /* Non-zero: the trap killed the thread being returned to (a faulting
        iretq) and another thread is to run. */
     test rax, rax
     jnz trap_exit_user
-    RESTORE_REGS
+    FXRSTOR_AREA
+    test ebx, ebx
+    jz 3f
+    swapgs
+3:
+    POP_REGS
     iretq
 
     /* Returns to ring 3: to the thread whose register area trap_frame
        points at. */
     .globl trap_exit_user
 trap_exit_user:
-    mov rsp, [rip + trap_frame]
+    mov rsp, gs:[{frame}]
     /* The dispatcher said whether sysretq may be used. */
-    cmp qword ptr [rip + trap_exit_via_sysret], 0
+    cmp qword ptr gs:[{sysret}], 0
     jne 4f
     /* iretq from the kernel stack: if the CPU refuses the frame, its
        fault is pushed there, not over the thread's area. */
-    lea rax, [rip + trap_stack_top - 40]
+    mov rax, gs:[{stack_top}]
+    sub rax, 40
     mov rcx, [rsp + 136]
     mov [rax], rcx
     mov rcx, [rsp + 144]
@@ -236,82 +275,69 @@ trap_exit_user:
     mov [rax + 24], rcx
     mov rcx, [rsp + 168]
     mov [rax + 32], rcx
-    RESTORE_REGS
-    lea rsp, [rip + trap_stack_top - 40]
+    FXRSTOR_AREA
+    POP_REGS
+    mov rsp, gs:[{stack_top}]
+    sub rsp, 40
+    swapgs
     .globl trap_iretq
 trap_iretq:
     iretq
 4:
-    RESTORE_REGS
+    FXRSTOR_AREA
+    POP_REGS
     /* Thread entered through syscall: rcx and r11 are dead in its ABI.
        Stack: rip, cs, rflags, rsp, ss. */
     mov rcx, [rsp]
     mov r11, [rsp + 16]
     mov rsp, [rsp + 24]
+    swapgs
     sysretq
 
-    .section .data
-    .balign 8
-    .globl trap_fx_area
-trap_fx_area:
-    .quad trap_fx_scratch
-    /* The running thread's register area (a TrapFrame) and its end. */
-    .globl trap_frame
-trap_frame:
-    .quad 0
-    .globl trap_frame_top
-trap_frame_top:
-    .quad 0
-
     .section .bss
-    .balign 16
-    .globl trap_fx_scratch
-trap_fx_scratch:
-    .skip 512
-    .balign 8
-syscall_user_rsp:
-    .skip 8
-    .globl trap_exit_via_sysret
-trap_exit_via_sysret:
-    .skip 8
     /* Every kernel stack sits on top of a guard page that
        `paging::protect_kernel` leaves unmapped: an overflow faults (and
        the fault runs on an IST stack, so it is reported) instead of
        silently overwriting what lies below. */
     .balign 4096
-trap_stack_guard:
+    .irp cpu, 0,1,2,3,4,5,6,7
+trap_stack_guard_\cpu:
     .skip 4096
-trap_stack:
     .skip 65536
-    .globl trap_stack_top
-trap_stack_top:
-double_fault_stack_guard:
+trap_stack_top_\cpu:
+double_fault_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl double_fault_stack_top
-double_fault_stack_top:
-nmi_stack_guard:
+double_fault_stack_top_\cpu:
+nmi_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl nmi_stack_top
-nmi_stack_top:
-machine_check_stack_guard:
+nmi_stack_top_\cpu:
+machine_check_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl machine_check_stack_top
-machine_check_stack_top:
-debug_stack_guard:
+machine_check_stack_top_\cpu:
+debug_stack_guard_\cpu:
     .skip 4096
     .skip 16384
-    .globl debug_stack_top
-debug_stack_top:
+debug_stack_top_\cpu:
+    .endr
 
     .section .rodata
     .balign 8
+    /* Per CPU: the trap stack, then the IST stacks in IstStack order. */
+    .globl kernel_stack_tops
+kernel_stack_tops:
+    .irp cpu, 0,1,2,3,4,5,6,7
+    .quad trap_stack_top_\cpu, double_fault_stack_top_\cpu, nmi_stack_top_\cpu
+    .quad machine_check_stack_top_\cpu, debug_stack_top_\cpu
+    .endr
     .globl kernel_stack_guards
 kernel_stack_guards:
-    .quad trap_stack_guard, double_fault_stack_guard, nmi_stack_guard
-    .quad machine_check_stack_guard, debug_stack_guard
+    .irp cpu, 0,1,2,3,4,5,6,7
+    .quad trap_stack_guard_\cpu, double_fault_stack_guard_\cpu, nmi_stack_guard_\cpu
+    .quad machine_check_stack_guard_\cpu, debug_stack_guard_\cpu
+    .endr
 trap_stub_table:
     .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad trap_stub_\num
@@ -319,27 +345,27 @@ trap_stub_table:
     .irp num, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
     .quad trap_stub_\num
     .endr
+    .irp num, 48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63
+    .quad trap_stub_\num
+    .endr
     "#,
     user_ss = const USER_DATA_SELECTOR,
     user_cs = const USER_CODE_SELECTOR,
     syscall_vector = const SYSCALL_VECTOR,
+    fx_area = const percpu::TRAP_FX_AREA,
+    user_rsp = const percpu::SYSCALL_USER_RSP,
+    frame = const percpu::TRAP_FRAME,
+    frame_top = const percpu::TRAP_FRAME_TOP,
+    sysret = const percpu::EXIT_VIA_SYSRET,
+    stack_top = const percpu::TRAP_STACK_TOP,
 );
 
 unsafe extern "C" {
-    static trap_stub_table: [u64; 48];
-    static mut trap_fx_scratch: FxState;
-    static mut trap_fx_area: *mut FxState;
-    static mut trap_exit_via_sysret: u64;
-    static trap_stack_top: u8;
-    static double_fault_stack_top: u8;
-    static nmi_stack_top: u8;
-    static machine_check_stack_top: u8;
-    static debug_stack_top: u8;
-    static kernel_stack_guards: [u64; 5];
+    static trap_stub_table: [u64; VECTORS];
+    static kernel_stack_tops: [[u64; 5]; MAX_CPUS];
+    static kernel_stack_guards: [[u64; 5]; MAX_CPUS];
     fn syscall_entry();
     fn trap_exit_user() -> !;
-    static mut trap_frame: *mut TrapFrame;
-    static mut trap_frame_top: u64;
     /// The `iretq` that returns to ring 3 (see [`is_user_return`]).
     static trap_iretq: u8;
 }
@@ -351,26 +377,33 @@ pub fn is_user_return(rip: u64) -> bool {
     rip == &raw const trap_iretq as u64
 }
 
-/// Top of the trap stack (TSS RSP0, and the `syscall` entry's stack).
-pub fn trap_stack_top_addr() -> u64 {
-    &raw const trap_stack_top as u64
-}
+/// Vectors with an entry stub: the exceptions, the PIC's 16 IRQs
+/// (32..48) and the local APIC's (48..64, see [`crate::lapic`]).
+const VECTORS: usize = 64;
 
-/// The tops of the IST stacks, by [`IstStack`] slot.
-pub fn ist_stack_tops() -> [u64; 4] {
-    [
-        &raw const double_fault_stack_top as u64,
-        &raw const nmi_stack_top as u64,
-        &raw const machine_check_stack_top as u64,
-        &raw const debug_stack_top as u64,
-    ]
-}
+// The stacks above are laid out for exactly this many CPUs.
+const _: () = assert!(MAX_CPUS == 8);
 
-/// The guard page under each kernel stack of this module (kernel-half
-/// addresses), to be left unmapped.
-pub fn stack_guards() -> [u64; 5] {
+/// Top of CPU `cpu`'s trap stack (TSS RSP0, and the `syscall` entry's
+/// stack).
+pub fn trap_stack_top_addr(cpu: usize) -> u64 {
     // SAFETY: an immutable table of addresses defined above.
-    unsafe { kernel_stack_guards }
+    unsafe { kernel_stack_tops[cpu][0] }
+}
+
+/// The tops of CPU `cpu`'s IST stacks, by [`IstStack`] slot.
+pub fn ist_stack_tops(cpu: usize) -> [u64; 4] {
+    // SAFETY: an immutable table of addresses defined above.
+    let tops = unsafe { kernel_stack_tops[cpu] };
+    [tops[1], tops[2], tops[3], tops[4]]
+}
+
+/// The guard page under each kernel stack of this module, every CPU's
+/// (kernel-half addresses), to be left unmapped.
+pub fn stack_guards() -> impl Iterator<Item = u64> {
+    // SAFETY: an immutable table of addresses defined above.
+    let guards: &[[u64; 5]; MAX_CPUS] = unsafe { &kernel_stack_guards };
+    guards.iter().flatten().copied()
 }
 
 /// Makes `frame` the register area of the running thread: the `syscall`
@@ -381,11 +414,9 @@ pub fn stack_guards() -> [u64; 5] {
 pub fn set_current_frame(frame: &mut TrapFrame) {
     let base: *mut TrapFrame = frame;
     let top = base as u64 + core::mem::size_of::<TrapFrame>() as u64;
-    // SAFETY: read only by the stubs; single CPU, interrupts off.
-    unsafe {
-        core::ptr::write_volatile(&raw mut trap_frame, base);
-        core::ptr::write_volatile(&raw mut trap_frame_top, top);
-    }
+    // Read only by this CPU's stubs; the kernel runs with interrupts off.
+    percpu::set_trap_frame(base as u64);
+    percpu::set_trap_frame_top(top);
     crate::gdt::set_rsp0(top);
 }
 
@@ -393,33 +424,31 @@ pub fn set_current_frame(frame: &mut TrapFrame) {
 /// exit restores the SSE state from it and every entry saves into it until
 /// it is changed. It must stay allocated while it is in use: the
 /// scheduler points it at the running thread's own area, and at the
-/// kernel's scratch area (see [`use_scratch_fx`]) before that thread can
+/// CPU's scratch area (see [`use_scratch_fx`]) before that thread can
 /// go away or while the CPU idles.
 pub fn set_fx_area(area: &mut FxState) {
-    // SAFETY: read only by the stubs; single CPU, interrupts off (the
-    // idle loop's interrupts run with the scratch area set).
-    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, area) };
+    percpu::set_trap_fx_area(area as *mut FxState as u64);
 }
 
-/// Points the stubs at the kernel's own scratch area (no thread's).
+/// Points the stubs at this CPU's own scratch area (no thread's).
 pub fn use_scratch_fx() {
-    // SAFETY: as for `set_fx_area`; the scratch area is static.
-    unsafe { core::ptr::write_volatile(&raw mut trap_fx_area, &raw mut trap_fx_scratch) };
+    percpu::set_trap_fx_area(percpu::fx_scratch() as u64);
 }
 
 /// Chooses the exit instruction for the frame being returned to: `sysretq`
 /// is only used for a thread whose last entry was `syscall` (its rcx/r11 are
 /// dead) and whose rip is canonical user space.
+#[inline(always)]
 pub fn set_exit_via_sysret(sysret: bool) {
-    // SAFETY: read only by the exit stub; single CPU, interrupts off.
-    unsafe { core::ptr::write_volatile(&raw mut trap_exit_via_sysret, u64::from(sysret)) };
+    percpu::set_exit_via_sysret(u64::from(sysret));
 }
 
-/// Installs the IDT and programs the `syscall` MSRs.
+/// Builds and installs the IDT and programs the `syscall` MSRs (the boot
+/// CPU; the others call [`init_cpu`]).
 pub fn init(selectors: &Selectors) {
     let mut idt = InterruptDescriptorTable::new();
     // SAFETY: reading an immutable asm-defined table of stub addresses.
-    let stubs: &[u64; 48] = unsafe { &trap_stub_table };
+    let stubs: &[u64; VECTORS] = unsafe { &trap_stub_table };
     let addr = |v: usize| VirtAddr::new(stubs[v]);
     // SAFETY: each address is an entry stub from the table above; the
     // stubs save the full state, call the dispatcher and return with
@@ -460,13 +489,25 @@ pub fn init(selectors: &Selectors) {
         idt.hv_injection_exception.set_handler_addr(addr(28));
         idt.vmm_communication_exception.set_handler_addr(addr(29));
         idt.security_exception.set_handler_addr(addr(30));
-        for vector in 32..48u8 {
+        for vector in 32..VECTORS as u8 {
             idt[vector].set_handler_addr(addr(usize::from(vector)));
         }
     }
     let idt: &'static InterruptDescriptorTable = Box::leak(Box::new(idt));
-    idt.load();
+    IDT.store(core::ptr::from_ref(idt).cast_mut(), Ordering::Release);
+    init_cpu(selectors);
+}
 
+/// The IDT all CPUs share (built once by [`init`]).
+static IDT: AtomicPtr<InterruptDescriptorTable> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Loads the shared IDT and programs this CPU's `syscall` MSRs (each CPU
+/// has its own). [`init`] must have run (on the boot CPU).
+pub fn init_cpu(selectors: &Selectors) {
+    // SAFETY: set once by `init` from a leaked table, never freed or
+    // written again.
+    let idt: &'static InterruptDescriptorTable = unsafe { &*IDT.load(Ordering::Acquire) };
+    idt.load();
     Star::write(
         selectors.user_code,
         selectors.user_data,

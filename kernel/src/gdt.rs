@@ -6,7 +6,6 @@
 //! CS = STAR+16).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicPtr, Ordering};
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
@@ -31,16 +30,15 @@ pub enum IstStack {
     Debug = 3,
 }
 
-/// The TSS, for [`set_rsp0`].
-static TSS: AtomicPtr<TaskStateSegment> = AtomicPtr::new(core::ptr::null_mut());
-
 /// Sets TSS.RSP0, where the CPU puts the frame of an interrupt from ring 3
 /// (the running thread's register area).
+#[inline(always)]
 pub fn set_rsp0(top: u64) {
-    let tss = TSS.load(Ordering::Relaxed);
-    // SAFETY: the TSS was leaked in `init` and lives forever; the CPU
-    // reads RSP0 only on a ring change, never while the kernel runs (one
-    // CPU, interrupts off), so this plain write cannot race it.
+    let tss = crate::percpu::tss() as *mut TaskStateSegment;
+    // SAFETY: this CPU's TSS, leaked in `init` and living forever; the CPU
+    // reads RSP0 only on a ring change, never while the kernel runs
+    // (interrupts off), and no other CPU writes this TSS, so this plain
+    // write cannot race it.
     unsafe { (*tss).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
 }
 
@@ -57,7 +55,7 @@ pub struct Selectors {
     pub user_code: SegmentSelector,
 }
 
-/// Loads the GDT and TSS. `trap_stack_top` becomes RSP0 (the stack every
+/// Loads this CPU's own GDT and TSS (every CPU has both). `trap_stack_top` becomes RSP0 (the stack every
 /// interrupt from ring 3 lands on), `ist_tops` the IST stacks (by
 /// [`IstStack`] slot).
 pub fn init(trap_stack_top: u64, ist_tops: [u64; 4]) -> Selectors {
@@ -68,7 +66,7 @@ pub fn init(trap_stack_top: u64, ist_tops: [u64; 4]) -> Selectors {
     }
     // Both tables live for the rest of the run: leak them.
     let tss: &'static mut TaskStateSegment = Box::leak(Box::new(tss));
-    TSS.store(tss, Ordering::Relaxed);
+    crate::percpu::set_tss(tss as *mut TaskStateSegment as u64);
     let tss: &'static TaskStateSegment = tss;
 
     let mut gdt = GlobalDescriptorTable::new();

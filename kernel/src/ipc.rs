@@ -3,7 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-use crate::paging::UserSpace;
 use crate::sched::{self, Tid};
 use crate::sync::{KernelRawLock, Once};
 use ipcm::{CancelReason, Fault, Ipcm, Kernel, Priority, ProcessId, Status, Ticket, UserAddr};
@@ -16,20 +15,18 @@ impl Kernel for Hooks {
     type Thread = Tid;
 
     /// Walks the thread's page tables and checks P and U on every page of
-    /// the range before copying; a thread that is gone faults.
+    /// the range before copying; a thread that is gone faults. The address
+    /// space stays alive until the copy is done, even if the thread's
+    /// process ends on another CPU meanwhile.
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
-        let root = sched::space_root(*thread).ok_or(Fault)?;
-        UserSpace::new(root)
-            .copy_in(src.0 as u64, dst)
-            .map_err(|_| Fault)
+        let space = sched::space_of(*thread).ok_or(Fault)?;
+        space.user().copy_in(src.0 as u64, dst).map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
-        let root = sched::space_root(*thread).ok_or(Fault)?;
-        UserSpace::new(root)
-            .copy_out(dst.0 as u64, src)
-            .map_err(|_| Fault)
+        let space = sched::space_of(*thread).ok_or(Fault)?;
+        space.user().copy_out(dst.0 as u64, src).map_err(|_| Fault)
     }
 
     fn wake(&self, thread: Tid, status: Status) {
@@ -61,14 +58,11 @@ pub fn ipcm() -> &'static KernelIpcm {
     IPCM.get()
 }
 
-/// Cancels `tid`'s pending operation: the one under `ticket` if given (a
-/// select's), else whatever it waits for; true if there was one (the IPCM
-/// has then woken the thread with TIMED_OUT / CANCELLED).
-pub fn cancel(tid: Tid, ticket: Option<Ticket>, reason: CancelReason) -> bool {
-    match ticket {
-        Some(ticket) => ipcm().cancel_op(&tid, ticket, reason).is_ok(),
-        None => ipcm().cancel(&tid, reason).is_ok(),
-    }
+/// Cancels `tid`'s pending operation named by `ticket`; true if it was
+/// still pending (the IPCM has then woken the thread with TIMED_OUT /
+/// CANCELLED). A stale ticket changes nothing (DESIGN §8).
+pub fn cancel_op(tid: Tid, ticket: Ticket, reason: CancelReason) -> bool {
+    ipcm().cancel_op(&tid, ticket, reason).is_ok()
 }
 
 /// The syscall ABI's status codes must be the IPCM's: checked at compile

@@ -13,6 +13,7 @@
 extern crate alloc;
 
 mod account;
+mod acpi;
 mod boot;
 mod cpu;
 mod entry;
@@ -20,8 +21,10 @@ mod frames;
 mod gdt;
 mod heap;
 mod ipc;
+mod lapic;
 mod loader;
 mod paging;
+mod percpu;
 mod process;
 mod programs;
 mod qemu;
@@ -30,9 +33,11 @@ mod rt;
 mod scenarios;
 mod sched;
 mod serial;
+mod smp;
 mod sync;
 mod syscall;
 mod timer;
+mod tlb;
 mod trap;
 
 use qemu::ExitCode;
@@ -40,13 +45,16 @@ use qemu::ExitCode;
 /// The Rust entry point, called by `pvh_start` in long mode on the boot stack.
 #[unsafe(no_mangle)]
 extern "C" fn kernel_entry() -> ! {
+    // GS first: the entry stubs and the scheduler reach this CPU's state
+    // through it.
+    percpu::init_this_cpu(0, entry::trap_stack_top_addr(0));
     serial::init();
     heap::init();
     let boot = boot::read_boot_info();
     kprintln!("LuKOS booting; command line: {:?}", boot.cmdline);
     let ram: u64 = boot.ram.iter().map(|r| r.end - r.start).sum();
     kprintln!("RAM: {} KiB in {} regions", ram / 1024, boot.ram.len());
-    let selectors = gdt::init(entry::trap_stack_top_addr(), entry::ist_stack_tops());
+    let selectors = gdt::init(entry::trap_stack_top_addr(0), entry::ist_stack_tops(0));
     entry::init(&selectors);
     // The GDT, IDT, stacks and everything else now live in the kernel half.
     boot::drop_identity_map();
@@ -71,6 +79,7 @@ extern "C" fn kernel_entry() -> ! {
         on_off(hardening.smap),
         on_off(hardening.umip)
     );
+    smp::start(boot.rsdp);
     kprintln!(
         "boot ok; {} free frames; {} pool bytes free",
         frames::free_count(),

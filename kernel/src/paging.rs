@@ -64,8 +64,9 @@ const KERNEL_HALF: usize = 256;
 fn table(frame: u64) -> &'static mut [u64; 512] {
     // SAFETY: `frame` is a page-table frame owned by an address space (or
     // the boot PML4), below 1 GiB, so mapped in the kernel half. The kernel
-    // is single-threaded with interrupts off, and callers never hold two
-    // references to the same table at once.
+    // runs with interrupts off; a user table is only written while its
+    // process is being built or under the scheduler's lock (new stacks),
+    // and callers never hold two references to the same table at once.
     unsafe { &mut *(phys_to_virt(frame) as *mut [u64; 512]) }
 }
 
@@ -91,7 +92,7 @@ impl AddressSpace {
     /// existing mapping, when two segments share a page: the frame passed in
     /// is then returned to the allocator). Returns the frame mapped.
     pub fn map_user(
-        &mut self,
+        &self,
         va: u64,
         frame: Frame,
         rights: PageRights,
@@ -100,7 +101,6 @@ impl AddressSpace {
             (USER_START..USER_END).contains(&va) && va.is_multiple_of(FRAME_SIZE),
             "bad user page 0x{va:x}"
         );
-        TRANSLATIONS.flush();
         let mut current = self.pml4.0;
         for level in (1..=3).rev() {
             let entry = &mut table(current)[index(va, level)];
@@ -149,7 +149,7 @@ impl AddressSpace {
 impl Drop for AddressSpace {
     /// Frees every user frame and page table (never the shared kernel half).
     fn drop(&mut self) {
-        TRANSLATIONS.flush();
+        flush_translations();
         fn free_level(table_frame: u64, level: u32) {
             for &entry in table(table_frame).iter() {
                 if entry & PRESENT == 0 {
@@ -201,10 +201,7 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
     let rodata = to_phys(&raw const __rodata_start as u64);
     let data = to_phys(&raw const __data_start as u64);
     let end = to_phys(&raw const __kernel_end as u64);
-    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards()
-        .into_iter()
-        .map(to_phys)
-        .collect();
+    let mut guards: alloc::vec::Vec<u64> = crate::entry::stack_guards().map(to_phys).collect();
     guards.push(&raw const boot_stack_guard as u64);
     let leaf = |phys: u64| -> u64 {
         if guards.contains(&phys) {
@@ -244,34 +241,90 @@ pub fn protect_kernel() -> Result<(), OutOfMemory> {
     Ok(())
 }
 
+/// Where [`map_device`] maps device registers: the GiB above the RAM the
+/// kernel half maps (kernel-half PDPT entry 511).
+const DEVICE_BASE: u64 = 0xFFFF_FFFF_C000_0000;
+/// Cache disabled, write-through: device registers, never cached.
+const UNCACHED: u64 = (1 << 4) | (1 << 3);
+
+/// Maps the 2 MiB around device registers at `phys` into the kernel half
+/// (every address space shares it), uncached, no-execute, in `slot`
+/// (0..512, one per device); returns the kernel address of `phys`.
+pub fn map_device(slot: usize, phys: u64) -> Result<u64, OutOfMemory> {
+    let boot_pml4 = table(crate::boot::boot_pml4_addr());
+    let pdpt = table(boot_pml4[511] & ADDR_MASK);
+    if pdpt[511] & PRESENT == 0 {
+        let pd = frames::alloc_zeroed().ok_or(OutOfMemory)?;
+        pdpt[511] = pd.0 | PRESENT | WRITABLE;
+    }
+    let pd = table(pdpt[511] & ADDR_MASK);
+    pd[slot] = (phys & !(HUGE_PAGE - 1)) | PRESENT | WRITABLE | HUGE | UNCACHED | NO_EXECUTE;
+    let virt = DEVICE_BASE + slot as u64 * HUGE_PAGE;
+    // SAFETY: invalidates one kernel-half translation that was not
+    // present before (or is being replaced): no effect on anything else.
+    unsafe { core::arch::asm!("invlpg [{}]", in(reg) virt, options(nostack, preserves_flags)) };
+    Ok(virt + (phys & (HUGE_PAGE - 1)))
+}
+
 /// Recent user translations: (root, page) -> frame | writable, direct-mapped. A copy to or from a buffer the same thread used last
 /// time (every message of a ping-pong) needs no page-table walk. User
 /// page tables only change in `map_user` (mappings added or widened) and
 /// when an address space is freed (its root may be reused): both flush
 /// the whole cache.
+///
+/// One cache per CPU (a CPU only reads and writes its own, so its three
+/// words never tear). Only copies for the thread running on this CPU add
+/// entries (its address space cannot die meanwhile); copies into another
+/// thread's space (held alive by the copy) only look. An address space's
+/// death is shot down on every CPU (`tlb`), which flushes every cache, so
+/// after it no entry for its root is left anywhere and none is added.
+/// User mappings are only ever added or widened, so an entry is never
+/// wrong while its space lives (a too-narrow one just sends the copy to
+/// the walk).
 struct TranslationCache {
     entries: [[AtomicU64; 3]; 16],
 }
 
-static TRANSLATIONS: TranslationCache = TranslationCache {
-    entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
-};
+static TRANSLATIONS: [TranslationCache; crate::percpu::MAX_CPUS] = [const {
+    TranslationCache {
+        entries: [const { [const { AtomicU64::new(0) }; 3] }; 16],
+    }
+}; crate::percpu::MAX_CPUS];
+
+/// CPU `index`'s cache, by address (for its per-CPU block).
+pub fn translation_cache_addr(index: usize) -> u64 {
+    core::ptr::from_ref(&TRANSLATIONS[index]) as u64
+}
+
+/// This CPU's cache (its address is in the per-CPU block: one load).
+#[inline(always)]
+fn translations() -> &'static TranslationCache {
+    let addr = crate::percpu::translations() as *const TranslationCache;
+    // SAFETY: `init_this_cpu` set the field to `&TRANSLATIONS[index]`, a
+    // static that lives for ever and is only read through shared references.
+    unsafe { &*addr }
+}
+
+/// Forgets this CPU's cached translations (an address space is dying).
+pub fn flush_translations() {
+    translations().flush();
+}
 
 impl TranslationCache {
     /// Indexed by page number and root together: two processes' buffers
     /// at the same address (their stacks) must not evict each other.
-    fn slot(root: u64, key: u64) -> &'static [AtomicU64; 3] {
-        &TRANSLATIONS.entries[(((key ^ root) >> 12) & 15) as usize]
+    fn slot(&self, root: u64, key: u64) -> &[AtomicU64; 3] {
+        &self.entries[(((key ^ root) >> 12) & 15) as usize]
     }
 
     fn get(&self, root: u64, key: u64) -> Option<u64> {
-        let slot = Self::slot(root, key);
+        let slot = self.slot(root, key);
         (slot[0].load(Ordering::Relaxed) == root && slot[1].load(Ordering::Relaxed) == key)
             .then(|| slot[2].load(Ordering::Relaxed))
     }
 
     fn put(&self, root: u64, key: u64, frame: u64) {
-        let slot = Self::slot(root, key);
+        let slot = self.slot(root, key);
         slot[0].store(root, Ordering::Relaxed);
         slot[1].store(key, Ordering::Relaxed);
         slot[2].store(frame, Ordering::Relaxed);
@@ -287,16 +340,31 @@ impl TranslationCache {
 
 /// The user half of an address space, by its page-table root: what the
 /// copies walk. The root must belong to a live address space while the
-/// copy runs (the kernel is single-threaded, so nothing frees it then).
+/// copy runs: the running thread's (its process cannot end while it
+/// runs), or one the copier holds an `Arc` of (see `sched::space_of`).
 #[derive(Clone, Copy, Debug)]
 pub struct UserSpace {
     root: u64,
+    /// Whether look-ups may add to the cache (the running thread's space).
+    cache_new: bool,
 }
 
 impl UserSpace {
     /// The user half of the address space whose PML4 is at `root`.
     pub fn new(root: u64) -> UserSpace {
-        UserSpace { root }
+        UserSpace {
+            root,
+            cache_new: true,
+        }
+    }
+
+    /// Another thread's address space (alive while the copy holds it):
+    /// its translations are looked up in the cache but never added.
+    pub fn held(root: u64) -> UserSpace {
+        UserSpace {
+            root,
+            cache_new: false,
+        }
     }
 
     /// The physical address behind user address `va` if it is mapped
@@ -308,7 +376,8 @@ impl UserSpace {
         }
         let offset = va & (FRAME_SIZE - 1);
         let page = va - offset;
-        if let Some(entry) = TRANSLATIONS.get(self.root, page)
+        let cache = translations();
+        if let Some(entry) = cache.get(self.root, page)
             && (!write || entry & 1 != 0)
         {
             return Some((entry & !1) + offset);
@@ -316,7 +385,9 @@ impl UserSpace {
         // Walk for the rights asked; remember whether the page is writable.
         let frame = self.walk(va, write)?;
         let writable = write || self.walk(va, true).is_some();
-        TRANSLATIONS.put(self.root, page, frame | u64::from(writable));
+        if self.cache_new {
+            cache.put(self.root, page, frame | u64::from(writable));
+        }
         Some(frame + offset)
     }
 
@@ -398,7 +469,7 @@ impl UserSpace {
             return None;
         }
         let offset = va & (FRAME_SIZE - 1);
-        let entry = TRANSLATIONS.get(self.root, va - offset)?;
+        let entry = translations().get(self.root, va - offset)?;
         (!write || entry & 1 != 0).then_some((entry & !1) + offset)
     }
 

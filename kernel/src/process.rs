@@ -12,8 +12,9 @@ use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use ipcm::{SelectGroup, Shared, Ticket};
+use ipcm::{SelectGroup, Shared};
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
 /// [`ThreadTable`] (low 32 bits) and that slot's generation (high 32 bits,
@@ -149,8 +150,11 @@ const MAX_THREAD_SLOTS: u64 = 64;
 pub enum ThreadState {
     /// In a ready queue.
     Ready,
-    /// On the CPU (the scheduler's `current`).
+    /// On a CPU (that CPU's `current` in the scheduler).
     Running,
+    /// Its process is being killed: it runs no more and waits to be
+    /// removed (in no ready queue, with no pending operation).
+    Parked,
     /// Parked on an IPCM operation until the IPCM's wake hook runs; the
     /// operation is cancelled (TIMED_OUT) at `deadline` if given.
     Blocked {
@@ -168,9 +172,16 @@ pub enum ThreadState {
 pub struct Thread {
     /// Its process.
     pub process: Pid,
-    /// Its process's page-table root (for copies into a thread that is not
-    /// running, without a look-up of the process).
+    /// Its process's page-table root (for the switch to it).
     pub root: u64,
+    /// Its process's address space, for copies into it while it is not
+    /// running (they hold a clone: see `sched::space_of`).
+    pub space: Arc<AddressSpace>,
+    /// Its process is being ended (copied from the process, so the
+    /// scheduler's checks need no look-up of it).
+    pub dying: bool,
+    /// The only CPU it runs on (its process's pin; `None`: any).
+    pub pin: Option<u8>,
     /// Scheduling priority.
     pub priority: u8,
     /// What it is doing.
@@ -192,26 +203,35 @@ pub struct Thread {
     /// It is blocked in a `pipe_select`: its wake also stores the index of
     /// the member that completed (rdx).
     pub selecting: bool,
-    /// The ticket of its blocked select (its first member's): its timeout
-    /// and a kill cancel the select by it, and no other operation.
-    pub select_ticket: Option<Ticket>,
     /// Wait records charged to its process for it: one at spawn, raised to
     /// the largest select it made (one record per member).
     pub wait_records: u64,
+    /// The ticket of its pending IPCM operation (while `Blocked`): a
+    /// timeout or kill cancels exactly that operation (DESIGN §8).
+    pub ticket: Option<ipcm::Ticket>,
+    /// A wake that came while it was still running, between the IPCM
+    /// recording its operation and the scheduler parking it (another CPU
+    /// completed it): the status its `Block` returns at once.
+    pub early_wake: Option<u64>,
 }
 
 /// A process: an address space and its threads.
 pub struct Process {
     /// Program name, for the log.
     pub name: &'static str,
-    /// Its page tables and user memory.
-    pub space: AddressSpace,
+    /// Its page tables and user memory, shared with copies under way into
+    /// it (they keep it alive: see `sched::space_of`).
+    pub space: Arc<AddressSpace>,
+    /// Being ended: its threads are no longer scheduled.
+    pub dying: bool,
     /// Its live threads.
     pub threads: Vec<Tid>,
     /// Timer ticks its threads were running at.
     pub cpu_used: u64,
     /// Ticks after which it is killed (`None`: no limit).
     pub cpu_limit: Option<u64>,
+    /// The only CPU its threads run on (`None`: any).
+    pub pin: Option<u8>,
     next_stack_slot: u64,
 }
 
@@ -220,10 +240,12 @@ impl Process {
     pub fn new(name: &'static str, space: AddressSpace) -> Process {
         Process {
             name,
-            space,
+            space: Arc::new(space),
+            dying: false,
             threads: Vec::new(),
             cpu_used: 0,
             cpu_limit: None,
+            pin: None,
             next_stack_slot: 0,
         }
     }
@@ -258,7 +280,7 @@ impl Thread {
     /// ring 3 with its stack at `stack_top`.
     pub fn new(
         process: Pid,
-        root: u64,
+        space: Arc<AddressSpace>,
         priority: u8,
         entry: u64,
         args: (u64, u64),
@@ -277,7 +299,10 @@ impl Thread {
         };
         Thread {
             process,
-            root,
+            root: space.root(),
+            space,
+            dying: false,
+            pin: None,
             priority,
             state: ThreadState::Ready,
             regs: Box::new(regs),
@@ -288,8 +313,9 @@ impl Thread {
             // (`THREAD_COST_BOUND` includes the group record).
             select: SelectGroup::shared().expect("the reserved select group record"),
             selecting: false,
-            select_ticket: None,
             wait_records: 1,
+            ticket: None,
+            early_wake: None,
         }
     }
 }

@@ -99,12 +99,10 @@ pub fn select(tid: Tid, args: Args<'_>) -> Action {
         }
     };
     match ipc::ipcm().select(&tid, &group, ops) {
-        Ok(Progress::Blocked(ticket)) => {
-            sched::select_blocked(tid, ticket);
-            Action::Block {
-                deadline: deadline(ticks),
-            }
-        }
+        Ok(Progress::Blocked(ticket)) => Action::Block {
+            deadline: deadline(ticks),
+            ticket,
+        },
         Ok(Progress::Done(outcome)) => {
             sched::end_select(tid);
             selected(outcome.status, outcome.index)

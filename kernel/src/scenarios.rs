@@ -14,6 +14,9 @@ pub struct Launch {
     /// Timer ticks of CPU the process may use before it is killed (`None`:
     /// no limit).
     pub cpu_ticks: Option<u64>,
+    /// The CPU its threads run on (`None`, or a CPU that is not online:
+    /// any).
+    pub cpu: Option<u8>,
 }
 
 const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
@@ -22,6 +25,18 @@ const fn launch(program: &'static str, priority: u8, arg: u64) -> Launch {
         priority,
         arg,
         cpu_ticks: None,
+        cpu: None,
+    }
+}
+
+/// A process whose threads run only on CPU `cpu` (when it is online).
+const fn pinned(program: &'static str, priority: u8, arg: u64, cpu: u8) -> Launch {
+    Launch {
+        program,
+        priority,
+        arg,
+        cpu_ticks: None,
+        cpu: Some(cpu),
     }
 }
 
@@ -32,6 +47,7 @@ const fn limited(program: &'static str, priority: u8, arg: u64, cpu_ticks: u64) 
         priority,
         arg,
         cpu_ticks: Some(cpu_ticks),
+        cpu: None,
     }
 }
 
@@ -86,6 +102,16 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
     ("timeout", &[launch("timeouts", 2, 0)]),
     ("timer-order", &[launch("timer-order", 2, 0)]),
     (
+        "smp-stress",
+        &[
+            launch("stress", 2, 0),
+            launch("stress", 2, 1),
+            launch("stress", 2, 2),
+            launch("stress", 2, 3),
+            limited("stress", 2, 4, 50),
+        ],
+    ),
+    (
         "destroy",
         &[launch("destroyer", 2, 0), launch("intruder", 1, 0)],
     ),
@@ -116,6 +142,10 @@ const SCENARIOS: &[(&str, &[Launch])] = &[
             launch("bench-select", 2, 0),
             launch("bench-select-echo", 2, 0),
         ],
+    ),
+    (
+        "bench-cross",
+        &[pinned("bench", 2, 1, 1), pinned("bench-echo", 2, 0, 2)],
     ),
     // The hostile suite: one attacker class each, next to bystanders that
     // must finish.

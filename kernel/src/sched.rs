@@ -6,6 +6,22 @@
 //! through [`user_trap`]: save the thread's registers, handle the event
 //! (which returns an [`Action`] rather than switching itself), apply it,
 //! then pick who runs next — possibly after idling until a tick.
+//!
+//! ## Several CPUs
+//! Every CPU schedules from the same ready queues, behind the scheduler's
+//! one lock. One queue keeps the priority rule exact across CPUs (the most
+//! urgent ready thread is always the next one taken, by whichever CPU
+//! asks) and makes migration free; the lock is held for short, bounded
+//! work (no copies, no IPCM calls under it), and the IPC data path takes it
+//! only to park or wake a thread, while the IPCM's own pipe locks carry
+//! the parallelism. A thread may run on any CPU: its registers and SSE
+//! state live in the thread (saved on every entry), so they go with it.
+//! A CPU that idles while a thread becomes ready is woken by a reschedule
+//! IPI. Each CPU's running thread and direct-switch candidate are its own
+//! (`current[cpu]`, `direct[cpu]`). A thread running on one CPU is only
+//! ever removed by that CPU: ending a process marks it dying, sends its
+//! running threads' CPUs an IPI and waits until none runs, then cancels
+//! the blocked ones' operations by ticket and frees it.
 
 #![forbid(unsafe_code)]
 
@@ -14,14 +30,17 @@ use crate::frames;
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use crate::ipc;
 use crate::paging::{self, AddressSpace};
+use crate::percpu::MAX_CPUS;
 pub use crate::process::{Pid, Process, Thread, ThreadState, ThreadTable, Tid};
 use crate::qemu::{self, ExitCode};
 use crate::sync::Global;
-use crate::{account, kprintln, loader, timer, trap};
+use crate::{account, kprintln, lapic, loader, percpu, timer, trap};
+use crate::{smp, tlb};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use ipcm::{SelectGroup, Shared, Status, Ticket};
 
 /// Number of priority levels (0 = lowest).
@@ -32,17 +51,55 @@ pub struct Scheduler {
     processes: BTreeMap<Pid, Process>,
     threads: ThreadTable,
     ready: ReadyQueues,
-    current: Option<Tid>,
+    /// Each CPU's running thread.
+    current: [Option<Tid>; MAX_CPUS],
     next_id: u64,
-    /// A thread woken by the running one that gets the CPU straight away
-    /// when the running one's system call ends (seL4's direct switch: its
-    /// priority is at least the waker's). Ready, but in no ready queue.
-    direct: Option<Tid>,
+    /// Per CPU: a thread woken by the running one that gets the CPU
+    /// straight away when the running one's system call ends (seL4's
+    /// direct switch: its priority is at least the waker's). Ready, but in
+    /// no ready queue.
+    direct: [Option<Tid>; MAX_CPUS],
     /// Sequence number of the next timer armed (sleep or deadline).
     next_timer: u64,
 }
 
 static SCHED: Global<Scheduler> = Global::new();
+
+/// This CPU's index.
+#[inline(always)]
+fn cpu() -> usize {
+    // Masked: the index is below MAX_CPUS (a power of two), and the mask
+    // spares the per-CPU arrays their bounds checks on the switch path.
+    percpu::index() as usize & (MAX_CPUS - 1)
+}
+
+/// Some process is pinned to a CPU: picking a thread must then skip the
+/// ones pinned elsewhere (otherwise the plain most-urgent pop).
+static PINNED: AtomicBool = AtomicBool::new(false);
+
+/// A bit per CPU idling in `schedule` (waiting for a tick or an IPI).
+static IDLE: AtomicU32 = AtomicU32::new(0);
+
+/// The boot CPU has called [`start`]: the other CPUs may schedule.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Wakes one idling CPU (not this one) to look at the ready queue.
+#[inline(always)]
+fn kick_idle() {
+    let idle = IDLE.load(Ordering::Acquire);
+    if idle != 0 {
+        kick_one(idle);
+    }
+}
+
+#[cold]
+fn kick_one(idle: u32) {
+    let others = idle & !(1 << cpu());
+    if others != 0 {
+        let target = others.trailing_zeros() as usize;
+        lapic::send_ipi(smp::apic_id(target), lapic::RESCHEDULE_VECTOR);
+    }
+}
 
 /// One FIFO of ready threads per priority, and a bit per non-empty one,
 /// so the most urgent is found with one instruction, not a scan.
@@ -81,31 +138,25 @@ impl ReadyQueues {
     }
 }
 
-/// The running thread, for the entry path (0: none); kept equal to
-/// `Scheduler::current`, readable without the scheduler's lock.
-static CURRENT: AtomicU64 = AtomicU64::new(0);
+// The running thread (0: none), kept equal to `Scheduler::current`, and
+// its page-table root, process and priority live in this CPU's block
+// (`percpu::current` and `running_*`), readable without the scheduler's
+// lock: the IPCM's hooks ask for them on every call.
 
 /// The tick at which timers were last expired (`u64::MAX`: never, or a
 /// timer armed already due).
 static TIMERS_CHECKED_AT: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// The running thread's page-table root, process and priority, next to
-/// [`CURRENT`] (valid while it is non-zero): the IPCM's hooks ask for them
-/// on every call and need no lock for the running thread.
-static RUNNING_ROOT: AtomicU64 = AtomicU64::new(0);
-static RUNNING_PID: AtomicU64 = AtomicU64::new(0);
-static RUNNING_PRIORITY: AtomicU64 = AtomicU64::new(0);
-
 /// The running thread's priority (`None`: no thread runs).
 #[inline(always)]
 fn running_priority() -> Option<u8> {
-    (CURRENT.load(Ordering::Relaxed) != 0).then(|| RUNNING_PRIORITY.load(Ordering::Relaxed) as u8)
+    (percpu::current() != 0).then(|| percpu::running_priority() as u8)
 }
 
 /// Whether `tid` is the running thread.
 #[inline(always)]
 fn is_running(tid: Tid) -> bool {
-    CURRENT.load(Ordering::Relaxed) == tid.0
+    percpu::current() == tid.0
 }
 
 /// Set whenever the running thread may have to give way: a thread was
@@ -144,6 +195,8 @@ pub enum Action {
     Block {
         /// Tick at which the operation times out.
         deadline: Option<u64>,
+        /// The operation's ticket, for cancelling exactly it.
+        ticket: ipcm::Ticket,
     },
     /// Sleep until the tick.
     Sleep {
@@ -166,19 +219,49 @@ impl Scheduler {
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
-        let priority = thread.priority;
+        let (priority, pin) = (thread.priority, thread.pin);
         self.ready.push_back(priority, tid);
         if running_priority().is_none_or(|running| priority > running) {
             NEED_RESCHEDULE.store(true, Ordering::Relaxed);
+        }
+        match pin {
+            // Only its own CPU may take it: wake that one if it idles.
+            Some(cpu) if usize::from(cpu) != percpu::index() as usize => {
+                if IDLE.load(Ordering::Acquire) & (1 << cpu) != 0 {
+                    lapic::send_ipi(smp::apic_id(usize::from(cpu)), lapic::RESCHEDULE_VECTOR);
+                }
+            }
+            _ => kick_idle(),
         }
     }
 
     /// Forgets the running thread (it stops running or goes away); the
     /// stubs then save SSE state into the kernel's scratch area.
     fn clear_current(&mut self) {
-        self.current = None;
-        CURRENT.store(0, Ordering::Relaxed);
+        self.current[cpu()] = None;
+        percpu::set_current(0);
         entry::use_scratch_fx();
+    }
+
+    /// The most urgent ready thread that may run on CPU `here` (some are
+    /// pinned to other CPUs), out of its queue.
+    fn pop_runnable_here(&mut self, here: usize) -> Option<Tid> {
+        let allowed = |t: &Thread| t.pin.is_none_or(|p| usize::from(p) == here);
+        for priority in (0..PRIORITIES).rev() {
+            let queue = &self.ready.queues[priority];
+            let Some(at) = queue
+                .iter()
+                .position(|tid| self.threads.get(tid).is_some_and(allowed))
+            else {
+                continue;
+            };
+            let tid = self.ready.queues[priority].remove(at);
+            if self.ready.queues[priority].is_empty() {
+                self.ready.non_empty &= !(1 << priority);
+            }
+            return tid;
+        }
+        None
     }
 
     fn highest_ready(&self) -> Option<usize> {
@@ -193,11 +276,24 @@ impl Scheduler {
                 process.threads.retain(|&t| t != tid);
             }
         }
-        if self.current == Some(tid) {
+        self.forget_running(tid);
+    }
+
+    /// `tid` goes away: no CPU's current or direct switch any more. Only
+    /// this CPU's current can be it (a thread running elsewhere is never
+    /// removed: see [`end_process`]).
+    fn forget_running(&mut self, tid: Tid) {
+        if self.current[cpu()] == Some(tid) {
             self.clear_current();
         }
-        if self.direct == Some(tid) {
-            self.direct = None;
+        debug_assert!(
+            !self.current.contains(&Some(tid)),
+            "removed while running elsewhere"
+        );
+        for direct in &mut self.direct {
+            if *direct == Some(tid) {
+                *direct = None;
+            }
         }
     }
 
@@ -208,16 +304,7 @@ impl Scheduler {
                 account::release(pid, thread.charge);
                 self.ready.remove(thread.priority, tid);
             }
-            if self.current == Some(tid) {
-                self.clear_current();
-            }
-            if self.direct == Some(tid) {
-                self.direct = None;
-            }
-        }
-        if process.space.root() == paging::active_root() {
-            // Never free the page tables the CPU is using.
-            paging::activate_kernel_only();
+            self.forget_running(tid);
         }
         Some(process)
     }
@@ -237,17 +324,25 @@ impl Scheduler {
         if !(paging::USER_START..paging::USER_END).contains(&entry) {
             return Err((Status::BadParam, "entry outside user space"));
         }
-        if !self.processes.contains_key(&pid) {
-            return Err((Status::BadParam, "no such process"));
+        match self.processes.get(&pid) {
+            None => return Err((Status::BadParam, "no such process")),
+            Some(process) if process.dying => {
+                return Err((Status::BadParam, "its process is ending"));
+            }
+            Some(_) => {}
         }
         let tid = self.threads.vacant();
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
-            let root = process.space.root();
+            let space = process.space.clone();
+            let pin = process.pin;
             process.threads.push(tid);
             self.threads
-                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
+                .insert(Thread::new(pid, space, priority, entry, args, stack_top));
+            if let Some(thread) = self.threads.get_mut(&tid) {
+                thread.pin = pin;
+            }
             self.ready.push_back(priority, tid);
             Ok(())
         });
@@ -289,9 +384,9 @@ pub fn init() {
         processes: BTreeMap::new(),
         threads: ThreadTable::default(),
         ready: Default::default(),
-        current: None,
+        current: [None; MAX_CPUS],
         next_id: 1,
-        direct: None,
+        direct: [None; MAX_CPUS],
         next_timer: 0,
     });
 }
@@ -310,6 +405,11 @@ pub fn spawn_process(
     sched.next_id += 1;
     let mut process = Process::new(name, space);
     process.cpu_limit = launch.cpu_ticks;
+    // A pin to a CPU that is not online is no pin (one CPU: none at all).
+    process.pin = launch.cpu.filter(|&c| usize::from(c) < smp::online());
+    if process.pin.is_some() {
+        PINNED.store(true, Ordering::Relaxed);
+    }
     sched.processes.insert(pid, process);
     if let Err((_, why)) = sched.spawn_thread(pid, entry, (launch.arg, 0), launch.priority) {
         drop(sched.remove_process(pid));
@@ -340,19 +440,41 @@ pub fn spawn_thread_for(
     sched.spawn_thread(pid, entry, args, priority)
 }
 
-/// The page-table root of `tid`'s address space (`None`: thread gone).
-pub fn space_root(tid: Tid) -> Option<u64> {
+/// The address space a copy into or out of `tid` walks (`None`: thread
+/// gone): the running thread's root as it is (its process cannot end while
+/// it runs here), any other's with a reference that keeps it alive until
+/// the copy is done, even if its process ends meanwhile.
+pub fn space_of(tid: Tid) -> Option<SpaceRef> {
     if is_running(tid) {
-        return Some(RUNNING_ROOT.load(Ordering::Relaxed));
+        return Some(SpaceRef::Running(percpu::running_root()));
     }
     let sched = SCHED.lock();
-    sched.threads.get(&tid).map(|t| t.root)
+    let thread = sched.threads.get(&tid)?;
+    Some(SpaceRef::Held(thread.space.clone()))
+}
+
+/// An address space a copy may walk (see [`space_of`]).
+pub enum SpaceRef {
+    /// The running thread's: alive while it runs on this CPU.
+    Running(u64),
+    /// Another thread's, kept alive by this reference.
+    Held(Arc<AddressSpace>),
+}
+
+impl SpaceRef {
+    /// Its user half, for the copy (see [`paging::UserSpace::held`]).
+    pub fn user(&self) -> paging::UserSpace {
+        match self {
+            SpaceRef::Running(root) => paging::UserSpace::new(*root),
+            SpaceRef::Held(space) => paging::UserSpace::held(space.root()),
+        }
+    }
 }
 
 /// The process of `tid`, if it still exists.
 pub fn process_of(tid: Tid) -> Option<Pid> {
     if is_running(tid) {
-        return Some(Pid(RUNNING_PID.load(Ordering::Relaxed)));
+        return Some(Pid(percpu::running_pid()));
     }
     let sched = SCHED.lock();
     sched.threads.get(&tid).map(|t| t.process)
@@ -361,7 +483,7 @@ pub fn process_of(tid: Tid) -> Option<Pid> {
 /// The priority of `tid` (0 if gone).
 pub fn priority_of(tid: Tid) -> u8 {
     if is_running(tid) {
-        return RUNNING_PRIORITY.load(Ordering::Relaxed) as u8;
+        return percpu::running_priority() as u8;
     }
     let sched = SCHED.lock();
     sched.threads.get(&tid).map_or(0, |t| t.priority)
@@ -399,13 +521,6 @@ pub fn begin_select(tid: Tid, members: u64) -> Result<Shared<SelectGroup>, Statu
     Ok(thread.select.clone())
 }
 
-/// The select of `tid` blocked under `ticket`.
-pub fn select_blocked(tid: Tid, ticket: Ticket) {
-    if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
-        thread.select_ticket = Some(ticket);
-    }
-}
-
 /// The select of `tid` ended without blocking: its next wake is not one.
 pub fn end_select(tid: Tid) {
     if let Some(thread) = SCHED.lock().threads.get_mut(&tid) {
@@ -413,15 +528,34 @@ pub fn end_select(tid: Tid) {
     }
 }
 
+/// Ends `thread`'s wait with `status`: the system call's result in rax and,
+/// for a select, the completed member's index in rdx (`u64::MAX`: none).
+fn end_wait(thread: &mut Thread, status: u64) {
+    thread.regs.rax = status;
+    thread.ticket = None;
+    if thread.selecting {
+        thread.selecting = false;
+        let index = thread.select.outcome().and_then(|o| o.index);
+        thread.regs.rdx = index.map_or(u64::MAX, |i| i as u64);
+    }
+}
+
 /// The IPCM's wake hook: the thread's pending operation ended with
 /// `status`; store it as the syscall's result and make the thread ready.
 pub fn wake(tid: Tid, status: u64) {
     let mut sched = SCHED.lock();
-    let (direct_free, waker_priority) = (sched.direct.is_none(), running_priority());
+    let here = cpu();
+    let (direct_free, waker_priority) = (sched.direct[here].is_none(), running_priority());
     let Some(thread) = sched.threads.get_mut(&tid) else {
         kprintln!("wake for vanished thread {}", tid.0);
         return;
     };
+    if thread.state == ThreadState::Running {
+        // Still on its CPU, in the call that is about to park it: another
+        // CPU completed its operation first. Its `Block` returns this.
+        thread.early_wake = Some(status);
+        return;
+    }
     if !matches!(thread.state, ThreadState::Blocked { .. }) {
         kprintln!(
             "wake for thread {} that is not blocked ({:?})",
@@ -430,20 +564,16 @@ pub fn wake(tid: Tid, status: u64) {
         );
         return;
     }
-    thread.regs.rax = status;
-    if thread.selecting {
-        thread.selecting = false;
-        thread.select_ticket = None;
-        let index = thread.select.outcome().and_then(|o| o.index);
-        thread.regs.rdx = index.map_or(u64::MAX, |i| i as u64);
-    }
+    end_wait(thread, status);
     let priority = thread.priority;
-    let direct = direct_free && waker_priority.is_some_and(|waker| priority >= waker);
+    let direct = direct_free
+        && waker_priority.is_some_and(|waker| priority >= waker)
+        && thread.pin.is_none_or(|p| usize::from(p) == here);
     if direct {
         // seL4's fastpath: the woken thread runs next, straight from the
         // waker's system call, without a trip through the ready queues.
         thread.state = ThreadState::Ready;
-        sched.direct = Some(tid);
+        sched.direct[here] = Some(tid);
         NEED_RESCHEDULE.store(true, Ordering::Relaxed);
     } else {
         sched.make_ready(tid);
@@ -454,7 +584,7 @@ pub fn wake(tid: Tid, status: u64) {
 /// thread's register area (or, for the IST vectors, a frame on their own
 /// stack, copied into it here).
 pub fn user_trap(frame: &mut TrapFrame) {
-    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let tid = Tid(percpu::current());
     debug_assert!(tid.0 != 0, "a trap from ring 3 has a current thread");
     adopt_frame(tid, frame);
     let action = match frame.vector {
@@ -466,6 +596,20 @@ pub fn user_trap(frame: &mut TrapFrame) {
             timer::acknowledge(frame.vector);
             Action::Preempt
         }
+        lapic::TIMER_VECTOR => {
+            lapic::eoi();
+            charge_tick(tid)
+        }
+        lapic::RESCHEDULE_VECTOR => {
+            lapic::eoi();
+            Action::Preempt
+        }
+        lapic::TLB_VECTOR => {
+            tlb::service();
+            lapic::eoi();
+            Action::Preempt
+        }
+        lapic::SPURIOUS_VECTOR => Action::Preempt,
         _ => Action::Kill(trap::describe_fault(frame)),
     };
     apply(tid, action);
@@ -476,7 +620,7 @@ pub fn user_trap(frame: &mut TrapFrame) {
 /// thread's register area. Inlined into the entry path.
 #[inline(always)]
 pub fn user_syscall(frame: &mut TrapFrame) {
-    let tid = Tid(CURRENT.load(Ordering::Relaxed));
+    let tid = Tid(percpu::current());
     let action = crate::syscall::handle(tid, frame);
     if let Action::Return { status, value } = action {
         frame.rax = status;
@@ -494,8 +638,8 @@ pub fn user_syscall(frame: &mut TrapFrame) {
         schedule();
         return;
     }
-    if let Action::Block { deadline } = action {
-        block(tid, deadline);
+    if let Action::Block { deadline, ticket } = action {
+        block(tid, deadline, ticket);
     } else {
         apply(tid, action);
     }
@@ -512,6 +656,12 @@ fn user_rflags(rflags: u64) -> u64 {
 /// copied into the thread's register area, where everything else expects
 /// it.
 fn adopt_frame(tid: Tid, frame: &TrapFrame) {
+    // The common case (not an IST vector): the frame is the running
+    // thread's own area already; no need for the scheduler's lock, which
+    // every CPU's tick would otherwise take once more.
+    if core::ptr::eq(frame, percpu::trap_frame() as *const TrapFrame) {
+        return;
+    }
     let mut sched = SCHED.lock();
     if let Some(thread) = sched.threads.get_mut(&tid)
         && !core::ptr::eq(&*thread.regs, frame)
@@ -542,7 +692,7 @@ fn charge_tick(tid: Tid) -> Action {
 /// The return to the current thread faulted in ring 0: kill its process
 /// and load someone else (the caller then leaves to ring 3).
 pub fn kill_current(reason: String) {
-    let current = SCHED.lock().current;
+    let current = SCHED.lock().current[cpu()];
     if let Some(tid) = current {
         apply(tid, Action::Kill(reason));
     }
@@ -553,12 +703,18 @@ pub fn kill_current(reason: String) {
 /// `Block` action; inlined into the system-call path, where a blocking
 /// read ends every ping-pong round).
 #[inline(always)]
-fn block(tid: Tid, deadline: Option<u64>) {
+fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) {
     let mut sched = SCHED.lock();
     let armed = sched.next_timer;
     let Some(thread) = sched.threads.get_mut(&tid) else {
         return;
     };
+    if let Some(status) = thread.early_wake.take() {
+        // Already completed by another CPU: go on running.
+        end_wait(thread, status);
+        return;
+    }
+    thread.ticket = Some(ticket);
     thread.state = ThreadState::Blocked { deadline };
     thread.timer_armed = armed;
     sched.next_timer += 1;
@@ -582,9 +738,9 @@ fn apply(tid: Tid, action: Action) {
                 thread.regs.rdx = value;
             }
         }
-        Action::Block { deadline } => {
+        Action::Block { deadline, ticket } => {
             drop(sched);
-            block(tid, deadline);
+            block(tid, deadline, ticket);
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;
@@ -630,10 +786,39 @@ fn apply(tid: Tid, action: Action) {
     }
 }
 
-/// Ends a process: cancels its threads' pending IPCM operations (through
-/// the IPCM, so no pending operation is left behind), then frees it.
+/// Ends a process: stops its threads on every CPU, cancels their pending
+/// IPCM operations (through the IPCM, by ticket, so no pending operation
+/// is left behind), then frees it once no CPU has its address space
+/// loaded. If another CPU is already ending it, returns at once (the
+/// caller's thread, if it is one of them, is parked by `schedule`).
 pub fn end_process(pid: Pid, why: &str) {
-    let blocked: Vec<(Tid, Option<Ticket>)> = {
+    {
+        let mut sched = SCHED.lock();
+        let Some(process) = sched.processes.get_mut(&pid) else {
+            return;
+        };
+        if process.dying {
+            return;
+        }
+        process.dying = true;
+        for tid in process.threads.clone() {
+            if let Some(thread) = sched.threads.get_mut(&tid) {
+                thread.dying = true;
+            }
+        }
+        ENDING.fetch_add(1, Ordering::AcqRel);
+        // A thread of it in a system call on another CPU takes the slow
+        // way out (through `schedule`, which parks it).
+        NEED_RESCHEDULE.store(true, Ordering::Relaxed);
+    }
+    wait_until_stopped(pid);
+    finish_process(pid, why);
+    ENDING.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// The rest of [`end_process`], once no thread of `pid` runs anywhere.
+fn finish_process(pid: Pid, why: &str) {
+    let blocked: Vec<(Tid, ipcm::Ticket)> = {
         let sched = SCHED.lock();
         let Some(process) = sched.processes.get(&pid) else {
             return;
@@ -641,19 +826,25 @@ pub fn end_process(pid: Pid, why: &str) {
         process
             .threads
             .iter()
-            .map(|&tid| (tid, &sched.threads[&tid]))
-            .filter(|(_, t)| matches!(t.state, ThreadState::Blocked { .. }))
-            .map(|(tid, t)| (tid, t.select_ticket))
+            .filter_map(|tid| {
+                let thread = &sched.threads[tid];
+                match (thread.state, thread.ticket) {
+                    (ThreadState::Blocked { .. }, Some(ticket)) => Some((*tid, ticket)),
+                    _ => None,
+                }
+            })
             .collect()
     };
     let cancelled = blocked
         .iter()
-        .filter(|&&(tid, ticket)| ipc::cancel(tid, ticket, ipcm::CancelReason::Cancelled))
+        .filter(|&&(tid, ticket)| ipc::cancel_op(tid, ticket, ipcm::CancelReason::Cancelled))
         .count();
     let process = SCHED.lock().remove_process(pid);
     let Some(process) = process else {
         return;
     };
+    // No CPU may walk its page tables once they are freed.
+    tlb::shoot_down(process.space.root());
     // Everything else it owned goes too: its pipes are destroyed (their
     // waiters, in other processes, woken with DESTROYED) and their bytes
     // return to the pool.
@@ -679,6 +870,40 @@ pub fn end_process(pid: Pid, why: &str) {
     );
 }
 
+/// Processes being ended (marked dying, not yet freed): the run is not
+/// over while one is, even if its threads are gone.
+static ENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Waits until no thread of the dying process `pid` runs on another CPU:
+/// each such CPU gets a reschedule IPI, and its `schedule` parks the
+/// thread. Holds no lock while it waits (and answers TLB shootdowns).
+fn wait_until_stopped(pid: Pid) {
+    let here = cpu();
+    let mut kicked = 0u32;
+    loop {
+        let running: u32 = {
+            let sched = SCHED.lock();
+            (0..smp::online())
+                .filter(|&c| c != here)
+                .filter(|&c| {
+                    sched.current[c]
+                        .and_then(|tid| sched.threads.get(&tid))
+                        .is_some_and(|t| t.process == pid)
+                })
+                .fold(0, |mask, c| mask | 1 << c)
+        };
+        if running == 0 {
+            return;
+        }
+        for c in (0..smp::online()).filter(|&c| running & !kicked & (1 << c) != 0) {
+            lapic::send_ipi(smp::apic_id(c), lapic::RESCHEDULE_VECTOR);
+        }
+        kicked |= running;
+        tlb::service();
+        core::hint::spin_loop();
+    }
+}
+
 /// Wakes sleepers whose time came and cancels IPCM operations whose
 /// deadline passed (the IPCM wakes those threads with TIMED_OUT), in
 /// deadline order, ties in the order the timers were armed (DESIGN §7:
@@ -693,40 +918,49 @@ fn expire_timers() {
     if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
         return;
     }
-    let mut due: Vec<(u64, u64, Tid, bool, Option<Ticket>)> = {
+    let mut due: Vec<(u64, u64, Tid, Option<ipcm::Ticket>)> = {
         let mut sched = SCHED.lock();
         TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
         let mut due = Vec::new();
         for (tid, thread) in sched.threads.iter_mut() {
             match thread.state {
                 ThreadState::Sleeping { until } if until <= now => {
-                    due.push((until, thread.timer_armed, tid, true, None));
+                    due.push((until, thread.timer_armed, tid, None));
                 }
                 ThreadState::Blocked {
                     deadline: Some(deadline),
                 } if deadline <= now => {
-                    // Cancel once: if the operation completed first, the
-                    // cancel finds nothing and the wake already happened.
-                    thread.state = ThreadState::Blocked { deadline: None };
-                    due.push((
-                        deadline,
-                        thread.timer_armed,
-                        tid,
-                        false,
-                        thread.select_ticket,
-                    ));
+                    // Cancel once, by ticket: if the operation completed
+                    // first, the cancel finds nothing (and cannot touch
+                    // the thread's next operation).
+                    // Taking the ticket marks it: the deadline stays, so
+                    // no CPU takes it for blocked for ever meanwhile.
+                    if let Some(ticket) = thread.ticket.take() {
+                        due.push((deadline, thread.timer_armed, tid, Some(ticket)));
+                    }
                 }
                 _ => {}
             }
         }
         due
     };
-    due.sort_unstable_by_key(|&(deadline, armed, ..)| (deadline, armed));
-    for (_, _, tid, sleep, ticket) in due {
-        if sleep {
-            SCHED.lock().make_ready(tid);
-        } else {
-            ipc::cancel(tid, ticket, ipcm::CancelReason::TimedOut);
+    due.sort_unstable_by_key(|&(deadline, armed, tid, _)| (deadline, armed, tid));
+    for (_, _, tid, ticket) in due {
+        match ticket {
+            None => {
+                let mut sched = SCHED.lock();
+                // Still asleep (its process may be ending meanwhile).
+                if sched
+                    .threads
+                    .get(&tid)
+                    .is_some_and(|t| matches!(t.state, ThreadState::Sleeping { .. }))
+                {
+                    sched.make_ready(tid);
+                }
+            }
+            Some(ticket) => {
+                ipc::cancel_op(tid, ticket, ipcm::CancelReason::TimedOut);
+            }
         }
     }
 }
@@ -738,26 +972,38 @@ fn schedule() {
     loop {
         NEED_RESCHEDULE.store(false, Ordering::Relaxed);
         expire_timers();
+        let here = cpu();
         let mut sched = SCHED.lock();
-        if let Some(next) = sched.direct.take() {
+        if let Some(next) = sched.direct[here].take() {
             // The waker (if still running) yields its turn to the woken.
-            if let Some(current) = sched.current {
+            if let Some(current) = sched.current[here] {
                 sched.make_ready(current);
             }
-            sched.current = Some(next);
+            sched.current[here] = Some(next);
         }
-        if let Some(current) = sched.current {
+        if let Some(current) = sched.current[here] {
             let priority = usize::from(sched.threads[&current].priority);
             if sched.highest_ready().is_some_and(|p| p > priority) {
                 sched.make_ready(current);
-                sched.current = None;
+                sched.current[here] = None;
             }
         }
-        if sched.current.is_none() {
-            sched.current = sched.ready.pop_highest();
+        if sched.current[here].is_none() {
+            sched.current[here] = if PINNED.load(Ordering::Relaxed) {
+                sched.pop_runnable_here(here)
+            } else {
+                sched.ready.pop_highest()
+            };
         }
-        if let Some(tid) = sched.current {
+        if let Some(tid) = sched.current[here] {
             let thread = sched.threads.get_mut(&tid).expect("ready thread exists");
+            if thread.dying {
+                // Its process is being ended (on this CPU or another):
+                // it runs no more; choose again.
+                thread.state = ThreadState::Parked;
+                sched.clear_current();
+                continue;
+            }
             thread.state = ThreadState::Running;
             thread.regs.rflags = user_rflags(thread.regs.rflags);
             thread.regs.cs = u64::from(USER_CODE_SELECTOR);
@@ -778,13 +1024,16 @@ fn schedule() {
             if root != paging::active_root() {
                 paging::activate(root);
             }
-            RUNNING_ROOT.store(root, Ordering::Relaxed);
-            RUNNING_PID.store(pid.0, Ordering::Relaxed);
-            RUNNING_PRIORITY.store(u64::from(priority), Ordering::Relaxed);
-            CURRENT.store(tid.0, Ordering::Relaxed);
+            percpu::set_running_root(root);
+            percpu::set_running_pid(pid.0);
+            percpu::set_running_priority(u64::from(priority));
+            percpu::set_current(tid.0);
             return;
         }
-        if sched.threads.is_empty() {
+        if sched.threads.is_empty()
+            && sched.processes.is_empty()
+            && ENDING.load(Ordering::Acquire) == 0
+        {
             kprintln!(
                 "all processes finished; {} free frames; {} pool bytes free",
                 frames::free_count(),
@@ -792,12 +1041,18 @@ fn schedule() {
             );
             qemu::exit(ExitCode::Success);
         }
+        // Another CPU's running thread, a queued one another CPU is about
+        // to take, or a process being ended can still wake the others.
         let can_wake = sched.threads.iter().any(|(_, t)| {
             matches!(
                 t.state,
-                ThreadState::Sleeping { .. } | ThreadState::Blocked { deadline: Some(_) }
+                ThreadState::Sleeping { .. }
+                    | ThreadState::Blocked { deadline: Some(_) }
+                    | ThreadState::Running
+                    | ThreadState::Ready
+                    | ThreadState::Parked
             )
-        });
+        }) || ENDING.load(Ordering::Acquire) != 0;
         if !can_wake {
             kprintln!("DEADLOCK: every thread is blocked with no timeout:");
             for (tid, thread) in sched.threads.iter() {
@@ -815,8 +1070,10 @@ fn schedule() {
         // The idle loop's own interrupts go through the stubs: they save
         // into the scratch area, no thread's.
         entry::use_scratch_fx();
+        IDLE.fetch_or(1 << here, Ordering::AcqRel);
         drop(sched);
         idle_until_tick();
+        IDLE.fetch_and(!(1 << here), Ordering::AcqRel);
     }
 }
 
@@ -827,8 +1084,20 @@ fn idle_until_tick() {
     x86_64::instructions::interrupts::disable();
 }
 
-/// Starts the first thread; never returns.
+/// An application processor's life: once the boot CPU has started the
+/// first processes, it schedules like every CPU.
+pub fn run_ap() -> ! {
+    while !STARTED.load(Ordering::Acquire) {
+        idle_until_tick();
+    }
+    schedule();
+    entry::enter_first()
+}
+
+/// Starts the first thread (the boot CPU; then the others may schedule
+/// too); never returns.
 pub fn start() -> ! {
+    STARTED.store(true, Ordering::Release);
     schedule();
     entry::enter_first()
 }

@@ -38,8 +38,19 @@ pub fn write_bytes(bytes: &[u8]) {
     }
 }
 
-/// A `fmt::Write` sink for the serial port. The kernel runs with interrupts
-/// off on one CPU, so no lock is needed around a line.
+/// Held while a line is written, so lines from different CPUs never mix
+/// (last in the lock order: taken with any other lock held, and none is
+/// taken under it). The PIT read of the line's time is under it too.
+static LINE: lock_api::Mutex<crate::sync::TicketLock, ()> =
+    lock_api::Mutex::const_new(crate::sync::TicketLock::new(), ());
+
+/// Holds the serial line for one log line (see [`LINE`]).
+pub fn lock_line() -> lock_api::MutexGuard<'static, crate::sync::TicketLock, ()> {
+    LINE.lock()
+}
+
+/// A `fmt::Write` sink for the serial port; callers hold [`lock_line`]
+/// for a whole line (the panic handler writes without it).
 pub struct SerialWriter;
 
 impl fmt::Write for SerialWriter {
@@ -89,7 +100,14 @@ pub fn write_escaped(bytes: &[u8]) {
 macro_rules! kprintln {
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
-        $crate::serial::start_line(format_args!("kernel"));
-        let _ = writeln!($crate::serial::SerialWriter, $($arg)*);
+        // The arguments are evaluated first (they may take locks), then
+        // the line is written under the line lock.
+        match format_args!($($arg)*) {
+            args => {
+                let _line = $crate::serial::lock_line();
+                $crate::serial::start_line(format_args!("kernel"));
+                let _ = writeln!($crate::serial::SerialWriter, "{args}");
+            }
+        }
     }};
 }

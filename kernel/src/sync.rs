@@ -1,21 +1,157 @@
-//! Kernel-global state without `static mut`.
+//! Kernel-global state without `static mut`, and the kernel's one lock.
 //!
-//! The kernel runs on one CPU with interrupts off (the only interrupt taken
-//! in ring 0 is the idle loop's timer tick, which touches atomics only), so
-//! a lock is never contended: a second `lock` while a guard is alive is a
-//! re-entrance bug, and we panic rather than deadlock or alias.
+//! Every lock is a [`TicketLock`]: FIFO spinning, so no CPU starves. It is
+//! interrupt-safe by the kernel's discipline rather than by saving RFLAGS:
+//! the kernel runs with interrupts off (SFMASK clears IF on `syscall`, and
+//! the interrupt gates clear it), and the only place it turns them on is
+//! the idle `hlt`, which holds no lock. So an interrupt handler can never
+//! spin on a lock its own CPU holds. (Debug builds check IF on every lock.)
+//!
+//! ## Lock order
+//! A CPU holding a lock only takes locks further down this list:
+//! 1. a pipe's lock and the IPCM's own (registry, pending shards), which
+//!    call no kernel hook but the bounded user copies (DESIGN §8);
+//! 2. the scheduler ([`crate::sched`]: processes, threads, ready queue);
+//! 3. the kernel's accounting ([`crate::account`]);
+//! 4. address spaces: the frame allocator ([`crate::frames`]), taken when
+//!    page tables are built or freed;
+//! 5. the serial line (log output), from anywhere;
+//! 6. the PIT's counter (read for a log line's time), last.
+//!
+//! The copies under a pipe lock read the target thread's page-table root
+//! (the scheduler's lock, briefly, for a thread not running here) and
+//! walk its tables through the kernel half; no lock is held across a
+//! return to ring 3, and none across the idle loop.
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// A FIFO spinlock: a CPU takes a ticket and waits until it is served.
+/// Implements `lock_api::RawMutex`, so the IPCM's pipes use it too.
+pub struct TicketLock {
+    /// The next ticket handed out.
+    next: AtomicU32,
+    /// The ticket being served (its holder owns the lock).
+    serving: AtomicU32,
+}
+
+/// Spins after which a debug build declares the lock lost: a second
+/// `lock` of a lock its own CPU holds is a re-entrance bug that would hang
+/// for ever. Seconds of spinning under TCG, far beyond any holder's time.
+/// Release builds spin without counting (a hang then ends in xtask's
+/// timeout): the counter cost 24 guest instructions per ping-pong round
+/// trip, a returning out-of-line wait ~100 (spilled registers).
+#[cfg(debug_assertions)]
+const SPIN_LIMIT: u32 = u32::MAX;
+
+#[cfg(debug_assertions)]
+#[cold]
+#[inline(never)]
+fn lock_lost() -> ! {
+    panic!("lock never released (re-entered, or its holder died)");
+}
+
+impl TicketLock {
+    /// Unlocked.
+    pub const fn new() -> Self {
+        TicketLock {
+            next: AtomicU32::new(0),
+            serving: AtomicU32::new(0),
+        }
+    }
+
+    #[inline(always)]
+    fn acquire(&self) {
+        #[cfg(debug_assertions)]
+        assert!(
+            !x86_64::instructions::interrupts::are_enabled(),
+            "lock taken with interrupts on"
+        );
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        #[cfg(debug_assertions)]
+        let mut spins = 0u32;
+        while self.serving.load(Ordering::Acquire) != ticket {
+            core::hint::spin_loop();
+            #[cfg(debug_assertions)]
+            {
+                spins = spins.wrapping_add(1);
+                if spins == SPIN_LIMIT {
+                    lock_lost();
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn try_acquire(&self) -> bool {
+        let serving = self.serving.load(Ordering::Relaxed);
+        self.next
+            .compare_exchange(
+                serving,
+                serving.wrapping_add(1),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    #[inline(always)]
+    fn release(&self) {
+        // Only the holder writes `serving`: no read-modify-write needed.
+        let next = self.serving.load(Ordering::Relaxed).wrapping_add(1);
+        self.serving.store(next, Ordering::Release);
+    }
+
+    /// Whether some CPU holds it (a snapshot).
+    fn is_locked(&self) -> bool {
+        self.next.load(Ordering::Relaxed) != self.serving.load(Ordering::Relaxed)
+    }
+}
+
+// SAFETY: mutual exclusion: `lock` returns only once `serving` equals the
+// caller's ticket, tickets are unique (fetch_add), and `serving` moves on
+// only in `unlock`, by the holder; Acquire on the wait and Release on the
+// unlock order the protected data. `try_lock` takes the ticket being
+// served, so it succeeds only when nobody holds or waits.
+unsafe impl lock_api::RawMutex for TicketLock {
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "lock_api's required initializer"
+    )]
+    const INIT: Self = TicketLock::new();
+    type GuardMarker = lock_api::GuardSend;
+
+    #[inline(always)]
+    fn lock(&self) {
+        self.acquire();
+    }
+
+    #[inline(always)]
+    fn try_lock(&self) -> bool {
+        self.try_acquire()
+    }
+
+    #[inline(always)]
+    unsafe fn unlock(&self) {
+        self.release();
+    }
+
+    fn is_locked(&self) -> bool {
+        TicketLock::is_locked(self)
+    }
+}
+
+/// The lock the IPCM's pipes use.
+pub type KernelRawLock = TicketLock;
 
 /// A value reached only through [`Global::lock`].
 pub struct Global<T> {
-    locked: AtomicBool,
+    lock: TicketLock,
     value: UnsafeCell<Option<T>>,
 }
 
-// SAFETY: access to `value` is serialised by `locked` (a guard exists for at
+// SAFETY: access to `value` is serialised by `lock` (a guard exists for at
 // most one holder at a time), so sharing the cell is sound for `T: Send`.
 unsafe impl<T: Send> Sync for Global<T> {}
 
@@ -23,7 +159,7 @@ impl<T> Global<T> {
     /// An uninitialised global; [`Global::init`] must run before `lock`.
     pub const fn new() -> Self {
         Global {
-            locked: AtomicBool::new(false),
+            lock: TicketLock::new(),
             value: UnsafeCell::new(None),
         }
     }
@@ -34,17 +170,17 @@ impl<T> Global<T> {
         *guard = Some(value);
     }
 
+    #[inline(always)]
     fn lock_inner(&self) -> RawGuard<'_, T> {
-        if self.locked.swap(true, Ordering::Acquire) {
-            panic!("kernel global re-entered");
-        }
+        self.lock.acquire();
         RawGuard { global: self }
     }
 
-    /// Exclusive access. Panics if re-entered or not initialised.
+    /// Exclusive access, spinning while another CPU holds it. Panics if
+    /// not initialised.
     pub fn lock(&self) -> GlobalGuard<'_, T> {
         let raw = self.lock_inner();
-        // SAFETY: we hold the flag, so no other reference to the value exists.
+        // SAFETY: we hold the lock, so no other reference to the value exists.
         if unsafe { (*self.value.get()).is_none() } {
             panic!("kernel global used before init");
         }
@@ -59,21 +195,21 @@ struct RawGuard<'a, T> {
 impl<T> Deref for RawGuard<'_, T> {
     type Target = Option<T>;
     fn deref(&self) -> &Option<T> {
-        // SAFETY: the guard holds the flag: it is the only accessor.
+        // SAFETY: the guard holds the lock: it is the only accessor.
         unsafe { &*self.global.value.get() }
     }
 }
 
 impl<T> DerefMut for RawGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut Option<T> {
-        // SAFETY: the guard holds the flag: it is the only accessor.
+        // SAFETY: the guard holds the lock: it is the only accessor.
         unsafe { &mut *self.global.value.get() }
     }
 }
 
 impl<T> Drop for RawGuard<'_, T> {
     fn drop(&mut self) {
-        self.global.locked.store(false, Ordering::Release);
+        self.global.lock.release();
     }
 }
 
@@ -118,7 +254,8 @@ impl<T> Once<T> {
     /// Sets the value; panics if set twice.
     pub fn set(&self, value: T) {
         assert!(!self.set.load(Ordering::Acquire), "Once set twice");
-        // SAFETY: not yet published, so no reader exists; single CPU at boot.
+        // SAFETY: not yet published, so no reader exists; set at boot,
+        // before the other CPUs start.
         unsafe { *self.value.get() = Some(value) };
         self.set.store(true, Ordering::Release);
     }
@@ -128,34 +265,5 @@ impl<T> Once<T> {
         assert!(self.set.load(Ordering::Acquire), "Once read before set");
         // SAFETY: published and never written again.
         unsafe { (*self.value.get()).as_ref().expect("published") }
-    }
-}
-
-/// The lock the IPCM's pipes use. Never contended on one CPU with
-/// interrupts off; contention would be a re-entrance bug, so it panics.
-pub struct KernelRawLock(AtomicBool);
-
-// SAFETY: a real mutual-exclusion lock: `lock` succeeds only when the flag
-// was clear, `unlock` clears it; acquire/release order the protected data.
-unsafe impl lock_api::RawMutex for KernelRawLock {
-    #[allow(
-        clippy::declare_interior_mutable_const,
-        reason = "lock_api's required initializer"
-    )]
-    const INIT: Self = KernelRawLock(AtomicBool::new(false));
-    type GuardMarker = lock_api::GuardSend;
-
-    fn lock(&self) {
-        if !self.try_lock() {
-            panic!("IPCM lock re-entered");
-        }
-    }
-
-    fn try_lock(&self) -> bool {
-        !self.0.swap(true, Ordering::Acquire)
-    }
-
-    unsafe fn unlock(&self) {
-        self.0.store(false, Ordering::Release);
     }
 }

@@ -136,7 +136,9 @@ fn debug_print(tid: Tid, ptr: u64, len: u64) -> Action {
     }
     let text = &buf[..len];
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    serial::start_line(format_args!("{}", sched::describe(tid)));
+    let source = sched::describe(tid);
+    let _line = serial::lock_line();
+    serial::start_line(format_args!("{source}"));
     serial::write_escaped(text);
     serial::write_bytes(b"\n");
     done(status::OK)
@@ -272,8 +274,9 @@ pub(crate) fn blocked_or_done<T>(
 ) -> Action {
     match progress {
         Ok(Progress::Done(_)) => done(status::OK),
-        Ok(Progress::Blocked(_)) => Action::Block {
+        Ok(Progress::Blocked(ticket)) => Action::Block {
             deadline: deadline(timeout_ticks),
+            ticket,
         },
         Err(e) => failed(e),
     }

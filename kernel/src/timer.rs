@@ -84,11 +84,7 @@ pub fn now_us() -> u64 {
     if !STARTED.load(Ordering::Relaxed) {
         return 0;
     }
-    // Latch channel 0's count, then read it low byte first.
-    outb(0x43, 0x00);
-    let low = inb(0x40);
-    let high = inb(0x40);
-    let count = u64::from(u16::from_le_bytes([low, high])).min(DIVISOR);
+    let count = pit_count().min(DIVISOR);
     let tick_us = TICK_MS * 1000;
     let us = now() * tick_us + (DIVISOR - count) * tick_us / DIVISOR;
     LAST_US.fetch_max(us, Ordering::Relaxed).max(us)
@@ -97,4 +93,45 @@ pub fn now_us() -> u64 {
 /// Ticks since boot.
 pub fn now() -> u64 {
     TICKS.load(Ordering::Relaxed)
+}
+
+/// Serialises the PIT's latch-and-read sequence between CPUs (taken last:
+/// under the serial line's lock when a log line reads the time).
+static PIT: lock_api::Mutex<crate::sync::TicketLock, ()> =
+    lock_api::Mutex::const_new(crate::sync::TicketLock::new(), ());
+
+/// The PIT's channel-0 count (it runs down from [`DIVISOR`], then reloads).
+fn pit_count() -> u64 {
+    let _pit = PIT.lock();
+    // Latch channel 0's count, then read it low byte first.
+    outb(0x43, 0x00);
+    let low = inb(0x40);
+    let high = inb(0x40);
+    u64::from(u16::from_le_bytes([low, high]))
+}
+
+/// Busy-waits `counts` PIT input clocks by polling its counter (works with
+/// interrupts off, and on the emulated clock whatever the host's speed).
+fn wait_pit_counts(counts: u64) {
+    let mut previous = pit_count();
+    let mut elapsed = 0;
+    while elapsed < counts {
+        let now = pit_count();
+        elapsed += if now <= previous {
+            previous - now
+        } else {
+            previous + DIVISOR - now
+        };
+        previous = now;
+    }
+}
+
+/// Busy-waits `ticks` kernel ticks on the PIT (see [`wait_pit_counts`]).
+pub fn wait_pit_ticks(ticks: u64) {
+    wait_pit_counts(ticks * DIVISOR);
+}
+
+/// Busy-waits at least `us` microseconds on the PIT.
+pub fn wait_us(us: u64) {
+    wait_pit_counts((us * PIT_HZ).div_ceil(1_000_000));
 }

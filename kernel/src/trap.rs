@@ -2,7 +2,7 @@
 //! frame they pushed; see [`crate::entry`] for the stack discipline.
 
 use crate::entry::{SYSCALL_VECTOR, TrapFrame};
-use crate::timer;
+use crate::{lapic, timer};
 
 /// Names of the CPU exceptions, for the log.
 fn exception_name(vector: u64) -> &'static str {
@@ -91,6 +91,12 @@ fn kernel_trap(frame: &mut TrapFrame) -> bool {
     match frame.vector {
         timer::TIMER_VECTOR => timer::on_tick(),
         33..48 => timer::acknowledge(frame.vector),
+        lapic::TIMER_VECTOR | lapic::RESCHEDULE_VECTOR => lapic::eoi(),
+        lapic::TLB_VECTOR => {
+            crate::tlb::service();
+            lapic::eoi();
+        }
+        lapic::SPURIOUS_VECTOR => {}
         SYSCALL_VECTOR => panic!("syscall from ring 0"),
         // The iretq to ring 3 faulted (the CPU checks the frame before it
         // changes privilege): the thread's fault, not the kernel's.

@@ -6,6 +6,12 @@
 //! cargo xtask qemu [SCENARIO]        # boot one scenario, stream the serial log
 //! cargo xtask qemu-test [SCENARIO..] # boot each scenario and check its log
 //! ```
+//!
+//! `qemu-test` boots every scenario twice: on 1 CPU (deterministic:
+//! `-icount shift=0`) and on [`SMP_CPUS`] CPUs under multi-threaded TCG
+//! (each vCPU a host thread: real races, host timing). `LUKOS_CPUS=N`
+//! boots only on N CPUs (both commands; `qemu` defaults to 1);
+//! `LUKOS_REPEAT=N` boots each scenario N times (e.g. the SMP stress).
 
 mod checks;
 
@@ -19,8 +25,26 @@ use std::time::{Duration, Instant};
 const QEMU_SUCCESS: i32 = 33;
 /// QEMU's exit status when the kernel wrote 0x11 (panic, kernel fault, deadlock).
 const QEMU_FAILURE: i32 = 35;
-/// Wall-clock limit for one boot.
+/// Wall-clock limit for one boot on one CPU.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Wall-clock limit for one boot on several CPUs: generous, for a loaded
+/// 2-core host, where 4 vCPU threads share 2 cores with other work (the
+/// smp-stress scenario took ~100 s there at a load average of 8; 6 s on
+/// one CPU).
+const SMP_BOOT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The CPU count of `qemu-test`'s second boot of each scenario.
+const SMP_CPUS: usize = 4;
+
+/// The CPU counts to boot on: `LUKOS_CPUS` if set, else `default`.
+fn cpu_counts(default: &[usize]) -> Result<Vec<usize>, String> {
+    match std::env::var("LUKOS_CPUS") {
+        Ok(n) => match n.trim().parse::<usize>() {
+            Ok(n @ 1..=8) => Ok(vec![n]),
+            _ => Err(format!("LUKOS_CPUS={n:?}: expected 1 to 8")),
+        },
+        Err(_) => Ok(default.to_vec()),
+    }
+}
 const INSTALL_HINT: &str = "apt-get update && apt-get install -y qemu-system-x86";
 
 fn main() -> ExitCode {
@@ -115,21 +139,37 @@ struct Run {
 
 /// Boots `kernel` with `scenario`, streaming the serial log to stdout when
 /// `echo` is set.
-fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, String> {
+/// `cpus` > 1 runs multi-threaded TCG (no `-icount`: the two exclude
+/// each other).
+fn boot(
+    qemu: &Path,
+    kernel: &Path,
+    scenario: &str,
+    cpus: usize,
+    echo: bool,
+) -> Result<Run, String> {
     let start = Instant::now();
-    let mut child = Command::new(qemu)
+    let mut command = Command::new(qemu);
+    if cpus > 1 {
+        command
+            .args(["-accel", "tcg,thread=multi", "-cpu", "max"])
+            .args(["-smp", &cpus.to_string()]);
+    } else {
+        command.args(["-accel", "tcg", "-cpu", "max"]).args(
+            if std::env::var_os("LUKOS_QEMU_REALTIME").is_some() {
+                &[][..]
+            } else {
+                &["-icount", "shift=0"][..]
+            },
+        );
+    }
+    let mut child = command
         // -icount shift=0: the virtual clock (timer ticks, rdtsc) advances
         // one nanosecond per guest instruction, so runs are deterministic
         // whatever the host's load and rdtsc counts guest instructions.
         // LUKOS_QEMU_REALTIME=1 runs on the host clock instead, to shake
         // out timing-dependent behaviour.
         // -cpu max: TCG's full feature set, including SMEP/SMAP.
-        .args(["-accel", "tcg", "-cpu", "max"])
-        .args(if std::env::var_os("LUKOS_QEMU_REALTIME").is_some() {
-            &[][..]
-        } else {
-            &["-icount", "shift=0"][..]
-        })
         .arg("-kernel")
         .arg(kernel)
         .args(["-append", &format!("scenario={scenario}")])
@@ -163,7 +203,12 @@ fn boot(qemu: &Path, kernel: &Path, scenario: &str, echo: bool) -> Result<Run, S
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status.code();
         }
-        if start.elapsed() > BOOT_TIMEOUT {
+        let limit = if cpus > 1 {
+            SMP_BOOT_TIMEOUT
+        } else {
+            BOOT_TIMEOUT
+        };
+        if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
             break None;
@@ -205,7 +250,8 @@ fn qemu(scenario: &str) -> Result<ExitCode, String> {
     check_scenario(scenario)?;
     let qemu = find_qemu()?;
     let kernel = build()?;
-    let run = boot(&qemu, &kernel, scenario, true)?;
+    let cpus = cpu_counts(&[1])?[0];
+    let run = boot(&qemu, &kernel, scenario, cpus, true)?;
     let secs = run.elapsed.as_secs_f64();
     match run.status {
         Some(QEMU_SUCCESS) => {
@@ -219,7 +265,7 @@ fn qemu(scenario: &str) -> Result<ExitCode, String> {
         Some(code) => Err(format!(
             "QEMU exited with unexpected status {code} after {secs:.2} s"
         )),
-        None => Err(format!("QEMU killed after {} s", BOOT_TIMEOUT.as_secs())),
+        None => Err(format!("QEMU killed after {:.0} s", secs)),
     }
 }
 
@@ -230,11 +276,22 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
     let qemu = find_qemu()?;
     let kernel = build()?;
     let (mut passed, mut failed) = (0, 0);
-    for scenario in checks::SCENARIOS
-        .iter()
-        .filter(|s| selected.is_empty() || selected.iter().any(|n| n == s.name))
-    {
-        let run = boot(&qemu, &kernel, scenario.name, false)?;
+    let counts = cpu_counts(&[1, SMP_CPUS])?;
+    let repeat = match std::env::var("LUKOS_REPEAT") {
+        Ok(n) => n
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| format!("LUKOS_REPEAT={n:?}: expected a count"))?,
+        Err(_) => 1,
+    };
+    let boots = counts.iter().flat_map(|&cpus| {
+        checks::SCENARIOS
+            .iter()
+            .filter(|s| selected.is_empty() || selected.iter().any(|n| n == s.name))
+            .flat_map(move |s| std::iter::repeat_n((cpus, s), repeat))
+    });
+    for (cpus, scenario) in boots {
+        let run = boot(&qemu, &kernel, scenario.name, cpus, false)?;
         let mut problems = Vec::new();
         let expected = if scenario.expect_failure_exit {
             QEMU_FAILURE
@@ -249,18 +306,22 @@ fn qemu_test(selected: &[String]) -> Result<ExitCode, String> {
         }
         let log = checks::Log::new(run.log);
         problems.extend((scenario.check)(&log));
+        problems.extend(checks::cpus_online(&log, cpus));
         let run_log = log.lines;
         let secs = run.elapsed.as_secs_f64();
         if problems.is_empty() {
             passed += 1;
             println!(
-                "test qemu::{} ... ok ({secs:.2} s, {} log lines)",
+                "test qemu::{}@{cpus}cpu ... ok ({secs:.2} s, {} log lines)",
                 scenario.name,
                 run_log.len()
             );
         } else {
             failed += 1;
-            println!("test qemu::{} ... FAILED ({secs:.2} s)", scenario.name);
+            println!(
+                "test qemu::{}@{cpus}cpu ... FAILED ({secs:.2} s)",
+                scenario.name
+            );
             for problem in &problems {
                 println!("    {problem}");
             }

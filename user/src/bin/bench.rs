@@ -22,7 +22,9 @@ fn rdtsc() -> u64 {
     (u64::from(high) << 32) | u64::from(low)
 }
 
-fn main(_arg: u64) {
+fn main(arg: u64) {
+    // Arg 1 (scenario bench-cross): the echo is pinned to another CPU.
+    let kind = if arg == 1 { "cross-CPU" } else { "same-CPU" };
     let (t0, c0) = (ticks(), rdtsc());
     for _ in 0..SYSCALLS {
         core::hint::black_box(ticks());
@@ -57,7 +59,7 @@ fn main(_arg: u64) {
     ping.write(&u64::MAX.to_ne_bytes(), timeout::FOREVER)
         .expect("stop");
     println!(
-        "BENCH pipe-ping-pong round-trip rdtsc={} ({ROUND_TRIPS} round trips between two processes in {} ticks; under xtask's QEMU -icount shift=0 rdtsc counts guest instructions)",
+        "BENCH pipe-ping-pong {kind} round-trip rdtsc={} ({ROUND_TRIPS} round trips in {} ticks; 1 CPU, -icount: rdtsc = guest instructions; several CPUs, MTTCG: emulated TSC, ticks = wall time)",
         (c1 - c0) / ROUND_TRIPS,
         t1 - t0
     );

@@ -9,6 +9,7 @@ lukos_user::entry!(main);
 
 fn main(display: u64) {
     let board = Pipe::wait_for("blackboard");
+    let seen = Pipe::wait_for("blackboard-seen");
     let mut buf = [0u8; 16];
     loop {
         match board.peek(&mut buf, timeout::FOREVER) {
@@ -27,4 +28,8 @@ fn main(display: u64) {
         sleep(1 + display);
     }
     println!("DISPLAY d={display} done");
+    // The sensor keeps the board until every display has seen the end.
+    if let Err(status) = seen.write(&display.to_le_bytes(), timeout::FOREVER) {
+        println!("DISPLAY d={display} seen failed: {status}");
+    }
 }

@@ -2,12 +2,17 @@
 #![no_std]
 #![no_main]
 
-use lukos_user::{Pipe, println};
+use lukos_user::{Pipe, println, sleep};
 
 lukos_user::entry!(main);
 
 fn main(_arg: u64) {
     let guarded = Pipe::wait_for("guarded");
+    // By state, not by priority: on several CPUs this runs beside the
+    // destroyer, which may not have written its message yet.
+    while guarded.info().map_or(0, |i| i.queued) == 0 {
+        sleep(1);
+    }
     println!(
         "CHECK intruder-write result={:?}",
         guarded.try_write(&6u64.to_ne_bytes())

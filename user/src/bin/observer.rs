@@ -9,7 +9,15 @@ lukos_user::entry!(main);
 
 fn main(_arg: u64) {
     let pipe = Pipe::create("victim-pipe", 8, 1, 0).expect("create");
-    sleep(15);
+    // By order, not by time (on several CPUs the victim may run late):
+    // first its reader is pending, then (once it is killed) no longer.
+    let pending = || pipe.info().expect("info").pending_readers;
+    while pending() == 0 {
+        sleep(1);
+    }
+    while pending() != 0 {
+        sleep(1);
+    }
     let info = pipe.info().expect("info");
     println!(
         "OBSERVE pending_readers={} pending_peekers={} pending_writers={} queued={}",
