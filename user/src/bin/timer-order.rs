@@ -11,6 +11,8 @@ use lukos_user::{Pipe, println, spawn, ticks, yield_now};
 lukos_user::entry!(main);
 
 static PIPE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Set by the second thread once its timeout has expired and been printed.
+static SECOND_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 fn wait(who: &str) {
     let pipe = Pipe::from_id(PIPE.load(core::sync::atomic::Ordering::Relaxed));
@@ -25,6 +27,7 @@ fn wait(who: &str) {
 
 fn second(_arg: u64) {
     wait("armed-first");
+    SECOND_DONE.store(true, core::sync::atomic::Ordering::Release);
 }
 
 fn main(_arg: u64) {
@@ -34,6 +37,11 @@ fn main(_arg: u64) {
     // Let the second thread arm its timeout first (it blocks at once).
     yield_now();
     wait("armed-second");
-    lukos_user::sleep(1);
+    // Wait for the second thread by state, not by time: on several CPUs
+    // it may have armed its timeout later than this one (a slow vCPU), and
+    // this process's exit would end it before it expired.
+    while !SECOND_DONE.load(core::sync::atomic::Ordering::Acquire) {
+        lukos_user::sleep(1);
+    }
     println!("TIMERORDER done");
 }
