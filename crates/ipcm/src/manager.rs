@@ -326,7 +326,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     #[inline(always)]
     fn find(&self, id: PipeId, gone: Status) -> Result<Opened<'_, R, K::Thread>, Status> {
         match self.by_id.get(id.index()) {
-            Some(pipe) if pipe.holds(id) => Ok(Opened { pipe, id, gone }),
+            // A vacant header's id word is VACANT, never a pipe's id:
+            // asking for that id finds nothing.
+            Some(pipe) if id.to_raw() != crate::pipe::VACANT && pipe.holds(id) => {
+                Ok(Opened { pipe, id, gone })
+            }
             _ => Err(gone),
         }
     }

@@ -51,7 +51,7 @@ pub(crate) struct Pipe<R: RawMutex, T> {
 }
 
 /// The id of a header that holds no pipe (no id is 0).
-const VACANT: usize = 0;
+pub(crate) const VACANT: usize = 0;
 
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -47,6 +47,35 @@ fn unknown_ids_are_not_found() {
 }
 
 #[test]
+fn the_null_id_is_not_found_where_a_header_is_vacant() {
+    // A vacant pipe header's id word is 0, which is also the raw id 0: a
+    // lookup by id must not take the one for the other (lukos-sim check
+    // found calls on id 0 answered DESTROYED after the only pipe of slot 0
+    // was destroyed).
+    let fx = Fixture::new();
+    let actor = fx.actor();
+    let pipe = fx.pipe(8, 1, PipeFlags::empty());
+    fx.ipcm.destroy(Caller::Kernel, pipe).unwrap();
+    let null = PipeId::from_raw(0);
+    assert_eq!(fx.try_write(actor, null, b"x"), Err(Status::NotFound));
+    assert_eq!(fx.write(actor, null, b"x"), Err(Status::NotFound));
+    assert_eq!(fx.read(actor, null), Err(Status::NotFound));
+    assert_eq!(fx.peek(actor, null), Err(Status::NotFound));
+    assert_eq!(fx.ipcm.info(null), Err(Status::NotFound));
+    assert_eq!(fx.ipcm.open(null).err(), Some(Status::NotFound));
+    assert_eq!(fx.ipcm.kernel_write(null, b"x"), Err(Status::NotFound));
+    assert_eq!(
+        fx.ipcm.kernel_read(null, &mut [0; 8]),
+        Err(Status::NotFound)
+    );
+    assert_eq!(
+        fx.ipcm.kernel_peek_at(null, 0, &mut [0; 8]).err(),
+        Some(Status::NotFound)
+    );
+    assert_eq!(fx.ipcm.destroy(Caller::Kernel, null), Err(Status::NotFound));
+}
+
+#[test]
 fn stale_id_after_destroy_is_not_found() {
     let s = Subject::new(PipeFlags::empty());
     let actor = s.fx.actor();
