@@ -167,7 +167,10 @@ fn main(_arg: u64) {
         got.status
     );
     let go = Pipe::wait_for("hs-go");
+    let counted = Pipe::wait_for("hs-counted");
     let _ = go.write(&[0u8; 8], timeout::FOREVER);
+    // Fault only once the owner has counted the select's waiting members.
+    let _ = counted.read(&mut [0u8; 8], timeout::FOREVER);
     println!("SELATTACK faulting with a select pending");
     // SAFETY: none: the write to address 16 (never mapped) is the fault under test.
     unsafe { core::ptr::write_volatile(core::ptr::null_mut::<u64>().wrapping_add(2), 1) };

@@ -16,6 +16,9 @@ fn main(_arg: u64) {
     let a = Pipe::create("hs-kill-a", 8, 4, 0).expect("create hs-kill-a");
     let b = Pipe::create("hs-kill-b", 8, 4, 0).expect("create hs-kill-b");
     let go = Pipe::create("hs-go", 8, 1, 0).expect("create hs-go");
+    // Told to the attacker once the count below is taken, so that on
+    // several CPUs its fault cannot come first.
+    let counted = Pipe::create("hs-counted", 8, 1, 0).expect("create hs-counted");
     owned
         .write(&1u64.to_ne_bytes(), timeout::FOREVER)
         .expect("write");
@@ -33,6 +36,9 @@ fn main(_arg: u64) {
     let waiting =
         a.info().map_or(0, |i| i.pending_readers) + b.info().map_or(0, |i| i.pending_readers);
     println!("SELOWNER before-kill select-members-waiting={waiting}");
+    counted
+        .write(&[0u8; 8], timeout::FOREVER)
+        .expect("write hs-counted");
     // The attacker's pipe goes with its process.
     while Pipe::lookup("hs-att").is_ok() {
         sleep(1);
