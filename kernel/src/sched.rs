@@ -768,9 +768,16 @@ fn apply(tid: Tid, action: Action) {
                 .processes
                 .get(&pid)
                 .is_some_and(|p| p.threads.is_empty());
+            if empty {
+                // Counted as ending before the lock goes: meanwhile another
+                // CPU's `schedule` would see a process with no thread, and
+                // no thread that could wake anyone, and call it a deadlock.
+                ENDING.fetch_add(1, Ordering::AcqRel);
+            }
             drop(sched);
             if empty {
                 end_process(pid, "finished");
+                ENDING.fetch_sub(1, Ordering::AcqRel);
             }
         }
         Action::ExitProcess(code) => {
