@@ -26,6 +26,8 @@ fn main(_arg: u64) {
         "TOKENS n={TOKENS} extra_release={}",
         extra.err().map_or("OK", |s| s.name())
     );
+    // Only now may the workers start (they wait for this name).
+    let _ready = Pipe::create("sem-ready", 8, 1, 0).expect("create sem-ready");
     let mut buf = [0u8; 8];
     for _ in 0..WORKERS {
         done.read(&mut buf, timeout::FOREVER).expect("sem-done");

@@ -17,6 +17,9 @@ fn worker(id: u64) {
 }
 
 fn work(id: u64) {
+    // "sem-ready" exists once sem-init has filled "tokens" and checked it
+    // (on several CPUs a worker would otherwise take a token first).
+    Pipe::wait_for("sem-ready");
     let tokens = Pipe::wait_for("tokens");
     let mut token = [0u8; 8];
     for round in 0..ROUNDS {
