@@ -23,6 +23,7 @@ mod heap;
 mod ipc;
 mod lapic;
 mod loader;
+mod loglimit;
 mod paging;
 mod percpu;
 mod process;

@@ -10,6 +10,7 @@
 use crate::entry::{FxState, TrapFrame};
 use crate::frames::{self, FRAME_SIZE};
 use crate::gdt::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use crate::loglimit::LogBudget;
 use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -232,6 +233,8 @@ pub struct Process {
     pub cpu_limit: Option<u64>,
     /// The only CPU its threads run on (`None`: any).
     pub pin: Option<u8>,
+    /// What it may still print (`debug_print`'s rate limit).
+    pub log: LogBudget,
     next_stack_slot: u64,
 }
 
@@ -246,6 +249,7 @@ impl Process {
             cpu_used: 0,
             cpu_limit: None,
             pin: None,
+            log: LogBudget::new(),
             next_stack_slot: 0,
         }
     }

@@ -490,15 +490,59 @@ pub fn priority_of(tid: Tid) -> u8 {
 }
 
 /// Who is calling, for log lines: "name#pid.tid".
-pub fn describe(tid: Tid) -> String {
-    let sched = SCHED.lock();
-    match sched
-        .threads
-        .get(&tid)
-        .and_then(|t| sched.processes.get(&t.process).map(|p| (t.process, p)))
-    {
-        Some((pid, process)) => alloc::format!("{}#{}.{}", process.name, pid.0, tid.slot()),
-        None => alloc::format!("thread {}", tid.0),
+pub fn describe(tid: Tid) -> Who {
+    who(&SCHED.lock(), tid)
+}
+
+/// Who `tid` is, for a line it asks to print, if its process's rate limit
+/// (see [`loglimit`]) lets it print one now; with the count of lines of
+/// its dropped before this one. `None`: drop the line.
+pub fn admit_log_line(tid: Tid) -> Option<(Who, u64)> {
+    let now = timer::now_us();
+    let mut sched = SCHED.lock();
+    let who = who(&sched, tid);
+    let pid = sched.threads.get(&tid)?.process;
+    let dropped = sched.processes.get_mut(&pid)?.log.take(now)?;
+    Some((who, dropped))
+}
+
+/// A thread as the log names it: `program#pid.slot`. Made without
+/// allocating (a line is printed even when the heap is full).
+#[derive(Clone, Copy, Debug)]
+pub enum Who {
+    /// A live thread of a process.
+    Thread {
+        /// Its program's name.
+        program: &'static str,
+        /// Its process.
+        pid: u64,
+        /// Its slot in the thread table.
+        slot: usize,
+    },
+    /// A thread that is gone.
+    Vanished(u64),
+}
+
+impl core::fmt::Display for Who {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Who::Thread { program, pid, slot } => write!(f, "{program}#{pid}.{slot}"),
+            Who::Vanished(tid) => write!(f, "thread {tid}"),
+        }
+    }
+}
+
+fn who(sched: &Scheduler, tid: Tid) -> Who {
+    match sched.threads.get(&tid).and_then(|t| {
+        let process = sched.processes.get(&t.process)?;
+        Some((t.process, process))
+    }) {
+        Some((pid, process)) => Who::Thread {
+            program: process.name,
+            pid: pid.0,
+            slot: tid.slot(),
+        },
+        None => Who::Vanished(tid.0),
     }
 }
 
@@ -862,6 +906,14 @@ fn finish_process(pid: Pid, why: &str) {
         }
     }
     let held = account::held_by(pid);
+    if process.log.suppressed() > 0 {
+        kprintln!(
+            "process {}#{}: {} log line(s) suppressed (rate limit) at its end",
+            process.name,
+            pid.0,
+            process.log.suppressed()
+        );
+    }
     kprintln!(
         "process {}#{} {}; {} pending operation(s) cancelled; {} pipe(s) destroyed{}",
         process.name,

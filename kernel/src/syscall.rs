@@ -124,7 +124,9 @@ pub(crate) fn result_unit(result: Result<(), Status>) -> Action {
     }
 }
 
-/// Prints a line of the caller's to the log, prefixed with who it is.
+/// Prints a line of the caller's to the log, prefixed with who it is;
+/// drops it (OK all the same, as Linux's printk rate limit does) when its
+/// process is over its rate limit (see [`crate::loglimit`]).
 fn debug_print(tid: Tid, ptr: u64, len: u64) -> Action {
     let len = (len as usize).min(MAX_PRINT);
     let mut buf = [0u8; MAX_PRINT];
@@ -136,7 +138,12 @@ fn debug_print(tid: Tid, ptr: u64, len: u64) -> Action {
     }
     let text = &buf[..len];
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let source = sched::describe(tid);
+    let Some((source, dropped)) = sched::admit_log_line(tid) else {
+        return done(status::OK);
+    };
+    if dropped > 0 {
+        kprintln!("{source}: {dropped} log line(s) suppressed (rate limit)");
+    }
     let _line = serial::lock_line();
     serial::start_line(format_args!("{source}"));
     serial::write_escaped(text);

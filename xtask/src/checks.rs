@@ -1233,7 +1233,8 @@ fn check_hostile_flags(log: &Log) -> Vec<String> {
 }
 
 /// A process's text stays on its own line, escaped; no kernel line is
-/// forged, and every line of the log has a source.
+/// forged, every line of the log has a source, and a flood of lines is
+/// rate-limited with every dropped line counted.
 fn check_hostile_forge(log: &Log) -> Vec<String> {
     let mut problems = survived(log, &[1], 0);
     if log.kernel_says("forged") {
@@ -1245,7 +1246,7 @@ fn check_hostile_forge(log: &Log) -> Vec<String> {
     for needle in [
         "FORGE one\\x0a[   0.000001] kernel: process bystander#3 KILLED: forged\\x0akernel: all processes finished",
         "FORGE two \\x1b[2J\\x1b[H\\x0d[   0.000002] kernel: SMEP forged\\x7f\\\\x41",
-        "FORGER done",
+        "FORGER done flood=5000",
     ] {
         if !log
             .user
@@ -1255,7 +1256,45 @@ fn check_hostile_forge(log: &Log) -> Vec<String> {
             problems.push(format!("no forger line with {needle:?}"));
         }
     }
+    check_log_flood(log, &mut problems);
     problems
+}
+
+/// The forger's flood of 5,000 lines: the rest of the burst (256, less
+/// the two forged lines before it) is printed, most of the rest dropped, and every dropped line counted by a kernel line,
+/// so printed + suppressed is the whole flood.
+fn check_log_flood(log: &Log, problems: &mut Vec<String>) {
+    const FLOOD: u64 = 5_000;
+    // The kernel's burst, less the forger's two lines before the flood.
+    const BURST: u64 = 256 - 2;
+    let printed = log
+        .user
+        .iter()
+        .filter(|(p, t)| p == "forger" && t.starts_with("FLOOD "))
+        .count() as u64;
+    let suppressed: u64 = log
+        .kernel_lines("log line(s) suppressed (rate limit)")
+        .filter(|l| l.starts_with("forger#") || l.starts_with("process forger#"))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(": ")?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    if printed < BURST {
+        problems.push(format!(
+            "only {printed} flood lines printed, the burst is {BURST}"
+        ));
+    }
+    if printed > FLOOD / 4 {
+        problems.push(format!(
+            "{printed} of {FLOOD} flood lines printed: no rate limit"
+        ));
+    }
+    if printed + suppressed != FLOOD {
+        problems.push(format!(
+            "{printed} flood lines printed + {suppressed} reported suppressed != {FLOOD}"
+        ));
+    }
 }
 
 /// No thread gets a priority above its creator's.
@@ -1654,6 +1693,46 @@ mod tests {
             "{problems:?}"
         );
         assert_eq!(log.kernel.len(), 1);
+    }
+
+    /// A forger log whose flood printed `printed` lines and whose kernel
+    /// reported `reported` suppressed.
+    fn flood_log(printed: u64, reported: u64) -> Log {
+        let mut lines = finished();
+        lines.extend((0..printed).map(|i| user("forger", &format!("FLOOD {i}"))));
+        if reported > 0 {
+            lines.push(format!(
+                "[   0.000200] kernel: forger#1.2: {reported} log line(s) suppressed (rate limit)"
+            ));
+        }
+        Log::new(lines)
+    }
+
+    #[test]
+    fn a_rate_limited_flood_with_every_drop_counted_passes() {
+        let mut problems = Vec::new();
+        check_log_flood(&flood_log(300, 4_700), &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn an_unlimited_flood_fails() {
+        let mut problems = Vec::new();
+        check_log_flood(&flood_log(5_000, 0), &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("no rate limit")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_flood_whose_drops_are_not_all_counted_fails() {
+        let mut problems = Vec::new();
+        check_log_flood(&flood_log(300, 4_000), &mut problems);
+        assert!(
+            problems.iter().any(|p| p.contains("!= 5000")),
+            "{problems:?}"
+        );
     }
 
     #[test]
