@@ -3,25 +3,12 @@
 
 use std::sync::Arc;
 
-use ipcm::{Progress, SELECT_MAX, SelectOp, Status, UserAddr};
+use arrayvec::ArrayVec;
+use ipcm::{LocalSelectOp, Progress, SELECT_MAX, SelectOp, Status, UserAddr};
 
 use crate::kernel::current;
 use crate::user_copy::Region;
 use crate::{Error, Pipe};
-
-enum Member<'a> {
-    Read(&'a Pipe, &'a mut [u8]),
-    Peek(&'a Pipe, &'a mut [u8]),
-    Write(&'a Pipe, &'a [u8]),
-}
-
-impl Member<'_> {
-    fn pipe(&self) -> &Pipe {
-        match self {
-            Member::Read(pipe, _) | Member::Peek(pipe, _) | Member::Write(pipe, _) => pipe,
-        }
-    }
-}
 
 /// Which operation of a [`Select`] happened, and its result.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,8 +41,10 @@ pub struct SelectDone {
 /// [`Ipc`]: crate::Ipc
 #[must_use = "call .wait() to select"]
 pub struct Select<'a> {
-    members: [Option<Member<'a>>; SELECT_MAX],
-    count: usize,
+    /// The operations, in the order added.
+    ops: ArrayVec<LocalSelectOp<'a>, SELECT_MAX>,
+    /// Their pipes.
+    pipes: ArrayVec<&'a Pipe, SELECT_MAX>,
     /// More than `SELECT_MAX` were added.
     overflow: bool,
 }
@@ -70,24 +59,22 @@ impl<'a> Select<'a> {
     /// An empty select.
     pub fn new() -> Self {
         Select {
-            members: [const { None }; SELECT_MAX],
-            count: 0,
+            ops: ArrayVec::new_const(),
+            pipes: ArrayVec::new_const(),
             overflow: false,
         }
     }
 
-    fn add(mut self, member: Member<'a>) -> Self {
-        self.push(member);
+    fn add(mut self, pipe: &'a Pipe, op: LocalSelectOp<'a>) -> Self {
+        self.push(pipe, op);
         self
     }
 
-    fn push(&mut self, member: Member<'a>) -> &mut Self {
-        match self.members.get_mut(self.count) {
-            Some(slot) => {
-                *slot = Some(member);
-                self.count += 1;
-            }
-            None => self.overflow = true,
+    fn push(&mut self, pipe: &'a Pipe, op: LocalSelectOp<'a>) -> &mut Self {
+        if self.ops.try_push(op).is_ok() {
+            self.pipes.push(pipe);
+        } else {
+            self.overflow = true;
         }
         self
     }
@@ -98,33 +85,69 @@ impl<'a> Select<'a> {
     /// as a copy per member (about 80 instructions of `memcpy` each,
     /// measured with callgrind).
     pub fn push_read(&mut self, pipe: &'a Pipe, buf: &'a mut [u8]) -> &mut Self {
-        self.push(Member::Read(pipe, buf))
+        self.push(
+            pipe,
+            LocalSelectOp::Read {
+                pipe: pipe.id(),
+                buf,
+            },
+        )
     }
 
     /// [`peek`](Self::peek) in place (see [`push_read`](Self::push_read)).
     pub fn push_peek(&mut self, pipe: &'a Pipe, buf: &'a mut [u8]) -> &mut Self {
-        self.push(Member::Peek(pipe, buf))
+        self.push(
+            pipe,
+            LocalSelectOp::Peek {
+                pipe: pipe.id(),
+                buf,
+            },
+        )
     }
 
     /// [`write`](Self::write) in place (see [`push_read`](Self::push_read)).
     pub fn push_write(&mut self, pipe: &'a Pipe, msg: &'a [u8]) -> &mut Self {
-        self.push(Member::Write(pipe, msg))
+        self.push(
+            pipe,
+            LocalSelectOp::Write {
+                pipe: pipe.id(),
+                msg,
+            },
+        )
     }
 
     /// Take the oldest message of `pipe` into `buf` (at least its
     /// `msg_size` bytes).
     pub fn read(self, pipe: &'a Pipe, buf: &'a mut [u8]) -> Self {
-        self.add(Member::Read(pipe, buf))
+        self.add(
+            pipe,
+            LocalSelectOp::Read {
+                pipe: pipe.id(),
+                buf,
+            },
+        )
     }
 
     /// Copy the oldest message of `pipe` into `buf` without taking it.
     pub fn peek(self, pipe: &'a Pipe, buf: &'a mut [u8]) -> Self {
-        self.add(Member::Peek(pipe, buf))
+        self.add(
+            pipe,
+            LocalSelectOp::Peek {
+                pipe: pipe.id(),
+                buf,
+            },
+        )
     }
 
     /// Write `msg` to `pipe`.
     pub fn write(self, pipe: &'a Pipe, msg: &'a [u8]) -> Self {
-        self.add(Member::Write(pipe, msg))
+        self.add(
+            pipe,
+            LocalSelectOp::Write {
+                pipe: pipe.id(),
+                msg,
+            },
+        )
     }
 
     /// Complete the first operation that can, in the order added, waiting
@@ -136,10 +159,18 @@ impl<'a> Select<'a> {
     /// shorter than its pipe's `msg_size`), [`Error::TooLarge`],
     /// [`Error::Denied`], [`Error::Destroyed`]/[`Error::NotFound`],
     /// [`Error::NoMemory`].
+    #[inline(always)]
     pub fn wait(mut self) -> Result<SelectDone, Error> {
-        let count = self.count;
-        let members = &mut self.members[..count];
-        let Some(Some(first)) = members.first() else {
+        // In place: moving the select (its 16 slots) into a call costs a
+        // `memcpy` of about 80 instructions.
+        self.complete()
+    }
+
+    /// [`wait`](Self::wait), on the select where it was built: the checks
+    /// and the attempt that needs no thread, inlined into the caller.
+    #[inline(always)]
+    fn complete(&mut self) -> Result<SelectDone, Error> {
+        let Some(&first) = self.pipes.first() else {
             return Err(Error::bad_param("a select needs at least one operation"));
         };
         if self.overflow {
@@ -147,71 +178,84 @@ impl<'a> Select<'a> {
                 "a select takes at most SELECT_MAX operations",
             ));
         }
-        let ipc = first.pipe().ipc().clone();
-        let mut lens = [0usize; SELECT_MAX];
-        let mut regions = [Region::default(); 2 * SELECT_MAX];
-        let mut ops = [SelectOp::Read {
-            pipe: first.pipe().id(),
-            buf: UserAddr::NULL,
-            len_out: UserAddr::NULL,
-        }; SELECT_MAX];
-        for (i, (member, len)) in members.iter_mut().zip(lens.iter_mut()).enumerate() {
-            let Some(member) = member else {
-                continue;
-            };
-            let pipe = member.pipe();
-            if !Arc::ptr_eq(&pipe.ipc().shared, &ipc.shared) {
+        for (pipe, op) in self.pipes.iter().zip(&self.ops) {
+            if !Arc::ptr_eq(&pipe.ipc().shared, &first.ipc().shared) {
                 return Err(Error::bad_param(
                     "every pipe of a select must belong to one Ipc manager",
                 ));
             }
-            let id = pipe.id();
-            let msg_size = pipe.msg_size();
+            if let LocalSelectOp::Read { buf, .. } | LocalSelectOp::Peek { buf, .. } = op
+                && buf.len() < pipe.msg_size()
+            {
+                return Err(Error::bad_param(
+                    "the receive buffer is shorter than the pipe's msg_size",
+                ));
+            }
+        }
+        let ipc = first.ipc();
+        let ipcm = &ipc.shared.ipcm;
+        // First without a thread record or a lease, straight between the
+        // callers' slices and the rings (as the `Pipe` calls' non-blocking
+        // attempt); only if no member can complete that way, the select of
+        // a thread, which can block.
+        let ops = &mut self.ops[..];
+        match ipcm.try_select_as(ipc.process, ops) {
+            Ok(Some(done)) => {
+                return Ok(SelectDone {
+                    index: done.index,
+                    result: done.result.map_err(Error::from_status),
+                });
+            }
+            Ok(None) => {}
+            Err(status) => return Err(Error::from_status(status)),
+        }
+        self.block(first)
+    }
+
+    /// The select of a thread, which can block (the checks are done).
+    #[inline(never)]
+    fn block(&mut self, first: &Pipe) -> Result<SelectDone, Error> {
+        let count = self.ops.len();
+        let ipc = first.ipc();
+        let ipcm = &ipc.shared.ipcm;
+        let ops = &mut self.ops[..];
+        let mut lens = [0usize; SELECT_MAX];
+        let mut regions = [Region::default(); 2 * SELECT_MAX];
+        let mut thread_ops = [SelectOp::Read {
+            pipe: first.id(),
+            buf: UserAddr::NULL,
+            len_out: UserAddr::NULL,
+        }; SELECT_MAX];
+        for (i, (op, len)) in ops.iter_mut().zip(lens.iter_mut()).enumerate() {
             let len_region = Region::sink(bytemuck_usize(len));
-            ops[i] = match member {
-                Member::Read(_, buf) | Member::Peek(_, buf) => {
-                    if buf.len() < msg_size {
-                        return Err(Error::bad_param(
-                            "the receive buffer is shorter than the pipe's msg_size",
-                        ));
-                    }
-                    let is_read = matches!(member, Member::Read(..));
-                    let (Member::Read(_, buf) | Member::Peek(_, buf)) = member else {
-                        unreachable!()
-                    };
+            let is_read = matches!(op, LocalSelectOp::Read { .. });
+            thread_ops[i] = match op {
+                LocalSelectOp::Read { pipe, buf } | LocalSelectOp::Peek { pipe, buf } => {
+                    let pipe = *pipe;
                     regions[2 * i] = Region::sink(buf);
                     regions[2 * i + 1] = len_region;
                     let (buf, len_out) = (UserAddr(regions[2 * i].addr), UserAddr(len_region.addr));
                     if is_read {
-                        SelectOp::Read {
-                            pipe: id,
-                            buf,
-                            len_out,
-                        }
+                        SelectOp::Read { pipe, buf, len_out }
                     } else {
-                        SelectOp::Peek {
-                            pipe: id,
-                            buf,
-                            len_out,
-                        }
+                        SelectOp::Peek { pipe, buf, len_out }
                     }
                 }
-                Member::Write(_, msg) => {
+                LocalSelectOp::Write { pipe, msg } => {
                     regions[2 * i] = Region::source(msg);
                     SelectOp::Write {
-                        pipe: id,
+                        pipe: *pipe,
                         buf: UserAddr(regions[2 * i].addr),
                         len: msg.len(),
                     }
                 }
             };
         }
-        let ipcm = &ipc.shared.ipcm;
         let selected = current(|me| {
             me.act_for(ipc.process);
             let group = &me.waiter().select;
             let lease = me.waiter().lease.lend_regions(&regions[..2 * count]);
-            let result = match ipcm.select(me, group, &ops[..count]) {
+            let result = match ipcm.select(me, group, &thread_ops[..count]) {
                 Ok(Progress::Done(selected)) => Ok(selected),
                 Ok(Progress::Blocked(ticket)) => {
                     let status = me.wait(ipcm, ticket, None);
@@ -230,8 +274,8 @@ impl<'a> Select<'a> {
             return Err(Error::from_status(selected.status));
         };
         let result = match selected.status {
-            Status::Ok => match members.get(index) {
-                Some(Some(Member::Write(..))) => Ok(0),
+            Status::Ok => match ops.get(index) {
+                Some(LocalSelectOp::Write { .. }) => Ok(0),
                 _ => Ok(lens[index]),
             },
             status => Err(Error::from_status(status)),

@@ -103,7 +103,7 @@ pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
 pub use pipe::{PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
 pub use ring::shared::Shared;
-pub use select::{SELECT_MAX, SelectGroup, SelectOp, Selected};
+pub use select::{LocalSelectOp, LocalSelected, SELECT_MAX, SelectGroup, SelectOp, Selected};
 pub use slots::MAX_PIPES;
 pub use status::Status;
 pub use wait::Ticket;

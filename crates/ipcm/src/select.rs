@@ -89,6 +89,58 @@ impl SelectOp {
     }
 }
 
+/// One member of [`Ipcm::try_select_as`](crate::Ipcm::try_select_as): an
+/// operation whose buffer is the caller's own memory (a hosted runtime's),
+/// as [`try_read_as`](crate::Ipcm::try_read_as) takes it.
+#[derive(Debug)]
+pub enum LocalSelectOp<'a> {
+    /// Take the oldest message of `pipe` into `buf` (at least the pipe's
+    /// `msg_size` bytes).
+    Read {
+        /// The pipe.
+        pipe: PipeId,
+        /// The receive buffer.
+        buf: &'a mut [u8],
+    },
+    /// Copy the oldest message of `pipe` into `buf` without taking it.
+    Peek {
+        /// The pipe.
+        pipe: PipeId,
+        /// The receive buffer.
+        buf: &'a mut [u8],
+    },
+    /// Write `msg` to `pipe`.
+    Write {
+        /// The pipe.
+        pipe: PipeId,
+        /// The message.
+        msg: &'a [u8],
+    },
+}
+
+impl LocalSelectOp<'_> {
+    /// The pipe this operation is on.
+    #[must_use]
+    pub fn pipe(&self) -> PipeId {
+        match *self {
+            LocalSelectOp::Read { pipe, .. }
+            | LocalSelectOp::Peek { pipe, .. }
+            | LocalSelectOp::Write { pipe, .. } => pipe,
+        }
+    }
+}
+
+/// Which member of [`Ipcm::try_select_as`](crate::Ipcm::try_select_as)
+/// completed, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalSelected {
+    /// The member's index in the list.
+    pub index: usize,
+    /// For a read or peek the message's length, for a write 0; or the
+    /// member's failure.
+    pub result: Result<usize, Status>,
+}
+
 /// Which member of a select completed, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selected {

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use ipcm::{LocalSelectOp, LocalSelected, SELECT_MAX};
 
 fn owner_only(fx: &Fixture, owner: Actor, flags: PipeFlags) -> PipeId {
     fx.ipcm
@@ -118,4 +119,171 @@ fn local_calls_apply_the_named_process_owner_only_checks() {
     );
     assert_eq!(fx.info(pipe).queued, 1);
     assert_eq!(fx.ipcm.try_read_as(owner.pid, pipe, &mut buf), Ok(2));
+}
+
+// `try_select_as`: the lock-free first pass of a select, with local buffers.
+
+fn read_op(pipe: PipeId, buf: &mut [u8]) -> LocalSelectOp<'_> {
+    LocalSelectOp::Read { pipe, buf }
+}
+
+#[test]
+fn a_local_select_completes_the_first_ready_member_in_list_order_and_no_other() {
+    let fx = Fixture::new();
+    let pid = fx.actor().pid;
+    let (empty, full, ready, also_ready) = (
+        fx.pipe(8, 1, PipeFlags::empty()),
+        fx.pipe(8, 1, PipeFlags::empty()),
+        fx.pipe(8, 2, PipeFlags::empty()),
+        fx.pipe(8, 2, PipeFlags::empty()),
+    );
+    fx.ipcm.try_write_as(pid, full, b"full").unwrap();
+    fx.ipcm.try_write_as(pid, ready, b"ready").unwrap();
+    fx.ipcm.try_write_as(pid, also_ready, b"also").unwrap();
+    let (mut a, mut b, mut c) = ([0_u8; 8], [0_u8; 8], [0_u8; 8]);
+    let mut ops = [
+        LocalSelectOp::Peek {
+            pipe: empty,
+            buf: &mut a,
+        },
+        LocalSelectOp::Write {
+            pipe: full,
+            msg: b"more",
+        },
+        read_op(ready, &mut b),
+        read_op(also_ready, &mut c),
+    ];
+    assert_eq!(
+        fx.ipcm.try_select_as(pid, &mut ops),
+        Ok(Some(LocalSelected {
+            index: 2,
+            result: Ok(5)
+        }))
+    );
+    assert_eq!(&b[..5], b"ready");
+    assert_eq!(c, [0; 8], "a later member was copied to");
+    assert_eq!(fx.drain(full), [b"full".to_vec()]);
+    assert_eq!(fx.drain(also_ready), [b"also".to_vec()]);
+    assert_eq!(fx.info(ready).queued, 0);
+}
+
+#[test]
+fn a_local_select_write_member_writes_and_answers_zero() {
+    let fx = Fixture::new();
+    let pid = fx.actor().pid;
+    let (empty, room) = (
+        fx.pipe(8, 1, PipeFlags::empty()),
+        fx.pipe(8, 1, PipeFlags::empty()),
+    );
+    let mut buf = [0_u8; 8];
+    let mut ops = [
+        read_op(empty, &mut buf),
+        LocalSelectOp::Write {
+            pipe: room,
+            msg: b"sent",
+        },
+    ];
+    assert_eq!(
+        fx.ipcm.try_select_as(pid, &mut ops),
+        Ok(Some(LocalSelected {
+            index: 1,
+            result: Ok(0)
+        }))
+    );
+    assert_eq!(fx.drain(room), [b"sent".to_vec()]);
+    assert_eq!(fx.info(empty).read, 0);
+}
+
+#[test]
+fn a_local_select_that_needs_the_lock_or_finds_nothing_does_nothing() {
+    let fx = Fixture::new();
+    let pid = fx.actor().pid;
+    let reader = fx.actor();
+    let (empty, waited_on, ready) = (
+        fx.pipe(8, 1, PipeFlags::empty()),
+        fx.pipe(8, 1, PipeFlags::empty()),
+        fx.pipe(8, 1, PipeFlags::empty()),
+    );
+    let mut buf = [0_u8; 8];
+    assert_eq!(
+        fx.ipcm.try_select_as(pid, &mut [read_op(empty, &mut buf)]),
+        Ok(None)
+    );
+    // A pipe with a pending reader takes its lock: the whole pass gives up,
+    // before a later member that is ready.
+    assert!(matches!(
+        fx.read(reader, waited_on),
+        Ok(Progress::Blocked(_))
+    ));
+    fx.ipcm.try_write_as(pid, ready, b"later").unwrap();
+    let mut ops = [
+        read_op(empty, &mut buf),
+        LocalSelectOp::Write {
+            pipe: waited_on,
+            msg: b"hand",
+        },
+        LocalSelectOp::Peek {
+            pipe: ready,
+            buf: &mut [0; 8],
+        },
+    ];
+    assert_eq!(fx.ipcm.try_select_as(pid, &mut ops), Ok(None));
+    assert!(fx.kernel().take_wakes().is_empty(), "the reader was woken");
+    assert_eq!(fx.info(waited_on).written, 0);
+    assert_eq!(fx.drain(ready), [b"later".to_vec()]);
+}
+
+#[test]
+fn a_local_select_checks_every_member_before_anything_happens() {
+    let fx = Fixture::new();
+    let owner = fx.actor();
+    let stranger = fx.actor();
+    let ready = fx.pipe(4, 2, PipeFlags::empty());
+    let closed_to_strangers = owner_only(&fx, owner, PipeFlags::OWNER_WRITE);
+    let gone = fx.pipe(4, 1, PipeFlags::empty());
+    fx.ipcm.destroy(Caller::Kernel, gone).unwrap();
+    fx.ipcm.try_write_as(owner.pid, ready, b"keep").unwrap();
+    let mut buf = [0_u8; 4];
+    let mut short = [0_u8; 3];
+    let cases: [(LocalSelectOp<'_>, Status); 4] = [
+        (read_op(gone, &mut short), Status::NotFound),
+        (
+            LocalSelectOp::Write {
+                pipe: closed_to_strangers,
+                msg: b"no",
+            },
+            Status::Denied,
+        ),
+        (
+            LocalSelectOp::Write {
+                pipe: ready,
+                msg: b"12345",
+            },
+            Status::TooLarge,
+        ),
+        (
+            LocalSelectOp::Peek {
+                pipe: ready,
+                buf: &mut [0; 3],
+            },
+            Status::BadParam,
+        ),
+    ];
+    for (bad, status) in cases {
+        // The ready member comes first: it must not be taken.
+        let mut ops = [read_op(ready, &mut buf), bad];
+        assert_eq!(fx.ipcm.try_select_as(stranger.pid, &mut ops), Err(status));
+        assert_eq!(fx.info(ready).queued, 1, "{status:?}: a member happened");
+    }
+    assert_eq!(
+        fx.ipcm.try_select_as(stranger.pid, &mut []),
+        Err(Status::BadParam)
+    );
+    let mut bufs = [[0_u8; 4]; SELECT_MAX + 1];
+    let mut too_many: Vec<_> = bufs.iter_mut().map(|b| read_op(ready, b)).collect();
+    assert_eq!(
+        fx.ipcm.try_select_as(stranger.pid, &mut too_many),
+        Err(Status::BadParam)
+    );
+    assert_eq!(fx.drain(ready), [b"keep".to_vec()]);
 }

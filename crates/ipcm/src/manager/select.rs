@@ -6,9 +6,11 @@ use crate::Shared;
 use lock_api::RawMutex;
 
 use super::{Ipcm, Progress};
-use crate::kernel::{Caller, Kernel, Priority};
+use crate::kernel::{Caller, Kernel, Priority, ProcessId};
 use crate::pipe::{Attempt, Sink, Source};
-use crate::select::{Member, SELECT_MAX, SelectGroup, SelectOp, Selected};
+use crate::select::{
+    LocalSelectOp, LocalSelected, Member, SELECT_MAX, SelectGroup, SelectOp, Selected,
+};
 use crate::wait::{PendingOp, Ticket};
 use crate::{PipeFlags, Status};
 
@@ -211,13 +213,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
 
     /// The select's first pass, with no lock and no wait record: try each
     /// member in list order on the lock-free path, as a non-blocking call
-    /// would. The first that completes (or fails) completes the select,
-    /// provided every member before it answered `Empty`/`Full` there (not
-    /// ready when looked at, as the locked pass would have found). `None`
-    /// when none completed or a member needs the lock (waiters, closed,
-    /// rendezvous or priority pipe): then the locked pass starts over from
-    /// the first member. Only this call can claim the armed group now (it
-    /// has no recorded member), so the claim always succeeds.
+    /// would (see [`first_ready`]). Only this call can claim the armed group
+    /// now (it has no recorded member), so the claim always succeeds.
     #[inline]
     fn select_lock_free(
         &self,
@@ -227,41 +224,110 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         ops: &[SelectOp],
         pipes: &[Option<super::Opened<'_, R, K::Thread>>],
     ) -> Option<Selected> {
-        for (index, (op, pipe)) in ops.iter().zip(pipes).enumerate() {
-            let pipe = pipe.as_ref()?;
-            let attempt = match *op {
-                SelectOp::Write { buf, len, .. } => {
-                    let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
-                    let source = Source::User { thread, buf, len };
-                    pipe.fast_write(pipe.id(), &self.kernel, &source, discard, false)?
-                        .map(drop)
-                }
-                SelectOp::Read { buf, len_out, .. } | SelectOp::Peek { buf, len_out, .. } => {
-                    let sink = Sink::User {
-                        thread,
-                        buf,
-                        len_out,
-                        seq_out: None,
-                    };
-                    let consume = matches!(op, SelectOp::Read { .. });
-                    pipe.fast_read(pipe.id(), &self.kernel, sink, consume, false)?
-                        .map(drop)
-                }
-            };
-            let status = match attempt {
-                Ok(()) => Status::Ok,
-                Err(Status::Empty | Status::Full) => continue,
-                Err(status) => status,
-            };
-            let claimed = group.claim(generation);
-            debug_assert!(claimed, "only this call can claim the group now");
-            group.set_outcome(Some(index as u32), status);
-            return Some(Selected {
-                index: Some(index),
-                status,
-            });
+        let (index, status) = first_ready(pipes, |index, pipe| match ops[index] {
+            SelectOp::Write { buf, len, .. } => {
+                let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+                let source = Source::User { thread, buf, len };
+                pipe.fast_write(pipe.id(), &self.kernel, &source, discard, false)
+                    .map(|r| r.map(drop))
+            }
+            SelectOp::Read { buf, len_out, .. } | SelectOp::Peek { buf, len_out, .. } => {
+                let sink = Sink::User {
+                    thread,
+                    buf,
+                    len_out,
+                    seq_out: None,
+                };
+                let consume = matches!(ops[index], SelectOp::Read { .. });
+                pipe.fast_read(pipe.id(), &self.kernel, sink, consume, false)
+                    .map(|r| r.map(drop))
+            }
+        })?;
+        let claimed = group.claim(generation);
+        debug_assert!(claimed, "only this call can claim the group now");
+        group.set_outcome(Some(index as u32), status);
+        Some(Selected {
+            index: Some(index),
+            status,
+        })
+    }
+
+    /// A select by a thread of `process` whose buffers are the caller's own
+    /// memory (as [`try_read_as`](Self::try_read_as)), tried without a lock
+    /// and without a thread: the lock-free first pass of
+    /// [`select`](Self::select), after the same checks. `Some` when a
+    /// member completed or failed (see [`LocalSelected`]); every other
+    /// member did not happen. `None` when none could complete that way
+    /// (none ready, or one needs the pipe's lock: waiters, a closed,
+    /// rendezvous or priority pipe): nothing happened, and the runtime then
+    /// calls [`select`](Self::select) with a thread, which can block.
+    ///
+    /// Like the other `_as` calls it has no thread, so no `AlreadyPending`
+    /// check: call it only from a thread with no pending operation.
+    ///
+    /// # Errors
+    /// Before anything happens, as [`select`](Self::select): `BadParam` (no
+    /// operation, more than [`SELECT_MAX`], or a receive buffer shorter
+    /// than its pipe's `msg_size`), `NotFound`, `Denied`, `TooLarge`.
+    pub fn try_select_as(
+        &self,
+        process: ProcessId,
+        ops: &mut [LocalSelectOp<'_>],
+    ) -> Result<Option<LocalSelected>, Status> {
+        if ops.is_empty() || ops.len() > SELECT_MAX {
+            return Err(Status::BadParam);
         }
-        None
+        let mut pipes: [Option<super::Opened<'_, R, K::Thread>>; SELECT_MAX] =
+            [const { None }; SELECT_MAX];
+        for (op, slot) in ops.iter().zip(pipes.iter_mut()) {
+            let pipe = self.find(op.pipe(), Status::NotFound)?;
+            match op {
+                LocalSelectOp::Write { msg, .. } => {
+                    pipe.check_access_of(process, PipeFlags::OWNER_WRITE)?;
+                    if msg.len() > pipe.msg_size() {
+                        return Err(Status::TooLarge);
+                    }
+                }
+                LocalSelectOp::Read { buf, .. } | LocalSelectOp::Peek { buf, .. } => {
+                    pipe.check_access_of(process, PipeFlags::OWNER_READ)?;
+                    if buf.len() < pipe.msg_size() {
+                        return Err(Status::BadParam);
+                    }
+                }
+            }
+            *slot = Some(pipe);
+        }
+        let mut len = 0;
+        let Some((index, status)) =
+            first_ready(&pipes[..ops.len()], |index, pipe| match &mut ops[index] {
+                LocalSelectOp::Write { msg, .. } => {
+                    let discard = pipe.flags().contains(PipeFlags::DISCARD_OLDEST);
+                    pipe.fast_write(
+                        pipe.id(),
+                        &self.kernel,
+                        &Source::Kernel(msg),
+                        discard,
+                        false,
+                    )
+                    .map(|r| r.map(drop))
+                }
+                LocalSelectOp::Read { buf, .. } => pipe
+                    .fast_read(pipe.id(), &self.kernel, Sink::Kernel(buf), true, false)
+                    .map(|r| r.map(|received| len = received.len)),
+                LocalSelectOp::Peek { buf, .. } => pipe
+                    .fast_read(pipe.id(), &self.kernel, Sink::Kernel(buf), false, false)
+                    .map(|r| r.map(|received| len = received.len)),
+            })
+        else {
+            return Ok(None);
+        };
+        Ok(Some(LocalSelected {
+            index,
+            result: match status {
+                Status::Ok => Ok(len),
+                status => Err(status),
+            },
+        }))
     }
 
     /// Remove the pending entry a select made (under `ticket`), when the
@@ -272,6 +338,28 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         };
         self.pending.remove(thread, ticket);
     }
+}
+
+/// The lock-free pass over a select's opened members, in list order:
+/// `attempt` tries one as a non-blocking call would (`None`: it needs the
+/// lock). The first that completes (or fails) is the answer, provided
+/// every member before it answered `Empty`/`Full` (not ready when looked
+/// at, as the locked pass would have found). `None` when none completed or
+/// one needs the lock: then nothing happened.
+#[inline(always)]
+fn first_ready<P>(
+    pipes: &[Option<P>],
+    mut attempt: impl FnMut(usize, &P) -> Option<Result<(), Status>>,
+) -> Option<(usize, Status)> {
+    for (index, pipe) in pipes.iter().enumerate() {
+        let status = match attempt(index, pipe.as_ref()?)? {
+            Ok(()) => Status::Ok,
+            Err(Status::Empty | Status::Full) => continue,
+            Err(status) => status,
+        };
+        return Some((index, status));
+    }
+    None
 }
 
 /// The pending operation a select member waits as.
