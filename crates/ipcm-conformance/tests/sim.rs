@@ -6,22 +6,31 @@
 //!
 //! Every behaviour runs on the sim's system calls: `pipe_create`,
 //! `pipe_write`/`pipe_read` (peek, try, timeout), `pipe_destroy`, and the
-//! §9 ones: `pipe_write_urgent`, `pipe_read_seq`, `pipe_peek_newer`,
-//! `pipe_peek_at`, `pipe_purge`, `pipe_close`, `pipe_select`. Wake
+//! §9 ones: `pipe_write_urgent`, `pipe_write_prio`, `pipe_read_seq`,
+//! `pipe_peek_newer`, `pipe_peek_at`, `pipe_purge`, `pipe_close`,
+//! `pipe_select`. Wake
 //! feedback is the kernel's `kernel_write_woke` (an interrupt handler's
-//! call, not a syscall), through `Sim::ipc` so that its wakes are applied.
+//! call, not a syscall), through `Sim::ipc` so that its wakes are applied;
+//! so is cancel (the kernel's `cancel`, as a kill makes it).
+//!
+//! Not run here: `second_operation_of_pending_thread_is_already_pending`
+//! (a thread blocked in a system call runs no code, so it cannot make a
+//! second one; only the kernel's own calls could name it).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ipcm::{PipeId, Priority, ProcessId};
+use ipcm::{CancelReason, PipeFlags, PipeId, Priority, ProcessId};
 use lukos_sim::syscall::SelectEntry;
 use lukos_sim::{
     ExitReason, IpcCall, IpcValue, PAGE_SIZE, Perm, SchedConfig, Sim, Step, Sys, ThreadState, Tid,
     UserError,
 };
 
-use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Status, Substrate, Wait, WakeFeedback};
+use ipcm_conformance::{
+    Admin, Cancel, Counts, Member, Op, Outcome, Processes, Spec, Status, Substrate, Wait,
+    WakeFeedback,
+};
 
 /// Where the suite's buffers start in the process.
 const DATA: usize = 0x10_0000;
@@ -159,6 +168,24 @@ impl SimSubstrate {
                         } else {
                             sys.pipe_write_with(pipe, src, len, wait).await
                         };
+                        *slot.borrow_mut() =
+                            Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
+                        Ok(())
+                    })
+            }
+            Op::WritePrio {
+                pipe,
+                msg,
+                prio,
+                wait,
+            } => {
+                let src = self.alloc(msg.len());
+                self.sim
+                    .spawn(self.pid, "write_prio", priority, move |sys| async move {
+                        sys.store(src, &msg)?;
+                        let done = sys
+                            .pipe_write_prio(pipe, src, msg.len(), prio.into(), wait_of(wait))
+                            .await;
                         *slot.borrow_mut() =
                             Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
                         Ok(())
@@ -322,9 +349,18 @@ impl SimSubstrate {
         &mut self,
         call: impl AsyncFnOnce(lukos_sim::Sys) -> Result<usize, Status> + 'static,
     ) -> Result<usize, Status> {
+        self.call_as(self.pid, call)
+    }
+
+    /// A system call from a thread of process `pid`, run to its end.
+    fn call_as(
+        &mut self,
+        pid: ProcessId,
+        call: impl AsyncFnOnce(lukos_sim::Sys) -> Result<usize, Status> + 'static,
+    ) -> Result<usize, Status> {
         let result = Rc::new(RefCell::new(None));
         let slot = Rc::clone(&result);
-        let tid = self.sim.spawn(self.pid, "owner", 1, move |sys| async move {
+        let tid = self.sim.spawn(pid, "caller", 1, move |sys| async move {
             *slot.borrow_mut() = Some(call(sys).await);
             Ok(())
         });
@@ -338,17 +374,7 @@ impl Substrate for SimSubstrate {
     type Pending = Started;
 
     fn create(&mut self, spec: Spec) -> Result<PipeId, Status> {
-        let flags = if spec.discard_oldest {
-            lukos_sim::user::raw_flags(ipcm::PipeFlags::DISCARD_OLDEST)
-        } else {
-            0
-        };
-        self.owner_call(async move |sys| {
-            sys.pipe_create(0, spec.msg_size, spec.depth, flags)
-                .await
-                .map(PipeId::to_raw)
-        })
-        .map(PipeId::from_raw)
+        self.create_as(self.pid, spec)
     }
 
     fn run(&mut self, op: Op<PipeId>) -> Outcome {
@@ -392,6 +418,51 @@ impl Substrate for SimSubstrate {
     }
 }
 
+impl SimSubstrate {
+    /// `pipe_create` from a thread of process `pid`.
+    fn create_as(&mut self, pid: ProcessId, spec: Spec) -> Result<PipeId, Status> {
+        let mut flags = PipeFlags::empty();
+        flags.set(PipeFlags::DISCARD_OLDEST, spec.discard_oldest);
+        flags.set(PipeFlags::PRIORITY_MESSAGES, spec.by_priority);
+        let flags = lukos_sim::user::raw_flags(flags);
+        self.call_as(pid, async move |sys| {
+            sys.pipe_create(0, spec.msg_size, spec.depth, flags)
+                .await
+                .map(PipeId::to_raw)
+        })
+        .map(PipeId::from_raw)
+    }
+}
+
+/// A foreign pipe is another process's, made by its own `pipe_create`.
+impl Processes for SimSubstrate {
+    fn create_foreign(&mut self, spec: Spec) -> Result<PipeId, Status> {
+        let other = self.sim.create_process("other");
+        self.create_as(other, spec)
+    }
+
+    fn admin_as_user(&mut self, admin: Admin, pipe: &PipeId) -> Result<usize, Status> {
+        let pipe = *pipe;
+        self.owner_call(async move |sys| match admin {
+            Admin::Purge => sys.pipe_purge(pipe).await,
+            Admin::Close => sys.pipe_close(pipe).await.map(|()| 0),
+            Admin::Destroy => sys.pipe_destroy(pipe).await.map(|()| 0),
+        })
+    }
+}
+
+/// The kernel's cancel, as a kill makes it (the thread lives on and sees
+/// its system call fail).
+impl Cancel for SimSubstrate {
+    fn cancel(&mut self, started: &Started) -> Result<(), Status> {
+        let call = IpcCall::Cancel {
+            thread: started.tid,
+            reason: CancelReason::Cancelled,
+        };
+        self.sim.ipc(call).map(drop)
+    }
+}
+
 impl WakeFeedback for SimSubstrate {
     fn spawn_at(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         self.start(op, priority)
@@ -424,4 +495,9 @@ impl Drop for SimSubstrate {
 }
 
 ipcm_conformance::common_conformance_tests!(SimSubstrate::new());
-ipcm_conformance::conformance_tests!(SimSubstrate::new(); select_times_out_as_a_group, wake_feedback);
+ipcm_conformance::conformance_tests!(SimSubstrate::new();
+    select_times_out_as_a_group,
+    wake_feedback,
+    stranger_may_not_purge_close_or_destroy,
+    cancel_ends_pending_op_cancelled_and_loses_nothing,
+);
