@@ -837,14 +837,15 @@ pub fn priority_messages_read_highest_first_fifo_within<S: Substrate>(s: &mut S)
 /// (the lowest number), whatever its priority, not the one read last.
 pub fn priority_discard_oldest_drops_the_lowest_number<S: Substrate>(s: &mut S) {
     let pipe = create(s, Spec::discarding(4, 3).by_priority());
-    for (msg, prio) in [(b"a", 9), (b"b", 1), (b"c", 5), (b"d", 0)] {
+    // The oldest, a, is neither read first (b) nor last (d).
+    for (msg, prio) in [(b"a", 1), (b"b", 9), (b"c", 5), (b"d", 0)] {
         put_prio(s, &pipe, msg, prio);
     }
     let c = counts(s, &pipe);
     assert_eq!((c.queued, c.written, c.dropped), (3, 4, 1));
     assert_eq!(
         drain(s, &pipe),
-        [b"c".to_vec(), b"b".to_vec(), b"d".to_vec()]
+        [b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
     );
 }
 
