@@ -495,6 +495,11 @@ fn deliverable(machine: &Machine, sink: &Sink, len: usize) -> bool {
     }
 }
 
+/// A thread's call that only the pipe's owner (or the kernel) may make.
+fn not_owner(machine: &Machine, caller: Option<Tid>, pipe: &ModelPipe) -> bool {
+    caller.is_some_and(|t| machine.process_of(t) != pipe.owner)
+}
+
 /// One call's work on one pipe: the pipe semantics, step by step.
 struct Step<'a> {
     machine: &'a Machine,
@@ -782,6 +787,197 @@ impl Step<'_> {
             }
         }
     }
+
+    /// `thread` waits to do `op` on `pipe` (the call blocks).
+    fn block(&mut self, pipe: &mut ModelPipe, thread: Tid, op: Op) -> IpcOutcome {
+        pipe.enqueue(Waiter {
+            thread,
+            priority: self.machine.priority_of(thread).0,
+            op,
+            ticket: None,
+            member: None,
+        });
+        Ok(IpcValue::Blocked(BLOCKED))
+    }
+
+    /// A call on this one (live) pipe: its checks, then the semantics.
+    fn call(&mut self, pipe: &mut ModelPipe, call: &IpcCall<'_>) -> IpcOutcome {
+        let machine = self.machine;
+        let denied = |thread: Tid, pipe: &ModelPipe, flag: PipeFlags| {
+            pipe.flags.contains(flag) && machine.process_of(thread) != pipe.owner
+        };
+        let higher =
+            |p: &Prediction, than| p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
+        match *call {
+            IpcCall::Write {
+                thread,
+                src,
+                len,
+                wait,
+                urgent,
+                prio,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_WRITE) {
+                    return Err(Status::Denied);
+                }
+                let put = Put {
+                    urgent,
+                    prio: prio.unwrap_or(0),
+                };
+                if put.prio != 0 && !pipe.by_priority() {
+                    return Err(Status::BadParam);
+                }
+                let source = Source::User {
+                    thread,
+                    buf: src,
+                    len,
+                };
+                match self.try_write(pipe, source, put)? {
+                    Some(written) => Ok(IpcValue::Written(written)),
+                    None if wait => {
+                        let op = Op::Write { buf: src, len, put };
+                        self.block(pipe, thread, op)
+                    }
+                    None => Err(Status::Full),
+                }
+            }
+            IpcCall::Read {
+                thread,
+                dst,
+                len_out,
+                consume,
+                wait,
+                seq_out,
+                after,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_READ) {
+                    return Err(Status::Denied);
+                }
+                let sink = Sink::User {
+                    thread,
+                    buf: dst,
+                    len_out,
+                    seq_out,
+                };
+                let result = match after {
+                    Some(after) => self.peek_newer(pipe, sink, after)?,
+                    None => self.read(pipe, sink, consume)?,
+                };
+                match result {
+                    Some(msg) if seq_out.is_some() || after.is_some() => {
+                        Ok(IpcValue::Received(Received {
+                            len: msg.bytes.len(),
+                            seq: msg.seq,
+                        }))
+                    }
+                    Some(msg) => Ok(IpcValue::Len(msg.bytes.len())),
+                    None if wait => {
+                        let buf = dst;
+                        let op = if consume {
+                            Op::Read {
+                                buf,
+                                len_out,
+                                seq_out,
+                            }
+                        } else {
+                            Op::Peek {
+                                buf,
+                                len_out,
+                                seq_out,
+                                after,
+                            }
+                        };
+                        self.block(pipe, thread, op)
+                    }
+                    None => Err(Status::Empty),
+                }
+            }
+            IpcCall::PeekAt {
+                thread,
+                index,
+                dst,
+                len_out,
+                seq_out,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_READ) {
+                    return Err(Status::Denied);
+                }
+                let Some(msg) = pipe.queue.get(index).cloned() else {
+                    return Err(if pipe.closed && pipe.queue.is_empty() {
+                        Status::Closed
+                    } else {
+                        Status::Empty
+                    });
+                };
+                let sink = Sink::User {
+                    thread,
+                    buf: dst,
+                    len_out,
+                    seq_out: Some(seq_out),
+                };
+                if !self.deliver(&sink, &msg) {
+                    return Err(Status::BadAddress);
+                }
+                Ok(IpcValue::Received(Received {
+                    len: msg.bytes.len(),
+                    seq: msg.seq,
+                }))
+            }
+            IpcCall::Purge { caller, .. } => {
+                if not_owner(machine, caller, pipe) {
+                    return Err(Status::Denied);
+                }
+                let dropped = pipe.queue.len();
+                pipe.purged += dropped as u64;
+                self.p
+                    .discarded
+                    .extend(pipe.queue.drain(..).map(|msg| msg.bytes));
+                self.admit_writers(pipe);
+                Ok(IpcValue::Count(dropped))
+            }
+            IpcCall::Close { caller, .. } => {
+                if not_owner(machine, caller, pipe) {
+                    return Err(Status::Denied);
+                }
+                if pipe.closed {
+                    return Err(Status::Closed);
+                }
+                pipe.closed = true;
+                self.finish_all(pipe, Status::Closed);
+                Ok(IpcValue::Done)
+            }
+            IpcCall::KernelWrite { msg, .. } | IpcCall::KernelWriteWoke { msg, .. } => {
+                let result = self
+                    .try_write(pipe, Source::Kernel(msg), Put::default())?
+                    .ok_or(Status::Full)?;
+                Ok(match *call {
+                    IpcCall::KernelWriteWoke { than, .. } => IpcValue::WokeWritten(Woke {
+                        result,
+                        higher_priority: higher(self.p, than),
+                    }),
+                    _ => IpcValue::Written(result),
+                })
+            }
+            IpcCall::KernelRead { .. } | IpcCall::KernelReadWoke { .. } => {
+                let consume = !matches!(*call, IpcCall::KernelRead { consume: false, .. });
+                let result = self
+                    .read(pipe, Sink::Kernel, consume)?
+                    .ok_or(Status::Empty)?
+                    .bytes;
+                Ok(match *call {
+                    IpcCall::KernelReadWoke { than, .. } => IpcValue::WokeMessage(Woke {
+                        result,
+                        higher_priority: higher(self.p, than),
+                    }),
+                    _ => IpcValue::Message(result),
+                })
+            }
+            _ => unreachable!("not a call on one pipe: {call:?}"),
+        }
+    }
 }
 
 impl Model {
@@ -1005,12 +1201,6 @@ impl Model {
     fn predict_outcome(&mut self, call: &IpcCall<'_>, machine: &Machine) -> Prediction {
         let mut p = Prediction::default();
         let exactly = |outcome: IpcOutcome| Some(Expect::Exactly(outcome));
-        let denied = |machine: &Machine, thread: Tid, pipe: &ModelPipe, flag: PipeFlags| {
-            pipe.flags.contains(flag) && machine.process_of(thread) != pipe.owner
-        };
-        let not_owner = |machine: &Machine, caller: Option<Tid>, pipe: &ModelPipe| {
-            caller.is_some_and(|t| machine.process_of(t) != pipe.owner)
-        };
         match *call {
             IpcCall::Create {
                 caller,
@@ -1068,276 +1258,29 @@ impl Model {
                         .ok_or(Status::NotFound),
                 );
             }
-            IpcCall::Write {
-                thread,
-                id,
-                src,
-                len,
-                wait,
-                urgent,
-                prio,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if denied(machine, thread, pipe, PipeFlags::OWNER_WRITE) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let put = Put {
-                    urgent,
-                    prio: prio.unwrap_or(0),
-                };
-                if put.prio != 0 && !pipe.by_priority() {
-                    p.outcome = exactly(Err(Status::BadParam));
-                    return p;
-                }
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let source = Source::User {
-                    thread,
-                    buf: src,
-                    len,
-                };
-                let outcome = match step.try_write(pipe, source, put) {
-                    Err(status) => Err(status),
-                    Ok(Some(written)) => Ok(IpcValue::Written(written)),
-                    Ok(None) if wait => {
-                        pipe.enqueue(Waiter {
-                            thread,
-                            priority: machine.priority_of(thread).0,
-                            op: Op::Write { buf: src, len, put },
-                            ticket: None,
-                            member: None,
-                        });
-                        Ok(IpcValue::Blocked(BLOCKED))
-                    }
-                    Ok(None) => Err(Status::Full),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::Read {
-                thread,
-                id,
-                dst,
-                len_out,
-                consume,
-                wait,
-                seq_out,
-                after,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if denied(machine, thread, pipe, PipeFlags::OWNER_READ) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let sink = Sink::User {
-                    thread,
-                    buf: dst,
-                    len_out,
-                    seq_out,
-                };
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match after {
-                    Some(after) => step.peek_newer(pipe, sink, after),
-                    None => step.read(pipe, sink, consume),
-                };
-                let outcome = match result {
-                    Err(status) => Err(status),
-                    Ok(Some(msg)) if seq_out.is_some() || after.is_some() => {
-                        Ok(IpcValue::Received(Received {
-                            len: msg.bytes.len(),
-                            seq: msg.seq,
-                        }))
-                    }
-                    Ok(Some(msg)) => Ok(IpcValue::Len(msg.bytes.len())),
-                    Ok(None) if wait => {
-                        let op = if consume {
-                            Op::Read {
-                                buf: dst,
-                                len_out,
-                                seq_out,
-                            }
-                        } else {
-                            Op::Peek {
-                                buf: dst,
-                                len_out,
-                                seq_out,
-                                after,
-                            }
-                        };
-                        pipe.enqueue(Waiter {
-                            thread,
-                            priority: machine.priority_of(thread).0,
-                            op,
-                            ticket: None,
-                            member: None,
-                        });
-                        Ok(IpcValue::Blocked(BLOCKED))
-                    }
-                    Ok(None) => Err(Status::Empty),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::PeekAt {
-                thread,
-                id,
-                index,
-                dst,
-                len_out,
-                seq_out,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let outcome = if denied(machine, thread, pipe, PipeFlags::OWNER_READ) {
-                    Err(Status::Denied)
-                } else if let Some(msg) = pipe.queue.get(index).cloned() {
-                    let sink = Sink::User {
-                        thread,
-                        buf: dst,
-                        len_out,
-                        seq_out: Some(seq_out),
-                    };
-                    let mut step = Step {
+            IpcCall::Write { id, .. }
+            | IpcCall::Read { id, .. }
+            | IpcCall::PeekAt { id, .. }
+            | IpcCall::Purge { id, .. }
+            | IpcCall::Close { id, .. }
+            | IpcCall::KernelWrite { id, .. }
+            | IpcCall::KernelWriteWoke { id, .. }
+            | IpcCall::KernelRead { id, .. }
+            | IpcCall::KernelReadWoke { id, .. } => {
+                let outcome = match self.pipes.get_mut(&id) {
+                    None => Err(Status::NotFound),
+                    Some(pipe) => Step {
                         machine,
                         id,
                         groups: &mut self.groups,
                         p: &mut p,
-                    };
-                    if step.deliver(&sink, &msg) {
-                        Ok(IpcValue::Received(Received {
-                            len: msg.bytes.len(),
-                            seq: msg.seq,
-                        }))
-                    } else {
-                        Err(Status::BadAddress)
                     }
-                } else if pipe.closed && pipe.queue.is_empty() {
-                    Err(Status::Closed)
-                } else {
-                    Err(Status::Empty)
+                    .call(pipe, call),
                 };
                 p.outcome = exactly(outcome);
-            }
-            IpcCall::Purge { caller, id } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if not_owner(machine, caller, pipe) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let dropped = pipe.queue.len();
-                pipe.purged += dropped as u64;
-                p.discarded
-                    .extend(pipe.queue.drain(..).map(|msg| msg.bytes));
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                step.admit_writers(pipe);
-                p.outcome = exactly(Ok(IpcValue::Count(dropped)));
-            }
-            IpcCall::Close { caller, id } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                p.outcome = exactly(if not_owner(machine, caller, pipe) {
-                    Err(Status::Denied)
-                } else if pipe.closed {
-                    Err(Status::Closed)
-                } else {
-                    pipe.closed = true;
-                    let mut step = Step {
-                        machine,
-                        id,
-                        groups: &mut self.groups,
-                        p: &mut p,
-                    };
-                    step.finish_all(pipe, Status::Closed);
-                    Ok(IpcValue::Done)
-                });
             }
             IpcCall::Select { thread, ops } => {
                 p.outcome = exactly(self.select(machine, thread, ops, &mut p));
-            }
-            IpcCall::KernelWrite { id, msg } | IpcCall::KernelWriteWoke { id, msg, .. } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match step.try_write(pipe, Source::Kernel(msg), Put::default()) {
-                    Err(status) => Err(status),
-                    Ok(Some(written)) => Ok(written),
-                    Ok(None) => Err(Status::Full),
-                };
-                let outcome = match *call {
-                    IpcCall::KernelWriteWoke { than, .. } => result.map(|result| {
-                        let higher_priority =
-                            p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
-                        IpcValue::WokeWritten(Woke {
-                            result,
-                            higher_priority,
-                        })
-                    }),
-                    _ => result.map(IpcValue::Written),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::KernelRead { id, .. } | IpcCall::KernelReadWoke { id, .. } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let consume = !matches!(*call, IpcCall::KernelRead { consume: false, .. });
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match step.read(pipe, Sink::Kernel, consume) {
-                    Err(status) => Err(status),
-                    Ok(Some(msg)) => Ok(msg.bytes),
-                    Ok(None) => Err(Status::Empty),
-                };
-                let outcome = match *call {
-                    IpcCall::KernelReadWoke { than, .. } => result.map(|result| {
-                        let higher_priority =
-                            p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
-                        IpcValue::WokeMessage(Woke {
-                            result,
-                            higher_priority,
-                        })
-                    }),
-                    _ => result.map(IpcValue::Message),
-                };
-                p.outcome = exactly(outcome);
             }
             IpcCall::Cancel { thread, reason } => {
                 let status = match reason {
