@@ -150,7 +150,6 @@ impl SimSubstrate {
 
     fn start(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         let outcome = Rc::new(RefCell::new(None));
-        let slot = Rc::clone(&outcome);
         let tid = match op {
             Op::Write {
                 pipe,
@@ -159,19 +158,16 @@ impl SimSubstrate {
                 wait,
             } => {
                 let src = self.alloc(msg.len());
-                self.sim
-                    .spawn(self.pid, "write", priority, move |sys| async move {
-                        sys.store(src, &msg)?;
-                        let (len, wait) = (msg.len(), wait_of(wait));
-                        let done = if urgent {
-                            sys.pipe_write_urgent(pipe, src, len, wait).await
-                        } else {
-                            sys.pipe_write_with(pipe, src, len, wait).await
-                        };
-                        *slot.borrow_mut() =
-                            Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "write", priority, move |sys| async move {
+                    sys.store(src, &msg)?;
+                    let (len, wait) = (msg.len(), wait_of(wait));
+                    let done = if urgent {
+                        sys.pipe_write_urgent(pipe, src, len, wait).await
+                    } else {
+                        sys.pipe_write_with(pipe, src, len, wait).await
+                    };
+                    Ok(Outcome::status(done.err().unwrap_or(Status::Ok)))
+                })
             }
             Op::WritePrio {
                 pipe,
@@ -180,80 +176,65 @@ impl SimSubstrate {
                 wait,
             } => {
                 let src = self.alloc(msg.len());
-                self.sim
-                    .spawn(self.pid, "write_prio", priority, move |sys| async move {
-                        sys.store(src, &msg)?;
-                        let done = sys
-                            .pipe_write_prio(pipe, src, msg.len(), prio.into(), wait_of(wait))
-                            .await;
-                        *slot.borrow_mut() =
-                            Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "write_prio", priority, move |sys| async move {
+                    sys.store(src, &msg)?;
+                    let done = sys
+                        .pipe_write_prio(pipe, src, msg.len(), prio.into(), wait_of(wait))
+                        .await;
+                    Ok(Outcome::status(done.err().unwrap_or(Status::Ok)))
+                })
             }
             Op::Read { pipe, wait } | Op::Peek { pipe, wait } => {
                 let consume = matches!(op, Op::Read { .. });
                 let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "read", priority, move |sys| async move {
-                        // The numbered read has no try form; a peek uses the
-                        // seed's call, so that both stay covered.
-                        let numbered = consume && wait != Wait::Never;
-                        let done = match wait {
-                            _ if !numbered => {
-                                sys.pipe_read_with(
-                                    pipe,
-                                    sink.dst,
-                                    sink.len_out,
-                                    consume,
-                                    wait_of(wait),
-                                )
+                self.spawn_op(&outcome, "read", priority, move |sys| async move {
+                    // The numbered read has no try form; a peek uses the
+                    // seed's call, so that both stay covered.
+                    let numbered = consume && wait != Wait::Never;
+                    let done = match wait {
+                        _ if !numbered => {
+                            sys.pipe_read_with(pipe, sink.dst, sink.len_out, consume, wait_of(wait))
                                 .await
-                            }
-                            wait => {
-                                sys.pipe_read_seq(
-                                    pipe,
-                                    sink.dst,
-                                    sink.len_out,
-                                    sink.seq_out,
-                                    consume,
-                                    wait_of(wait),
-                                )
-                                .await
-                            }
-                        };
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, numbered)?);
-                        Ok(())
-                    })
-            }
-            Op::PeekNewer { pipe, after, wait } => {
-                let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "peek_newer", priority, move |sys| async move {
-                        let done = sys
-                            .pipe_peek_newer(
+                        }
+                        wait => {
+                            sys.pipe_read_seq(
                                 pipe,
-                                after,
                                 sink.dst,
                                 sink.len_out,
                                 sink.seq_out,
+                                consume,
                                 wait_of(wait),
                             )
-                            .await;
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
-                        Ok(())
-                    })
+                            .await
+                        }
+                    };
+                    sink.outcome(&sys, done, numbered)
+                })
+            }
+            Op::PeekNewer { pipe, after, wait } => {
+                let sink = self.sink(pipe);
+                self.spawn_op(&outcome, "peek_newer", priority, move |sys| async move {
+                    let done = sys
+                        .pipe_peek_newer(
+                            pipe,
+                            after,
+                            sink.dst,
+                            sink.len_out,
+                            sink.seq_out,
+                            wait_of(wait),
+                        )
+                        .await;
+                    sink.outcome(&sys, done, true)
+                })
             }
             Op::PeekAt { pipe, index } => {
                 let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "peek_at", priority, move |sys| async move {
-                        let done = sys
-                            .pipe_peek_at(pipe, index, sink.dst, sink.len_out, sink.seq_out)
-                            .await;
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "peek_at", priority, move |sys| async move {
+                    let done = sys
+                        .pipe_peek_at(pipe, index, sink.dst, sink.len_out, sink.seq_out)
+                        .await;
+                    sink.outcome(&sys, done, true)
+                })
             }
             Op::Select { members, wait } => {
                 let list = self.alloc(members.len().max(1) * SelectEntry::SIZE);
@@ -285,29 +266,45 @@ impl SimSubstrate {
                         }
                     }
                 }
-                self.sim
-                    .spawn(self.pid, "select", priority, move |sys| async move {
-                        for (src, msg) in &messages {
-                            sys.store(*src, msg)?;
-                        }
-                        let (index, status) =
-                            sys.pipe_select(list, &entries, wait_of(wait)).await?;
-                        let mut outcome = match index.and_then(|i| sinks[i]) {
-                            Some(sink) if status == Status::Ok => {
-                                sink.outcome(&sys, Ok(()), false)?
-                            }
-                            _ => Outcome::status(status),
-                        };
-                        outcome.index = index;
-                        *slot.borrow_mut() = Some(outcome);
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "select", priority, move |sys| async move {
+                    for (src, msg) in &messages {
+                        sys.store(*src, msg)?;
+                    }
+                    let (index, status) = sys.pipe_select(list, &entries, wait_of(wait)).await?;
+                    let mut outcome = match index.and_then(|i| sinks[i]) {
+                        Some(sink) if status == Status::Ok => sink.outcome(&sys, Ok(()), false)?,
+                        _ => Outcome::status(status),
+                    };
+                    outcome.index = index;
+                    Ok(outcome)
+                })
             }
         };
         self.run_until(tid, |state| {
             matches!(state, ThreadState::Blocked(_) | ThreadState::Exited(_))
         });
         Started { tid, outcome }
+    }
+
+    /// Spawn `body` on a thread of the process; what it returns is the
+    /// operation's outcome, left in `outcome`.
+    fn spawn_op<F, Fut>(
+        &mut self,
+        outcome: &Rc<RefCell<Option<Outcome>>>,
+        name: &str,
+        priority: u8,
+        body: F,
+    ) -> Tid
+    where
+        F: FnOnce(Sys) -> Fut + 'static,
+        Fut: Future<Output = Result<Outcome, UserError>> + 'static,
+    {
+        let slot = Rc::clone(outcome);
+        self.sim
+            .spawn(self.pid, name, priority, move |sys| async move {
+                *slot.borrow_mut() = Some(body(sys).await?);
+                Ok(())
+            })
     }
 
     /// Step the machine (letting time pass) until `tid`'s state passes
