@@ -98,4 +98,5 @@ const _: () = {
     assert!(PipeFlags::OWNER_READ.bits() as u64 == flags::OWNER_READ);
     assert!(PipeFlags::OWNER_WRITE.bits() as u64 == flags::OWNER_WRITE);
     assert!(PipeFlags::PRIORITY_WAITERS.bits() as u64 == flags::PRIORITY_WAITERS);
+    assert!(PipeFlags::PRIORITY_MESSAGES.bits() as u64 == flags::PRIORITY_MESSAGES);
 };

@@ -148,6 +148,20 @@ pub fn write_urgent(tid: Tid, args: Args<'_>) -> Action {
     blocked_or_done(ipc::ipcm().write_urgent(&tid, id, buf, len), args[3])
 }
 
+/// `pipe_write_prio(id, buf, len, prio, timeout)`: `prio` is a register,
+/// so above 255 is BAD_PARAM before anything else (as the C ABI's).
+pub fn write_prio(tid: Tid, args: Args<'_>) -> Action {
+    let (id, buf, len) = (
+        PipeId::from_raw(args[0] as usize),
+        UserAddr(args[1] as usize),
+        args[2] as usize,
+    );
+    let Ok(prio) = u8::try_from(args[3]) else {
+        return failed(Status::BadParam);
+    };
+    blocked_or_done(ipc::ipcm().write_prio(&tid, id, buf, len, prio), args[4])
+}
+
 /// Logs a refused purge or close (who asked, for whose pipe).
 fn refused(tid: Tid, call: &str, id: PipeId, status: Status) {
     if status == Status::Denied {

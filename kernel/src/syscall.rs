@@ -101,6 +101,7 @@ pub fn handle(tid: Tid, regs: &TrapFrame) -> Action {
         // The queue operations of DESIGN §9 (`queue_ops`).
         nr::PIPE_SELECT => queue_ops::select(tid, args),
         nr::PIPE_WRITE_URGENT => queue_ops::write_urgent(tid, args),
+        nr::PIPE_WRITE_PRIO => queue_ops::write_prio(tid, args),
         nr::PIPE_PURGE => queue_ops::purge(tid, args[0]),
         nr::PIPE_CLOSE => queue_ops::close(tid, args[0]),
         nr::PIPE_READ_SEQ => queue_ops::read_seq(tid, args),

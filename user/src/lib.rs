@@ -282,6 +282,19 @@ impl Pipe {
         sys::pipe_write_urgent(self.id, msg.as_ptr() as u64, msg.len() as u64, timeout)
     }
 
+    /// Writes one message at message priority `prio` to a
+    /// `PRIORITY_MESSAGES` pipe (higher read first, FIFO within a
+    /// priority), waiting like [`write`](Self::write).
+    pub fn write_prio(self, msg: &[u8], prio: u64, timeout: u64) -> Result<()> {
+        sys::pipe_write_prio(
+            self.id,
+            msg.as_ptr() as u64,
+            msg.len() as u64,
+            prio,
+            timeout,
+        )
+    }
+
     /// Drops every queued message (owner only); returns how many.
     pub fn purge(self) -> Result<u64> {
         sys::pipe_purge(self.id)

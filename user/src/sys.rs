@@ -131,6 +131,11 @@ pub fn pipe_write_urgent(id: u64, buf: u64, len: u64, timeout: u64) -> Result<()
     check(syscall4(nr::PIPE_WRITE_URGENT, id, buf, len, timeout).0)
 }
 
+/// `pipe_write_prio`.
+pub fn pipe_write_prio(id: u64, buf: u64, len: u64, prio: u64, timeout: u64) -> Result<()> {
+    check(syscall5(nr::PIPE_WRITE_PRIO, id, buf, len, prio, timeout).0)
+}
+
 /// `pipe_purge`: how many messages it dropped.
 pub fn pipe_purge(id: u64) -> Result<u64> {
     let (code, dropped) = syscall1(nr::PIPE_PURGE, id);

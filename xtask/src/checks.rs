@@ -1016,6 +1016,9 @@ fn check_queue_ops(log: &Log) -> Vec<String> {
         "QOPS select-write index=Some(0) status=Ok(()) z-then-holds=Ok(77)",
         "QOPS select-closed closer=Ok(())",
         "QOPS select-closed index=Some(1) status=Err(CLOSED) empty-pending=0",
+        "QOPS prio order=[2, 4, 1, 3] plain-pipe=Err(BAD_PARAM) prio-256=Err(BAD_PARAM) zero-depth=Err(BAD_PARAM)",
+        "QOPS prio-blocked-writer order=[1, 7, 2]",
+        "QOPS prio-writer result=Ok(())",
         "QOPS done",
     ] {
         require(log, line, &mut problems);

@@ -2,7 +2,10 @@
 //! panics (with what it saw) when the layer lacks the behaviour; the
 //! DESIGN section it checks is in its doc comment.
 
-use crate::{Counts, Member, Op, Spec, Status, Substrate, Wait, WakeFeedback};
+use crate::{
+    Admin, Cancel, Counts, Member, Op, Processes, SameThread, Spec, Status, Substrate, Wait,
+    WakeFeedback,
+};
 
 /// The most members a select takes (`IPCM_SELECT_MAX`).
 const SELECT_MAX: usize = ipcm::SELECT_MAX;
@@ -23,6 +26,31 @@ fn counts<S: Substrate>(s: &mut S, pipe: &S::Pipe) -> Counts {
 fn put<S: Substrate>(s: &mut S, pipe: &S::Pipe, msg: &[u8]) {
     let out = s.run(Op::try_write(pipe.clone(), msg));
     assert_eq!(out.status, Status::Ok, "write {msg:?} to {pipe:?}: {out:?}");
+}
+
+/// A write at message priority `prio` that must complete at once.
+#[track_caller]
+fn put_prio<S: Substrate>(s: &mut S, pipe: &S::Pipe, msg: &[u8], prio: u8) {
+    let out = s.run(Op::try_write_prio(pipe.clone(), msg, prio));
+    assert_eq!(
+        out.status,
+        Status::Ok,
+        "write {msg:?} at {prio} to {pipe:?}: {out:?}"
+    );
+}
+
+/// Read everything queued, in read order.
+#[track_caller]
+fn drain<S: Substrate>(s: &mut S, pipe: &S::Pipe) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let got = s.run(Op::try_read(pipe.clone()));
+        match got.status {
+            Status::Ok => out.push(got.message().to_vec()),
+            Status::Empty => return out,
+            _ => panic!("drain {pipe:?}: {got:?}"),
+        }
+    }
 }
 
 /// A read that must complete at once; the message.
@@ -781,6 +809,180 @@ pub fn zero_depth_read_takes_pending_writer<S: Substrate>(s: &mut S) {
     assert_eq!(take(s, &pipe), b"meet");
     assert_eq!(s.join(writer).status, Status::Ok);
     assert_eq!(counts(s, &pipe).queued, 0);
+}
+
+/// §9: a `PRIORITY_MESSAGES` pipe is read higher message priority first,
+/// FIFO within a priority; an urgent message is read before all; a plain
+/// write is priority 0; `peek_at` indexes read order.
+pub fn priority_messages_read_highest_first_fifo_within<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 8).by_priority());
+    for (msg, prio) in [(b"a", 1), (b"b", 5), (b"c", 1), (b"d", 3), (b"e", 0)] {
+        put_prio(s, &pipe, msg, prio);
+    }
+    assert_eq!(s.run(Op::urgent(pipe.clone(), b"u")).status, Status::Ok);
+    put(s, &pipe, b"f");
+    let at = s.run(Op::PeekAt {
+        pipe: pipe.clone(),
+        index: 1,
+    });
+    assert_eq!((at.message(), at.seq), (&b"b"[..], Some(2)), "{at:?}");
+    let order: Vec<Vec<u8>> = [b"u", b"b", b"d", b"a", b"c", b"e", b"f"]
+        .iter()
+        .map(|m| m.to_vec())
+        .collect();
+    assert_eq!(drain(s, &pipe), order);
+}
+
+/// §9: discard-oldest on a full priority pipe drops the oldest message
+/// (the lowest number), whatever its priority, not the one read last.
+pub fn priority_discard_oldest_drops_the_lowest_number<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::discarding(4, 3).by_priority());
+    // The oldest, a, is neither read first (b) nor last (d).
+    for (msg, prio) in [(b"a", 1), (b"b", 9), (b"c", 5), (b"d", 0)] {
+        put_prio(s, &pipe, msg, prio);
+    }
+    let c = counts(s, &pipe);
+    assert_eq!((c.queued, c.written, c.dropped), (3, 4, 1));
+    assert_eq!(
+        drain(s, &pipe),
+        [b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+    );
+}
+
+/// §9: a message priority other than 0 needs a `PRIORITY_MESSAGES` pipe
+/// (`BadParam`, nothing written); priority 0 is a plain write; a priority
+/// pipe needs a queue (depth 0 is `BadParam`).
+pub fn write_prio_needs_a_priority_pipe<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 2));
+    let refused = s.run(Op::try_write_prio(pipe.clone(), b"x", 3));
+    assert_eq!(refused.status, Status::BadParam, "{refused:?}");
+    let refused = s.run(Op::write_prio(pipe.clone(), b"x", 3));
+    assert_eq!(refused.status, Status::BadParam, "{refused:?}");
+    assert_eq!(counts(s, &pipe).written, 0, "nothing written");
+    put_prio(s, &pipe, b"zero", 0);
+    assert_eq!(take(s, &pipe), b"zero");
+    let created = s.create(Spec::new(8, 0).by_priority());
+    assert!(
+        matches!(created, Err(Status::BadParam)),
+        "a zero-depth priority pipe: {created:?}"
+    );
+}
+
+/// §3, §9: a write with a message priority to a pipe with a pending
+/// reader is handed off, whatever its priority.
+pub fn write_prio_hands_off_to_pending_reader<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 2).by_priority());
+    let reader = s.spawn(Op::read(pipe.clone()));
+    assert_pending(s, &reader, "a read of an empty priority pipe");
+    let out = s.run(Op::write_prio(pipe.clone(), b"hi", 7));
+    assert_eq!(out.status, Status::Ok, "{out:?}");
+    assert_eq!(s.join(reader).message(), b"hi");
+    let c = counts(s, &pipe);
+    assert_eq!((c.queued, c.written, c.read), (0, 1, 1));
+}
+
+/// §9: a writer that waits on a full priority pipe is admitted when room
+/// comes, and its message then takes its place by its priority.
+pub fn pending_prio_writer_is_placed_by_its_priority<S: Substrate>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 2).by_priority());
+    put_prio(s, &pipe, b"a", 1);
+    put_prio(s, &pipe, b"b", 1);
+    let writer = s.spawn(Op::write_prio(pipe.clone(), b"c", 7));
+    assert_pending(s, &writer, "a write to a full priority pipe");
+    assert_eq!(counts(s, &pipe).pending_writers, 1);
+    assert_eq!(take(s, &pipe), b"a");
+    assert_eq!(s.join(writer).status, Status::Ok);
+    assert_eq!(drain(s, &pipe), [b"c".to_vec(), b"b".to_vec()]);
+}
+
+/// §6: a process that does not own a pipe may not purge, close or destroy
+/// it (`Denied`), and nothing changes; it may still write and read it.
+pub fn stranger_may_not_purge_close_or_destroy<S: Processes>(s: &mut S) {
+    let pipe = s
+        .create_foreign(Spec::new(8, 2))
+        .unwrap_or_else(|status| panic!("create a foreign pipe: {status:?}"));
+    put(s, &pipe, b"kept");
+    for admin in [Admin::Purge, Admin::Close, Admin::Destroy] {
+        let refused = s.admin_as_user(admin, &pipe);
+        assert_eq!(refused, Err(Status::Denied), "{admin:?} by a stranger");
+    }
+    let c = counts(s, &pipe);
+    assert_eq!((c.queued, c.purged, c.closed), (1, 0, false), "{c:?}");
+    put(s, &pipe, b"more");
+    assert_eq!(take(s, &pipe), b"kept");
+    assert_eq!(take(s, &pipe), b"more");
+}
+
+/// §3, §7: the kernel cancelling a thread's pending operation (a kill)
+/// wakes it `Cancelled` and the operation never happens: a cancelled
+/// reader takes nothing (the next message is queued, not lost to it), a
+/// cancelled writer writes nothing, a cancelled select completes no
+/// member; a second cancel finds nothing (`NotFound`).
+pub fn cancel_ends_pending_op_cancelled_and_loses_nothing<S: Cancel>(s: &mut S) {
+    let pipe = create(s, Spec::new(8, 1));
+    let reader = s.spawn(Op::read(pipe.clone()));
+    assert_pending(s, &reader, "a read of an empty pipe");
+    assert_eq!(s.cancel(&reader), Ok(()));
+    assert_eq!(s.cancel(&reader), Err(Status::NotFound), "one-shot");
+    assert_eq!(s.join(reader).status, Status::Cancelled);
+    assert_eq!(counts(s, &pipe).pending_readers, 0);
+    put(s, &pipe, b"kept");
+    assert_eq!(
+        counts(s, &pipe).queued,
+        1,
+        "not lost to the cancelled reader"
+    );
+
+    let writer = s.spawn(Op::write(pipe.clone(), b"lost"));
+    assert_pending(s, &writer, "a write to a full pipe");
+    assert_eq!(s.cancel(&writer), Ok(()));
+    assert_eq!(s.join(writer).status, Status::Cancelled);
+    assert_eq!(take(s, &pipe), b"kept");
+    assert_eq!(status_of(s, Op::try_read(pipe.clone())), Status::Empty);
+    assert_eq!(
+        counts(s, &pipe).written,
+        1,
+        "the cancelled write wrote nothing"
+    );
+
+    let (a, b) = (create(s, Spec::new(8, 1)), create(s, Spec::new(8, 1)));
+    let select = s.spawn(select_read_members::<S>(&[&a, &b]));
+    assert_pending(s, &select, "a select over two empty pipes");
+    assert_eq!(s.cancel(&select), Ok(()));
+    let out = s.join(select);
+    assert_eq!(
+        (out.status, out.index),
+        (Status::Cancelled, None),
+        "{out:?}"
+    );
+    put(s, &a, b"to a");
+    put(s, &b, b"to b");
+    let (ca, cb) = (counts(s, &a), counts(s, &b));
+    assert_eq!((ca.queued, cb.queued), (1, 1), "no member happened");
+}
+
+/// §3: a thread waits for one thing at a time: one with a pending
+/// operation that starts another gets `AlreadyPending`, and neither the
+/// new operation nor the pending one is disturbed.
+pub fn second_operation_of_pending_thread_is_already_pending<S: SameThread>(s: &mut S) {
+    let (empty, full) = (create(s, Spec::new(8, 1)), create(s, Spec::new(8, 1)));
+    put(s, &full, b"old");
+    let reader = s.spawn(Op::read(empty.clone()));
+    assert_pending(s, &reader, "a read of an empty pipe");
+    for op in [
+        Op::try_read(full.clone()),
+        Op::try_write(empty.clone(), b"x"),
+        Op::read(full.clone()),
+    ] {
+        let out = s.run_as(&reader, op.clone());
+        assert_eq!(out.status, Status::AlreadyPending, "{op:?}: {out:?}");
+    }
+    let (ce, cf) = (counts(s, &empty), counts(s, &full));
+    assert_eq!((ce.written, ce.pending_readers), (0, 1), "{ce:?}");
+    assert_eq!((cf.queued, cf.read), (1, 0), "{cf:?}");
+    assert_pending(s, &reader, "the first read");
+    put(s, &empty, b"wake");
+    assert_eq!(s.join(reader).message(), b"wake");
 }
 
 /// §9: a kernel write reports whether it woke a thread of priority above

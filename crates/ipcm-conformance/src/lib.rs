@@ -13,7 +13,10 @@
 //! - `tests/sim.rs`: the simulator (`lukos-sim`, its system calls).
 //!
 //! So the layers cannot drift apart: a behaviour one layer loses fails
-//! that layer's test of the same name.
+//! that layer's test of the same name. A behaviour a layer cannot express
+//! needs a trait beyond [`Substrate`] ([`WakeFeedback`], [`Processes`],
+//! [`Cancel`], [`SameThread`]), and the layer's file says why it does not
+//! implement it.
 //!
 //! # The substrate model
 //! A test acts from its own thread ([`Substrate::run`]: calls that do not
@@ -99,6 +102,18 @@ pub enum Op<P> {
         /// How long it may wait for a message.
         wait: Wait,
     },
+    /// Write `msg` at message priority `prio` (DESIGN §9, a
+    /// `PRIORITY_MESSAGES` pipe: higher read first, FIFO within one).
+    WritePrio {
+        /// The pipe.
+        pipe: P,
+        /// The message.
+        msg: Vec<u8>,
+        /// Its message priority.
+        prio: u8,
+        /// How long it may wait for room.
+        wait: Wait,
+    },
     /// Copy the oldest queued message numbered above `after`, waiting for a
     /// write to bring one (DESIGN §9).
     PeekNewer {
@@ -153,6 +168,26 @@ impl<P> Op<P> {
             msg: msg.to_vec(),
             urgent: true,
             wait: Wait::Forever,
+        }
+    }
+
+    /// A blocking write at message priority `prio`.
+    pub fn write_prio(pipe: P, msg: &[u8], prio: u8) -> Self {
+        Op::WritePrio {
+            pipe,
+            msg: msg.to_vec(),
+            prio,
+            wait: Wait::Forever,
+        }
+    }
+
+    /// A write at message priority `prio` that never waits.
+    pub fn try_write_prio(pipe: P, msg: &[u8], prio: u8) -> Self {
+        Op::WritePrio {
+            pipe,
+            msg: msg.to_vec(),
+            prio,
+            wait: Wait::Never,
         }
     }
 
@@ -308,6 +343,8 @@ pub struct Spec {
     pub depth: usize,
     /// A write to the full pipe drops the oldest message.
     pub discard_oldest: bool,
+    /// Messages are read by message priority (`PRIORITY_MESSAGES`).
+    pub by_priority: bool,
 }
 
 impl Spec {
@@ -317,6 +354,7 @@ impl Spec {
             msg_size,
             depth,
             discard_oldest: false,
+            by_priority: false,
         }
     }
 
@@ -326,6 +364,16 @@ impl Spec {
             msg_size,
             depth,
             discard_oldest: true,
+            by_priority: false,
+        }
+    }
+
+    /// This pipe, reading by message priority (`PRIORITY_MESSAGES`).
+    #[must_use]
+    pub fn by_priority(self) -> Spec {
+        Spec {
+            by_priority: true,
+            ..self
         }
     }
 }
@@ -414,6 +462,57 @@ pub trait WakeFeedback: Substrate {
     ) -> Result<bool, Status>;
 }
 
+/// An administrative call of [`Processes::admin_as_user`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admin {
+    /// Purge.
+    Purge,
+    /// Close.
+    Close,
+    /// Destroy.
+    Destroy,
+}
+
+/// A layer with more than one process (DESIGN §6: only the owner or the
+/// kernel purges, closes or destroys a pipe): the behaviours of
+/// [`behaviours::stranger_may_not_purge_close_or_destroy`].
+pub trait Processes: Substrate {
+    /// Create a pipe owned by a process other than the one the suite's
+    /// operations ([`run`](Substrate::run), [`spawn`](Substrate::spawn))
+    /// act for (another process, or the kernel).
+    ///
+    /// # Errors
+    /// As [`create`](Substrate::create).
+    fn create_foreign(&mut self, spec: Spec) -> Result<Self::Pipe, Status>;
+
+    /// Purge (returning how many it dropped), close or destroy as the
+    /// process the suite's operations act for.
+    ///
+    /// # Errors
+    /// The layer's status.
+    fn admin_as_user(&mut self, admin: Admin, pipe: &Self::Pipe) -> Result<usize, Status>;
+}
+
+/// A layer whose kernel can cancel a thread's pending operation (a kill):
+/// the behaviours of [`behaviours::cancel_ends_pending_op_cancelled_and_loses_nothing`].
+pub trait Cancel: Substrate {
+    /// Cancel the started operation's thread's pending operation with
+    /// `Cancelled` (`NotFound` when it has none).
+    ///
+    /// # Errors
+    /// The layer's status.
+    fn cancel(&mut self, pending: &Self::Pending) -> Result<(), Status>;
+}
+
+/// A layer where a thread with a pending operation can be made to start
+/// another (the kernel calls for a thread by naming it): the behaviours of
+/// [`behaviours::second_operation_of_pending_thread_is_already_pending`].
+pub trait SameThread: Substrate {
+    /// Perform `op` (one that does not wait) as the started operation's
+    /// thread, from the test's own thread.
+    fn run_as(&mut self, pending: &Self::Pending, op: Op<Self::Pipe>) -> Outcome;
+}
+
 /// One `#[test]` per named behaviour of [`behaviours`], each running it on
 /// a fresh substrate from `$make` (an expression, evaluated per test).
 ///
@@ -486,6 +585,11 @@ macro_rules! operations_conformance_tests {
             peek_newer_waiter_woken_only_by_newer_write,
             peek_newer_finds_urgent_message_at_the_front,
             peek_at_indexes_the_queue,
+            priority_messages_read_highest_first_fifo_within,
+            priority_discard_oldest_drops_the_lowest_number,
+            write_prio_needs_a_priority_pipe,
+            write_prio_hands_off_to_pending_reader,
+            pending_prio_writer_is_placed_by_its_priority,
         );
     };
 }

@@ -10,7 +10,10 @@ use ipcm::{
     Caller, CancelReason, PipeFlags, PipeId, Priority, ProcessId, Progress, SelectGroup, SelectOp,
     Shared, Status, Ticket, UserAddr,
 };
-use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Substrate, Wait, WakeFeedback};
+use ipcm_conformance::{
+    Admin, Cancel, Counts, Member, Op, Outcome, Processes, SameThread, Spec, Substrate, Wait,
+    WakeFeedback,
+};
 
 /// The process every thread of the suite belongs to.
 const PROCESS: ProcessId = ProcessId(1);
@@ -109,6 +112,11 @@ impl CoreSubstrate {
 
     fn start(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         let thread = self.kernel().spawn(PROCESS, Priority(priority));
+        self.start_on(thread, op)
+    }
+
+    /// Start `op` as `thread`.
+    fn start_on(&mut self, thread: ThreadId, op: Op<PipeId>) -> Started {
         let mut started = Started {
             thread,
             wait: Wait::Never,
@@ -136,6 +144,23 @@ impl CoreSubstrate {
                         .map(Progress::Done),
                     (_, false) => ipcm.write(&thread, pipe, src, len),
                     (_, true) => ipcm.write_urgent(&thread, pipe, src, len),
+                };
+                progress.map(|p| then(p, |_| Outcome::ok()))
+            }
+            Op::WritePrio {
+                pipe,
+                msg,
+                prio,
+                wait,
+            } => {
+                started.wait = wait;
+                let src = self.message(&msg);
+                let (ipcm, len) = (&self.ipcm, msg.len());
+                let progress = match wait {
+                    Wait::Never => ipcm
+                        .try_write_prio(&thread, pipe, src, len, prio)
+                        .map(Progress::Done),
+                    _ => ipcm.write_prio(&thread, pipe, src, len, prio),
                 };
                 progress.map(|p| then(p, |_| Outcome::ok()))
             }
@@ -292,13 +317,8 @@ impl Substrate for CoreSubstrate {
     type Pending = Started;
 
     fn create(&mut self, spec: Spec) -> Result<PipeId, Status> {
-        let flags = if spec.discard_oldest {
-            PipeFlags::DISCARD_OLDEST
-        } else {
-            PipeFlags::empty()
-        };
         self.ipcm
-            .create(Caller::Kernel, None, spec.msg_size, spec.depth, flags)
+            .create(Caller::Kernel, None, spec.msg_size, spec.depth, flags(spec))
     }
 
     fn run(&mut self, op: Op<PipeId>) -> Outcome {
@@ -363,8 +383,54 @@ impl WakeFeedback for CoreSubstrate {
     }
 }
 
+/// The flags a spec asks for.
+fn flags(spec: Spec) -> PipeFlags {
+    let mut flags = PipeFlags::empty();
+    flags.set(PipeFlags::DISCARD_OLDEST, spec.discard_oldest);
+    flags.set(PipeFlags::PRIORITY_MESSAGES, spec.by_priority);
+    flags
+}
+
+/// The suite's pipes are the kernel's; its threads are of [`PROCESS`].
+impl Processes for CoreSubstrate {
+    fn create_foreign(&mut self, spec: Spec) -> Result<PipeId, Status> {
+        self.create(spec)
+    }
+
+    fn admin_as_user(&mut self, admin: Admin, pipe: &PipeId) -> Result<usize, Status> {
+        let thread = self.kernel().spawn(PROCESS, Priority(0));
+        let caller = Caller::Thread(&thread);
+        match admin {
+            Admin::Purge => self.ipcm.purge(caller, *pipe),
+            Admin::Close => self.ipcm.close(caller, *pipe).map(|()| 0),
+            Admin::Destroy => self.ipcm.destroy(caller, *pipe).map(|()| 0),
+        }
+    }
+}
+
+impl Cancel for CoreSubstrate {
+    fn cancel(&mut self, started: &Started) -> Result<(), Status> {
+        self.ipcm.cancel(&started.thread, CancelReason::Cancelled)
+    }
+}
+
+impl SameThread for CoreSubstrate {
+    fn run_as(&mut self, started: &Started, op: Op<PipeId>) -> Outcome {
+        match self.start_on(started.thread, op).state {
+            State::Done(outcome) => outcome,
+            State::Blocked(_) => panic!("run_as: a second operation blocked"),
+        }
+    }
+}
+
 ipcm_conformance::common_conformance_tests!(CoreSubstrate::new());
-ipcm_conformance::conformance_tests!(CoreSubstrate::new(); select_times_out_as_a_group, wake_feedback);
+ipcm_conformance::conformance_tests!(CoreSubstrate::new();
+    select_times_out_as_a_group,
+    wake_feedback,
+    stranger_may_not_purge_close_or_destroy,
+    cancel_ends_pending_op_cancelled_and_loses_nothing,
+    second_operation_of_pending_thread_is_already_pending,
+);
 
 /// `f` of a completed operation's result.
 fn then<T, U>(progress: Progress<T>, f: impl FnOnce(T) -> U) -> Progress<U> {

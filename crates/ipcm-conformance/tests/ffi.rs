@@ -11,7 +11,11 @@
 //! Not run here: `wake_feedback` (`ipcm_kernel_write_woke` exists, but the
 //! hosted runtime gives every thread priority 0, so "woke a thread above
 //! `than`" can never be true). An urgent write that must not wait is the
-//! kernel's (`from` NULL): the C ABI has no try form of it for a thread.
+//! kernel's (`from` NULL): the C ABI has no try form of it for a thread;
+//! so is a write with a message priority that must not wait. Every hosted
+//! thread is of one process, so the stranger of
+//! `stranger_may_not_purge_close_or_destroy` is that process acting on a
+//! kernel pipe.
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
@@ -23,7 +27,10 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Status, Substrate, Wait};
+use ipcm_conformance::{
+    Admin, Cancel, Counts, Member, Op, Outcome, Processes, SameThread, Spec, Status, Substrate,
+    Wait,
+};
 use ipcm_ffi::*;
 
 /// The deadline of [`Wait::Briefly`], in nanoseconds.
@@ -118,7 +125,12 @@ impl Sink {
 
 /// Perform `op` as the calling OS thread.
 fn perform(op: Op<usize>) -> Outcome {
-    let me = me();
+    perform_as(me(), op)
+}
+
+/// Perform `op` on the calling OS thread as `me` (the C ABI names the
+/// thread a call is for; a kernel calls for its threads).
+fn perform_as(me: *mut thread_t, op: Op<usize>) -> Outcome {
     match op {
         Op::Write {
             pipe,
@@ -139,6 +151,30 @@ fn perform(op: Op<usize>) -> Outcome {
                     (false, wait) => finish(ipcm_pipe_write(me, pipe, src, len), timeout_ns(wait)),
                     (true, wait) => finish(
                         ipcm_pipe_write_urgent(me, pipe, src, len, ptr::null_mut()),
+                        timeout_ns(wait),
+                    ),
+                }
+            };
+            keep(msg);
+            Outcome::status(status(code))
+        }
+        Op::WritePrio {
+            pipe,
+            msg,
+            prio,
+            wait,
+        } => {
+            let src = msg.as_ptr().cast_mut().cast::<c_void>();
+            let (len, prio) = (msg.len(), u32::from(prio));
+            // SAFETY: as for a write; the kernel's form (`from` NULL) is
+            // the one that never waits.
+            let code = unsafe {
+                match wait {
+                    Wait::Never => {
+                        ipcm_pipe_write_prio(ptr::null_mut(), pipe, src, len, prio, ptr::null_mut())
+                    }
+                    wait => finish(
+                        ipcm_pipe_write_prio(me, pipe, src, len, prio, ptr::null_mut()),
                         timeout_ns(wait),
                     ),
                 }
@@ -322,6 +358,33 @@ impl Helper {
 
 struct FfiSubstrate;
 
+/// `ipcm_pipe_create_as(from, ...)`: `from` NULL makes a kernel pipe.
+fn create_as(from: *mut thread_t, spec: Spec) -> Result<usize, Status> {
+    let mut flags = 0;
+    if spec.discard_oldest {
+        flags |= IPCM_FLAG_DISCARD_OLDEST;
+    }
+    if spec.by_priority {
+        flags |= IPCM_FLAG_PRIORITY_MESSAGES;
+    }
+    let mut pipe = ptr::null_mut();
+    // SAFETY: NULL name (anonymous); `pipe` is a valid out-parameter.
+    let code = unsafe {
+        ipcm_pipe_create_as(
+            from,
+            ptr::null(),
+            spec.msg_size,
+            spec.depth,
+            flags,
+            &mut pipe,
+        )
+    };
+    match status(code) {
+        Status::Ok => Ok(ipcm_pipe_id(pipe)),
+        failed => Err(failed),
+    }
+}
+
 impl FfiSubstrate {
     fn new() -> Self {
         assert_eq!(ipcm_host_init(), IPCM_STATUS_OK);
@@ -334,27 +397,7 @@ impl Substrate for FfiSubstrate {
     type Pending = Helper;
 
     fn create(&mut self, spec: Spec) -> Result<usize, Status> {
-        let flags = if spec.discard_oldest {
-            IPCM_FLAG_DISCARD_OLDEST
-        } else {
-            0
-        };
-        let mut pipe = ptr::null_mut();
-        // SAFETY: NULL name (anonymous); `pipe` is a valid out-parameter.
-        let code = unsafe {
-            ipcm_pipe_create_as(
-                me(),
-                ptr::null(),
-                spec.msg_size,
-                spec.depth,
-                flags,
-                &mut pipe,
-            )
-        };
-        match status(code) {
-            Status::Ok => Ok(ipcm_pipe_id(pipe)),
-            failed => Err(failed),
-        }
+        create_as(me(), spec)
     }
 
     /// On a helper too, so that an operation that waits when it should
@@ -453,5 +496,41 @@ impl Substrate for FfiSubstrate {
     }
 }
 
+/// Every hosted thread is of one process: a foreign pipe is the kernel's.
+impl Processes for FfiSubstrate {
+    fn create_foreign(&mut self, spec: Spec) -> Result<usize, Status> {
+        create_as(ptr::null_mut(), spec)
+    }
+
+    fn admin_as_user(&mut self, admin: Admin, pipe: &usize) -> Result<usize, Status> {
+        match admin {
+            Admin::Purge => self.purge(pipe),
+            Admin::Close => self.close(pipe).map(|()| 0),
+            Admin::Destroy => self.destroy(pipe).map(|()| 0),
+        }
+    }
+}
+
+impl Cancel for FfiSubstrate {
+    fn cancel(&mut self, helper: &Helper) -> Result<(), Status> {
+        let thread = ptr::with_exposed_provenance_mut(helper.thread);
+        match status(ipcm_thread_cancel(thread, IPCM_STATUS_CANCELLED)) {
+            Status::Ok => Ok(()),
+            failed => Err(failed),
+        }
+    }
+}
+
+impl SameThread for FfiSubstrate {
+    fn run_as(&mut self, helper: &Helper, op: Op<usize>) -> Outcome {
+        perform_as(ptr::with_exposed_provenance_mut(helper.thread), op)
+    }
+}
+
 ipcm_conformance::common_conformance_tests!(FfiSubstrate::new());
-ipcm_conformance::conformance_tests!(FfiSubstrate::new(); select_times_out_as_a_group);
+ipcm_conformance::conformance_tests!(FfiSubstrate::new();
+    select_times_out_as_a_group,
+    stranger_may_not_purge_close_or_destroy,
+    cancel_ends_pending_op_cancelled_and_loses_nothing,
+    second_operation_of_pending_thread_is_already_pending,
+);

@@ -4,12 +4,18 @@
 //!
 //! Not run here: `select_times_out_as_a_group` (a host `Select` has no
 //! timeout) and `wake_feedback` (the host has no kernel calls or thread
-//! priorities).
+//! priorities), `cancel_ends_pending_op_cancelled_and_loses_nothing` (no
+//! call cancels another thread's operation: `Cancelled` is the kernel's,
+//! never an ipcm-host error) and
+//! `second_operation_of_pending_thread_is_already_pending` (every call acts
+//! for the calling thread, which cannot call while it waits).
 
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Status, Substrate, Wait};
+use ipcm_conformance::{
+    Admin, Counts, Member, Op, Outcome, Processes, Spec, Status, Substrate, Wait,
+};
 use ipcm_host::{Error, Ipc, OnFull, Pipe, Select};
 
 /// The deadline of [`Wait::Briefly`].
@@ -25,12 +31,33 @@ const GRACE: Duration = Duration::from_millis(50);
 
 struct HostSubstrate {
     ipc: Ipc,
+    /// The owners' handles of foreign pipes (the last handle frees a pipe).
+    foreign: Vec<Pipe>,
 }
 
 impl HostSubstrate {
     fn new() -> Self {
-        HostSubstrate { ipc: Ipc::new() }
+        HostSubstrate {
+            ipc: Ipc::new(),
+            foreign: Vec::new(),
+        }
     }
+}
+
+/// Create the pipe `spec` asks for as `ipc`'s process.
+fn create_in(ipc: &Ipc, spec: Spec) -> Result<Pipe, Status> {
+    let on_full = if spec.discard_oldest {
+        OnFull::DiscardOldest
+    } else {
+        OnFull::Block
+    };
+    let builder = ipc.pipe(spec.msg_size, spec.depth).on_full(on_full);
+    let builder = if spec.by_priority {
+        builder.by_message_priority()
+    } else {
+        builder
+    };
+    builder.create().map_err(|error| status(&error))
 }
 
 fn status(error: &Error) -> Status {
@@ -67,6 +94,16 @@ fn perform(op: Op<Pipe>) -> Outcome {
             (true, Wait::Never) => pipe.try_write_urgent(&msg),
             (true, Wait::Forever) => pipe.write_urgent(&msg),
             (true, wait) => panic!("ipcm-host has no timed urgent write ({wait:?})"),
+        }),
+        Op::WritePrio {
+            pipe,
+            msg,
+            prio,
+            wait,
+        } => done(match wait {
+            Wait::Never => pipe.try_write_prio(&msg, prio),
+            Wait::Forever => pipe.write_prio(&msg, prio),
+            wait => panic!("ipcm-host has no timed write_prio ({wait:?})"),
         }),
         Op::Read { pipe, wait } => {
             let mut buf = vec![0; pipe.msg_size()];
@@ -138,6 +175,7 @@ fn perform(op: Op<Pipe>) -> Outcome {
 fn pipes(op: &Op<Pipe>) -> Vec<Pipe> {
     match op {
         Op::Write { pipe, .. }
+        | Op::WritePrio { pipe, .. }
         | Op::Read { pipe, .. }
         | Op::Peek { pipe, .. }
         | Op::PeekNewer { pipe, .. }
@@ -159,16 +197,7 @@ impl Substrate for HostSubstrate {
     type Pending = JoinHandle<Outcome>;
 
     fn create(&mut self, spec: Spec) -> Result<Pipe, Status> {
-        let on_full = if spec.discard_oldest {
-            OnFull::DiscardOldest
-        } else {
-            OnFull::Block
-        };
-        self.ipc
-            .pipe(spec.msg_size, spec.depth)
-            .on_full(on_full)
-            .create()
-            .map_err(|error| status(&error))
+        create_in(&self.ipc, spec)
     }
 
     /// On a helper too, so that an operation that waits when it should
@@ -227,4 +256,26 @@ impl Substrate for HostSubstrate {
     }
 }
 
+/// A foreign pipe is one of [`Ipc::new_process`]'s, opened by id.
+impl Processes for HostSubstrate {
+    fn create_foreign(&mut self, spec: Spec) -> Result<Pipe, Status> {
+        let owned = create_in(&self.ipc.new_process(), spec)?;
+        let pipe = self
+            .ipc
+            .open_id(owned.id())
+            .map_err(|error| status(&error))?;
+        self.foreign.push(owned);
+        Ok(pipe)
+    }
+
+    fn admin_as_user(&mut self, admin: Admin, pipe: &Pipe) -> Result<usize, Status> {
+        match admin {
+            Admin::Purge => self.purge(pipe),
+            Admin::Close => self.close(pipe).map(|()| 0),
+            Admin::Destroy => self.destroy(pipe).map(|()| 0),
+        }
+    }
+}
+
 ipcm_conformance::common_conformance_tests!(HostSubstrate::new());
+ipcm_conformance::conformance_tests!(HostSubstrate::new(); stranger_may_not_purge_close_or_destroy);

@@ -6,22 +6,31 @@
 //!
 //! Every behaviour runs on the sim's system calls: `pipe_create`,
 //! `pipe_write`/`pipe_read` (peek, try, timeout), `pipe_destroy`, and the
-//! §9 ones: `pipe_write_urgent`, `pipe_read_seq`, `pipe_peek_newer`,
-//! `pipe_peek_at`, `pipe_purge`, `pipe_close`, `pipe_select`. Wake
+//! §9 ones: `pipe_write_urgent`, `pipe_write_prio`, `pipe_read_seq`,
+//! `pipe_peek_newer`, `pipe_peek_at`, `pipe_purge`, `pipe_close`,
+//! `pipe_select`. Wake
 //! feedback is the kernel's `kernel_write_woke` (an interrupt handler's
-//! call, not a syscall), through `Sim::ipc` so that its wakes are applied.
+//! call, not a syscall), through `Sim::ipc` so that its wakes are applied;
+//! so is cancel (the kernel's `cancel`, as a kill makes it).
+//!
+//! Not run here: `second_operation_of_pending_thread_is_already_pending`
+//! (a thread blocked in a system call runs no code, so it cannot make a
+//! second one; only the kernel's own calls could name it).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ipcm::{PipeId, Priority, ProcessId};
+use ipcm::{CancelReason, PipeFlags, PipeId, Priority, ProcessId};
 use lukos_sim::syscall::SelectEntry;
 use lukos_sim::{
     ExitReason, IpcCall, IpcValue, PAGE_SIZE, Perm, SchedConfig, Sim, Step, Sys, ThreadState, Tid,
     UserError,
 };
 
-use ipcm_conformance::{Counts, Member, Op, Outcome, Spec, Status, Substrate, Wait, WakeFeedback};
+use ipcm_conformance::{
+    Admin, Cancel, Counts, Member, Op, Outcome, Processes, Spec, Status, Substrate, Wait,
+    WakeFeedback,
+};
 
 /// Where the suite's buffers start in the process.
 const DATA: usize = 0x10_0000;
@@ -141,7 +150,6 @@ impl SimSubstrate {
 
     fn start(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         let outcome = Rc::new(RefCell::new(None));
-        let slot = Rc::clone(&outcome);
         let tid = match op {
             Op::Write {
                 pipe,
@@ -150,83 +158,83 @@ impl SimSubstrate {
                 wait,
             } => {
                 let src = self.alloc(msg.len());
-                self.sim
-                    .spawn(self.pid, "write", priority, move |sys| async move {
-                        sys.store(src, &msg)?;
-                        let (len, wait) = (msg.len(), wait_of(wait));
-                        let done = if urgent {
-                            sys.pipe_write_urgent(pipe, src, len, wait).await
-                        } else {
-                            sys.pipe_write_with(pipe, src, len, wait).await
-                        };
-                        *slot.borrow_mut() =
-                            Some(Outcome::status(done.err().unwrap_or(Status::Ok)));
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "write", priority, move |sys| async move {
+                    sys.store(src, &msg)?;
+                    let (len, wait) = (msg.len(), wait_of(wait));
+                    let done = if urgent {
+                        sys.pipe_write_urgent(pipe, src, len, wait).await
+                    } else {
+                        sys.pipe_write_with(pipe, src, len, wait).await
+                    };
+                    Ok(Outcome::status(done.err().unwrap_or(Status::Ok)))
+                })
+            }
+            Op::WritePrio {
+                pipe,
+                msg,
+                prio,
+                wait,
+            } => {
+                let src = self.alloc(msg.len());
+                self.spawn_op(&outcome, "write_prio", priority, move |sys| async move {
+                    sys.store(src, &msg)?;
+                    let done = sys
+                        .pipe_write_prio(pipe, src, msg.len(), prio.into(), wait_of(wait))
+                        .await;
+                    Ok(Outcome::status(done.err().unwrap_or(Status::Ok)))
+                })
             }
             Op::Read { pipe, wait } | Op::Peek { pipe, wait } => {
                 let consume = matches!(op, Op::Read { .. });
                 let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "read", priority, move |sys| async move {
-                        // The numbered read has no try form; a peek uses the
-                        // seed's call, so that both stay covered.
-                        let numbered = consume && wait != Wait::Never;
-                        let done = match wait {
-                            _ if !numbered => {
-                                sys.pipe_read_with(
-                                    pipe,
-                                    sink.dst,
-                                    sink.len_out,
-                                    consume,
-                                    wait_of(wait),
-                                )
+                self.spawn_op(&outcome, "read", priority, move |sys| async move {
+                    // The numbered read has no try form; a peek uses the
+                    // seed's call, so that both stay covered.
+                    let numbered = consume && wait != Wait::Never;
+                    let done = match wait {
+                        _ if !numbered => {
+                            sys.pipe_read_with(pipe, sink.dst, sink.len_out, consume, wait_of(wait))
                                 .await
-                            }
-                            wait => {
-                                sys.pipe_read_seq(
-                                    pipe,
-                                    sink.dst,
-                                    sink.len_out,
-                                    sink.seq_out,
-                                    consume,
-                                    wait_of(wait),
-                                )
-                                .await
-                            }
-                        };
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, numbered)?);
-                        Ok(())
-                    })
-            }
-            Op::PeekNewer { pipe, after, wait } => {
-                let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "peek_newer", priority, move |sys| async move {
-                        let done = sys
-                            .pipe_peek_newer(
+                        }
+                        wait => {
+                            sys.pipe_read_seq(
                                 pipe,
-                                after,
                                 sink.dst,
                                 sink.len_out,
                                 sink.seq_out,
+                                consume,
                                 wait_of(wait),
                             )
-                            .await;
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
-                        Ok(())
-                    })
+                            .await
+                        }
+                    };
+                    sink.outcome(&sys, done, numbered)
+                })
+            }
+            Op::PeekNewer { pipe, after, wait } => {
+                let sink = self.sink(pipe);
+                self.spawn_op(&outcome, "peek_newer", priority, move |sys| async move {
+                    let done = sys
+                        .pipe_peek_newer(
+                            pipe,
+                            after,
+                            sink.dst,
+                            sink.len_out,
+                            sink.seq_out,
+                            wait_of(wait),
+                        )
+                        .await;
+                    sink.outcome(&sys, done, true)
+                })
             }
             Op::PeekAt { pipe, index } => {
                 let sink = self.sink(pipe);
-                self.sim
-                    .spawn(self.pid, "peek_at", priority, move |sys| async move {
-                        let done = sys
-                            .pipe_peek_at(pipe, index, sink.dst, sink.len_out, sink.seq_out)
-                            .await;
-                        *slot.borrow_mut() = Some(sink.outcome(&sys, done, true)?);
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "peek_at", priority, move |sys| async move {
+                    let done = sys
+                        .pipe_peek_at(pipe, index, sink.dst, sink.len_out, sink.seq_out)
+                        .await;
+                    sink.outcome(&sys, done, true)
+                })
             }
             Op::Select { members, wait } => {
                 let list = self.alloc(members.len().max(1) * SelectEntry::SIZE);
@@ -258,29 +266,45 @@ impl SimSubstrate {
                         }
                     }
                 }
-                self.sim
-                    .spawn(self.pid, "select", priority, move |sys| async move {
-                        for (src, msg) in &messages {
-                            sys.store(*src, msg)?;
-                        }
-                        let (index, status) =
-                            sys.pipe_select(list, &entries, wait_of(wait)).await?;
-                        let mut outcome = match index.and_then(|i| sinks[i]) {
-                            Some(sink) if status == Status::Ok => {
-                                sink.outcome(&sys, Ok(()), false)?
-                            }
-                            _ => Outcome::status(status),
-                        };
-                        outcome.index = index;
-                        *slot.borrow_mut() = Some(outcome);
-                        Ok(())
-                    })
+                self.spawn_op(&outcome, "select", priority, move |sys| async move {
+                    for (src, msg) in &messages {
+                        sys.store(*src, msg)?;
+                    }
+                    let (index, status) = sys.pipe_select(list, &entries, wait_of(wait)).await?;
+                    let mut outcome = match index.and_then(|i| sinks[i]) {
+                        Some(sink) if status == Status::Ok => sink.outcome(&sys, Ok(()), false)?,
+                        _ => Outcome::status(status),
+                    };
+                    outcome.index = index;
+                    Ok(outcome)
+                })
             }
         };
         self.run_until(tid, |state| {
             matches!(state, ThreadState::Blocked(_) | ThreadState::Exited(_))
         });
         Started { tid, outcome }
+    }
+
+    /// Spawn `body` on a thread of the process; what it returns is the
+    /// operation's outcome, left in `outcome`.
+    fn spawn_op<F, Fut>(
+        &mut self,
+        outcome: &Rc<RefCell<Option<Outcome>>>,
+        name: &str,
+        priority: u8,
+        body: F,
+    ) -> Tid
+    where
+        F: FnOnce(Sys) -> Fut + 'static,
+        Fut: Future<Output = Result<Outcome, UserError>> + 'static,
+    {
+        let slot = Rc::clone(outcome);
+        self.sim
+            .spawn(self.pid, name, priority, move |sys| async move {
+                *slot.borrow_mut() = Some(body(sys).await?);
+                Ok(())
+            })
     }
 
     /// Step the machine (letting time pass) until `tid`'s state passes
@@ -322,9 +346,18 @@ impl SimSubstrate {
         &mut self,
         call: impl AsyncFnOnce(lukos_sim::Sys) -> Result<usize, Status> + 'static,
     ) -> Result<usize, Status> {
+        self.call_as(self.pid, call)
+    }
+
+    /// A system call from a thread of process `pid`, run to its end.
+    fn call_as(
+        &mut self,
+        pid: ProcessId,
+        call: impl AsyncFnOnce(lukos_sim::Sys) -> Result<usize, Status> + 'static,
+    ) -> Result<usize, Status> {
         let result = Rc::new(RefCell::new(None));
         let slot = Rc::clone(&result);
-        let tid = self.sim.spawn(self.pid, "owner", 1, move |sys| async move {
+        let tid = self.sim.spawn(pid, "caller", 1, move |sys| async move {
             *slot.borrow_mut() = Some(call(sys).await);
             Ok(())
         });
@@ -338,17 +371,7 @@ impl Substrate for SimSubstrate {
     type Pending = Started;
 
     fn create(&mut self, spec: Spec) -> Result<PipeId, Status> {
-        let flags = if spec.discard_oldest {
-            lukos_sim::user::raw_flags(ipcm::PipeFlags::DISCARD_OLDEST)
-        } else {
-            0
-        };
-        self.owner_call(async move |sys| {
-            sys.pipe_create(0, spec.msg_size, spec.depth, flags)
-                .await
-                .map(PipeId::to_raw)
-        })
-        .map(PipeId::from_raw)
+        self.create_as(self.pid, spec)
     }
 
     fn run(&mut self, op: Op<PipeId>) -> Outcome {
@@ -392,6 +415,51 @@ impl Substrate for SimSubstrate {
     }
 }
 
+impl SimSubstrate {
+    /// `pipe_create` from a thread of process `pid`.
+    fn create_as(&mut self, pid: ProcessId, spec: Spec) -> Result<PipeId, Status> {
+        let mut flags = PipeFlags::empty();
+        flags.set(PipeFlags::DISCARD_OLDEST, spec.discard_oldest);
+        flags.set(PipeFlags::PRIORITY_MESSAGES, spec.by_priority);
+        let flags = lukos_sim::user::raw_flags(flags);
+        self.call_as(pid, async move |sys| {
+            sys.pipe_create(0, spec.msg_size, spec.depth, flags)
+                .await
+                .map(PipeId::to_raw)
+        })
+        .map(PipeId::from_raw)
+    }
+}
+
+/// A foreign pipe is another process's, made by its own `pipe_create`.
+impl Processes for SimSubstrate {
+    fn create_foreign(&mut self, spec: Spec) -> Result<PipeId, Status> {
+        let other = self.sim.create_process("other");
+        self.create_as(other, spec)
+    }
+
+    fn admin_as_user(&mut self, admin: Admin, pipe: &PipeId) -> Result<usize, Status> {
+        let pipe = *pipe;
+        self.owner_call(async move |sys| match admin {
+            Admin::Purge => sys.pipe_purge(pipe).await,
+            Admin::Close => sys.pipe_close(pipe).await.map(|()| 0),
+            Admin::Destroy => sys.pipe_destroy(pipe).await.map(|()| 0),
+        })
+    }
+}
+
+/// The kernel's cancel, as a kill makes it (the thread lives on and sees
+/// its system call fail).
+impl Cancel for SimSubstrate {
+    fn cancel(&mut self, started: &Started) -> Result<(), Status> {
+        let call = IpcCall::Cancel {
+            thread: started.tid,
+            reason: CancelReason::Cancelled,
+        };
+        self.sim.ipc(call).map(drop)
+    }
+}
+
 impl WakeFeedback for SimSubstrate {
     fn spawn_at(&mut self, op: Op<PipeId>, priority: u8) -> Started {
         self.start(op, priority)
@@ -424,4 +492,9 @@ impl Drop for SimSubstrate {
 }
 
 ipcm_conformance::common_conformance_tests!(SimSubstrate::new());
-ipcm_conformance::conformance_tests!(SimSubstrate::new(); select_times_out_as_a_group, wake_feedback);
+ipcm_conformance::conformance_tests!(SimSubstrate::new();
+    select_times_out_as_a_group,
+    wake_feedback,
+    stranger_may_not_purge_close_or_destroy,
+    cancel_ends_pending_op_cancelled_and_loses_nothing,
+);

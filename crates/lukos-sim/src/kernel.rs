@@ -220,7 +220,7 @@ pub enum IpcCall<'a> {
         id: PipeId,
     },
     /// `write` (`wait`) or `try_write`; `write_urgent`/`try_write_urgent`
-    /// when `urgent`.
+    /// when `urgent`; `write_prio`/`try_write_prio` with `prio`.
     Write {
         /// The writer.
         thread: Tid,
@@ -234,6 +234,9 @@ pub enum IpcCall<'a> {
         wait: bool,
         /// To the head of the queue.
         urgent: bool,
+        /// The message priority of a `write_prio` (`None`: a plain or
+        /// urgent write).
+        prio: Option<u8>,
     },
     /// `read`/`peek` (`wait`) or `try_read`/`try_peek`; `read_seq`/
     /// `peek_seq` with `seq_out`; `peek_newer`/`try_peek_newer` with
@@ -1094,8 +1097,18 @@ impl Sim {
                 len,
                 wait,
                 urgent,
+                prio,
             } => {
                 let src = UserAddr(src);
+                if let Some(prio) = prio {
+                    return if wait {
+                        ipcm.write_prio(&thread, id, src, len, prio)
+                            .map(|p| blocked(map_progress(p, IpcValue::Written)))
+                    } else {
+                        ipcm.try_write_prio(&thread, id, src, len, prio)
+                            .map(IpcValue::Written)
+                    };
+                }
                 match (wait, urgent) {
                     (true, false) => ipcm
                         .write(&thread, id, src, len)
@@ -1368,8 +1381,19 @@ impl Sim {
                 Some(status_of(result))
             }
             Syscall::PipeWrite { id, src, len, wait }
-            | Syscall::PipeWriteUrgent { id, src, len, wait } => {
+            | Syscall::PipeWriteUrgent { id, src, len, wait }
+            | Syscall::PipeWritePrio {
+                id, src, len, wait, ..
+            } => {
                 let id = PipeId::from_raw(id);
+                let prio = match syscall {
+                    Syscall::PipeWritePrio { prio, .. } => match u8::try_from(prio) {
+                        Ok(prio) => Some(prio),
+                        // As the C ABI: the register is range-checked first.
+                        Err(_) => return Some(Reply::status(Status::BadParam)),
+                    },
+                    _ => None,
+                };
                 let call = IpcCall::Write {
                     thread: tid,
                     id,
@@ -1377,6 +1401,7 @@ impl Sim {
                     len,
                     wait: wait != Wait::Never,
                     urgent: matches!(syscall, Syscall::PipeWriteUrgent { .. }),
+                    prio,
                 };
                 match self.ipc(call) {
                     Ok(IpcValue::Blocked(ticket)) => self.block(

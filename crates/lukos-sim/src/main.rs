@@ -299,9 +299,10 @@ fn check(args: &CheckArgs) -> ExitCode {
     let c = &summary.counts;
     let _ = writeln!(
         out,
-        "calls by kind: {} writes, {} urgent writes, {} reads/peeks, {} numbered reads/peeks, {} peek_newer, {} peek_at, {} purges, {} closes, {} selects ({} blocked, {} timed out as a group), {} kernel writes/reads with wake feedback, {} cancels; {} calls on zero-depth pipes",
+        "calls by kind: {} writes, {} urgent writes, {} writes with a message priority, {} reads/peeks, {} numbered reads/peeks, {} peek_newer, {} peek_at, {} purges, {} closes, {} selects ({} blocked, {} timed out as a group), {} kernel writes/reads with wake feedback, {} cancels; {} calls on zero-depth pipes, {} on priority-message pipes",
         c.writes,
         c.urgent_writes,
+        c.prio_writes,
         c.reads,
         c.seq_reads,
         c.peek_newer,
@@ -314,6 +315,7 @@ fn check(args: &CheckArgs) -> ExitCode {
         c.woke_calls,
         c.cancels,
         c.rendezvous,
+        c.by_priority,
     );
     let wakes: Vec<String> = Status::ALL
         .iter()

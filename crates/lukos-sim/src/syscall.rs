@@ -7,7 +7,8 @@
 //! `pipe_info_get(id, &msg_size, &max_msgs, &flags)`, `pipe_write(id, va,
 //! len)`, `pipe_read(id, va, &len)`, plus peek, try (never block), timeout
 //! and destroy. The queue operations of DESIGN §9 follow the same style:
-//! `pipe_write_urgent`, `pipe_read_seq` (read or peek reporting the
+//! `pipe_write_urgent`, `pipe_write_prio` (a message priority, for a
+//! `PRIORITY_MESSAGES` pipe), `pipe_read_seq` (read or peek reporting the
 //! message's number), `pipe_peek_newer`, `pipe_peek_at`, `pipe_purge`,
 //! `pipe_close` and `pipe_select` over an array of [`SelectEntry`] records
 //! in the caller's memory.
@@ -95,6 +96,22 @@ pub enum Syscall {
         src: usize,
         /// Its length.
         len: usize,
+        /// Whether to wait for room.
+        wait: Wait,
+    },
+    /// [`PipeWrite`](Self::PipeWrite) at message priority `prio` (0 to 255,
+    /// higher read first, FIFO within a priority) to a pipe created with
+    /// `PRIORITY_MESSAGES`; a `prio` above 255, or other than 0 on a pipe
+    /// without the flag, is `BadParam`.
+    PipeWritePrio {
+        /// The pipe.
+        id: usize,
+        /// The message.
+        src: usize,
+        /// Its length.
+        len: usize,
+        /// The message priority (a register: range-checked by the kernel).
+        prio: usize,
         /// Whether to wait for room.
         wait: Wait,
     },

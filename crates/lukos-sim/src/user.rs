@@ -367,6 +367,32 @@ impl Sys {
         reply_unit(self.call(call).await)
     }
 
+    /// `pipe_write_prio(id, va, len, prio)`: a write at message priority
+    /// `prio` to a `PRIORITY_MESSAGES` pipe (higher read first, FIFO
+    /// within a priority).
+    ///
+    /// # Errors
+    /// As [`pipe_write_with`](Self::pipe_write_with), plus `Closed`;
+    /// `BadParam` for a `prio` above 255, or other than 0 on a pipe
+    /// without `PRIORITY_MESSAGES`.
+    pub async fn pipe_write_prio(
+        &self,
+        id: PipeId,
+        src: usize,
+        len: usize,
+        prio: usize,
+        wait: Wait,
+    ) -> Result<(), Status> {
+        let call = Syscall::PipeWritePrio {
+            id: id.to_raw(),
+            src,
+            len,
+            prio,
+            wait,
+        };
+        reply_unit(self.call(call).await)
+    }
+
     /// A read (`consume`) or peek that also stores the message's sequence
     /// number (a `u64`) at `seq_out`.
     ///

@@ -26,7 +26,7 @@ fn every_invariant_holds_on_a_range_of_seeds() {
 
 #[test]
 fn the_workload_wakes_pending_operations_with_every_kind_of_outcome() {
-    let summary = check_seeds(100, 40, 400, 1, &|_| {});
+    let summary = check_seeds(100, 100, 400, 1, &|_| {});
     assert!(summary.failures.is_empty());
     for status in [
         Status::Ok,
@@ -53,6 +53,8 @@ fn the_workload_uses_every_queue_operation_and_ends_selects_every_way() {
     let c = &summary.counts;
     for (what, count) in [
         ("urgent writes", c.urgent_writes),
+        ("writes with a message priority", c.prio_writes),
+        ("calls on priority-message pipes", c.by_priority),
         ("numbered reads", c.seq_reads),
         ("peek_newer", c.peek_newer),
         ("peek_at", c.peek_at),

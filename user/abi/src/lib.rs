@@ -77,6 +77,11 @@ pub mod nr {
     /// `pipe_peek_at(id, index, buf, out)`: copy the message `index` places
     /// from the front without taking it; EMPTY past the end, never blocks.
     pub const PIPE_PEEK_AT: u64 = 26;
+    /// `pipe_write_prio(id, buf, len, prio, timeout)`: a write at message
+    /// priority `prio` (0 to 255, higher read first, FIFO within a
+    /// priority) to a pipe created with `PRIORITY_MESSAGES`; BAD_PARAM for
+    /// a `prio` above 255, or other than 0 on a pipe without the flag.
+    pub const PIPE_WRITE_PRIO: u64 = 27;
 }
 
 /// The most members one `pipe_select` may name (the IPCM's `SELECT_MAX`).
@@ -220,6 +225,9 @@ pub mod flags {
     pub const OWNER_WRITE: u64 = 1 << 2;
     /// Waiters served by thread priority.
     pub const PRIORITY_WAITERS: u64 = 1 << 3;
+    /// Messages read by message priority (`pipe_write_prio`), not in
+    /// arrival order. Not with `max_msgs` 0.
+    pub const PRIORITY_MESSAGES: u64 = 1 << 4;
 }
 
 /// What `pipe_info_get` fills in.

@@ -2,8 +2,9 @@
 //! each: urgent write, sequence numbers, indexed peek, purge admitting a
 //! pending writer, peek-newer woken by the next write and not before, a
 //! rendezvous pipe, and select (two members ready at once, a write member,
-//! a member closed while the select waits). Helper threads of the same
-//! process play the other side.
+//! a member closed while the select waits), message priority (read order,
+//! BAD_PARAM cases, a blocked writer placed by its priority). Helper
+//! threads of the same process play the other side.
 #![no_std]
 #![no_main]
 
@@ -61,6 +62,11 @@ fn close_later(id: u64) {
     sleep(1);
     let closed = Pipe::from_id(id).close();
     println!("QOPS select-closed closer={closed:?}");
+}
+
+fn prio_writer(id: u64) {
+    let result = Pipe::from_id(id).write_prio(&7u64.to_ne_bytes(), 7, timeout::FOREVER);
+    println!("QOPS prio-writer result={result:?}");
 }
 
 fn main(_arg: u64) {
@@ -193,7 +199,42 @@ fn main(_arg: u64) {
         got.status,
         empty.info().map_or(99, |i| i.pending_readers)
     );
-    // The closer prints before the process ends.
+    // Message priority: higher first, FIFO within a priority; a priority
+    // on a plain pipe, one above 255 and a zero-depth priority pipe are
+    // BAD_PARAM.
+    let pq = Pipe::create("", 8, 4, flags::PRIORITY_MESSAGES).expect("create prio");
+    for (v, prio) in [(1u64, 1), (2, 5), (3, 1), (4, 3)] {
+        pq.write_prio(&v.to_ne_bytes(), prio, 0)
+            .expect("write_prio");
+    }
+    let mut order = [0u64; 4];
+    for slot in order.iter_mut() {
+        pq.read(&mut buf, 0).expect("read prio");
+        *slot = word(&buf);
+    }
+    let plain = p.write_prio(&5u64.to_ne_bytes(), 3, 0);
+    let too_high = pq.write_prio(&6u64.to_ne_bytes(), 256, 0);
+    let zero = Pipe::create("", 8, 0, flags::PRIORITY_MESSAGES).map(|_| ());
+    println!(
+        "QOPS prio order={order:?} plain-pipe={plain:?} prio-256={too_high:?} zero-depth={zero:?}"
+    );
+
+    // A writer blocked on a full priority pipe is admitted by the read
+    // that makes room, and its message takes its place by priority.
+    let pf = Pipe::create("", 8, 2, flags::PRIORITY_MESSAGES).expect("create prio");
+    for v in [1u64, 2] {
+        pf.write_prio(&v.to_ne_bytes(), 1, 0).expect("write_prio");
+    }
+    spawn(prio_writer, pf.id(), 2).expect("spawn");
+    wait_until(pf, |i| i.pending_writers);
+    let mut after = [0u64; 3];
+    for slot in after.iter_mut() {
+        pf.read(&mut buf, timeout::FOREVER).expect("read prio");
+        *slot = word(&buf);
+    }
+    println!("QOPS prio-blocked-writer order={after:?}");
+
+    // The closer and the prio writer print before the process ends.
     yield_now();
     println!("QOPS done");
 }

@@ -19,7 +19,8 @@
 //!   an outside event would), and the run must end within a step budget.
 //!
 //! The workload uses the queue operations of DESIGN §9 too (urgent writes,
-//! numbered reads and peeks, peek-newer, indexed peeks, purge, close,
+//! writes with a message priority to `PRIORITY_MESSAGES` pipes and to
+//! others, numbered reads and peeks, peek-newer, indexed peeks, purge, close,
 //! zero-depth pipes, select over up to four members, some of them with a
 //! bad buffer, a bad list or a bad count), and the kernel side injects
 //! faults into selects: a page unmapped under one member's buffer, one
@@ -218,10 +219,20 @@ async fn worker(
                 if src == buffers + 0x800 {
                     let _ = sys.store(src, &message);
                 }
-                if rng.random_bool(0.2) {
-                    sys.pipe_write_urgent(id, src, len, wait).await
-                } else {
-                    sys.pipe_write_with(id, src, len, wait).await
+                match rng.random_range(0..10) {
+                    0..2 => sys.pipe_write_urgent(id, src, len, wait).await,
+                    2..5 => {
+                        // Few levels, so that ties (FIFO within one) are
+                        // common; now and then one a register can hold but
+                        // a priority cannot.
+                        let prio = match rng.random_range(0..40) {
+                            0 => 256 + rng.random_range(0..1000),
+                            1 => 255,
+                            _ => rng.random_range(0..3),
+                        };
+                        sys.pipe_write_prio(id, src, len, prio, wait).await
+                    }
+                    _ => sys.pipe_write_with(id, src, len, wait).await,
                 }
             }
             35..70 => {
@@ -484,6 +495,9 @@ fn random_flags(rng: &mut ChaCha8Rng) -> PipeFlags {
     }
     if rng.random_bool(0.08) {
         flags |= PipeFlags::OWNER_WRITE;
+    }
+    if rng.random_bool(0.3) {
+        flags |= PipeFlags::PRIORITY_MESSAGES;
     }
     flags
 }

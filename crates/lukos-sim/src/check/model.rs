@@ -16,7 +16,10 @@
 //! every message carries its number (the pipe's `written` count when it
 //! was accepted); an urgent write goes to the front; purge empties the
 //! queue and admits writers; close fails writers and, once drained,
-//! readers; a zero-depth pipe accepts a message only by hand-off. A select
+//! readers; a zero-depth pipe accepts a message only by hand-off; a
+//! `PRIORITY_MESSAGES` pipe keeps its queue in read order (higher message
+//! priority first, FIFO within one, an urgent message first of the highest)
+//! and its discard-oldest drops the lowest number, wherever it sits. A select
 //! is one waiter per member, each tagged with the select's group; the
 //! first member served *claims* the group, and every other member is then
 //! withdrawn: skipped and dropped silently wherever it is met, as the core
@@ -64,8 +67,16 @@ enum Op {
     Write {
         buf: usize,
         len: usize,
-        urgent: bool,
+        put: Put,
     },
+}
+
+/// Where a write puts its message: at the head (urgent), or by its message
+/// priority (always 0 on a pipe without `PRIORITY_MESSAGES`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Put {
+    urgent: bool,
+    prio: u8,
 }
 
 impl Op {
@@ -93,7 +104,7 @@ impl Op {
             SelectOp::Write { buf, len, .. } => Op::Write {
                 buf: buf.0,
                 len,
-                urgent: false,
+                put: Put::default(),
             },
         }
     }
@@ -177,11 +188,13 @@ impl Groups {
     }
 }
 
-/// A queued message and its number.
+/// A queued message, its number and its message priority (the level it is
+/// queued at).
 #[derive(Clone, Debug)]
 struct Msg {
     seq: u64,
     bytes: Vec<u8>,
+    prio: u8,
 }
 
 /// Where a message goes.
@@ -256,6 +269,40 @@ impl ModelPipe {
         self.flags.contains(PipeFlags::DISCARD_OLDEST)
     }
 
+    fn by_priority(&self) -> bool {
+        self.flags.contains(PipeFlags::PRIORITY_MESSAGES)
+    }
+
+    /// Queue `msg` in read order: an urgent one first (of the highest
+    /// level, on a priority pipe), any other last of its level.
+    fn insert(&mut self, mut msg: Msg, put: Put) {
+        if put.urgent {
+            msg.prio = if self.by_priority() { u8::MAX } else { 0 };
+            self.queue.push_front(msg);
+            return;
+        }
+        msg.prio = put.prio;
+        let at = self
+            .queue
+            .iter()
+            .position(|m| m.prio < put.prio)
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, msg);
+    }
+
+    /// Take the message discard-oldest drops: the front of a plain pipe's
+    /// ring, the lowest number of a priority pipe.
+    fn take_oldest(&mut self) -> Msg {
+        let at = if self.by_priority() {
+            (0..self.queue.len())
+                .min_by_key(|&i| self.queue[i].seq)
+                .expect("full pipe has a message")
+        } else {
+            0
+        };
+        self.queue.remove(at).expect("full pipe has a message")
+    }
+
     /// Live waiters of the kind `f` accepts, not of select `not_group`
     /// nor of thread `not_thread`.
     fn live(
@@ -320,8 +367,8 @@ struct Prediction {
     deliveries: Vec<Delivery>,
     /// Messages read (consumed) by this call, with their pipe.
     consumed: Vec<(PipeId, Vec<u8>)>,
-    /// Messages accepted into pipes by this call (and whether urgently).
-    accepted: Vec<(PipeId, Vec<u8>, bool)>,
+    /// Messages accepted into pipes by this call (and where they went).
+    accepted: Vec<(PipeId, Vec<u8>, Put)>,
     /// Messages dropped or released by this call.
     discarded: Vec<Vec<u8>>,
     /// A create that will succeed: what to register under the new id.
@@ -343,6 +390,8 @@ pub struct OpCounts {
     pub writes: u64,
     /// Urgent writes.
     pub urgent_writes: u64,
+    /// Writes with a message priority (`write_prio`).
+    pub prio_writes: u64,
     /// Plain reads and peeks.
     pub reads: u64,
     /// Reads and peeks reporting the number.
@@ -363,6 +412,8 @@ pub struct OpCounts {
     pub woke_calls: u64,
     /// Calls on zero-depth pipes.
     pub rendezvous: u64,
+    /// Calls on `PRIORITY_MESSAGES` pipes.
+    pub by_priority: u64,
     /// Cancels (kills, timeouts, late timers).
     pub cancels: u64,
 }
@@ -372,6 +423,7 @@ impl OpCounts {
     pub fn add(&mut self, other: &OpCounts) {
         self.writes += other.writes;
         self.urgent_writes += other.urgent_writes;
+        self.prio_writes += other.prio_writes;
         self.reads += other.reads;
         self.seq_reads += other.seq_reads;
         self.peek_newer += other.peek_newer;
@@ -382,6 +434,7 @@ impl OpCounts {
         self.selects_blocked += other.selects_blocked;
         self.woke_calls += other.woke_calls;
         self.rendezvous += other.rendezvous;
+        self.by_priority += other.by_priority;
         self.cancels += other.cancels;
     }
 }
@@ -400,10 +453,13 @@ pub struct Model {
     pending: HashMap<Tid, Ticket>,
     prediction: Option<Prediction>,
     ledger: HashMap<Tag, Fate>,
-    last_read: HashMap<(u32, PipeId), u32>,
+    last_read: HashMap<(u32, PipeId, u8), u32>,
     /// Messages written urgently: they overtake, so the per-writer order
     /// holds among the others only.
     urgent: HashSet<Tag>,
+    /// The message priority of each message accepted with one: the
+    /// per-writer order holds within a priority.
+    levels: HashMap<Tag, u8>,
     /// What went wrong, in order.
     pub violations: Vec<String>,
     /// IPC manager calls checked.
@@ -437,6 +493,11 @@ fn deliverable(machine: &Machine, sink: &Sink, len: usize) -> bool {
                 })
         }
     }
+}
+
+/// A thread's call that only the pipe's owner (or the kernel) may make.
+fn not_owner(machine: &Machine, caller: Option<Tid>, pipe: &ModelPipe) -> bool {
+    caller.is_some_and(|t| machine.process_of(t) != pipe.owner)
 }
 
 /// One call's work on one pipe: the pipe semantics, step by step.
@@ -476,9 +537,9 @@ impl Step<'_> {
         true
     }
 
-    fn accept(&mut self, pipe: &mut ModelPipe, bytes: &[u8], urgent: bool) {
+    fn accept(&mut self, pipe: &mut ModelPipe, bytes: &[u8], put: Put) {
         pipe.written += 1;
-        self.p.accepted.push((self.id, bytes.to_vec(), urgent));
+        self.p.accepted.push((self.id, bytes.to_vec(), put));
     }
 
     fn consume(&mut self, pipe: &mut ModelPipe, bytes: &[u8]) {
@@ -513,11 +574,12 @@ impl Step<'_> {
     /// A write the checks let through: peekers, then the oldest reader
     /// whose buffer takes it, else the queue. `None`: a zero-depth pipe
     /// found no reader to take it (nothing accepted).
-    fn write(&mut self, pipe: &mut ModelPipe, bytes: Vec<u8>, urgent: bool) -> Option<Written> {
+    fn write(&mut self, pipe: &mut ModelPipe, bytes: Vec<u8>, put: Put) -> Option<Written> {
         let rendezvous = pipe.rendezvous();
         let msg = Msg {
             seq: pipe.written + 1,
             bytes,
+            prio: 0,
         };
         if !rendezvous {
             self.serve_peekers(pipe, &msg);
@@ -533,7 +595,7 @@ impl Step<'_> {
                 if rendezvous {
                     self.serve_peekers(pipe, &msg);
                 }
-                self.accept(pipe, &msg.bytes, false);
+                self.accept(pipe, &msg.bytes, put);
                 self.consume(pipe, &msg.bytes);
                 return Some(Written {
                     dropped_oldest: false,
@@ -545,18 +607,14 @@ impl Step<'_> {
         if rendezvous {
             return None;
         }
-        self.accept(pipe, &msg.bytes, urgent);
+        self.accept(pipe, &msg.bytes, put);
         let dropped_oldest = pipe.full();
         if dropped_oldest {
             pipe.dropped += 1;
-            let oldest = pipe.queue.pop_front().expect("full pipe has a message");
+            let oldest = pipe.take_oldest();
             self.p.discarded.push(oldest.bytes);
         }
-        if urgent {
-            pipe.queue.push_front(msg);
-        } else {
-            pipe.queue.push_back(msg);
-        }
+        pipe.insert(msg, put);
         Some(Written {
             dropped_oldest,
             handed_off: false,
@@ -568,7 +626,7 @@ impl Step<'_> {
         &mut self,
         pipe: &mut ModelPipe,
         source: Source<'_>,
-        urgent: bool,
+        put: Put,
     ) -> Result<Option<Written>, Status> {
         if pipe.closed {
             return Err(Status::Closed);
@@ -591,7 +649,7 @@ impl Step<'_> {
                 .map_err(|_| Status::BadAddress)?,
             Source::Kernel(msg) => msg.to_vec(),
         };
-        Ok(self.write(pipe, bytes, urgent))
+        Ok(self.write(pipe, bytes, put))
     }
 
     /// Read or peek the oldest message into `sink` (a read of an empty
@@ -647,6 +705,7 @@ impl Step<'_> {
             let msg = Msg {
                 seq: pipe.written + 1,
                 bytes,
+                prio: 0,
             };
             if !self.deliver(&sink, &msg) {
                 // A select member's select ends (it could not stay claimed
@@ -661,7 +720,7 @@ impl Step<'_> {
             pipe.waiters.remove(at);
             self.wake(thread, Status::Ok);
             self.serve_peekers(pipe, &msg);
-            self.accept(pipe, &msg.bytes, false);
+            self.accept(pipe, &msg.bytes, Put::default());
             self.consume(pipe, &msg.bytes);
             return Ok(Some(msg));
         }
@@ -680,7 +739,7 @@ impl Step<'_> {
                 continue;
             }
             let writer = pipe.waiters.remove(at).expect("in range");
-            let Op::Write { buf, len, urgent } = writer.op else {
+            let Op::Write { buf, len, put } = writer.op else {
                 unreachable!("found a writer")
             };
             match self.machine.read_user(writer.thread, buf, len) {
@@ -688,13 +747,10 @@ impl Step<'_> {
                     let msg = Msg {
                         seq: pipe.written + 1,
                         bytes,
+                        prio: 0,
                     };
-                    self.accept(pipe, &msg.bytes, urgent);
-                    if urgent {
-                        pipe.queue.push_front(msg.clone());
-                    } else {
-                        pipe.queue.push_back(msg.clone());
-                    }
+                    self.accept(pipe, &msg.bytes, put);
+                    pipe.insert(msg.clone(), put);
                     self.serve_peekers(pipe, &msg);
                     self.wake(writer.thread, Status::Ok);
                 }
@@ -729,6 +785,197 @@ impl Step<'_> {
             if self.groups.claim(&mut waiter) {
                 self.wake(waiter.thread, status);
             }
+        }
+    }
+
+    /// `thread` waits to do `op` on `pipe` (the call blocks).
+    fn block(&mut self, pipe: &mut ModelPipe, thread: Tid, op: Op) -> IpcOutcome {
+        pipe.enqueue(Waiter {
+            thread,
+            priority: self.machine.priority_of(thread).0,
+            op,
+            ticket: None,
+            member: None,
+        });
+        Ok(IpcValue::Blocked(BLOCKED))
+    }
+
+    /// A call on this one (live) pipe: its checks, then the semantics.
+    fn call(&mut self, pipe: &mut ModelPipe, call: &IpcCall<'_>) -> IpcOutcome {
+        let machine = self.machine;
+        let denied = |thread: Tid, pipe: &ModelPipe, flag: PipeFlags| {
+            pipe.flags.contains(flag) && machine.process_of(thread) != pipe.owner
+        };
+        let higher =
+            |p: &Prediction, than| p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
+        match *call {
+            IpcCall::Write {
+                thread,
+                src,
+                len,
+                wait,
+                urgent,
+                prio,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_WRITE) {
+                    return Err(Status::Denied);
+                }
+                let put = Put {
+                    urgent,
+                    prio: prio.unwrap_or(0),
+                };
+                if put.prio != 0 && !pipe.by_priority() {
+                    return Err(Status::BadParam);
+                }
+                let source = Source::User {
+                    thread,
+                    buf: src,
+                    len,
+                };
+                match self.try_write(pipe, source, put)? {
+                    Some(written) => Ok(IpcValue::Written(written)),
+                    None if wait => {
+                        let op = Op::Write { buf: src, len, put };
+                        self.block(pipe, thread, op)
+                    }
+                    None => Err(Status::Full),
+                }
+            }
+            IpcCall::Read {
+                thread,
+                dst,
+                len_out,
+                consume,
+                wait,
+                seq_out,
+                after,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_READ) {
+                    return Err(Status::Denied);
+                }
+                let sink = Sink::User {
+                    thread,
+                    buf: dst,
+                    len_out,
+                    seq_out,
+                };
+                let result = match after {
+                    Some(after) => self.peek_newer(pipe, sink, after)?,
+                    None => self.read(pipe, sink, consume)?,
+                };
+                match result {
+                    Some(msg) if seq_out.is_some() || after.is_some() => {
+                        Ok(IpcValue::Received(Received {
+                            len: msg.bytes.len(),
+                            seq: msg.seq,
+                        }))
+                    }
+                    Some(msg) => Ok(IpcValue::Len(msg.bytes.len())),
+                    None if wait => {
+                        let buf = dst;
+                        let op = if consume {
+                            Op::Read {
+                                buf,
+                                len_out,
+                                seq_out,
+                            }
+                        } else {
+                            Op::Peek {
+                                buf,
+                                len_out,
+                                seq_out,
+                                after,
+                            }
+                        };
+                        self.block(pipe, thread, op)
+                    }
+                    None => Err(Status::Empty),
+                }
+            }
+            IpcCall::PeekAt {
+                thread,
+                index,
+                dst,
+                len_out,
+                seq_out,
+                ..
+            } => {
+                if denied(thread, pipe, PipeFlags::OWNER_READ) {
+                    return Err(Status::Denied);
+                }
+                let Some(msg) = pipe.queue.get(index).cloned() else {
+                    return Err(if pipe.closed && pipe.queue.is_empty() {
+                        Status::Closed
+                    } else {
+                        Status::Empty
+                    });
+                };
+                let sink = Sink::User {
+                    thread,
+                    buf: dst,
+                    len_out,
+                    seq_out: Some(seq_out),
+                };
+                if !self.deliver(&sink, &msg) {
+                    return Err(Status::BadAddress);
+                }
+                Ok(IpcValue::Received(Received {
+                    len: msg.bytes.len(),
+                    seq: msg.seq,
+                }))
+            }
+            IpcCall::Purge { caller, .. } => {
+                if not_owner(machine, caller, pipe) {
+                    return Err(Status::Denied);
+                }
+                let dropped = pipe.queue.len();
+                pipe.purged += dropped as u64;
+                self.p
+                    .discarded
+                    .extend(pipe.queue.drain(..).map(|msg| msg.bytes));
+                self.admit_writers(pipe);
+                Ok(IpcValue::Count(dropped))
+            }
+            IpcCall::Close { caller, .. } => {
+                if not_owner(machine, caller, pipe) {
+                    return Err(Status::Denied);
+                }
+                if pipe.closed {
+                    return Err(Status::Closed);
+                }
+                pipe.closed = true;
+                self.finish_all(pipe, Status::Closed);
+                Ok(IpcValue::Done)
+            }
+            IpcCall::KernelWrite { msg, .. } | IpcCall::KernelWriteWoke { msg, .. } => {
+                let result = self
+                    .try_write(pipe, Source::Kernel(msg), Put::default())?
+                    .ok_or(Status::Full)?;
+                Ok(match *call {
+                    IpcCall::KernelWriteWoke { than, .. } => IpcValue::WokeWritten(Woke {
+                        result,
+                        higher_priority: higher(self.p, than),
+                    }),
+                    _ => IpcValue::Written(result),
+                })
+            }
+            IpcCall::KernelRead { .. } | IpcCall::KernelReadWoke { .. } => {
+                let consume = !matches!(*call, IpcCall::KernelRead { consume: false, .. });
+                let result = self
+                    .read(pipe, Sink::Kernel, consume)?
+                    .ok_or(Status::Empty)?
+                    .bytes;
+                Ok(match *call {
+                    IpcCall::KernelReadWoke { than, .. } => IpcValue::WokeMessage(Woke {
+                        result,
+                        higher_priority: higher(self.p, than),
+                    }),
+                    _ => IpcValue::Message(result),
+                })
+            }
+            _ => unreachable!("not a call on one pipe: {call:?}"),
         }
     }
 }
@@ -871,11 +1118,13 @@ impl Model {
     fn count(&mut self, call: &IpcCall<'_>) {
         let c = &mut self.counts;
         let id = match *call {
-            IpcCall::Write { urgent, id, .. } => {
-                if urgent {
-                    c.urgent_writes += 1;
-                } else {
-                    c.writes += 1;
+            IpcCall::Write {
+                urgent, prio, id, ..
+            } => {
+                match (urgent, prio) {
+                    (true, _) => c.urgent_writes += 1,
+                    (false, Some(_)) => c.prio_writes += 1,
+                    (false, None) => c.writes += 1,
                 }
                 Some(id)
             }
@@ -915,8 +1164,9 @@ impl Model {
             }
             _ => None,
         };
-        if id.is_some_and(|id| self.pipes.get(&id).is_some_and(ModelPipe::rendezvous)) {
-            c.rendezvous += 1;
+        if let Some(pipe) = id.and_then(|id| self.pipes.get(&id)) {
+            c.rendezvous += u64::from(pipe.rendezvous());
+            c.by_priority += u64::from(pipe.by_priority());
         }
     }
 
@@ -951,12 +1201,6 @@ impl Model {
     fn predict_outcome(&mut self, call: &IpcCall<'_>, machine: &Machine) -> Prediction {
         let mut p = Prediction::default();
         let exactly = |outcome: IpcOutcome| Some(Expect::Exactly(outcome));
-        let denied = |machine: &Machine, thread: Tid, pipe: &ModelPipe, flag: PipeFlags| {
-            pipe.flags.contains(flag) && machine.process_of(thread) != pipe.owner
-        };
-        let not_owner = |machine: &Machine, caller: Option<Tid>, pipe: &ModelPipe| {
-            caller.is_some_and(|t| machine.process_of(t) != pipe.owner)
-        };
         match *call {
             IpcCall::Create {
                 caller,
@@ -965,8 +1209,11 @@ impl Model {
                 max_msgs,
                 flags,
             } => {
+                // A zero-depth pipe has nothing to drop, nor to order.
+                let zero_ok =
+                    !flags.intersects(PipeFlags::DISCARD_OLDEST | PipeFlags::PRIORITY_MESSAGES);
                 let sizes_ok = msg_size > 0
-                    && !(max_msgs == 0 && flags.contains(PipeFlags::DISCARD_OLDEST))
+                    && (max_msgs > 0 || zero_ok)
                     && msg_size
                         .checked_mul(max_msgs.max(1))
                         .is_some_and(|bytes| bytes <= isize::MAX as usize / 2);
@@ -1011,271 +1258,29 @@ impl Model {
                         .ok_or(Status::NotFound),
                 );
             }
-            IpcCall::Write {
-                thread,
-                id,
-                src,
-                len,
-                wait,
-                urgent,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if denied(machine, thread, pipe, PipeFlags::OWNER_WRITE) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let source = Source::User {
-                    thread,
-                    buf: src,
-                    len,
-                };
-                let outcome = match step.try_write(pipe, source, urgent) {
-                    Err(status) => Err(status),
-                    Ok(Some(written)) => Ok(IpcValue::Written(written)),
-                    Ok(None) if wait => {
-                        pipe.enqueue(Waiter {
-                            thread,
-                            priority: machine.priority_of(thread).0,
-                            op: Op::Write {
-                                buf: src,
-                                len,
-                                urgent,
-                            },
-                            ticket: None,
-                            member: None,
-                        });
-                        Ok(IpcValue::Blocked(BLOCKED))
-                    }
-                    Ok(None) => Err(Status::Full),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::Read {
-                thread,
-                id,
-                dst,
-                len_out,
-                consume,
-                wait,
-                seq_out,
-                after,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if denied(machine, thread, pipe, PipeFlags::OWNER_READ) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let sink = Sink::User {
-                    thread,
-                    buf: dst,
-                    len_out,
-                    seq_out,
-                };
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match after {
-                    Some(after) => step.peek_newer(pipe, sink, after),
-                    None => step.read(pipe, sink, consume),
-                };
-                let outcome = match result {
-                    Err(status) => Err(status),
-                    Ok(Some(msg)) if seq_out.is_some() || after.is_some() => {
-                        Ok(IpcValue::Received(Received {
-                            len: msg.bytes.len(),
-                            seq: msg.seq,
-                        }))
-                    }
-                    Ok(Some(msg)) => Ok(IpcValue::Len(msg.bytes.len())),
-                    Ok(None) if wait => {
-                        let op = if consume {
-                            Op::Read {
-                                buf: dst,
-                                len_out,
-                                seq_out,
-                            }
-                        } else {
-                            Op::Peek {
-                                buf: dst,
-                                len_out,
-                                seq_out,
-                                after,
-                            }
-                        };
-                        pipe.enqueue(Waiter {
-                            thread,
-                            priority: machine.priority_of(thread).0,
-                            op,
-                            ticket: None,
-                            member: None,
-                        });
-                        Ok(IpcValue::Blocked(BLOCKED))
-                    }
-                    Ok(None) => Err(Status::Empty),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::PeekAt {
-                thread,
-                id,
-                index,
-                dst,
-                len_out,
-                seq_out,
-            } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let outcome = if denied(machine, thread, pipe, PipeFlags::OWNER_READ) {
-                    Err(Status::Denied)
-                } else if let Some(msg) = pipe.queue.get(index).cloned() {
-                    let sink = Sink::User {
-                        thread,
-                        buf: dst,
-                        len_out,
-                        seq_out: Some(seq_out),
-                    };
-                    let mut step = Step {
+            IpcCall::Write { id, .. }
+            | IpcCall::Read { id, .. }
+            | IpcCall::PeekAt { id, .. }
+            | IpcCall::Purge { id, .. }
+            | IpcCall::Close { id, .. }
+            | IpcCall::KernelWrite { id, .. }
+            | IpcCall::KernelWriteWoke { id, .. }
+            | IpcCall::KernelRead { id, .. }
+            | IpcCall::KernelReadWoke { id, .. } => {
+                let outcome = match self.pipes.get_mut(&id) {
+                    None => Err(Status::NotFound),
+                    Some(pipe) => Step {
                         machine,
                         id,
                         groups: &mut self.groups,
                         p: &mut p,
-                    };
-                    if step.deliver(&sink, &msg) {
-                        Ok(IpcValue::Received(Received {
-                            len: msg.bytes.len(),
-                            seq: msg.seq,
-                        }))
-                    } else {
-                        Err(Status::BadAddress)
                     }
-                } else if pipe.closed && pipe.queue.is_empty() {
-                    Err(Status::Closed)
-                } else {
-                    Err(Status::Empty)
+                    .call(pipe, call),
                 };
                 p.outcome = exactly(outcome);
-            }
-            IpcCall::Purge { caller, id } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                if not_owner(machine, caller, pipe) {
-                    p.outcome = exactly(Err(Status::Denied));
-                    return p;
-                }
-                let dropped = pipe.queue.len();
-                pipe.purged += dropped as u64;
-                p.discarded
-                    .extend(pipe.queue.drain(..).map(|msg| msg.bytes));
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                step.admit_writers(pipe);
-                p.outcome = exactly(Ok(IpcValue::Count(dropped)));
-            }
-            IpcCall::Close { caller, id } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                p.outcome = exactly(if not_owner(machine, caller, pipe) {
-                    Err(Status::Denied)
-                } else if pipe.closed {
-                    Err(Status::Closed)
-                } else {
-                    pipe.closed = true;
-                    let mut step = Step {
-                        machine,
-                        id,
-                        groups: &mut self.groups,
-                        p: &mut p,
-                    };
-                    step.finish_all(pipe, Status::Closed);
-                    Ok(IpcValue::Done)
-                });
             }
             IpcCall::Select { thread, ops } => {
                 p.outcome = exactly(self.select(machine, thread, ops, &mut p));
-            }
-            IpcCall::KernelWrite { id, msg } | IpcCall::KernelWriteWoke { id, msg, .. } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match step.try_write(pipe, Source::Kernel(msg), false) {
-                    Err(status) => Err(status),
-                    Ok(Some(written)) => Ok(written),
-                    Ok(None) => Err(Status::Full),
-                };
-                let outcome = match *call {
-                    IpcCall::KernelWriteWoke { than, .. } => result.map(|result| {
-                        let higher_priority =
-                            p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
-                        IpcValue::WokeWritten(Woke {
-                            result,
-                            higher_priority,
-                        })
-                    }),
-                    _ => result.map(IpcValue::Written),
-                };
-                p.outcome = exactly(outcome);
-            }
-            IpcCall::KernelRead { id, .. } | IpcCall::KernelReadWoke { id, .. } => {
-                let Some(pipe) = self.pipes.get_mut(&id) else {
-                    p.outcome = exactly(Err(Status::NotFound));
-                    return p;
-                };
-                let consume = !matches!(*call, IpcCall::KernelRead { consume: false, .. });
-                let mut step = Step {
-                    machine,
-                    id,
-                    groups: &mut self.groups,
-                    p: &mut p,
-                };
-                let result = match step.read(pipe, Sink::Kernel, consume) {
-                    Err(status) => Err(status),
-                    Ok(Some(msg)) => Ok(msg.bytes),
-                    Ok(None) => Err(Status::Empty),
-                };
-                let outcome = match *call {
-                    IpcCall::KernelReadWoke { than, .. } => result.map(|result| {
-                        let higher_priority =
-                            p.wakes.iter().any(|&(t, _)| machine.priority_of(t) > than);
-                        IpcValue::WokeMessage(Woke {
-                            result,
-                            higher_priority,
-                        })
-                    }),
-                    _ => result.map(IpcValue::Message),
-                };
-                p.outcome = exactly(outcome);
             }
             IpcCall::Cancel { thread, reason } => {
                 let status = match reason {
@@ -1403,7 +1408,7 @@ impl Model {
                         buf: buf.0,
                         len,
                     };
-                    match step.try_write(pipe, source, false) {
+                    match step.try_write(pipe, source, Put::default()) {
                         Ok(Some(_)) => Status::Ok,
                         Ok(None) => Status::Full,
                         Err(status) => status,
@@ -1538,13 +1543,15 @@ impl Model {
     }
 
     fn keep_ledger(&mut self, p: &Prediction) {
-        for (id, message, urgent) in &p.accepted {
+        for (id, message, put) in &p.accepted {
             let Some(tag) = tag_of(message) else { continue };
             if self.ledger.insert(tag, Fate::Queued).is_some() {
                 self.violation(format!("message {tag:?} accepted into {id} twice"));
             }
-            if *urgent {
+            if put.urgent {
                 self.urgent.insert(tag);
+            } else if put.prio != 0 {
+                self.levels.insert(tag, put.prio);
             }
         }
         for (id, message) in &p.consumed {
@@ -1556,10 +1563,11 @@ impl Model {
             if self.urgent.contains(&tag) {
                 continue;
             }
-            let last = self.last_read.insert((tag.0, *id), tag.1);
+            let level = self.levels.get(&tag).copied().unwrap_or(0);
+            let last = self.last_read.insert((tag.0, *id, level), tag.1);
             if last.is_some_and(|last| last >= tag.1) {
                 self.violation(format!(
-                    "writer {} to {id}: message {} read after {last:?}",
+                    "writer {} to {id} at priority {level}: message {} read after {last:?}",
                     tag.0, tag.1
                 ));
             }

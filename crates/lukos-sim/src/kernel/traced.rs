@@ -161,9 +161,15 @@ impl Sim {
                 id,
                 len,
                 wait,
+                prio,
                 ..
             } => {
-                let name = if wait { "write" } else { "try_write" };
+                let name = match (wait, prio) {
+                    (true, None) => "write",
+                    (false, None) => "try_write",
+                    (true, Some(_)) => "write_prio",
+                    (false, Some(_)) => "try_write_prio",
+                };
                 let bytes = if outcome.is_ok() { len } else { 0 };
                 (Some(thread), name.to_owned(), Some(id), bytes)
             }
