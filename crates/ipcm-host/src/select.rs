@@ -9,14 +9,15 @@ use crate::kernel::current;
 use crate::user_copy::Region;
 use crate::{Error, Pipe};
 
-enum Member<'a> {
+/// One operation of a [`Select`].
+pub(crate) enum Member<'a> {
     Read(&'a Pipe, &'a mut [u8]),
     Peek(&'a Pipe, &'a mut [u8]),
     Write(&'a Pipe, &'a [u8]),
 }
 
 impl Member<'_> {
-    fn pipe(&self) -> &Pipe {
+    pub(crate) fn pipe(&self) -> &Pipe {
         match self {
             Member::Read(pipe, _) | Member::Peek(pipe, _) | Member::Write(pipe, _) => pipe,
         }
@@ -54,10 +55,10 @@ pub struct SelectDone {
 /// [`Ipc`]: crate::Ipc
 #[must_use = "call .wait() to select"]
 pub struct Select<'a> {
-    members: [Option<Member<'a>>; SELECT_MAX],
-    count: usize,
+    pub(crate) members: [Option<Member<'a>>; SELECT_MAX],
+    pub(crate) count: usize,
     /// More than `SELECT_MAX` were added.
-    overflow: bool,
+    pub(crate) overflow: bool,
 }
 
 impl Default for Select<'_> {
@@ -138,20 +139,18 @@ impl<'a> Select<'a> {
     /// [`Error::NoMemory`].
     pub fn wait(mut self) -> Result<SelectDone, Error> {
         let count = self.count;
+        let ipc = self.check()?.clone();
         let members = &mut self.members[..count];
-        let Some(Some(first)) = members.first() else {
-            return Err(Error::bad_param("a select needs at least one operation"));
-        };
-        if self.overflow {
-            return Err(Error::bad_param(
-                "a select takes at most SELECT_MAX operations",
-            ));
-        }
-        let ipc = first.pipe().ipc().clone();
+        let first = members
+            .iter()
+            .flatten()
+            .next()
+            .map(|member| member.pipe().id());
+        let first = first.expect("checked: one member at least");
         let mut lens = [0usize; SELECT_MAX];
         let mut regions = [Region::default(); 2 * SELECT_MAX];
         let mut ops = [SelectOp::Read {
-            pipe: first.pipe().id(),
+            pipe: first,
             buf: UserAddr::NULL,
             len_out: UserAddr::NULL,
         }; SELECT_MAX];
@@ -159,22 +158,10 @@ impl<'a> Select<'a> {
             let Some(member) = member else {
                 continue;
             };
-            let pipe = member.pipe();
-            if !Arc::ptr_eq(&pipe.ipc().shared, &ipc.shared) {
-                return Err(Error::bad_param(
-                    "every pipe of a select must belong to one Ipc manager",
-                ));
-            }
-            let id = pipe.id();
-            let msg_size = pipe.msg_size();
+            let id = member.pipe().id();
             let len_region = Region::sink(bytemuck_usize(len));
             ops[i] = match member {
-                Member::Read(_, buf) | Member::Peek(_, buf) => {
-                    if buf.len() < msg_size {
-                        return Err(Error::bad_param(
-                            "the receive buffer is shorter than the pipe's msg_size",
-                        ));
-                    }
+                Member::Read(..) | Member::Peek(..) => {
                     let is_read = matches!(member, Member::Read(..));
                     let (Member::Read(_, buf) | Member::Peek(_, buf)) = member else {
                         unreachable!()
@@ -237,6 +224,41 @@ impl<'a> Select<'a> {
             status => Err(Error::from_status(status)),
         };
         Ok(SelectDone { index, result })
+    }
+}
+
+impl Select<'_> {
+    /// The checks [`wait`](Select::wait) and its async form make before
+    /// anything happens; the manager of the pipes.
+    pub(crate) fn check(&self) -> Result<&crate::Ipc, Error> {
+        let members = &self.members[..self.count];
+        let Some(Some(first)) = members.first() else {
+            return Err(Error::bad_param("a select needs at least one operation"));
+        };
+        if self.overflow {
+            return Err(Error::bad_param(
+                "a select takes at most SELECT_MAX operations",
+            ));
+        }
+        let ipc = first.pipe().ipc();
+        for member in members.iter().flatten() {
+            let pipe = member.pipe();
+            if !Arc::ptr_eq(&pipe.ipc().shared, &ipc.shared) {
+                return Err(Error::bad_param(
+                    "every pipe of a select must belong to one Ipc manager",
+                ));
+            }
+            let short = match member {
+                Member::Read(_, buf) | Member::Peek(_, buf) => buf.len() < pipe.msg_size(),
+                Member::Write(..) => false,
+            };
+            if short {
+                return Err(Error::bad_param(
+                    "the receive buffer is shorter than the pipe's msg_size",
+                ));
+            }
+        }
+        Ok(ipc)
     }
 }
 

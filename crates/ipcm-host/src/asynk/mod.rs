@@ -43,11 +43,13 @@
 mod op;
 mod pipe;
 mod queue_ops;
+mod select;
 mod typed;
 mod wakers;
 
 pub(crate) use op::Task;
 pub use pipe::{PeekFuture, ReadFuture, WriteFuture};
 pub use queue_ops::{PeekNewerFuture, ReadSeqFuture};
+pub use select::SelectFuture;
 pub use typed::NewerFuture;
 pub(crate) use wakers::WakerSet;
