@@ -5,6 +5,13 @@
 //! Not run here: `select_times_out_as_a_group` (a host `Select` has no
 //! timeout) and `wake_feedback` (the host has no kernel calls or thread
 //! priorities).
+//!
+//! The select behaviours run twice: with `Select::wait` and, in
+//! [`async_select`], with `Select::wait_async` (under a minimal executor).
+//! Not run async: `write_hands_off_to_exactly_one_of_two_selects`, whose
+//! "the older select gets it" an async select does not promise (its read
+//! members wait as peeks, so every select woken by a write races to take
+//! it; exactly one does).
 
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -25,11 +32,43 @@ const GRACE: Duration = Duration::from_millis(50);
 
 struct HostSubstrate {
     ipc: Ipc,
+    /// Selects run as `Select::wait_async` futures.
+    async_select: bool,
 }
 
 impl HostSubstrate {
     fn new() -> Self {
-        HostSubstrate { ipc: Ipc::new() }
+        HostSubstrate {
+            ipc: Ipc::new(),
+            async_select: false,
+        }
+    }
+
+    fn with_async_select() -> Self {
+        HostSubstrate {
+            async_select: true,
+            ..HostSubstrate::new()
+        }
+    }
+}
+
+/// Run `future` to completion on this thread: the smallest executor (a
+/// waker that unparks the thread), so the suite needs none of its own.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
     }
 }
 
@@ -44,8 +83,9 @@ fn timeout(wait: Wait) -> Duration {
     }
 }
 
-/// Perform `op` on the calling thread.
-fn perform(op: Op<Pipe>) -> Outcome {
+/// Perform `op` on the calling thread (a select as a future if
+/// `async_select`).
+fn perform(op: Op<Pipe>, async_select: bool) -> Outcome {
     let done = |result: Result<ipcm_host::Written, Error>| match result {
         Ok(_) => Outcome::ok(),
         Err(error) => Outcome::status(status(&error)),
@@ -118,7 +158,12 @@ fn perform(op: Op<Pipe>) -> Outcome {
                     Member::Write(pipe, msg) => select.write(pipe, msg),
                 };
             }
-            match select.wait() {
+            let done = if async_select {
+                block_on(select.wait_async())
+            } else {
+                select.wait()
+            };
+            match done {
                 Err(error) => Outcome::status(status(&error)),
                 Ok(done) => {
                     let mut outcome = match (&members[done.index], done.result) {
@@ -174,14 +219,16 @@ impl Substrate for HostSubstrate {
     /// On a helper too, so that an operation that waits when it should
     /// not fails the test (at the join's limit) instead of hanging it.
     fn run(&mut self, op: Op<Pipe>) -> Outcome {
-        let helper = thread::spawn(move || perform(op));
+        let async_select = self.async_select;
+        let helper = thread::spawn(move || perform(op, async_select));
         self.join(helper)
     }
 
     fn spawn(&mut self, op: Op<Pipe>) -> JoinHandle<Outcome> {
         let pipes = pipes(&op);
         let before = pending_on(&pipes);
-        let helper = thread::spawn(move || perform(op));
+        let async_select = self.async_select;
+        let helper = thread::spawn(move || perform(op, async_select));
         let start = Instant::now();
         while !helper.is_finished() && pending_on(&pipes) <= before {
             assert!(
@@ -228,3 +275,17 @@ impl Substrate for HostSubstrate {
 }
 
 ipcm_conformance::common_conformance_tests!(HostSubstrate::new());
+
+/// The select behaviours with `Select::wait_async` (see the module docs).
+mod async_select {
+    use super::HostSubstrate;
+
+    ipcm_conformance::conformance_tests!(HostSubstrate::with_async_select();
+        select_completes_first_ready_member,
+        select_completes_exactly_one_and_withdraws_the_rest,
+        select_write_member_admitted_by_read,
+        select_same_pipe_twice_completes_one,
+        select_member_closed_or_destroyed_completes_select,
+        select_bad_parameters,
+    );
+}
