@@ -9,6 +9,13 @@
 //! never an ipcm-host error) and
 //! `second_operation_of_pending_thread_is_already_pending` (every call acts
 //! for the calling thread, which cannot call while it waits).
+//!
+//! The select behaviours run twice: with `Select::wait` and, in
+//! [`async_select`], with `Select::wait_async` (under a minimal executor).
+//! Not run async: `write_hands_off_to_exactly_one_of_two_selects`, whose
+//! "the older select gets it" an async select does not promise (its read
+//! members wait as peeks, so every select woken by a write races to take
+//! it; exactly one does).
 
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -33,6 +40,8 @@ struct HostSubstrate {
     ipc: Ipc,
     /// The owners' handles of foreign pipes (the last handle frees a pipe).
     foreign: Vec<Pipe>,
+    /// Selects run as `Select::wait_async` futures.
+    async_select: bool,
 }
 
 impl HostSubstrate {
@@ -40,7 +49,35 @@ impl HostSubstrate {
         HostSubstrate {
             ipc: Ipc::new(),
             foreign: Vec::new(),
+            async_select: false,
         }
+    }
+
+    fn with_async_select() -> Self {
+        HostSubstrate {
+            async_select: true,
+            ..HostSubstrate::new()
+        }
+    }
+}
+
+/// Run `future` to completion on this thread: the smallest executor (a
+/// waker that unparks the thread), so the suite needs none of its own.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
     }
 }
 
@@ -71,8 +108,9 @@ fn timeout(wait: Wait) -> Duration {
     }
 }
 
-/// Perform `op` on the calling thread.
-fn perform(op: Op<Pipe>) -> Outcome {
+/// Perform `op` on the calling thread (a select as a future if
+/// `async_select`).
+fn perform(op: Op<Pipe>, async_select: bool) -> Outcome {
     let done = |result: Result<ipcm_host::Written, Error>| match result {
         Ok(_) => Outcome::ok(),
         Err(error) => Outcome::status(status(&error)),
@@ -155,7 +193,12 @@ fn perform(op: Op<Pipe>) -> Outcome {
                     Member::Write(pipe, msg) => select.write(pipe, msg),
                 };
             }
-            match select.wait() {
+            let done = if async_select {
+                block_on(select.wait_async())
+            } else {
+                select.wait()
+            };
+            match done {
                 Err(error) => Outcome::status(status(&error)),
                 Ok(done) => {
                     let mut outcome = match (&members[done.index], done.result) {
@@ -203,14 +246,16 @@ impl Substrate for HostSubstrate {
     /// On a helper too, so that an operation that waits when it should
     /// not fails the test (at the join's limit) instead of hanging it.
     fn run(&mut self, op: Op<Pipe>) -> Outcome {
-        let helper = thread::spawn(move || perform(op));
+        let async_select = self.async_select;
+        let helper = thread::spawn(move || perform(op, async_select));
         self.join(helper)
     }
 
     fn spawn(&mut self, op: Op<Pipe>) -> JoinHandle<Outcome> {
         let pipes = pipes(&op);
         let before = pending_on(&pipes);
-        let helper = thread::spawn(move || perform(op));
+        let async_select = self.async_select;
+        let helper = thread::spawn(move || perform(op, async_select));
         let start = Instant::now();
         while !helper.is_finished() && pending_on(&pipes) <= before {
             assert!(
@@ -279,3 +324,17 @@ impl Processes for HostSubstrate {
 
 ipcm_conformance::common_conformance_tests!(HostSubstrate::new());
 ipcm_conformance::conformance_tests!(HostSubstrate::new(); stranger_may_not_purge_close_or_destroy);
+
+/// The select behaviours with `Select::wait_async` (see the module docs).
+mod async_select {
+    use super::HostSubstrate;
+
+    ipcm_conformance::conformance_tests!(HostSubstrate::with_async_select();
+        select_completes_first_ready_member,
+        select_completes_exactly_one_and_withdraws_the_rest,
+        select_write_member_admitted_by_read,
+        select_same_pipe_twice_completes_one,
+        select_member_closed_or_destroyed_completes_select,
+        select_bad_parameters,
+    );
+}

@@ -108,7 +108,9 @@ mod sync;
 mod user_copy;
 mod waiting;
 
-pub use asynk::{NewerFuture, PeekFuture, PeekNewerFuture, ReadFuture, ReadSeqFuture, WriteFuture};
+pub use asynk::{
+    NewerFuture, PeekFuture, PeekNewerFuture, ReadFuture, ReadSeqFuture, SelectFuture, WriteFuture,
+};
 pub use blackboard::{Blackboard, Snapshot};
 /// The `Pod` machinery message types need, with `derive` on (see
 /// [Message types](crate#message-types)).

@@ -42,11 +42,11 @@ pub struct SelectDone {
 #[must_use = "call .wait() to select"]
 pub struct Select<'a> {
     /// The operations, in the order added.
-    ops: ArrayVec<LocalSelectOp<'a>, SELECT_MAX>,
+    pub(crate) ops: ArrayVec<LocalSelectOp<'a>, SELECT_MAX>,
     /// Their pipes.
-    pipes: ArrayVec<&'a Pipe, SELECT_MAX>,
+    pub(crate) pipes: ArrayVec<&'a Pipe, SELECT_MAX>,
     /// More than `SELECT_MAX` were added.
-    overflow: bool,
+    pub(crate) overflow: bool,
 }
 
 impl Default for Select<'_> {
@@ -170,28 +170,7 @@ impl<'a> Select<'a> {
     /// and the attempt that needs no thread, inlined into the caller.
     #[inline(always)]
     fn complete(&mut self) -> Result<SelectDone, Error> {
-        let Some(&first) = self.pipes.first() else {
-            return Err(Error::bad_param("a select needs at least one operation"));
-        };
-        if self.overflow {
-            return Err(Error::bad_param(
-                "a select takes at most SELECT_MAX operations",
-            ));
-        }
-        for (pipe, op) in self.pipes.iter().zip(&self.ops) {
-            if !Arc::ptr_eq(&pipe.ipc().shared, &first.ipc().shared) {
-                return Err(Error::bad_param(
-                    "every pipe of a select must belong to one Ipc manager",
-                ));
-            }
-            if let LocalSelectOp::Read { buf, .. } | LocalSelectOp::Peek { buf, .. } = op
-                && buf.len() < pipe.msg_size()
-            {
-                return Err(Error::bad_param(
-                    "the receive buffer is shorter than the pipe's msg_size",
-                ));
-            }
-        }
+        let first = self.check()?;
         let ipc = first.ipc();
         let ipcm = &ipc.shared.ipcm;
         // First without a thread record or a lease, straight between the
@@ -281,6 +260,36 @@ impl<'a> Select<'a> {
             status => Err(Error::from_status(status)),
         };
         Ok(SelectDone { index, result })
+    }
+}
+
+impl<'a> Select<'a> {
+    /// The checks [`wait`](Select::wait) and its async form make before
+    /// anything happens (the core checks the rest); the first member's pipe.
+    pub(crate) fn check(&self) -> Result<&'a Pipe, Error> {
+        let Some(&first) = self.pipes.first() else {
+            return Err(Error::bad_param("a select needs at least one operation"));
+        };
+        if self.overflow {
+            return Err(Error::bad_param(
+                "a select takes at most SELECT_MAX operations",
+            ));
+        }
+        for (pipe, op) in self.pipes.iter().zip(&self.ops) {
+            if !Arc::ptr_eq(&pipe.ipc().shared, &first.ipc().shared) {
+                return Err(Error::bad_param(
+                    "every pipe of a select must belong to one Ipc manager",
+                ));
+            }
+            if let LocalSelectOp::Read { buf, .. } | LocalSelectOp::Peek { buf, .. } = op
+                && buf.len() < pipe.msg_size()
+            {
+                return Err(Error::bad_param(
+                    "the receive buffer is shorter than the pipe's msg_size",
+                ));
+            }
+        }
+        Ok(first)
     }
 }
 

@@ -138,8 +138,9 @@ impl Lease {
         let count = self.regions_len.load(Ordering::Relaxed);
         // SAFETY: `lend_regions` stored a slice of `count` regions that its
         // guard keeps borrowed until the lending thread's call returns,
-        // after every copy for that call (module docs); nobody writes it
-        // meanwhile.
+        // after every copy for that call (module docs), or
+        // `lend_regions_unguarded` one its caller keeps (see its contract);
+        // nobody writes it meanwhile.
         let regions = unsafe { std::slice::from_raw_parts(table as *const Region, count) };
         regions
             .iter()
@@ -303,8 +304,24 @@ impl Lease {
         self.buf_end.store(addr + buf_len, Ordering::Relaxed);
         self.len_out.store(len_addr, Ordering::Relaxed);
         self.seq_out.store(0, Ordering::Relaxed);
+        // A record that served a select before lends no regions now.
+        self.regions.store(0, Ordering::Relaxed);
         self.buf.store(addr, Ordering::Relaxed);
         (UserAddr(addr), UserAddr(len_addr))
+    }
+
+    /// Lend the `count` regions at `regions` (a select's, see
+    /// [`lend_regions`](Self::lend_regions)) and nothing else.
+    ///
+    /// # Safety
+    /// As [`lend_unguarded`](Self::lend_unguarded), for the region table
+    /// and every region in it.
+    pub(crate) unsafe fn lend_regions_unguarded(&self, regions: *const Region, count: usize) {
+        self.buf.store(0, Ordering::Relaxed);
+        self.len_out.store(0, Ordering::Relaxed);
+        self.seq_out.store(0, Ordering::Relaxed);
+        self.regions_len.store(count, Ordering::Relaxed);
+        self.regions.store(regions as usize, Ordering::Relaxed);
     }
 
     /// Also lend the `u64` at `seq_out` (writable), after

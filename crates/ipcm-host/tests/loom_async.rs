@@ -1,7 +1,8 @@
 //! Model checks (loom) of a future dropped while its pending operation is
 //! being completed by another thread: the drop's cancel lands at every
 //! point of the completing call, and the message is never lost, never
-//! duplicated.
+//! duplicated; and an async select dropped while a write completes one of
+//! its members (nothing taken, every member withdrawn).
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p ipcm-host --release --test loom_async`
 #![cfg(loom)]
@@ -10,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use ipcm_host::{Error, Ipc};
+use ipcm_host::{Error, Ipc, Select, SelectDone};
 use loom::thread;
 
 fn model(test: impl Fn() + Sync + Send + 'static) {
@@ -84,5 +85,43 @@ fn a_write_future_dropped_while_a_read_completes_it_wrote_once_or_never() {
             assert_eq!(pipe.try_read(&mut left), Err(Error::Empty));
         }
         assert_eq!(pipe.info().unwrap().pending_writers, 0);
+    });
+}
+
+#[test]
+fn an_async_select_dropped_while_a_write_completes_a_member_took_at_most_that_one() {
+    model(|| {
+        let ipc = Ipc::new();
+        let (a, b) = (
+            ipc.pipe(1, 1).create().unwrap(),
+            ipc.pipe(1, 1).create().unwrap(),
+        );
+        let writer = {
+            let b = b.clone();
+            thread::spawn(move || b.write(&[2]).map(|_| ()))
+        };
+        let (mut buf_a, mut buf_b) = ([0], [0]);
+        let mut select = Select::new()
+            .read(&a, &mut buf_a)
+            .read(&b, &mut buf_b)
+            .wait_async();
+        let done = poll_once(&mut select);
+        drop(select);
+        writer.join().unwrap().unwrap();
+        let left = [&a, &b].map(|pipe| pipe.info().unwrap().queued);
+        match done {
+            Poll::Ready(Ok(SelectDone {
+                index: 1,
+                result: Ok(1),
+            })) => assert_eq!((buf_b, left), ([2], [0, 0])),
+            Poll::Pending => assert_eq!(left, [0, 1], "a dropped select took a message"),
+            Poll::Ready(other) => panic!("unexpected {other:?}"),
+        }
+        // The withdrawn member of `a` is freed by a's next operation.
+        a.write(&[1]).unwrap();
+        for pipe in [&a, &b] {
+            let info = pipe.info().unwrap();
+            assert_eq!((info.pending_peekers, info.pending_readers), (0, 0));
+        }
     });
 }

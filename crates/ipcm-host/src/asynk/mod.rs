@@ -35,6 +35,10 @@
 //! - no copy can reach freed memory: what a pending operation lends is
 //!   owned by its record, which the core keeps alive until the wake.
 //!
+//! A [`Select`](crate::Select) is a future too
+//! ([`Select::wait_async`](crate::Select::wait_async), or `.await` on it):
+//! its members wait as one group of the core, and the same rules hold.
+//!
 //! Deadlines: race the future against the executor's own timer
 //! (`tokio::time::timeout`, `tokio::select!`, `smol::Timer` with
 //! `futures::select!`); the losing future is dropped, which cancels it as
@@ -43,11 +47,13 @@
 mod op;
 mod pipe;
 mod queue_ops;
+mod select;
 mod typed;
 mod wakers;
 
 pub(crate) use op::Task;
 pub use pipe::{PeekFuture, ReadFuture, WriteFuture};
 pub use queue_ops::{PeekNewerFuture, ReadSeqFuture};
+pub use select::SelectFuture;
 pub use typed::NewerFuture;
 pub(crate) use wakers::WakerSet;

@@ -19,17 +19,23 @@ use std::cell::{RefCell, UnsafeCell};
 use std::mem::size_of;
 use std::task::Waker;
 
-use ipcm::{CancelReason, ProcessId, Progress, Status, Ticket, UserAddr};
+use ipcm::{CancelReason, ProcessId, Progress, Selected, Status, Ticket, UserAddr};
 
 use crate::kernel::{HostThread, Manager};
+use crate::user_copy::Region;
 
 /// The future's part of a waiter record (see
 /// [`HostThread::for_task`]): the waker to wake and the lent memory.
 pub(crate) struct Task {
     waker: parking_lot::Mutex<Option<Waker>>,
     /// `msg_size` bytes of message, then a native `usize` for its length,
-    /// then a `u64` for its sequence number.
+    /// then a `u64` for its sequence number. A select's record lays its
+    /// members' buffers out in the first `msg_size` bytes instead (see
+    /// [`Op::start_select`]).
     storage: Box<[UnsafeCell<u8>]>,
+    /// A select's table of lent regions (two per member, into `storage`);
+    /// empty for any other operation.
+    regions: UnsafeCell<Vec<Region>>,
 }
 
 impl std::fmt::Debug for Task {
@@ -40,11 +46,12 @@ impl std::fmt::Debug for Task {
     }
 }
 
-// SAFETY: `storage` is the only field that is not `Sync`. Its bytes are
-// written by the IPC manager's copy hooks only while an operation of the
-// record is in flight, and read or written by the owning `Op` only while
-// none is (module docs); the wake's Release/Acquire on the record's result
-// orders the two.
+// SAFETY: `storage` and `regions` are the only fields that are not `Sync`.
+// The storage's bytes are written by the IPC manager's copy hooks only
+// while an operation of the record is in flight, and the region table only
+// read then; the owning `Op` reads or writes either only while none is
+// (module docs); the wake's Release/Acquire on the record's result orders
+// the two.
 unsafe impl Sync for Task {}
 
 impl Task {
@@ -78,6 +85,25 @@ impl Task {
 
 /// Bytes of a record's storage after the message: its length, its number.
 const TRAILER: usize = size_of::<usize>() + size_of::<u64>();
+
+/// What one member of a select lends (see [`Op::start_select`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lend<'m> {
+    /// A receive buffer of this many bytes, and its length word.
+    Sink(usize),
+    /// A message to write, copied into the record.
+    Source(&'m [u8]),
+}
+
+impl Lend<'_> {
+    /// The bytes of storage the member takes.
+    pub(crate) fn bytes(&self) -> usize {
+        match *self {
+            Lend::Sink(msg_size) => msg_size + size_of::<usize>(),
+            Lend::Source(msg) => msg.len(),
+        }
+    }
+}
 
 /// A future's core "thread" and whether its operation is in flight.
 pub(crate) struct Op {
@@ -162,6 +188,7 @@ impl Op {
         let task = Task {
             waker: parking_lot::Mutex::new(None),
             storage,
+            regions: UnsafeCell::new(Vec::new()),
         };
         Op {
             record: HostThread::for_task(process, task),
@@ -273,6 +300,113 @@ impl Op {
             _ => None,
         };
         progress
+    }
+
+    /// Lay the members of a select out in the record's storage (made with
+    /// [`new`](Self::new) for at least the sum of their
+    /// [`Lend::bytes`]), copy each message to write there, lend them all,
+    /// and make `call` (a select by the core) with the record and the
+    /// region table: member `i` lends `regions[2 * i]` (its buffer or
+    /// message) and, for a sink, `regions[2 * i + 1]` (its length word).
+    /// `waker` is registered first.
+    pub(crate) fn start_select(
+        &mut self,
+        waker: &Waker,
+        lends: &[Lend<'_>],
+        call: impl FnOnce(&HostThread, &[Region]) -> Result<Progress<Selected>, Status>,
+    ) -> Result<Progress<Selected>, Status> {
+        assert!(self.pending.is_none(), "one operation at a time per record");
+        let task = self.task();
+        let total: usize = lends.iter().map(Lend::bytes).sum();
+        assert!(total <= task.msg_size(), "the record fits the select");
+        task.set_waker(waker);
+        let base = task.base();
+        // SAFETY: no operation of the record is in flight (`pending` is
+        // false), so nobody else reads the table or the storage (module
+        // docs); every offset stays below `total`, inside the storage; the
+        // messages are the caller's memory.
+        let regions = unsafe {
+            let regions = &mut *task.regions.get();
+            regions.clear();
+            regions.reserve(2 * lends.len());
+            let mut at = 0;
+            for lend in lends {
+                let buf = base.add(at);
+                match *lend {
+                    Lend::Sink(msg_size) => {
+                        regions.push(Region {
+                            addr: buf as usize,
+                            len: msg_size,
+                            writable: true,
+                        });
+                        regions.push(Region {
+                            addr: buf.add(msg_size) as usize,
+                            len: size_of::<usize>(),
+                            writable: true,
+                        });
+                    }
+                    Lend::Source(msg) => {
+                        std::ptr::copy_nonoverlapping(msg.as_ptr(), buf, msg.len());
+                        regions.push(Region {
+                            addr: buf as usize,
+                            len: msg.len(),
+                            writable: false,
+                        });
+                        regions.push(Region::default());
+                    }
+                }
+                at += lend.bytes();
+            }
+            &*regions
+        };
+        // SAFETY: the table and the storage it points into are owned by
+        // the record, which the core keeps alive while it can copy; the
+        // owner does not touch them until the call returned without
+        // blocking or the wake came (module docs).
+        unsafe {
+            self.record
+                .waiter()
+                .lease
+                .lend_regions_unguarded(regions.as_ptr(), regions.len());
+        }
+        let progress = call(&self.record, regions);
+        self.pending = match progress {
+            Ok(Progress::Blocked(ticket)) => Some(ticket),
+            _ => None,
+        };
+        progress
+    }
+
+    /// Which member of the record's last select completed, once it is
+    /// over.
+    pub(crate) fn selected(&self) -> Option<Selected> {
+        if self.pending.is_some() {
+            return None;
+        }
+        self.record.waiter().select.outcome()
+    }
+
+    /// The message member `index` of the record's last select received
+    /// (a sink), once it is over.
+    pub(crate) fn received_by(&self, index: usize) -> Option<&[u8]> {
+        if self.pending.is_some() {
+            return None;
+        }
+        // SAFETY: no operation is in flight (checked above), so nobody
+        // writes the table or the storage while they are borrowed here
+        // (module docs); the regions point into the storage.
+        unsafe {
+            let regions = &*self.task().regions.get();
+            let (buf, len_word) = (regions.get(2 * index)?, regions.get(2 * index + 1)?);
+            if !buf.writable || len_word.len != size_of::<usize>() {
+                return None;
+            }
+            let mut len = [0; size_of::<usize>()];
+            std::ptr::copy_nonoverlapping(len_word.addr as *const u8, len.as_mut_ptr(), len.len());
+            let bytes = std::slice::from_raw_parts(buf.addr as *const u8, buf.len);
+            // The core wrote at most the buffer; never trust a length beyond.
+            Some(&bytes[..usize::from_ne_bytes(len).min(buf.len)])
+        }
     }
 
     /// The wake's status once it came (the operation is over then), or
