@@ -156,6 +156,9 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 17))
         .margin(12)
+        // The last axis label is centred on the axis' end: room for its
+        // right half.
+        .margin_right(32)
         .x_label_area_size(42)
         .y_label_area_size(150)
         .build_cartesian_2d(x, (0..n.saturating_sub(1)).into_segmented())?;
