@@ -122,6 +122,9 @@ pub fn png(
             // Decades around the figures, and room on the right for labels.
             let lo = 10_f64.powf(bottom.log10().floor());
             let hi = 10_f64.powf((top.log10() + 1.0).ceil());
+            // Widened a hair: a decade computed as 0.1000…01 would lose its
+            // axis label at either end.
+            let (lo, hi) = (lo * 0.999, hi * 1.001);
             draw_panel(area, panel, (lo..hi).log_scale(), lo, |v| v * 1.12)?;
         } else {
             let hi = (top * 1.6).max(1e-9);
