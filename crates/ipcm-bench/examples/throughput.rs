@@ -2,16 +2,29 @@
 //! for A/B runs of two builds alternated by a script (the `compare` binary
 //! runs every peer and measurement, which is too much for either).
 //!
-//! `throughput ipcm|crossbeam spsc|2x2|pingpong [REPEATS]` prints the
-//! median and every repeat in M msg/s (for `pingpong`: the p50 round trip
-//! of 20,000 in µs, lower is better).
+//! `throughput ipcm|crossbeam|flume spsc|2x2|pingpong|p99|mean [REPEATS]` prints the
+//! median and every repeat in M msg/s (for `pingpong`, `p99`, `mean`: that
+//! round trip of 20,000 in µs, lower is better).
 
-use ipcm_bench::measure::{mpmc_throughput, ping_pong, spsc_throughput};
-use ipcm_bench::peers::{Crossbeam, IpcmHost};
+use std::time::Duration;
+
+use ipcm_bench::measure::{mpmc_throughput, round_trips, spsc_throughput};
+use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost};
 
 const MESSAGES: u64 = 200_000;
 const DEPTH: usize = 64;
 const ROUNDS: usize = 20_000;
+
+/// The round trip `shape` asks for (p50 for `pingpong`) of sorted
+/// `samples`, scaled as a rate.
+fn pick(shape: &str, samples: Vec<Duration>) -> f64 {
+    let round_trip = match shape {
+        "p99" => samples[samples.len() * 99 / 100],
+        "mean" => samples.iter().sum::<Duration>() / samples.len() as u32,
+        _ => samples[samples.len() / 2],
+    };
+    round_trip.as_secs_f64() * 1e12
+}
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -23,17 +36,24 @@ fn main() -> std::io::Result<()> {
         let per_second = match (channel.as_str(), shape.as_str()) {
             ("ipcm", "2x2") => mpmc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?,
             ("crossbeam", "2x2") => mpmc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?,
+            ("flume", "2x2") => mpmc_throughput::<Flume, 64>(DEPTH, MESSAGES)?,
             ("ipcm", "spsc") => Some(spsc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?),
             ("crossbeam", "spsc") => Some(spsc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?),
+            ("flume", "spsc") => Some(spsc_throughput::<Flume, 64>(DEPTH, MESSAGES)?),
             // Reported in µs, scaled so that the division below undoes it.
-            ("ipcm", "pingpong") => {
-                Some(ping_pong::<IpcmHost, 64>(ROUNDS)?.p50.as_secs_f64() * 1e12)
+            ("ipcm", "pingpong" | "p99" | "mean") => {
+                Some(pick(&shape, round_trips::<IpcmHost, 64>(ROUNDS)?))
             }
-            ("crossbeam", "pingpong") => {
-                Some(ping_pong::<Crossbeam, 64>(ROUNDS)?.p50.as_secs_f64() * 1e12)
+            ("crossbeam", "pingpong" | "p99" | "mean") => {
+                Some(pick(&shape, round_trips::<Crossbeam, 64>(ROUNDS)?))
+            }
+            ("flume", "pingpong" | "p99" | "mean") => {
+                Some(pick(&shape, round_trips::<Flume, 64>(ROUNDS)?))
             }
             _ => {
-                eprintln!("usage: throughput ipcm|crossbeam spsc|2x2|pingpong [REPEATS]");
+                eprintln!(
+                    "usage: throughput ipcm|crossbeam|flume spsc|2x2|pingpong|p99|mean [REPEATS]"
+                );
                 std::process::exit(2);
             }
         };
@@ -41,7 +61,7 @@ fn main() -> std::io::Result<()> {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
-    let unit = if shape == "pingpong" {
+    let unit = if matches!(shape.as_str(), "pingpong" | "p99" | "mean") {
         "µs"
     } else {
         "M msg/s"

@@ -12,6 +12,9 @@ pub struct Machine {
     pub cpus: usize,
     /// The run's date, UTC, as `YYYY-MM-DD`.
     pub date: String,
+    /// The 1-minute load average when the run began (from
+    /// `/proc/loadavg`): how busy other jobs kept the machine.
+    pub load: Option<f64>,
 }
 
 impl Machine {
@@ -30,18 +33,30 @@ impl Machine {
         let days = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() / 86_400);
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| parse_load(&text));
         Machine {
+            load,
             cpu,
             cpus: crate::affinity::usable_cpus(),
             date: civil_date(days),
         }
     }
 
-    /// "CPU model, N CPUs, date" for titles.
+    /// "CPU model, N CPUs, date, load L" for titles.
     #[must_use]
     pub fn describe(&self) -> String {
-        format!("{}, {} CPUs, {}", self.cpu, self.cpus, self.date)
+        let load = self
+            .load
+            .map_or_else(String::new, |l| format!(", load average {l:.1}"));
+        format!("{}, {} CPUs, {}{load}", self.cpu, self.cpus, self.date)
     }
+}
+
+/// The 1-minute load average, the first figure of `/proc/loadavg`.
+fn parse_load(loadavg: &str) -> Option<f64> {
+    loadavg.split_whitespace().next()?.parse().ok()
 }
 
 /// `YYYY-MM-DD` of the day `days` after 1970-01-01 (proleptic Gregorian;
@@ -61,7 +76,23 @@ fn civil_date(days: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::civil_date;
+    use super::{Machine, civil_date, parse_load};
+
+    #[test]
+    fn the_load_average_is_the_first_figure_and_goes_into_the_title() {
+        assert_eq!(parse_load("18.74 18.64 16.80 20/229 17505\n"), Some(18.74));
+        assert_eq!(parse_load(""), None);
+        let machine = Machine {
+            cpu: "CPU".into(),
+            cpus: 2,
+            date: "2026-12-02".into(),
+            load: Some(18.74),
+        };
+        assert_eq!(
+            machine.describe(),
+            "CPU, 2 CPUs, 2026-12-02, load average 18.7"
+        );
+    }
 
     #[test]
     fn civil_dates_of_known_days() {

@@ -47,6 +47,19 @@ pub struct Latency {
 /// # Errors
 /// When a channel cannot be opened.
 pub fn ping_pong<C: Channel<N>, const N: usize>(rounds: usize) -> std::io::Result<Latency> {
+    let samples = round_trips::<C, N>(rounds)?;
+    Ok(Latency {
+        p50: samples[samples.len() / 2],
+        p99: samples[samples.len() * 99 / 100],
+    })
+}
+
+/// Every round trip of a [`ping_pong`] run, sorted.
+///
+/// # Errors
+/// When a channel cannot be opened.
+pub fn round_trips<C: Channel<N>, const N: usize>(rounds: usize) -> std::io::Result<Vec<Duration>> {
+    let rounds = rounds.max(1);
     let (mut ping_tx, mut ping_rx) = C::open(1)?;
     let (mut pong_tx, mut pong_rx) = C::open(1)?;
     let echo = thread::spawn(move || {
@@ -67,10 +80,7 @@ pub fn ping_pong<C: Channel<N>, const N: usize>(rounds: usize) -> std::io::Resul
     }
     echo.join().expect("echo");
     samples.sort_unstable();
-    Ok(Latency {
-        p50: samples[samples.len() / 2],
-        p99: samples[samples.len() * 99 / 100],
-    })
+    Ok(samples)
 }
 
 /// Messages per second with two producers and two consumers on one

@@ -122,6 +122,9 @@ pub fn png(
             // Decades around the figures, and room on the right for labels.
             let lo = 10_f64.powf(bottom.log10().floor());
             let hi = 10_f64.powf((top.log10() + 1.0).ceil());
+            // Widened a hair: a decade computed as 0.1000…01 would lose its
+            // axis label at either end.
+            let (lo, hi) = (lo * 0.999, hi * 1.001);
             draw_panel(area, panel, (lo..hi).log_scale(), lo, |v| v * 1.12)?;
         } else {
             let hi = (top * 1.6).max(1e-9);
@@ -156,6 +159,9 @@ where
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 17))
         .margin(12)
+        // The last axis label is centred on the axis' end: room for its
+        // right half.
+        .margin_right(32)
         .x_label_area_size(42)
         .y_label_area_size(150)
         .build_cartesian_2d(x, (0..n.saturating_sub(1)).into_segmented())?;

@@ -33,6 +33,22 @@ pub struct Runner {
     latency: fn(usize) -> io::Result<crate::measure::Latency>,
     mpmc: fn(u64) -> io::Result<Option<f64>>,
     mpmc4: fn(u64) -> io::Result<Option<f64>>,
+    /// What ipcm-host's parks cost extra while this runner measures.
+    park_cost: Duration,
+}
+
+impl Runner {
+    /// This runner, named `name`, with every park of ipcm-host made `extra`
+    /// dearer while it measures ([`ipcm_host::emulate_park_cost`]; other
+    /// channels' parks are not slowed).
+    #[must_use]
+    pub fn with_park_cost(self, name: &'static str, extra: Duration) -> Runner {
+        Runner {
+            name,
+            park_cost: extra,
+            ..self
+        }
+    }
 }
 
 /// The CPUs the 4×4 run is confined to: 8 threads on 2 CPUs, threads
@@ -55,6 +71,7 @@ pub fn runner<C: Channel<SMALL> + Channel<LARGE>>() -> Runner {
         latency: |n| ping_pong::<C, SMALL>(n),
         mpmc: |n| mpmc_throughput::<C, SMALL>(DEPTH, n),
         mpmc4: |n| mpmc_n_throughput::<C, SMALL>(DEPTH, n, 4, Some(&OVERSUBSCRIBED_CPUS)),
+        park_cost: Duration::ZERO,
     }
 }
 
@@ -95,6 +112,7 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
                 effort.repeats,
                 r.name
             ));
+            ipcm_host::emulate_park_cost(r.park_cost);
             let mut record = |slot: usize, value: io::Result<Option<f64>>| match value {
                 Ok(Some(v)) => samples[i][slot].push(v),
                 Ok(None) => {}
@@ -113,6 +131,7 @@ pub fn run_all(runners: &[Runner], effort: Effort, mut progress: impl FnMut(&str
             record(5, (r.mpmc4)(effort.messages));
         }
     }
+    ipcm_host::emulate_park_cost(Duration::ZERO);
     runners
         .iter()
         .zip(samples)
@@ -151,10 +170,54 @@ pub struct CoreFigures {
     pub by_waiters: Vec<(u32, f64)>,
 }
 
+/// The dear-park regime: ipcm-host with every park made dearer, against
+/// the same peers (their samples are those of the cheap regime: their
+/// parks are not slowed).
+#[derive(Clone, Debug)]
+pub struct DearParks {
+    /// What each of ipcm-host's parks cost extra.
+    pub extra: Duration,
+    /// The park cost ipcm-host's waiting strategy measured and planned
+    /// with, without and with the extra cost.
+    pub planned: (Duration, Duration),
+    /// The subject (ipcm-host with dear parks) first, then the peers.
+    pub figures: Vec<Figures>,
+}
+
+/// Split the figures of a run whose runners were the subject, the subject
+/// with dear parks (when `extra` is set) and the peers into the cheap
+/// regime's figures (subject and peers) and the dear one.
+#[must_use]
+pub fn split_regimes(
+    mut figures: Vec<Figures>,
+    extra: Option<Duration>,
+) -> (Vec<Figures>, Option<DearParks>) {
+    let Some(extra) = extra.filter(|_| figures.len() > 1) else {
+        return (figures, None);
+    };
+    let dear_subject = figures.remove(1);
+    let mut dear = vec![dear_subject];
+    dear.extend(figures[1..].iter().cloned());
+    let planned = (
+        ipcm_host::emulate_park_cost(Duration::ZERO),
+        ipcm_host::emulate_park_cost(extra),
+    );
+    ipcm_host::emulate_park_cost(Duration::ZERO);
+    (
+        figures,
+        Some(DearParks {
+            extra,
+            planned,
+            figures: dear,
+        }),
+    )
+}
+
 /// Render the report: absolute figures and each peer's ratio to the first
-/// runner (the subject).
+/// runner (the subject), in each park-cost regime.
 pub fn markdown(
     figures: &[Figures],
+    dear: Option<&DearParks>,
     asynk: &[AsyncFigures],
     core: &CoreFigures,
     effort: Effort,
@@ -169,7 +232,7 @@ pub fn markdown(
          for throughput (> 1 is better for {0}) and peer ÷ {0} for latency (> 1 is better for {0}). \
          The 4×4 run confines its 8 threads to CPUs {:?}, so threads outnumber CPUs.\n\n\
          Runs are kept short and the machine is shared with other jobs: read the ratios (same repeat, \
-         same load), not the absolute figures.\n\n![channels](channels.png)\n",
+         same load), not the absolute figures.\n",
         subject.name,
         machine.describe(),
         effort.repeats,
@@ -178,28 +241,35 @@ pub fn markdown(
         subject.name,
         OVERSUBSCRIBED_CPUS
     );
-    let _ = writeln!(
-        out,
-        "| channel | SPSC 64 B msg/s | ratio | SPSC 4 KiB msg/s | ratio | ping-pong p50 | ratio | p99 | ratio | 2×2 64 B msg/s | ratio | 4×4 on 2 CPUs msg/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for f in figures {
+    let _ = writeln!(out, "## Parks as cheap as this machine's\n");
+    if let Some(dear) = dear {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            f.name,
-            rate(f.spsc_small),
-            ratio(&subject.samples[0], &f.samples[0]),
-            rate(f.spsc_large),
-            ratio(&subject.samples[1], &f.samples[1]),
-            time(f.p50),
-            ratio(&f.samples[2], &subject.samples[2]),
-            time(f.p99),
-            ratio(&f.samples[3], &subject.samples[3]),
-            rate(f.mpmc),
-            ratio(&subject.samples[4], &f.samples[4]),
-            rate(f.mpmc4),
-            ratio(&subject.samples[5], &f.samples[5]),
+            "{}'s waiting strategy measured a park/unpark hand-off at {:.1} µs here.\n",
+            subject.name,
+            micros(dear.planned.0)
         );
+    }
+    let _ = writeln!(out, "![channels](channels.png)\n");
+    channel_table(&mut out, figures);
+    if let Some(dear) = dear {
+        let _ = writeln!(
+            out,
+            "\n## Parks {:.0} µs dearer, for {} only\n\n\
+             As on a VM whose idle vCPUs take long to run a woken thread: every park of {} that slept is \
+             followed by a {:.0} µs busy wait that yields the CPU (`ipcm_host::emulate_park_cost`, interleaved \
+             with the runs above in the same repeats); its waiting strategy measured a hand-off at {:.1} µs \
+             under it and planned with that. The peers' parks are **not** slowed (their figures are the \
+             ones above): on a real machine with dear parks theirs would pay too, so this table is \
+             pessimistic for {}.\n\n![channels, dear parks](channels-dear-parks.png)\n",
+            micros(dear.extra),
+            subject.name,
+            subject.name,
+            micros(dear.extra),
+            micros(dear.planned.1),
+            subject.name,
+        );
+        channel_table(&mut out, &dear.figures);
     }
     out.push_str(&async_markdown(asynk));
     for f in figures.iter().filter(|f| f.note.is_some()) {
@@ -234,6 +304,38 @@ pub fn markdown(
         let _ = writeln!(out, "| {waiters} | {ns:.1} |");
     }
     out
+}
+
+/// The table of every channel's figures and ratios to `figures[0]`.
+fn channel_table(out: &mut String, figures: &[Figures]) {
+    let subject = &figures[0];
+    let _ = writeln!(
+        out,
+        "| channel | SPSC 64 B msg/s | ratio | SPSC 4 KiB msg/s | ratio | ping-pong p50 | ratio | p99 | ratio | 2×2 64 B msg/s | ratio | 4×4 on 2 CPUs msg/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for f in figures {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f.name,
+            rate(f.spsc_small),
+            ratio(&subject.samples[0], &f.samples[0]),
+            rate(f.spsc_large),
+            ratio(&subject.samples[1], &f.samples[1]),
+            time(f.p50),
+            ratio(&f.samples[2], &subject.samples[2]),
+            time(f.p99),
+            ratio(&f.samples[3], &subject.samples[3]),
+            rate(f.mpmc),
+            ratio(&subject.samples[4], &f.samples[4]),
+            rate(f.mpmc4),
+            ratio(&subject.samples[5], &f.samples[5]),
+        );
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 /// The async comparison's section of the report.
@@ -342,19 +444,13 @@ fn panel(
     }
 }
 
-/// Draw the figures as `channels.png` (every channel, every measurement)
-/// and, when there are async figures, `async.png`, in `dir`.
-///
-/// # Errors
-/// No font, or a file cannot be written.
-pub fn plots(
-    figures: &[Figures],
-    asynk: &[AsyncFigures],
-    effort: Effort,
-    machine: &Machine,
-    dir: &Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let subject = figures.first().map_or("ipcm-host", |f| f.name);
+/// The six panels of the channel comparison, ratios to `figures[0]`.
+fn channel_panels(figures: &[Figures]) -> Vec<Panel> {
+    // The channel's name, without what its regime adds ("ipcm-host +43 µs").
+    let subject = figures
+        .first()
+        .and_then(|f| f.name.split(' ').next())
+        .unwrap_or("ipcm-host");
     let mps_of = |v: Option<f64>| v.map(|v| v / 1e6);
     let us_of = |v: Option<f64>| v.map(|v| v / 1e3);
     type Pick = fn(&Figures) -> Option<f64>;
@@ -395,12 +491,49 @@ pub fn plots(
             }
         }));
     }
+    panels
+}
+
+/// Draw the figures as `channels.png` (every channel, every measurement),
+/// `channels-dear-parks.png` for the dear-park regime when there is one
+/// and, when there are async figures, `async.png`, in `dir`.
+///
+/// # Errors
+/// No font, or a file cannot be written.
+pub fn plots(
+    figures: &[Figures],
+    dear: Option<&DearParks>,
+    asynk: &[AsyncFigures],
+    effort: Effort,
+    machine: &Machine,
+    dir: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let subject = figures.first().map_or("ipcm-host", |f| f.name);
     let head = format!(
         "{subject} vs peers · {} · medians of {} interleaved repeats · machine shared with other jobs",
         machine.describe(),
         effort.repeats
     );
-    crate::plot::png(&dir.join("channels.png"), &head, &panels, 3)?;
+    crate::plot::png(
+        &dir.join("channels.png"),
+        &head,
+        &channel_panels(figures),
+        3,
+    )?;
+    if let Some(dear) = dear {
+        let head = format!(
+            "{subject} with parks {:.0} µs dearer (peers' parks not slowed) · {} · medians of {} repeats · shared machine",
+            micros(dear.extra),
+            machine.describe(),
+            effort.repeats
+        );
+        crate::plot::png(
+            &dir.join("channels-dear-parks.png"),
+            &head,
+            &channel_panels(&dear.figures),
+            3,
+        )?;
+    }
 
     if let Some(async_subject) = asynk.first() {
         let name = async_subject.name;

@@ -125,6 +125,8 @@ pub use pipe::{Pipe, Written};
 pub use queue_ops::Numbered;
 pub use select::{Select, SelectDone};
 pub use semaphore::{OwnedPermit, Permit, TokenSemaphore};
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+pub use waiting::emulate_park_cost;
 
 /// The README's example, compiled and run as a doctest so it cannot go
 /// stale.

@@ -50,28 +50,49 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
 
 /// With the `emulate-park-cost` feature: after a park that slept (lasted
 /// over a microsecond: one that returned at once on a pending unpark takes
-/// a fraction of that), wait as long as `IPCM_HOST_EMULATED_PARK_COST_US`
-/// says, as a VM that halts an idle vCPU takes that long to run the woken
-/// thread again. The wait yields, so that other threads can use the CPU
-/// meanwhile, as they would a vCPU that was not idle. Peers' parks do not
-/// pay it.
+/// a fraction of that), wait as long as [`emulated_cost`] says, as a VM
+/// that halts an idle vCPU takes that long to run the woken thread again.
+/// The wait yields, so that other threads can use the CPU meanwhile, as
+/// they would a vCPU that was not idle. Peers' parks do not pay it.
 #[cfg(all(not(loom), feature = "emulate-park-cost"))]
 fn emulated_park_cost(parked_at: Instant) {
-    use std::sync::OnceLock;
-    use std::time::Duration;
-    static COST: OnceLock<Duration> = OnceLock::new();
-    let cost = *COST.get_or_init(|| {
-        std::env::var("IPCM_HOST_EMULATED_PARK_COST_US")
-            .ok()
-            .and_then(|us| us.parse().ok())
-            .map_or(Duration::ZERO, Duration::from_micros)
-    });
-    if cost > Duration::ZERO && parked_at.elapsed() > Duration::from_micros(1) {
+    let cost = emulated_cost();
+    if cost > std::time::Duration::ZERO && parked_at.elapsed() > std::time::Duration::from_micros(1)
+    {
         let start = Instant::now();
         while start.elapsed() < cost {
             std::thread::yield_now();
         }
     }
+}
+
+/// The emulated extra cost of a park, in ns; `u64::MAX` until first read
+/// from `IPCM_HOST_EMULATED_PARK_COST_US` or set.
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+static EMULATED_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// What every park of a waiting thread costs on top of the real one: set by
+/// [`set_emulated_cost`], else `IPCM_HOST_EMULATED_PARK_COST_US` (zero when
+/// unset).
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+pub(crate) fn emulated_cost() -> std::time::Duration {
+    let ns = EMULATED_NS.load(Ordering::Relaxed);
+    if ns != u64::MAX {
+        return std::time::Duration::from_nanos(ns);
+    }
+    let cost = std::env::var("IPCM_HOST_EMULATED_PARK_COST_US")
+        .ok()
+        .and_then(|us| us.parse().ok())
+        .map_or(std::time::Duration::ZERO, std::time::Duration::from_micros);
+    set_emulated_cost(cost);
+    cost
+}
+
+/// Make every later park cost `cost` more (see [`emulated_park_cost`]).
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+pub(crate) fn set_emulated_cost(cost: std::time::Duration) {
+    let ns = u64::try_from(cost.as_nanos()).unwrap_or(u64::MAX - 1);
+    EMULATED_NS.store(ns, Ordering::Relaxed);
 }
 
 #[cfg(all(not(loom), not(feature = "emulate-park-cost")))]

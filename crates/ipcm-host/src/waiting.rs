@@ -33,6 +33,19 @@
 //! machine that includes the waker's own spin when the two share a CPU, so
 //! the measurement grew to the budget and the budget to the measurement
 //! (ping-pong p50 from 1.6 µs to 200 µs within two runs).
+//!
+//! Also tried and dropped (2026-12-02, `throughput` example, same-run
+//! A/B, load average 3–7 from other builds): counting a wake seen only
+//! after the budget (a yield that gave the CPU away for a time slice) as a
+//! failure, so that a loaded machine parks instead of yielding: 2×2 fell
+//! from 7.7 to 2.0 M msg/s on a quiet machine (the long yields ran the
+//! process's own threads), and ping-pong p50 rose 6.2 → 8.4 µs under load.
+//! Dropping the yielding part for a pause of twice the park cost: 2×2
+//! 3.5 → 1.9 M msg/s under load. Counting as failed only a wake seen over
+//! 1 ms (a time slice) after the spin began: no better at load average
+//! 15–25 (mean round trip 50–110 µs before, 165–590 µs with it; flume's
+//! 18–23 µs: it parks at once, and a woken sleeper runs sooner than a
+//! thread that yielded to a busy process).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -178,9 +191,68 @@ impl SpinRecord {
 
 /// What a park/unpark hand-off costs on this machine: measured once per
 /// process (see the module docs), which takes some tens of hand-offs.
+#[cfg(not(all(not(loom), feature = "emulate-park-cost")))]
 pub(crate) fn park_cost() -> Duration {
     static COST: OnceLock<Duration> = OnceLock::new();
     *COST.get_or_init(measure_park_cost)
+}
+
+/// With the `emulate-park-cost` feature, the park cost is measured again
+/// whenever the emulated cost changes (once per cost: switching back and
+/// forth between two regimes in one benchmark run keeps each one's
+/// figure), so the strategy sees the dearer parks as it would on such a
+/// machine.
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+pub(crate) fn park_cost() -> Duration {
+    let ns = emulation::PLANNED_NS.load(Ordering::Relaxed);
+    if ns != u64::MAX {
+        return Duration::from_nanos(ns);
+    }
+    emulation::measure_for(crate::sync::emulated_cost())
+}
+
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+mod emulation {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    /// The park cost the strategy plans with, ns; `u64::MAX` until measured.
+    pub(super) static PLANNED_NS: AtomicU64 = AtomicU64::new(u64::MAX);
+
+    /// The park cost measured under an emulated extra cost `extra`
+    /// (measured the first time), now the one the strategy plans with.
+    pub(super) fn measure_for(extra: Duration) -> Duration {
+        static MEASURED: Mutex<Vec<(Duration, Duration)>> = Mutex::new(Vec::new());
+        let mut measured = MEASURED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cost = match measured.iter().find(|(e, _)| *e == extra) {
+            Some(&(_, cost)) => cost,
+            None => {
+                let cost = super::measure_park_cost();
+                measured.push((extra, cost));
+                cost
+            }
+        };
+        let ns = u64::try_from(cost.as_nanos()).unwrap_or(u64::MAX - 1);
+        PLANNED_NS.store(ns, Ordering::Relaxed);
+        cost
+    }
+}
+
+/// For benchmarks only (feature `emulate-park-cost`): from now on, every
+/// park of a thread waiting in this crate costs `extra` more (a yielding
+/// busy wait after the wake-up), as on a VM whose idle vCPUs take that long
+/// to run a woken thread; zero ends the emulation. The waiting strategy
+/// measures the park cost again under it (once per distinct `extra`) and
+/// plans with that; the returned figure is that park cost. Only this
+/// crate's parks pay it: other channels in the same process are not slowed.
+/// Overrides `IPCM_HOST_EMULATED_PARK_COST_US`.
+#[cfg(all(not(loom), feature = "emulate-park-cost"))]
+pub fn emulate_park_cost(extra: Duration) -> Duration {
+    crate::sync::set_emulated_cost(extra);
+    emulation::measure_for(extra)
 }
 
 #[cfg(loom)]

@@ -2,18 +2,21 @@
 //! process run, interleaved and repeated, then the async comparison and the
 //! select comparison; writes `docs/bench/results.md`,
 //! `docs/bench/channels.png`, `docs/bench/async.png` and
-//! `docs/bench/select.png` and prints the tables.
+//! `docs/bench/select.png` and prints the tables. ipcm-host is measured
+//! twice, with this machine's parks and with parks made `--park-cost-us`
+//! dearer (`channels-dear-parks.png`).
 //!
 //! `cargo run --release -p ipcm-bench --bin compare` (add `--quick` for a
 //! smoke run that only checks everything runs).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use ipcm_bench::machine::Machine;
 use ipcm_bench::noop::{core_fixture, cost_with_pipes, cost_with_waiters, ns_per_op, write_read};
 use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost, PacketPipe, PosixMq, StdSync};
-use ipcm_bench::report::{CoreFigures, Effort, markdown, plots, run_all, runner};
+use ipcm_bench::report::{CoreFigures, Effort, markdown, plots, run_all, runner, split_regimes};
 
 #[derive(Parser)]
 #[command(about = "Benchmark the IPC manager against its peers in one run and report ratios")]
@@ -27,9 +30,16 @@ struct Args {
     /// Only the async comparison, printed, nothing written (for A/B runs).
     #[arg(long)]
     async_only: bool,
-    /// Where results.md and the PNG plots go.
-    #[arg(long, default_value = "docs/bench")]
-    out: PathBuf,
+    /// Also run ipcm-host with every park this many µs dearer (interleaved
+    /// with the other runs; peers' parks are not slowed), as on a VM where
+    /// a park/unpark hand-off costs that much more; 0: only this machine's
+    /// parks.
+    #[arg(long, default_value_t = 43)]
+    park_cost_us: u64,
+    /// Where results.md and the PNG plots go (default docs/bench; a
+    /// `--quick` run writes only when this is given).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,14 +58,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     // The first runner is the subject every ratio is taken against.
-    let runners = [
-        runner::<IpcmHost>(),
+    let dear_parks = (args.park_cost_us > 0).then(|| Duration::from_micros(args.park_cost_us));
+    let mut runners = vec![runner::<IpcmHost>()];
+    if let Some(extra) = dear_parks {
+        let name = format!("ipcm-host +{} µs", args.park_cost_us);
+        runners.push(runner::<IpcmHost>().with_park_cost(Box::leak(name.into_boxed_str()), extra));
+    }
+    runners.extend([
         runner::<Crossbeam>(),
         runner::<Flume>(),
         runner::<StdSync>(),
         runner::<PosixMq>(),
         runner::<PacketPipe>(),
-    ];
+    ]);
     let machine = Machine::here();
     if args.async_only {
         let asynk = ipcm_bench::asynk::run_all(
@@ -68,7 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", ipcm_bench::report::async_markdown(&asynk));
         return Ok(());
     }
-    let figures = run_all(&runners, effort, |step| eprintln!("{step}"));
+    let (figures, dear) = split_regimes(
+        run_all(&runners, effort, |step| eprintln!("{step}")),
+        dear_parks,
+    );
     let asynk = ipcm_bench::asynk::run_all(
         &ipcm_bench::asynk::runners(),
         effort.messages,
@@ -107,17 +125,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_vec(),
     };
 
-    let mut report = markdown(&figures, &asynk, &core, effort, &machine);
+    let mut report = markdown(&figures, dear.as_ref(), &asynk, &core, effort, &machine);
     report.push_str(&ipcm_bench::select::markdown(&select));
     println!("{report}");
-    if args.quick {
-        eprintln!("quick run: results not written");
-        return Ok(());
-    }
-    std::fs::create_dir_all(&args.out)?;
-    std::fs::write(args.out.join("results.md"), &report)?;
-    plots(&figures, &asynk, effort, &machine, &args.out)?;
-    ipcm_bench::select::plot(&select, effort.repeats, &machine, &args.out)?;
-    eprintln!("wrote {}", args.out.display());
+    let out = match (args.out, args.quick) {
+        (Some(out), _) => out,
+        (None, false) => PathBuf::from("docs/bench"),
+        (None, true) => {
+            eprintln!("quick run: results not written");
+            return Ok(());
+        }
+    };
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("results.md"), &report)?;
+    plots(&figures, dear.as_ref(), &asynk, effort, &machine, &out)?;
+    ipcm_bench::select::plot(&select, effort.repeats, &machine, &out)?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
