@@ -672,6 +672,13 @@ fn adopt_frame(tid: Tid, frame: &TrapFrame) {
 
 /// Charges the tick to the running thread's process: `Preempt`, or `Kill`
 /// once the process has used its CPU budget.
+///
+/// On several CPUs the budget counts CPU-ticks: every CPU's tick charges
+/// the process it finds running there, so threads of one process on k CPUs
+/// use it k times as fast, and the kill comes on the first CPU whose tick
+/// reaches the limit (its other threads are then stopped by `end_process`).
+/// A tick a host-preempted vCPU never takes is never charged: the budget
+/// bounds guest CPU time, not wall time.
 fn charge_tick(tid: Tid) -> Action {
     let mut sched = SCHED.lock();
     let Some(pid) = sched.threads.get(&tid).map(|t| t.process) else {
