@@ -91,6 +91,15 @@ impl AddressSpace {
     /// Maps the user page at `va` to `frame` (or widens the rights of an
     /// existing mapping, when two segments share a page: the frame passed in
     /// is then returned to the allocator). Returns the frame mapped.
+    ///
+    /// On a live space (a new thread's stack, while other CPUs run its
+    /// process) this needs no shootdown: it only turns non-present entries
+    /// present (x86 caches no non-present translation), each new table is
+    /// zeroed before the entry linking it is stored (TSO keeps that order
+    /// for other CPUs' walks), and the new thread touches its stack only
+    /// once made ready under the scheduler's lock. Widening a present leaf
+    /// (a stale narrower TLB entry would fault) happens only in the loader,
+    /// before the process runs.
     pub fn map_user(
         &self,
         va: u64,

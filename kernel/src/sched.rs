@@ -92,12 +92,25 @@ fn kick_idle() {
     }
 }
 
+/// Claims an idle CPU's bit before kicking it, so that several threads
+/// made ready in a row (one write waking three peekers) wake as many idle
+/// CPUs, not the lowest one each time while the others sleep to their tick.
+/// The kicked CPU sets its bit again before it next halts.
 #[cold]
-fn kick_one(idle: u32) {
-    let others = idle & !(1 << cpu());
-    if others != 0 {
+fn kick_one(mut idle: u32) {
+    loop {
+        let others = idle & !(1 << cpu());
+        if others == 0 {
+            return;
+        }
         let target = others.trailing_zeros() as usize;
-        lapic::send_ipi(smp::apic_id(target), lapic::RESCHEDULE_VECTOR);
+        let bit = 1u32 << target;
+        if IDLE.fetch_and(!bit, Ordering::AcqRel) & bit != 0 {
+            lapic::send_ipi(smp::apic_id(target), lapic::RESCHEDULE_VECTOR);
+            return;
+        }
+        // Another CPU kicked it first: try the next.
+        idle &= !bit;
     }
 }
 
@@ -716,6 +729,13 @@ fn adopt_frame(tid: Tid, frame: &TrapFrame) {
 
 /// Charges the tick to the running thread's process: `Preempt`, or `Kill`
 /// once the process has used its CPU budget.
+///
+/// On several CPUs the budget counts CPU-ticks: every CPU's tick charges
+/// the process it finds running there, so threads of one process on k CPUs
+/// use it k times as fast, and the kill comes on the first CPU whose tick
+/// reaches the limit (its other threads are then stopped by `end_process`).
+/// A tick a host-preempted vCPU never takes is never charged: the budget
+/// bounds guest CPU time, not wall time.
 fn charge_tick(tid: Tid) -> Action {
     let mut sched = SCHED.lock();
     let Some(pid) = sched.threads.get(&tid).map(|t| t.process) else {

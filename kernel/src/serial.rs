@@ -41,11 +41,11 @@ pub fn write_bytes(bytes: &[u8]) {
 /// Held while a line is written, so lines from different CPUs never mix
 /// (last in the lock order: taken with any other lock held, and none is
 /// taken under it). The PIT read of the line's time is under it too.
-static LINE: lock_api::Mutex<crate::sync::TicketLock, ()> =
-    lock_api::Mutex::const_new(crate::sync::TicketLock::new(), ());
+static LINE: lock_api::Mutex<crate::sync::SpinLock, ()> =
+    lock_api::Mutex::const_new(crate::sync::SpinLock::new(), ());
 
 /// Holds the serial line for one log line (see [`LINE`]).
-pub fn lock_line() -> lock_api::MutexGuard<'static, crate::sync::TicketLock, ()> {
+pub fn lock_line() -> lock_api::MutexGuard<'static, crate::sync::SpinLock, ()> {
     LINE.lock()
 }
 

@@ -97,8 +97,8 @@ pub fn now() -> u64 {
 
 /// Serialises the PIT's latch-and-read sequence between CPUs (taken last:
 /// under the serial line's lock when a log line reads the time).
-static PIT: lock_api::Mutex<crate::sync::TicketLock, ()> =
-    lock_api::Mutex::const_new(crate::sync::TicketLock::new(), ());
+static PIT: lock_api::Mutex<crate::sync::SpinLock, ()> =
+    lock_api::Mutex::const_new(crate::sync::SpinLock::new(), ());
 
 /// The PIT's channel-0 count (it runs down from [`DIVISOR`], then reloads).
 fn pit_count() -> u64 {

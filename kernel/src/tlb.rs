@@ -19,8 +19,8 @@ use crate::{lapic, paging, percpu, smp};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One shootdown at a time.
-static LOCK: lock_api::Mutex<crate::sync::TicketLock, ()> =
-    lock_api::Mutex::const_new(crate::sync::TicketLock::new(), ());
+static LOCK: lock_api::Mutex<crate::sync::SpinLock, ()> =
+    lock_api::Mutex::const_new(crate::sync::SpinLock::new(), ());
 /// The root being shot down (valid while a request is pending).
 static ROOT: AtomicU64 = AtomicU64::new(0);
 /// Per CPU: a request it has not answered yet.

@@ -12,10 +12,14 @@ fn main(display: u64) {
     let seen = Pipe::wait_for("blackboard-seen");
     let mut buf = [0u8; 16];
     loop {
+        // Values written before the peek began (the checker wants the peek
+        // to return at least the last of them: freshness by state, not by
+        // how soon the print follows it).
+        let before = board.info().map_or(0, |i| i.written);
         match board.peek(&mut buf, timeout::FOREVER) {
             Ok(_) => {
                 let (value, last) = pair_from_bytes(&buf);
-                println!("SEE d={display} v={value}");
+                println!("SEE d={display} v={value} before={before}");
                 if last == 1 {
                     break;
                 }

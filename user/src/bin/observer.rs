@@ -9,12 +9,15 @@ lukos_user::entry!(main);
 
 fn main(_arg: u64) {
     let pipe = Pipe::create("victim-pipe", 8, 1, 0).expect("create");
+    let go = Pipe::create("victim-go", 1, 1, 0).expect("create victim-go");
     // By order, not by time (on several CPUs the victim may run late):
     // first its reader is pending, then (once it is killed) no longer.
     let pending = || pipe.info().expect("info").pending_readers;
     while pending() == 0 {
         sleep(1);
     }
+    // Seen: now the victim may fault.
+    go.try_write(&[1]).expect("go");
     while pending() != 0 {
         sleep(1);
     }

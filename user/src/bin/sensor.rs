@@ -19,6 +19,12 @@ fn main(_arg: u64) {
     let board =
         Pipe::create("blackboard", 16, 1, flags::DISCARD_OLDEST).expect("create blackboard");
     let seen = Pipe::create("blackboard-seen", 8, DISPLAYS, 0).expect("create blackboard-seen");
+    // Publish once every display waits on the empty board (by state: on
+    // several CPUs under a loaded host a display that started late saw
+    // fewer than the several values its check wants).
+    while board.info().map_or(0, |i| i.pending_peekers) < DISPLAYS as u64 {
+        sleep(1);
+    }
     for value in 1..=LAST {
         let last = u64::from(value == LAST);
         // Said before it is written: on another CPU a display may see it

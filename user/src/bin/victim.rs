@@ -3,7 +3,7 @@
 #![no_std]
 #![no_main]
 
-use lukos_user::{Pipe, println, sleep, spawn, timeout};
+use lukos_user::{Pipe, println, spawn, timeout};
 
 lukos_user::entry!(main);
 
@@ -20,7 +20,14 @@ fn main(_arg: u64) {
     // The observer owns the pipe: it must outlive us.
     Pipe::wait_for("victim-pipe");
     spawn(blocked_reader, 0, 2).expect("spawn");
-    sleep(3);
+    // Fault only once the observer has seen the reader pending (by state:
+    // after a fixed sleep, on several CPUs under a loaded host the kill
+    // could come before the observer ever looked, and it waited for a
+    // pending reader for ever).
+    let mut go = [0u8; 1];
+    if let Err(status) = Pipe::wait_for("victim-go").read(&mut go, timeout::FOREVER) {
+        println!("VICTIM go failed: {status}");
+    }
     println!("VICTIM writing to a kernel address");
     // SAFETY: none: this is the fault under test. The address is in the
     // supervisor-only kernel half, so the write faults in ring 3.
