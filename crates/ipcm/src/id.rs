@@ -28,6 +28,12 @@ impl PipeId {
         PipeId((generation << INDEX_BITS) | index)
     }
 
+    /// The word of slot `index` with generation 0, which no pipe has (a
+    /// vacant header's, see `pipe::vacant_word`).
+    pub(crate) const fn new_vacant(index: usize) -> PipeId {
+        PipeId(index & INDEX_MASK)
+    }
+
     /// The id as the C ABI's `size_t`.
     #[must_use]
     pub const fn to_raw(self) -> usize {

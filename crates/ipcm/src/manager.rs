@@ -57,6 +57,14 @@ pub(crate) struct Opened<'a, R: RawMutex, T> {
     gone: Status,
 }
 
+impl<R: RawMutex, T> Clone for Opened<'_, R, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: RawMutex, T> Copy for Opened<'_, R, T> {}
+
 impl<R: RawMutex, T> Opened<'_, R, T> {
     /// The id the pipe was looked up by (the header's may have changed).
     #[inline(always)]
@@ -326,11 +334,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     #[inline(always)]
     fn find(&self, id: PipeId, gone: Status) -> Result<Opened<'_, R, K::Thread>, Status> {
         match self.by_id.get(id.index()) {
-            // A vacant header's id word is VACANT, never a pipe's id:
-            // asking for that id finds nothing.
-            Some(pipe) if id.to_raw() != crate::pipe::VACANT && pipe.holds(id) => {
-                Ok(Opened { pipe, id, gone })
-            }
+            // A vacant header's id word matches no id that leads to it
+            // (`pipe::vacant_word`).
+            Some(pipe) if pipe.holds(id) => Ok(Opened { pipe, id, gone }),
             _ => Err(gone),
         }
     }
@@ -709,24 +715,33 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         target: Target<'_, R, K::Thread>,
         f: impl FnOnce(&Opened<'_, R, K::Thread>) -> Result<T, Status>,
     ) -> Result<T, Status> {
-        let pipe = match target {
-            Target::Id(id) => self.find(id, Status::NotFound)?,
+        let pipe = self.open_target(target)?;
+        let result = f(&pipe);
+        if result.is_err() {
+            return result.map_err(|status| stale_error(pipe, status));
+        }
+        result
+    }
+
+    /// The pipe `target` names, found lock-free.
+    #[inline(always)]
+    fn open_target(
+        &self,
+        target: Target<'_, R, K::Thread>,
+    ) -> Result<Opened<'_, R, K::Thread>, Status> {
+        match target {
+            Target::Id(id) => self.find(id, Status::NotFound),
             Target::Pipe(handle) => match self.by_id.resolve(handle.header()) {
-                Some(pipe) if pipe.holds(handle.id()) => Opened {
+                Some(pipe) if pipe.holds(handle.id()) => Ok(Opened {
                     pipe,
                     id: handle.id(),
                     gone: Status::Destroyed,
-                },
-                Some(_) => return Err(Status::Destroyed),
+                }),
+                Some(_) => Err(Status::Destroyed),
                 // Another manager's handle: this one's pipe of that id.
-                None => self.find(handle.id(), Status::Destroyed)?,
+                None => self.find(handle.id(), Status::Destroyed),
             },
-        };
-        let result = f(&pipe);
-        if result.is_err() {
-            return result.map_err(|status| stale_error(&pipe, status));
         }
-        result
     }
 
     /// Run `f` on the pipe's state under its lock with both ends of its
@@ -734,8 +749,10 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// back, parked if the pipe has waiters (so that every operation takes
     /// the lock while any thread waits), and wake every thread whose
     /// operation `f` finished, with the lock released, before returning.
-    /// `Destroyed` without calling `f` once the ring is dead.
-    #[inline]
+    /// `Destroyed` without calling `f` once the ring is dead. Out of line:
+    /// callers inline only their lock-free attempt, so that its result
+    /// needs no merging with this one's in registers.
+    #[inline(never)]
     fn locked<T>(
         &self,
         pipe: &Opened<'_, R, K::Thread>,
@@ -872,40 +889,46 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
-        self.with_pipe(target, |pipe| {
-            let flags = pipe.flags();
-            pipe.check_access_with(
+        let pipe = &self.open_target(target)?;
+        let flags = pipe.flags();
+        if let Err(status) = pipe
+            .check_access_with(
                 flags,
                 &self.kernel,
                 Caller::Thread(thread),
                 PipeFlags::OWNER_WRITE,
-            )?;
-            check_prio(flags, prio)?;
-            let discard = flags.contains(PipeFlags::DISCARD_OLDEST);
-            let source = Source::User {
-                thread,
-                buf: src,
-                len,
-            };
-            let may_block = would_block.is_some();
-            // An urgent write changes the front: the slow path does it.
-            if !urgent
-                && let Some(result) =
-                    pipe.fast_write(pipe.id(), &self.kernel, &source, discard, may_block)
-            {
-                return result.map(done);
+            )
+            .and_then(|()| check_prio(flags, prio))
+        {
+            return Err(stale_error(*pipe, status));
+        }
+        let discard = flags.contains(PipeFlags::DISCARD_OLDEST);
+        let source = Source::User {
+            thread,
+            buf: src,
+            len,
+        };
+        let may_block = would_block.is_some();
+        // An urgent write changes the front: the slow path does it.
+        if !urgent
+            && let Some(result) =
+                pipe.fast_write(pipe.id(), &self.kernel, &source, discard, may_block)
+        {
+            return fast_result(pipe, result).map(done);
+        }
+        let priority = self.priority_if_blocking(pipe, thread, may_block);
+        // A copy for the slow path: the fast path's stays in registers.
+        let pipe = &{ *pipe };
+        self.locked(pipe, move |state, ring| {
+            match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
+                Attempt::Done(written) => Ok(done(written)),
+                Attempt::WouldBlock => match would_block {
+                    Some(block) => block(pipe, state, priority),
+                    None => Err(Status::Full),
+                },
             }
-            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, move |state, ring| {
-                match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
-                    Attempt::Done(written) => Ok(done(written)),
-                    Attempt::WouldBlock => match would_block {
-                        Some(block) => block(pipe, state, priority),
-                        None => Err(Status::Full),
-                    },
-                }
-            })
         })
+        .map_err(|status| stale_error(*pipe, status))
     }
 
     /// A user read (`consume`) or peek, like [`user_write`](Self::user_write):
@@ -926,43 +949,48 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ) -> Result<P, Status> {
         let Receive { how, seq_out } = kind.into();
         self.check_not_pending(thread)?;
-        self.with_pipe(target, |pipe| {
-            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)?;
+        let pipe = &self.open_target(target)?;
+        if let Err(status) =
+            pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)
+        {
+            return Err(stale_error(*pipe, status));
+        }
+        let sink = Sink::User {
+            thread,
+            buf: dst,
+            len_out,
+            seq_out,
+        };
+        let may_block = would_block.is_some();
+        let consume = how == How::Read;
+        if !matches!(how, How::PeekNewer(_))
+            && let Some(result) = pipe.fast_read(pipe.id(), &self.kernel, sink, consume, may_block)
+        {
+            return fast_result(pipe, result).map(done);
+        }
+        let priority = self.priority_if_blocking(pipe, thread, may_block);
+        // A copy for the slow path: the fast path's stays in registers.
+        let pipe = &{ *pipe };
+        self.locked(pipe, move |state, ring| {
             let sink = Sink::User {
                 thread,
                 buf: dst,
                 len_out,
                 seq_out,
             };
-            let may_block = would_block.is_some();
-            let consume = how == How::Read;
-            if !matches!(how, How::PeekNewer(_))
-                && let Some(result) =
-                    pipe.fast_read(pipe.id(), &self.kernel, sink, consume, may_block)
-            {
-                return result.map(done);
+            let attempt = match how {
+                How::PeekNewer(after) => state.peek_newer(ring, &self.kernel, sink, after)?,
+                _ => state.read(ring, &self.kernel, sink, consume)?,
+            };
+            match attempt {
+                Attempt::Done(received) => Ok(done(received)),
+                Attempt::WouldBlock => match would_block {
+                    Some(block) => block(pipe, state, priority),
+                    None => Err(Status::Empty),
+                },
             }
-            let priority = self.priority_if_blocking(pipe, thread, would_block.is_some());
-            self.locked(pipe, move |state, ring| {
-                let sink = Sink::User {
-                    thread,
-                    buf: dst,
-                    len_out,
-                    seq_out,
-                };
-                let attempt = match how {
-                    How::PeekNewer(after) => state.peek_newer(ring, &self.kernel, sink, after)?,
-                    _ => state.read(ring, &self.kernel, sink, consume)?,
-                };
-                match attempt {
-                    Attempt::Done(received) => Ok(done(received)),
-                    Attempt::WouldBlock => match would_block {
-                        Some(block) => block(pipe, state, priority),
-                        None => Err(Status::Empty),
-                    },
-                }
-            })
         })
+        .map_err(|status| stale_error(*pipe, status))
     }
 
     fn kernel_receive(
@@ -975,7 +1003,8 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     }
 
     /// A non-blocking write of `msg` from the manager's own memory to
-    /// `pipe` (the kernel's, or a hosted thread's: see `local`).
+    /// `pipe` (the kernel's, or a hosted thread's: see `local`); an error
+    /// as [`with_pipe`](Self::with_pipe) gives it.
     #[inline]
     fn kernel_write_to(
         &self,
@@ -990,14 +1019,17 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             discard,
             false,
         ) {
-            return result;
+            return fast_result(pipe, result);
         }
+        // A copy for the slow path: the fast path's stays in registers.
+        let pipe = &{ *pipe };
         self.locked(pipe, |state, ring| {
             match state.write(ring, &self.kernel, Source::Kernel(msg), discard, false, 0)? {
                 Attempt::Done(written) => Ok(written),
                 Attempt::WouldBlock => Err(Status::Full),
             }
         })
+        .map_err(|status| stale_error(*pipe, status))
     }
 
     /// A non-blocking read (`consume`) or peek from `pipe` into the
@@ -1016,14 +1048,17 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             consume,
             false,
         ) {
-            return result;
+            return fast_result(pipe, result);
         }
+        // A copy for the slow path: the fast path's stays in registers.
+        let pipe = &{ *pipe };
         self.locked(pipe, |state, ring| {
             match state.read(ring, &self.kernel, Sink::Kernel(buf), consume)? {
                 Attempt::Done(received) => Ok(received),
                 Attempt::WouldBlock => Err(Status::Empty),
             }
         })
+        .map_err(|status| stale_error(*pipe, status))
     }
 
     /// `AlreadyPending` if `thread` waits for another operation: a thread
@@ -1073,12 +1108,27 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     }
 }
 
+/// A fast path's answer on `pipe`, its error as
+/// [`stale_error`] gives it. A success passes as it is: no test after a
+/// merge with the slow path's result, so that the data path's result stays
+/// in registers as the fast path built it.
+#[inline(always)]
+fn fast_result<R: RawMutex, T, U>(
+    pipe: &Opened<'_, R, T>,
+    result: Result<U, Status>,
+) -> Result<U, Status> {
+    match result {
+        Ok(done) => Ok(done),
+        Err(status) => Err(stale_error(*pipe, status)),
+    }
+}
+
 /// The error a call on `pipe` ends with: `status`, or the pipe's `gone`
 /// status if it was destroyed meanwhile (the error may be about a later
 /// pipe of its header, e.g. `Full`).
 #[cold]
 #[inline(never)]
-fn stale_error<R: RawMutex, T>(pipe: &Opened<'_, R, T>, status: Status) -> Status {
+fn stale_error<R: RawMutex, T>(pipe: Opened<'_, R, T>, status: Status) -> Status {
     if status != pipe.gone && !pipe.is_current() {
         pipe.gone
     } else {

@@ -32,7 +32,7 @@ use crate::{PipeFlags, PipeId, Status};
 /// id checks the id again where it commits (after taking a ring end, or
 /// under `state`'s lock), so it never acts on a later pipe of the slot.
 pub(crate) struct Pipe<R: RawMutex, T> {
-    /// The raw id of the pipe held now, or [`VACANT`].
+    /// The raw id of the pipe held now, or the header's [`vacant_word`].
     id: AtomicUsize,
     owner: AtomicU64,
     flags: AtomicU32,
@@ -50,8 +50,20 @@ pub(crate) struct Pipe<R: RawMutex, T> {
     pub(crate) state: Mutex<R, PipeState<T>>,
 }
 
-/// The id of a header that holds no pipe (no id is 0).
-pub(crate) const VACANT: usize = 0;
+/// The id word of the header of slot `index` while it holds no pipe:
+/// generation 0 (no pipe's) and another slot's index, so that no id
+/// looked up in this slot, not even a raw one of generation 0, matches
+/// it, and a lookup needs no test of its own for a vacant header.
+#[inline(always)]
+pub(crate) const fn vacant_word(index: usize) -> usize {
+    PipeId::new_vacant(index ^ 1).to_raw()
+}
+
+/// Whether an id word is a vacant header's (generation 0).
+#[inline(always)]
+fn is_vacant(word: usize) -> bool {
+    PipeId::from_raw(word).generation() == 0
+}
 
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -59,10 +71,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 impl<R: RawMutex, T> Pipe<R, T> {
-    /// A header holding no pipe (its ring is dead).
-    pub(crate) fn vacant() -> Self {
+    /// The header of slot `index`, holding no pipe (its ring is dead).
+    pub(crate) fn vacant(index: usize) -> Self {
         Pipe {
-            id: AtomicUsize::new(VACANT),
+            id: AtomicUsize::new(vacant_word(index)),
             owner: AtomicU64::new(0),
             flags: AtomicU32::new(0),
             max_msgs: AtomicUsize::new(0),
@@ -89,7 +101,7 @@ impl<R: RawMutex, T> Pipe<R, T> {
     ) -> Result<(), NewStore> {
         let mut state = self.state.lock();
         let mut held_name = self.name.lock();
-        if self.id.load(Ordering::Relaxed) != VACANT {
+        if !is_vacant(self.id.load(Ordering::Relaxed)) {
             return Err(store);
         }
         self.ring.revive(store)?;
@@ -121,7 +133,8 @@ impl<R: RawMutex, T> Pipe<R, T> {
     /// and has destroyed the ring.
     pub(crate) fn vacate(&self) {
         let _name = self.name.lock();
-        self.id.store(VACANT, Ordering::Release);
+        let index = self.id().index();
+        self.id.store(vacant_word(index), Ordering::Release);
     }
 
     /// The pipe's id (stays the same for its whole life, never reused).

@@ -48,14 +48,23 @@ fn unknown_ids_are_not_found() {
 
 #[test]
 fn the_null_id_is_not_found_where_a_header_is_vacant() {
-    // A vacant pipe header's id word is 0, which is also the raw id 0: a
-    // lookup by id must not take the one for the other (lukos-sim check
-    // found calls on id 0 answered DESTROYED after the only pipe of slot 0
-    // was destroyed).
+    // A vacant pipe header's id word has generation 0, as have the raw
+    // ids 0, 1, 2..: a lookup by id must not take the one for the other
+    // (lukos-sim check found calls on id 0 answered DESTROYED after the
+    // only pipe of slot 0 was destroyed). Slots 0 and 1 held a pipe, slot
+    // 2 never did (its header was made with its chunk).
     let fx = Fixture::new();
     let actor = fx.actor();
     let pipe = fx.pipe(8, 1, PipeFlags::empty());
+    let second = fx.pipe(8, 1, PipeFlags::empty());
     fx.ipcm.destroy(Caller::Kernel, pipe).unwrap();
+    fx.ipcm.destroy(Caller::Kernel, second).unwrap();
+    for raw in 1..4 {
+        let vacant = PipeId::from_raw(raw);
+        assert_eq!(fx.try_write(actor, vacant, b"x"), Err(Status::NotFound));
+        assert_eq!(fx.read(actor, vacant), Err(Status::NotFound));
+        assert_eq!(fx.ipcm.open(vacant).err(), Some(Status::NotFound));
+    }
     let null = PipeId::from_raw(0);
     assert_eq!(fx.try_write(actor, null, b"x"), Err(Status::NotFound));
     assert_eq!(fx.write(actor, null, b"x"), Err(Status::NotFound));

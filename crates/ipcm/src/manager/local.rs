@@ -12,7 +12,7 @@
 
 use lock_api::RawMutex;
 
-use super::{Ipcm, Target};
+use super::{Ipcm, Target, stale_error};
 use crate::kernel::{Kernel, ProcessId};
 use crate::pipe::Written;
 use crate::{PipeFlags, Status};
@@ -33,10 +33,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.with_pipe(pipe.into(), |pipe| {
-            pipe.check_access_of(process, PipeFlags::OWNER_WRITE)?;
-            self.kernel_write_to(pipe, msg)
-        })
+        let pipe = &self.open_target(pipe.into())?;
+        if let Err(status) = pipe.check_access_of(process, PipeFlags::OWNER_WRITE) {
+            return Err(stale_error(*pipe, status));
+        }
+        self.kernel_write_to(pipe, msg)
     }
 
     /// [`try_read`](Self::try_read) into `buf` (at least `msg_size` bytes)
@@ -56,10 +57,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.with_pipe(pipe.into(), |pipe| {
-            pipe.check_access_of(process, PipeFlags::OWNER_READ)?;
-            self.kernel_receive_from(pipe, buf, true).map(|r| r.len)
-        })
+        self.receive_as(process, pipe.into(), buf, true)
     }
 
     /// [`try_peek`](Self::try_peek) into `buf` by a thread of `process`,
@@ -78,9 +76,23 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        self.with_pipe(pipe.into(), |pipe| {
-            pipe.check_access_of(process, PipeFlags::OWNER_READ)?;
-            self.kernel_receive_from(pipe, buf, false).map(|r| r.len)
-        })
+        self.receive_as(process, pipe.into(), buf, false)
+    }
+
+    /// A read (`consume`) or peek into `buf` by a thread of `process`.
+    #[inline(always)]
+    fn receive_as(
+        &self,
+        process: ProcessId,
+        target: Target<'_, R, K::Thread>,
+        buf: &mut [u8],
+        consume: bool,
+    ) -> Result<usize, Status> {
+        let pipe = &self.open_target(target)?;
+        if let Err(status) = pipe.check_access_of(process, PipeFlags::OWNER_READ) {
+            return Err(stale_error(*pipe, status));
+        }
+        self.kernel_receive_from(pipe, buf, consume)
+            .map(|received| received.len)
     }
 }

@@ -37,11 +37,11 @@ pub const MAX_PIPES: usize = CHUNK * MID * TOP;
 type Chunk<P> = [P; CHUNK];
 type Middle<P> = [OnceBox<Chunk<P>>; MID];
 
-/// The chunked table of headers, each made by `P::vacant` when its chunk
-/// is allocated.
+/// The chunked table of headers, each made by `vacant(index)` when its
+/// chunk is allocated.
 pub(crate) struct SlotTable<P> {
     top: [OnceBox<Middle<P>>; TOP],
-    vacant: fn() -> P,
+    vacant: fn(usize) -> P,
     /// This table's serial number, for [`Pinned`].
     serial: u64,
 }
@@ -83,8 +83,8 @@ unsafe impl<P: Sync> Sync for Pinned<P> {}
 
 impl<P> SlotTable<P> {
     /// An empty table (512 bytes; nothing allocated until a create), whose
-    /// headers start as `vacant()`.
-    pub(crate) fn new(vacant: fn() -> P) -> Self {
+    /// headers start as `vacant(index)`.
+    pub(crate) fn new(vacant: fn(usize) -> P) -> Self {
         SlotTable {
             top: [const { OnceBox::new() }; TOP],
             vacant,
@@ -103,7 +103,13 @@ impl<P> SlotTable<P> {
             .get(index / (CHUNK * MID))
             .ok_or(Status::NoMemory)?;
         let middle = top.get_or_try_init(|| try_boxed_array(OnceBox::new))?;
-        let chunk = middle[index / CHUNK % MID].get_or_try_init(|| try_boxed_array(self.vacant))?;
+        let chunk = middle[index / CHUNK % MID].get_or_try_init(|| {
+            let mut next = index - index % CHUNK;
+            try_boxed_array(|| {
+                next += 1;
+                (self.vacant)(next - 1)
+            })
+        })?;
         Ok(&chunk[index % CHUNK])
     }
 
@@ -147,10 +153,11 @@ mod tests {
 
     #[test]
     fn a_header_stays_where_it_was_reserved() {
-        let table: SlotTable<u32> = SlotTable::new(|| 7);
+        let table: SlotTable<usize> = SlotTable::new(|index| index + 7);
         assert!(table.get(70).is_none(), "chunk never allocated");
-        let header: *const u32 = table.reserve(70).unwrap();
-        assert_eq!(table.get(70).copied(), Some(7));
+        let header: *const usize = table.reserve(70).unwrap();
+        assert_eq!(table.get(70).copied(), Some(77), "made for its index");
+        assert_eq!(table.get(64).copied(), Some(71), "so is the whole chunk");
         assert!(core::ptr::eq(table.get(70).unwrap(), header));
         table.reserve(71).unwrap();
         assert!(core::ptr::eq(table.reserve(70).unwrap(), header));
@@ -158,8 +165,8 @@ mod tests {
 
     #[test]
     fn a_pinned_header_resolves_only_in_its_own_table() {
-        let table: SlotTable<u32> = SlotTable::new(|| 7);
-        let other: SlotTable<u32> = SlotTable::new(|| 8);
+        let table: SlotTable<u32> = SlotTable::new(|_| 7);
+        let other: SlotTable<u32> = SlotTable::new(|_| 8);
         table.reserve(3).unwrap();
         other.reserve(3).unwrap();
         let pinned = table.pin(3).unwrap();
@@ -170,14 +177,14 @@ mod tests {
         assert!(other.resolve(&pinned).is_none());
         assert!(table.pin(5000).is_none(), "chunk never allocated");
         drop(table);
-        let again: SlotTable<u32> = SlotTable::new(|| 9);
+        let again: SlotTable<u32> = SlotTable::new(|_| 9);
         again.reserve(3).unwrap();
         assert!(again.resolve(&pinned).is_none(), "a dropped table's");
     }
 
     #[test]
     fn the_table_is_bounded() {
-        let table: SlotTable<u8> = SlotTable::new(|| 0);
+        let table: SlotTable<u8> = SlotTable::new(|_| 0);
         assert_eq!(table.reserve(MAX_PIPES).err(), Some(Status::NoMemory));
         assert!(table.reserve(MAX_PIPES - 1).is_ok());
         assert!(table.get(MAX_PIPES).is_none());
