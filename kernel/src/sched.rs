@@ -38,7 +38,6 @@ use crate::{account, kprintln, lapic, loader, percpu, timer, trap};
 use crate::{smp, tlb};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use ipcm::{SelectGroup, Shared, Status, Ticket};
@@ -335,11 +334,11 @@ impl Scheduler {
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
-            let space = process.space.clone();
+            let root = process.space.root();
             let pin = process.pin;
             process.threads.push(tid);
             self.threads
-                .insert(Thread::new(pid, space, priority, entry, args, stack_top));
+                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
             if let Some(thread) = self.threads.get_mut(&tid) {
                 thread.pin = pin;
             }
@@ -441,34 +440,35 @@ pub fn spawn_thread_for(
 }
 
 /// The address space a copy into or out of `tid` walks (`None`: thread
-/// gone): the running thread's root as it is (its process cannot end while
-/// it runs here), any other's with a reference that keeps it alive until
-/// the copy is done, even if its process ends meanwhile.
-pub fn space_of(tid: Tid) -> Option<SpaceRef> {
+/// gone): the running thread's root (its process cannot end while it runs
+/// here), any other's root as the thread table publishes it, without the
+/// scheduler's lock (see [`crate::process::published_root`]).
+///
+/// No reference is taken, yet the space outlives the copy: the copy runs
+/// in a system call, with interrupts off, and calls nothing that answers a
+/// TLB shootdown ([`tlb::service`]) between this look-up and its end. An
+/// ending process is removed from the thread table (the root unpublished)
+/// before its space is shot down, and the shootdown waits until every
+/// other CPU has answered its IPI, which this one only does once it is
+/// back in ring 3 or idle; so a root read while the thread was in the
+/// table stays mapped until then. On one CPU the kernel is not
+/// preemptible, so the end of a process cannot fall inside a copy at all.
+#[inline(always)]
+pub fn space_of(tid: Tid) -> Option<paging::UserSpace> {
     if is_running(tid) {
-        return Some(SpaceRef::Running(percpu::running_root()));
+        return Some(paging::UserSpace::new(percpu::running_root()));
     }
-    let sched = SCHED.lock();
-    let thread = sched.threads.get(&tid)?;
-    Some(SpaceRef::Held(thread.space.clone()))
+    let root = match crate::process::published_root(tid) {
+        Some(root) => root,
+        None => space_of_locked(tid),
+    }?;
+    Some(paging::UserSpace::held(root))
 }
 
-/// An address space a copy may walk (see [`space_of`]).
-pub enum SpaceRef {
-    /// The running thread's: alive while it runs on this CPU.
-    Running(u64),
-    /// Another thread's, kept alive by this reference.
-    Held(Arc<AddressSpace>),
-}
-
-impl SpaceRef {
-    /// Its user half, for the copy (see [`paging::UserSpace::held`]).
-    pub fn user(&self) -> paging::UserSpace {
-        match self {
-            SpaceRef::Running(root) => paging::UserSpace::new(*root),
-            SpaceRef::Held(space) => paging::UserSpace::held(space.root()),
-        }
-    }
+/// [`space_of`] for a thread slot beyond the published ones.
+#[cold]
+fn space_of_locked(tid: Tid) -> Option<u64> {
+    SCHED.lock().threads.get(&tid).map(|thread| thread.root)
 }
 
 /// The process of `tid`, if it still exists.
