@@ -639,10 +639,11 @@ pub fn user_syscall(frame: &mut TrapFrame) {
         return;
     }
     if let Action::Block { deadline, ticket } = action {
-        block(tid, deadline, ticket);
-    } else {
-        apply(tid, action);
+        let held = block(tid, deadline, ticket);
+        schedule_from(held);
+        return;
     }
+    apply(tid, action);
     schedule();
 }
 
@@ -703,16 +704,18 @@ pub fn kill_current(reason: String) {
 /// `Block` action; inlined into the system-call path, where a blocking
 /// read ends every ping-pong round).
 #[inline(always)]
-fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) {
+///
+/// Returns the scheduler's lock for [`schedule_from`] when the thread was
+/// parked and no timer is due, so the switch away from it takes the lock
+/// once.
+fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) -> Option<SchedGuard> {
     let mut sched = SCHED.lock();
     let armed = sched.next_timer;
-    let Some(thread) = sched.threads.get_mut(&tid) else {
-        return;
-    };
+    let thread = sched.threads.get_mut(&tid)?;
     if let Some(status) = thread.early_wake.take() {
         // Already completed by another CPU: go on running.
         end_wait(thread, status);
-        return;
+        return None;
     }
     thread.ticket = Some(ticket);
     thread.state = ThreadState::Blocked { deadline };
@@ -723,6 +726,17 @@ fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) {
         // Already due (a zero timeout): expire it before anyone runs.
         TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
     }
+    timers_checked().then_some(sched)
+}
+
+/// The scheduler's lock, held.
+type SchedGuard = crate::sync::GlobalGuard<'static, Scheduler>;
+
+/// No timer can be due: they were expired in this tick already (see
+/// [`expire_timers`]).
+#[inline(always)]
+fn timers_checked() -> bool {
+    TIMERS_CHECKED_AT.load(Ordering::Relaxed) == timer::now()
 }
 
 fn apply(tid: Tid, action: Action) {
@@ -740,7 +754,7 @@ fn apply(tid: Tid, action: Action) {
         }
         Action::Block { deadline, ticket } => {
             drop(sched);
-            block(tid, deadline, ticket);
+            drop(block(tid, deadline, ticket));
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;
@@ -976,11 +990,25 @@ fn expire_timers() {
 /// register and SSE areas, CR3, the exit instruction), idling with
 /// interrupts on while nobody is ready.
 fn schedule() {
+    schedule_from(None);
+}
+
+/// [`schedule`], with the scheduler's lock already `held` by the caller if
+/// it is (only while no timer is due: expiring them needs it free).
+#[inline(always)]
+fn schedule_from(mut held: Option<SchedGuard>) {
     loop {
+        // Cleared before the decision, which is made under the lock that
+        // every setter holds.
         NEED_RESCHEDULE.store(false, Ordering::Relaxed);
-        expire_timers();
+        let mut sched = match held.take() {
+            Some(sched) => sched,
+            None => {
+                expire_timers();
+                SCHED.lock()
+            }
+        };
         let here = cpu();
-        let mut sched = SCHED.lock();
         if let Some(next) = sched.direct[here].take() {
             // The waker (if still running) yields its turn to the woken.
             if let Some(current) = sched.current[here] {
