@@ -34,7 +34,7 @@ pub const USER_START: u64 = 0x1_0000;
 /// ring 0 (Intel) with the user's stack pointer loaded.
 pub const USER_END: u64 = (1 << 47) - 4096;
 // `cached_single_page` relies on it: a range within a page below it ends below it.
-const _: () = assert!(USER_END % 4096 == 0);
+const _: () = assert!(USER_END.is_multiple_of(4096));
 
 /// Rights of a user page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
