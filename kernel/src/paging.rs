@@ -33,6 +33,8 @@ pub const USER_START: u64 = 0x1_0000;
 /// non-canonical return address in rcx, on which `sysretq` would fault in
 /// ring 0 (Intel) with the user's stack pointer loaded.
 pub const USER_END: u64 = (1 << 47) - 4096;
+// `cached_single_page` relies on it: a range within a page below it ends below it.
+const _: () = assert!(USER_END.is_multiple_of(4096));
 
 /// Rights of a user page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -471,10 +473,13 @@ impl UserSpace {
     /// and no per-page loop. `None` sends the caller to the full check.
     #[inline(always)]
     fn cached_single_page(&self, va: u64, len: u64, write: bool) -> Option<u64> {
-        // `last` wraps for len 0 and for ranges past 2^64; both then fail
-        // the one-page test or the bounds (va >= USER_START > 0).
+        // 1..=4096 bytes from a user address, within its page: then the
+        // end is below USER_END too (a page boundary), and nothing wraps.
         let last = va.wrapping_add(len).wrapping_sub(1);
-        if len == 0 || (va ^ last) >= FRAME_SIZE || va < USER_START || last >= USER_END {
+        if len.wrapping_sub(1) >= FRAME_SIZE
+            || va.wrapping_sub(USER_START) >= USER_END - USER_START
+            || (va ^ last) >= FRAME_SIZE
+        {
             return None;
         }
         let offset = va & (FRAME_SIZE - 1);

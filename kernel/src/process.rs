@@ -15,6 +15,7 @@ use crate::paging::{AddressSpace, PageRights};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use ipcm::{SelectGroup, Shared};
 
 /// A thread's identity; the IPCM's `Kernel::Thread`: its slot in the
@@ -60,6 +61,7 @@ impl ThreadTable {
     /// Adds `thread` under [`ThreadTable::vacant`]'s id and returns it.
     pub fn insert(&mut self, thread: Thread) -> Tid {
         let tid = self.vacant();
+        publish_root(tid, thread.root);
         match self.free.pop() {
             Some(slot) => self.slots[slot].1 = Some(thread),
             None => self.slots.push((1, Some(thread))),
@@ -94,6 +96,7 @@ impl ThreadTable {
         self.get(tid)?;
         let entry = &mut self.slots[slot];
         let thread = entry.1.take();
+        unpublish_root(*tid);
         entry.0 = entry.0.wrapping_add(1).max(1);
         self.free.push(slot);
         self.live -= 1;
@@ -131,6 +134,56 @@ impl core::ops::Index<&Tid> for ThreadTable {
     fn index(&self, tid: &Tid) -> &Thread {
         self.get(tid).expect("live thread")
     }
+}
+
+/// Thread slots whose page-table root a copy into the thread reads
+/// without the scheduler's lock (see [`published_root`]); later slots are
+/// looked up under it.
+const PUBLISHED_SLOTS: usize = 256;
+
+/// A thread slot's generation (0: no thread) and its page-table root.
+struct PublishedRoot {
+    generation: AtomicU32,
+    root: AtomicU64,
+}
+
+static ROOTS: [PublishedRoot; PUBLISHED_SLOTS] = [const {
+    PublishedRoot {
+        generation: AtomicU32::new(0),
+        root: AtomicU64::new(0),
+    }
+}; PUBLISHED_SLOTS];
+
+/// Written under the scheduler's lock by `insert`: the root before the
+/// generation, so a reader that sees the generation sees its root.
+fn publish_root(tid: Tid, root: u64) {
+    if let Some(entry) = ROOTS.get(tid.slot()) {
+        entry.root.store(root, Ordering::Release);
+        entry.generation.store(tid.generation(), Ordering::Release);
+    }
+}
+
+/// By `remove`, before the thread's address space can be freed.
+fn unpublish_root(tid: Tid) {
+    if let Some(entry) = ROOTS.get(tid.slot()) {
+        entry.generation.store(0, Ordering::Release);
+    }
+}
+
+/// The page-table root of thread `tid` without the scheduler's lock:
+/// `Some(None)` if it is gone, `None` if its slot is not published (ask
+/// the table under the lock). A seqlock on the generation: the root read
+/// is `tid`'s only if the generation is `tid`'s before and after it (a
+/// later thread of the slot stores its root, Release, after the
+/// generation was cleared, so seeing its root means seeing that).
+pub fn published_root(tid: Tid) -> Option<Option<u64>> {
+    let entry = ROOTS.get(tid.slot())?;
+    let generation = tid.generation();
+    if entry.generation.load(Ordering::Acquire) != generation {
+        return Some(None);
+    }
+    let root = entry.root.load(Ordering::Acquire);
+    Some((entry.generation.load(Ordering::Acquire) == generation).then_some(root))
 }
 
 /// A process's identity (0 is the kernel's, never a process's).
@@ -173,11 +226,9 @@ pub enum ThreadState {
 pub struct Thread {
     /// Its process.
     pub process: Pid,
-    /// Its process's page-table root (for the switch to it).
+    /// Its process's page-table root (for the switch to it, and for copies
+    /// into it: see `sched::space_of`).
     pub root: u64,
-    /// Its process's address space, for copies into it while it is not
-    /// running (they hold a clone: see `sched::space_of`).
-    pub space: Arc<AddressSpace>,
     /// Its process is being ended (copied from the process, so the
     /// scheduler's checks need no look-up of it).
     pub dying: bool,
@@ -220,8 +271,8 @@ pub struct Thread {
 pub struct Process {
     /// Program name, for the log.
     pub name: &'static str,
-    /// Its page tables and user memory, shared with copies under way into
-    /// it (they keep it alive: see `sched::space_of`).
+    /// Its page tables and user memory (its threads share them; a copy
+    /// under way into it holds no reference: see `sched::space_of`).
     pub space: Arc<AddressSpace>,
     /// Being ended: its threads are no longer scheduled.
     pub dying: bool,
@@ -284,7 +335,7 @@ impl Thread {
     /// ring 3 with its stack at `stack_top`.
     pub fn new(
         process: Pid,
-        space: Arc<AddressSpace>,
+        root: u64,
         priority: u8,
         entry: u64,
         args: (u64, u64),
@@ -303,8 +354,7 @@ impl Thread {
         };
         Thread {
             process,
-            root: space.root(),
-            space,
+            root,
             dying: false,
             pin: None,
             priority,

@@ -38,7 +38,6 @@ use crate::{account, kprintln, lapic, loader, percpu, timer, trap};
 use crate::{smp, tlb};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use ipcm::{SelectGroup, Shared, Status, Ticket};
@@ -348,11 +347,11 @@ impl Scheduler {
         let charged = account::charged(pid, THREAD_COST_BOUND, WAIT_RECORD_BYTES, || {
             let process = self.processes.get_mut(&pid).ok_or(Status::BadParam)?;
             let stack_top = process.map_new_stack().map_err(|_| Status::NoMemory)?;
-            let space = process.space.clone();
+            let root = process.space.root();
             let pin = process.pin;
             process.threads.push(tid);
             self.threads
-                .insert(Thread::new(pid, space, priority, entry, args, stack_top));
+                .insert(Thread::new(pid, root, priority, entry, args, stack_top));
             if let Some(thread) = self.threads.get_mut(&tid) {
                 thread.pin = pin;
             }
@@ -454,34 +453,35 @@ pub fn spawn_thread_for(
 }
 
 /// The address space a copy into or out of `tid` walks (`None`: thread
-/// gone): the running thread's root as it is (its process cannot end while
-/// it runs here), any other's with a reference that keeps it alive until
-/// the copy is done, even if its process ends meanwhile.
-pub fn space_of(tid: Tid) -> Option<SpaceRef> {
+/// gone): the running thread's root (its process cannot end while it runs
+/// here), any other's root as the thread table publishes it, without the
+/// scheduler's lock (see [`crate::process::published_root`]).
+///
+/// No reference is taken, yet the space outlives the copy: the copy runs
+/// in a system call, with interrupts off, and calls nothing that answers a
+/// TLB shootdown ([`tlb::service`]) between this look-up and its end. An
+/// ending process is removed from the thread table (the root unpublished)
+/// before its space is shot down, and the shootdown waits until every
+/// other CPU has answered its IPI, which this one only does once it is
+/// back in ring 3 or idle; so a root read while the thread was in the
+/// table stays mapped until then. On one CPU the kernel is not
+/// preemptible, so the end of a process cannot fall inside a copy at all.
+#[inline(always)]
+pub fn space_of(tid: Tid) -> Option<paging::UserSpace> {
     if is_running(tid) {
-        return Some(SpaceRef::Running(percpu::running_root()));
+        return Some(paging::UserSpace::new(percpu::running_root()));
     }
-    let sched = SCHED.lock();
-    let thread = sched.threads.get(&tid)?;
-    Some(SpaceRef::Held(thread.space.clone()))
+    let root = match crate::process::published_root(tid) {
+        Some(root) => root,
+        None => space_of_locked(tid),
+    }?;
+    Some(paging::UserSpace::held(root))
 }
 
-/// An address space a copy may walk (see [`space_of`]).
-pub enum SpaceRef {
-    /// The running thread's: alive while it runs on this CPU.
-    Running(u64),
-    /// Another thread's, kept alive by this reference.
-    Held(Arc<AddressSpace>),
-}
-
-impl SpaceRef {
-    /// Its user half, for the copy (see [`paging::UserSpace::held`]).
-    pub fn user(&self) -> paging::UserSpace {
-        match self {
-            SpaceRef::Running(root) => paging::UserSpace::new(*root),
-            SpaceRef::Held(space) => paging::UserSpace::held(space.root()),
-        }
-    }
+/// [`space_of`] for a thread slot beyond the published ones.
+#[cold]
+fn space_of_locked(tid: Tid) -> Option<u64> {
+    SCHED.lock().threads.get(&tid).map(|thread| thread.root)
 }
 
 /// The process of `tid`, if it still exists.
@@ -696,10 +696,11 @@ pub fn user_syscall(frame: &mut TrapFrame) {
         return;
     }
     if let Action::Block { deadline, ticket } = action {
-        block(tid, deadline, ticket);
-    } else {
-        apply(tid, action);
+        let held = block(tid, deadline, ticket);
+        schedule_from(held);
+        return;
     }
+    apply(tid, action);
     schedule();
 }
 
@@ -767,16 +768,18 @@ pub fn kill_current(reason: String) {
 /// `Block` action; inlined into the system-call path, where a blocking
 /// read ends every ping-pong round).
 #[inline(always)]
-fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) {
+///
+/// Returns the scheduler's lock for [`schedule_from`] when the thread was
+/// parked and no timer is due, so the switch away from it takes the lock
+/// once.
+fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) -> Option<SchedGuard> {
     let mut sched = SCHED.lock();
     let armed = sched.next_timer;
-    let Some(thread) = sched.threads.get_mut(&tid) else {
-        return;
-    };
+    let thread = sched.threads.get_mut(&tid)?;
     if let Some(status) = thread.early_wake.take() {
         // Already completed by another CPU: go on running.
         end_wait(thread, status);
-        return;
+        return None;
     }
     thread.ticket = Some(ticket);
     thread.state = ThreadState::Blocked { deadline };
@@ -787,6 +790,17 @@ fn block(tid: Tid, deadline: Option<u64>, ticket: Ticket) {
         // Already due (a zero timeout): expire it before anyone runs.
         TIMERS_CHECKED_AT.store(u64::MAX, Ordering::Relaxed);
     }
+    timers_checked().then_some(sched)
+}
+
+/// The scheduler's lock, held.
+type SchedGuard = crate::sync::GlobalGuard<'static, Scheduler>;
+
+/// No timer can be due: they were expired in this tick already (see
+/// [`expire_timers`]).
+#[inline(always)]
+fn timers_checked() -> bool {
+    TIMERS_CHECKED_AT.load(Ordering::Relaxed) == timer::now()
 }
 
 fn apply(tid: Tid, action: Action) {
@@ -804,7 +818,7 @@ fn apply(tid: Tid, action: Action) {
         }
         Action::Block { deadline, ticket } => {
             drop(sched);
-            block(tid, deadline, ticket);
+            drop(block(tid, deadline, ticket));
         }
         Action::Sleep { until } => {
             thread.regs.rax = 0;
@@ -1048,11 +1062,25 @@ fn expire_timers() {
 /// register and SSE areas, CR3, the exit instruction), idling with
 /// interrupts on while nobody is ready.
 fn schedule() {
+    schedule_from(None);
+}
+
+/// [`schedule`], with the scheduler's lock already `held` by the caller if
+/// it is (only while no timer is due: expiring them needs it free).
+#[inline(always)]
+fn schedule_from(mut held: Option<SchedGuard>) {
     loop {
+        // Cleared before the decision, which is made under the lock that
+        // every setter holds.
         NEED_RESCHEDULE.store(false, Ordering::Relaxed);
-        expire_timers();
+        let mut sched = match held.take() {
+            Some(sched) => sched,
+            None => {
+                expire_timers();
+                SCHED.lock()
+            }
+        };
         let here = cpu();
-        let mut sched = SCHED.lock();
         if let Some(next) = sched.direct[here].take() {
             // The waker (if still running) yields its turn to the woken.
             if let Some(current) = sched.current[here] {

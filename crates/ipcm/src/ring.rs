@@ -592,6 +592,10 @@ impl Ring {
                     full,
                 });
             }
+        } else if word & STATE >= HELD {
+            // Parked (waiters) or held: the slow path, without the
+            // contended retry's call (it would say Slow too).
+            return Err(Miss::Slow);
         }
         self.writer_contended(claim_when_full)
     }
@@ -650,6 +654,10 @@ impl Ring {
                 head,
                 tail,
             });
+        }
+        if word & STATE >= HELD {
+            // As in `writer`: parked or held goes the slow way at once.
+            return Err(Miss::Slow);
         }
         self.reader_contended()
     }
