@@ -39,6 +39,13 @@
 //! ([`Select::wait_async`](crate::Select::wait_async), or `.await` on it):
 //! its members wait as one group of the core, and the same rules hold.
 //!
+//! A read of a rendezvous pipe (depth 0) cannot be a future: a write to
+//! it completes only by handing its message to a waiting reader, which a
+//! future waiting as a peek is not, and a future handed the message but
+//! never polled again would lose it. Such a read (a select read member
+//! too) fails at once with [`Error::BadParam`](crate::Error::BadParam);
+//! read those pipes with the blocking calls.
+//!
 //! Deadlines: race the future against the executor's own timer
 //! (`tokio::time::timeout`, `tokio::select!`, `smol::Timer` with
 //! `futures::select!`); the losing future is dropped, which cancels it as
@@ -52,6 +59,17 @@ mod typed;
 mod wakers;
 
 pub(crate) use op::Task;
+
+/// The refusal of an async read of a rendezvous pipe (see the module docs).
+pub(crate) fn refuse_rendezvous_read(pipe: &crate::Pipe) -> Result<(), crate::Error> {
+    if pipe.depth() == 0 {
+        return Err(crate::Error::bad_param(
+            "a rendezvous pipe (depth 0) cannot be read by a future: a write hands its \
+             message only to a waiting blocking reader; use read() on a thread",
+        ));
+    }
+    Ok(())
+}
 pub use pipe::{PeekFuture, ReadFuture, WriteFuture};
 pub use queue_ops::{PeekNewerFuture, ReadSeqFuture};
 pub use select::SelectFuture;

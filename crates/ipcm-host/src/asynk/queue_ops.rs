@@ -93,6 +93,9 @@ impl Future for ReadSeqFuture<'_> {
             this.done = true;
             Poll::Ready(result)
         };
+        if let Err(error) = super::refuse_rendezvous_read(this.pipe) {
+            return ready(this, Err(error));
+        }
         loop {
             if let Some(op) = &mut this.op {
                 match op.poll_wake(cx.waker()) {

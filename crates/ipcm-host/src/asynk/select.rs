@@ -117,6 +117,14 @@ impl SelectFuture<'_> {
                     if let Err(error) = self.select.check() {
                         return Poll::Ready(Err(error));
                     }
+                    let reads = self.select.pipes.iter().zip(&self.select.ops);
+                    for (pipe, _) in
+                        reads.filter(|(_, op)| matches!(op, LocalSelectOp::Read { .. }))
+                    {
+                        if let Err(error) = super::refuse_rendezvous_read(pipe) {
+                            return Poll::Ready(Err(error));
+                        }
+                    }
                     match self.try_each() {
                         Ok(Some(done)) => return Poll::Ready(Ok(done)),
                         Ok(None) => {}
