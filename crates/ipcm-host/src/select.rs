@@ -266,6 +266,7 @@ impl<'a> Select<'a> {
 impl<'a> Select<'a> {
     /// The checks [`wait`](Select::wait) and its async form make before
     /// anything happens (the core checks the rest); the first member's pipe.
+    #[inline(always)]
     pub(crate) fn check(&self) -> Result<&'a Pipe, Error> {
         let Some(&first) = self.pipes.first() else {
             return Err(Error::bad_param("a select needs at least one operation"));

@@ -440,7 +440,7 @@ pub(crate) enum Sink<'a, T> {
 
 impl<T> Sink<'_, T> {
     /// Copy message `msg` numbered `seq` where this sink says.
-    #[inline]
+    #[inline(always)]
     fn deliver<K: Kernel<Thread = T>>(self, kernel: &K, msg: &[u8], seq: u64) -> Result<(), Fault> {
         match self {
             Sink::User {
