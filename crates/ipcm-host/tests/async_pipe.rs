@@ -2,6 +2,9 @@
 //! `futures::executor`: conservation and per-writer order with async and
 //! blocking parties mixed, drops racing completions, and timers.
 
+mod common;
+use common::*;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
@@ -11,7 +14,7 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::task::{ArcWake, LocalSpawnExt, noop_waker};
+use futures::task::{ArcWake, LocalSpawnExt};
 use ipcm_host::{Error, Ipc, Pipe};
 
 /// Messages per writer in the many-to-many runs.
@@ -105,14 +108,6 @@ async fn async_reader(pipe: Pipe) -> Vec<(u32, u32)> {
 fn small_pipe() -> Pipe {
     // Depth 2: writers and readers wait often.
     Ipc::new().pipe(8, 2).create().unwrap()
-}
-
-fn multi_thread_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(3)
-        .enable_time()
-        .build()
-        .unwrap()
 }
 
 #[test]
@@ -209,23 +204,6 @@ fn sync_writers_to_async_readers_under_futures_executor_lose_nothing_and_keep_or
     let received = pool.run_until(futures::future::join_all(tasks));
     stopper.join().unwrap();
     check_conservation_and_order(writers, received);
-}
-
-/// Poll `future` once with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    let waker = noop_waker();
-    std::pin::Pin::new(future).poll(&mut Context::from_waker(&waker))
-}
-
-/// Let the other thread run for a moment that varies with `round`, so
-/// the drop lands before, during and after its completion.
-fn stagger(round: u32) {
-    match round % 4 {
-        0 => {}
-        1 => thread::yield_now(),
-        2 => (0..round % 200).for_each(|_| std::hint::spin_loop()),
-        _ => thread::sleep(Duration::from_micros(u64::from(round % 7))),
-    }
 }
 
 #[test]

@@ -4,45 +4,24 @@
 //! blocking form does, and dropping a pending one loses no message and
 //! writes nothing twice.
 
-use std::future::Future;
-use std::task::{Context, Poll};
+mod common;
+use common::*;
+
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use futures::task::noop_waker;
 use ipcm_host::{Error, Ipc, Numbered};
 
 /// Rounds of the drop-while-pending races.
 const DROPS: u32 = 5_000;
-
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    let waker = noop_waker();
-    std::pin::Pin::new(future).poll(&mut Context::from_waker(&waker))
-}
-
-fn stagger(round: u32) {
-    match round % 4 {
-        0 => {}
-        1 => thread::yield_now(),
-        2 => (0..round % 200).for_each(|_| std::hint::spin_loop()),
-        _ => thread::sleep(Duration::from_micros(u64::from(round % 7))),
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn write_urgent_async_is_read_next_and_waits_while_full_under_tokio() {
     let pipe = Ipc::new().pipe(8, 2).create().unwrap();
     pipe.write(b"a").unwrap();
     pipe.write(b"b").unwrap();
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let writer = {
             let pipe = pipe.clone();
             tokio::spawn(async move { pipe.write_urgent_async(b"U").await.map(drop) })
@@ -88,7 +67,7 @@ fn write_prio_async_orders_by_priority_under_futures_executor() {
 fn read_seq_async_reports_the_number_and_waits_for_a_write_under_tokio() {
     let pipe = Ipc::new().pipe(8, 2).create().unwrap();
     pipe.write(b"one").unwrap();
-    runtime().block_on(async {
+    multi_thread_runtime().block_on(async {
         let mut buf = [0; 8];
         let got = pipe.read_seq_async(&mut buf).await.unwrap();
         assert_eq!(got, Numbered { len: 3, seq: 1 });

@@ -3,41 +3,18 @@
 //! completes, a drop racing completions loses and duplicates nothing, and
 //! `tokio::select!` against a timer.
 
-use std::future::Future;
+mod common;
+use common::*;
+
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use futures::task::noop_waker;
 use ipcm_host::{Error, Ipc, Pipe, Select, SelectDone};
 
 /// Rounds of the races.
 const ROUNDS: u32 = 10_000;
-
-/// Poll `future` once with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    let waker = noop_waker();
-    std::pin::Pin::new(future).poll(&mut Context::from_waker(&waker))
-}
-
-/// Let the other thread run for a moment that varies with `round`.
-fn stagger(round: u32) {
-    match round % 4 {
-        0 => {}
-        1 => thread::yield_now(),
-        2 => (0..round % 200).for_each(|_| std::hint::spin_loop()),
-        _ => thread::sleep(Duration::from_micros(u64::from(round % 7))),
-    }
-}
-
-fn multi_thread_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 fn pipes(ipc: &Ipc, n: usize) -> Vec<Pipe> {
     (0..n).map(|_| ipc.pipe(8, 2).create().unwrap()).collect()

@@ -1,5 +1,8 @@
 //! The async forms of `MessagePipe<T>` and `Blackboard<T>`.
 
+mod common;
+use common::*;
+
 use std::future::Future;
 use std::task::{Context, Poll};
 use std::thread;
@@ -9,11 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::task::{ArcWake, noop_waker};
 use ipcm_host::{Blackboard, Error, Ipc, MessagePipe};
-
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    let waker = noop_waker();
-    std::pin::Pin::new(future).poll(&mut Context::from_waker(&waker))
-}
 
 /// A waker that counts its wakes.
 #[derive(Default)]
