@@ -39,7 +39,7 @@ pub struct Runner {
 
 impl Runner {
     /// This runner, named `name`, with every park of ipcm-host made `extra`
-    /// dearer while it measures ([`ipcm_host::emulate_park_cost`]; other
+    /// dearer while it measures (`ipcm_host::emulate_park_cost`; other
     /// channels' parks are not slowed).
     #[must_use]
     pub fn with_park_cost(self, name: &'static str, extra: Duration) -> Runner {
