@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ipcm::{CancelReason, Fault, Ipcm, Kernel, ProcessId, Status, Ticket, UserAddr};
+use ipcm::{CancelReason, Fault, Ipcm, Kernel, Outlook, ProcessId, Status, Ticket, UserAddr};
 
 use crate::asynk::Task;
 use crate::sync::{self, AtomicI32, AtomicU64, Ordering, Thread};
@@ -143,9 +143,52 @@ impl HostThread {
     /// completion, the completion's status is returned: one outcome, and
     /// the lent buffers stay borrowed until it is known.
     pub(crate) fn wait(&self, ipcm: &Manager, ticket: Ticket, deadline: Option<Instant>) -> Status {
-        let plan = self.0.spins.plan();
+        self.wait_as_planned(ipcm, ticket, deadline, self.0.spins.plan())
+    }
+
+    /// The spin plan for this thread's next wait ([`SpinRecord::plan`]).
+    pub(crate) fn spin_plan(&self) -> Plan {
+        self.0.spins.plan()
+    }
+
+    /// Before registering a blocked operation: poll `outlook` (plain loads,
+    /// see [`ipcm::Ipcm::outlook`]) as `plan` says, and make the
+    /// non-blocking `attempt` whenever it looks ready; an attempt that
+    /// would block (`None`) polls on. `Some` is the attempt's result; `None`
+    /// once the plan ran out (or the deadline passed): register, and park
+    /// at once. A thread that registered at once would make its partner's
+    /// next call a locked hand-off and a wake instead of a lock-free one.
+    pub(crate) fn poll_first<T>(
+        &self,
+        plan: Plan,
+        deadline: Option<Instant>,
+        mut outlook: impl FnMut() -> Outlook,
+        mut attempt: impl FnMut() -> Option<Result<T, Status>>,
+    ) -> Option<Result<T, Status>> {
+        if plan == Plan::PARK_AT_ONCE {
+            return None;
+        }
+        let (outcome, result) = spin(plan, deadline, || {
+            if outlook() == Outlook::NotYet {
+                return None;
+            }
+            attempt()
+        });
+        self.0.spins.record(plan, outcome);
+        result
+    }
+
+    /// [`wait`](Self::wait) with its spin `plan` made already
+    /// ([`Plan::PARK_AT_ONCE`] after [`poll_first`](Self::poll_first)).
+    pub(crate) fn wait_as_planned(
+        &self,
+        ipcm: &Manager,
+        ticket: Ticket,
+        deadline: Option<Instant>,
+        plan: Plan,
+    ) -> Status {
         if plan != Plan::PARK_AT_ONCE {
-            let (outcome, status) = self.spin(plan, deadline);
+            let (outcome, status) = spin(plan, deadline, || self.take_result());
             self.0.spins.record(plan, outcome);
             if let Some(status) = status {
                 return status;
@@ -173,30 +216,35 @@ impl HostThread {
     }
 }
 
-impl HostThread {
-    /// Poll for the wake as `plan` says (giving up at `deadline`).
-    fn spin(&self, plan: Plan, deadline: Option<Instant>) -> (Outcome, Option<Status>) {
-        let start = Instant::now();
-        let total = plan.pause + plan.yielding;
-        loop {
-            let now = Instant::now();
-            let spun = now - start;
-            if let Some(status) = self.take_result() {
-                let outcome = if spun < plan.pause {
-                    Outcome::WokenPausing
-                } else {
-                    Outcome::WokenYielding
-                };
-                return (outcome, Some(status));
-            }
-            if spun >= total || deadline.is_some_and(|d| now >= d) {
-                return (Outcome::NotInTime, None);
-            }
-            if spun < plan.pause {
-                std::hint::spin_loop();
+/// Call `poll` as `plan` says (giving up at `deadline`) until it answers.
+fn spin<R>(
+    plan: Plan,
+    deadline: Option<Instant>,
+    mut poll: impl FnMut() -> Option<R>,
+) -> (Outcome, Option<R>) {
+    if plan == Plan::PARK_AT_ONCE {
+        return (Outcome::NotInTime, None);
+    }
+    let start = Instant::now();
+    let total = plan.pause + plan.yielding;
+    loop {
+        let now = Instant::now();
+        let spun = now - start;
+        if let Some(answer) = poll() {
+            let outcome = if spun < plan.pause {
+                Outcome::WokenPausing
             } else {
-                std::thread::yield_now();
-            }
+                Outcome::WokenYielding
+            };
+            return (outcome, Some(answer));
+        }
+        if spun >= total || deadline.is_some_and(|d| now >= d) {
+            return (Outcome::NotInTime, None);
+        }
+        if spun < plan.pause {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
         }
     }
 }
@@ -281,5 +329,77 @@ impl Kernel for HostKernel {
     #[inline]
     fn process_of(&self, thread: &HostThread) -> ProcessId {
         ProcessId(thread.0.process.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Long enough never to run out in a test.
+    const PAUSE: Plan = Plan {
+        pause: Duration::from_secs(60),
+        yielding: Duration::ZERO,
+    };
+
+    #[test]
+    fn polling_first_attempts_only_when_the_pipe_looks_ready_and_stops_at_an_answer() {
+        let me = HostThread::for_current_thread();
+        let mut looks = [
+            Outlook::NotYet,
+            Outlook::Ready,
+            Outlook::NotYet,
+            Outlook::Ready,
+        ]
+        .into_iter();
+        let mut attempts = 0;
+        let result = me.poll_first(
+            PAUSE,
+            None,
+            || looks.next().expect("no poll after the answer"),
+            || {
+                attempts += 1;
+                // The first attempt lost a race (would block), the second
+                // completed.
+                (attempts == 2).then_some(Ok(7))
+            },
+        );
+        assert_eq!(result, Some(Ok(7)));
+        assert_eq!(attempts, 2);
+        assert_eq!(looks.next(), None, "every outlook was read");
+    }
+
+    #[test]
+    fn polling_first_passes_on_a_failure_of_the_attempt() {
+        let me = HostThread::for_current_thread();
+        let result: Option<Result<(), Status>> =
+            me.poll_first(PAUSE, None, || Outlook::Ready, || Some(Err(Status::Closed)));
+        assert_eq!(result, Some(Err(Status::Closed)));
+    }
+
+    #[test]
+    fn polling_first_gives_up_at_the_deadline_and_never_polls_without_a_plan() {
+        let me = HostThread::for_current_thread();
+        let result: Option<Result<(), Status>> = me.poll_first(
+            PAUSE,
+            Some(Instant::now()),
+            || Outlook::NotYet,
+            || unreachable!("the pipe never looked ready"),
+        );
+        assert_eq!(result, None);
+        let mut polled = false;
+        let result = me.poll_first(
+            Plan::PARK_AT_ONCE,
+            None,
+            || {
+                polled = true;
+                Outlook::Ready
+            },
+            || Some(Ok(())),
+        );
+        assert_eq!(result, None);
+        assert!(!polled, "a thread that parks at once does not poll");
     }
 }

@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use ipcm::Caller;
-use ipcm::{PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status, Ticket};
+use ipcm::{Outlook, PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status, Ticket};
 
 use crate::kernel::{HostKernel, HostThread, current};
 use crate::sync::Lock;
+use crate::waiting::Plan;
 use crate::{Error, Ipc, OnFull};
 #[cfg(doc)]
 use crate::{Receiver, Sender};
@@ -349,15 +350,26 @@ impl Pipe {
     #[cold]
     #[inline(never)]
     fn write_wait(&self, msg: &[u8], deadline: Option<Instant>) -> Result<Written, Status> {
+        let ipcm = &self.ipc.shared.ipcm;
         current(|me| {
+            let plan = match self.poll_first(me, true, deadline, || {
+                match ipcm.try_write_as(self.ipc.process, &self.pipe, msg) {
+                    Err(Status::Full) => None,
+                    other => Some(other.map(Written::from)),
+                }
+            }) {
+                Ok(result) => return result,
+                Err(plan) => plan,
+            };
             me.act_for(self.ipc.process);
             let (lease, src) = me.waiter().lease.lend_source(msg);
-            let result = match self.ipc.shared.ipcm.write(me, &self.pipe, src, msg.len()) {
+            let result = match ipcm.write(me, &self.pipe, src, msg.len()) {
                 Ok(Progress::Done(written)) => Ok(written.into()),
                 // A waiting writer is admitted into a freed slot: it neither
                 // drops nor hands off.
                 Ok(Progress::Blocked(ticket)) => {
-                    wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| Written::default())
+                    wait_for_wake(me, &self.ipc, ticket, deadline, plan)
+                        .map(|()| Written::default())
                 }
                 Err(status) => Err(status),
             };
@@ -422,6 +434,30 @@ impl Pipe {
         }
     }
 
+    /// Before a blocking write (`write`) or read registers: poll the
+    /// pipe's outlook and retry `attempt` (`None`: it would block) as this
+    /// thread's spin plan says ([`HostThread::poll_first`]), unless polling
+    /// cannot tell (a rendezvous or priority pipe). `Ok` is the attempt's
+    /// result; `Err` the spin plan left for the registered wait.
+    fn poll_first<T>(
+        &self,
+        me: &HostThread,
+        write: bool,
+        deadline: Option<Instant>,
+        attempt: impl FnMut() -> Option<Result<T, Status>>,
+    ) -> Result<Result<T, Status>, Plan> {
+        let ipcm = &self.ipc.shared.ipcm;
+        let plan = me.spin_plan();
+        if plan == Plan::PARK_AT_ONCE || ipcm.outlook(&self.pipe, write) == Outlook::Register {
+            return Err(plan);
+        }
+        let outlook = || ipcm.outlook(&self.pipe, write);
+        match me.poll_first(plan, deadline, outlook, attempt) {
+            Some(result) => Ok(result),
+            None => Err(Plan::PARK_AT_ONCE),
+        }
+    }
+
     /// Block, for a read or peek that found the pipe empty, as for writes:
     /// lend `buf` and wait; returns the message's length, whether this
     /// call completed the read or a completer did (storing the length in
@@ -436,6 +472,20 @@ impl Pipe {
     ) -> Result<usize, Status> {
         let ipcm = &self.ipc.shared.ipcm;
         current(|me| {
+            let plan = match self.poll_first(me, false, deadline, || {
+                let attempt = if consume {
+                    ipcm.try_read_as(self.ipc.process, &self.pipe, buf)
+                } else {
+                    ipcm.try_peek_as(self.ipc.process, &self.pipe, buf)
+                };
+                match attempt {
+                    Err(Status::Empty) => None,
+                    other => Some(other),
+                }
+            }) {
+                Ok(result) => return result,
+                Err(plan) => plan,
+            };
             me.act_for(self.ipc.process);
             let mut len = 0;
             let (lease, dst, len_out) = me.waiter().lease.lend_sink(buf, &mut len);
@@ -447,7 +497,7 @@ impl Pipe {
             let result = match progress {
                 Ok(Progress::Done(len)) => Ok(Some(len)),
                 Ok(Progress::Blocked(ticket)) => {
-                    wait_for_wake(me, &self.ipc, ticket, deadline).map(|()| None)
+                    wait_for_wake(me, &self.ipc, ticket, deadline, plan).map(|()| None)
                 }
                 Err(status) => Err(status),
             };
@@ -458,14 +508,16 @@ impl Pipe {
     }
 }
 
-/// Wait for the wake of `me`'s pending operation; `Ok` if it completed.
+/// Wait for the wake of `me`'s pending operation, spinning as `plan`
+/// says; `Ok` if it completed.
 fn wait_for_wake(
     me: &HostThread,
     ipc: &Ipc,
     ticket: Ticket,
     deadline: Option<Instant>,
+    plan: Plan,
 ) -> Result<(), Status> {
-    match me.wait(&ipc.shared.ipcm, ticket, deadline) {
+    match me.wait_as_planned(&ipc.shared.ipcm, ticket, deadline, plan) {
         Status::Ok => Ok(()),
         status => Err(status),
     }

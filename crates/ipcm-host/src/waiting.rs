@@ -28,6 +28,17 @@
 //! - When the threads that use IPC (and are not parked in it) outnumber the
 //!   CPUs, nobody pauses: a spinner would take the CPU a completer needs.
 //!
+//! - A blocking read or write spends its spin *before* it registers as a
+//!   waiter: it polls the pipe's outlook ([`ipcm::Ipcm::outlook`], two
+//!   plain loads) and retries its non-blocking attempt when the pipe looks
+//!   ready, and only when the plan runs out registers and parks at once.
+//!   A registered waiter parks the ring's ends (every later call on the
+//!   pipe takes its lock, so that the waiter is served first), so a thread
+//!   that registered first and spun afterwards turned its partner's next
+//!   lock-free call into a locked hand-off and a wake: every message of a
+//!   ping-pong. Rendezvous and priority pipes, whose outlook polling cannot
+//!   tell, and selects register first and spin on their own record.
+//!
 //! Tried and dropped: learning the park cost from the waits themselves
 //! (the waker's stamp to the parked thread running again). On a loaded
 //! machine that includes the waker's own spin when the two share a CPU, so

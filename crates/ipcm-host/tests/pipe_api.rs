@@ -407,3 +407,66 @@ fn a_thread_can_use_pipes_while_its_thread_locals_are_torn_down() {
     assert_eq!(pipe.read(&mut buf), Ok(4));
     assert_eq!(&buf, b"bye!");
 }
+
+/// A blocking reader polls the pipe for a while before it registers (see
+/// the `waiting` module); a reader that registered meanwhile is still
+/// served first, and every message reaches exactly one of them.
+#[test]
+fn a_registered_reader_is_served_before_a_later_one_that_polls() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 4).create().unwrap();
+    let first = {
+        let pipe = pipe.clone();
+        thread::spawn(move || {
+            let mut buf = [0; 4];
+            let len = pipe.read(&mut buf).unwrap();
+            buf[..len].to_vec()
+        })
+    };
+    wait_until("the first reader registers", || pending_readers(&pipe) == 1);
+    let second = {
+        let pipe = pipe.clone();
+        thread::spawn(move || {
+            let mut buf = [0; 4];
+            let len = pipe.read(&mut buf).unwrap();
+            buf[..len].to_vec()
+        })
+    };
+    // The second reader may be polling or registered by now: either way
+    // the first message is the first reader's.
+    pipe.write(b"one").unwrap();
+    assert_eq!(first.join().unwrap(), b"one");
+    pipe.write(b"two").unwrap();
+    assert_eq!(second.join().unwrap(), b"two");
+    assert_eq!(pipe.info().unwrap().queued, 0);
+}
+
+/// A blocking write to a full pipe polls too, and one that times out while
+/// polling leaves nothing behind: no message, no pending writer.
+#[test]
+fn a_write_that_times_out_while_polling_changes_nothing() {
+    let ipc = Ipc::new();
+    let pipe = ipc.pipe(4, 1).create().unwrap();
+    pipe.write(b"old").unwrap();
+    assert_eq!(
+        pipe.write_timeout(b"new", Duration::from_micros(1)),
+        Err(Error::TimedOut)
+    );
+    let info = pipe.info().unwrap();
+    assert_eq!((info.queued, info.pending_writers), (1, 0));
+    let mut buf = [0; 4];
+    let len = pipe.read(&mut buf).unwrap();
+    assert_eq!(&buf[..len], b"old");
+    // Full again: a blocking writer polls (or registers) until a read
+    // makes room, and its message is queued behind the one it waited on.
+    pipe.write(b"one").unwrap();
+    let writer = {
+        let pipe = pipe.clone();
+        thread::spawn(move || pipe.write(b"two").map(|_| ()))
+    };
+    let len = pipe.read(&mut buf).unwrap();
+    assert_eq!(&buf[..len], b"one");
+    writer.join().unwrap().unwrap();
+    let len = pipe.try_read(&mut buf).unwrap();
+    assert_eq!(&buf[..len], b"two");
+}

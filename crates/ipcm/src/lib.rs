@@ -100,7 +100,7 @@ pub use handle::PipeHandle;
 pub use id::PipeId;
 pub use kernel::{Caller, Fault, Kernel, Priority, ProcessId, UserAddr};
 pub use manager::{CancelReason, Ipcm, PipeRef, Progress, Target, Woke};
-pub use pipe::{PipeInfo, Received, Written};
+pub use pipe::{Outlook, PipeInfo, Received, Written};
 pub use registry::{MAX_NAME_LEN, validate_name};
 pub use ring::shared::Shared;
 pub use select::{LocalSelectOp, LocalSelected, SELECT_MAX, SelectGroup, SelectOp, Selected};

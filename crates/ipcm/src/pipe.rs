@@ -244,6 +244,23 @@ impl<R: RawMutex, T> Pipe<R, T> {
             || self.closed.load(core::sync::atomic::Ordering::Acquire)
     }
 
+    /// What a thread about to wait for a write (`write`) or a read or peek
+    /// of this pipe may expect, read with plain loads: see [`Outlook`].
+    #[inline]
+    pub(crate) fn outlook(&self, write: bool) -> Outlook {
+        if self.max_msgs() == 0 || self.flags().contains(PipeFlags::PRIORITY_MESSAGES) {
+            // A rendezvous operation needs its partner registered, and a
+            // priority pipe's messages are not in the ring.
+            return Outlook::Register;
+        }
+        if self.closed.load(core::sync::atomic::Ordering::Acquire)
+            || !self.ring.looks_blocked(write)
+        {
+            return Outlook::Ready;
+        }
+        Outlook::NotYet
+    }
+
     /// Write without the lock, when the pipe has no waiter. `None`: take
     /// the lock (the pipe has or may be getting a waiter, or is destroyed;
     /// or it is full, does not `discard`, and the caller `may_block`);
@@ -378,6 +395,22 @@ pub struct Received {
     /// The message's sequence number: the pipe's `written` count when it
     /// was accepted (1, 2, ...; DESIGN §9).
     pub seq: u64,
+}
+
+/// What a thread about to wait on a pipe may expect, as
+/// [`Ipcm::outlook`](crate::Ipcm::outlook) reads it (a hint: only the
+/// attempt itself decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outlook {
+    /// The operation looks able to proceed, or to fail (closed, destroyed):
+    /// a non-blocking attempt now tells which.
+    Ready,
+    /// It would block: the ring is full (a write) or empty (a read), and
+    /// nothing but a completing call can change that, so the thread may
+    /// poll the outlook again before it registers.
+    NotYet,
+    /// Polling cannot tell (a rendezvous or priority pipe): register now.
+    Register,
 }
 
 /// What a successful write did.

@@ -544,6 +544,34 @@ impl Ring {
         self.advance(tail, 2 * self.step()) == self.lap_on(head)
     }
 
+    /// Whether a write (`write`) or a read would find the ring full or
+    /// empty now: the two loads of invariant 8, taking nothing, whoever
+    /// owns the ends. For a waiter that polls before it registers: a hint
+    /// only (the attempt it then makes decides), so a dead ring never looks
+    /// blocked (the attempt says `Destroyed`).
+    #[inline]
+    pub(crate) fn looks_blocked(&self, write: bool) -> bool {
+        // Each end's own word first, then the other's with Acquire, as the
+        // attempts read them.
+        let (own, other) = if write {
+            (&self.tail.word, &self.head.word)
+        } else {
+            (&self.head.word, &self.tail.word)
+        };
+        let own = own.load(Ordering::Relaxed);
+        let other = other.load(Ordering::Acquire);
+        if is_dead(own) || is_dead(other) {
+            return false;
+        }
+        let (head, tail) = if write { (other, own) } else { (own, other) };
+        let (head, tail) = (head & !STATE, tail & !STATE);
+        if write {
+            self.full(head, tail)
+        } else {
+            head == tail
+        }
+    }
+
     /// Take the tail for a fast write, unless the ring is full and not
     /// `claim_when_full` (a discard-oldest write claims it anyway). Spins
     /// while another fast writer owns the tail (one bounded copy).
@@ -1565,6 +1593,35 @@ mod tests {
         push(&ring, b"x");
         assert_eq!(ring.writer(false).err(), Some(Miss::Full));
         assert_eq!(ring.tail.word.load(Ordering::Relaxed) & STATE, FREE);
+    }
+
+    #[test]
+    fn looks_blocked_reads_empty_and_full_without_taking_an_end() {
+        let ring = Ring::new(1, 2).unwrap();
+        assert!(ring.looks_blocked(false), "empty");
+        assert!(!ring.looks_blocked(true));
+        push(&ring, b"x");
+        assert!(!ring.looks_blocked(false));
+        assert!(!ring.looks_blocked(true));
+        push(&ring, b"y");
+        assert!(ring.looks_blocked(true), "full");
+        let held = ring.hold().unwrap();
+        // Held by the slow path: still answered, nothing taken.
+        assert!(ring.looks_blocked(true) && !ring.looks_blocked(false));
+        drop(held);
+        assert_eq!(pop(&ring).as_deref(), Some(&b"x"[..]));
+        assert!(!ring.looks_blocked(true), "room again");
+        assert_eq!(ring.head.word.load(Ordering::Relaxed) & STATE, FREE);
+        assert_eq!(ring.tail.word.load(Ordering::Relaxed) & STATE, FREE);
+    }
+
+    #[test]
+    fn a_dead_ring_never_looks_blocked() {
+        let ring = Ring::new(1, 1).unwrap();
+        let mut held = ring.hold().unwrap();
+        held.destroy();
+        drop(held);
+        assert!(!ring.looks_blocked(false) && !ring.looks_blocked(true));
     }
 
     #[test]

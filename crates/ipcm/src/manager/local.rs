@@ -14,7 +14,7 @@ use lock_api::RawMutex;
 
 use super::{Ipcm, Target, stale_error};
 use crate::kernel::{Kernel, ProcessId};
-use crate::pipe::Written;
+use crate::pipe::{Outlook, Written};
 use crate::{PipeFlags, Status};
 
 impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
@@ -77,6 +77,30 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         K::Thread: 'a,
     {
         self.receive_as(process, pipe.into(), buf, false)
+    }
+
+    /// For a thread about to block in a write (`write`) or a read or peek
+    /// of `pipe` that just failed `Full`/`Empty`: whether the operation
+    /// looks able to proceed now, read with plain loads (no lock, no
+    /// read-modify-write, whoever waits on the pipe). A runtime may poll it
+    /// for a while before it registers the thread, and make its
+    /// non-blocking attempt again on [`Outlook::Ready`]: a registered
+    /// waiter makes every operation on the pipe take its lock (the ring's
+    /// handshake), so a thread that registers at once turns its partner's
+    /// next lock-free call into a locked hand-off and a wake. Registered
+    /// waiters are still served first: while one waits, a message goes to
+    /// it, not into the ring a poller looks at. A pipe that is gone looks
+    /// [`Outlook::Ready`] (the attempt says `Destroyed`).
+    #[inline]
+    pub fn outlook<'a>(&self, pipe: impl Into<Target<'a, R, K::Thread>>, write: bool) -> Outlook
+    where
+        R: 'a,
+        K::Thread: 'a,
+    {
+        match self.open_target(pipe.into()) {
+            Ok(pipe) => pipe.outlook(write),
+            Err(_) => Outlook::Ready,
+        }
     }
 
     /// A read (`consume`) or peek into `buf` by a thread of `process`.
