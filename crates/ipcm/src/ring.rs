@@ -105,9 +105,24 @@ mod sync {
         }
     }
 
-    #[inline(always)]
-    pub(super) fn spin() {
-        core::hint::spin_loop();
+    /// Waiting for another operation to give an end back: spin, then
+    /// (with the `std` feature, i.e. in a hosted runtime whose threads the
+    /// OS may preempt while they own an end) yield the CPU between checks,
+    /// so that a waiter does not spin away the time slice its preempted
+    /// owner needs. A kernel calls the core with preemption off, so an
+    /// owner is always running, and there it only spins.
+    pub(super) struct Backoff(crossbeam_utils::Backoff);
+
+    impl Backoff {
+        #[inline(always)]
+        pub(super) fn new() -> Backoff {
+            Backoff(crossbeam_utils::Backoff::new())
+        }
+
+        #[inline]
+        pub(super) fn wait(&self) {
+            self.0.snooze();
+        }
     }
 }
 
@@ -116,12 +131,20 @@ mod sync {
     pub(super) use loom::cell::UnsafeCell as Cell;
     pub(super) use loom::sync::atomic::{AtomicUsize, Ordering};
 
-    pub(super) fn spin() {
-        loom::thread::yield_now();
+    pub(super) struct Backoff;
+
+    impl Backoff {
+        pub(super) fn new() -> Backoff {
+            Backoff
+        }
+
+        pub(super) fn wait(&self) {
+            loom::thread::yield_now();
+        }
     }
 }
 
-use sync::{AtomicUsize, Cell, Ordering, spin};
+use sync::{AtomicUsize, Backoff, Cell, Ordering};
 
 const FREE: usize = 0;
 const BUSY: usize = 1;
@@ -964,6 +987,7 @@ fn take_fast(word: &AtomicUsize) -> Result<usize, Slow> {
 #[inline(never)]
 fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
     let mut current = word.load(Ordering::Relaxed);
+    let backoff = Backoff::new();
     loop {
         match current & STATE {
             FREE => match word.compare_exchange_weak(
@@ -976,7 +1000,7 @@ fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
                 Err(now) => current = now,
             },
             BUSY => {
-                spin();
+                backoff.wait();
                 current = word.load(Ordering::Relaxed);
             }
             _ => return Err(Slow),
@@ -988,6 +1012,7 @@ fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
 /// while anybody else owns it; returns the end's position.
 fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
     let mut current = word.load(Ordering::Relaxed);
+    let backoff = Backoff::new();
     loop {
         if is_dead(current) {
             return Err(Dead);
@@ -1003,7 +1028,7 @@ fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
                 Err(now) => current = now,
             },
             _ => {
-                spin();
+                backoff.wait();
                 current = word.load(Ordering::Relaxed);
             }
         }
