@@ -2,14 +2,16 @@
 //! for A/B runs of two builds alternated by a script (the `compare` binary
 //! runs every peer and measurement, which is too much for either).
 //!
-//! `throughput ipcm|crossbeam|flume spsc|2x2|pingpong|p99|mean [REPEATS]` prints the
+//! `throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean [REPEATS]` prints the
 //! median and every repeat in M msg/s (for `pingpong`, `p99`, `mean`: that
-//! round trip of 20,000 in µs, lower is better).
+//! round trip of 20,000 in µs, lower is better). `4x4` is `compare`'s: 4
+//! writers and 4 readers confined to CPUs 0 and 1.
 
 use std::time::Duration;
 
-use ipcm_bench::measure::{mpmc_throughput, round_trips, spsc_throughput};
+use ipcm_bench::measure::{mpmc_n_throughput, mpmc_throughput, round_trips, spsc_throughput};
 use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost};
+use ipcm_bench::report::OVERSUBSCRIBED_CPUS;
 
 const MESSAGES: u64 = 200_000;
 const DEPTH: usize = 64;
@@ -26,6 +28,11 @@ fn pick(shape: &str, samples: Vec<Duration>) -> f64 {
     round_trip.as_secs_f64() * 1e12
 }
 
+/// `compare`'s 4×4 run: 8 threads on 2 CPUs.
+fn mpmc4<C: ipcm_bench::peers::Channel<64>>() -> std::io::Result<Option<f64>> {
+    mpmc_n_throughput::<C, 64>(DEPTH, MESSAGES, 4, Some(&OVERSUBSCRIBED_CPUS))
+}
+
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let channel = args.next().unwrap_or_else(|| "ipcm".into());
@@ -37,6 +44,9 @@ fn main() -> std::io::Result<()> {
             ("ipcm", "2x2") => mpmc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?,
             ("crossbeam", "2x2") => mpmc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?,
             ("flume", "2x2") => mpmc_throughput::<Flume, 64>(DEPTH, MESSAGES)?,
+            ("ipcm", "4x4") => mpmc4::<IpcmHost>()?,
+            ("crossbeam", "4x4") => mpmc4::<Crossbeam>()?,
+            ("flume", "4x4") => mpmc4::<Flume>()?,
             ("ipcm", "spsc") => Some(spsc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?),
             ("crossbeam", "spsc") => Some(spsc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?),
             ("flume", "spsc") => Some(spsc_throughput::<Flume, 64>(DEPTH, MESSAGES)?),
@@ -52,7 +62,7 @@ fn main() -> std::io::Result<()> {
             }
             _ => {
                 eprintln!(
-                    "usage: throughput ipcm|crossbeam|flume spsc|2x2|pingpong|p99|mean [REPEATS]"
+                    "usage: throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean [REPEATS]"
                 );
                 std::process::exit(2);
             }
