@@ -437,14 +437,20 @@ impl Pipe {
     /// Before a blocking write (`write`) or read registers: poll the
     /// pipe's outlook and retry `attempt` (`None`: it would block) as this
     /// thread's spin plan says ([`HostThread::poll_first`]), unless polling
-    /// cannot tell (a rendezvous or priority pipe). `Ok` is the attempt's
+    /// cannot tell (a rendezvous or priority pipe). While threads outnumber
+    /// CPUs (no pausing in the plan) it yields once and looks once, then
+    /// registers and spins as planned: polling pipes for longer then takes
+    /// the CPU from the threads that would complete the wait (4 writers × 4
+    /// readers on 2 CPUs: 1.8 M msg/s polling for the whole plan, 5.7 M
+    /// msg/s like this, 4.1 M msg/s registering at once, crossbeam-channel
+    /// 4.6 M msg/s, medians of 15 interleaved runs). `Ok` is the attempt's
     /// result; `Err` the spin plan left for the registered wait.
     fn poll_first<T>(
         &self,
         me: &HostThread,
         write: bool,
         deadline: Option<Instant>,
-        attempt: impl FnMut() -> Option<Result<T, Status>>,
+        mut attempt: impl FnMut() -> Option<Result<T, Status>>,
     ) -> Result<Result<T, Status>, Plan> {
         let ipcm = &self.ipc.shared.ipcm;
         let plan = me.spin_plan();
@@ -452,6 +458,15 @@ impl Pipe {
             return Err(plan);
         }
         let outlook = || ipcm.outlook(&self.pipe, write);
+        if plan.pause.is_zero() {
+            std::thread::yield_now();
+            if outlook() != Outlook::NotYet
+                && let Some(result) = attempt()
+            {
+                return Ok(result);
+            }
+            return Err(plan);
+        }
         match me.poll_first(plan, deadline, outlook, attempt) {
             Some(result) => Ok(result),
             None => Err(Plan::PARK_AT_ONCE),

@@ -36,8 +36,11 @@
 //!   pipe takes its lock, so that the waiter is served first), so a thread
 //!   that registered first and spun afterwards turned its partner's next
 //!   lock-free call into a locked hand-off and a wake: every message of a
-//!   ping-pong. Rendezvous and priority pipes, whose outlook polling cannot
-//!   tell, and selects register first and spin on their own record.
+//!   ping-pong. While threads outnumber CPUs a poller would take the CPU
+//!   a completer needs, so it yields once and looks once, then registers
+//!   and spins as before. Rendezvous and priority pipes, whose outlook
+//!   polling cannot tell, and selects register first and spin on their
+//!   own record.
 //!
 //! Tried and dropped: learning the park cost from the waits themselves
 //! (the waker's stamp to the parked thread running again). On a loaded
