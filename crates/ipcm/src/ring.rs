@@ -64,7 +64,9 @@
 //!    words `DEAD` for ever: no end can be taken again, so no operation
 //!    touches the freed store.
 //! 8. **Looking without taking.** A reader reads the head then the tail
-//!    (Acquire) and a writer the tail then the head; marks carry a lap
+//!    and a writer the tail then the head, both loads Acquire (so the
+//!    second word is never older than what the first one's giver saw: the
+//!    head is never seen past the tail); marks carry a lap
 //!    count, so equal marks (empty) or a tail `capacity` slots past the
 //!    head (full) held when the second word was read, and the attempt
 //!    answers `Empty`/`Full` with no RMW at all, as crossbeam's `try_recv`
@@ -581,7 +583,7 @@ impl Ring {
         } else {
             (&self.head.word, &self.tail.word)
         };
-        let own = own.load(Ordering::Relaxed);
+        let own = own.load(Ordering::Acquire);
         let other = other.load(Ordering::Acquire);
         if is_dead(own) || is_dead(other) {
             return false;
@@ -604,7 +606,11 @@ impl Ring {
     /// full when the head was read (no RMW made).
     #[inline]
     pub(crate) fn writer(&self, claim_when_full: bool) -> Result<Writer<'_>, Miss> {
-        let word = self.tail.word.load(Ordering::Relaxed);
+        // Acquire, as the head in `reader`: whoever gave this tail back
+        // had seen the head at least this far, and so will the load below;
+        // with a relaxed load the head could read older than the tail's
+        // giver saw, and a ring with room answer `Full`.
+        let word = self.tail.word.load(Ordering::Acquire);
         // The mark of a head in any state is the head the pipe had then (a
         // dead one is no live mark, so never full).
         let head = self.head.word.load(Ordering::Acquire) & !STATE;
@@ -681,7 +687,16 @@ impl Ring {
     /// RMW made, whoever owns the head).
     #[inline]
     pub(crate) fn reader(&self) -> Result<Reader<'_>, Miss> {
-        let word = self.head.word.load(Ordering::Relaxed);
+        // Acquire: whoever gave this head back (a reader, or the slow path
+        // that popped up to it) had seen the tail at least this far, so the
+        // tail read next is never behind the head. With a relaxed load it
+        // could be (the loom model
+        // `a_lock_free_try_racing_a_slow_read_and_a_write_takes_the_message_once`
+        // found it): a head just given back by the slow path with a tail
+        // read from before its write, `head != tail` on an empty ring, and
+        // a read of a slot nobody wrote. (On x86 both loads are plain
+        // moves.)
+        let word = self.head.word.load(Ordering::Acquire);
         // Acquire: the writer of the message at `head` published it.
         let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
         let head = word & !STATE;

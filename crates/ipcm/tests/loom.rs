@@ -752,3 +752,93 @@ fn destroy_and_reuse_racing_a_by_id_write_never_reach_the_new_pipe() {
         assert_eq!(ipcm.try_write(&WRITER, old, MSG, 4), Err(Status::NotFound));
     });
 }
+
+/// What a hosted runtime's thread does before it registers (`ipcm-host`'s
+/// pre-registration poll): look at the outlook, and try a lock-free read
+/// only when it looks ready. `None`: it saw nothing to take.
+fn poll_once(ipcm: &LoomIpcm, handle: &ipcm::PipeRef<LoomRawMutex, LoomKernel>) -> Option<Vec<u8>> {
+    if ipcm.outlook(handle, false) == ipcm::Outlook::NotYet {
+        return None;
+    }
+    let mut buf = [0; 4];
+    match ipcm.try_read_as(ProcessId(1), handle, &mut buf) {
+        Ok(len) => Some(buf[..len].to_vec()),
+        Err(Status::Empty) => None,
+        Err(other) => panic!("a poll of a live pipe failed {other:?}"),
+    }
+}
+
+#[test]
+fn a_poller_never_takes_the_message_of_a_registered_reader() {
+    model(|| {
+        let (ipcm, pipe) = setup(2);
+        let handle = ipcm.open(pipe).unwrap();
+        // Registered before the write and the poll begin.
+        let read = ipcm.read(&READER, &handle, MSG, LEN);
+        assert!(matches!(read, Ok(Progress::Blocked(_))));
+        let poller = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || [poll_once(&ipcm, &handle), poll_once(&ipcm, &handle)])
+        };
+        let written = ipcm.write(&WRITER, &handle, MSG, 4);
+        let polled = poller.join().unwrap();
+
+        assert_eq!(outcome(&ipcm, WRITER, written), Status::Ok);
+        assert_eq!(
+            outcome(&ipcm, READER, read),
+            Status::Ok,
+            "the reader was served"
+        );
+        assert_eq!(message_of(&ipcm, READER, 4), b"ping");
+        assert_eq!(polled, [None, None], "the poller took nothing");
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.written, info.read), (0, 1, 1));
+    });
+}
+
+#[test]
+fn a_lock_free_try_racing_a_slow_read_and_a_write_takes_the_message_once() {
+    model(|| {
+        let (ipcm, pipe) = setup(2);
+        let handle = ipcm.open(pipe).unwrap();
+        let reader = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.read(&READER, &handle, MSG, LEN))
+        };
+        let poller = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            // A plain lock-free try (as any runtime's try_read): the race
+            // below needs no outlook.
+            loom::thread::spawn(move || {
+                let mut buf = [0; 4];
+                match ipcm.try_read_as(ProcessId(1), &handle, &mut buf) {
+                    Ok(len) => Some(buf[..len].to_vec()),
+                    Err(Status::Empty) => None,
+                    Err(other) => panic!("a try of a live pipe failed {other:?}"),
+                }
+            })
+        };
+        let written = ipcm.write(&WRITER, &handle, MSG, 4);
+        let polled = poller.join().unwrap();
+        let read = reader.join().unwrap();
+        settle(&ipcm);
+
+        assert_eq!(outcome(&ipcm, WRITER, written), Status::Ok);
+        let reader_got = outcome(&ipcm, READER, read) == Status::Ok;
+        assert_eq!(
+            usize::from(reader_got) + usize::from(polled.is_some()),
+            1,
+            "exactly one of them took it (reader {reader_got}, poller {polled:?})"
+        );
+        if let Some(msg) = polled {
+            assert_eq!(msg, b"ping");
+        } else {
+            assert_eq!(message_of(&ipcm, READER, 4), b"ping");
+        }
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.read, info.pending_readers), (0, 1, 0));
+    });
+}
