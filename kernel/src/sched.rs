@@ -228,6 +228,7 @@ pub enum Action {
 }
 
 impl Scheduler {
+    #[inline(always)]
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
@@ -1002,15 +1003,21 @@ fn wait_until_stopped(pid: Pid) {
 /// deadline order, ties in the order the timers were armed (DESIGN §7:
 /// earlier deadlines expire first), so the woken threads queue up in that
 /// order.
+#[inline(always)]
 fn expire_timers() {
-    let now = timer::now();
-    // (deadline, armed, thread, is a sleep, a select's ticket)
     // Nothing can fall due again within the tick already checked
     // (deadlines are at least one tick ahead, except a zero timeout, which
-    // resets this): no lock needed to know.
-    if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
-        return;
+    // resets this): no lock needed to know, and no call either.
+    if !timers_checked() {
+        expire_timers_now();
     }
+}
+
+/// [`expire_timers`] once a tick has passed since the last check.
+#[inline(never)]
+fn expire_timers_now() {
+    let now = timer::now();
+    // (deadline, armed, thread, is a sleep, a select's ticket)
     let mut due: Vec<(u64, u64, Tid, Option<ipcm::Ticket>)> = {
         let mut sched = SCHED.lock();
         TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
