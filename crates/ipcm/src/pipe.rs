@@ -479,6 +479,7 @@ fn deliver<K: Kernel>(
 
 /// Deliver `msg` numbered `seq` to a pending read or peek `op` of
 /// `thread`; a write is not served here.
+#[inline]
 fn deliver_op<K: Kernel>(
     kernel: &K,
     thread: &K::Thread,
@@ -676,7 +677,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// `Some` when a reader took it (nothing queued); `None`: queue it. On
     /// a `rendezvous` pipe the peekers get a copy only of a message a
     /// reader took (nothing else is ever accepted).
-    #[cold]
+    #[inline]
     fn serve_waiters<K: Kernel<Thread = T>>(
         &mut self,
         ring: &mut Store<'_, '_>,
