@@ -240,7 +240,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
 
     /// Forget `thread`'s pending operation if it is `ticket` (it is about
     /// to be woken).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn remove(&self, thread: &T, ticket: Ticket) {
         let hash = self.hash(thread);
         let shard = Self::shard_of(hash);

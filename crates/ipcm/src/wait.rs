@@ -350,7 +350,7 @@ impl<T> WaitQueue<T> {
     /// only if this call wins its group (DESIGN §9). A member whose group
     /// completed elsewhere is withdrawn here (freed, never woken): returns
     /// false then.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn claim(&mut self, index: RecordIndex) -> bool {
         let record = self.at_mut(index);
         if record.use_ != Use::Waiting {
@@ -524,7 +524,7 @@ impl<T> WaitQueue<T> {
 
     /// Take record `index` out of the queue (if it waits): its operation
     /// stays in it. Returns whether it waited.
-    #[inline]
+    #[inline(always)]
     fn unlink(&mut self, index: RecordIndex) -> bool {
         let record = self.at(index);
         let Some(pending) = record.waiting() else {
