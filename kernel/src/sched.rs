@@ -56,8 +56,8 @@ pub struct Scheduler {
     /// Per CPU: a thread woken by the running one that gets the CPU
     /// straight away when the running one's system call ends (seL4's
     /// direct switch: its priority is at least the waker's). Ready, but in
-    /// no ready queue.
-    direct: [Option<Tid>; MAX_CPUS],
+    /// no ready queue. With its priority, so the switch looks it up once.
+    direct: [Option<(Tid, u8)>; MAX_CPUS],
     /// Sequence number of the next timer armed (sleep or deadline).
     next_timer: u64,
 }
@@ -304,7 +304,7 @@ impl Scheduler {
             "removed while running elsewhere"
         );
         for direct in &mut self.direct {
-            if *direct == Some(tid) {
+            if direct.is_some_and(|(t, _)| t == tid) {
                 *direct = None;
             }
         }
@@ -631,7 +631,7 @@ pub fn wake(tid: Tid, status: u64) {
         // seL4's fastpath: the woken thread runs next, straight from the
         // waker's system call, without a trip through the ready queues.
         thread.state = ThreadState::Ready;
-        sched.direct[here] = Some(tid);
+        sched.direct[here] = Some((tid, priority));
         NEED_RESCHEDULE.store(true, Ordering::Relaxed);
     } else {
         sched.make_ready(tid);
@@ -1088,16 +1088,19 @@ fn schedule_from(mut held: Option<SchedGuard>) {
             }
         };
         let here = cpu();
-        if let Some(next) = sched.direct[here].take() {
+        // The priority of `current[here]` if it is set: the running
+        // thread's (kept in the per-CPU block), or the direct switch's.
+        let mut priority = percpu::running_priority() as u8;
+        if let Some((next, next_priority)) = sched.direct[here].take() {
             // The waker (if still running) yields its turn to the woken.
             if let Some(current) = sched.current[here] {
                 sched.make_ready(current);
             }
             sched.current[here] = Some(next);
+            priority = next_priority;
         }
         if let Some(current) = sched.current[here] {
-            let priority = usize::from(sched.threads[&current].priority);
-            if sched.highest_ready().is_some_and(|p| p > priority) {
+            if sched.highest_ready().is_some_and(|p| p > usize::from(priority)) {
                 sched.make_ready(current);
                 sched.current[here] = None;
             }
