@@ -467,6 +467,7 @@ impl<T> WaitQueue<T> {
     ///
     /// # Errors
     /// [`NoRoom`] when the table cannot grow; nothing changed then.
+    #[inline(always)]
     pub(crate) fn push(
         &mut self,
         thread: T,
@@ -579,7 +580,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// Move waiting record `index` (claimed) to the current chain.
-    #[inline]
+    #[inline(always)]
     fn finish_now(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
         if !self.unlink(index) {
             return false;
