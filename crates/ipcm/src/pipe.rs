@@ -733,7 +733,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// when empty; nothing changed then. On a closed pipe an empty queue is
     /// `Closed`. A read of a rendezvous pipe takes the oldest pending
     /// writer's message straight into `sink`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
         ring: &mut Store<'_, '_>,
