@@ -1099,11 +1099,13 @@ fn schedule_from(mut held: Option<SchedGuard>) {
             sched.current[here] = Some(next);
             priority = next_priority;
         }
-        if let Some(current) = sched.current[here] {
-            if sched.highest_ready().is_some_and(|p| p > usize::from(priority)) {
-                sched.make_ready(current);
-                sched.current[here] = None;
-            }
+        if let Some(current) = sched.current[here]
+            && sched
+                .highest_ready()
+                .is_some_and(|p| p > usize::from(priority))
+        {
+            sched.make_ready(current);
+            sched.current[here] = None;
         }
         if sched.current[here].is_none() {
             sched.current[here] = if PINNED.load(Ordering::Relaxed) {
