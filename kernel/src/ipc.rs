@@ -18,12 +18,14 @@ impl Kernel for Hooks {
     /// the range before copying; a thread that is gone faults. The address
     /// space stays alive until the copy is done, even if the thread's
     /// process ends on another CPU meanwhile (see `sched::space_of`).
+    #[inline(always)]
     fn copy_from_user(&self, thread: &Tid, src: UserAddr, dst: &mut [u8]) -> Result<(), Fault> {
         let space = sched::space_of(*thread).ok_or(Fault)?;
         space.copy_in(src.0 as u64, dst).map_err(|_| Fault)
     }
 
     /// As `copy_from_user`, checking W as well.
+    #[inline(always)]
     fn copy_to_user(&self, thread: &Tid, dst: UserAddr, src: &[u8]) -> Result<(), Fault> {
         let space = sched::space_of(*thread).ok_or(Fault)?;
         space.copy_out(dst.0 as u64, src).map_err(|_| Fault)

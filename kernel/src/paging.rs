@@ -473,16 +473,14 @@ impl UserSpace {
     /// and no per-page loop. `None` sends the caller to the full check.
     #[inline(always)]
     fn cached_single_page(&self, va: u64, len: u64, write: bool) -> Option<u64> {
-        // 1..=4096 bytes from a user address, within its page: then the
-        // end is below USER_END too (a page boundary), and nothing wraps.
-        let last = va.wrapping_add(len).wrapping_sub(1);
-        if len.wrapping_sub(1) >= FRAME_SIZE
-            || va.wrapping_sub(USER_START) >= USER_END - USER_START
-            || (va ^ last) >= FRAME_SIZE
-        {
+        // 1 to (the rest of the page) bytes: `len - 1` wraps for 0, and
+        // the range then ends within `va`'s page. No test that `va` is a
+        // user address: only user pages (`translate` checked the range)
+        // are ever cached, so the look-up of any other page misses.
+        let offset = va & (FRAME_SIZE - 1);
+        if len.wrapping_sub(1) >= FRAME_SIZE - offset {
             return None;
         }
-        let offset = va & (FRAME_SIZE - 1);
         let entry = translations().get(self.root, va - offset)?;
         (!write || entry & 1 != 0).then_some((entry & !1) + offset)
     }

@@ -56,8 +56,8 @@ pub struct Scheduler {
     /// Per CPU: a thread woken by the running one that gets the CPU
     /// straight away when the running one's system call ends (seL4's
     /// direct switch: its priority is at least the waker's). Ready, but in
-    /// no ready queue.
-    direct: [Option<Tid>; MAX_CPUS],
+    /// no ready queue. With its priority, so the switch looks it up once.
+    direct: [Option<(Tid, u8)>; MAX_CPUS],
     /// Sequence number of the next timer armed (sleep or deadline).
     next_timer: u64,
 }
@@ -228,6 +228,7 @@ pub enum Action {
 }
 
 impl Scheduler {
+    #[inline(always)]
     fn make_ready(&mut self, tid: Tid) {
         let thread = self.threads.get_mut(&tid).expect("known thread");
         thread.state = ThreadState::Ready;
@@ -303,7 +304,7 @@ impl Scheduler {
             "removed while running elsewhere"
         );
         for direct in &mut self.direct {
-            if *direct == Some(tid) {
+            if direct.is_some_and(|(t, _)| t == tid) {
                 *direct = None;
             }
         }
@@ -630,7 +631,7 @@ pub fn wake(tid: Tid, status: u64) {
         // seL4's fastpath: the woken thread runs next, straight from the
         // waker's system call, without a trip through the ready queues.
         thread.state = ThreadState::Ready;
-        sched.direct[here] = Some(tid);
+        sched.direct[here] = Some((tid, priority));
         NEED_RESCHEDULE.store(true, Ordering::Relaxed);
     } else {
         sched.make_ready(tid);
@@ -1002,15 +1003,21 @@ fn wait_until_stopped(pid: Pid) {
 /// deadline order, ties in the order the timers were armed (DESIGN §7:
 /// earlier deadlines expire first), so the woken threads queue up in that
 /// order.
+#[inline(always)]
 fn expire_timers() {
-    let now = timer::now();
-    // (deadline, armed, thread, is a sleep, a select's ticket)
     // Nothing can fall due again within the tick already checked
     // (deadlines are at least one tick ahead, except a zero timeout, which
-    // resets this): no lock needed to know.
-    if TIMERS_CHECKED_AT.load(Ordering::Relaxed) == now {
-        return;
+    // resets this): no lock needed to know, and no call either.
+    if !timers_checked() {
+        expire_timers_now();
     }
+}
+
+/// [`expire_timers`] once a tick has passed since the last check.
+#[inline(never)]
+fn expire_timers_now() {
+    let now = timer::now();
+    // (deadline, armed, thread, is a sleep, a select's ticket)
     let mut due: Vec<(u64, u64, Tid, Option<ipcm::Ticket>)> = {
         let mut sched = SCHED.lock();
         TIMERS_CHECKED_AT.store(now, Ordering::Relaxed);
@@ -1081,19 +1088,24 @@ fn schedule_from(mut held: Option<SchedGuard>) {
             }
         };
         let here = cpu();
-        if let Some(next) = sched.direct[here].take() {
+        // The priority of `current[here]` if it is set: the running
+        // thread's (kept in the per-CPU block), or the direct switch's.
+        let mut priority = percpu::running_priority() as u8;
+        if let Some((next, next_priority)) = sched.direct[here].take() {
             // The waker (if still running) yields its turn to the woken.
             if let Some(current) = sched.current[here] {
                 sched.make_ready(current);
             }
             sched.current[here] = Some(next);
+            priority = next_priority;
         }
-        if let Some(current) = sched.current[here] {
-            let priority = usize::from(sched.threads[&current].priority);
-            if sched.highest_ready().is_some_and(|p| p > priority) {
-                sched.make_ready(current);
-                sched.current[here] = None;
-            }
+        if let Some(current) = sched.current[here]
+            && sched
+                .highest_ready()
+                .is_some_and(|p| p > usize::from(priority))
+        {
+            sched.make_ready(current);
+            sched.current[here] = None;
         }
         if sched.current[here].is_none() {
             sched.current[here] = if PINNED.load(Ordering::Relaxed) {

@@ -233,14 +233,20 @@ pub struct GlobalGuard<'a, T> {
 
 impl<T> Deref for GlobalGuard<'_, T> {
     type Target = T;
+    #[inline(always)]
     fn deref(&self) -> &T {
-        self.raw.as_ref().expect("checked in lock")
+        // SAFETY: `Global::lock` made this guard only after it saw the
+        // value set, and nothing ever unsets it (`init` only stores
+        // `Some`): no test on every access of the scheduler's fields.
+        unsafe { self.raw.as_ref().unwrap_unchecked() }
     }
 }
 
 impl<T> DerefMut for GlobalGuard<'_, T> {
+    #[inline(always)]
     fn deref_mut(&mut self) -> &mut T {
-        self.raw.as_mut().expect("checked in lock")
+        // SAFETY: as in `deref`: checked set in `lock`, never unset.
+        unsafe { self.raw.as_mut().unwrap_unchecked() }
     }
 }
 
@@ -274,9 +280,11 @@ impl<T> Once<T> {
     }
 
     /// The value; panics if not set yet.
+    #[inline(always)]
     pub fn get(&self) -> &T {
         assert!(self.set.load(Ordering::Acquire), "Once read before set");
-        // SAFETY: published and never written again.
-        unsafe { (*self.value.get()).as_ref().expect("published") }
+        // SAFETY: published (`set` stored `Some` before the flag) and never
+        // written again.
+        unsafe { (*self.value.get()).as_ref().unwrap_unchecked() }
     }
 }

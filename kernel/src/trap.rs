@@ -55,13 +55,22 @@ pub fn describe_fault(frame: &TrapFrame) -> alloc::string::String {
 /// NT: the next iretq faults; DF: copies backwards) is a kernel bug.
 #[inline(always)]
 fn check_entry_flags(frame: &TrapFrame) {
-    let flags = x86_64::registers::rflags::read();
-    if flags.intersects(crate::entry::ENTRY_CLEARED_FLAGS) {
-        panic!(
-            "kernel entered (vector {}) with RFLAGS {:?}",
-            frame.vector, flags
-        );
+    let flags = x86_64::registers::rflags::read_raw();
+    if flags & crate::entry::ENTRY_CLEARED_FLAGS.bits() != 0 {
+        bad_entry_flags(frame, flags);
     }
+}
+
+/// [`check_entry_flags`] failed: out of line, so the check on every entry
+/// is a read, a test and a branch.
+#[cold]
+#[inline(never)]
+fn bad_entry_flags(frame: &TrapFrame, flags: u64) -> ! {
+    panic!(
+        "kernel entered (vector {}) with RFLAGS {:?}",
+        frame.vector,
+        x86_64::registers::rflags::RFlags::from_bits_truncate(flags)
+    );
 }
 
 /// The Rust side of the `syscall` entry (always from ring 3).

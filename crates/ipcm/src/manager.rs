@@ -810,7 +810,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     /// first: take a batch back under the lock (held on entry, then taken
     /// again per batch), release it, wake the batch. With `than`, returns
     /// whether a woken thread's priority is above it.
-    #[cold]
+    #[inline]
     fn wake_finished(
         &self,
         pipe: &Opened<'_, R, K::Thread>,
@@ -826,6 +826,18 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             debug_assert!(chain.is_empty());
             return wake.is_some_and(|wake| self.wake_one(pipe, wake, than));
         }
+        self.wake_batches(pipe, state, chain, than)
+    }
+
+    /// [`wake_finished`](Self::wake_finished) of a chain of several.
+    #[cold]
+    fn wake_batches(
+        &self,
+        pipe: &Opened<'_, R, K::Thread>,
+        state: MutexGuard<'_, R, PipeState<K::Thread>>,
+        mut chain: Chain,
+        than: Option<Priority>,
+    ) -> bool {
         let mut higher = false;
         let mut batch: [Option<Wake<K::Thread>>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
         let mut held = Some(state);

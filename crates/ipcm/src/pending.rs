@@ -179,22 +179,26 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
     }
 
     /// Whether `thread` has a pending operation. Cheap while no thread
-    /// waits anywhere (one load).
+    /// waits anywhere (one load), and while none waits in its shard (a
+    /// hash and a bit test, inline: a ping-pong asks this with its peer
+    /// waiting on every call).
     #[inline(always)]
     pub(crate) fn contains(&self, thread: &T) -> bool {
-        if self.nonempty.load(Ordering::Relaxed) == 0 {
+        let nonempty = self.nonempty.load(Ordering::Relaxed);
+        if nonempty == 0 {
             return false;
         }
-        self.contains_slow(thread)
-    }
-
-    #[cold]
-    fn contains_slow(&self, thread: &T) -> bool {
         let hash = self.hash(thread);
         let shard = Self::shard_of(hash);
-        if self.nonempty.load(Ordering::Relaxed) & (1 << shard) == 0 {
+        if nonempty & (1 << shard) == 0 {
             return false;
         }
+        self.contains_slow(hash, shard, thread)
+    }
+
+    /// [`contains`](Self::contains) for a thread whose shard holds some.
+    #[cold]
+    fn contains_slow(&self, hash: u64, shard: usize, thread: &T) -> bool {
         self.shards[shard].lock().get(hash, thread).is_some()
     }
 
@@ -236,6 +240,7 @@ impl<R: RawMutex, T: Eq + Hash> PendingThreads<R, T> {
 
     /// Forget `thread`'s pending operation if it is `ticket` (it is about
     /// to be woken).
+    #[inline(always)]
     pub(crate) fn remove(&self, thread: &T, ticket: Ticket) {
         let hash = self.hash(thread);
         let shard = Self::shard_of(hash);

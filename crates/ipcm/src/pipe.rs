@@ -512,6 +512,7 @@ fn deliver<K: Kernel>(
 
 /// Deliver `msg` numbered `seq` to a pending read or peek `op` of
 /// `thread`; a write is not served here.
+#[inline]
 fn deliver_op<K: Kernel>(
     kernel: &K,
     thread: &K::Thread,
@@ -709,7 +710,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// `Some` when a reader took it (nothing queued); `None`: queue it. On
     /// a `rendezvous` pipe the peekers get a copy only of a message a
     /// reader took (nothing else is ever accepted).
-    #[cold]
+    #[inline]
     fn serve_waiters<K: Kernel<Thread = T>>(
         &mut self,
         ring: &mut Store<'_, '_>,
@@ -765,7 +766,7 @@ impl<T: Clone + PartialEq> PipeState<T> {
     /// when empty; nothing changed then. On a closed pipe an empty queue is
     /// `Closed`. A read of a rendezvous pipe takes the oldest pending
     /// writer's message straight into `sink`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read<K: Kernel<Thread = T>>(
         &mut self,
         ring: &mut Store<'_, '_>,

@@ -97,6 +97,7 @@ impl<'a, 'r> Store<'a, 'r> {
 
     /// The message `index` places from the front in read order and its
     /// number.
+    #[inline(always)]
     pub(crate) fn get(&self, index: usize) -> Option<(&[u8], u64)> {
         either!(self.get(index))
     }

@@ -350,6 +350,7 @@ impl<T> WaitQueue<T> {
     /// only if this call wins its group (DESIGN §9). A member whose group
     /// completed elsewhere is withdrawn here (freed, never woken): returns
     /// false then.
+    #[inline(always)]
     pub(crate) fn claim(&mut self, index: RecordIndex) -> bool {
         let record = self.at_mut(index);
         if record.use_ != Use::Waiting {
@@ -466,6 +467,7 @@ impl<T> WaitQueue<T> {
     ///
     /// # Errors
     /// [`NoRoom`] when the table cannot grow; nothing changed then.
+    #[inline(always)]
     pub(crate) fn push(
         &mut self,
         thread: T,
@@ -523,6 +525,7 @@ impl<T> WaitQueue<T> {
 
     /// Take record `index` out of the queue (if it waits): its operation
     /// stays in it. Returns whether it waited.
+    #[inline(always)]
     fn unlink(&mut self, index: RecordIndex) -> bool {
         let record = self.at(index);
         let Some(pending) = record.waiting() else {
@@ -562,6 +565,7 @@ impl<T> WaitQueue<T> {
     /// [`finish`](Self::finish) of record `index`, which this call has
     /// claimed already ([`claim`](Self::claim) returned true, and the lock
     /// has been held since): no second claim.
+    #[inline]
     pub(crate) fn finish_claimed(&mut self, index: RecordIndex, status: Status) -> bool {
         debug_assert!(
             self.get(index)
@@ -576,6 +580,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// Move waiting record `index` (claimed) to the current chain.
+    #[inline(always)]
     fn finish_now(&mut self, index: RecordIndex, status: Status, whole_group: bool) -> bool {
         if !self.unlink(index) {
             return false;
