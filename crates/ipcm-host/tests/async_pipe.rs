@@ -229,7 +229,7 @@ fn dropping_pending_reads_while_writes_complete_them_loses_and_duplicates_nothin
             break;
         }
         let mut read = pipe.read_async(&mut buf);
-        match poll_once(&mut read) {
+        match poll_to_wait(&mut read) {
             Poll::Ready(len) => {
                 let len = len.unwrap();
                 drop(read);
@@ -287,7 +287,7 @@ fn dropping_pending_writes_while_reads_complete_them_writes_each_exactly_once() 
         let before = pipe.info().unwrap().written;
         let msg = message(0, seq);
         let mut write = pipe.write_async(&msg);
-        if let Poll::Ready(written) = poll_once(&mut write) {
+        if let Poll::Ready(written) = poll_to_wait(&mut write) {
             written.unwrap();
             seq += 1;
             continue;
@@ -367,7 +367,10 @@ fn destroy_ends_pending_futures_with_destroyed() {
     let mut buf = [0; 8];
     futures::executor::block_on(async {
         let mut write = pin!(pipe.write_async(b"waits"));
+        // Two polls: the first only gives the executor a turn.
         assert!(futures::poll!(write.as_mut()).is_pending());
+        assert!(futures::poll!(write.as_mut()).is_pending());
+        assert_eq!(pipe.info().unwrap().pending_writers, 1);
         let other = pipe.ipc().open_id(pipe.id()).unwrap();
         let mut drain = [0; 8];
         other.try_read(&mut drain).unwrap();
@@ -379,6 +382,8 @@ fn destroy_ends_pending_futures_with_destroyed() {
         other.try_read(&mut drain).unwrap();
         let mut read = pin!(other.read_async(&mut drain));
         assert!(futures::poll!(read.as_mut()).is_pending());
+        assert!(futures::poll!(read.as_mut()).is_pending());
+        assert_eq!(pipe.info().unwrap().pending_peekers, 1);
         pipe.destroy().unwrap();
         assert_eq!(read.await, Err(Error::Destroyed));
     });
@@ -464,13 +469,17 @@ fn the_completing_call_wakes_the_task_of_a_pending_future() {
     let mut cx = Context::from_waker(&waker);
     let mut buf = [0; 8];
     let mut read = pipe.read_async(&mut buf);
+    // The first Pending only gives the executor a turn (one self-wake);
+    // the second waits.
     assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
     // The write completes the pending operation from another thread.
     let writer = pipe.clone();
     thread::spawn(move || writer.write(b"one").unwrap())
         .join()
         .unwrap();
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
     assert_eq!(
         std::pin::Pin::new(&mut read).poll(&mut cx),
         Poll::Ready(Ok(3))
@@ -480,11 +489,13 @@ fn the_completing_call_wakes_the_task_of_a_pending_future() {
     pipe.write(b"full").unwrap();
     let mut write = pipe.write_async(b"two");
     assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+    assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 3);
     let reader = pipe.clone();
     thread::spawn(move || reader.read(&mut [0; 8]).unwrap())
         .join()
         .unwrap();
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 4);
     assert!(matches!(
         std::pin::Pin::new(&mut write).poll(&mut cx),
         Poll::Ready(Ok(_))
@@ -525,4 +536,78 @@ fn async_writers_to_async_readers_under_smol_lose_nothing_and_keep_order() {
         received
     });
     check_conservation_and_order(writers, received);
+}
+
+fn wakes(count: &Count) -> usize {
+    count.0.load(Ordering::SeqCst)
+}
+
+/// A read future that finds the pipe empty first gives the executor one
+/// turn (it wakes itself, registers nothing), and takes a message that
+/// came meanwhile without ever waiting; only its next `Pending` waits.
+#[test]
+fn a_read_future_gives_the_executor_one_turn_before_it_waits() {
+    let pipe = Ipc::new().pipe(8, 2).create().unwrap();
+    let (waker, count) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut buf = [0; 8];
+    let mut read = pipe.read_async(&mut buf);
+    assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    assert_eq!(wakes(&count), 1, "it woke itself for its next turn");
+    assert_eq!(
+        pipe.info().unwrap().pending_peekers,
+        0,
+        "nothing registered"
+    );
+    let written = pipe.write(b"meantime").unwrap();
+    assert!(!written.handed_off);
+    assert_eq!(
+        std::pin::Pin::new(&mut read).poll(&mut cx),
+        Poll::Ready(Ok(8))
+    );
+    drop(read);
+    assert_eq!(&buf, b"meantime");
+
+    // Still empty on the second poll: now it waits, and the write wakes it.
+    let mut read = pipe.read_async(&mut buf);
+    assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+    assert_eq!(wakes(&count), 2, "one turn only");
+    assert_eq!(pipe.info().unwrap().pending_peekers, 1);
+    pipe.write(b"later").unwrap();
+    assert_eq!(wakes(&count), 3, "the write woke the waiting read");
+    assert_eq!(
+        std::pin::Pin::new(&mut read).poll(&mut cx),
+        Poll::Ready(Ok(5))
+    );
+    drop(read);
+    assert_eq!(&buf[..5], b"later");
+    assert_eq!(pipe.info().unwrap().pending_peekers, 0);
+}
+
+/// The same for a write future on a full pipe.
+#[test]
+fn a_write_future_gives_the_executor_one_turn_before_it_waits() {
+    let pipe = Ipc::new().pipe(8, 1).create().unwrap();
+    pipe.write(b"first").unwrap();
+    let (waker, count) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut write = pipe.write_async(b"second");
+    assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+    assert_eq!(
+        (wakes(&count), pipe.info().unwrap().pending_writers),
+        (1, 0)
+    );
+    assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+    assert_eq!(
+        (wakes(&count), pipe.info().unwrap().pending_writers),
+        (1, 1)
+    );
+    let mut buf = [0; 8];
+    assert_eq!(pipe.read(&mut buf), Ok(5));
+    assert_eq!(wakes(&count), 2, "the read admitted the waiting write");
+    assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_ready());
+    drop(write);
+    assert_eq!(pipe.read(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"second");
 }

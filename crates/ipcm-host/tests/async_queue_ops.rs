@@ -198,7 +198,7 @@ fn dropping_pending_urgent_and_prio_writes_writes_each_exactly_once() {
         } else {
             pipe.write_prio_async(&msg, (round % 5) as u8)
         };
-        if let Poll::Ready(written) = poll_once(&mut write) {
+        if let Poll::Ready(written) = poll_to_wait(&mut write) {
             written.unwrap();
             n += 1;
             continue;

@@ -14,6 +14,17 @@ pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
     std::pin::Pin::new(future).poll(&mut Context::from_waker(&waker))
 }
 
+/// Poll `future` until it waits: twice if the first poll was `Pending`,
+/// since a read or write future spends its first `Pending` giving the
+/// executor a turn, with nothing registered yet; the second registers its
+/// wait (unless it completes), which is what the drop races need.
+pub fn poll_to_wait<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    match poll_once(future) {
+        Poll::Pending => poll_once(future),
+        ready => ready,
+    }
+}
+
 /// Let the other thread run for a moment that varies with `round`, so a
 /// drop lands before, during and after the completion it races.
 pub fn stagger(round: u32) {
