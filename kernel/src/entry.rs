@@ -209,7 +209,48 @@ syscall_entry:
     SAVE_REGS
     mov rsp, gs:[{stack_top}]
     call syscall_dispatch
-    jmp trap_exit_user
+    /* Falls through to trap_exit_user. */
+
+    /* Returns to ring 3: to the thread whose register area trap_frame
+       points at. */
+    .globl trap_exit_user
+trap_exit_user:
+    mov rsp, gs:[{frame}]
+    /* The dispatcher said whether sysretq may be used. */
+    cmp qword ptr gs:[{sysret}], 0
+    jne 4f
+    /* iretq from the kernel stack: if the CPU refuses the frame, its
+       fault is pushed there, not over the thread's area. */
+    mov rax, gs:[{stack_top}]
+    sub rax, 40
+    mov rcx, [rsp + 136]
+    mov [rax], rcx
+    mov rcx, [rsp + 144]
+    mov [rax + 8], rcx
+    mov rcx, [rsp + 152]
+    mov [rax + 16], rcx
+    mov rcx, [rsp + 160]
+    mov [rax + 24], rcx
+    mov rcx, [rsp + 168]
+    mov [rax + 32], rcx
+    FXRSTOR_AREA
+    POP_REGS
+    mov rsp, gs:[{stack_top}]
+    sub rsp, 40
+    swapgs
+    .globl trap_iretq
+trap_iretq:
+    iretq
+4:
+    FXRSTOR_AREA
+    POP_REGS
+    /* Thread entered through syscall: rcx and r11 are dead in its ABI.
+       Stack: rip, cs, rflags, rsp, ss. */
+    mov rcx, [rsp]
+    mov r11, [rsp + 16]
+    mov rsp, [rsp + 24]
+    swapgs
+    sysretq
 
     /* [rsp]: vector, error code, rip, cs, rflags, rsp, ss. From ring 3
        the CPU pushed this in the thread's register area (TSS.RSP0) or,
@@ -252,47 +293,6 @@ trap_common:
 3:
     POP_REGS
     iretq
-
-    /* Returns to ring 3: to the thread whose register area trap_frame
-       points at. */
-    .globl trap_exit_user
-trap_exit_user:
-    mov rsp, gs:[{frame}]
-    /* The dispatcher said whether sysretq may be used. */
-    cmp qword ptr gs:[{sysret}], 0
-    jne 4f
-    /* iretq from the kernel stack: if the CPU refuses the frame, its
-       fault is pushed there, not over the thread's area. */
-    mov rax, gs:[{stack_top}]
-    sub rax, 40
-    mov rcx, [rsp + 136]
-    mov [rax], rcx
-    mov rcx, [rsp + 144]
-    mov [rax + 8], rcx
-    mov rcx, [rsp + 152]
-    mov [rax + 16], rcx
-    mov rcx, [rsp + 160]
-    mov [rax + 24], rcx
-    mov rcx, [rsp + 168]
-    mov [rax + 32], rcx
-    FXRSTOR_AREA
-    POP_REGS
-    mov rsp, gs:[{stack_top}]
-    sub rsp, 40
-    swapgs
-    .globl trap_iretq
-trap_iretq:
-    iretq
-4:
-    FXRSTOR_AREA
-    POP_REGS
-    /* Thread entered through syscall: rcx and r11 are dead in its ABI.
-       Stack: rip, cs, rflags, rsp, ss. */
-    mov rcx, [rsp]
-    mov r11, [rsp + 16]
-    mov rsp, [rsp + 24]
-    swapgs
-    sysretq
 
     .section .bss
     /* Every kernel stack sits on top of a guard page that

@@ -486,6 +486,7 @@ impl UserSpace {
     }
 
     /// Copies `dst.len()` bytes from user address `src`.
+    #[inline(always)]
     pub fn copy_in(&self, src: u64, dst: &mut [u8]) -> Result<(), BadAddress> {
         if let Some(phys) = self.cached_single_page(src, dst.len() as u64, false) {
             let at = phys_to_virt(phys) as *const u8;
@@ -509,6 +510,7 @@ impl UserSpace {
     }
 
     /// Copies `src` to user address `dst`.
+    #[inline(always)]
     pub fn copy_out(&self, dst: u64, src: &[u8]) -> Result<(), BadAddress> {
         if let Some(phys) = self.cached_single_page(dst, src.len() as u64, true) {
             let at = phys_to_virt(phys) as *mut u8;

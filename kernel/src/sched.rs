@@ -693,7 +693,10 @@ pub fn user_syscall(frame: &mut TrapFrame) {
             entry::set_exit_via_sysret(true);
             return;
         }
-        schedule();
+        // Inlined (not `schedule`): the direct switch to a woken thread
+        // ends every ping-pong round, and this frame has saved the
+        // registers already.
+        schedule_from(None);
         return;
     }
     if let Action::Block { deadline, ticket } = action {
