@@ -216,15 +216,13 @@ impl HostThread {
     }
 }
 
-/// Call `poll` as `plan` says (giving up at `deadline`) until it answers.
+/// Call `poll` as `plan` (not [`Plan::PARK_AT_ONCE`]: the callers skip
+/// the spin then) says, giving up at `deadline`, until it answers.
 fn spin<R>(
     plan: Plan,
     deadline: Option<Instant>,
     mut poll: impl FnMut() -> Option<R>,
 ) -> (Outcome, Option<R>) {
-    if plan == Plan::PARK_AT_ONCE {
-        return (Outcome::NotInTime, None);
-    }
     let start = Instant::now();
     let total = plan.pause + plan.yielding;
     loop {

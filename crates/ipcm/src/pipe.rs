@@ -239,18 +239,22 @@ impl<R: RawMutex, T> Pipe<R, T> {
     /// ring is always empty).
     #[cold]
     fn empty_is_special(&self) -> bool {
-        self.max_msgs() == 0
-            || self.flags().contains(PipeFlags::PRIORITY_MESSAGES)
-            || self.closed.load(core::sync::atomic::Ordering::Acquire)
+        self.bypasses_ring() || self.closed.load(core::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the ring's contents do not tell what a read or write finds:
+    /// a rendezvous pipe (a write waits for a reader) or a priority pipe
+    /// (whose messages are not in the ring).
+    #[inline]
+    fn bypasses_ring(&self) -> bool {
+        self.max_msgs() == 0 || self.flags().contains(PipeFlags::PRIORITY_MESSAGES)
     }
 
     /// What a thread about to wait for a write (`write`) or a read or peek
     /// of this pipe may expect, read with plain loads: see [`Outlook`].
     #[inline]
     pub(crate) fn outlook(&self, write: bool) -> Outlook {
-        if self.max_msgs() == 0 || self.flags().contains(PipeFlags::PRIORITY_MESSAGES) {
-            // A rendezvous operation needs its partner registered, and a
-            // priority pipe's messages are not in the ring.
+        if self.bypasses_ring() {
             return Outlook::Register;
         }
         if self.closed.load(core::sync::atomic::Ordering::Acquire)
