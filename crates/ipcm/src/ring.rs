@@ -7,15 +7,17 @@
 //! # Layout
 //! `capacity + 2` slots of `msg_size` bytes, each with its length; the
 //! writers' end word `tail` and the readers' end word `head`, each on its
-//! own cache line with the counters only its owner updates. Queued messages
-//! are the slots `head, head + 1, .. tail - 1` (indices modulo the slot
-//! count). The state shared between threads is indices, lengths, counters
-//! and bytes, never pointers, so the same layout could live in memory
-//! shared between processes.
+//! own cache line with the slot position and the counters only its owner
+//! updates. Queued messages are the slots from the head's position on, as
+//! many as the tail's mark is ahead of the head's (positions wrap at the
+//! store's end). The state shared between threads is counts, offsets,
+//! lengths and bytes, never pointers, so the same layout could live in
+//! memory shared between processes.
 //!
 //! # End words
-//! Each end word is a *mark* (the slot's byte offset plus a lap count, see
-//! [`Ring`]) shifted left by two, or-ed with the end's state:
+//! Each end word is a *mark* (a running count of the messages that passed
+//! the end, see [`Ring`]) shifted left by three, or-ed with the end's
+//! state (bit 2 is set only in the two dead words):
 //! - `FREE`: nobody owns the end; a fast operation may take it by CAS.
 //! - `BUSY`: a fast operation owns it (for one bounded copy at most).
 //! - `HELD`: the slow path owns it (the caller holds the pipe's lock).
@@ -66,9 +68,9 @@
 //! 8. **Looking without taking.** A reader reads the head then the tail
 //!    and a writer the tail then the head, both loads Acquire (so the
 //!    second word is never older than what the first one's giver saw: the
-//!    head is never seen past the tail); marks carry a lap
-//!    count, so equal marks (empty) or a tail `capacity` slots past the
-//!    head (full) held when the second word was read, and the attempt
+//!    head is never seen past the tail); marks are running counts, so
+//!    equal marks (empty) or a tail `capacity` messages past the head
+//!    (full) held when the second word was read, and the attempt
 //!    answers `Empty`/`Full` with no RMW at all, as crossbeam's `try_recv`
 //!    on an empty channel does. Only non-blocking callers stop there: a
 //!    blocking one still registers under the lock (invariant 5). Polling
@@ -613,9 +615,6 @@ impl Ring {
         let pos = unsafe { self.tail.pos() };
         Writer {
             ring: self,
-            // SAFETY: as above; the position was read after the take, so
-            // it is this store's.
-            slot: unsafe { self.slot(pos) },
             pos,
             tail,
             full,
@@ -737,7 +736,7 @@ impl Ring {
     /// it by `next_pos`/`prev_pos`), so the store is there and stays while
     /// the end is owned.
     #[inline(always)]
-    unsafe fn slot(&self, pos: usize) -> Slot {
+    unsafe fn slot(&self, pos: usize) -> Slot<'_> {
         self.store.with(|store| {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
@@ -755,7 +754,7 @@ impl Ring {
                 // SAFETY: positions are below `total`, the store's length,
                 // and leave a whole slot after them.
                 start: unsafe { UnsafeCell::raw_get(store.bytes.as_ptr()).add(pos) },
-                msg_size: self.msg_size(),
+                msg_size: &self.shape.msg_size,
                 #[cfg(loom)]
                 tracked,
             }
@@ -791,14 +790,23 @@ impl Ring {
 /// then `msg_size` bytes. Every accessor's caller promises what the end it
 /// owns allows (see each).
 #[derive(Clone, Copy)]
-struct Slot {
+struct Slot<'r> {
     start: *mut u8,
-    msg_size: usize,
+    /// The ring's `msg_size`, loaded only by the accessors that clamp to it
+    /// (an atomic load is never optimised away, and most accesses need
+    /// none).
+    msg_size: &'r AtomicUsize,
     #[cfg(loom)]
     tracked: *const Cell<()>,
 }
 
-impl Slot {
+impl Slot<'_> {
+    /// The ring's largest message.
+    #[inline(always)]
+    fn msg_size(&self) -> usize {
+        self.msg_size.load(Ordering::Relaxed)
+    }
+
     /// Report an access to loom (nothing otherwise).
     #[inline(always)]
     fn track(&self, write: bool) {
@@ -826,10 +834,23 @@ impl Slot {
     #[inline(always)]
     unsafe fn message_mut<'s>(self, len: usize) -> &'s mut [u8] {
         self.track(true);
-        let len = len.min(self.msg_size);
+        let len = len.min(self.msg_size());
         // SAFETY: `LEN + len <= stride` bytes from a slot's start are in
         // the store; `UnsafeCell<u8>` has the layout of `u8`; exclusive
         // per the caller.
+        unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
+    }
+
+    /// [`message_mut`](Self::message_mut) of a `len` known to be at most
+    /// `msg_size`.
+    ///
+    /// # Safety
+    /// As `message_mut`, and `len <= msg_size`.
+    #[inline(always)]
+    unsafe fn message_within<'s>(self, len: usize) -> &'s mut [u8] {
+        debug_assert!(len <= self.msg_size());
+        self.track(true);
+        // SAFETY: as in `message_mut`, with `len` in bounds per the caller.
         unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
     }
 
@@ -841,7 +862,7 @@ impl Slot {
     #[inline(always)]
     unsafe fn bytes<'s>(self, len: usize) -> &'s [u8] {
         self.track(false);
-        let len = len.min(self.msg_size);
+        let len = len.min(self.msg_size());
         // SAFETY: in bounds as above; nobody writes it per the caller.
         unsafe { core::slice::from_raw_parts(self.start.add(HEADER), len) }
     }
@@ -869,7 +890,7 @@ impl Slot {
     #[inline(always)]
     unsafe fn set_len(self, len: usize) {
         // SAFETY: as the caller's.
-        unsafe { self.set_len_unchecked(len.min(self.msg_size)) }
+        unsafe { self.set_len_unchecked(len.min(self.msg_size())) }
     }
 
     /// [`set_len`](Self::set_len) of a length already at most `msg_size`
@@ -879,14 +900,14 @@ impl Slot {
     /// As [`message_mut`](Self::message_mut).
     #[inline(always)]
     unsafe fn set_len_unchecked(self, len: usize) {
-        debug_assert!(len <= self.msg_size);
+        debug_assert!(len <= self.msg_size());
         self.track(true);
         // SAFETY: the length word is in bounds; exclusive per the caller.
         unsafe { self.start.cast::<usize>().write_unaligned(len) }
     }
 }
 
-impl Slot {
+impl Slot<'_> {
     /// The message's sequence number.
     ///
     /// # Safety
@@ -921,7 +942,7 @@ impl Slot {
         // SAFETY: both slots are `HEADER + msg_size` bytes of the store,
         // disjoint, and nobody else touches them while both ends are held.
         unsafe {
-            core::ptr::copy_nonoverlapping(from.start, self.start, HEADER + self.msg_size);
+            core::ptr::copy_nonoverlapping(from.start, self.start, HEADER + self.msg_size());
         }
     }
 }
@@ -1014,9 +1035,9 @@ fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
 /// unchanged (nothing written).
 pub(crate) struct Writer<'a> {
     ring: &'a Ring,
-    /// The staging slot, at `pos`.
-    slot: Slot,
-    /// The tail's position.
+    /// The tail's position: the staging slot's. (The slot itself is
+    /// found again from it: a writer lives across the kernel's copy, and
+    /// every word it carries is kept in a register or on the stack there.)
     pos: usize,
     /// The tail's mark.
     tail: usize,
@@ -1034,19 +1055,24 @@ impl Writer<'_> {
         self.full
     }
 
-    /// The staging slot's first `len` bytes (`len <= msg_size`), to copy
-    /// the message into; [`commit`](Self::commit) appends that many.
+    /// The staging slot's first `len` bytes, to copy the message into;
+    /// [`commit`](Self::commit) appends that many. `None` if `len` is
+    /// over `msg_size` (nothing changed).
     #[inline(always)]
-    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
+    pub(crate) fn staging_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        // The size read with the tail owned: this pipe's.
+        if len > self.ring.msg_size() {
+            return None;
+        }
         // SAFETY: this writer owns the tail, so the staging slot is its
         // own and no reader reads it (invariant 2); the borrow of `self`
-        // ends before the tail is given back.
+        // ends before the tail is given back; `len <= msg_size`.
         // The length goes in now, so that only the tail's position is
         // needed after the copy.
         unsafe {
-            let staging = self.slot.message_mut(len);
-            self.slot.set_len_unchecked(staging.len());
-            staging
+            let slot = self.ring.slot(self.pos);
+            slot.set_len_unchecked(len);
+            Some(slot.message_within(len))
         }
     }
 
@@ -1059,7 +1085,6 @@ impl Writer<'_> {
         let ring = self.ring;
         let next = self.tail.wrapping_add(UNIT);
         let full = self.full;
-        let slot = self.slot;
         let pos = self.pos;
         core::mem::forget(self);
         // SAFETY: this writer owns the tail, and the staging slot with it.
@@ -1068,7 +1093,7 @@ impl Writer<'_> {
                 counters.written += 1;
                 counters.written
             });
-            slot.set_seq(seq);
+            ring.slot(pos).set_seq(seq);
             ring.tail.set_pos(ring.next_pos(pos));
         }
         if !full {
@@ -1129,7 +1154,7 @@ impl Drop for Writer<'_> {
 pub(crate) struct Reader<'a> {
     ring: &'a Ring,
     /// The slot at `pos`.
-    slot: Slot,
+    slot: Slot<'a>,
     /// The head's position.
     pos: usize,
     /// The head's mark.
@@ -1232,7 +1257,7 @@ impl Held<'_> {
     }
 
     /// The slot at `pos`, while not destroyed.
-    fn slot(&self, pos: usize) -> Slot {
+    fn slot(&self, pos: usize) -> Slot<'_> {
         if self.dead {
             unreachable_store();
         }
@@ -1463,7 +1488,7 @@ mod tests {
 
     fn push(ring: &Ring, msg: &[u8]) -> bool {
         let mut writer = ring.writer(true).unwrap();
-        writer.staging_mut(msg.len()).copy_from_slice(msg);
+        writer.staging_mut(msg.len()).unwrap().copy_from_slice(msg);
         writer.commit()
     }
 
@@ -1529,7 +1554,7 @@ mod tests {
         let ring = Ring::new(2, 2).unwrap();
         push(&ring, b"aa");
         push(&ring, b"bb");
-        ring.writer(true).unwrap().staging_mut(2).fill(b'x');
+        ring.writer(true).unwrap().staging_mut(2).unwrap().fill(b'x');
         let mut held = ring.hold().unwrap();
         held.staging_mut(2).fill(b'y');
         assert_eq!(held.get(0).map(|m| m.0), Some(&b"aa"[..]));
@@ -1541,10 +1566,22 @@ mod tests {
     fn a_writer_dropped_without_commit_writes_nothing() {
         let ring = Ring::new(2, 2).unwrap();
         let mut writer = ring.writer(false).unwrap();
-        writer.staging_mut(2).fill(b'x');
+        writer.staging_mut(2).unwrap().fill(b'x');
         drop(writer);
         assert_eq!(pop(&ring), None);
         assert_eq!(ring.hold().unwrap().counters().written, 0);
+    }
+
+    #[test]
+    fn a_message_over_msg_size_is_refused_with_nothing_written() {
+        let ring = Ring::new(4, 2).unwrap();
+        let mut writer = ring.writer(false).unwrap();
+        assert!(writer.staging_mut(5).is_none());
+        assert_eq!(writer.staging_mut(4).map(|staging| staging.len()), Some(4));
+        drop(writer);
+        assert_eq!(pop(&ring), None);
+        assert!(!push(&ring, b"four"));
+        assert_eq!(pop(&ring).as_deref(), Some(&b"four"[..]));
     }
 
     #[test]
