@@ -612,13 +612,12 @@ impl Ring {
     unsafe fn owned_tail(&self, tail: usize, full: bool) -> Writer<'_> {
         // SAFETY: per the contract, the tail (with its position and the
         // staging slot) is the caller's.
-        let pos = unsafe { self.tail.pos() };
-        Writer {
-            ring: self,
-            pos,
-            tail,
-            full,
-        }
+        debug_assert_eq!(
+            self.tail.word.load(Ordering::Relaxed),
+            tail | BUSY,
+            "the writer's own tail word"
+        );
+        Writer { ring: self, full }
     }
 
     /// Take the head for a fast read or peek, unless the ring is empty.
@@ -1033,14 +1032,13 @@ fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
 
 /// The tail, owned by one fast write. Dropping it gives the tail back
 /// unchanged (nothing written).
+///
+/// It carries only what it cannot read again: the tail's mark (in its own
+/// `BUSY` word) and position (the staging slot's) are read again from the
+/// tail it owns. A writer lives across the kernel's copy, and every word it
+/// carries is kept in a register or on the stack there.
 pub(crate) struct Writer<'a> {
     ring: &'a Ring,
-    /// The tail's position: the staging slot's. (The slot itself is
-    /// found again from it: a writer lives across the kernel's copy, and
-    /// every word it carries is kept in a register or on the stack there.)
-    pos: usize,
-    /// The tail's mark.
-    tail: usize,
     /// The ring held `capacity` messages when the tail was taken. Only
     /// readers can change that until this writer commits, and only
     /// towards room, so `false` stays true.
@@ -1070,7 +1068,7 @@ impl Writer<'_> {
         // The length goes in now, so that only the tail's position is
         // needed after the copy.
         unsafe {
-            let slot = self.ring.slot(self.pos);
+            let slot = self.ring.slot(self.ring.tail.pos());
             slot.set_len_unchecked(len);
             Some(slot.message_within(len))
         }
@@ -1083,16 +1081,17 @@ impl Writer<'_> {
     #[inline(always)]
     pub(crate) fn commit(self) -> bool {
         let ring = self.ring;
-        let next = self.tail.wrapping_add(UNIT);
         let full = self.full;
-        let pos = self.pos;
         core::mem::forget(self);
+        // This writer's own word: its mark and `BUSY`.
+        let next = (ring.tail.word.load(Ordering::Relaxed) & !STATE).wrapping_add(UNIT);
         // SAFETY: this writer owns the tail, and the staging slot with it.
         unsafe {
             let seq = ring.tail_counters(|counters| {
                 counters.written += 1;
                 counters.written
             });
+            let pos = ring.tail.pos();
             ring.slot(pos).set_seq(seq);
             ring.tail.set_pos(ring.next_pos(pos));
         }
@@ -1142,10 +1141,9 @@ fn commit_over_full(ring: &Ring, next: usize) -> bool {
 impl Drop for Writer<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.ring
-            .tail
-            .word
-            .store(self.tail | FREE, Ordering::Release);
+        let word = &self.ring.tail.word;
+        // This writer's own word, given back unchanged.
+        word.store(word.load(Ordering::Relaxed) & !STATE, Ordering::Release);
     }
 }
 
