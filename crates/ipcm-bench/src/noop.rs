@@ -61,7 +61,7 @@ pub fn write_read(ipcm: &CoreIpcm, pipe: &PipeRef<spin::Mutex<()>, NoopKernel>, 
     expect_ok(ipcm.try_write(&1, pipe, UserAddr(0), len).is_ok());
     let read = ipcm.try_read(&2, pipe, UserAddr(0), UserAddr(0));
     expect_ok(read == Ok(len));
-    black_box(read);
+    let _ = black_box(read);
 }
 
 /// Panic (out of line) unless `ok`: a harness's check of a result.
@@ -107,7 +107,7 @@ pub fn write_read_by_id(ipcm: &CoreIpcm, id: PipeId, len: usize) {
     expect_ok(ipcm.try_write(&1, id, UserAddr(0), len).is_ok());
     let read = ipcm.try_read(&2, id, UserAddr(0), UserAddr(0));
     expect_ok(read == Ok(len));
-    black_box(read);
+    let _ = black_box(read);
 }
 
 /// Nanoseconds per call of `op`, timed over `iterations` calls.

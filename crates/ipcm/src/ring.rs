@@ -447,9 +447,7 @@ impl Ring {
         self.shape.capacity.store(capacity, Ordering::Relaxed);
         self.shape.stride.store(stride, Ordering::Relaxed);
         self.shape.total.store(total, Ordering::Relaxed);
-        self.shape
-            .full
-            .store(capacity << SHIFT, Ordering::Relaxed);
+        self.shape.full.store(capacity << SHIFT, Ordering::Relaxed);
         // Release: whoever takes an end sees the store and its sizes.
         self.head.word.store(FREE, Ordering::Release);
         self.tail.word.store(FREE, Ordering::Release);
@@ -1552,7 +1550,11 @@ mod tests {
         let ring = Ring::new(2, 2).unwrap();
         push(&ring, b"aa");
         push(&ring, b"bb");
-        ring.writer(true).unwrap().staging_mut(2).unwrap().fill(b'x');
+        ring.writer(true)
+            .unwrap()
+            .staging_mut(2)
+            .unwrap()
+            .fill(b'x');
         let mut held = ring.hold().unwrap();
         held.staging_mut(2).fill(b'y');
         assert_eq!(held.get(0).map(|m| m.0), Some(&b"aa"[..]));
@@ -1659,7 +1661,11 @@ mod tests {
             assert!(!is_dead(state));
         }
         assert!(is_dead(DEAD_HEAD) && is_dead(DEAD_TAIL));
-        assert_ne!(DEAD_HEAD & !STATE, DEAD_TAIL & !STATE, "a dead ring is never empty");
+        assert_ne!(
+            DEAD_HEAD & !STATE,
+            DEAD_TAIL & !STATE,
+            "a dead ring is never empty"
+        );
         assert_eq!(DEAD_HEAD & STATE, PARKED);
         assert_eq!(DEAD_TAIL & STATE, PARKED);
     }
