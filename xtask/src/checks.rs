@@ -1011,6 +1011,7 @@ fn check_queue_ops(log: &Log) -> Vec<String> {
         "QOPS purge then-read=Ok(3)",
         "QOPS newer before-write waiting=1 try-now=Err(TIMED_OUT)",
         "QOPS newer woken v=2 seq=2",
+        "QOPS newer after-write acked=Ok(3)",
         "QOPS rendezvous no-reader=Err(FULL) handoff=Ok(()) queued=0",
         "QOPS rendezvous reader-got=Ok(8) v=42",
         "QOPS select-both-ready index=Some(0) status=Ok(()) got=100 y-queued=1 y-buf-untouched=true",

@@ -723,6 +723,40 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         result
     }
 
+    /// The pipe `target` names, found lock-free, for a read or write:
+    /// as [`open_target`](Self::open_target) but without checking that the
+    /// header still holds the pipe, which such a call checks anyway where
+    /// it counts (its fast path after taking its ring end, its slow path
+    /// under the lock in [`locked`](Self::locked), its errors through
+    /// [`stale_error`]), so that it costs one id check, not two. A header
+    /// of another pipe or a vacant one is harmless until then: its ring's
+    /// ends are another pipe's (the id check after the take fails) or dead.
+    #[inline(always)]
+    fn open_for_data(
+        &self,
+        target: Target<'_, R, K::Thread>,
+    ) -> Result<Opened<'_, R, K::Thread>, Status> {
+        match target {
+            Target::Id(id) => match self.by_id.get(id.index()) {
+                Some(pipe) => Ok(Opened {
+                    pipe,
+                    id,
+                    gone: Status::NotFound,
+                }),
+                None => Err(Status::NotFound),
+            },
+            Target::Pipe(handle) => match self.by_id.resolve(handle.header()) {
+                Some(pipe) => Ok(Opened {
+                    pipe,
+                    id: handle.id(),
+                    gone: Status::Destroyed,
+                }),
+                // Another manager's handle: this one's pipe of that id.
+                None => self.find(handle.id(), Status::Destroyed),
+            },
+        }
+    }
+
     /// The pipe `target` names, found lock-free.
     #[inline(always)]
     fn open_target(
@@ -901,7 +935,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         >,
     ) -> Result<P, Status> {
         self.check_not_pending(thread)?;
-        let pipe = &self.open_target(target)?;
+        let pipe = self.open_for_data(target)?;
         let flags = pipe.flags();
         if let Err(status) = pipe
             .check_access_with(
@@ -912,7 +946,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             )
             .and_then(|()| check_prio(flags, prio))
         {
-            return Err(stale_error(*pipe, status));
+            return Err(stale_error(pipe, status));
         }
         let discard = flags.contains(PipeFlags::DISCARD_OLDEST);
         let source = Source::User {
@@ -928,9 +962,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         {
             return fast_result(pipe, result).map(done);
         }
-        let priority = self.priority_if_blocking(pipe, thread, may_block);
+        let priority = self.priority_if_blocking(&pipe, thread, may_block);
         // A copy for the slow path: the fast path's stays in registers.
-        let pipe = &{ *pipe };
+        let pipe = &{ pipe };
         self.locked(pipe, move |state, ring| {
             match state.write(ring, &self.kernel, source, discard, urgent, prio)? {
                 Attempt::Done(written) => Ok(done(written)),
@@ -961,11 +995,11 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
     ) -> Result<P, Status> {
         let Receive { how, seq_out } = kind.into();
         self.check_not_pending(thread)?;
-        let pipe = &self.open_target(target)?;
+        let pipe = self.open_for_data(target)?;
         if let Err(status) =
             pipe.check_access(&self.kernel, Caller::Thread(thread), PipeFlags::OWNER_READ)
         {
-            return Err(stale_error(*pipe, status));
+            return Err(stale_error(pipe, status));
         }
         let sink = Sink::User {
             thread,
@@ -980,9 +1014,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         {
             return fast_result(pipe, result).map(done);
         }
-        let priority = self.priority_if_blocking(pipe, thread, may_block);
+        let priority = self.priority_if_blocking(&pipe, thread, may_block);
         // A copy for the slow path: the fast path's stays in registers.
-        let pipe = &{ *pipe };
+        let pipe = &{ pipe };
         self.locked(pipe, move |state, ring| {
             let sink = Sink::User {
                 thread,
@@ -1031,7 +1065,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             discard,
             false,
         ) {
-            return fast_result(pipe, result);
+            return fast_result(*pipe, result);
         }
         // A copy for the slow path: the fast path's stays in registers.
         let pipe = &{ *pipe };
@@ -1060,7 +1094,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
             consume,
             false,
         ) {
-            return fast_result(pipe, result);
+            return fast_result(*pipe, result);
         }
         // A copy for the slow path: the fast path's stays in registers.
         let pipe = &{ *pipe };
@@ -1126,23 +1160,36 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
 /// in registers as the fast path built it.
 #[inline(always)]
 fn fast_result<R: RawMutex, T, U>(
-    pipe: &Opened<'_, R, T>,
+    pipe: Opened<'_, R, T>,
     result: Result<U, Status>,
 ) -> Result<U, Status> {
     match result {
         Ok(done) => Ok(done),
-        Err(status) => Err(stale_error(*pipe, status)),
+        Err(status) => Err(stale_error(pipe, status)),
     }
 }
 
 /// The error a call on `pipe` ends with: `status`, or the pipe's `gone`
 /// status if it was destroyed meanwhile (the error may be about a later
 /// pipe of its header, e.g. `Full`).
+#[inline(always)]
+fn stale_error<R: RawMutex, T>(pipe: Opened<'_, R, T>, status: Status) -> Status {
+    // The parts as scalars: an `Opened` passed by value is passed in
+    // memory, which made every call store one on its fast path.
+    stale_error_of(pipe.pipe, pipe.id, pipe.gone, status)
+}
+
+/// [`stale_error`] of the pipe in `header` looked up as `id`.
 #[cold]
 #[inline(never)]
-fn stale_error<R: RawMutex, T>(pipe: Opened<'_, R, T>, status: Status) -> Status {
-    if status != pipe.gone && !pipe.is_current() {
-        pipe.gone
+fn stale_error_of<R: RawMutex, T>(
+    header: &Pipe<R, T>,
+    id: PipeId,
+    gone: Status,
+    status: Status,
+) -> Status {
+    if status != gone && !header.holds(id) {
+        gone
     } else {
         status
     }

@@ -280,13 +280,9 @@ impl<R: RawMutex, T> Pipe<R, T> {
         may_block: bool,
     ) -> Option<Result<Written, Status>> {
         let len = src.len();
-        if len > self.msg_size() {
-            // `TooLarge`, unless destroyed: the slow path says which.
-            return None;
-        }
         let mut writer = match self.ring.writer(discard) {
             Ok(writer) => writer,
-            Err(Miss::Full) if !may_block => return Some(Err(Status::Full)),
+            Err(Miss::Full) if !may_block => return self.full_unless_too_large(len),
             Err(_) => return None,
         };
         // A destroy and a create may have reused the header since the
@@ -295,7 +291,10 @@ impl<R: RawMutex, T> Pipe<R, T> {
             return None;
         }
         debug_assert!(discard || !writer.is_full());
-        if src.fetch(kernel, writer.staging_mut(len)).is_err() {
+        // Over `msg_size`: `TooLarge`, unless destroyed; the slow path
+        // says which.
+        let staging = writer.staging_mut(len)?;
+        if src.fetch(kernel, staging).is_err() {
             return Some(Err(Status::BadAddress));
         }
         let dropped_oldest = writer.commit();
@@ -303,6 +302,15 @@ impl<R: RawMutex, T> Pipe<R, T> {
             dropped_oldest,
             handed_off: false,
         }))
+    }
+
+    /// A non-blocking write of `len` bytes found the ring full: `Full`,
+    /// unless the message is too large (`TooLarge` comes first, and the
+    /// slow path says it, or `Destroyed`).
+    #[cold]
+    #[inline(never)]
+    fn full_unless_too_large(&self, len: usize) -> Option<Result<Written, Status>> {
+        (len <= self.msg_size()).then_some(Err(Status::Full))
     }
 
     /// Read (`consume`) or peek without the lock, like

@@ -7,15 +7,17 @@
 //! # Layout
 //! `capacity + 2` slots of `msg_size` bytes, each with its length; the
 //! writers' end word `tail` and the readers' end word `head`, each on its
-//! own cache line with the counters only its owner updates. Queued messages
-//! are the slots `head, head + 1, .. tail - 1` (indices modulo the slot
-//! count). The state shared between threads is indices, lengths, counters
-//! and bytes, never pointers, so the same layout could live in memory
-//! shared between processes.
+//! own cache line with the slot position and the counters only its owner
+//! updates. Queued messages are the slots from the head's position on, as
+//! many as the tail's mark is ahead of the head's (positions wrap at the
+//! store's end). The state shared between threads is counts, offsets,
+//! lengths and bytes, never pointers, so the same layout could live in
+//! memory shared between processes.
 //!
 //! # End words
-//! Each end word is a *mark* (the slot's byte offset plus a lap count, see
-//! [`Ring`]) shifted left by two, or-ed with the end's state:
+//! Each end word is a *mark* (a running count of the messages that passed
+//! the end, see [`Ring`]) shifted left by three, or-ed with the end's
+//! state (bit 2 is set only in the two dead words):
 //! - `FREE`: nobody owns the end; a fast operation may take it by CAS.
 //! - `BUSY`: a fast operation owns it (for one bounded copy at most).
 //! - `HELD`: the slow path owns it (the caller holds the pipe's lock).
@@ -66,9 +68,9 @@
 //! 8. **Looking without taking.** A reader reads the head then the tail
 //!    and a writer the tail then the head, both loads Acquire (so the
 //!    second word is never older than what the first one's giver saw: the
-//!    head is never seen past the tail); marks carry a lap
-//!    count, so equal marks (empty) or a tail `capacity` slots past the
-//!    head (full) held when the second word was read, and the attempt
+//!    head is never seen past the tail); marks are running counts, so
+//!    equal marks (empty) or a tail `capacity` messages past the head
+//!    (full) held when the second word was read, and the attempt
 //!    answers `Empty`/`Full` with no RMW at all, as crossbeam's `try_recv`
 //!    on an empty channel does. Only non-blocking callers stop there: a
 //!    blocking one still registers under the lock (invariant 5). Polling
@@ -162,18 +164,23 @@ const BUSY: usize = 1;
 const HELD: usize = 2;
 const PARKED: usize = 3;
 const STATE: usize = 3;
-const SHIFT: u32 = 2;
-/// The end words of a destroyed ring: `PARKED` for fast operations, and
-/// marks no live ring can have (their positions, `lap - 1` and `lap - 2`,
-/// are not multiples of a stride below `total`), different from each other
-/// so that a dead ring never reads as empty.
+/// Set only in the two dead end words: a live word's mark is a multiple
+/// of [`UNIT`], so this bit is always clear in it.
+const DEAD: usize = 4;
+const SHIFT: u32 = 3;
+/// One message in a mark: marks count messages in units of `UNIT`, below
+/// which sit the state bits and [`DEAD`].
+const UNIT: usize = 1 << SHIFT;
+/// The end words of a destroyed ring: `PARKED` for fast operations, with
+/// [`DEAD`] set (no live word has it), and different marks so that a dead
+/// ring never reads as empty.
 const DEAD_HEAD: usize = usize::MAX;
-const DEAD_TAIL: usize = usize::MAX - (1 << SHIFT);
+const DEAD_TAIL: usize = usize::MAX - UNIT;
 
 /// Whether `word` is one of the dead end words.
 #[inline(always)]
 fn is_dead(word: usize) -> bool {
-    word | (1 << SHIFT) == usize::MAX
+    word & DEAD != 0
 }
 
 /// Bytes of the length word at the start of each slot.
@@ -195,11 +202,15 @@ struct HeadCounters {
     dropped: u64,
 }
 
-/// One end: its word and what only its owner touches, alone on a cache
-/// line so that the two ends do not share one.
+/// One end: its word and what only its owner touches (the end's slot and
+/// its counters), alone on a cache line so that the two ends do not share
+/// one.
 #[repr(align(128))]
 struct End<C> {
     word: AtomicUsize,
+    /// The byte offset in the store of the end's slot: the oldest message
+    /// for the head, the staging slot for the tail.
+    pos: Cell<usize>,
     counters: Cell<C>,
 }
 
@@ -207,8 +218,29 @@ impl<C: Default> End<C> {
     fn new(word: usize) -> Self {
         End {
             word: AtomicUsize::new(word),
+            pos: Cell::new(0),
             counters: Cell::new(C::default()),
         }
+    }
+
+    /// The end's slot position.
+    ///
+    /// # Safety
+    /// The caller owns this end.
+    #[inline(always)]
+    unsafe fn pos(&self) -> usize {
+        // SAFETY: only the end's owner touches its position (invariant 1).
+        self.pos.with(|pos| unsafe { *pos })
+    }
+
+    /// Move the end's slot position to `pos`.
+    ///
+    /// # Safety
+    /// The caller owns this end.
+    #[inline(always)]
+    unsafe fn set_pos(&self, pos: usize) {
+        // SAFETY: as in `pos`.
+        self.pos.with_mut(|cell| unsafe { *cell = pos });
     }
 }
 
@@ -226,12 +258,14 @@ struct Store {
 /// `msg_size` bytes, FIFO, with lock-free ends (see the module docs).
 ///
 /// A *position* is the byte offset of a slot in the store (a multiple of
-/// `stride` below `total`). The end words hold *marks*: a position plus a
-/// lap count times `lap` (the power of two at or above `total`), modulo
-/// `2^62`. Two marks are equal only if they are the same position in the
-/// same lap, so a thread that read an end long ago cannot mistake a later
-/// lap for the state it saw (no ABA), which lets the empty and full checks
-/// read both ends without taking either.
+/// `stride` below `total`); each end keeps its own, touched only by its
+/// owner. The end words hold *marks*: running counts of the messages that
+/// passed the end, times [`UNIT`], wrapping at the word's width. The
+/// number queued is the tail's mark minus the head's, so emptiness and
+/// fullness are one subtraction of two words read without taking either,
+/// and two marks are equal only if no message (or a whole wrap of the
+/// word) passed between them, so a thread that read an end long ago does
+/// not mistake a later state for the one it saw (no ABA).
 pub(crate) struct Ring {
     tail: End<TailCounters>,
     head: End<HeadCounters>,
@@ -245,47 +279,18 @@ pub(crate) struct Ring {
 /// reused for the next pipe of its slot, so a call that looked the old
 /// pipe up may read them while a create installs new ones; such a call
 /// then finds the pipe's id changed and drops what it read (see
-/// [`Ring::revive`]).
-///
-/// Marks are kept as they sit in an end word, shifted left past the state
-/// bits (so they wrap at `2^62` by themselves): `step` is a slot (of
-/// `HEADER + msg_size` bytes), `end` the whole store (`capacity + 2`
-/// slots), `lap` one lap (the store's size rounded up to a power of two),
-/// all in those units.
+/// [`Ring::revive`]). Whoever owns an end reads the current ones: the
+/// take's Acquire orders the revive's stores before its loads.
 struct Shape {
     msg_size: AtomicUsize,
     capacity: AtomicUsize,
-    step: AtomicUsize,
-    end: AtomicUsize,
-    lap: AtomicUsize,
-    /// `lap - 1`: a mark's position bits (its state bits are clear).
-    lap_mask: AtomicUsize,
-}
-
-/// The sizes a fast write steps its marks with, read from [`Shape`] once
-/// (atomics are loaded again at every use, so the helpers of [`Ring`] that
-/// read them one by one cost a load each).
-#[derive(Clone, Copy)]
-struct Geometry {
-    step: usize,
-    end: usize,
-    lap: usize,
-    lap_mask: usize,
-}
-
-impl Geometry {
-    /// As [`Ring::next`].
-    #[inline(always)]
-    fn next(self, mark: usize) -> usize {
-        let pos = (mark & self.lap_mask) + self.step;
-        if pos >= self.end {
-            (mark & !self.lap_mask)
-                .wrapping_add(self.lap)
-                .wrapping_add(pos - self.end)
-        } else {
-            mark + self.step
-        }
-    }
+    /// Bytes per slot (`HEADER + msg_size`).
+    stride: AtomicUsize,
+    /// Bytes of the store (`capacity + 2` slots).
+    total: AtomicUsize,
+    /// `capacity` in mark units: the difference of the ends' marks when
+    /// the ring is full.
+    full: AtomicUsize,
 }
 
 /// A store allocated for a ring and its sizes, not yet installed: see
@@ -294,9 +299,8 @@ pub(crate) struct NewStore {
     store: Store,
     msg_size: usize,
     capacity: usize,
-    step: usize,
-    end: usize,
-    lap: usize,
+    stride: usize,
+    total: usize,
 }
 
 // SAFETY: every cell of a `Ring` is reached only by the owner of the end
@@ -343,10 +347,9 @@ impl Ring {
             shape: Shape {
                 msg_size: AtomicUsize::new(0),
                 capacity: AtomicUsize::new(0),
-                step: AtomicUsize::new(0),
-                end: AtomicUsize::new(0),
-                lap: AtomicUsize::new(0),
-                lap_mask: AtomicUsize::new(0),
+                stride: AtomicUsize::new(0),
+                total: AtomicUsize::new(0),
+                full: AtomicUsize::new(0),
             },
         }
     }
@@ -368,20 +371,20 @@ impl Ring {
     /// [`Status::BadParam`] for zero sizes or a size that overflows,
     /// [`Status::NoMemory`] when the allocator refuses.
     pub(crate) fn allocate(msg_size: usize, capacity: usize) -> Result<NewStore, Status> {
-        // A capacity of 0 is a rendezvous pipe (DESIGN §9): its two spare
-        // slots make it always full and always empty, and its staging slot
-        // carries hand-offs.
+        // A capacity of 0 is a rendezvous pipe (DESIGN §9): always full
+        // and always empty, its staging slot carrying hand-offs.
         if msg_size == 0 {
             return Err(Status::BadParam);
         }
+        // Two spare slots: the staging slot, and (for an urgent write to
+        // a full ring) the one a new front is copied into.
         let slots = capacity.checked_add(2).ok_or(Status::BadParam)?;
         let stride = msg_size.checked_add(HEADER).ok_or(Status::BadParam)?;
         let total = slots.checked_mul(stride).ok_or(Status::BadParam)?;
-        // Positions shifted into an end word must not overflow nor reach
-        // `DEAD`; an allocation must fit in `isize`.
-        let lap = total.checked_next_power_of_two().ok_or(Status::BadParam)?;
-        // Marks need the lap and two state bits, with laps to spare.
-        if total > isize::MAX as usize || lap > usize::MAX >> (SHIFT + 2) {
+        // An allocation must fit in `isize`; the ends' marks may differ by
+        // `capacity + 1` messages, which must stay far from a wrap of the
+        // word for the difference to be the count.
+        if total > isize::MAX as usize || capacity > usize::MAX >> (SHIFT + 2) {
             return Err(Status::BadParam);
         }
         let store = Store {
@@ -393,9 +396,8 @@ impl Ring {
             store,
             msg_size,
             capacity,
-            step: stride << SHIFT,
-            end: total << SHIFT,
-            lap: lap << SHIFT,
+            stride,
+            total,
         })
     }
 
@@ -423,9 +425,8 @@ impl Ring {
             store,
             msg_size,
             capacity,
-            step,
-            end,
-            lap,
+            stride,
+            total,
         } = new;
         self.store.with_mut(|cell| {
             // SAFETY: the ring is dead and this revive took the tail out of
@@ -435,17 +436,18 @@ impl Ring {
             unsafe { *cell = Some(store) }
         });
         // SAFETY: as above, nobody else owns either end, so nobody touches
-        // their counters.
+        // their positions or counters.
         unsafe {
+            self.tail.set_pos(0);
+            self.head.set_pos(0);
             self.tail_counters(|c| *c = TailCounters::default());
             self.head_counters(|c| *c = HeadCounters::default());
         }
         self.shape.msg_size.store(msg_size, Ordering::Relaxed);
         self.shape.capacity.store(capacity, Ordering::Relaxed);
-        self.shape.step.store(step, Ordering::Relaxed);
-        self.shape.end.store(end, Ordering::Relaxed);
-        self.shape.lap.store(lap, Ordering::Relaxed);
-        self.shape.lap_mask.store(lap - 1, Ordering::Relaxed);
+        self.shape.stride.store(stride, Ordering::Relaxed);
+        self.shape.total.store(total, Ordering::Relaxed);
+        self.shape.full.store(capacity << SHIFT, Ordering::Relaxed);
         // Release: whoever takes an end sees the store and its sizes.
         self.head.word.store(FREE, Ordering::Release);
         self.tail.word.store(FREE, Ordering::Release);
@@ -462,42 +464,22 @@ impl Ring {
         self.shape.capacity.load(Ordering::Relaxed)
     }
 
-    #[inline(always)]
-    fn step(&self) -> usize {
-        self.shape.step.load(Ordering::Relaxed)
-    }
-
-    #[inline(always)]
-    fn end(&self) -> usize {
-        self.shape.end.load(Ordering::Relaxed)
-    }
-
-    #[inline(always)]
-    fn lap(&self) -> usize {
-        self.shape.lap.load(Ordering::Relaxed)
-    }
-
-    /// `lap - 1`: a mark's position bits (its state bits are clear).
-    #[inline(always)]
-    fn lap_mask(&self) -> usize {
-        self.shape.lap_mask.load(Ordering::Relaxed)
-    }
-
-    /// The sizes a fast write needs, each read once.
-    #[inline(always)]
-    fn geometry(&self) -> Geometry {
-        Geometry {
-            step: self.step(),
-            end: self.end(),
-            lap: self.lap(),
-            lap_mask: self.lap_mask(),
-        }
-    }
-
     /// Bytes per slot.
     #[inline(always)]
     fn stride(&self) -> usize {
-        self.step() >> SHIFT
+        self.shape.stride.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the store.
+    #[inline(always)]
+    fn total(&self) -> usize {
+        self.shape.total.load(Ordering::Relaxed)
+    }
+
+    /// Whether `queued`, a difference of marks, is a full ring's.
+    #[inline(always)]
+    fn is_full_gap(&self, queued: usize) -> bool {
+        queued == self.shape.full.load(Ordering::Relaxed)
     }
 
     /// Whether the store is still allocated (false once destroyed).
@@ -510,72 +492,22 @@ impl Ring {
         })
     }
 
-    /// The position of `mark` (in mark units).
+    /// The position of the slot after the one at `pos`.
     #[inline(always)]
-    fn pos(&self, mark: usize) -> usize {
-        mark & self.lap_mask()
+    fn next_pos(&self, pos: usize) -> usize {
+        let next = pos + self.stride();
+        // `>=`, not `==`: a position must stay inside the store whatever.
+        if next >= self.total() { 0 } else { next }
     }
 
-    /// The mark `by` (less than `end`) after `mark`, into the next lap
-    /// past the end (a compare, not a division).
-    #[inline(always)]
-    fn advance(&self, mark: usize, by: usize) -> usize {
-        let pos = self.pos(mark) + by;
-        if pos >= self.end() {
-            (mark - self.pos(mark))
-                .wrapping_add(self.lap())
-                .wrapping_add(pos - self.end())
-        } else {
-            mark + by
-        }
-    }
-
-    /// The mark of the slot after `mark`'s.
-    #[inline(always)]
-    fn next(&self, mark: usize) -> usize {
-        self.advance(mark, self.step())
-    }
-
-    /// The mark of the slot before `mark`'s: the inverse of
-    /// [`next`](Self::next), back into the previous lap before position 0.
+    /// The position of the slot before the one at `pos`.
     #[inline]
-    fn prev(&self, mark: usize) -> usize {
-        let pos = self.pos(mark);
+    fn prev_pos(&self, pos: usize) -> usize {
         if pos == 0 {
-            (mark - pos)
-                .wrapping_sub(self.lap())
-                .wrapping_add(self.end() - self.step())
+            self.total() - self.stride()
         } else {
-            mark - self.step()
+            pos - self.stride()
         }
-    }
-
-    /// `mark` one lap on: the same slot.
-    #[inline(always)]
-    fn lap_on(&self, mark: usize) -> usize {
-        mark.wrapping_add(self.lap())
-    }
-
-    /// How many messages lie from `head` up to `tail` (at most
-    /// `capacity + 1`, so the positions tell).
-    #[inline]
-    fn count(&self, head: usize, tail: usize) -> usize {
-        let (head, tail) = (self.pos(head), self.pos(tail));
-        let bytes = if tail >= head {
-            tail - head
-        } else {
-            tail + self.end() - head
-        };
-        bytes / self.step()
-    }
-
-    /// Whether exactly `capacity` messages lie from `head` up to `tail`:
-    /// two slots on from `tail` is `head` one lap on (exact, laps
-    /// included, so it holds for ends read at different times only if
-    /// they were full when the later was read).
-    #[inline(always)]
-    fn full(&self, head: usize, tail: usize) -> bool {
-        self.advance(tail, 2 * self.step()) == self.lap_on(head)
     }
 
     /// Whether a write (`write`) or a read would find the ring full or
@@ -600,7 +532,7 @@ impl Ring {
         let (head, tail) = if write { (other, own) } else { (own, other) };
         let (head, tail) = (head & !STATE, tail & !STATE);
         if write {
-            self.full(head, tail)
+            self.is_full_gap(tail.wrapping_sub(head))
         } else {
             head == tail
         }
@@ -621,16 +553,13 @@ impl Ring {
         // giver saw, and a ring with room answer `Full`.
         let word = self.tail.word.load(Ordering::Acquire);
         // The mark of a head in any state is the head the pipe had then (a
-        // dead one is no live mark, so never full).
+        // dead one is no live mark: a write that reads it fails its CAS or
+        // its id check).
         let head = self.head.word.load(Ordering::Acquire) & !STATE;
         if word & STATE == FREE {
-            let tail = word & !STATE;
-            let geometry = self.geometry();
-            let next = geometry.next(tail);
-            // Exact with laps: full when the head was read (only a tail
-            // owner adds, and a writer that does not discard stops at
-            // `capacity`). As `full`, one slot at a time.
-            let full = geometry.next(next) == head.wrapping_add(geometry.lap);
+            // Exact: full when the head was read (only a tail owner adds,
+            // and a writer that does not discard stops at `capacity`).
+            let full = self.is_full_gap(word.wrapping_sub(head));
             if full && !claim_when_full {
                 return Err(Miss::Full);
             }
@@ -643,20 +572,9 @@ impl Ring {
                 // The head read above is at least as old as the tail, so
                 // room then is room now, and its Acquire ordered the last
                 // read of the staging slot before this write (invariant 2).
-                return Ok(Writer {
-                    ring: self,
-                    // SAFETY: this writer owns the tail of a live ring (a
-                    // dead one has no end to take), so the store stays.
-                    // `slot` reads the lap mask again, after the CAS: the
-                    // sizes read before it may be a previous pipe's of
-                    // this ring (then the caller's id check fails, and
-                    // drops `next` and `full`), but a position must be
-                    // within this store even so.
-                    slot: unsafe { self.slot(tail) },
-                    tail,
-                    next,
-                    full,
-                });
+                // SAFETY: this writer owns the tail of a live ring (a dead
+                // one has no end to take).
+                return Ok(unsafe { self.owned_tail(word, full) });
             }
         } else if word & STATE >= HELD {
             // Parked (waiters) or held: the slow path, without the
@@ -674,18 +592,30 @@ impl Ring {
         // Acquire: invariant 2. With the tail owned the head is FREE or
         // BUSY (invariant 3), so its mark is meaningful.
         let head = self.head.word.load(Ordering::Acquire) & !STATE;
-        let writer = Writer {
-            ring: self,
-            // SAFETY: as in `writer`.
-            slot: unsafe { self.slot(tail) },
-            tail,
-            next: self.next(tail),
-            full: self.full(head, tail),
-        };
-        if writer.full && !claim_when_full {
+        let full = self.is_full_gap(tail.wrapping_sub(head));
+        // SAFETY: this writer owns the tail of a live ring.
+        let writer = unsafe { self.owned_tail(tail, full) };
+        if full && !claim_when_full {
             return Err(Miss::Full); // `writer` gives the tail back
         }
         Ok(writer)
+    }
+
+    /// The writer of a tail just taken at mark `tail`.
+    ///
+    /// # Safety
+    /// The caller owns the tail of this live ring, and gives the
+    /// ownership to the writer.
+    #[inline(always)]
+    unsafe fn owned_tail(&self, tail: usize, full: bool) -> Writer<'_> {
+        // SAFETY: per the contract, the tail (with its position and the
+        // staging slot) is the caller's.
+        debug_assert_eq!(
+            self.tail.word.load(Ordering::Relaxed),
+            tail | BUSY,
+            "the writer's own tail word"
+        );
+        Writer { ring: self, full }
     }
 
     /// Take the head for a fast read or peek, unless the ring is empty.
@@ -709,9 +639,8 @@ impl Ring {
         // Acquire: the writer of the message at `head` published it.
         let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
         let head = word & !STATE;
-        // Exact with laps: the head only moves towards the tail, so equal
-        // marks mean empty when the tail was read. (The two dead words
-        // differ.)
+        // Exact: the head only moves towards the tail, so equal marks mean
+        // empty when the tail was read. (The two dead words differ.)
         if head == tail {
             return Err(Miss::Empty);
         }
@@ -722,13 +651,8 @@ impl Ring {
                 .compare_exchange(word, word | BUSY, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
         {
-            return Ok(Reader {
-                ring: self,
-                // SAFETY: this reader owns the head of a live ring.
-                slot: unsafe { self.slot(head) },
-                head,
-                tail,
-            });
+            // SAFETY: this reader owns the head of a live ring.
+            return Ok(unsafe { self.owned_head(head, tail) });
         }
         if word & STATE >= HELD {
             // As in `writer`: parked or held goes the slow way at once.
@@ -743,17 +667,32 @@ impl Ring {
     fn reader_contended(&self) -> Result<Reader<'_>, Miss> {
         let head = take_fast_contended(&self.head.word).map_err(|Slow| Miss::Slow)?;
         let tail = self.tail.word.load(Ordering::Acquire) & !STATE;
-        let reader = Reader {
-            ring: self,
-            // SAFETY: this reader owns the head of a live ring.
-            slot: unsafe { self.slot(head) },
-            head,
-            tail,
-        };
+        // SAFETY: this reader owns the head of a live ring.
+        let reader = unsafe { self.owned_head(head, tail) };
         if tail == head {
             return Err(Miss::Empty); // `reader` gives the head back
         }
         Ok(reader)
+    }
+
+    /// The reader of a head just taken at mark `head`, the tail read after.
+    ///
+    /// # Safety
+    /// The caller owns the head of this live ring, and gives the
+    /// ownership to the reader.
+    #[inline(always)]
+    unsafe fn owned_head(&self, head: usize, tail: usize) -> Reader<'_> {
+        // SAFETY: per the contract, the head and its position are the
+        // caller's.
+        let pos = unsafe { self.head.pos() };
+        Reader {
+            ring: self,
+            // SAFETY: as above.
+            slot: unsafe { self.slot(pos) },
+            pos,
+            head,
+            tail,
+        }
     }
 
     /// Take both ends for the slow path (tail first), waiting for fast
@@ -773,24 +712,28 @@ impl Ring {
                 return Err(Dead);
             }
         };
+        // SAFETY: both ends are held.
+        let (head_pos, tail_pos) = unsafe { (self.head.pos(), self.tail.pos()) };
         Ok(Held {
             ring: self,
             head,
             tail,
+            head_pos,
+            tail_pos,
             park: false,
             dead: false,
         })
     }
 
-    /// The slot at `mark`.
+    /// The slot at byte position `pos`.
     ///
     /// # Safety
-    /// The caller owns an end of this (live) ring and `mark` is a mark
-    /// (from an end word, or from `next`), so the store is there and stays
-    /// while the end is owned.
+    /// The caller owns an end of this (live) ring and `pos` is a position
+    /// of its store (an end's, read while owning it, or one derived from
+    /// it by `next_pos`/`prev_pos`), so the store is there and stays while
+    /// the end is owned.
     #[inline(always)]
-    unsafe fn slot(&self, mark: usize) -> Slot {
-        let pos = self.pos(mark) >> SHIFT;
+    unsafe fn slot(&self, pos: usize) -> Slot<'_> {
         self.store.with(|store| {
             // SAFETY: per this function's contract, nobody writes the cell
             // while an end is owned (only the owner of both ends does, in
@@ -801,14 +744,14 @@ impl Ring {
             // only `Held::destroy`, holding both ends, empties the cell, and
             // then leaves both end words dead, so no end is owned again).
             let store = unsafe { store.as_ref().unwrap_unchecked() };
-            debug_assert!(pos < self.end() >> SHIFT && pos.is_multiple_of(self.stride()));
+            debug_assert!(pos < self.total() && pos.is_multiple_of(self.stride()));
             #[cfg(loom)]
             let tracked: *const Cell<()> = &store.tracked[pos / self.stride()];
             Slot {
                 // SAFETY: positions are below `total`, the store's length,
                 // and leave a whole slot after them.
                 start: unsafe { UnsafeCell::raw_get(store.bytes.as_ptr()).add(pos) },
-                msg_size: self.msg_size(),
+                msg_size: &self.shape.msg_size,
                 #[cfg(loom)]
                 tracked,
             }
@@ -844,14 +787,23 @@ impl Ring {
 /// then `msg_size` bytes. Every accessor's caller promises what the end it
 /// owns allows (see each).
 #[derive(Clone, Copy)]
-struct Slot {
+struct Slot<'r> {
     start: *mut u8,
-    msg_size: usize,
+    /// The ring's `msg_size`, loaded only by the accessors that clamp to it
+    /// (an atomic load is never optimised away, and most accesses need
+    /// none).
+    msg_size: &'r AtomicUsize,
     #[cfg(loom)]
     tracked: *const Cell<()>,
 }
 
-impl Slot {
+impl Slot<'_> {
+    /// The ring's largest message.
+    #[inline(always)]
+    fn msg_size(&self) -> usize {
+        self.msg_size.load(Ordering::Relaxed)
+    }
+
     /// Report an access to loom (nothing otherwise).
     #[inline(always)]
     fn track(&self, write: bool) {
@@ -879,10 +831,23 @@ impl Slot {
     #[inline(always)]
     unsafe fn message_mut<'s>(self, len: usize) -> &'s mut [u8] {
         self.track(true);
-        let len = len.min(self.msg_size);
+        let len = len.min(self.msg_size());
         // SAFETY: `LEN + len <= stride` bytes from a slot's start are in
         // the store; `UnsafeCell<u8>` has the layout of `u8`; exclusive
         // per the caller.
+        unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
+    }
+
+    /// [`message_mut`](Self::message_mut) of a `len` known to be at most
+    /// `msg_size`.
+    ///
+    /// # Safety
+    /// As `message_mut`, and `len <= msg_size`.
+    #[inline(always)]
+    unsafe fn message_within<'s>(self, len: usize) -> &'s mut [u8] {
+        debug_assert!(len <= self.msg_size());
+        self.track(true);
+        // SAFETY: as in `message_mut`, with `len` in bounds per the caller.
         unsafe { core::slice::from_raw_parts_mut(self.start.add(HEADER), len) }
     }
 
@@ -894,7 +859,7 @@ impl Slot {
     #[inline(always)]
     unsafe fn bytes<'s>(self, len: usize) -> &'s [u8] {
         self.track(false);
-        let len = len.min(self.msg_size);
+        let len = len.min(self.msg_size());
         // SAFETY: in bounds as above; nobody writes it per the caller.
         unsafe { core::slice::from_raw_parts(self.start.add(HEADER), len) }
     }
@@ -922,7 +887,7 @@ impl Slot {
     #[inline(always)]
     unsafe fn set_len(self, len: usize) {
         // SAFETY: as the caller's.
-        unsafe { self.set_len_unchecked(len.min(self.msg_size)) }
+        unsafe { self.set_len_unchecked(len.min(self.msg_size())) }
     }
 
     /// [`set_len`](Self::set_len) of a length already at most `msg_size`
@@ -932,14 +897,14 @@ impl Slot {
     /// As [`message_mut`](Self::message_mut).
     #[inline(always)]
     unsafe fn set_len_unchecked(self, len: usize) {
-        debug_assert!(len <= self.msg_size);
+        debug_assert!(len <= self.msg_size());
         self.track(true);
         // SAFETY: the length word is in bounds; exclusive per the caller.
         unsafe { self.start.cast::<usize>().write_unaligned(len) }
     }
 }
 
-impl Slot {
+impl Slot<'_> {
     /// The message's sequence number.
     ///
     /// # Safety
@@ -974,7 +939,7 @@ impl Slot {
         // SAFETY: both slots are `HEADER + msg_size` bytes of the store,
         // disjoint, and nobody else touches them while both ends are held.
         unsafe {
-            core::ptr::copy_nonoverlapping(from.start, self.start, HEADER + self.msg_size);
+            core::ptr::copy_nonoverlapping(from.start, self.start, HEADER + self.msg_size());
         }
     }
 }
@@ -986,7 +951,7 @@ fn unreachable_store() -> ! {
 }
 
 /// Take an end for a fast operation: CAS `FREE` → `BUSY`, spinning while
-/// another fast operation owns it; returns the end's position.
+/// another fast operation owns it; returns the end's mark.
 #[inline(always)]
 fn take_fast(word: &AtomicUsize) -> Result<usize, Slow> {
     let current = word.load(Ordering::Relaxed);
@@ -1033,7 +998,7 @@ fn take_fast_contended(word: &AtomicUsize) -> Result<usize, Slow> {
 }
 
 /// Take an end for the slow path: CAS `FREE`/`PARKED` → `HELD`, spinning
-/// while anybody else owns it; returns the end's position.
+/// while anybody else owns it; returns the end's mark.
 fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
     let mut current = word.load(Ordering::Relaxed);
     loop {
@@ -1065,13 +1030,13 @@ fn take_slow(word: &AtomicUsize) -> Result<usize, Dead> {
 
 /// The tail, owned by one fast write. Dropping it gives the tail back
 /// unchanged (nothing written).
+///
+/// It carries only what it cannot read again: the tail's mark (in its own
+/// `BUSY` word) and position (the staging slot's) are read again from the
+/// tail it owns. A writer lives across the kernel's copy, and every word it
+/// carries is kept in a register or on the stack there.
 pub(crate) struct Writer<'a> {
     ring: &'a Ring,
-    /// The staging slot, at `tail`.
-    slot: Slot,
-    tail: usize,
-    /// The mark after `tail`: the tail once committed.
-    next: usize,
     /// The ring held `capacity` messages when the tail was taken. Only
     /// readers can change that until this writer commits, and only
     /// towards room, so `false` stays true.
@@ -1086,19 +1051,24 @@ impl Writer<'_> {
         self.full
     }
 
-    /// The staging slot's first `len` bytes (`len <= msg_size`), to copy
-    /// the message into; [`commit`](Self::commit) appends that many.
+    /// The staging slot's first `len` bytes, to copy the message into;
+    /// [`commit`](Self::commit) appends that many. `None` if `len` is
+    /// over `msg_size` (nothing changed).
     #[inline(always)]
-    pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
+    pub(crate) fn staging_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        // The size read with the tail owned: this pipe's.
+        if len > self.ring.msg_size() {
+            return None;
+        }
         // SAFETY: this writer owns the tail, so the staging slot is its
         // own and no reader reads it (invariant 2); the borrow of `self`
-        // ends before the tail is given back.
+        // ends before the tail is given back; `len <= msg_size`.
         // The length goes in now, so that only the tail's position is
         // needed after the copy.
         unsafe {
-            let staging = self.slot.message_mut(len);
-            self.slot.set_len_unchecked(staging.len());
-            staging
+            let slot = self.ring.slot(self.ring.tail.pos());
+            slot.set_len_unchecked(len);
+            Some(slot.message_within(len))
         }
     }
 
@@ -1109,17 +1079,19 @@ impl Writer<'_> {
     #[inline(always)]
     pub(crate) fn commit(self) -> bool {
         let ring = self.ring;
-        let next = self.next;
         let full = self.full;
-        let slot = self.slot;
         core::mem::forget(self);
+        // This writer's own word: its mark and `BUSY`.
+        let next = (ring.tail.word.load(Ordering::Relaxed) & !STATE).wrapping_add(UNIT);
         // SAFETY: this writer owns the tail, and the staging slot with it.
         unsafe {
             let seq = ring.tail_counters(|counters| {
                 counters.written += 1;
                 counters.written
             });
-            slot.set_seq(seq);
+            let pos = ring.tail.pos();
+            ring.slot(pos).set_seq(seq);
+            ring.tail.set_pos(ring.next_pos(pos));
         }
         if !full {
             ring.tail.word.store(next | FREE, Ordering::Release);
@@ -1147,13 +1119,15 @@ fn commit_over_full(ring: &Ring, next: usize) -> bool {
             return false;
         }
     };
-    // `capacity + 1` queued: the one free slot follows `next`, and then
-    // the head's slot, one lap on.
-    let dropped = ring.next(next) == ring.lap_on(head);
+    // Still `capacity + 1` queued (no reader took one meanwhile)?
+    let dropped = ring.is_full_gap(next.wrapping_sub(head).wrapping_sub(UNIT));
     let head = if dropped {
         // SAFETY: this writer owns the head now.
-        unsafe { ring.head_counters(|counters| counters.dropped += 1) };
-        ring.next(head)
+        unsafe {
+            ring.head_counters(|counters| counters.dropped += 1);
+            ring.head.set_pos(ring.next_pos(ring.head.pos()));
+        }
+        head.wrapping_add(UNIT)
     } else {
         head
     };
@@ -1165,10 +1139,9 @@ fn commit_over_full(ring: &Ring, next: usize) -> bool {
 impl Drop for Writer<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.ring
-            .tail
-            .word
-            .store(self.tail | FREE, Ordering::Release);
+        let word = &self.ring.tail.word;
+        // This writer's own word, given back unchanged.
+        word.store(word.load(Ordering::Relaxed) & !STATE, Ordering::Release);
     }
 }
 
@@ -1176,8 +1149,11 @@ impl Drop for Writer<'_> {
 /// back unchanged (nothing taken).
 pub(crate) struct Reader<'a> {
     ring: &'a Ring,
-    /// The slot at `head`.
-    slot: Slot,
+    /// The slot at `pos`.
+    slot: Slot<'a>,
+    /// The head's position.
+    pos: usize,
+    /// The head's mark.
     head: usize,
     /// The tail, read (Acquire) after the head: every message before it
     /// is published, and there is at least one.
@@ -1211,12 +1187,16 @@ impl Reader<'_> {
     pub(crate) fn pop(self) {
         let ring = self.ring;
         let head = self.head;
+        let pos = self.pos;
         core::mem::forget(self);
         // SAFETY: this reader owns the head.
-        unsafe { ring.head_counters(|counters| counters.read += 1) };
+        unsafe {
+            ring.head_counters(|counters| counters.read += 1);
+            ring.head.set_pos(ring.next_pos(pos));
+        }
         ring.head
             .word
-            .store(ring.next(head) | FREE, Ordering::Release);
+            .store(head.wrapping_add(UNIT) | FREE, Ordering::Release);
     }
 }
 
@@ -1235,8 +1215,11 @@ impl Drop for Reader<'_> {
 /// [`park`](Self::park) asked for it (the pipe has waiters), else `FREE`.
 pub(crate) struct Held<'a> {
     ring: &'a Ring,
+    /// The ends' marks and positions, stored back when given back.
     head: usize,
     tail: usize,
+    head_pos: usize,
+    tail_pos: usize,
     park: bool,
     /// Set by [`destroy`](Self::destroy): the store is gone.
     dead: bool,
@@ -1258,7 +1241,7 @@ impl Held<'_> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.ring.count(self.head, self.tail)
+        self.tail.wrapping_sub(self.head) >> SHIFT
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -1266,16 +1249,22 @@ impl Held<'_> {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.ring.full(self.head, self.tail)
+        self.ring.is_full_gap(self.tail.wrapping_sub(self.head))
     }
 
     /// The slot at `pos`, while not destroyed.
-    fn slot(&self, pos: usize) -> Slot {
+    fn slot(&self, pos: usize) -> Slot<'_> {
         if self.dead {
             unreachable_store();
         }
         // SAFETY: both ends of a live ring are held.
         unsafe { self.ring.slot(pos) }
+    }
+
+    /// The head moved one slot on (the oldest message gone).
+    fn advance_head(&mut self) {
+        self.head = self.head.wrapping_add(UNIT);
+        self.head_pos = self.ring.next_pos(self.head_pos);
     }
 
     /// The counters, exact: no fast operation is in flight.
@@ -1312,13 +1301,13 @@ impl Held<'_> {
     pub(crate) fn staging_mut(&mut self, len: usize) -> &mut [u8] {
         // SAFETY: both ends are held while `self` is borrowed; the staging
         // slot is not queued, and nobody else can reach it.
-        unsafe { self.slot(self.tail).message_mut(len) }
+        unsafe { self.slot(self.tail_pos).message_mut(len) }
     }
 
     /// The first `len` bytes of the staging slot.
     pub(crate) fn staged(&self, len: usize) -> &[u8] {
         // SAFETY: both ends are held while `self` is borrowed.
-        unsafe { self.slot(self.tail).bytes(len) }
+        unsafe { self.slot(self.tail_pos).bytes(len) }
     }
 
     /// Append the staged message of `len` bytes. When the ring is full the
@@ -1327,7 +1316,7 @@ impl Held<'_> {
     pub(crate) fn commit_staged(&mut self, len: usize) -> bool {
         debug_assert!(len <= self.ring.msg_size());
         let dropped = self.is_full();
-        let slot = self.slot(self.tail);
+        let slot = self.slot(self.tail_pos);
         // SAFETY: both ends are held.
         unsafe {
             slot.set_len(len);
@@ -1340,9 +1329,10 @@ impl Held<'_> {
                 self.ring.head_counters(|c| c.dropped += 1);
             }
         }
-        self.tail = self.ring.next(self.tail);
+        self.tail = self.tail.wrapping_add(UNIT);
+        self.tail_pos = self.ring.next_pos(self.tail_pos);
         if dropped {
-            self.head = self.ring.next(self.head);
+            self.advance_head();
         }
         dropped
     }
@@ -1357,21 +1347,21 @@ impl Held<'_> {
     /// urgent write (DESIGN §9). When the ring is full the oldest message
     /// is dropped first (counted); returns whether one was. O(`msg_size`):
     /// the staged message is copied into the free slot before the head,
-    /// and the head moves back onto it (`prev` is `next`'s inverse, so the
-    /// marks keep their laps).
+    /// and the head moves back onto it (one mark back, so the difference
+    /// of the marks still counts the messages).
     pub(crate) fn commit_staged_front(&mut self, len: usize) -> bool {
         debug_assert!(len <= self.ring.msg_size() && self.ring.capacity() > 0);
         let dropped = self.is_full();
         if dropped {
             // SAFETY: both ends are held.
             unsafe { self.ring.head_counters(|c| c.dropped += 1) };
-            self.head = self.ring.next(self.head);
+            self.advance_head();
         }
         // At most `capacity` queued, so the two spare slots are free and
         // the one before the head is not the staging slot.
-        let front = self.ring.prev(self.head);
-        debug_assert_ne!(self.ring.pos(front), self.ring.pos(self.tail));
-        let staging = self.slot(self.tail);
+        let front = self.ring.prev_pos(self.head_pos);
+        debug_assert_ne!(front, self.tail_pos);
+        let staging = self.slot(self.tail_pos);
         let target = self.slot(front);
         // SAFETY: both ends are held; `front` and the staging slot differ.
         unsafe {
@@ -1383,7 +1373,8 @@ impl Held<'_> {
             staging.set_seq(seq);
             target.copy_from(staging);
         }
-        self.head = front;
+        self.head = self.head.wrapping_sub(UNIT);
+        self.head_pos = front;
         dropped
     }
 
@@ -1393,9 +1384,10 @@ impl Held<'_> {
         if index >= self.len() {
             return None;
         }
-        // `index < len <= capacity`, so `index * step < end`.
-        let mark = self.ring.advance(self.head, index * self.ring.step());
-        let slot = self.slot(mark);
+        // `index < len <= capacity`, so the offset is within one wrap.
+        let pos = self.head_pos + index * self.ring.stride();
+        let total = self.ring.total();
+        let slot = self.slot(if pos >= total { pos - total } else { pos });
         // SAFETY: both ends are held while `self` is borrowed, and the
         // slot holds a committed message.
         Some(unsafe { (slot.message(), slot.seq()) })
@@ -1408,7 +1400,7 @@ impl Held<'_> {
         }
         // SAFETY: both ends are held, and the slot holds a committed
         // message.
-        Some(unsafe { self.slot(self.ring.prev(self.tail)).seq() })
+        Some(unsafe { self.slot(self.ring.prev_pos(self.tail_pos)).seq() })
     }
 
     /// Drop every queued message without counting them as read (a purge,
@@ -1416,6 +1408,7 @@ impl Held<'_> {
     pub(crate) fn clear(&mut self) -> usize {
         let queued = self.len();
         self.head = self.tail;
+        self.head_pos = self.tail_pos;
         queued
     }
 
@@ -1425,7 +1418,7 @@ impl Held<'_> {
         if !self.is_empty() {
             // SAFETY: both ends are held.
             unsafe { self.ring.head_counters(|c| c.read += 1) };
-            self.head = self.ring.next(self.head);
+            self.advance_head();
         }
     }
 
@@ -1460,6 +1453,12 @@ impl Drop for Held<'_> {
             return;
         }
         let state = if self.park { PARKED } else { FREE };
+        // SAFETY: both ends are still held; the positions go back before
+        // the words' Release gives the ends away.
+        unsafe {
+            self.ring.head.set_pos(self.head_pos);
+            self.ring.tail.set_pos(self.tail_pos);
+        }
         // Head first (invariant 3).
         self.ring
             .head
@@ -1485,7 +1484,7 @@ mod tests {
 
     fn push(ring: &Ring, msg: &[u8]) -> bool {
         let mut writer = ring.writer(true).unwrap();
-        writer.staging_mut(msg.len()).copy_from_slice(msg);
+        writer.staging_mut(msg.len()).unwrap().copy_from_slice(msg);
         writer.commit()
     }
 
@@ -1551,7 +1550,11 @@ mod tests {
         let ring = Ring::new(2, 2).unwrap();
         push(&ring, b"aa");
         push(&ring, b"bb");
-        ring.writer(true).unwrap().staging_mut(2).fill(b'x');
+        ring.writer(true)
+            .unwrap()
+            .staging_mut(2)
+            .unwrap()
+            .fill(b'x');
         let mut held = ring.hold().unwrap();
         held.staging_mut(2).fill(b'y');
         assert_eq!(held.get(0).map(|m| m.0), Some(&b"aa"[..]));
@@ -1563,10 +1566,22 @@ mod tests {
     fn a_writer_dropped_without_commit_writes_nothing() {
         let ring = Ring::new(2, 2).unwrap();
         let mut writer = ring.writer(false).unwrap();
-        writer.staging_mut(2).fill(b'x');
+        writer.staging_mut(2).unwrap().fill(b'x');
         drop(writer);
         assert_eq!(pop(&ring), None);
         assert_eq!(ring.hold().unwrap().counters().written, 0);
+    }
+
+    #[test]
+    fn a_message_over_msg_size_is_refused_with_nothing_written() {
+        let ring = Ring::new(4, 2).unwrap();
+        let mut writer = ring.writer(false).unwrap();
+        assert!(writer.staging_mut(5).is_none());
+        assert_eq!(writer.staging_mut(4).map(|staging| staging.len()), Some(4));
+        drop(writer);
+        assert_eq!(pop(&ring), None);
+        assert!(!push(&ring, b"four"));
+        assert_eq!(pop(&ring).as_deref(), Some(&b"four"[..]));
     }
 
     #[test]
@@ -1599,40 +1614,78 @@ mod tests {
         assert_eq!(ring.hold().err(), Some(Dead));
     }
 
-    #[test]
-    fn marks_tell_laps_apart() {
-        // Three slots of 17 bytes (a 16-byte header): positions 0, 17, 34; a
-        // lap is 64 (marks
-        // count in quarters of a byte, the state bits below them).
-        let ring = Ring::new(1, 1).unwrap();
-        let q = 1 << SHIFT;
-        assert_eq!(ring.lap(), 64 * q);
-        assert_eq!(ring.next(0), 17 * q);
-        assert_eq!(
-            ring.next(34 * q),
-            64 * q,
-            "past the end: position 0, next lap"
-        );
-        assert_eq!(ring.pos(64 * q), 0);
-        // `prev` undoes `next`, across the end and the lap too.
-        assert_eq!(ring.prev(64 * q), 34 * q);
-        assert_eq!(ring.prev(0), (34 * q).wrapping_sub(64 * q));
-        for mark in [0, 17 * q, 34 * q, 64 * q, 81 * q] {
-            assert_eq!(ring.prev(ring.next(mark)), mark);
-        }
-        assert!(ring.full(0, 17 * q), "one message in a depth-1 ring");
-        assert!(
-            !ring.full(64 * q, 17 * q),
-            "same positions, a lap apart: not full"
-        );
-        assert_eq!(ring.lap_on(0usize.wrapping_sub(64 * q)), 0, "marks wrap");
-        // An empty ring read as a stale head and a later-lap tail is not
-        // empty.
+    /// Move both (empty) ends' marks to `mark`, as if that many messages
+    /// had passed.
+    fn start_at(ring: &Ring, mark: usize) {
         let mut held = ring.hold().unwrap();
-        held.staging_mut(0);
-        held.commit_staged(0);
-        held.pop_front();
-        assert_eq!((held.head, held.tail), (17 * q, 17 * q));
+        assert!(held.is_empty());
+        (held.head, held.tail) = (mark, mark);
+    }
+
+    #[test]
+    fn marks_count_messages_across_a_wrap_of_the_word() {
+        // Two messages before the word wraps: the third write's marks
+        // pass through zero.
+        let ring = Ring::new(1, 2).unwrap();
+        start_at(&ring, 0usize.wrapping_sub(2 * UNIT));
+        for round in 0u8..5 {
+            assert!(!push(&ring, &[round]));
+            assert!(!push(&ring, &[round + 100]));
+            assert_eq!(ring.writer(false).err(), Some(Miss::Full), "round {round}");
+            assert!(ring.looks_blocked(true));
+            assert_eq!(ring.hold().unwrap().len(), 2);
+            assert_eq!(pop(&ring).unwrap(), [round]);
+            assert_eq!(ring.hold().unwrap().len(), 1);
+            assert!(!ring.looks_blocked(true) && !ring.looks_blocked(false));
+            assert_eq!(pop(&ring).unwrap(), [round + 100]);
+            assert_eq!(ring.reader().err(), Some(Miss::Empty));
+            assert!(ring.looks_blocked(false));
+        }
+        // A discard-oldest write over the wrap drops exactly the oldest.
+        start_at(&ring, 0usize.wrapping_sub(UNIT));
+        push(&ring, b"a");
+        push(&ring, b"b");
+        assert!(push(&ring, b"c"));
+        assert_eq!(ring.hold().unwrap().len(), 2);
+        assert_eq!(pop(&ring).as_deref(), Some(&b"b"[..]));
+        assert_eq!(pop(&ring).as_deref(), Some(&b"c"[..]));
+        assert_eq!(pop(&ring), None);
+    }
+
+    #[test]
+    fn no_live_word_reads_as_dead() {
+        // The largest mark with every state: the dead bit stays clear.
+        let top = usize::MAX & !(UNIT - 1);
+        for state in [FREE, BUSY, HELD, PARKED] {
+            assert!(!is_dead(top | state));
+            assert!(!is_dead(state));
+        }
+        assert!(is_dead(DEAD_HEAD) && is_dead(DEAD_TAIL));
+        assert_ne!(
+            DEAD_HEAD & !STATE,
+            DEAD_TAIL & !STATE,
+            "a dead ring is never empty"
+        );
+        assert_eq!(DEAD_HEAD & STATE, PARKED);
+        assert_eq!(DEAD_TAIL & STATE, PARKED);
+    }
+
+    #[test]
+    fn urgent_fronts_and_gets_walk_the_positions_around_the_store() {
+        let ring = Ring::new(1, 3).unwrap();
+        for round in 0u8..7 {
+            push(&ring, &[round]);
+            let mut held = ring.hold().unwrap();
+            held.staging_mut(1)[0] = 200 + round;
+            assert!(!held.commit_staged_front(1));
+            assert_eq!(held.get(0).map(|m| m.0), Some(&[200 + round][..]));
+            assert_eq!(held.get(1).map(|m| m.0), Some(&[round][..]));
+            assert_eq!(held.get(2), None);
+            assert_eq!(held.back_seq(), held.get(1).map(|m| m.1));
+            drop(held);
+            assert_eq!(pop(&ring).unwrap(), [200 + round]);
+            assert_eq!(pop(&ring).unwrap(), [round]);
+        }
     }
 
     #[test]

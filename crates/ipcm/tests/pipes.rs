@@ -17,6 +17,25 @@ fn capacity_is_exactly_max_msgs() {
 }
 
 #[test]
+fn a_message_too_large_for_a_full_pipe_is_too_large_not_full() {
+    // The size is checked before room, by id, by handle and from the
+    // kernel, whichever path (lock-free or locked) the call takes.
+    let fx = Fixture::new();
+    let writer = fx.actor();
+    let pipe = fx.pipe(4, 1, PipeFlags::empty());
+    assert!(fx.try_write(writer, pipe, b"full").is_ok());
+    assert_eq!(fx.try_write(writer, pipe, b"large"), Err(Status::TooLarge));
+    assert_eq!(fx.ipcm.kernel_write(pipe, b"large"), Err(Status::TooLarge));
+    let handle = fx.ipcm.open(pipe).unwrap();
+    assert_eq!(
+        fx.ipcm.kernel_write(&handle, b"large"),
+        Err(Status::TooLarge)
+    );
+    assert_eq!(fx.try_write(writer, pipe, b"room"), Err(Status::Full));
+    assert_eq!(fx.drain(pipe), [b"full".to_vec()]);
+}
+
+#[test]
 fn message_boundaries_and_lengths_are_preserved() {
     let fx = Fixture::new();
     let (writer, reader) = (fx.actor(), fx.actor());

@@ -1,12 +1,18 @@
 //! Close at shutdown, consumer side: reads "drain-pipe" until it reports
 //! CLOSED (everything queued at the close is read first), prints each
-//! message, then acknowledges the count on its own "drain-ack".
+//! message, then acknowledges the count on its own "drain-ack". It pauses
+//! after `COUNT - DEPTH` messages until the producer, having closed the
+//! pipe with the rest queued, says "drain-go".
 #![no_std]
 #![no_main]
 
 use lukos_user::{Pipe, println, timeout};
 
 lukos_user::entry!(main);
+
+/// Messages the producer sends, and the pipe's depth (as there).
+const COUNT: u64 = 50;
+const DEPTH: u64 = 8;
 
 fn main(_arg: u64) {
     let ack = Pipe::create("drain-ack", 8, 1, 0).expect("create drain-ack");
@@ -17,6 +23,13 @@ fn main(_arg: u64) {
         match pipe.read_seq(&mut buf, timeout::FOREVER) {
             Ok(got) => {
                 received += 1;
+                if received == COUNT - DEPTH {
+                    let go = Pipe::wait_for("drain-go");
+                    let mut word = [0u8; 8];
+                    if let Err(status) = go.read(&mut word, timeout::FOREVER) {
+                        println!("DRAINC go failed: {status}");
+                    }
+                }
                 println!(
                     "DRAINED x={} seq={} len={}",
                     u64::from_ne_bytes(buf),

@@ -39,10 +39,14 @@ fn blocked_writer(id: u64) {
 
 fn newer_waiter(id: u64) {
     let mut buf = [0u8; 8];
-    match Pipe::from_id(id).peek_newer(1, &mut buf, timeout::FOREVER) {
+    let board = Pipe::from_id(id);
+    match board.peek_newer(1, &mut buf, timeout::FOREVER) {
         Ok(got) => println!("QOPS newer woken v={} seq={}", word(&buf), got.seq),
         Err(status) => println!("QOPS newer woken failed: {status}"),
     }
+    // Tell the writer its line is out: on several CPUs this thread may be
+    // woken on another one, and print after the writer's next line.
+    write(board, 3);
 }
 
 fn rendezvous_reader(id: u64) {
@@ -126,8 +130,11 @@ fn main(_arg: u64) {
     let now = board.peek_newer(1, &mut buf, 0).map(|_| ());
     println!("QOPS newer before-write waiting=1 try-now={now:?}");
     write(board, 2);
-    yield_now();
-    println!("QOPS newer after-write");
+    // The waiter's acknowledgement (message 3), written after its line.
+    let acked = board
+        .peek_newer(2, &mut buf, timeout::FOREVER)
+        .map(|_| word(&buf));
+    println!("QOPS newer after-write acked={acked:?}");
 
     // Rendezvous (depth 0): no reader, no room; a waiting reader takes it.
     let rv = Pipe::create("", 8, 0, 0).expect("create rendezvous");

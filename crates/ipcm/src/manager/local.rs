@@ -33,7 +33,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        let pipe = &self.open_target(pipe.into())?;
+        let pipe = &self.open_for_data(pipe.into())?;
         if let Err(status) = pipe.check_access_of(process, PipeFlags::OWNER_WRITE) {
             return Err(stale_error(*pipe, status));
         }
@@ -97,7 +97,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        match self.open_target(pipe.into()) {
+        match self.open_for_data(pipe.into()) {
             Ok(pipe) => pipe.outlook(write),
             Err(_) => Outlook::Ready,
         }
@@ -112,7 +112,7 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         buf: &mut [u8],
         consume: bool,
     ) -> Result<usize, Status> {
-        let pipe = &self.open_target(target)?;
+        let pipe = &self.open_for_data(target)?;
         if let Err(status) = pipe.check_access_of(process, PipeFlags::OWNER_READ) {
             return Err(stale_error(*pipe, status));
         }
