@@ -41,8 +41,16 @@
 //!   that registered first and spun afterwards turned its partner's next
 //!   lock-free call into a locked hand-off and a wake: every message of a
 //!   ping-pong. While threads outnumber CPUs a poller would take the CPU
-//!   a completer needs, so it yields once and looks once, then registers
-//!   and spins as before. Rendezvous and priority pipes, whose outlook
+//!   a completer needs, so it yields and looks [`OUTNUMBERED_POLLS`] times
+//!   (crossbeam-channel's backoff yields 4 times before it parks), then
+//!   registers and parks at once: a spin after registering only takes the
+//!   CPU from the completers (2026-12-02, `ab.sh`, medians of 31–61
+//!   interleaved rounds, M msg/s, this ÷ yield once then register and
+//!   spin ÷ crossbeam-channel: 4×4 on 2 CPUs 11.3 ÷ 7.0 ÷ 5.0 at load 4–5,
+//!   13.5 ÷ 12.9 ÷ 14.6 and 13.5 ÷ 12.5 ÷ 12.9 at load 0.6–0.8; 2×2
+//!   9.8 ÷ 8.3 ÷ 4.0 at load 3–4, 11.4 ÷ 11.1 ÷ 14.5 and 11.1 ÷ 11.1 ÷
+//!   11.5 at load 0.6–0.7; ping-pong and SPSC, where threads do not
+//!   outnumber CPUs, unchanged). Rendezvous and priority pipes, whose outlook
 //!   polling cannot tell, and selects register first and spin on their
 //!   own record.
 //!
@@ -64,6 +72,15 @@
 //! 15–25 (mean round trip 50–110 µs before, 165–590 µs with it; flume's
 //! 18–23 µs: it parks at once, and a woken sleeper runs sooner than a
 //! thread that yielded to a busy process).
+//!
+//! Also tried and dropped (2026-12-02, `ab.sh`, same runs as above): while
+//! outnumbered, 2, 4, 8 or 16 yield-then-look polls followed by the
+//! registered spin as planned (4 polls: 2×2 7.4, 4×4 7.1 M msg/s under
+//! load, no better than one poll); 2 polls then park at once (4×4 12.7 at
+//! load 5 but 11.5 vs 13.5 quiet, 2×2 10.5 vs 11.1 quiet); 8 or 16 then
+//! park at once (within noise of 4: 2×2 11.6 and 10.9, 4×4 13.5 and 14.8
+//! quiet). Waking a parked thread on the same CPU it was measured from
+//! (the old park-cost measurement, see `measure_park_cost`).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -102,6 +119,16 @@ const BUSY_LIMIT: Duration = Duration::from_micros(500);
 #[cfg(not(loom))]
 const PREEMPTED: Duration = Duration::from_micros(1);
 
+/// While threads outnumber CPUs, a blocking read or write yields and looks
+/// at the pipe this many times before it registers, and then parks at once:
+/// like crossbeam-channel's backoff, whose last steps yield (4 of them)
+/// before it parks. Registering parks the ring's ends, so every later call
+/// on the pipe takes its lock, and the waiter's wake is a futex wake of a
+/// thread that needs a CPU others are using (a profile of 4×4 on 2 CPUs:
+/// some 30% of the time in `try_to_wake_up`); a spin after registering
+/// only takes CPU time from the threads that would complete the wait.
+const OUTNUMBERED_POLLS: u32 = 4;
+
 /// Threads with an IPC thread record (made on first use, dropped at thread
 /// exit): the threads that use IPC.
 static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -118,12 +145,17 @@ pub(crate) struct Plan {
     /// How long to poll after that, yielding between polls: for a completer
     /// that waits for this CPU.
     pub(crate) yielding: Duration,
+    /// While threads outnumber CPUs: how many times a blocking read or
+    /// write yields and then looks at the pipe before it registers, and
+    /// then parks at once ([`OUTNUMBERED_POLLS`]); zero otherwise.
+    pub(crate) polls: u32,
 }
 
 impl Plan {
     pub(crate) const PARK_AT_ONCE: Plan = Plan {
         pause: Duration::ZERO,
         yielding: Duration::ZERO,
+        polls: 0,
     };
 }
 
@@ -214,10 +246,12 @@ impl SpinRecord {
             return Plan::PARK_AT_ONCE;
         }
         let cost = park_cost().min(MAX_SPIN);
-        let pause = !threads_outnumber_cpus() && self.pausing.try_now();
+        let outnumbered = threads_outnumber_cpus();
+        let pause = !outnumbered && self.pausing.try_now();
         Plan {
             pause: if pause { cost } else { Duration::ZERO },
             yielding: cost,
+            polls: if outnumbered { OUTNUMBERED_POLLS } else { 0 },
         }
     }
 
@@ -565,6 +599,7 @@ mod tests {
         let plan = Plan {
             pause: Duration::from_micros(1),
             yielding: Duration::from_micros(1),
+            polls: 0,
         };
         record.record(plan, Outcome::WokenYielding);
         assert_eq!(next_tries(&record.pausing, 2), [false, true]);
@@ -580,7 +615,9 @@ mod tests {
         // Other tests' threads may be parked meanwhile, but never more
         // than the live ones, so at least cpus + 1 count as running.
         assert!(threads_outnumber_cpus());
-        assert_eq!(SpinRecord::new().plan().pause, Duration::ZERO);
+        let plan = SpinRecord::new().plan();
+        assert_eq!(plan.pause, Duration::ZERO);
+        assert_eq!(plan.polls, OUTNUMBERED_POLLS, "it polls a few times first");
         drop(many);
     }
 
