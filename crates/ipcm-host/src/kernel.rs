@@ -340,6 +340,7 @@ mod tests {
     const PAUSE: Plan = Plan {
         pause: Duration::from_secs(60),
         yielding: Duration::ZERO,
+        polls: 0,
     };
 
     #[test]

@@ -438,19 +438,22 @@ impl Pipe {
     /// pipe's outlook and retry `attempt` (`None`: it would block) as this
     /// thread's spin plan says ([`HostThread::poll_first`]), unless polling
     /// cannot tell (a rendezvous or priority pipe). While threads outnumber
-    /// CPUs (no pausing in the plan) it yields once and looks once, then
-    /// registers and spins as planned: polling pipes for longer then takes
-    /// the CPU from the threads that would complete the wait (4 writers × 4
-    /// readers on 2 CPUs: 1.8 M msg/s polling for the whole plan, 5.7 M
-    /// msg/s like this, 4.1 M msg/s registering at once, crossbeam-channel
-    /// 4.6 M msg/s, medians of 15 interleaved runs). `Ok` is the attempt's
+    /// CPUs it yields and looks `plan.polls` times, then registers and
+    /// parks at once (see [`crate::waiting`] for the figures); when no
+    /// pausing is planned for another reason (recent pauses failed) it
+    /// yields and looks once, then registers and spins as planned. Polling
+    /// pipes for the whole plan takes the CPU from the threads that would
+    /// complete the wait (4 writers × 4 readers on 2 CPUs: 1.8 M msg/s
+    /// polling for the whole plan, 5.7 M msg/s yielding once, 4.1 M msg/s
+    /// registering at once, crossbeam-channel 4.6 M msg/s, medians of 15
+    /// interleaved runs). `Ok` is the attempt's
     /// result; `Err` the spin plan left for the registered wait.
     fn poll_first<T>(
         &self,
         me: &HostThread,
         write: bool,
         deadline: Option<Instant>,
-        mut attempt: impl FnMut() -> Option<Result<T, Status>>,
+        attempt: impl FnMut() -> Option<Result<T, Status>>,
     ) -> Result<Result<T, Status>, Plan> {
         let ipcm = &self.ipc.shared.ipcm;
         let plan = me.spin_plan();
@@ -459,13 +462,16 @@ impl Pipe {
         }
         let outlook = || ipcm.outlook(&self.pipe, write);
         if plan.pause.is_zero() {
-            std::thread::yield_now();
-            if outlook() != Outlook::NotYet
-                && let Some(result) = attempt()
-            {
+            if let Some(result) = yield_then_look(plan.polls.max(1), deadline, outlook, attempt) {
                 return Ok(result);
             }
-            return Err(plan);
+            // Outnumbered: the spin after registering would only take the
+            // CPU from the threads that complete the wait.
+            return Err(if plan.polls > 0 {
+                Plan::PARK_AT_ONCE
+            } else {
+                plan
+            });
         }
         match me.poll_first(plan, deadline, outlook, attempt) {
             Some(result) => Ok(result),
@@ -523,6 +529,29 @@ impl Pipe {
     }
 }
 
+/// Up to `polls` times (or until `deadline`): yield the CPU, then make the
+/// non-blocking `attempt` if `outlook` says the pipe looks ready. `Some` is
+/// the attempt's result; `None`: register.
+fn yield_then_look<T>(
+    polls: u32,
+    deadline: Option<Instant>,
+    outlook: impl Fn() -> Outlook,
+    mut attempt: impl FnMut() -> Option<Result<T, Status>>,
+) -> Option<Result<T, Status>> {
+    for _ in 0..polls {
+        std::thread::yield_now();
+        if outlook() != Outlook::NotYet
+            && let Some(result) = attempt()
+        {
+            return Some(result);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    None
+}
+
 /// Wait for the wake of `me`'s pending operation, spinning as `plan`
 /// says; `Ok` if it completed.
 fn wait_for_wake(
@@ -535,5 +564,65 @@ fn wait_for_wake(
     match me.wait_as_planned(&ipc.shared.ipcm, ticket, deadline, plan) {
         Status::Ok => Ok(()),
         status => Err(status),
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn yield_then_look_polls_as_often_as_planned_and_attempts_only_when_ready() {
+        let looks = Cell::new(0);
+        let result: Option<Result<(), Status>> = yield_then_look(
+            4,
+            None,
+            || {
+                looks.set(looks.get() + 1);
+                Outlook::NotYet
+            },
+            || unreachable!("the pipe never looked ready"),
+        );
+        assert_eq!(result, None);
+        assert_eq!(looks.get(), 4);
+        // Ready on the third look; the first attempt there loses a race.
+        looks.set(0);
+        let mut attempts = 0;
+        let result = yield_then_look(
+            4,
+            None,
+            || {
+                looks.set(looks.get() + 1);
+                if looks.get() >= 3 {
+                    Outlook::Ready
+                } else {
+                    Outlook::NotYet
+                }
+            },
+            || {
+                attempts += 1;
+                (attempts == 2).then_some(Ok(9))
+            },
+        );
+        assert_eq!(result, Some(Ok(9)));
+        assert_eq!((looks.get(), attempts), (4, 2));
+    }
+
+    #[test]
+    fn yield_then_look_stops_at_the_deadline() {
+        let looks = Cell::new(0);
+        let result: Option<Result<(), Status>> = yield_then_look(
+            4,
+            Some(Instant::now()),
+            || {
+                looks.set(looks.get() + 1);
+                Outlook::NotYet
+            },
+            || None,
+        );
+        assert_eq!(result, None);
+        assert_eq!(looks.get(), 1, "one look, then the deadline had passed");
     }
 }

@@ -9,9 +9,13 @@
 //! machine). No fixed spin budget suits all of these, so:
 //!
 //! - [`park_cost`] is measured once per process, by the first
-//!   [`Ipc::new`](crate::Ipc::new): two threads hand a turn back and forth by park/unpark
-//!   ([`PARK_ROUNDS`] times each way), and the median time from an unpark
-//!   until the parked thread runs is the cost. A waiter spins for at most
+//!   [`Ipc::new`](crate::Ipc::new) (in some milliseconds, at most about
+//!   50): two threads hand a turn back and forth by park/unpark, the waker
+//!   keeping its own CPU busy until the woken thread ran, so that it is
+//!   woken on an idle other CPU (the wake a pausing spinner saves), in up
+//!   to 8 bursts with a fresh helper thread each; the dearest burst's
+//!   median time from an unpark until the parked thread runs is the cost
+//!   (see `measure_park_cost` for why). A waiter spins for at most
 //!   twice that long: if the wake comes in time it saved the hand-off, if
 //!   not it lost no more than two hand-offs' worth.
 //! - A waiter first pauses between polls (for a completer on another CPU),
@@ -37,8 +41,16 @@
 //!   that registered first and spun afterwards turned its partner's next
 //!   lock-free call into a locked hand-off and a wake: every message of a
 //!   ping-pong. While threads outnumber CPUs a poller would take the CPU
-//!   a completer needs, so it yields once and looks once, then registers
-//!   and spins as before. Rendezvous and priority pipes, whose outlook
+//!   a completer needs, so it yields and looks [`OUTNUMBERED_POLLS`] times
+//!   (crossbeam-channel's backoff yields 4 times before it parks), then
+//!   registers and parks at once: a spin after registering only takes the
+//!   CPU from the completers (2026-12-02, `ab.sh`, medians of 31–61
+//!   interleaved rounds, M msg/s, this ÷ yield once then register and
+//!   spin ÷ crossbeam-channel: 4×4 on 2 CPUs 11.3 ÷ 7.0 ÷ 5.0 at load 4–5,
+//!   13.5 ÷ 12.9 ÷ 14.6 and 13.5 ÷ 12.5 ÷ 12.9 at load 0.6–0.8; 2×2
+//!   9.8 ÷ 8.3 ÷ 4.0 at load 3–4, 11.4 ÷ 11.1 ÷ 14.5 and 11.1 ÷ 11.1 ÷
+//!   11.5 at load 0.6–0.7; ping-pong and SPSC, where threads do not
+//!   outnumber CPUs, unchanged). Rendezvous and priority pipes, whose outlook
 //!   polling cannot tell, and selects register first and spin on their
 //!   own record.
 //!
@@ -60,6 +72,15 @@
 //! 15–25 (mean round trip 50–110 µs before, 165–590 µs with it; flume's
 //! 18–23 µs: it parks at once, and a woken sleeper runs sooner than a
 //! thread that yielded to a busy process).
+//!
+//! Also tried and dropped (2026-12-02, `ab.sh`, same runs as above): while
+//! outnumbered, 2, 4, 8 or 16 yield-then-look polls followed by the
+//! registered spin as planned (4 polls: 2×2 7.4, 4×4 7.1 M msg/s under
+//! load, no better than one poll); 2 polls then park at once (4×4 12.7 at
+//! load 5 but 11.5 vs 13.5 quiet, 2×2 10.5 vs 11.1 quiet); 8 or 16 then
+//! park at once (within noise of 4: 2×2 11.6 and 10.9, 4×4 13.5 and 14.8
+//! quiet). Waking a parked thread on the same CPU it was measured from
+//! (the old park-cost measurement, see `measure_park_cost`).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -72,8 +93,41 @@ use std::time::{Duration, Instant};
 /// a "park" is really a scheduling delay.
 const MAX_SPIN: Duration = Duration::from_micros(100);
 
-/// Hand-offs each way when measuring the park cost.
-const PARK_ROUNDS: u64 = 16;
+/// Hand-offs each way in one burst of the park-cost measurement.
+#[cfg(not(loom))]
+const PARK_ROUNDS: u64 = 8;
+/// Bursts of the park-cost measurement, each with a fresh helper thread:
+/// at most this many, and no more after [`MEASURE_LIMIT`].
+#[cfg(not(loom))]
+const BURSTS: usize = 8;
+/// No burst of the park-cost measurement starts after this long (a burst
+/// takes about 2 ms on a 2-vCPU VM).
+#[cfg(not(loom))]
+const MEASURE_LIMIT: Duration = Duration::from_millis(40);
+/// When measuring the park cost: how long a thread that said it parks is
+/// given to fall asleep (and its CPU to go idle) before it is woken.
+#[cfg(not(loom))]
+const SETTLE: Duration = Duration::from_micros(50);
+/// When measuring the park cost: the longest a waker keeps its CPU busy for
+/// the woken thread to run (ten times the dearest hand-off DESIGN §5
+/// reports), and the longest it waits for the other thread to say it parks.
+/// With [`SETTLE`], it bounds each of the [`PARK_ROUNDS`] hand-offs.
+#[cfg(not(loom))]
+const BUSY_LIMIT: Duration = Duration::from_micros(500);
+/// A gap this long between two looks of a busy wait means the waiting
+/// thread lost its CPU meanwhile (a look takes some tens of ns).
+#[cfg(not(loom))]
+const PREEMPTED: Duration = Duration::from_micros(1);
+
+/// While threads outnumber CPUs, a blocking read or write yields and looks
+/// at the pipe this many times before it registers, and then parks at once:
+/// like crossbeam-channel's backoff, whose last steps yield (4 of them)
+/// before it parks. Registering parks the ring's ends, so every later call
+/// on the pipe takes its lock, and the waiter's wake is a futex wake of a
+/// thread that needs a CPU others are using (a profile of 4×4 on 2 CPUs:
+/// some 30% of the time in `try_to_wake_up`); a spin after registering
+/// only takes CPU time from the threads that would complete the wait.
+const OUTNUMBERED_POLLS: u32 = 4;
 
 /// Threads with an IPC thread record (made on first use, dropped at thread
 /// exit): the threads that use IPC.
@@ -91,12 +145,17 @@ pub(crate) struct Plan {
     /// How long to poll after that, yielding between polls: for a completer
     /// that waits for this CPU.
     pub(crate) yielding: Duration,
+    /// While threads outnumber CPUs: how many times a blocking read or
+    /// write yields and then looks at the pipe before it registers, and
+    /// then parks at once ([`OUTNUMBERED_POLLS`]); zero otherwise.
+    pub(crate) polls: u32,
 }
 
 impl Plan {
     pub(crate) const PARK_AT_ONCE: Plan = Plan {
         pause: Duration::ZERO,
         yielding: Duration::ZERO,
+        polls: 0,
     };
 }
 
@@ -187,10 +246,12 @@ impl SpinRecord {
             return Plan::PARK_AT_ONCE;
         }
         let cost = park_cost().min(MAX_SPIN);
-        let pause = !threads_outnumber_cpus() && self.pausing.try_now();
+        let outnumbered = threads_outnumber_cpus();
+        let pause = !outnumbered && self.pausing.try_now();
         Plan {
             pause: if pause { cost } else { Duration::ZERO },
             yielding: cost,
+            polls: if outnumbered { OUTNUMBERED_POLLS } else { 0 },
         }
     }
 
@@ -274,42 +335,142 @@ fn measure_park_cost() -> Duration {
     Duration::ZERO
 }
 
-/// Two threads take turns; each parks until it is its turn, and measures
-/// from the other's stamp (taken just before the unpark) until it runs.
-/// Returns the median of those wake-ups; zero if no thread can be spawned
-/// (then nobody spins, which is always correct).
+/// What waking a parked thread costs: what a pausing spinner saves, so a
+/// thread that sleeps on an *idle other* CPU. Two threads take turns, each
+/// parking until it is its turn, and each hand-over sets that wake up, each
+/// step bounded: the thread handing the turn over first waits until the
+/// other has said it parks and then [`SETTLE`] more (so that it sleeps and
+/// its CPU idles), and after the unpark keeps its own CPU busy until the
+/// woken thread has stamped (at most [`BUSY_LIMIT`]), so the woken thread
+/// cannot run on the waker's CPU at a mere context switch's cost. That
+/// happened when the waker parked right after its unpark: 2.0–2.6 µs in 8
+/// of 15 fresh processes, 17.6–25.4 µs in the others (2026-12-02, quiet
+/// 2-vCPU VM), while the peers' park-based ping-pong took 41–53 µs a round
+/// trip.
+///
+/// Even so, one helper thread's wakes all cost either about 2.4 µs or about
+/// 20 µs, which of the two changing from one helper to the next, so up to
+/// [`BURSTS`] bursts (within [`MEASURE_LIMIT`]) each take a fresh helper,
+/// and the dearest burst's figure ([`robust_cost`]) is the cost: a
+/// figure too low makes both sides of a ping-pong park for good, one too
+/// high costs a spin that fails, which [`SpinRecord`] soon skips. On one
+/// CPU the waits yield instead, and the figure is the context switch,
+/// which is all a wake costs there. Zero if no thread can be spawned (then
+/// nobody spins, which is always correct).
 #[cfg(not(loom))]
 fn measure_park_cost() -> Duration {
+    let start = Instant::now();
+    let mut cost = 0;
+    for _ in 0..BURSTS {
+        let Some(wakes) = measure_wakes() else {
+            return Duration::ZERO;
+        };
+        cost = cost.max(robust_cost(&wakes));
+        if start.elapsed() >= MEASURE_LIMIT {
+            break;
+        }
+    }
+    Duration::from_nanos(cost)
+}
+
+/// One burst of the measurement of [`measure_park_cost`]: a fresh helper
+/// thread and the main thread take turns; each parks until it is its turn.
+/// The wake-ups each thread caused (ns from its stamp, taken just before
+/// the unpark, until the woken thread ran) and whether it kept its CPU
+/// meanwhile; `None` if no thread can be spawned.
+#[cfg(not(loom))]
+fn measure_wakes() -> Option<Vec<(u64, bool)>> {
     struct Court {
         /// Whose turn: even for the first thread, odd for the helper.
         turn: AtomicU64,
+        /// The turn the thread about to park waits for.
+        parking_for: AtomicU64,
+        /// The last turn whose thread has run and stamped its wake-up.
+        stamped: AtomicU64,
         /// When the last turn was handed over, since `epoch`, in ns.
         handed_at: AtomicU64,
+        /// When the thread of the last turn ran, since `epoch`, in ns.
+        woken_at: AtomicU64,
         epoch: Instant,
+        /// Whether there is another CPU to busy-wait beside.
+        many_cpus: bool,
     }
     fn nanos(court: &Court) -> u64 {
         u64::try_from(court.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
-    /// Play the turns of parity `mine` against `other`; the wake-ups seen.
-    fn play(court: &Court, mine: u64, other: &Thread) -> Vec<u64> {
-        let mut woken = Vec::new();
+    /// Wait until `done` (or `limit` passed); `busy`: without giving up
+    /// the CPU (unless this is the only one). Returns whether this thread
+    /// kept its CPU throughout: no gap of [`PREEMPTED`] between two looks.
+    fn wait_until(court: &Court, limit: Duration, busy: bool, done: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        let mut last = start;
+        let mut kept = true;
+        loop {
+            // Look at the clock after `done` too: a waker that lost its
+            // CPU to the woken thread finds it done when it runs again.
+            let finished = done();
+            let now = Instant::now();
+            kept &= now - last < PREEMPTED;
+            last = now;
+            if finished || now - start >= limit {
+                break;
+            }
+            if busy && court.many_cpus {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        kept && busy && court.many_cpus
+    }
+    /// Play the turns of parity `mine` against `other`; the wake-ups this
+    /// thread caused, each with whether it kept its CPU meanwhile (then the
+    /// woken thread ran on another one).
+    fn play(court: &Court, mine: u64, other: &Thread) -> Vec<(u64, bool)> {
+        let mut wakes = Vec::new();
         for turn in (mine..2 * PARK_ROUNDS).step_by(2) {
+            court.parking_for.store(turn, Ordering::Release);
             while court.turn.load(Ordering::Acquire) != turn {
                 crate::sync::park_until(None);
             }
-            if turn > 0 {
-                woken.push(nanos(court).saturating_sub(court.handed_at.load(Ordering::Relaxed)));
+            court.woken_at.store(nanos(court), Ordering::Relaxed);
+            court.stamped.store(turn, Ordering::Release);
+            if turn + 1 == 2 * PARK_ROUNDS {
+                break;
             }
-            court.handed_at.store(nanos(court), Ordering::Relaxed);
+            // Hand over to a thread that sleeps: it said it parks, and had
+            // time to (yielding: it may need this CPU for that).
+            wait_until(court, BUSY_LIMIT, false, || {
+                court.parking_for.load(Ordering::Acquire) == turn + 1
+            });
+            wait_until(court, SETTLE, false, || false);
+            let handed_at = nanos(court);
+            court.handed_at.store(handed_at, Ordering::Relaxed);
             court.turn.store(turn + 1, Ordering::Release);
             other.unpark();
+            let mut kept = wait_until(court, BUSY_LIMIT, true, || {
+                court.stamped.load(Ordering::Acquire) == turn + 1
+            });
+            // Not stamped in time: it took at least this long, but it
+            // waited for this CPU, not for a wake elsewhere.
+            let woken_at = if court.stamped.load(Ordering::Acquire) == turn + 1 {
+                court.woken_at.load(Ordering::Relaxed)
+            } else {
+                kept = false;
+                nanos(court)
+            };
+            wakes.push((woken_at.saturating_sub(handed_at), kept));
         }
-        woken
+        wakes
     }
     let court = Arc::new(Court {
         turn: AtomicU64::new(0),
+        parking_for: AtomicU64::new(u64::MAX),
+        stamped: AtomicU64::new(0),
         handed_at: AtomicU64::new(0),
+        woken_at: AtomicU64::new(0),
         epoch: Instant::now(),
+        many_cpus: std::thread::available_parallelism().map_or(1, usize::from) > 1,
     });
     let first = std::thread::current();
     let helper = {
@@ -318,18 +479,27 @@ fn measure_park_cost() -> Duration {
             .name("ipcm-park-cost".into())
             .spawn(move || play(&court, 1, &first))
     };
-    let Ok(helper) = helper else {
-        return Duration::ZERO;
+    let helper = helper.ok()?;
+    let mut wakes = play(&court, 0, helper.thread());
+    wakes.extend(helper.join().ok()?);
+    Some(wakes)
+}
+
+/// The park cost from the measured wake-ups (ns, and whether the waker
+/// kept its CPU meanwhile): the median of those where it did (the woken
+/// thread ran on another CPU, the wake a pausing spinner saves), else
+/// (one CPU, or the waker always lost its CPU) the median of all; zero
+/// without any.
+#[cfg(not(loom))]
+fn robust_cost(wakes: &[(u64, bool)]) -> u64 {
+    let median = |mut ns: Vec<u64>| {
+        ns.sort_unstable();
+        ns.get(ns.len() / 2).copied()
     };
-    let mut woken = play(&court, 0, helper.thread());
-    let Ok(theirs) = helper.join() else {
-        return Duration::ZERO;
-    };
-    woken.extend(theirs);
-    woken.sort_unstable();
-    woken
-        .get(woken.len() / 2)
-        .map_or(Duration::ZERO, |&ns| Duration::from_nanos(ns))
+    let elsewhere: Vec<u64> = wakes.iter().filter(|w| w.1).map(|w| w.0).collect();
+    median(elsewhere)
+        .or_else(|| median(wakes.iter().map(|w| w.0).collect()))
+        .unwrap_or(0)
 }
 
 /// Counts a thread among those that use IPC while it lives (one per thread
@@ -374,6 +544,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_park_cost_is_the_median_of_wakes_on_another_cpu_if_any() {
+        // Wakes where the waker lost its CPU (the woken thread ran on it)
+        // do not count while any other was measured.
+        let wakes = [
+            (2_000, false),
+            (20_000, true),
+            (2_500, false),
+            (25_000, true),
+            (30_000, true),
+        ];
+        assert_eq!(robust_cost(&wakes), 25_000);
+        // One CPU (or the waker always lost it): the median of all.
+        let wakes = [(2_000, false), (3_000, false), (2_500, false)];
+        assert_eq!(robust_cost(&wakes), 2_500);
+        assert_eq!(robust_cost(&[]), 0);
+    }
+
+    #[test]
     fn the_park_cost_is_measured_once_and_bounds_the_spin() {
         let cost = park_cost();
         assert!(cost > Duration::ZERO, "a hand-off takes some time");
@@ -411,6 +599,7 @@ mod tests {
         let plan = Plan {
             pause: Duration::from_micros(1),
             yielding: Duration::from_micros(1),
+            polls: 0,
         };
         record.record(plan, Outcome::WokenYielding);
         assert_eq!(next_tries(&record.pausing, 2), [false, true]);
@@ -426,7 +615,9 @@ mod tests {
         // Other tests' threads may be parked meanwhile, but never more
         // than the live ones, so at least cpus + 1 count as running.
         assert!(threads_outnumber_cpus());
-        assert_eq!(SpinRecord::new().plan().pause, Duration::ZERO);
+        let plan = SpinRecord::new().plan();
+        assert_eq!(plan.pause, Duration::ZERO);
+        assert_eq!(plan.polls, OUTNUMBERED_POLLS, "it polls a few times first");
         drop(many);
     }
 
