@@ -757,24 +757,17 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         }
     }
 
-    /// The pipe `target` names, found lock-free.
+    /// The pipe `target` names, found lock-free, if its header holds it.
     #[inline(always)]
     fn open_target(
         &self,
         target: Target<'_, R, K::Thread>,
     ) -> Result<Opened<'_, R, K::Thread>, Status> {
-        match target {
-            Target::Id(id) => self.find(id, Status::NotFound),
-            Target::Pipe(handle) => match self.by_id.resolve(handle.header()) {
-                Some(pipe) if pipe.holds(handle.id()) => Ok(Opened {
-                    pipe,
-                    id: handle.id(),
-                    gone: Status::Destroyed,
-                }),
-                Some(_) => Err(Status::Destroyed),
-                // Another manager's handle: this one's pipe of that id.
-                None => self.find(handle.id(), Status::Destroyed),
-            },
+        let pipe = self.open_for_data(target)?;
+        if pipe.is_current() {
+            Ok(pipe)
+        } else {
+            Err(pipe.gone)
         }
     }
 
