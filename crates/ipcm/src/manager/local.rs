@@ -97,7 +97,9 @@ impl<R: RawMutex, K: Kernel> Ipcm<R, K> {
         R: 'a,
         K::Thread: 'a,
     {
-        match self.open_for_data(pipe.into()) {
+        // Checked at the lookup: a header that holds another pipe now
+        // must look ready too.
+        match self.open_target(pipe.into()) {
             Ok(pipe) => pipe.outlook(write),
             Err(_) => Outlook::Ready,
         }
