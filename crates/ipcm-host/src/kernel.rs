@@ -168,12 +168,7 @@ impl HostThread {
         if plan == Plan::PARK_AT_ONCE {
             return None;
         }
-        let (outcome, result) = spin(plan, deadline, || {
-            if outlook() == Outlook::NotYet {
-                return None;
-            }
-            attempt()
-        });
+        let (outcome, result) = spin(plan, deadline, || attempt_if_ready(outlook(), &mut attempt));
         self.0.spins.record(plan, outcome);
         result
     }
@@ -214,6 +209,18 @@ impl HostThread {
             sync::park_until(None);
         }
     }
+}
+
+/// Make the non-blocking `attempt` unless `outlook` says the pipe is not
+/// ready yet; `None` then, or if the attempt would block.
+pub(crate) fn attempt_if_ready<R>(
+    outlook: Outlook,
+    attempt: impl FnOnce() -> Option<R>,
+) -> Option<R> {
+    if outlook == Outlook::NotYet {
+        return None;
+    }
+    attempt()
 }
 
 /// Call `poll` as `plan` (not [`Plan::PARK_AT_ONCE`]: the callers skip

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ipcm::Caller;
 use ipcm::{Outlook, PipeFlags, PipeId, PipeInfo, PipeRef, Progress, Status, Ticket};
 
-use crate::kernel::{HostKernel, HostThread, current};
+use crate::kernel::{HostKernel, HostThread, attempt_if_ready, current};
 use crate::sync::Lock;
 use crate::waiting::Plan;
 use crate::{Error, Ipc, OnFull};
@@ -540,9 +540,7 @@ fn yield_then_look<T>(
 ) -> Option<Result<T, Status>> {
     for _ in 0..polls {
         std::thread::yield_now();
-        if outlook() != Outlook::NotYet
-            && let Some(result) = attempt()
-        {
+        if let Some(result) = attempt_if_ready(outlook(), &mut attempt) {
             return Some(result);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

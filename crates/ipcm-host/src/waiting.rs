@@ -470,7 +470,7 @@ fn measure_wakes() -> Option<Vec<(u64, bool)>> {
         handed_at: AtomicU64::new(0),
         woken_at: AtomicU64::new(0),
         epoch: Instant::now(),
-        many_cpus: std::thread::available_parallelism().map_or(1, usize::from) > 1,
+        many_cpus: cpus() > 1,
     });
     let first = std::thread::current();
     let helper = {
@@ -531,12 +531,17 @@ pub(crate) fn parked<R>(park: impl FnOnce() -> R) -> R {
 /// CPUs this process may run on. Threads blocked elsewhere (in a join, on
 /// a socket) count as running: the error is towards not spinning.
 fn threads_outnumber_cpus() -> bool {
-    static CPUS: OnceLock<usize> = OnceLock::new();
-    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
     let running = LIVE_THREADS
         .load(Ordering::Relaxed)
         .saturating_sub(PARKED_THREADS.load(Ordering::Relaxed));
-    running > cpus
+    running > cpus()
+}
+
+/// The CPUs this process may run on, asked once (the answer reads cgroup
+/// files on Linux).
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 #[cfg(all(test, not(loom)))]
@@ -610,8 +615,7 @@ mod tests {
 
     #[test]
     fn nobody_pauses_while_threads_outnumber_cpus() {
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let many: Vec<LiveThread> = (0..=cpus).map(|_| LiveThread::new()).collect();
+        let many: Vec<LiveThread> = (0..=cpus()).map(|_| LiveThread::new()).collect();
         // Other tests' threads may be parked meanwhile, but never more
         // than the live ones, so at least cpus + 1 count as running.
         assert!(threads_outnumber_cpus());
