@@ -511,6 +511,40 @@ fn discard_oldest_racing_a_reader_drops_exactly_the_oldest() {
 }
 
 #[test]
+fn two_writers_racing_for_the_last_slot_fill_it_once() {
+    model(|| {
+        // Depth 1, empty, no discard: one write finds room, the other
+        // (which may find the tail owned and take it after the first
+        // commits, the contended take) finds the pipe full.
+        let ipcm = Arc::new(LoomIpcm::new(LoomKernel::default()));
+        for (thread, byte) in [(WRITER, b"a"), (PEEKER, b"b")] {
+            ipcm.kernel().memory[thread].lock().unwrap()[..1].copy_from_slice(byte);
+        }
+        let pipe = ipcm
+            .create(Caller::Kernel, None, 4, 1, PipeFlags::empty())
+            .unwrap();
+        let handle = ipcm.open(pipe).unwrap();
+        let other = {
+            let ipcm = ipcm.clone();
+            let handle = handle.clone();
+            loom::thread::spawn(move || ipcm.try_write(&PEEKER, &handle, MSG, 1))
+        };
+        let mine = ipcm.try_write(&WRITER, &handle, MSG, 1);
+        let theirs = other.join().unwrap();
+        let (winner, loser) = match (mine, theirs) {
+            (Ok(_), Err(status)) => (b"a", status),
+            (Err(status), Ok(_)) => (b"b", status),
+            both => panic!("exactly one write finds room: {both:?}"),
+        };
+        assert_eq!(loser, Status::Full);
+        let info = ipcm.info(pipe).unwrap();
+        assert_eq!((info.queued, info.written), (1, 1));
+        assert_eq!(ipcm.try_read(&READER, &handle, MSG, LEN), Ok(1));
+        assert_eq!(message_of(&ipcm, READER, 1), winner);
+    });
+}
+
+#[test]
 fn destroy_racing_fast_writer_and_reader_leaves_nothing_touching_the_store() {
     model(|| {
         let (ipcm, pipe) = setup(1);
