@@ -2,13 +2,17 @@
 //! for A/B runs of two builds alternated by a script (the `compare` binary
 //! runs every peer and measurement, which is too much for either).
 //!
-//! `throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean [REPEATS]` prints the
+//! `throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean|async|async-pingpong [REPEATS]` prints the
 //! median and every repeat in M msg/s (for `pingpong`, `p99`, `mean`: that
 //! round trip of 20,000 in µs, lower is better). `4x4` is `compare`'s: 4
-//! writers and 4 readers confined to CPUs 0 and 1.
+//! writers and 4 readers confined to CPUs 0 and 1. `async` and `async-pingpong` are
+//! `compare`'s async SPSC run and ping-pong p50 (tasks on a 2-worker tokio runtime): `ipcm` is
+//! ipcm-host's futures, `crossbeam` stands for `tokio::sync::mpsc` there
+//! (crossbeam has no async API), `flume` is flume's async API.
 
 use std::time::Duration;
 
+use ipcm_bench::asynk::{self, FlumeAsync, IpcmHostAsync, TokioMpsc};
 use ipcm_bench::measure::{mpmc_n_throughput, mpmc_throughput, round_trips, spsc_throughput};
 use ipcm_bench::peers::{Crossbeam, Flume, IpcmHost};
 use ipcm_bench::report::OVERSUBSCRIBED_CPUS;
@@ -26,6 +30,11 @@ fn pick(shape: &str, samples: Vec<Duration>) -> f64 {
         _ => samples[samples.len() / 2],
     };
     round_trip.as_secs_f64() * 1e12
+}
+
+/// `compare`'s async ping-pong p50, scaled as `pick` does.
+fn async_p50<C: asynk::AsyncChannel>() -> std::io::Result<f64> {
+    Ok(asynk::ping_pong::<C>(ROUNDS)?.p50.as_secs_f64() * 1e12)
 }
 
 /// `compare`'s 4×4 run: 8 threads on 2 CPUs.
@@ -47,6 +56,12 @@ fn main() -> std::io::Result<()> {
             ("ipcm", "4x4") => mpmc4::<IpcmHost>()?,
             ("crossbeam", "4x4") => mpmc4::<Crossbeam>()?,
             ("flume", "4x4") => mpmc4::<Flume>()?,
+            ("ipcm", "async-pingpong") => Some(async_p50::<IpcmHostAsync>()?),
+            ("crossbeam", "async-pingpong") => Some(async_p50::<TokioMpsc>()?),
+            ("flume", "async-pingpong") => Some(async_p50::<FlumeAsync>()?),
+            ("ipcm", "async") => Some(asynk::spsc_throughput::<IpcmHostAsync>(MESSAGES)?),
+            ("crossbeam", "async") => Some(asynk::spsc_throughput::<TokioMpsc>(MESSAGES)?),
+            ("flume", "async") => Some(asynk::spsc_throughput::<FlumeAsync>(MESSAGES)?),
             ("ipcm", "spsc") => Some(spsc_throughput::<IpcmHost, 64>(DEPTH, MESSAGES)?),
             ("crossbeam", "spsc") => Some(spsc_throughput::<Crossbeam, 64>(DEPTH, MESSAGES)?),
             ("flume", "spsc") => Some(spsc_throughput::<Flume, 64>(DEPTH, MESSAGES)?),
@@ -62,7 +77,7 @@ fn main() -> std::io::Result<()> {
             }
             _ => {
                 eprintln!(
-                    "usage: throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean [REPEATS]"
+                    "usage: throughput ipcm|crossbeam|flume spsc|2x2|4x4|pingpong|p99|mean|async|async-pingpong [REPEATS]"
                 );
                 std::process::exit(2);
             }
@@ -71,7 +86,10 @@ fn main() -> std::io::Result<()> {
     }
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
-    let unit = if matches!(shape.as_str(), "pingpong" | "p99" | "mean") {
+    let unit = if matches!(
+        shape.as_str(),
+        "pingpong" | "p99" | "mean" | "async-pingpong"
+    ) {
         "µs"
     } else {
         "M msg/s"

@@ -2,7 +2,7 @@
 # Same-run A/B of ipcm-host builds: alternate one repeat of each given
 # `throughput` example binary (build one per commit and copy it away), plus
 # crossbeam-channel from the first, ROUNDS times, and print the medians.
-#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2|4x4|pingpong|p99 ROUNDS BIN_A [BIN_B ...]
+#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2|4x4|pingpong|p99|async ROUNDS BIN_A [BIN_B ...]
 # (pingpong: p50 round trip in µs, lower is better)
 set -euo pipefail
 shape="$1"; rounds="$2"; shift 2

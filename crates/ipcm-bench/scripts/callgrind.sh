@@ -7,8 +7,9 @@
 #   host: an ipcm-host pipe's try_write + try_read (callgrind_host), and
 #   crossbeam-channel's try_send + try_recv in the same run for comparison
 #   (callgrind_crossbeam, 64 B only);
-#   async: instructions per async ping-pong round trip on one thread, for
-#   ipcm-host's futures, tokio mpsc and flume (callgrind_async);
+#   async: instructions per async ping-pong round trip and per async SPSC
+#   message on one thread, for ipcm-host's futures, tokio mpsc and flume
+#   (callgrind_async);
 #   select: instructions per write + select over 2 and 16 members, for
 #   ipcm-host's Select and crossbeam-channel's (callgrind_select).
 set -euo pipefail
@@ -25,7 +26,7 @@ bin="target/release/callgrind_$what"
 count() {
     local out; out=$(mktemp)
     if [ -n "${3:-}" ]; then
-        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$3" >/dev/null 2>&1
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" $3 >/dev/null 2>&1
     else
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$1" "$size" ${2:-} >/dev/null 2>&1
     fi
@@ -54,6 +55,11 @@ if [ "$what" = async ]; then
         low=$(count 2000 "" "$channel")
         high=$(count 12000 "" "$channel")
         echo "async ping-pong round trip (64 B), $channel: $(( (high - low) / 10000 )) instructions"
+    done
+    for channel in ipcm tokio flume; do
+        low=$(count 10000 "" "$channel spsc")
+        high=$(count 110000 "" "$channel spsc")
+        echo "async SPSC message (64 B, depth 64, one thread), $channel: $(( (high - low) / 100000 )) instructions"
     done
     exit 0
 fi

@@ -199,6 +199,35 @@ pub fn ping_pong_one_thread<C: AsyncChannel>(rounds: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// `messages` untimed 64 B messages from a producer task to a consumer
+/// task (depth [`DEPTH`]) on a single-threaded tokio runtime:
+/// deterministic, for counting instructions (`callgrind_async`). This is
+/// the shape tokio's scheduler gives the multi-thread SPSC run once it
+/// puts both tasks on one worker.
+///
+/// # Errors
+/// When the channel or the runtime cannot be made.
+pub fn spsc_one_thread<C: AsyncChannel>(messages: u64) -> io::Result<()> {
+    let (mut tx, mut rx) = C::open(DEPTH)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(async move {
+        let producer = tokio::spawn(async move {
+            let mut msg = [0u8; SIZE];
+            for i in 0..messages {
+                msg[..8].copy_from_slice(&i.to_le_bytes());
+                C::send(&mut tx, &msg).await;
+            }
+        });
+        let mut buf = [0u8; SIZE];
+        for i in 0..messages {
+            C::recv(&mut rx, &mut buf).await;
+            assert_eq!(buf[..8], i.to_le_bytes());
+        }
+        producer.await.expect("producer");
+    });
+    Ok(())
+}
+
 /// The async measurements of one channel, as function pointers.
 pub struct AsyncRunner {
     /// Name in the report.
@@ -297,6 +326,8 @@ mod tests {
         fn check<C: AsyncChannel>() {
             assert!(spsc_throughput::<C>(300).unwrap() > 0.0, "{}", C::NAME);
             let latency = ping_pong::<C>(50).unwrap();
+            spsc_one_thread::<C>(300).unwrap();
+            ping_pong_one_thread::<C>(50).unwrap();
             assert!(latency.p50 <= latency.p99, "{}", C::NAME);
         }
         check::<IpcmHostAsync>();
