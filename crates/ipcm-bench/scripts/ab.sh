@@ -2,8 +2,9 @@
 # Same-run A/B of ipcm-host builds: alternate one repeat of each given
 # `throughput` example binary (build one per commit and copy it away), plus
 # crossbeam-channel from the first, ROUNDS times, and print the medians.
-#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2|4x4|pingpong|p99|async ROUNDS BIN_A [BIN_B ...]
-# (pingpong: p50 round trip in µs, lower is better)
+#   usage: crates/ipcm-bench/scripts/ab.sh spsc|2x2|4x4|pingpong|p99|async|async-pingpong ROUNDS BIN_A [BIN_B ...]
+# (pingpong, p99, async-pingpong: round trips in µs, lower is better; for
+# async shapes "crossbeam" is tokio mpsc, see the throughput example)
 set -euo pipefail
 shape="$1"; rounds="$2"; shift 2
 rate() { "$@" 1 | sed 's/.*median \([0-9.]*\).*/\1/'; }
