@@ -339,8 +339,12 @@ impl Drop for WriteFuture<'_> {
 /// `throughput async-pingpong`, 2-worker tokio runtime, M msg/s and µs):
 /// no yield at all, SPSC 9.95 against 8.55 with it (tokio mpsc 12.74), but
 /// ping-pong p50 1.08 µs against 0.30; a yield before reads only, SPSC
-/// 7.95. On one thread, where placement plays no part, a message costs
-/// fewer instructions than tokio mpsc's (`callgrind.sh 64 async`).
+/// 7.95. An hour later the same two builds measured alike (SPSC 9.94 and
+/// 9.82, p50 0.75 and 0.74 µs; tokio mpsc 12.37 and 0.32): which wins
+/// moves with the VM's cross-CPU cost. On one thread, where placement
+/// plays no part, a message costs fewer instructions than tokio mpsc's
+/// (`callgrind.sh 64 async`), a ping-pong round trip more (4,141 against
+/// 2,372).
 fn yield_once(yielded: &mut bool, cx: &Context<'_>) -> bool {
     if *yielded {
         return false;
