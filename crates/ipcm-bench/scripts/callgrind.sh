@@ -23,6 +23,8 @@ esac
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 cargo build --release -q -p ipcm-bench --bin "callgrind_$what" --bin callgrind_crossbeam
 bin="target/release/callgrind_$what"
+# count N [MODE] [ARGS]: total instructions of one run. ARGS (the channel,
+# then an optional shape) replace the size and mode and are split into words.
 count() {
     local out; out=$(mktemp)
     if [ -n "${3:-}" ]; then
